@@ -1,0 +1,1 @@
+"""The tidal language: front end, checks, normalisation, code generation and loading."""

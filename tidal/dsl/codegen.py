@@ -1,0 +1,349 @@
+"""Code generation: IR function -> readable Taichi source.
+
+Guarantees of the generated source:
+
+* one ``@ti.func`` with typed parameters and a single ``return`` at the end;
+* every variable is assigned before any branch or loop that updates it (Taichi needs this), with
+  typed literals so that float state never starts as an integer;
+* variables used once are inlined into the expression that uses them, so the source reads like
+  hand-written code; element updates of local vectors happen in place when the old value is dead;
+* a line map from generated lines to the user's source lines, for error messages.
+"""
+
+from __future__ import annotations
+
+import keyword
+import math
+import re
+from dataclasses import dataclass, field
+
+from tidal.dsl import ir
+from tidal.dsl import primitives as P
+from tidal.dsl.errors import SourceLoc, TidalError
+from tidal.dsl.types import DType, TType, taichi_type_source
+
+_RESERVED = set(keyword.kwlist) | {
+    "ti", "range", "float", "int", "len", "abs", "min", "max", "print", "True", "False", "None",
+    "_tidal_erf", "_tidal_softplus",
+}
+
+
+@dataclass
+class Generated:
+    """Generated source of one function."""
+
+    source: str
+    func_name: str
+    namespace: dict
+    line_map: dict[int, SourceLoc] = field(default_factory=dict)
+
+
+class _Names:
+    def __init__(self, reserved):
+        self.used = set(reserved)
+        self.of: dict[ir.Var, str] = {}
+
+    def fresh(self, hint: str) -> str:
+        if hint.startswith("_tidal_"):
+            hint = hint[len("_tidal_"):]
+        base = re.sub(r"\W", "_", hint) or "t"
+        if base[0].isdigit():
+            base = "v" + base
+        name = base
+        k = 1
+        while name in self.used:
+            name = f"{base}_{k}"
+            k += 1
+        self.used.add(name)
+        return name
+
+    def get(self, v: ir.Var) -> str:
+        n = self.of.get(v)
+        if n is None:
+            n = self.of[v] = self.fresh(v.name)
+        return n
+
+    def alias(self, v: ir.Var, name: str) -> None:
+        self.of[v] = name
+
+
+def literal(c: ir.Const, default_fp: DType) -> str:
+    """Source for a constant, with a cast where its dtype differs from the default."""
+    t = c.type
+
+    def scalar(v) -> str:
+        if t.dtype.is_float:
+            v = float(v)
+            if math.isnan(v):
+                s = "ti.math.nan"
+            elif math.isinf(v):
+                s = "ti.math.inf" if v > 0 else "-ti.math.inf"
+            else:
+                s = repr(v)
+            return s
+        return str(int(v))
+
+    if t.is_scalar:
+        s = scalar(c.value)
+        if t.dtype.is_float and t.dtype != default_fp:
+            return f"ti.cast({s}, ti.{t.dtype.name})"
+        return s
+    dt = f"ti.{t.dtype.name}"
+    if not isinstance(c.value, tuple):
+        if c.value == 0:
+            dims = ", ".join(map(str, t.shape))
+            return f"ti.{'Vector' if t.is_vector else 'Matrix'}.zero({dt}, {dims})"
+        flat = [c.value] * t.size
+    else:
+        flat = [x for row in c.value for x in (row if isinstance(row, tuple) else (row,))]
+    elems = [scalar(x) for x in flat]
+    if t.is_vector:
+        return f"ti.Vector([{', '.join(elems)}], dt={dt})"
+    n, m = t.shape
+    rows = ", ".join("[" + ", ".join(elems[i * m:(i + 1) * m]) + "]" for i in range(n))
+    return f"ti.Matrix([{rows}], dt={dt})"
+
+
+class _Gen:
+    def __init__(self, fn: ir.Function, func_name: str, default_fp: DType, arch: str):
+        self.fn = fn
+        self.func_name = func_name
+        self.default_fp = default_fp
+        self.arch = arch
+        self.lines: list[str] = []
+        self.line_map: dict[int, SourceLoc] = {}
+        self.namespace: dict = {}
+        self.global_names: dict = {}
+        self.names = _Names(_RESERVED | {func_name})
+        self.exprs: dict[ir.Var, tuple[str, int]] = {}
+        self.expr_reads: dict[ir.Var, set] = {}
+        self.reused: set[ir.Var] = set()
+        self.params = set(fn.params)
+
+    # -- output ----------------------------------------------------------------------------
+    def emit(self, depth: int, text: str, loc: SourceLoc | None = None) -> None:
+        self.lines.append("    " * depth + text)
+        if loc is not None:
+            self.line_map[len(self.lines)] = loc
+
+    def src(self, a: ir.Atom) -> tuple[str, int]:
+        if isinstance(a, ir.Const):
+            s = literal(a, self.default_fp)
+            neg = s.startswith("-")
+            return s, P.PREC_UNARY if neg else P.PREC_ATOM
+        e = self.exprs.pop(a, None)
+        if e is not None:
+            self.expr_reads.pop(a, None)
+            return e
+        return self.names.get(a), P.PREC_ATOM
+
+    def global_ref(self, ref: P.GlobalRef) -> P.GlobalRef:
+        name = self.global_names.get(ref)
+        if name is None:
+            name = self.names.fresh(ref.name)
+            self.global_names[ref] = name
+            obj = ref.obj
+            self.namespace[name] = obj.taichi_object() if hasattr(obj, "taichi_object") else obj
+        return P.GlobalRef(ref.obj, name)
+
+    # -- analysis --------------------------------------------------------------------------
+    @staticmethod
+    def use_counts(block: ir.Block):
+        """Per var: uses directly in this block's statements/results, and uses nested deeper."""
+        direct: dict[ir.Var, int] = {}
+        nested: set[ir.Var] = set()
+        last: dict[ir.Var, int] = {}
+        for k, s in enumerate(block.stmts):
+            for a in s.uses():
+                if isinstance(a, ir.Var):
+                    direct[a] = direct.get(a, 0) + 1
+                    last[a] = k
+            for b in s.blocks():
+                for v in ir.free_vars(b):
+                    nested.add(v)
+                    last[v] = k
+        for a in block.results:
+            if isinstance(a, ir.Var):
+                direct[a] = direct.get(a, 0) + 1
+                last[a] = len(block.stmts)
+        return direct, nested, last
+
+    # -- blocks ----------------------------------------------------------------------------
+    def block(self, block: ir.Block, depth: int, own: set, own_params: bool = True) -> None:
+        """Emit statements. ``own`` holds vars owned by this block (safe to update in place)."""
+        direct, nested, last = self.use_counts(block)
+        own = set(own) | (set(block.params) if own_params else set())
+        for k, s in enumerate(block.stmts):
+            if isinstance(s, ir.Assign):
+                self.assign(s, depth, direct, nested, last, k, own)
+            elif isinstance(s, ir.If):
+                self.if_(s, depth)
+            else:
+                reuse = [self.can_overwrite(a, last, k, own) for a in s.inits]
+                (self.for_ if isinstance(s, ir.For) else self.while_)(s, depth, reuse)
+            own.update(s.defs())
+
+    def assign(self, s: ir.Assign, depth, direct, nested, last, k, own) -> None:
+        prim = s.prim
+        self.check_arch(s)
+        attrs = tuple(self.global_ref(a) if isinstance(a, P.GlobalRef) else a for a in s.attrs)
+        if prim is P.setitem:
+            self.setitem(s, depth, last, k, own)
+            return
+        if len(s.outs) != 1:
+            args = [self.src(a) for a in s.args]
+            expr, _ = prim.codegen(args, attrs, [a.type for a in s.args])
+            targets = ", ".join(self.names.get(o) for o in s.outs)
+            self.emit(depth, f"{targets} = {expr}" if s.outs else expr, s.loc)
+            return
+        out = s.outs[0]
+        args = [self.src(a) for a in s.args]
+        expr = prim.codegen(args, attrs, [a.type for a in s.args])
+        if direct.get(out, 0) == 1 and out not in nested and not prim.effect:
+            reads = {a for a in s.args if isinstance(a, ir.Var)}
+            for a in s.args:
+                reads |= self.expr_reads.pop(a, set())
+            self.exprs[out] = expr
+            self.expr_reads[out] = reads
+            return
+        self.emit(depth, f"{self.names.get(out)} = {expr[0]}", s.loc)
+
+    def setitem(self, s: ir.Assign, depth, last, k, own) -> None:
+        v, val, *idx = s.args
+        out = s.outs[0]
+        idx_src = ", ".join(self.src(i)[0] for i in idx)
+        val_src = self.src(val)[0]
+        if self.can_overwrite(v, last, k, own):
+            name = self.names.get(v)
+            self.names.alias(out, name)
+        else:
+            name = self.names.get(out)
+            self.emit(depth, f"{name} = {self.src(v)[0]}", s.loc)
+        self.emit(depth, f"{name}[{idx_src}] = {val_src}", s.loc)
+
+    def can_overwrite(self, v, last, k, own) -> bool:
+        """Whether statement ``k`` may reuse ``v``'s storage: ``v`` is a var of this block (not
+        a function parameter), nothing reads it after statement ``k`` and no pending inlined
+        expression reads it, and it was used once in ``k`` (not twice, e.g. as two inits)."""
+        if not isinstance(v, ir.Var) or v not in own or v in self.params or last.get(v) != k:
+            return False
+        if v in self.exprs or v in self.reused:
+            return False
+        return not any(v in r for r in self.expr_reads.values())
+
+    def check_arch(self, s: ir.Assign) -> None:
+        if self.arch != "vulkan" or not s.prim.transcendental:
+            return
+        if any(a.type.dtype.name == "f64" for a in s.args):
+            raise TidalError(
+                f"f64 {s.prim.name} is not available on Vulkan (SPIR-V's math functions are "
+                "32-bit)", s.loc,
+                hint="use td.init(arch='vulkan', default_fp=td.f32), or arch='cpu'/'cuda' for f64")
+
+    def declare(self, depth: int, outs, inits, loc, reuse=None) -> list[str]:
+        """Declare region variables before the region, reusing dead inits' storage."""
+        names = []
+        reuse = reuse or [False] * len(outs)
+        for o, init, r in zip(outs, inits, reuse):
+            if r:
+                name = self.names.get(init)
+                self.reused.add(init)
+                self.names.alias(o, name)
+            else:
+                name = self.names.get(o)
+                value = self.src(init)[0] if init is not None else self.zero(o.type)
+                self.emit(depth, f"{name} = {value}", loc)
+            names.append(name)
+        return names
+
+    def zero(self, t: TType) -> str:
+        return literal(ir.Const(0.0 if t.is_float else 0, t), self.default_fp)
+
+    def yields(self, depth: int, names: list[str], results, loc) -> None:
+        """Assign a block's results to the region's variables, as one parallel assignment."""
+        srcs = [self.src(r)[0] for r in results]
+        pending = [(n, s) for n, s in zip(names, srcs) if n != s]
+        final = []
+        for j, (n, s) in enumerate(pending):
+            earlier = {n2 for n2, _ in pending[:j]}
+            words = set(re.findall(r"[A-Za-z_]\w*", s))
+            if earlier & words:
+                tmp = self.names.fresh(n + "_next")
+                self.emit(depth, f"{tmp} = {s}", loc)
+                s = tmp
+            final.append((n, s))
+        for n, s in final:
+            self.emit(depth, f"{n} = {s}", loc)
+
+    def if_(self, s: ir.If, depth: int) -> None:
+        cond = self.src(s.cond)[0]
+        names = self.declare(depth, s.outs, [None] * len(s.outs), s.loc)
+        self.emit(depth, f"if {cond}:", s.loc)
+        self.sub_block(s.then, depth + 1, names)
+        if s.orelse.stmts or s.orelse.results:
+            self.emit(depth, "else:", s.loc)
+            self.sub_block(s.orelse, depth + 1, names)
+
+    def sub_block(self, b: ir.Block, depth: int, names: list[str]) -> None:
+        n0 = len(self.lines)
+        self.block(b, depth, set())
+        self.yields(depth, names, b.results, None)
+        if len(self.lines) == n0:
+            self.emit(depth, "pass")
+
+    def for_(self, s: ir.For, depth: int, reuse) -> None:
+        names = self.declare(depth, s.outs, s.inits, s.loc, reuse)
+        for p, n in zip(s.params, names):
+            self.names.alias(p, n)
+        idx = self.names.get(s.index)
+        start, stop = self.src(s.start)[0], self.src(s.stop)[0]
+        rng = f"range({stop})" if start == "0" else f"range({start}, {stop})"
+        self.emit(depth, f"for {idx} in {rng}:", s.loc)
+        self.sub_block(s.body, depth + 1, names)
+
+    def while_(self, s: ir.While, depth: int, reuse) -> None:
+        names = self.declare(depth, s.outs, s.inits, s.loc, reuse)
+        for p, n in zip(s.params, names):
+            self.names.alias(p, n)
+        n0 = len(self.lines)
+        self.emit(depth, "while True:", s.loc)
+        self.block(s.cond, depth + 1, set(), own_params=False)
+        cond = self.src(s.cond.results[0])
+        self.emit(depth + 1, f"if not {P._wrap(cond, P.PREC_NOT + 1)}:", s.loc)
+        self.emit(depth + 2, "break")
+        if len(self.lines) == n0 + 3:
+            # the condition is one expression: use the ordinary form
+            del self.lines[n0:]
+            for ln in [k for k in self.line_map if k > n0]:
+                del self.line_map[ln]
+            self.emit(depth, f"while {cond[0]}:", s.loc)
+        self.sub_block(s.body, depth + 1, names)
+
+    # -- function --------------------------------------------------------------------------
+    def function(self) -> str:
+        fn = self.fn
+        params = []
+        for p in fn.params:
+            name = self.names.get(p)
+            params.append(f"{name}: {taichi_type_source(p.type)}")
+        header = f"def {self.func_name}({', '.join(params)})"
+        results = fn.body.results
+        if len(results) == 1:
+            header += f" -> {taichi_type_source(results[0].type)}"
+        self.emit(0, "@ti.func", fn.loc)
+        self.emit(0, header + ":", fn.loc)
+        n0 = len(self.lines)
+        self.block(fn.body, 1, set())
+        rs = [self.src(r)[0] for r in results]
+        if rs:
+            self.emit(1, f"return {', '.join(rs)}")
+        if len(self.lines) == n0:
+            self.emit(1, "pass")
+        return "\n".join(self.lines) + "\n"
+
+
+def generate(fn: ir.Function, func_name: str, default_fp: DType, arch: str = "cpu") -> Generated:
+    """Generate the Taichi source of ``fn`` as a ``@ti.func`` called ``func_name``."""
+    g = _Gen(fn, func_name, default_fp, arch)
+    src = g.function()
+    return Generated(src, func_name, g.namespace, g.line_map)

@@ -1,0 +1,160 @@
+"""Tidal functions: the objects ``@td.func`` and every derivative transformation return.
+
+A :class:`TidalFunction` is built lazily from a recipe (a user's Python function, or a
+transformation of another tidal function). Its IR, generated source and compiled Taichi function
+are cached per configuration, and derivatives of it are memoised in ``_derived``: asking twice for
+the same derivative returns the same object, which compiles once.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import taichi as ti
+from taichi.lang import impl as ti_impl
+
+from tidal.dsl import codegen, ir, loader, lowering, optimize, runtime
+from tidal.dsl.errors import TidalError
+from tidal.dsl.types import DType, TType
+
+
+class TidalFunction:
+    """A function in the tidal language: callable from kernels, other tidal functions and Python.
+
+    Do not construct directly: use :func:`func` or the derivative API.
+    """
+
+    __tidal_function__ = True
+
+    def __init__(self, name: str, builder: Callable[[DType], ir.Function], *,
+                 pyfunc=None, kind: str = "func"):
+        self.name = name
+        self.kind = kind
+        self.pyfunc = pyfunc
+        self._builder = builder
+        self._ir_cache: dict = {}
+        self._gen_cache: dict = {}
+        self._call_prims: dict = {}
+        self._derived: dict = {}
+        self._kernels: dict = {}
+        self.custom_rules: dict = {}
+        if pyfunc is not None:
+            functools.update_wrapper(self, pyfunc)
+
+    # -- IR and source ---------------------------------------------------------------------
+    def ir(self, default_fp: DType | None = None) -> ir.Function:
+        """The optimised IR of this function for ``default_fp`` (the active one by default)."""
+        fp = default_fp or runtime.config().default_fp
+        f = self._ir_cache.get(fp)
+        if f is None:
+            f = self._builder(fp)
+            f = optimize.optimize(f, fp)
+            self._ir_cache[fp] = f
+        return f
+
+    @property
+    def param_types(self) -> tuple[TType, ...]:
+        return self.ir().param_types
+
+    @property
+    def result_types(self) -> tuple[TType, ...]:
+        return self.ir().result_types
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return self.ir().param_names
+
+    def generated(self) -> codegen.Generated:
+        cfg = runtime.config()
+        key = (cfg.default_fp, cfg.arch)
+        g = self._gen_cache.get(key)
+        if g is None:
+            g = codegen.generate(self.ir(cfg.default_fp), self.name, cfg.default_fp, cfg.arch)
+            g.taichi_func = None
+            self._gen_cache[key] = g
+        return g
+
+    def source(self) -> str:
+        """The generated Taichi source of this function."""
+        return self.generated().source
+
+    def taichi_object(self):
+        """The compiled ``@ti.func`` (loaded once per configuration)."""
+        g = self.generated()
+        if g.taichi_func is None:
+            g.taichi_func = loader.load(g.source, g.func_name, g.namespace, self.name,
+                                        g.line_map)
+        return g.taichi_func
+
+    # -- calling ---------------------------------------------------------------------------
+    def __call__(self, *args):
+        if ti_impl.inside_kernel():
+            return self.taichi_object()(*args)
+        from tidal.dsl import pycall
+
+        return pycall.call(self, args)
+
+    def __repr__(self) -> str:
+        return f"<tidal {self.kind} {self.name}>"
+
+    def memo(self, key, make: Callable[[], TidalFunction]) -> TidalFunction:
+        """Return the derived function cached under ``key``, making it on first request."""
+        f = self._derived.get(key)
+        if f is None:
+            f = self._derived[key] = make()
+        return f
+
+
+def func(pyfunc=None):
+    """Decorator: make a Python function a tidal function.
+
+    The function may use scalars, vectors and matrices, Taichi's math, ``if``/``for``/``while``,
+    ``ti.static`` and calls to other tidal functions. Parameters need type annotations. It can be
+    called from Taichi kernels, from other tidal functions, and from Python with numbers.
+
+    Example:
+        >>> import taichi as ti
+        >>> import tidal as td
+        >>> _ = td.init(arch="cpu", default_fp=td.f64)
+        >>> @td.func
+        ... def f(x: td.f64, y: td.f64) -> td.f64:
+        ...     return ti.sin(x * y) + x ** 3 / (1.0 + y * y)
+        >>> round(f(0.3, 1.2), 6)
+        0.363023
+    """
+    if pyfunc is None:
+        return func
+    if isinstance(pyfunc, TidalFunction):
+        return pyfunc
+    if not callable(pyfunc):
+        raise TidalError(f"@td.func expects a function, got {pyfunc!r}")
+
+    def build(default_fp: DType) -> ir.Function:
+        return lowering.lower(pyfunc, default_fp)
+
+    return TidalFunction(pyfunc.__name__, build, pyfunc=pyfunc)
+
+
+def source(f) -> str:
+    """The generated Taichi source of a tidal function or derivative.
+
+    Example:
+        >>> import tidal as td
+        >>> _ = td.init(arch="cpu", default_fp=td.f64)
+        >>> @td.func
+        ... def sq(x: td.f64) -> td.f64:
+        ...     return x * x
+        >>> print(td.source(td.grad(sq)))  # doctest: +ELLIPSIS
+        @ti.func
+        def ...
+    """
+    if isinstance(f, TidalFunction):
+        return f.source()
+    kernel_source = getattr(f, "__tidal_source__", None)
+    if kernel_source is not None:
+        return kernel_source()
+    raise TidalError(f"{f!r} is not a tidal function", hint="decorate it with @td.func")
+
+
+__all__ = ["TidalFunction", "func", "source", "ti"]

@@ -1,0 +1,69 @@
+"""The single loader: turns generated source into live Taichi objects.
+
+Every piece of generated code (functions, derivatives, call and vectorize kernels) goes through
+:func:`load`. It registers the source in ``linecache`` under a pseudo-filename that is never
+reused, so Taichi (which re-reads source with ``inspect``) always sees the text that was
+compiled, and tracebacks show generated lines. It also records each file's line map so that
+errors Taichi raises while compiling generated code can be reported at the user's line
+(:func:`user_error_from_taichi`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import linecache
+import re
+
+import taichi as ti
+
+from tidal.dsl import mathlib
+from tidal.dsl.errors import SourceLoc, TidalCompileError
+
+_counter = itertools.count(1)
+LINE_MAPS: dict[str, dict[int, SourceLoc]] = {}
+SOURCES: dict[str, str] = {}
+
+
+def load(source: str, name: str, namespace: dict, label: str,
+         line_map: dict[int, SourceLoc] | None = None):
+    """Execute ``source`` in a fresh module namespace and return its object ``name``.
+
+    Args:
+        source: Python source defining ``name``.
+        name: the object to return.
+        namespace: globals the source refers to (other functions, fields).
+        label: a readable tag for the pseudo-filename.
+        line_map: generated line -> user source location.
+    """
+    filename = f"<tidal:{label}:{next(_counter)}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    LINE_MAPS[filename] = dict(line_map or {})
+    SOURCES[filename] = source
+    ns = {"ti": ti, "__name__": f"tidal_generated_{label}"}
+    ns.update(mathlib.NAMESPACE)
+    ns.update(namespace)
+    exec(compile(source, filename, "exec", dont_inherit=True), ns)  # noqa: S102 - executing generated code
+    return ns[name]
+
+
+_FILE_LINE = re.compile(r'File "(<tidal:[^"]+>)", line (\d+)')
+
+
+def user_error_from_taichi(exc: BaseException) -> TidalCompileError | None:
+    """A :class:`TidalCompileError` at the user's line for a Taichi error in generated code."""
+    text = str(exc)
+    best = None
+    for m in _FILE_LINE.finditer(text):
+        lm = LINE_MAPS.get(m.group(1), {})
+        line = int(m.group(2))
+        loc = lm.get(line)
+        if loc is None:
+            earlier = [k for k in lm if k <= line]
+            loc = lm[max(earlier)] if earlier else None
+        if loc is not None:
+            best = loc
+    if best is None:
+        return None
+    last = text.strip().splitlines()[-1] if text.strip() else type(exc).__name__
+    return TidalCompileError(f"Taichi could not compile the code generated for this line: "
+                             f"{last}", best)

@@ -1,0 +1,802 @@
+"""The primitive operations of the tidal language.
+
+A :class:`Primitive` is the unit that transformations know about. Each one declares, in one
+place: how to infer its output types, a NumPy implementation (used for constant folding and as a
+test oracle), the Taichi source it generates, how structural zeros flow through it, and the input
+domain on which its derivative rules are tested. Derivative rules live in separate tables in
+:mod:`tidal.autodiff.rules`, keyed by these objects.
+
+Calling a primitive on atoms emits it into the current emitter; calling it on Taylor series
+applies its Taylor rule. Everything else (``tan``, ``clamp``, ``norm``, ``determinant``...) is a
+decomposition into these primitives (:mod:`tidal.dsl.library`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tidal.dsl import ir
+from tidal.dsl.errors import TidalTypeError
+from tidal.dsl.types import F32, F64, I32, DType, TType, broadcast_shapes, promote
+
+# Expression precedence used by codegen to parenthesise inlined expressions.
+PREC_ATOM = 100
+PREC_CALL = 90
+PREC_POW = 85
+PREC_UNARY = 80
+PREC_MUL = 70
+PREC_ADD = 60
+PREC_AND = 54  # `&`: binds tighter than comparisons in Python
+PREC_OR = 52  # `|`
+PREC_CMP = 50
+PREC_NOT = 40
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Test domain of a float input: values drawn from [lo, hi], with ``shape``."""
+
+    lo: float
+    hi: float
+    shape: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Test domain of an integer input: one of ``values``."""
+
+    values: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One test configuration of a primitive: input domains and static attributes."""
+
+    inputs: tuple
+    attrs: tuple = ()
+
+
+@dataclass(eq=False)
+class Primitive:
+    """A primitive operation. Compared and hashed by identity.
+
+    Attributes:
+        name: short name, used in printed IR and generated names.
+        infer: ``(arg_types, attrs, default_fp) -> tuple of output types``.
+        impl: NumPy implementation ``(*args, attrs=...) -> value or tuple``.
+        codegen: ``(arg_srcs, attrs, arg_types) -> (source, precedence)`` for one output.
+        zero: structural zero policy: ``"any"`` (any Zero argument gives Zero, e.g. mul),
+            ``"all"`` (all Zero gives Zero, e.g. add), ``"first"`` (Zero first argument gives
+            Zero, e.g. div), or None.
+        float_args: positions of the arguments that derivatives flow through.
+        cases: test domains; the rule tests iterate these.
+        commutative: whether the two arguments may be swapped (for CSE).
+        transcendental: True for math that Vulkan cannot do in f64.
+        effect: True for operations with side effects (never folded, CSE'd or removed).
+        cse: False for operations whose result may differ between two identical calls.
+    """
+
+    name: str
+    infer: Callable[..., tuple[TType, ...]]
+    impl: Callable[..., Any] | None
+    codegen: Callable[..., tuple[str, int]] | None
+    zero: str | None = None
+    float_args: tuple[int, ...] | str = ()
+    cases: tuple[Case, ...] = ()
+    commutative: bool = False
+    transcendental: bool = False
+    effect: bool = False
+    cse: bool = True
+    simplify: Callable[..., Any] | None = None
+    attrs_doc: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def __call__(self, *args, **attrs):
+        for a in args:
+            hook = getattr(a, "__tidal_apply__", None)
+            if hook is not None:
+                return hook(self, args, attrs)
+        from tidal.dsl import emitter
+
+        return emitter.current().apply(self, args, tuple(attrs.values()))
+
+    def diff_args(self, n_args: int) -> tuple[int, ...]:
+        """Positions of the arguments that derivatives flow through."""
+        if self.float_args == "all":
+            return tuple(range(n_args))
+        return tuple(i for i in self.float_args if i < n_args)
+
+    def __repr__(self) -> str:
+        return f"<primitive {self.name}>"
+
+    __hash__ = object.__hash__
+
+
+REGISTRY: dict[str, Primitive] = {}
+
+
+def primitive(name: str, **kw) -> Primitive:
+    p = Primitive(name=name, **kw)
+    REGISTRY[name] = p
+    return p
+
+
+# ----------------------------------------------------------------------------------------------
+# type inference helpers
+
+
+def _err(msg: str, hint: str | None = None):
+    raise TidalTypeError(msg, hint=hint)
+
+
+def _elementwise(name: str, types, float_result: bool = False, default_fp: DType = F64):
+    shape = types[0].shape
+    dtype = types[0].dtype
+    for t in types[1:]:
+        s = broadcast_shapes(shape, t.shape)
+        if s is None:
+            _err(f"{name}: shapes {shape} and {t.shape} do not match",
+                 "elementwise operations need equal shapes or a scalar operand")
+        shape = s
+        dtype = promote(dtype, t.dtype)
+    if float_result and not dtype.is_float:
+        dtype = default_fp
+    return TType(dtype, shape)
+
+
+def infer_binary(name):
+    def f(types, attrs, default_fp):
+        return (_elementwise(name, types, default_fp=default_fp),)
+    return f
+
+
+def infer_float_elementwise(name):
+    def f(types, attrs, default_fp):
+        return (_elementwise(name, types, float_result=True, default_fp=default_fp),)
+    return f
+
+
+def infer_compare(name):
+    def f(types, attrs, default_fp):
+        return (_elementwise(name, types).with_dtype(I32),)
+    return f
+
+
+def infer_same(types, attrs, default_fp):
+    return (types[0],)
+
+
+# ----------------------------------------------------------------------------------------------
+# codegen helpers
+
+
+def _wrap(src_prec, prec, right=False):
+    src, p = src_prec
+    if p < prec or (right and p == prec):
+        return f"({src})"
+    return src
+
+
+def cg_binop(op, prec):
+    def f(args, attrs, types):
+        return f"{_wrap(args[0], prec)} {op} {_wrap(args[1], prec, right=True)}", prec
+    return f
+
+
+def cg_call(fn):
+    def f(args, attrs, types):
+        return f"{fn}({', '.join(a for a, _ in args)})", PREC_CALL
+    return f
+
+
+# ----------------------------------------------------------------------------------------------
+# numpy helpers
+
+
+def _np_unary(fn):
+    def f(x, attrs=()):
+        with np.errstate(all="ignore"):
+            return fn(x)
+    return f
+
+
+def _np_binary(fn):
+    def f(a, b, attrs=()):
+        with np.errstate(all="ignore"):
+            return fn(a, b)
+    return f
+
+
+def _round_half_away(x):
+    return np.sign(x) * np.floor(np.abs(x) + 0.5)
+
+
+def _erf(x):
+    from scipy.special import erf
+
+    return erf(x)
+
+
+def _softplus(x):
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+def _sigmoid(x):
+    return 0.5 * np.tanh(0.5 * x) + 0.5
+
+
+# ----------------------------------------------------------------------------------------------
+# simplifications (algebraic identities that are exact in IEEE arithmetic)
+
+
+def _is_const(a, v) -> bool:
+    return isinstance(a, ir.Const) and not isinstance(a.value, tuple) and a.value == v
+
+
+def _simplify_add(args, attrs, out):
+    a, b = args
+    if _is_const(b, 0):
+        return ("same", a)
+    if _is_const(a, 0):
+        return ("same", b)
+    return None
+
+
+def _simplify_sub(args, attrs, out):
+    a, b = args
+    if _is_const(b, 0):
+        return ("same", a)
+    if ir.is_zero(a):
+        return ("neg", b)
+    return None
+
+
+def _simplify_mul(args, attrs, out):
+    a, b = args
+    if _is_const(b, 1):
+        return ("same", a)
+    if _is_const(a, 1):
+        return ("same", b)
+    if _is_const(b, -1):
+        return ("neg", a)
+    if _is_const(a, -1):
+        return ("neg", b)
+    return None
+
+
+def _simplify_div(args, attrs, out):
+    if _is_const(args[1], 1):
+        return ("same", args[0])
+    return None
+
+
+def _simplify_ipow(args, attrs, out):
+    (n,) = attrs
+    if n == 1:
+        return ("same", args[0])
+    if n == 0:
+        return ("const", 1)
+    return None
+
+
+def _simplify_select(args, attrs, out):
+    c, a, b = args
+    if isinstance(c, ir.Const) and not isinstance(c.value, tuple):
+        return ("same", a if c.value else b)
+    if a is b or (isinstance(a, ir.Const) and a == b):
+        return ("same", a)
+    return None
+
+
+def _simplify_cast(args, attrs, out):
+    if args[0].type == out:
+        return ("same", args[0])
+    return None
+
+
+# ----------------------------------------------------------------------------------------------
+# elementwise arithmetic
+
+_SCALAR = Interval(-2.0, 2.0)
+_POS = Interval(0.2, 3.0)
+_V3 = Interval(-1.5, 1.5, (3,))
+_M2 = Interval(-1.5, 1.5, (2, 2))
+
+add = primitive(
+    "add", infer=infer_binary("add"), impl=_np_binary(np.add), codegen=cg_binop("+", PREC_ADD),
+    zero="all", float_args=(0, 1), commutative=True, simplify=_simplify_add,
+    cases=(Case((_SCALAR, _SCALAR)), Case((_SCALAR, _V3)), Case((_M2, _M2))),
+)
+sub = primitive(
+    "sub", infer=infer_binary("sub"), impl=_np_binary(np.subtract),
+    codegen=cg_binop("-", PREC_ADD), zero="all", float_args=(0, 1), simplify=_simplify_sub,
+    cases=(Case((_SCALAR, _SCALAR)), Case((_V3, _SCALAR))),
+)
+mul = primitive(
+    "mul", infer=infer_binary("mul"), impl=_np_binary(np.multiply),
+    codegen=cg_binop("*", PREC_MUL), zero="any", float_args=(0, 1), commutative=True,
+    simplify=_simplify_mul,
+    cases=(Case((_SCALAR, _SCALAR)), Case((_SCALAR, _V3)), Case((_M2, _M2))),
+)
+div = primitive(
+    "div", infer=infer_float_elementwise("div"), impl=_np_binary(np.true_divide),
+    codegen=cg_binop("/", PREC_MUL), zero="first", float_args=(0, 1), simplify=_simplify_div,
+    cases=(Case((_SCALAR, _POS)), Case((_V3, _POS)), Case((_SCALAR, Interval(0.2, 2.0, (3,))))),
+)
+neg = primitive(
+    "neg", infer=infer_same, impl=_np_unary(np.negative),
+    codegen=lambda a, at, t: (f"-{_wrap(a[0], PREC_UNARY)}", PREC_UNARY),
+    zero="any", float_args=(0,), cases=(Case((_SCALAR,)), Case((_V3,))),
+)
+pow_ = primitive(
+    "pow", infer=infer_float_elementwise("pow"), impl=_np_binary(np.power),
+    codegen=cg_binop("**", PREC_POW), float_args=(0, 1), transcendental=True,
+    cases=(Case((_POS, Interval(-1.5, 2.5))),),
+)
+
+
+def _ipow_impl(x, attrs=()):
+    (n,) = attrs
+    with np.errstate(all="ignore"):
+        return np.power(x, float(n)) if np.issubdtype(np.asarray(x).dtype, np.floating) else \
+            np.power(x, n)
+
+
+def _ipow_cg(args, attrs, types):
+    (n,) = attrs
+    if n < 0:
+        return f"1.0 / {_wrap(args[0], PREC_POW, True)} ** {-n}", PREC_MUL
+    return f"{_wrap(args[0], PREC_POW, True)} ** {n}", PREC_POW
+
+
+def _ipow_infer(types, attrs, default_fp):
+    (n,) = attrs
+    t = types[0]
+    if n < 0 and not t.is_float:
+        t = t.with_dtype(default_fp)
+    return (t,)
+
+
+ipow = primitive(
+    "ipow", infer=_ipow_infer, impl=_ipow_impl, codegen=_ipow_cg, zero="any", float_args=(0,),
+    simplify=_simplify_ipow, attrs_doc="(n,): the integer exponent",
+    cases=(Case((_SCALAR,), (2,)), Case((_SCALAR,), (3,)), Case((_POS,), (-2,)),
+           Case((_SCALAR,), (5,)), Case((_V3,), (2,))),
+)
+mod = primitive(
+    "mod", infer=infer_binary("mod"), impl=_np_binary(np.mod), codegen=cg_binop("%", PREC_MUL),
+    float_args=(0, 1), cases=(Case((Interval(0.1, 0.9), Interval(1.1, 2.0))),),
+)
+floordiv = primitive(
+    "floordiv", infer=infer_binary("floordiv"), impl=_np_binary(np.floor_divide),
+    codegen=cg_binop("//", PREC_MUL), float_args=(), cases=(Case((Interval(0.1, 0.9), _POS)),),
+)
+
+
+def unary_math(name: str, np_fn, ti_fn: str, domain: Interval = _SCALAR, *, zero="any",
+               transcendental=True, float_result=True, differentiable=True) -> Primitive:
+    """A float function applied elementwise, e.g. ``sin``."""
+    infer = infer_float_elementwise(name) if float_result else infer_same
+    return primitive(
+        name, infer=infer, impl=_np_unary(np_fn), codegen=cg_call(ti_fn), zero=zero,
+        float_args=(0,) if differentiable else (), transcendental=transcendental,
+        cases=(Case((domain,)), Case((Interval(domain.lo, domain.hi, (3,)),))),
+    )
+
+
+sin = unary_math("sin", np.sin, "ti.sin")
+cos = unary_math("cos", np.cos, "ti.cos", zero=None)
+tan = unary_math("tan", np.tan, "ti.tan", Interval(-1.2, 1.2))
+asin = unary_math("asin", np.arcsin, "ti.asin", Interval(-0.9, 0.9))
+acos = unary_math("acos", np.arccos, "ti.acos", Interval(-0.9, 0.9), zero=None)
+exp = unary_math("exp", np.exp, "ti.exp", zero=None)
+log = unary_math("log", np.log, "ti.log", _POS, zero=None)
+sqrt = unary_math("sqrt", np.sqrt, "ti.sqrt", _POS, transcendental=False)
+rsqrt = unary_math("rsqrt", lambda x: 1.0 / np.sqrt(x), "ti.rsqrt", _POS, zero=None)
+tanh = unary_math("tanh", np.tanh, "ti.tanh")
+erf = unary_math("erf", _erf, "_tidal_erf")
+
+
+def _elementwise_call_cg(fn: str):
+    """Codegen for a scalar-only helper function, applied per element to vectors/matrices."""
+    def f(args, attrs, types):
+        t, src = types[0], args[0][0]
+        if t.is_scalar:
+            return f"{fn}({src})", PREC_CALL
+        idx = [(i,) for i in range(t.shape[0])] if t.is_vector else \
+            [(i, j) for i in range(t.shape[0]) for j in range(t.shape[1])]
+        elems = [f"{fn}({_wrap(args[0], PREC_CALL)}[{', '.join(map(str, k))}])" for k in idx]
+        return _make_cg([(e, PREC_CALL) for e in elems], (t.shape,), [t.scalar] * len(elems))
+    return f
+
+
+erf.codegen = _elementwise_call_cg("_tidal_erf")
+sigmoid = primitive(
+    "sigmoid", infer=infer_float_elementwise("sigmoid"), impl=_np_unary(_sigmoid),
+    codegen=lambda a, at, t: (f"0.5 * ti.tanh(0.5 * {_wrap(a[0], PREC_MUL)}) + 0.5", PREC_ADD),
+    float_args=(0,), transcendental=True,
+    cases=(Case((Interval(-3, 3),)), Case((Interval(-3, 3, (3,)),))),
+)
+softplus = primitive(
+    "softplus", infer=infer_float_elementwise("softplus"), impl=_np_unary(_softplus),
+    codegen=lambda a, at, t: (f"_tidal_softplus({a[0][0]})", PREC_CALL),
+    float_args=(0,), transcendental=True,
+    cases=(Case((Interval(-3, 3),)), Case((Interval(-3, 3, (3,)),))),
+)
+abs_ = primitive(
+    "abs", infer=infer_same, impl=_np_unary(np.abs), codegen=cg_call("ti.abs"), zero="any",
+    float_args=(0,), cases=(Case((Interval(0.2, 2.0),)), Case((Interval(-2.0, -0.2),))),
+)
+sign = primitive(
+    "sign", infer=infer_same, impl=_np_unary(np.sign), codegen=cg_call("ti.math.sign"),
+    cases=(Case((Interval(0.2, 2.0),)), Case((Interval(-2.0, -0.2),))),
+)
+floor = primitive(
+    "floor", infer=infer_same, impl=_np_unary(np.floor), codegen=cg_call("ti.floor"),
+    cases=(Case((Interval(0.1, 0.9),)),),
+)
+ceil = primitive(
+    "ceil", infer=infer_same, impl=_np_unary(np.ceil), codegen=cg_call("ti.ceil"),
+    cases=(Case((Interval(0.1, 0.9),)),),
+)
+round_ = primitive(
+    "round", infer=infer_same, impl=_np_unary(_round_half_away), codegen=cg_call("ti.round"),
+    cases=(Case((Interval(0.1, 0.4),)),),
+)
+atan2 = primitive(
+    "atan2", infer=infer_float_elementwise("atan2"), impl=_np_binary(np.arctan2),
+    codegen=cg_call("ti.atan2"), zero="first", float_args=(0, 1), transcendental=True,
+    cases=(Case((_SCALAR, _POS)), Case((_POS, _SCALAR))),
+)
+minimum = primitive(
+    "min", infer=infer_binary("min"), impl=_np_binary(np.minimum), codegen=cg_call("ti.min"),
+    float_args=(0, 1), commutative=True,
+    cases=(Case((Interval(-2, -0.5), Interval(0.5, 2))), Case((Interval(0.5, 2), Interval(-2, -0.5)))),
+)
+maximum = primitive(
+    "max", infer=infer_binary("max"), impl=_np_binary(np.maximum), codegen=cg_call("ti.max"),
+    float_args=(0, 1), commutative=True,
+    cases=(Case((Interval(-2, -0.5), Interval(0.5, 2))), Case((Interval(0.5, 2), Interval(-2, -0.5)))),
+)
+
+
+def _cast_impl(x, attrs=()):
+    (dt,) = attrs
+    if not dt.is_float:
+        return np.trunc(x).astype(dt.numpy)
+    return np.asarray(x).astype(dt.numpy)
+
+
+def _cast_infer(types, attrs, default_fp):
+    (dt,) = attrs
+    return (types[0].with_dtype(dt),)
+
+
+cast = primitive(
+    "cast", infer=_cast_infer, impl=_cast_impl,
+    codegen=lambda a, at, t: (f"ti.cast({a[0][0]}, ti.{at[0].name})", PREC_CALL),
+    zero="any", float_args=(0,), simplify=_simplify_cast, attrs_doc="(dtype,)",
+    cases=(Case((_SCALAR,), (F64,)), Case((_SCALAR,), (F32,))),
+)
+
+# comparisons and logic: integer results, zero derivative
+lt = primitive("lt", infer=infer_compare("lt"), impl=_np_binary(lambda a, b: (a < b).astype(np.int32)),
+               codegen=cg_binop("<", PREC_CMP), cases=(Case((_SCALAR, _SCALAR)),))
+le = primitive("le", infer=infer_compare("le"), impl=_np_binary(lambda a, b: (a <= b).astype(np.int32)),
+               codegen=cg_binop("<=", PREC_CMP), cases=(Case((_SCALAR, _SCALAR)),))
+gt = primitive("gt", infer=infer_compare("gt"), impl=_np_binary(lambda a, b: (a > b).astype(np.int32)),
+               codegen=cg_binop(">", PREC_CMP), cases=(Case((_SCALAR, _SCALAR)),))
+ge = primitive("ge", infer=infer_compare("ge"), impl=_np_binary(lambda a, b: (a >= b).astype(np.int32)),
+               codegen=cg_binop(">=", PREC_CMP), cases=(Case((_SCALAR, _SCALAR)),))
+eq = primitive("eq", infer=infer_compare("eq"), impl=_np_binary(lambda a, b: (a == b).astype(np.int32)),
+               codegen=cg_binop("==", PREC_CMP), cases=(Case((_SCALAR, _SCALAR)),))
+ne = primitive("ne", infer=infer_compare("ne"), impl=_np_binary(lambda a, b: (a != b).astype(np.int32)),
+               codegen=cg_binop("!=", PREC_CMP), cases=(Case((_SCALAR, _SCALAR)),))
+logical_and = primitive(
+    "and", infer=infer_compare("and"),
+    impl=_np_binary(lambda a, b: ((a != 0) & (b != 0)).astype(np.int32)),
+    codegen=cg_binop("&", PREC_AND), commutative=True, cases=(Case((Choice((0, 1)), Choice((0, 1)))),),
+)
+logical_or = primitive(
+    "or", infer=infer_compare("or"),
+    impl=_np_binary(lambda a, b: ((a != 0) | (b != 0)).astype(np.int32)),
+    codegen=cg_binop("|", PREC_OR), commutative=True, cases=(Case((Choice((0, 1)), Choice((0, 1)))),),
+)
+logical_not = primitive(
+    "not", infer=infer_compare("not"), impl=_np_unary(lambda a: (a == 0).astype(np.int32)),
+    codegen=lambda a, at, t: (f"{_wrap(a[0], PREC_CMP + 1)} == 0", PREC_CMP),
+    cases=(Case((Choice((0, 1)),)),),
+)
+
+
+def _select_infer(types, attrs, default_fp):
+    c, a, b = types
+    if c.is_float:
+        _err("select: the condition must be an integer (a comparison)")
+    out = _elementwise("select", (a, b))
+    if broadcast_shapes(c.shape, out.shape) is None:
+        _err(f"select: condition shape {c.shape} does not match {out.shape}")
+    return (out.with_shape(broadcast_shapes(c.shape, out.shape)),)
+
+
+select = primitive(
+    "select", infer=_select_infer, impl=lambda c, a, b, attrs=(): np.where(c != 0, a, b),
+    codegen=cg_call("ti.select"), float_args=(1, 2), simplify=_simplify_select,
+    cases=(Case((Choice((0, 1)), _SCALAR, _SCALAR)),),
+)
+
+# ----------------------------------------------------------------------------------------------
+# vectors and matrices
+
+
+def _make_infer(types, attrs, default_fp):
+    (shape,) = attrs
+    dtype = types[0].dtype
+    for t in types:
+        if not t.is_scalar:
+            _err("vector and matrix elements must be scalars")
+        dtype = promote(dtype, t.dtype)
+    if len(types) != int(np.prod(shape)):
+        _err(f"expected {int(np.prod(shape))} elements for shape {shape}, got {len(types)}")
+    return (TType(dtype, shape),)
+
+
+def _make_impl(*args, attrs=()):
+    (shape,) = attrs
+    return np.array(args).reshape(shape)
+
+
+def _make_cg(args, attrs, types):
+    (shape,) = attrs
+    dtype = _make_infer(types, attrs, F64)[0].dtype
+    elems = [a for a, _ in args]
+    if len(shape) == 1:
+        body = ", ".join(elems)
+        return f"ti.Vector([{body}], dt=ti.{dtype.name})", PREC_CALL
+    rows = [", ".join(elems[i * shape[1]:(i + 1) * shape[1]]) for i in range(shape[0])]
+    body = ", ".join(f"[{r}]" for r in rows)
+    return f"ti.Matrix([{body}], dt=ti.{dtype.name})", PREC_CALL
+
+
+make = primitive(
+    "make", infer=_make_infer, impl=_make_impl, codegen=_make_cg, zero="all",
+    float_args="all", attrs_doc="(shape,)",
+    cases=(Case((_SCALAR, _SCALAR, _SCALAR), ((3,),)),
+           Case((_SCALAR, _SCALAR, _SCALAR, _SCALAR), ((2, 2),))),
+)
+
+
+def _check_index_types(types, n):
+    for t in types:
+        if t.is_float or not t.is_scalar:
+            _err("indices must be integer scalars")
+    if len(types) != n:
+        _err(f"expected {n} indices, got {len(types)}")
+
+
+def _getitem_infer(types, attrs, default_fp):
+    v = types[0]
+    if v.is_scalar:
+        _err("cannot index a scalar")
+    _check_index_types(types[1:], len(v.shape))
+    return (v.scalar,)
+
+
+def _getitem_impl(v, *idx, attrs=()):
+    return np.asarray(v)[tuple(int(i) for i in idx)]
+
+
+def _getitem_cg(args, attrs, types):
+    return f"{_wrap(args[0], PREC_CALL)}[{', '.join(a for a, _ in args[1:])}]", PREC_CALL
+
+
+getitem = primitive(
+    "getitem", infer=_getitem_infer, impl=_getitem_impl, codegen=_getitem_cg, zero="first",
+    float_args=(0,), cases=(Case((_V3, Choice((0, 2)))), Case((_M2, Choice((1,)), Choice((0,))))),
+)
+
+
+def _setitem_infer(types, attrs, default_fp):
+    v, s = types[0], types[1]
+    if v.is_scalar or not s.is_scalar:
+        _err("element assignment needs a vector or matrix and a scalar value")
+    _check_index_types(types[2:], len(v.shape))
+    return (v,)
+
+
+def _setitem_impl(v, s, *idx, attrs=()):
+    out = np.array(v, copy=True)
+    out[tuple(int(i) for i in idx)] = s
+    return out
+
+
+setitem = primitive(
+    "setitem", infer=_setitem_infer, impl=_setitem_impl, codegen=None, zero="all",
+    float_args=(0, 1), cases=(Case((_V3, _SCALAR, Choice((1,)))),
+                              Case((_M2, _SCALAR, Choice((0,)), Choice((1,))))),
+)
+
+
+def _broadcast_infer(types, attrs, default_fp):
+    (shape,) = attrs
+    if not types[0].is_scalar:
+        _err("broadcast expects a scalar")
+    return (types[0].with_shape(shape),)
+
+
+def _broadcast_cg(args, attrs, types):
+    (shape,) = attrs
+    dt = f"ti.{types[0].dtype.name}"
+    if len(shape) == 1:
+        return f"ti.Vector([{', '.join([args[0][0]] * shape[0])}], dt={dt})", PREC_CALL
+    row = f"[{', '.join([args[0][0]] * shape[1])}]"
+    return f"ti.Matrix([{', '.join([row] * shape[0])}], dt={dt})", PREC_CALL
+
+
+broadcast = primitive(
+    "broadcast", infer=_broadcast_infer,
+    impl=lambda x, attrs=(): np.full(attrs[0], x), codegen=_broadcast_cg, zero="any",
+    float_args=(0,), cases=(Case((_SCALAR,), ((3,),)),),
+)
+
+
+def _matmul_infer(types, attrs, default_fp):
+    a, b = types
+    dtype = promote(a.dtype, b.dtype)
+    if a.is_matrix and b.is_matrix and a.shape[1] == b.shape[0]:
+        return (TType(dtype, (a.shape[0], b.shape[1])),)
+    if a.is_matrix and b.is_vector and a.shape[1] == b.shape[0]:
+        return (TType(dtype, (a.shape[0],)),)
+    _err(f"matmul: cannot multiply shapes {a.shape} and {b.shape}",
+         "@ takes matrix @ matrix or matrix @ vector with matching inner sizes")
+
+
+matmul = primitive(
+    "matmul", infer=_matmul_infer, impl=lambda a, b, attrs=(): np.asarray(a) @ np.asarray(b),
+    codegen=cg_binop("@", PREC_MUL), zero="any", float_args=(0, 1),
+    cases=(Case((_M2, _M2)), Case((_M2, Interval(-1.5, 1.5, (2,))))),
+)
+
+
+def _dot_infer(types, attrs, default_fp):
+    a, b = types
+    if not (a.is_vector and a.shape == b.shape):
+        _err(f"dot: needs two vectors of equal size, got {a.shape} and {b.shape}")
+    return (TType(promote(a.dtype, b.dtype), ()),)
+
+
+dot = primitive(
+    "dot", infer=_dot_infer, impl=lambda a, b, attrs=(): np.dot(a, b),
+    codegen=lambda a, at, t: (f"{_wrap(a[0], PREC_CALL)}.dot({a[1][0]})", PREC_CALL),
+    zero="any", float_args=(0, 1), commutative=True, cases=(Case((_V3, _V3)),),
+)
+
+
+def _cross_infer(types, attrs, default_fp):
+    a, b = types
+    if not (a.is_vector and a.shape == b.shape and a.shape[0] in (2, 3)):
+        _err("cross: needs two vectors of size 2 or 3")
+    dtype = promote(a.dtype, b.dtype)
+    return (TType(dtype, (3,)) if a.shape[0] == 3 else TType(dtype, ()),)
+
+
+cross = primitive(
+    "cross", infer=_cross_infer, impl=lambda a, b, attrs=(): np.cross(a, b),
+    codegen=lambda a, at, t: (f"{_wrap(a[0], PREC_CALL)}.cross({a[1][0]})", PREC_CALL),
+    zero="any", float_args=(0, 1),
+    cases=(Case((_V3, _V3)), Case((Interval(-1, 1, (2,)), Interval(-1, 1, (2,))))),
+)
+
+
+def _outer_infer(types, attrs, default_fp):
+    a, b = types
+    if not (a.is_vector and b.is_vector):
+        _err("outer_product: needs two vectors")
+    return (TType(promote(a.dtype, b.dtype), (a.shape[0], b.shape[0])),)
+
+
+outer = primitive(
+    "outer", infer=_outer_infer, impl=lambda a, b, attrs=(): np.outer(a, b),
+    codegen=lambda a, at, t: (f"{_wrap(a[0], PREC_CALL)}.outer_product({a[1][0]})", PREC_CALL),
+    zero="any", float_args=(0, 1), cases=(Case((_V3, Interval(-1, 1, (2,)))),),
+)
+
+
+def _transpose_infer(types, attrs, default_fp):
+    (a,) = types
+    if not a.is_matrix:
+        _err("transpose: needs a matrix")
+    return (a.with_shape((a.shape[1], a.shape[0])),)
+
+
+transpose = primitive(
+    "transpose", infer=_transpose_infer, impl=lambda a, attrs=(): np.asarray(a).T,
+    codegen=lambda a, at, t: (f"{_wrap(a[0], PREC_CALL)}.transpose()", PREC_CALL),
+    zero="any", float_args=(0,), cases=(Case((Interval(-1, 1, (2, 3)),)),),
+)
+
+
+def _sum_infer(types, attrs, default_fp):
+    (a,) = types
+    if a.is_scalar:
+        _err("sum: needs a vector or matrix")
+    return (a.scalar,)
+
+
+sum_ = primitive(
+    "sum", infer=_sum_infer, impl=lambda a, attrs=(): np.sum(a),
+    codegen=lambda a, at, t: (f"{_wrap(a[0], PREC_CALL)}.sum()", PREC_CALL),
+    zero="any", float_args=(0,), cases=(Case((_V3,)), Case((_M2,))),
+)
+
+# ----------------------------------------------------------------------------------------------
+# global memory
+
+
+class GlobalRef:
+    """A Python object (a Taichi field) referenced from generated code under a fixed name."""
+
+    def __init__(self, obj, name: str):
+        self.obj = obj
+        self.name = name
+
+    def __eq__(self, other):
+        return isinstance(other, GlobalRef) and other.obj is self.obj
+
+    def __hash__(self):
+        return id(self.obj)
+
+    def __repr__(self):
+        return self.name
+
+
+def _load_infer(types, attrs, default_fp):
+    ref, elem_type = attrs
+    _check_index_types(types, len(ref.obj.shape))
+    return (elem_type,)
+
+
+def _load_cg(args, attrs, types):
+    ref = attrs[0]
+    return f"{ref.name}[{', '.join(a for a, _ in args)}]", PREC_CALL
+
+
+load = primitive(
+    "load", infer=_load_infer, impl=None, codegen=_load_cg, float_args=(), cse=False,
+    attrs_doc="(GlobalRef, element type): read an element of a Taichi field",
+)
+
+# ----------------------------------------------------------------------------------------------
+# Python operators on atoms
+
+ir.OPERATORS.update(
+    add=add, sub=sub, mul=mul, div=div, neg=neg, matmul=matmul,
+    pow=lambda a, b: _pow_op(a, b),
+    getitem=lambda v, idx: getitem(v, *(idx if isinstance(idx, tuple) else (idx,))),
+)
+
+
+def _pow_op(a, b):
+    if isinstance(b, int) and not isinstance(b, bool):
+        return ipow(a, n=b)
+    if isinstance(b, float) and b.is_integer() and abs(b) <= 64:
+        return ipow(a, n=int(b))
+    return pow_(a, b)
+
+
+def all_primitives() -> list[Primitive]:
+    """Every registered primitive, in definition order."""
+    return list(REGISTRY.values())
+
+
+def is_differentiable(p: Primitive) -> bool:
+    return bool(p.float_args)
+
+
+MATH_CONSTANTS = {"pi": math.pi, "e": math.e}
+DTYPES = {"f32": F32, "f64": F64, "i32": I32}

@@ -1,0 +1,136 @@
+"""Initialisation and architecture selection.
+
+:func:`init` never crashes the process: GPU backends are probed in a subprocess first (a plain
+``ti.init(arch=ti.gpu)`` segfaults on machines without a Vulkan driver), ``"gpu"`` falls back to
+the CPU with a warning, and an explicitly requested backend that is missing raises
+:class:`TidalArchError`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import warnings
+from dataclasses import dataclass
+
+import taichi as ti
+
+from tidal.dsl.errors import TidalArchError
+from tidal.dsl.types import F32, F64, DType, dtype_from_taichi
+
+
+@dataclass(frozen=True)
+class Config:
+    """The active configuration: backend, float type and a generation counter.
+
+    ``generation`` increases with every :func:`init`; compiled kernels are cached per generation.
+    """
+
+    arch: str
+    default_fp: DType
+    generation: int
+
+
+_CONFIG: Config | None = None
+_PROBES: dict[str, bool] = {}
+
+_PROBE_SRC = """
+import taichi as ti
+ti.init(arch=ti.{arch}, offline_cache=False, log_level=ti.ERROR)
+a = ti.field(ti.f32, shape=4)
+@ti.kernel
+def k():
+    for i in a:
+        a[i] = i * 2.0
+k()
+assert a[3] == 6.0
+print("ARCH", ti.lang.impl.current_cfg().arch)
+"""
+
+
+def probe(arch: str) -> bool:
+    """Whether ``arch`` ("cuda" or "vulkan") runs a kernel here (checked in a subprocess)."""
+    if arch not in _PROBES:
+        try:
+            r = subprocess.run([sys.executable, "-c", _PROBE_SRC.format(arch=arch)],
+                               capture_output=True, text=True, timeout=120,
+                               env=dict(os.environ, TI_LOG_LEVEL="error"))
+            _PROBES[arch] = r.returncode == 0 and f"ARCH Arch.{arch}" in r.stdout
+        except (OSError, subprocess.TimeoutExpired):
+            _PROBES[arch] = False
+    return _PROBES[arch]
+
+
+def _resolve_arch(arch: str) -> str:
+    arch = arch.lower()
+    if arch in ("cpu", "x64", "arm64"):
+        return "cpu"
+    if arch in ("cuda", "vulkan"):
+        if not probe(arch):
+            raise TidalArchError(
+                f"arch={arch!r} is not available on this machine",
+                hint="use arch='gpu' to fall back to the CPU automatically, or arch='cpu'"
+                + ("; for software Vulkan install mesa-vulkan-drivers and libvulkan1"
+                   if arch == "vulkan" else ""))
+        return arch
+    if arch == "gpu":
+        for candidate in ("cuda", "vulkan"):
+            if probe(candidate):
+                return candidate
+        warnings.warn("tidal: no GPU backend (CUDA or Vulkan) is available; running on the CPU",
+                      RuntimeWarning, stacklevel=3)
+        return "cpu"
+    raise TidalArchError(f"unknown arch {arch!r}",
+                         hint='choose one of "cpu", "gpu", "cuda", "vulkan"')
+
+
+def init(arch: str = "cpu", default_fp=ti.f32, **taichi_options) -> Config:
+    """Initialise tidal (and Taichi) on a backend.
+
+    Args:
+        arch: ``"cpu"``, ``"gpu"`` (CUDA, then Vulkan, then CPU with a warning), ``"cuda"`` or
+            ``"vulkan"``.
+        default_fp: float type of Python float literals and of ``float`` annotations:
+            ``td.f32`` or ``td.f64``.
+        **taichi_options: passed to ``ti.init`` (e.g. ``offline_cache=False``).
+
+    Returns:
+        The active :class:`Config`.
+
+    Example:
+        >>> import tidal as td
+        >>> cfg = td.init(arch="cpu", default_fp=td.f64)
+        >>> cfg.arch
+        'cpu'
+    """
+    global _CONFIG
+    if isinstance(arch, str):
+        name = _resolve_arch(arch)
+    else:
+        raise TidalArchError(f"arch must be a string, got {arch!r}",
+                             hint='choose one of "cpu", "gpu", "cuda", "vulkan"')
+    fp = dtype_from_taichi(default_fp, F32) if not isinstance(default_fp, DType) else default_fp
+    if not fp.is_float:
+        raise TidalArchError(f"default_fp must be td.f32 or td.f64, got {default_fp!r}")
+    if name == "vulkan" and fp == F64:
+        warnings.warn("tidal: on Vulkan, f64 transcendental functions (sin, exp, ...) are not "
+                      "available; functions that use them must run in f32", RuntimeWarning,
+                      stacklevel=2)
+    taichi_arch = {"cpu": ti.cpu, "cuda": ti.cuda, "vulkan": ti.vulkan}[name]
+    taichi_options.setdefault("log_level", ti.WARN)
+    ti.init(arch=taichi_arch, default_fp=fp.taichi, **taichi_options)
+    generation = (_CONFIG.generation + 1) if _CONFIG else 1
+    _CONFIG = Config(name, fp, generation)
+    return _CONFIG
+
+
+def config() -> Config:
+    """The active configuration, initialising the CPU backend in f32 if :func:`init` was not
+    called."""
+    if _CONFIG is None:
+        init("cpu", F32)
+    return _CONFIG
+
+
+__all__ = ["Config", "init", "config", "probe", "F32", "F64"]
