@@ -5,6 +5,17 @@ again a tidal function: differentiable again, to any order, callable from kernel
 (``td.source``).
 """
 
+from tidal.autodiff.api import (
+    derivative,
+    grad,
+    hessian,
+    jacobian,
+    jvp,
+    laplacian,
+    taylor,
+    vjp,
+)
+from tidal.autodiff.custom import custom_jvp, custom_vjp
 from tidal.dsl.errors import (
     GradientMismatch,
     SourceLoc,
@@ -22,3 +33,11 @@ from tidal.dsl.runtime import init
 from tidal.dsl.types import f32, f64, i32, mat, vec
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "GradientMismatch", "SourceLoc", "TidalArchError", "TidalArgumentError", "TidalCompileError",
+    "TidalError", "TidalTypeError", "UnsupportedConstructError", "TidalFunction", "func",
+    "source", "cosh", "erf", "sigmoid", "sinh", "softplus", "vectorize", "init", "f32", "f64",
+    "i32", "mat", "vec", "derivative", "grad", "hessian", "jacobian", "jvp", "laplacian",
+    "taylor", "vjp", "custom_jvp", "custom_vjp",
+]

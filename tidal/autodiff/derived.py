@@ -1,0 +1,116 @@
+"""Derived tidal functions: the JVP, VJP and Taylor versions of a tidal function.
+
+Each constructor returns a memoised :class:`~tidal.dsl.function.TidalFunction` whose IR is made by
+one transformation of the original's IR. They are what calls of tidal functions are
+differentiated into, and the building blocks of the public API.
+
+Signatures (``n`` parameters, ``m`` results):
+
+* ``jvp_fn(f, mask)``: ``(params..., tangents of masked params...) -> (results..., tangents...)``;
+* ``vjp_fn(f, wrt, cts)``: ``(params..., cotangents of masked results...) ->
+  (results..., cotangents of wrt params...)``;
+* ``taylor_fn(f, K, mask)``: ``(params..., coefficients 1..K of masked params...) ->
+  (coefficients 0..K of result 1, ..., of result m)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from tidal.autodiff.jvp import emit_jvp
+from tidal.autodiff.taylor import emit_taylor
+from tidal.autodiff.vjp import emit_vjp
+from tidal.dsl import ir
+from tidal.dsl.emitter import Emitter
+from tidal.dsl.function import TidalFunction
+from tidal.dsl.types import DType, TType
+
+
+def build(name: str, params: Sequence[tuple[str, TType]], body: Callable, default_fp: DType,
+          loc=None) -> ir.Function:
+    """Build an IR function whose body is emitted by ``body(param_vars) -> results``."""
+    em = Emitter(default_fp)
+    pvars = [ir.Var(n, t) for n, t in params]
+    with em:
+        em.loc = loc
+        em.begin()
+        results = body(pvars)
+        block = em.end(tuple(results))
+    return ir.Function(name, pvars, block, loc)
+
+
+def _params(f: ir.Function):
+    return [(p.name, p.type) for p in f.params]
+
+
+def jvp_fn(fn: TidalFunction, mask: tuple[bool, ...]) -> TidalFunction:
+    """Forward mode with tangents for the parameters in ``mask``."""
+
+    def make():
+        def builder(fp):
+            f = fn.ir(fp)
+            extra = [("d" + p.name, p.type) for p, m in zip(f.params, mask) if m]
+
+            def body(pv):
+                n = len(f.params)
+                it = iter(pv[n:])
+                tangents = [next(it) if m else ir.Zero(p.type) for p, m in zip(f.params, mask)]
+                results, touts = emit_jvp(f, pv[:n], tangents)
+                return list(results) + list(touts)
+
+            return build(f"{fn.name}_jvp", _params(f) + extra, body, fp, f.loc)
+
+        return TidalFunction(f"{fn.name}_jvp", builder, kind="jvp")
+
+    return fn.memo(("jvp", mask), make)
+
+
+def vjp_fn(fn: TidalFunction, wrt: tuple[bool, ...], cts: tuple[bool, ...],
+           with_primal: bool = True) -> TidalFunction:
+    """Reverse mode: cotangents for results in ``cts``, returned for parameters in ``wrt``."""
+
+    def make():
+        def builder(fp):
+            f = fn.ir(fp)
+            extra = [(f"ct{i}", r.type) for i, (r, m) in enumerate(zip(f.body.results, cts)) if m]
+
+            def body(pv):
+                n = len(f.params)
+                it = iter(pv[n:])
+                seeds = [next(it) if m else None for m in cts]
+                results, pcts = emit_vjp(f, pv[:n], seeds)
+                out = list(results) if with_primal else []
+                return out + [c for c, w in zip(pcts, wrt) if w]
+
+            names = [(p.name, p.type) for p in f.params]
+            return build(f"{fn.name}_vjp", names + extra, body, fp, f.loc)
+
+        return TidalFunction(f"{fn.name}_vjp", builder, kind="vjp")
+
+    return fn.memo(("vjp", wrt, cts, with_primal), make)
+
+
+def taylor_fn(fn: TidalFunction, order: int, mask: tuple[bool, ...]) -> TidalFunction:
+    """Taylor mode of order ``order`` with input series for the parameters in ``mask``."""
+
+    def make():
+        def builder(fp):
+            f = fn.ir(fp)
+            extra = [(f"{p.name}_{k}", p.type) for p, m in zip(f.params, mask) if m
+                     for k in range(1, order + 1)]
+
+            def body(pv):
+                n = len(f.params)
+                it = iter(pv[n:])
+                coefs = []
+                for p, v, m in zip(f.params, pv[:n], mask):
+                    coefs.append([v] + ([next(it) for _ in range(order)] if m
+                                        else [ir.Zero(p.type)] * order))
+                outs = emit_taylor(f, coefs, order)
+                return [c for cs in outs for c in cs]
+
+            return build(f"{fn.name}_taylor{order}", _params(f) + extra, body, fp, f.loc)
+
+        return TidalFunction(f"{fn.name}_taylor{order}", builder, kind="taylor")
+
+    return fn.memo(("taylor", order, mask), make)
