@@ -54,24 +54,52 @@ class CountingRebuilder(Rebuilder):
         env[("count", s)] = env[out]
 
 
-def accumulate(adj: dict, v: ir.Atom, c) -> None:
-    """Add cotangent contribution ``c`` into ``adj[v]`` (summing away broadcast dimensions)."""
-    if c is None or not isinstance(v, ir.Var) or not v.type.is_float:
-        return
-    if isinstance(c, rules.Scatter):
-        adj[v] = c.accumulate(adj.get(v), v.type)
-        return
-    if ir.is_zero(c):
-        return
-    em = emitter_mod.current()
-    if c.type.shape != v.type.shape:
-        if not v.type.is_scalar:
-            c = em.fit(c, v.type)
-        else:
-            c = P.sum_(c)
-    if c.type.dtype != v.type.dtype:
-        c = P.cast(c, dtype=v.type.dtype)
-    adj[v] = adj[v] + c if v in adj else c
+class Adjoints:
+    """Cotangents being accumulated, keyed by source var.
+
+    Dense contributions are summed as they arrive; element contributions (:class:`Scatter`, from
+    ``v[i]``) are kept aside and applied in place when the cotangent is read, so a sparse update
+    never turns into a dense vector addition.
+    """
+
+    def __init__(self, seeds: dict | None = None):
+        self._dense: dict = dict(seeds or {})
+        self._sparse: dict = {}
+
+    def has(self, v) -> bool:
+        return v in self._dense or v in self._sparse
+
+    def add(self, v: ir.Atom, c) -> None:
+        """Add contribution ``c`` to ``v``'s cotangent (summing away broadcast dimensions)."""
+        if c is None or not isinstance(v, ir.Var) or not v.type.is_float:
+            return
+        if isinstance(c, rules.Scatter):
+            self._sparse.setdefault(v, []).append(c)
+            return
+        if ir.is_zero(c):
+            return
+        em = emitter_mod.current()
+        if c.type.shape != v.type.shape:
+            c = P.sum_(c) if v.type.is_scalar else em.fit(c, v.type)
+        if c.type.dtype != v.type.dtype:
+            c = P.cast(c, dtype=v.type.dtype)
+        old = self._dense.get(v)
+        self._dense[v] = c if old is None else old + c
+
+    def get(self, v):
+        """The cotangent of ``v`` as one atom (None when nothing was contributed)."""
+        scatters = self._sparse.pop(v, None)
+        if scatters:
+            total = self._dense.get(v)
+            for sc in scatters:
+                total = sc.accumulate(total, v.type)
+            self._dense[v] = total
+        return self._dense.get(v)
+
+    def pop(self, v):
+        c = self.get(v)
+        self._dense.pop(v, None)
+        return c
 
 
 class VjpEmitter:
@@ -81,7 +109,7 @@ class VjpEmitter:
         self.em = em
         self.fwd = CountingRebuilder(em)
 
-    def reverse(self, stmts, env: dict, adj: dict) -> None:
+    def reverse(self, stmts, env: dict, adj: Adjoints) -> None:
         """Emit the adjoint of ``stmts`` (whose primal values are in ``env``)."""
         for s in reversed(stmts):
             saved = self.em.loc
@@ -97,8 +125,8 @@ class VjpEmitter:
             finally:
                 self.em.loc = saved
 
-    def assign(self, s: ir.Assign, env: dict, adj: dict) -> None:
-        cts = [adj.pop(o, None) for o in s.outs]
+    def assign(self, s: ir.Assign, env: dict, adj: Adjoints) -> None:
+        cts = [adj.pop(o) for o in s.outs]
         if all(c is None for c in cts):
             return
         diff = s.prim.diff_args(len(s.args))
@@ -113,12 +141,12 @@ class VjpEmitter:
             raise AssertionError(f"vjp rule of {s.prim.name} returned {len(contribs)} "
                                  f"cotangents for {len(s.args)} arguments")
         for i in diff:
-            accumulate(adj, s.args[i], contribs[i])
+            adj.add(s.args[i], contribs[i])
         self.em.name = "t"
 
     # -- regions ---------------------------------------------------------------------------
-    def if_(self, s: ir.If, env: dict, adj: dict) -> None:
-        out_cts = {i: adj.pop(o) for i, o in enumerate(s.outs) if o in adj}
+    def if_(self, s: ir.If, env: dict, adj: Adjoints) -> None:
+        out_cts = {i: adj.pop(o) for i, o in enumerate(s.outs) if adj.has(o)}
         if not out_cts:
             return
         em = self.em
@@ -129,9 +157,9 @@ class VjpEmitter:
             em.begin()
             benv = dict(env)
             self.fwd.block(blk.stmts, benv)
-            badj: dict = {}
+            badj = Adjoints()
             for i, ct in out_cts.items():
-                accumulate(badj, blk.results[i], ct)
+                badj.add(blk.results[i], ct)
             self.reverse(blk.stmts, benv, badj)
             branches.append((em.end(), [badj.get(f) for f in free]))
         need = [j for j in range(len(free))
@@ -146,10 +174,10 @@ class VjpEmitter:
             raise AssertionError("constant condition reached the reverse pass")
         em.append(ir.If(cond, branches[0][0], branches[1][0], outs, s.loc))
         for j, o in zip(need, outs):
-            accumulate(adj, free[j], o)
+            adj.add(free[j], o)
 
-    def loop(self, s, env: dict, adj: dict) -> None:
-        out_cts = {i: adj.pop(o) for i, o in enumerate(s.outs) if o in adj}
+    def loop(self, s, env: dict, adj: Adjoints) -> None:
+        out_cts = {i: adj.pop(o) for i, o in enumerate(s.outs) if adj.has(o)}
         if not out_cts:
             return
         em = self.em
@@ -184,11 +212,12 @@ class VjpEmitter:
             if is_for:
                 benv[s.index] = k
             self.fwd.block(s.body.stmts, benv)
-            badj: dict = {}
+            # cotangents of outer variables accumulate straight into the carried sums
+            badj = Adjoints({free[j]: v for j, v in fa.items()})
             for i, v in pa.items():
-                accumulate(badj, s.body.results[i], v)
+                badj.add(s.body.results[i], v)
             self.reverse(s.body.stmts, benv, badj)
-            new_p = {i: badj.pop(params[i], None) for i in range(len(params))
+            new_p = {i: badj.pop(params[i]) for i in range(len(params))
                      if params[i].type.is_float}
             new_f = {j: badj.get(free[j]) for j in range(len(free))}
             grown = False
@@ -203,9 +232,7 @@ class VjpEmitter:
                 continue
             results = [em.fit(new_p.get(i) if new_p.get(i) is not None
                               else ir.Zero(params[i].type), params[i].type) for i in pa]
-            for j, v in fa.items():
-                c = new_f[j]
-                results.append(v + em.fit(c, free[j].type) if c is not None else v)
+            results += [em.fit(new_f[j], free[j].type) for j in fa]
             body = em.end(results)
             break
         inits_adj = [em.fit(out_cts[i], params[i].type) if i in out_cts
@@ -215,9 +242,9 @@ class VjpEmitter:
         em.append(ir.For(r, ir.Const(0, _I32), count, inits_adj, body, outs, s.loc))
         it = iter(outs)
         for i in pa:
-            accumulate(adj, s.inits[i], next(it))
+            adj.add(s.inits[i], next(it))
         for j in fa:
-            accumulate(adj, free[j], next(it))
+            adj.add(free[j], next(it))
 
     def _restore(self, s, env: dict, inits, start, k):
         """Emit the loop state at the entry of iteration ``k`` (re-running the forward body)."""
@@ -255,10 +282,10 @@ def emit_vjp(fn: ir.Function, primals, cotangents):
     v = VjpEmitter(em)
     v.fwd.block(fn.body.stmts, env)
     results = [Rebuilder.atom(env, r) for r in fn.body.results]
-    adj: dict = {}
+    adj = Adjoints()
     for r, ct in zip(fn.body.results, cotangents):
         if ct is not None:
-            accumulate(adj, r, ct)
+            adj.add(r, ct)
     v.reverse(fn.body.stmts, env, adj)
-    cts = [em.fit(adj[p], p.type) if p in adj else ir.Zero(p.type) for p in fn.params]
+    cts = [em.fit(adj.get(p), p.type) if adj.has(p) else ir.Zero(p.type) for p in fn.params]
     return results, cts

@@ -197,12 +197,12 @@ class _Gen:
             self.emit(depth, f"{targets} = {expr}" if s.outs else expr, s.loc)
             return
         out = s.outs[0]
+        reads = {a for a in s.args if isinstance(a, ir.Var)}
+        for a in s.args:
+            reads |= self.expr_reads.get(a, set())
         args = [self.src(a) for a in s.args]
         expr = prim.codegen(args, attrs, [a.type for a in s.args])
         if direct.get(out, 0) == 1 and out not in nested and not prim.effect:
-            reads = {a for a in s.args if isinstance(a, ir.Var)}
-            for a in s.args:
-                reads |= self.expr_reads.pop(a, set())
             self.exprs[out] = expr
             self.expr_reads[out] = reads
             return

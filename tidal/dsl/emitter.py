@@ -150,7 +150,11 @@ class Emitter:
                     like = a.type.dtype
                     break
                 like = like or a.type.dtype
-        atoms = tuple(self.coerce(a, like) for a in args)
+        float_pos = set(prim.diff_args(len(args))) if prim.float_args else set()
+        # Python numbers take the dtype of the float operands, except in positions (indices,
+        # conditions) that derivatives do not flow through
+        atoms = tuple(self.coerce(a, like if (i in float_pos or not isinstance(a, int)) else None)
+                      for i, a in enumerate(args))
         try:
             out_types = prim.infer(tuple(a.type for a in atoms), attrs, self.default_fp)
         except TidalError as e:

@@ -694,6 +694,9 @@ class Lowerer:
         shape = field.shape
         sl = node.slice
         elts = sl.elts if isinstance(sl, ast.Tuple) else [sl]
+        if not shape and len(elts) == 1 and isinstance(elts[0], ast.Constant) \
+                and elts[0].value is None:
+            elts = []
         if len(elts) != len(shape):
             self.fail(node, f"field has {len(shape)} dimensions, got {len(elts)} indices",
                       cls=TidalTypeError)
@@ -856,7 +859,9 @@ class Lowerer:
                 return fn(*args)
             return impl(*[self.arg_atom(a, node) for a in args])
         if fn is range:
-            self.fail(node, "range() can only be used as the iterable of a for loop",
+            if all(is_static(a) for a in args) and not kwargs:
+                return range(*args)
+            self.fail(node, "range() with runtime bounds can only be the iterable of a for loop",
                       cls=UnsupportedConstructError)
         name = getattr(fn, "__name__", repr(fn))
         if getattr(fn, "_is_taichi_function", False) or getattr(fn, "_is_wrapped_kernel", False):

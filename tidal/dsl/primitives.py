@@ -763,7 +763,7 @@ def _load_infer(types, attrs, default_fp):
 
 def _load_cg(args, attrs, types):
     ref = attrs[0]
-    return f"{ref.name}[{', '.join(a for a, _ in args)}]", PREC_CALL
+    return f"{ref.name}[{', '.join(a for a, _ in args) or 'None'}]", PREC_CALL
 
 
 load = primitive(
