@@ -27,6 +27,7 @@ from tidal.dsl.errors import (
     UnsupportedConstructError,
 )
 from tidal.dsl.function import TidalFunction, func, source
+from tidal.dsl.kernel import kernel
 from tidal.dsl.library import cosh, erf, sigmoid, sinh, softplus
 from tidal.dsl.pycall import vectorize
 from tidal.dsl.runtime import init
@@ -39,5 +40,5 @@ __all__ = [
     "TidalError", "TidalTypeError", "UnsupportedConstructError", "TidalFunction", "func",
     "source", "cosh", "erf", "sigmoid", "sinh", "softplus", "vectorize", "init", "f32", "f64",
     "i32", "mat", "vec", "derivative", "grad", "hessian", "jacobian", "jvp", "laplacian",
-    "taylor", "vjp", "custom_jvp", "custom_vjp",
+    "taylor", "vjp", "custom_jvp", "custom_vjp", "kernel",
 ]

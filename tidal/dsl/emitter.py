@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from tidal.dsl import ir
+from tidal.dsl import ir, peephole  # noqa: F401 - installs the simplification rules
 from tidal.dsl import primitives as P
 from tidal.dsl.errors import SourceLoc, TidalError, TidalTypeError
 from tidal.dsl.types import F64, I32, DType, TType, broadcast_shapes, promote
@@ -111,6 +111,7 @@ class Emitter:
         self.scope = _Scope(None)
         self.loc: SourceLoc | None = None
         self.name = "t"
+        self.defs: dict = {}  # var -> (primitive, args, attrs) of the statement defining it
 
     # -- context ---------------------------------------------------------------------------
     def __enter__(self):
@@ -174,6 +175,8 @@ class Emitter:
                 return hit[0] if single else hit
         outs = tuple(ir.Var(self.name, t) for t in out_types)
         self.scope.stmts.append(ir.Assign(outs, prim, atoms, attrs, self.loc))
+        if single:
+            self.defs[outs[0]] = (prim, atoms, attrs)
         if key is not None:
             self.scope.cse[key] = outs
         return outs[0] if single else outs
@@ -191,14 +194,9 @@ class Emitter:
         if prim.zero == "first" and atoms and ir.is_zero(atoms[0]):
             return ir.Zero(out)
         if prim.simplify is not None:
-            r = prim.simplify(atoms, attrs, out)
+            r = prim.simplify(atoms, attrs, out, self)
             if r is not None:
-                kind, val = r
-                if kind == "const":
-                    return make_const(val, out)
-                if kind == "neg":
-                    return self.fit(P.neg(val), out)
-                return self.fit(val, out)
+                return self.fit(r, out)
         if prim.impl is not None and prim.cse and all(isinstance(a, ir.Const) for a in atoms):
             with np.errstate(all="ignore"):
                 value = prim.impl(*[const_array(a) for a in atoms], attrs=attrs)

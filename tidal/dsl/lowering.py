@@ -521,7 +521,7 @@ class Lowerer:
                 lo, count = start, None
             else:
                 span = stop - start
-                count = P.maximum((span + (step - 1 if step > 0 else step + 1)) // step, 0)
+                count = P.maximum(P.floordiv(span + (step - 1 if step > 0 else step + 1), step), 0)
                 lo = start
         index = ir.Var(target, TType(I32))
 

@@ -231,75 +231,6 @@ def _sigmoid(x):
 
 
 # ----------------------------------------------------------------------------------------------
-# simplifications (algebraic identities that are exact in IEEE arithmetic)
-
-
-def _is_const(a, v) -> bool:
-    return isinstance(a, ir.Const) and not isinstance(a.value, tuple) and a.value == v
-
-
-def _simplify_add(args, attrs, out):
-    a, b = args
-    if _is_const(b, 0):
-        return ("same", a)
-    if _is_const(a, 0):
-        return ("same", b)
-    return None
-
-
-def _simplify_sub(args, attrs, out):
-    a, b = args
-    if _is_const(b, 0):
-        return ("same", a)
-    if ir.is_zero(a):
-        return ("neg", b)
-    return None
-
-
-def _simplify_mul(args, attrs, out):
-    a, b = args
-    if _is_const(b, 1):
-        return ("same", a)
-    if _is_const(a, 1):
-        return ("same", b)
-    if _is_const(b, -1):
-        return ("neg", a)
-    if _is_const(a, -1):
-        return ("neg", b)
-    return None
-
-
-def _simplify_div(args, attrs, out):
-    if _is_const(args[1], 1):
-        return ("same", args[0])
-    return None
-
-
-def _simplify_ipow(args, attrs, out):
-    (n,) = attrs
-    if n == 1:
-        return ("same", args[0])
-    if n == 0:
-        return ("const", 1)
-    return None
-
-
-def _simplify_select(args, attrs, out):
-    c, a, b = args
-    if isinstance(c, ir.Const) and not isinstance(c.value, tuple):
-        return ("same", a if c.value else b)
-    if a is b or (isinstance(a, ir.Const) and a == b):
-        return ("same", a)
-    return None
-
-
-def _simplify_cast(args, attrs, out):
-    if args[0].type == out:
-        return ("same", args[0])
-    return None
-
-
-# ----------------------------------------------------------------------------------------------
 # elementwise arithmetic
 
 _SCALAR = Interval(-2.0, 2.0)
@@ -309,23 +240,23 @@ _M2 = Interval(-1.5, 1.5, (2, 2))
 
 add = primitive(
     "add", infer=infer_binary("add"), impl=_np_binary(np.add), codegen=cg_binop("+", PREC_ADD),
-    zero="all", float_args=(0, 1), commutative=True, simplify=_simplify_add,
+    zero="all", float_args=(0, 1), commutative=True,
     cases=(Case((_SCALAR, _SCALAR)), Case((_SCALAR, _V3)), Case((_M2, _M2))),
 )
 sub = primitive(
     "sub", infer=infer_binary("sub"), impl=_np_binary(np.subtract),
-    codegen=cg_binop("-", PREC_ADD), zero="all", float_args=(0, 1), simplify=_simplify_sub,
+    codegen=cg_binop("-", PREC_ADD), zero="all", float_args=(0, 1),
     cases=(Case((_SCALAR, _SCALAR)), Case((_V3, _SCALAR))),
 )
 mul = primitive(
     "mul", infer=infer_binary("mul"), impl=_np_binary(np.multiply),
     codegen=cg_binop("*", PREC_MUL), zero="any", float_args=(0, 1), commutative=True,
-    simplify=_simplify_mul,
+   
     cases=(Case((_SCALAR, _SCALAR)), Case((_SCALAR, _V3)), Case((_M2, _M2))),
 )
 div = primitive(
     "div", infer=infer_float_elementwise("div"), impl=_np_binary(np.true_divide),
-    codegen=cg_binop("/", PREC_MUL), zero="first", float_args=(0, 1), simplify=_simplify_div,
+    codegen=cg_binop("/", PREC_MUL), zero="first", float_args=(0, 1),
     cases=(Case((_SCALAR, _POS)), Case((_V3, _POS)), Case((_SCALAR, Interval(0.2, 2.0, (3,))))),
 )
 neg = primitive(
@@ -364,7 +295,7 @@ def _ipow_infer(types, attrs, default_fp):
 
 ipow = primitive(
     "ipow", infer=_ipow_infer, impl=_ipow_impl, codegen=_ipow_cg, zero="any", float_args=(0,),
-    simplify=_simplify_ipow, attrs_doc="(n,): the integer exponent",
+    attrs_doc="(n,): the integer exponent",
     cases=(Case((_SCALAR,), (2,)), Case((_SCALAR,), (3,)), Case((_POS,), (-2,)),
            Case((_SCALAR,), (5,)), Case((_V3,), (2,))),
 )
@@ -480,7 +411,7 @@ def _cast_infer(types, attrs, default_fp):
 cast = primitive(
     "cast", infer=_cast_infer, impl=_cast_impl,
     codegen=lambda a, at, t: (f"ti.cast({a[0][0]}, ti.{at[0].name})", PREC_CALL),
-    zero="any", float_args=(0,), simplify=_simplify_cast, attrs_doc="(dtype,)",
+    zero="any", float_args=(0,), attrs_doc="(dtype,)",
     cases=(Case((_SCALAR,), (F64,)), Case((_SCALAR,), (F32,))),
 )
 
@@ -526,7 +457,7 @@ def _select_infer(types, attrs, default_fp):
 
 select = primitive(
     "select", infer=_select_infer, impl=lambda c, a, b, attrs=(): np.where(c != 0, a, b),
-    codegen=cg_call("ti.select"), float_args=(1, 2), simplify=_simplify_select,
+    codegen=cg_call("ti.select"), float_args=(1, 2),
     cases=(Case((Choice((0, 1)), _SCALAR, _SCALAR)),),
 )
 

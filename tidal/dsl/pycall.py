@@ -13,6 +13,7 @@ from taichi.lang.exception import TaichiCompilationError
 
 from tidal.dsl import loader, runtime
 from tidal.dsl.errors import TidalArgumentError
+from tidal.dsl.primitives import DTYPES
 from tidal.dsl.types import TType, taichi_type_source
 
 
@@ -29,23 +30,30 @@ def _elem_reads(arr: str, t: TType, index: str) -> str:
     return f"ti.Matrix([{rows}], dt={dt})"
 
 
-def _elem_writes(arr: str, t: TType, index: str, value: str) -> list[str]:
-    if t.is_scalar:
-        return [f"{arr}[{index}] = {value}"]
-    if t.is_vector:
-        return [f"{arr}[{index}, {j}] = {value}[{j}]" for j in range(t.shape[0])]
-    n, m = t.shape
-    return [f"{arr}[{index}, {i}, {j}] = {value}[{i}, {j}]" for i in range(n) for j in range(m)]
-
-
 def _ndarray_type(t: TType) -> str:
     return f"ti.types.ndarray(dtype=ti.{t.dtype.name}, ndim={1 + len(t.shape)})"
+
+
+def _layout(fns):
+    """Where each result goes: results are packed, per dtype, into one 2-D output array
+    (Taichi limits the number of kernel arguments)."""
+    columns: dict[str, int] = {}
+    slots = []
+    for fn in fns:
+        fslots = []
+        for t in fn.result_types:
+            c = columns.get(t.dtype.name, 0)
+            fslots.append((t.dtype.name, c, t))
+            columns[t.dtype.name] = c + t.size
+        slots.append(fslots)
+    return slots, columns
 
 
 def batch_kernel(fns, pattern: tuple[bool, ...]):
     """A kernel evaluating each function in ``fns`` (same parameters) over a batch.
 
-    ``pattern[k]`` says whether argument ``k`` is a batched array or a broadcast scalar.
+    ``pattern[k]`` says whether argument ``k`` is a batched array or a broadcast scalar. Results
+    are written to one ``(n, columns)`` array per result dtype (see :func:`_layout`).
     """
     cfg = runtime.config()
     key = (cfg.generation, pattern, tuple(id(f) for f in fns[1:]))
@@ -63,25 +71,30 @@ def batch_kernel(fns, pattern: tuple[bool, ...]):
         else:
             params.append(f"a{k}: {taichi_type_source(t)}")
             reads.append(f"a{k}")
+    slots, columns = _layout(fns)
+    for dt in sorted(columns):
+        params.append(f"out_{dt}: ti.types.ndarray(dtype=ti.{dt}, ndim=2)")
     body = []
     namespace = {}
     r = 0
-    for fi, fn in enumerate(fns):
+    for fi, (fn, fslots) in enumerate(zip(fns, slots)):
+        if not fslots:
+            continue
         fname = f"f{fi}"
         namespace[fname] = fn.taichi_object()
-        outs = []
-        for t in fn.result_types:
-            params.append(f"r{r}: {_ndarray_type(t)}")
-            outs.append((f"r{r}", f"o{r}", t))
-            r += 1
-        if not outs:
-            continue
-        targets = ", ".join(o for _, o, _ in outs)
-        body.append(f"        {targets} = {fname}({', '.join(reads)})")
-        for arr, o, t in outs:
-            body += [f"        {line}" for line in _elem_writes(arr, t, "i", o)]
+        names = [f"o{r + j}" for j in range(len(fslots))]
+        r += len(fslots)
+        body.append(f"        {', '.join(names)} = {fname}({', '.join(reads)})")
+        for o, (dt, c, t) in zip(names, fslots):
+            if t.is_scalar:
+                body.append(f"        out_{dt}[i, {c}] = {o}")
+            else:
+                idx = [(j,) for j in range(t.shape[0])] if t.is_vector else \
+                    [(a, b) for a in range(t.shape[0]) for b in range(t.shape[1])]
+                for j, ij in enumerate(idx):
+                    body.append(f"        out_{dt}[i, {c + j}] = {o}[{', '.join(map(str, ij))}]")
     src = "@ti.kernel\ndef batch(" + ", ".join(params) + "):\n    for i in range(n):\n"
-    src += "\n".join(body) + "\n"
+    src += "\n".join(body or ["        pass"]) + "\n"
     kern = loader.load(src, "batch", namespace, f"{owner.name}_batch")
     owner._kernels[key] = kern
     return kern
@@ -124,8 +137,38 @@ def _prepare(fn, args):
     return arrays, batch_shapes, batch
 
 
+# Taichi's compile time grows faster than linearly with kernel size, so large batches of
+# functions are split into kernels of about this many IR statements.
+KERNEL_STATEMENT_BUDGET = 400
+
+
+def _chunks(fns):
+    from tidal.dsl.optimize import count_stmts
+
+    chunk, size = [], 0
+    for fn in fns:
+        n = count_stmts(fn.ir())
+        if chunk and size + n > KERNEL_STATEMENT_BUDGET:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(fn)
+        size += n
+    if chunk:
+        yield chunk
+
+
 def evaluate(fns, args):
     """Evaluate ``fns`` (sharing parameters) at ``args``; returns (outputs per fn, batch shape)."""
+    if len(fns) > 1:
+        outputs, batch = [], ()
+        for chunk in _chunks(fns):
+            outs, batch = _evaluate([fns[0]] + chunk if chunk[0] is not fns[0] else chunk, args)
+            outputs += outs[1:] if chunk[0] is not fns[0] else outs
+        return outputs, batch
+    return _evaluate(fns, args)
+
+
+def _evaluate(fns, args):
     owner = fns[0]
     arrays, batch_shapes, batch = _prepare(owner, args)
     n = int(np.prod(batch)) if batch else 1
@@ -138,11 +181,9 @@ def evaluate(fns, args):
             call_args.append(np.ascontiguousarray(full))
         else:
             call_args.append(_scalar_arg(arr, t))
-    outputs = []
-    for fn in fns:
-        outs = [np.empty((n,) + t.shape, dtype=t.dtype.numpy) for t in fn.result_types]
-        outputs.append(outs)
-        call_args += outs
+    slots, columns = _layout(fns)
+    packed = {dt: np.empty((n, c), dtype=DTYPES[dt].numpy) for dt, c in columns.items()}
+    call_args += [packed[dt] for dt in sorted(columns)]
     try:
         kern(*call_args)
     except TaichiCompilationError as e:
@@ -150,7 +191,11 @@ def evaluate(fns, args):
         if mapped is not None:
             raise mapped from None
         raise
-    return [[o.reshape(batch + o.shape[1:]) for o in outs] for outs in outputs], batch
+    outputs = []
+    for fslots in slots:
+        outputs.append([packed[dt][:, c:c + t.size].reshape(batch + t.shape)
+                        for dt, c, t in fslots])
+    return outputs, batch
 
 
 def _scalar_arg(arr: np.ndarray, t: TType):
