@@ -91,8 +91,8 @@ def _directions(F: ir.Function, nums: Sequence[int]):
         t = F.params[a].type
         if t.is_scalar:
             dirs.append({a: _unit(t, None)})
-        elif t.is_vector and len(nums) == 1:
-            dirs += [{a: _unit(t, j)} for j in range(t.shape[0])]
+        elif len(nums) == 1:
+            dirs += [{a: _unit(t, j)} for j in range(t.size)]
         else:
             raise TidalArgumentError(
                 f"differentiate with respect to one vector parameter, or to scalar parameters; "
@@ -277,12 +277,16 @@ def derivative(f, argnums=0, order: int = 1) -> TidalFunction:
                     "derivative", body_for)
 
 
-def _assemble(columns: list, out_t: TType, n: int, as_matrix: bool):
+def _assemble(columns: list, out_t: TType, n: int, as_matrix: bool, in_shape=None):
     """Stack ``n`` tangents (one per input direction) into a vector or matrix."""
     if not as_matrix:
         return columns[0]
     if out_t.is_scalar:
-        return P.make(*columns, shape=(n,))
+        return P.make(*columns, shape=in_shape if in_shape and len(in_shape) == 2 else (n,))
+    if in_shape and len(in_shape) == 2:
+        raise TidalArgumentError("the jacobian of a vector output with respect to a matrix "
+                                 "parameter would be a 3-tensor",
+                                 hint="flatten the matrix parameter into a vector")
     if out_t.is_vector:
         m = out_t.shape[0]
         return P.make(*[columns[j][i] for i in range(m) for j in range(n)], shape=(m, n))
@@ -294,7 +298,8 @@ def jacobian(f, argnums=0) -> TidalFunction:
     """Jacobian of a function with one float output (forward mode, one pass per input direction).
 
     Shapes: scalar input -> the output's shape; vector input of size n (or a tuple of n scalar
-    parameters) -> a vector of size n for a scalar output, an (m, n) matrix for a vector output.
+    parameters) -> a vector of size n for a scalar output, an (m, n) matrix for a vector output;
+    matrix input with a scalar output -> a matrix of the input's shape.
 
     Example:
         >>> import taichi as ti
@@ -316,7 +321,8 @@ def jacobian(f, argnums=0) -> TidalFunction:
 
         def body(pv):
             cols = [emit_jvp(F, pv, _tangents(F, d))[1][0] for d in dirs]
-            return [_assemble(cols, out_t, len(dirs), as_matrix)]
+            in_shape = None if is_tuple else F.params[nums[0]].type.shape
+            return [_assemble(cols, out_t, len(dirs), as_matrix, in_shape)]
         return _params(F), body
 
     return _derived(f, ("jacobian", argnums if is_tuple else nums[0]), f"{f.name}_jacobian",
@@ -327,7 +333,7 @@ def hessian(f, argnums=0) -> TidalFunction:
     """Hessian of a scalar-valued function (forward-over-reverse).
 
     A scalar parameter gives the second derivative; a vector parameter of size n, or a tuple of n
-    scalar parameters, gives an n x n matrix.
+    scalar parameters, gives an n x n matrix (a matrix parameter: its elements in row-major order).
 
     Example:
         >>> import tidal as td
@@ -356,7 +362,10 @@ def hessian(f, argnums=0) -> TidalFunction:
             if is_tuple:
                 elems = [cols[j][i] for i in range(n) for j in range(n)]
             else:
-                elems = [cols[j][0][i] for i in range(n) for j in range(n)]
+                t = F.params[nums[0]].type
+                idx = [(i,) for i in range(n)] if t.is_vector else \
+                    [(i, j) for i in range(t.shape[0]) for j in range(t.shape[1])]
+                elems = [cols[j][0][idx[i]] for i in range(n) for j in range(n)]
             return [P.make(*elems, shape=(n, n))]
         return _params(F), body
 
