@@ -21,7 +21,8 @@ import taichi as ti
 
 import tidal as td
 
-f64 = td.f64
+# the default float type: real on the CPU tests, f32 on Vulkan (td.init's default_fp)
+real = float
 i32 = td.i32
 
 
@@ -70,132 +71,132 @@ U = (-0.8, 0.8)      # inside (-1, 1)
 
 
 @entry(S, S)
-def issue_example(x: f64, y: f64) -> f64:
+def issue_example(x: real, y: real) -> real:
     return ti.sin(x * y) + x ** 3 / (1.0 + y * y)
 
 
 @entry(S)
-def poly5(x: f64) -> f64:
+def poly5(x: real) -> real:
     return 3.0 * x ** 5 - 2.0 * x ** 3 + x - 7.0
 
 
 @entry(S, S)
-def products(x: f64, y: f64) -> f64:
+def products(x: real, y: real) -> real:
     return x * y * (x - y) * (x + 2.0 * y)
 
 
 @entry(S, P)
-def quotient(x: f64, y: f64) -> f64:
+def quotient(x: real, y: real) -> real:
     return (x * x + 1.0) / (y + x * x)
 
 
 @entry(S)
-def sin_cos(x: f64) -> f64:
+def sin_cos(x: real) -> real:
     return ti.sin(2.0 * x) * ti.cos(x) - ti.cos(3.0 * x)
 
 
 @entry(U, taichi="refuses")
-def tan_f(x: f64) -> f64:
+def tan_f(x: real) -> real:
     return ti.tan(x) + x * ti.tan(0.5 * x)
 
 
 @entry(U)
-def asin_acos(x: f64) -> f64:
+def asin_acos(x: real) -> real:
     return ti.asin(x) * 2.0 + ti.acos(0.5 * x) * x
 
 
 @entry(S, S)
-def atan2_f(x: f64, y: f64) -> f64:
+def atan2_f(x: real, y: real) -> real:
     return ti.atan2(y + 2.5, x - 2.0) + ti.atan2(x, 3.0)
 
 
 @entry(S)
-def exp_f(x: f64) -> f64:
+def exp_f(x: real) -> real:
     return ti.exp(0.7 * x) * x - ti.exp(-x * x)
 
 
 @entry(P)
-def log_f(x: f64) -> f64:
+def log_f(x: real) -> real:
     return ti.log(x) * x + ti.log(1.0 + x * x)
 
 
 @entry(P)
-def sqrt_f(x: f64) -> f64:
+def sqrt_f(x: real) -> real:
     return ti.sqrt(x) + ti.sqrt(x * x + 1.0) * x
 
 
 @entry(P)
-def rsqrt_f(x: f64) -> f64:
+def rsqrt_f(x: real) -> real:
     return ti.rsqrt(x) + x * ti.rsqrt(1.0 + x)
 
 
 @entry(S)
-def tanh_f(x: f64) -> f64:
+def tanh_f(x: real) -> real:
     return ti.tanh(1.5 * x) * ti.tanh(x - 0.3)
 
 
 @entry(P, S)
-def pow_f(x: f64, y: f64) -> f64:
+def pow_f(x: real, y: real) -> real:
     return ti.pow(x, 0.5 * y + 1.0) + x ** 2.5
 
 
 @entry(S)
-def int_powers(x: f64) -> f64:
+def int_powers(x: real) -> real:
     return x ** 2 + x ** 3 - 0.5 * x ** 4 + x ** 0
 
 
 @entry(P)
-def negative_powers(x: f64) -> f64:
+def negative_powers(x: real) -> real:
     return x ** -1 + 2.0 * x ** -2 - x ** -3
 
 
 @entry(S)
-def sinh_cosh(x: f64) -> f64:
+def sinh_cosh(x: real) -> real:
     return td.sinh(x) * td.cosh(0.5 * x)
 
 
 @entry(S, taichi=False)
-def sigmoid_f(x: f64) -> f64:
+def sigmoid_f(x: real) -> real:
     return td.sigmoid(2.0 * x) * x
 
 
 @entry(S, taichi=False)
-def softplus_f(x: f64) -> f64:
+def softplus_f(x: real) -> real:
     return td.softplus(x) - td.softplus(-2.0 * x)
 
 
 @entry(S, taichi=False)
-def erf_f(x: f64) -> f64:
+def erf_f(x: real) -> real:
     return td.erf(x) * ti.exp(-0.5 * x)
 
 
 @entry((0.3, 1.5))
-def abs_f(x: f64) -> f64:
+def abs_f(x: real) -> real:
     return ti.abs(x - 2.0) * x + abs(x)
 
 
 @entry(S, S)
-def min_max(x: f64, y: f64) -> f64:
+def min_max(x: real, y: real) -> real:
     return ti.max(x, y + 3.0) * ti.min(x * x, -1.0 - y * y) + max(x, -5.0, y - 4.0)
 
 
 @entry((0.1, 0.4), S, taichi="refuses")
-def floor_ceil_round(x: f64, y: f64) -> f64:
+def floor_ceil_round(x: real, y: real) -> real:
     return ti.floor(x) + ti.ceil(x) * y + ti.round(x) * y * y + x * y
 
 
 @entry((0.1, 0.45), S)
-def mod_f(x: f64, y: f64) -> f64:
+def mod_f(x: real, y: real) -> real:
     return (x + 0.5) % 1.0 * y + x % 3.0
 
 
 @entry(S)
-def sign_f(x: f64) -> f64:
+def sign_f(x: real) -> real:
     return ti.math.sign(x + 5.0) * x * x
 
 
 @entry(S, S)
-def clamp_mix_smoothstep(x: f64, y: f64) -> f64:
+def clamp_mix_smoothstep(x: real, y: real) -> real:
     a = ti.math.clamp(x, -5.0, 5.0)
     b = ti.math.mix(x, y, 0.3)
     c = ti.math.smoothstep(-3.0, 3.0, x + y)
@@ -203,33 +204,33 @@ def clamp_mix_smoothstep(x: f64, y: f64) -> f64:
 
 
 @entry(S, S)
-def select_f(x: f64, y: f64) -> f64:
+def select_f(x: real, y: real) -> real:
     return ti.select(x > 5.0, x * y, ti.sin(x) * y)
 
 
 @entry(S, S)
-def if_expression(x: f64, y: f64) -> f64:
+def if_expression(x: real, y: real) -> real:
     return (x * y if y > -5.0 else x - y) + (ti.exp(x) if x > 100.0 else x * x)
 
 
 @entry(S, S, S)
-def three_args(x: f64, y: f64, z: f64) -> f64:
+def three_args(x: real, y: real, z: real) -> real:
     return x * ti.sin(y) * ti.exp(0.3 * z) + y * z * z
 
 
 @entry(S, S)
-def deep_composition(x: f64, y: f64) -> f64:
+def deep_composition(x: real, y: real) -> real:
     return ti.sin(ti.exp(0.3 * ti.cos(x * y)) + ti.tanh(x - y))
 
 
 @entry(S)
-def repeated_subexpressions(x: f64) -> f64:
+def repeated_subexpressions(x: real) -> real:
     s = ti.sin(x)
     return s * s + ti.sin(x) * ti.cos(x) + s
 
 
 @entry(S, S)
-def reassignment(x: f64, y: f64) -> f64:
+def reassignment(x: real, y: real) -> real:
     z = x * y
     z = z + ti.sin(z)
     z = z * z - x
@@ -239,7 +240,7 @@ def reassignment(x: f64, y: f64) -> f64:
 
 
 @entry(S)
-def closure_constants(x: f64) -> f64:
+def closure_constants(x: real) -> real:
     return math.pi * x + A_CONST * x * x - B_CONST
 
 
@@ -248,7 +249,7 @@ B_CONST = 0.25
 
 
 @entry(S, S)
-def float_int_mix(x: f64, y: f64) -> f64:
+def float_int_mix(x: real, y: real) -> real:
     n = 3
     acc = 0
     acc += n * x
@@ -256,12 +257,12 @@ def float_int_mix(x: f64, y: f64) -> f64:
 
 
 @entry((0.1, 0.9))
-def zero_derivative(x: f64) -> f64:
+def zero_derivative(x: real) -> real:
     return ti.floor(x + 10.0) * 0.5 + 3.0
 
 
 @entry(S, S)
-def math_module(x: f64, y: f64) -> f64:
+def math_module(x: real, y: real) -> real:
     return math.sin(x) * math.exp(y * 0.5) + math.sqrt(2.0) * x
 
 
@@ -270,7 +271,7 @@ def math_module(x: f64, y: f64) -> f64:
 
 
 @entry((0.6, 1.2))
-def if_else_high(x: f64) -> f64:
+def if_else_high(x: real) -> real:
     y = 0.0
     if x > 0.5:
         y = ti.exp(x) * x
@@ -280,7 +281,7 @@ def if_else_high(x: f64) -> f64:
 
 
 @entry((-1.2, 0.4))
-def if_else_low(x: f64) -> f64:
+def if_else_low(x: real) -> real:
     y = 0.0
     if x > 0.5:
         y = ti.exp(x) * x
@@ -290,7 +291,7 @@ def if_else_low(x: f64) -> f64:
 
 
 @entry(S, S)
-def if_elif_else(x: f64, y: f64) -> f64:
+def if_elif_else(x: real, y: real) -> real:
     r = x
     if x + y > 5.0:
         r = x * y
@@ -302,21 +303,21 @@ def if_elif_else(x: f64, y: f64) -> f64:
 
 
 @entry((0.5, 1.2), S)
-def early_return(x: f64, y: f64) -> f64:
+def early_return(x: real, y: real) -> real:
     if x > 0.3:
         return x * ti.exp(y)
     return y
 
 
 @entry((-1.2, -0.5), S)
-def early_return_other(x: f64, y: f64) -> f64:
+def early_return_other(x: real, y: real) -> real:
     if x > 0.3:
         return x * ti.exp(y)
     return y * x * x
 
 
 @entry(S, S)
-def nested_if(x: f64, y: f64) -> f64:
+def nested_if(x: real, y: real) -> real:
     r = 0.0
     if x > -5.0:
         if y > 5.0:
@@ -331,7 +332,7 @@ def nested_if(x: f64, y: f64) -> f64:
 
 
 @entry(S, S)
-def branch_defines_new(x: f64, y: f64) -> f64:
+def branch_defines_new(x: real, y: real) -> real:
     a = x
     if y < 3.0:
         a = ti.sin(x) + y
@@ -341,7 +342,7 @@ def branch_defines_new(x: f64, y: f64) -> f64:
 
 
 @entry(S)
-def static_if(x: f64) -> f64:
+def static_if(x: real) -> real:
     r = x
     if ti.static(A_CONST > 1.0):
         r = r * ti.exp(x)
@@ -351,7 +352,7 @@ def static_if(x: f64) -> f64:
 
 
 @entry(S, S)
-def boolean_logic(x: f64, y: f64) -> f64:
+def boolean_logic(x: real, y: real) -> real:
     r = x * y
     if (x > -5.0 and y < 5.0) or not (x < 10.0):
         r = r + ti.sin(x)
@@ -359,7 +360,7 @@ def boolean_logic(x: f64, y: f64) -> f64:
 
 
 @entry(S, S)
-def chained_compare(x: f64, y: f64) -> f64:
+def chained_compare(x: real, y: real) -> real:
     r = x + y
     if -5.0 < x < 5.0 <= y + 10.0:
         r = x * x * y
@@ -371,7 +372,7 @@ def chained_compare(x: f64, y: f64) -> f64:
 
 
 @entry(S)
-def static_loop(x: f64) -> f64:
+def static_loop(x: real) -> real:
     acc = 0.0
     for k in ti.static(range(4)):
         acc = acc * x + (k + 1.0)
@@ -379,7 +380,7 @@ def static_loop(x: f64) -> f64:
 
 
 @entry(S, S)
-def static_loop_tuple(x: f64, y: f64) -> f64:
+def static_loop_tuple(x: real, y: real) -> real:
     acc = x
     for w in ti.static((0.5, -1.0, 2.0)):
         acc = ti.sin(acc * w + y)
@@ -387,7 +388,7 @@ def static_loop_tuple(x: f64, y: f64) -> f64:
 
 
 @entry(S, 6)
-def dynamic_accumulate(x: f64, n: i32) -> f64:
+def dynamic_accumulate(x: real, n: i32) -> real:
     acc = 0.0
     for k in range(n):
         acc += ti.sin(x * k) / (k + 1.0)
@@ -395,7 +396,7 @@ def dynamic_accumulate(x: f64, n: i32) -> f64:
 
 
 @entry((-0.9, 0.9), 5)
-def dynamic_horner(x: f64, n: i32) -> f64:
+def dynamic_horner(x: real, n: i32) -> real:
     acc = 1.0
     for k in range(n):
         acc = acc * x + 1.0 / (k + 1.0)
@@ -403,7 +404,7 @@ def dynamic_horner(x: f64, n: i32) -> f64:
 
 
 @entry(U, 4)
-def dynamic_nonlinear_state(x: f64, n: i32) -> f64:
+def dynamic_nonlinear_state(x: real, n: i32) -> real:
     z = x
     for k in range(n):
         z = ti.sin(z) + 0.5 * z * z
@@ -411,7 +412,7 @@ def dynamic_nonlinear_state(x: f64, n: i32) -> f64:
 
 
 @entry(S, S, 4)
-def dynamic_two_states(x: f64, y: f64, n: i32) -> f64:
+def dynamic_two_states(x: real, y: real, n: i32) -> real:
     a = x
     b = y
     for k in range(n):
@@ -422,7 +423,7 @@ def dynamic_two_states(x: f64, y: f64, n: i32) -> f64:
 
 
 @entry(S, 3, taichi="refuses")
-def nested_dynamic_loops(x: f64, n: i32) -> f64:
+def nested_dynamic_loops(x: real, n: i32) -> real:
     acc = 0.0
     for i in range(n):
         inner = x
@@ -433,7 +434,7 @@ def nested_dynamic_loops(x: f64, n: i32) -> f64:
 
 
 @entry(S, 5)
-def loop_with_branch(x: f64, n: i32) -> f64:
+def loop_with_branch(x: real, n: i32) -> real:
     acc = x
     for k in range(n):
         if k % 2 == 0:
@@ -444,7 +445,7 @@ def loop_with_branch(x: f64, n: i32) -> f64:
 
 
 @entry(S, 7, taichi="wrong")
-def loop_range_step(x: f64, n: i32) -> f64:
+def loop_range_step(x: real, n: i32) -> real:
     acc = 0.0
     for k in range(1, n, 2):
         acc += x ** 2 * k
@@ -454,7 +455,7 @@ def loop_range_step(x: f64, n: i32) -> f64:
 
 
 @entry(S, 6)
-def loop_break(x: f64, n: i32) -> f64:
+def loop_break(x: real, n: i32) -> real:
     acc = x
     for k in range(n):
         if k >= 3:
@@ -464,7 +465,7 @@ def loop_break(x: f64, n: i32) -> f64:
 
 
 @entry(S, 6, taichi="wrong")
-def loop_continue(x: f64, n: i32) -> f64:
+def loop_continue(x: real, n: i32) -> real:
     acc = 0.0
     for k in range(n):
         if k % 3 == 1:
@@ -474,7 +475,7 @@ def loop_continue(x: f64, n: i32) -> f64:
 
 
 @entry(S, 5)
-def loop_return(x: f64, n: i32) -> f64:
+def loop_return(x: real, n: i32) -> real:
     acc = x
     for k in range(n):
         acc = acc * 1.1 + 0.1 * ti.sin(acc)
@@ -484,7 +485,7 @@ def loop_return(x: f64, n: i32) -> f64:
 
 
 @entry(S, 4, taichi="wrong")
-def loop_int_promotion(x: f64, n: i32) -> f64:
+def loop_int_promotion(x: real, n: i32) -> real:
     acc = 0
     for k in range(n):
         acc += 0.5 * x * k
@@ -492,7 +493,7 @@ def loop_int_promotion(x: f64, n: i32) -> f64:
 
 
 @entry((0.5, 2.0), taichi=False)
-def while_newton_sqrt(a: f64) -> f64:
+def while_newton_sqrt(a: real) -> real:
     x = a
     k = 0
     while k < 12:
@@ -502,7 +503,7 @@ def while_newton_sqrt(a: f64) -> f64:
 
 
 @entry((0.5, 1.5), taichi=False)
-def while_data_dependent(x: f64) -> f64:
+def while_data_dependent(x: real) -> real:
     y = x
     n = 0
     while y < 10.0:
@@ -512,7 +513,7 @@ def while_data_dependent(x: f64) -> f64:
 
 
 @entry((0.2, 0.9), taichi=False)
-def while_break(x: f64) -> f64:
+def while_break(x: real) -> real:
     acc = x
     k = 0
     while True:
@@ -524,7 +525,7 @@ def while_break(x: f64) -> f64:
 
 
 @entry((0.2, 1.0), 3, taichi=False)
-def while_in_for(x: f64, n: i32) -> f64:
+def while_in_for(x: real, n: i32) -> real:
     total = 0.0
     for i in range(n):
         y = x + i
@@ -537,7 +538,7 @@ def while_in_for(x: f64, n: i32) -> f64:
 
 
 @entry((0.2, 1.0), taichi=False)
-def fixed_point_iteration(c: f64) -> f64:
+def fixed_point_iteration(c: real) -> real:
     x = 0.0
     for k in range(20):
         x = 0.5 * ti.cos(x) + c
@@ -549,17 +550,17 @@ def fixed_point_iteration(c: f64) -> f64:
 
 
 @td.func
-def helper_sq(x: f64) -> f64:
+def helper_sq(x: real) -> real:
     return x * x
 
 
 @td.func
-def helper_two(x: f64, y: f64):
+def helper_two(x: real, y: real):
     return x * y, x - y
 
 
 @td.func
-def helper_loop(x: f64, n: i32) -> f64:
+def helper_loop(x: real, n: i32) -> real:
     acc = x
     for k in range(n):
         acc = acc * 0.5 + ti.sin(acc)
@@ -567,33 +568,33 @@ def helper_loop(x: f64, n: i32) -> f64:
 
 
 @td.func
-def helper_nested(x: f64) -> f64:
+def helper_nested(x: real) -> real:
     return helper_sq(ti.sin(x)) + x
 
 
 @entry(S, S)
-def call_simple(x: f64, y: f64) -> f64:
+def call_simple(x: real, y: real) -> real:
     return helper_sq(x + y) * ti.exp(helper_sq(x) * 0.1)
 
 
 @entry(S, S)
-def call_two_results(x: f64, y: f64) -> f64:
+def call_two_results(x: real, y: real) -> real:
     p, q = helper_two(x, y)
     return p * ti.sin(q)
 
 
 @entry(S, 3)
-def call_with_loop(x: f64, n: i32) -> f64:
+def call_with_loop(x: real, n: i32) -> real:
     return helper_loop(x, n) * x
 
 
 @entry(S)
-def call_nested(x: f64) -> f64:
+def call_nested(x: real) -> real:
     return helper_nested(helper_nested(x) * 0.5)
 
 
 @entry(S, S)
-def call_in_branch(x: f64, y: f64) -> f64:
+def call_in_branch(x: real, y: real) -> real:
     r = 0.0
     if y > -5.0:
         r = helper_sq(x) * y
@@ -603,7 +604,7 @@ def call_in_branch(x: f64, y: f64) -> f64:
 
 
 @entry(S, 3)
-def call_in_loop(x: f64, n: i32) -> f64:
+def call_in_loop(x: real, n: i32) -> real:
     acc = 0.0
     for k in range(n):
         acc += helper_sq(x + k) * 0.1
@@ -611,7 +612,7 @@ def call_in_loop(x: f64, n: i32) -> f64:
 
 
 @td.func
-def helper_derivative_user(x: f64) -> f64:
+def helper_derivative_user(x: real) -> real:
     return ti.sin(x) * x
 
 
@@ -619,7 +620,7 @@ _d_helper = td.grad(helper_derivative_user)
 
 
 @entry(S, taichi=False)
-def call_a_derivative(x: f64) -> f64:
+def call_a_derivative(x: real) -> real:
     return _d_helper(x) * x
 
 
@@ -628,13 +629,13 @@ def call_a_derivative(x: f64) -> f64:
 
 
 @entry(S, S, S)
-def vector_norm(x: f64, y: f64, z: f64) -> f64:
+def vector_norm(x: real, y: real, z: real) -> real:
     v = ti.Vector([x, y + 2.0, z])
     return v.norm() + v.norm_sqr() * 0.1
 
 
 @entry(S, S, S)
-def vector_dot_cross(x: f64, y: f64, z: f64) -> f64:
+def vector_dot_cross(x: real, y: real, z: real) -> real:
     a = ti.Vector([x, y, z])
     b = ti.Vector([z, 1.0, x * y])
     c = a.cross(b)
@@ -642,13 +643,13 @@ def vector_dot_cross(x: f64, y: f64, z: f64) -> f64:
 
 
 @entry(S, S)
-def vector_normalized(x: f64, y: f64) -> f64:
+def vector_normalized(x: real, y: real) -> real:
     v = ti.Vector([x + 3.0, y, 1.0]).normalized()
     return v[0] * v[1] + v.z
 
 
 @entry(S, S)
-def vector_elementwise(x: f64, y: f64) -> f64:
+def vector_elementwise(x: real, y: real) -> real:
     v = ti.Vector([x, y, x * y])
     w = ti.sin(v) * 2.0 + v * v
     u = w + ti.Vector([9.0, 0.0, -9.0])  # max and min elements stay apart
@@ -656,7 +657,7 @@ def vector_elementwise(x: f64, y: f64) -> f64:
 
 
 @entry(S, S)
-def vector_outer_transpose(x: f64, y: f64) -> f64:
+def vector_outer_transpose(x: real, y: real) -> real:
     a = ti.Vector([x, y])
     b = ti.Vector([y, 1.0, x])
     m = a.outer_product(b)
@@ -665,33 +666,33 @@ def vector_outer_transpose(x: f64, y: f64) -> f64:
 
 
 @entry(S, S, S)
-def matrix_determinant_2x2(x: f64, y: f64, z: f64) -> f64:
+def matrix_determinant_2x2(x: real, y: real, z: real) -> real:
     m = ti.Matrix([[x + 2.0, y], [z, 1.5 - x]])
     return m.determinant() + m.trace() * y
 
 
 @entry(S, S, S)
-def matrix_determinant_3x3(x: f64, y: f64, z: f64) -> f64:
+def matrix_determinant_3x3(x: real, y: real, z: real) -> real:
     m = ti.Matrix([[x + 3.0, y, 0.2], [z, 2.0, x], [0.1, y * z, 3.0 - x]])
     return m.determinant()
 
 
 @entry(S, S)
-def matrix_inverse_2x2(x: f64, y: f64) -> f64:
+def matrix_inverse_2x2(x: real, y: real) -> real:
     m = ti.Matrix([[x + 3.0, y], [0.5 * y, 2.5 - x]])
     mi = m.inverse()
     return mi[0, 0] + mi[1, 0] * x + (mi @ m)[0, 1]
 
 
 @entry(S, S)
-def matrix_inverse_3x3(x: f64, y: f64) -> f64:
+def matrix_inverse_3x3(x: real, y: real) -> real:
     m = ti.Matrix([[x + 3.0, y, 0.2], [0.1, 2.5, x], [y, 0.3, 3.0 - x]])
     mi = m.inverse()
     return (mi @ ti.Vector([1.0, x, y])).sum()
 
 
 @entry(S, S)
-def matmul_chain(x: f64, y: f64) -> f64:
+def matmul_chain(x: real, y: real) -> real:
     a = ti.Matrix([[x, y], [1.0, x * y]])
     b = ti.Matrix([[ti.cos(x), 0.5], [y, 2.0]])
     c = a @ b @ a.transpose()
@@ -699,7 +700,7 @@ def matmul_chain(x: f64, y: f64) -> f64:
 
 
 @entry(S, S, 4, taichi="wrong")
-def vector_dynamic_index(x: f64, y: f64, n: i32) -> f64:
+def vector_dynamic_index(x: real, y: real, n: i32) -> real:
     v = ti.Vector([x, y, x * y, 1.0])
     acc = 0.0
     for k in range(n):
@@ -708,8 +709,8 @@ def vector_dynamic_index(x: f64, y: f64, n: i32) -> f64:
 
 
 @entry(S, S, 4, taichi="wrong")
-def vector_element_writes(x: f64, y: f64, n: i32) -> f64:
-    h = ti.Vector.zero(f64, 4)
+def vector_element_writes(x: real, y: real, n: i32) -> real:
+    h = ti.Vector.zero(real, 4)
     for k in range(n):
         h[k] = ti.tanh(x * (k + 1.0) + y)
     h[0] = h[0] * h[3]
@@ -717,7 +718,7 @@ def vector_element_writes(x: f64, y: f64, n: i32) -> f64:
 
 
 @entry(S, S, 3, taichi="wrong")
-def vector_loop_state(x: f64, y: f64, n: i32) -> f64:
+def vector_loop_state(x: real, y: real, n: i32) -> real:
     v = ti.Vector([x, y])
     for k in range(n):
         v = ti.Vector([0.9 * v[0] - 0.2 * ti.sin(v[1]), 0.9 * v[1] + 0.2 * v[0] * v[0]])
@@ -725,34 +726,34 @@ def vector_loop_state(x: f64, y: f64, n: i32) -> f64:
 
 
 @entry(S, S)
-def matrix_elementwise_math(x: f64, y: f64) -> f64:
+def matrix_elementwise_math(x: real, y: real) -> real:
     m = ti.Matrix([[x, y], [y, -x]])
     e = ti.exp(m * 0.5) + ti.tanh(m)
     return e.sum() + e[1, 0] * e[0, 1]
 
 
 @entry(S, S)
-def vector_type_constructors(x: f64, y: f64) -> f64:
+def vector_type_constructors(x: real, y: real) -> real:
     v = ti.math.vec3(x, y, 1.0)
-    w = td.vec(3, f64)(0.5)
-    u = ti.Vector.one(f64, 3) * x
+    w = td.vec(3, real)(0.5)
+    u = ti.Vector.one(real, 3) * x
     return (v * w + u).sum() + ti.math.dot(v, u) + ti.math.length(v)
 
 
 @entry(S, S)
-def vector_unpack(x: f64, y: f64) -> f64:
+def vector_unpack(x: real, y: real) -> real:
     v = ti.Vector([x * y, x + y])
     a, b = v
     return a * ti.sin(b)
 
 
 @entry(S, S)
-def matrix_rows_cols(x: f64, y: f64) -> f64:
+def matrix_rows_cols(x: real, y: real) -> real:
     r0 = ti.Vector([x, 1.0])
     r1 = ti.Vector([y, x * y])
     m = ti.Matrix.rows([r0, r1])
     n = ti.Matrix.cols([r0, r1])
-    return (m @ n).sum() + ti.Matrix.identity(f64, 2)[0, 0] * x
+    return (m @ n).sum() + ti.Matrix.identity(real, 2)[0, 0] * x
 
 
 # ---------------------------------------------------------------------------------------------
@@ -760,33 +761,33 @@ def matrix_rows_cols(x: f64, y: f64) -> f64:
 
 
 @td.custom_jvp
-def soft_clip(x: f64) -> f64:
+def soft_clip(x: real) -> real:
     return ti.tanh(x) * 2.0
 
 
 @soft_clip.defjvp
-def soft_clip_jvp(x: f64, dx: f64):
+def soft_clip_jvp(x: real, dx: real):
     t = ti.tanh(x)
     return 2.0 * t, 2.0 * (1.0 - t * t) * dx
 
 
 @td.custom_vjp
-def cubed(x: f64) -> f64:
+def cubed(x: real) -> real:
     return x * x * x
 
 
 @cubed.defvjp
-def cubed_vjp(x: f64, ct: f64):
+def cubed_vjp(x: real, ct: real):
     return 3.0 * x * x * ct
 
 
 @entry(S, S, taichi=False)
-def uses_custom_jvp(x: f64, y: f64) -> f64:
+def uses_custom_jvp(x: real, y: real) -> real:
     return soft_clip(x * y) + y
 
 
 @entry(S, S, taichi=False)
-def uses_custom_vjp(x: f64, y: f64) -> f64:
+def uses_custom_vjp(x: real, y: real) -> real:
     return cubed(x + y) * ti.sin(x)
 
 
@@ -821,28 +822,28 @@ def _v3(rng):
 
 
 @ventry(_v3)
-def vparam_energy(v: td.vec(3, f64)) -> f64:
+def vparam_energy(v: td.vec(3, real)) -> real:
     return v.norm_sqr() * 0.5 + ti.sin(v.x * v.y) + v.z ** 3
 
 
 @ventry(lambda rng: [rng.uniform(-1, 1, 3), rng.uniform(0.5, 1.5)])
-def vparam_and_scalar(v: td.vec(3, f64), s: f64) -> f64:
+def vparam_and_scalar(v: td.vec(3, real), s: real) -> real:
     w = v * s
     return w.norm() + ti.exp(v.dot(ti.Vector([1.0, -0.5, 0.25])) * s)
 
 
 @ventry(_v3, scalar_output=False)
-def vparam_vector_out(v: td.vec(3, f64)) -> td.vec(3, f64):
+def vparam_vector_out(v: td.vec(3, real)) -> td.vec(3, real):
     return ti.Vector([v.y * v.z, ti.sin(v.x), v.x * v.x + v.z])
 
 
 @ventry(lambda rng: [rng.uniform(-1, 1, (2, 2)) + 2.0 * np.eye(2)])
-def mparam_log_det(m: td.mat(2, 2, f64)) -> f64:
+def mparam_log_det(m: td.mat(2, 2, real)) -> real:
     return ti.log(m.determinant()) + (m @ m).trace() * 0.1
 
 
 @ventry(lambda rng: [rng.uniform(-1, 1, 3), 4])
-def vparam_loop(v: td.vec(3, f64), n: td.i32) -> f64:
+def vparam_loop(v: td.vec(3, real), n: td.i32) -> real:
     acc = 0.0
     for k in range(n):
         acc += ti.tanh(v[k % 3] * (k + 1.0)) * v[(k + 1) % 3]
@@ -850,7 +851,7 @@ def vparam_loop(v: td.vec(3, f64), n: td.i32) -> f64:
 
 
 @ventry(lambda rng: [rng.uniform(-1, 1, 2)], scalar_output=False)
-def vparam_rotation(v: td.vec(2, f64)) -> td.vec(2, f64):
+def vparam_rotation(v: td.vec(2, real)) -> td.vec(2, real):
     c = ti.cos(v.x)
     s = ti.sin(v.x)
     r = ti.Matrix([[c, -s], [s, c]])

@@ -15,6 +15,7 @@ from tidal.autodiff.api import (
     taylor,
     vjp,
 )
+from tidal.autodiff.check import check_grad
 from tidal.autodiff.custom import custom_jvp, custom_vjp
 from tidal.dsl.errors import (
     GradientMismatch,
@@ -40,5 +41,5 @@ __all__ = [
     "TidalError", "TidalTypeError", "UnsupportedConstructError", "TidalFunction", "func",
     "source", "cosh", "erf", "sigmoid", "sinh", "softplus", "vectorize", "init", "f32", "f64",
     "i32", "mat", "vec", "derivative", "grad", "hessian", "jacobian", "jvp", "laplacian",
-    "taylor", "vjp", "custom_jvp", "custom_vjp", "kernel",
+    "taylor", "vjp", "custom_jvp", "custom_vjp", "kernel", "check_grad",
 ]

@@ -107,7 +107,7 @@ def _tangents(F: ir.Function, direction: dict):
 def _derived(f, key, name, kind, body_for):
     def make():
         def builder(fp):
-            F = f.ir(fp)
+            F = f.transform_ir(fp)
             return build(name, *body_for(F, fp), fp, F.loc)
 
         return TidalFunction(name, builder, kind=kind)

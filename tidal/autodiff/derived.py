@@ -48,7 +48,7 @@ def jvp_fn(fn: TidalFunction, mask: tuple[bool, ...]) -> TidalFunction:
 
     def make():
         def builder(fp):
-            f = fn.ir(fp)
+            f = fn.transform_ir(fp)
             extra = [("d" + p.name, p.type) for p, m in zip(f.params, mask) if m]
 
             def body(pv):
@@ -71,7 +71,7 @@ def vjp_fn(fn: TidalFunction, wrt: tuple[bool, ...], cts: tuple[bool, ...],
 
     def make():
         def builder(fp):
-            f = fn.ir(fp)
+            f = fn.transform_ir(fp)
             extra = [(f"ct{i}", r.type) for i, (r, m) in enumerate(zip(f.body.results, cts)) if m]
 
             def body(pv):
@@ -95,7 +95,7 @@ def taylor_fn(fn: TidalFunction, order: int, mask: tuple[bool, ...]) -> TidalFun
 
     def make():
         def builder(fp):
-            f = fn.ir(fp)
+            f = fn.transform_ir(fp)
             extra = [(f"{p.name}_{k}", p.type) for p, m in zip(f.params, mask) if m
                      for k in range(1, order + 1)]
 

@@ -26,6 +26,9 @@ class TidalFunction:
     """
 
     __tidal_function__ = True
+    # Taichi's AST transformer treats objects with this attribute as Taichi functions (no
+    # "non-taichi function" warning) and reads ``.func`` from them; see ``func`` below.
+    _is_taichi_function = True
 
     def __init__(self, name: str, builder: Callable[[DType], ir.Function], *,
                  pyfunc=None, kind: str = "func"):
@@ -51,6 +54,31 @@ class TidalFunction:
             f = self._builder(fp)
             f = optimize.optimize(f, fp)
             self._ir_cache[fp] = f
+        return f
+
+    def transform_ir(self, default_fp: DType | None = None) -> ir.Function:
+        """The IR that derivative transformations start from.
+
+        For a function with a declared rule this is a single call of the function itself, so
+        that the declared rule (the call's rule) applies to its own derivatives too.
+        """
+        if not self.custom_rules:
+            return self.ir(default_fp)
+        fp = default_fp or runtime.config().default_fp
+        f = self._ir_cache.get(("call", fp))
+        if f is None:
+            from tidal.dsl import calls
+            from tidal.dsl.emitter import Emitter
+
+            inner = self.ir(fp)
+            params = [ir.Var(p.name, p.type) for p in inner.params]
+            em = Emitter(fp)
+            with em:
+                em.begin()
+                res = calls.emit_call(self, list(params), fp, inner.loc)
+                res = () if res is None else (res if isinstance(res, tuple) else (res,))
+                f = ir.Function(self.name, params, em.end(res), inner.loc)
+            self._ir_cache[("call", fp)] = f
         return f
 
     @property
@@ -86,6 +114,11 @@ class TidalFunction:
             g.taichi_func = loader.load(g.source, g.func_name, g.namespace, self.name,
                                         g.line_map)
         return g.taichi_func
+
+    @property
+    def func(self):
+        """Taichi's function object (read by Taichi's AST transformer inside kernels)."""
+        return self.taichi_object().func
 
     # -- calling ---------------------------------------------------------------------------
     def __call__(self, *args):

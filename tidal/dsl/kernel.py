@@ -15,6 +15,30 @@ from taichi.lang.exception import TaichiCompilationError
 from tidal.dsl import loader, runtime
 
 
+def _resolve_annotations(pyfunc) -> None:
+    """Evaluate string annotations (``from __future__ import annotations``), which Taichi cannot
+    read, in the function's own namespace."""
+    ann = getattr(pyfunc, "__annotations__", {})
+    if not any(isinstance(v, str) for v in ann.values()):
+        return
+    scope = dict(pyfunc.__globals__)
+    if pyfunc.__closure__:
+        for name, cell in zip(pyfunc.__code__.co_freevars, pyfunc.__closure__):
+            try:
+                scope[name] = cell.cell_contents
+            except ValueError:
+                pass
+    for k, v in list(ann.items()):
+        if isinstance(v, str):
+            try:
+                ann[k] = eval(v, scope)  # noqa: S307 - the user's own annotation expression
+            except Exception as e:  # noqa: BLE001 - report which annotation failed
+                from tidal.dsl.errors import TidalError
+
+                raise TidalError(f"cannot evaluate the annotation of `{k}` in kernel "
+                                 f"{pyfunc.__name__}: {v!r} ({e})") from None
+
+
 def kernel(pyfunc):
     """Decorator: a Taichi kernel that may call tidal functions and derivatives.
 
@@ -36,6 +60,7 @@ def kernel(pyfunc):
         [2.0, 4.0]
     """
     runtime.config()
+    _resolve_annotations(pyfunc)
     compiled = ti.kernel(pyfunc)
 
     @functools.wraps(pyfunc)

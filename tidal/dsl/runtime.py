@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import warnings
 from dataclasses import dataclass
 
@@ -52,13 +53,17 @@ print("ARCH", ti.lang.impl.current_cfg().arch)
 def probe(arch: str) -> bool:
     """Whether ``arch`` ("cuda" or "vulkan") runs a kernel here (checked in a subprocess)."""
     if arch not in _PROBES:
-        try:
-            r = subprocess.run([sys.executable, "-c", _PROBE_SRC.format(arch=arch)],
-                               capture_output=True, text=True, timeout=120,
-                               env=dict(os.environ, TI_LOG_LEVEL="error"))
-            _PROBES[arch] = r.returncode == 0 and f"ARCH Arch.{arch}" in r.stdout
-        except (OSError, subprocess.TimeoutExpired):
-            _PROBES[arch] = False
+        # Taichi reads kernel source from a file, so the probe is a script, not `python -c`
+        with tempfile.TemporaryDirectory() as tmp:
+            script = os.path.join(tmp, f"probe_{arch}.py")
+            with open(script, "w") as fh:
+                fh.write(_PROBE_SRC.format(arch=arch))
+            try:
+                r = subprocess.run([sys.executable, script], capture_output=True, text=True,
+                                   timeout=120, env=dict(os.environ, TI_LOG_LEVEL="error"))
+                _PROBES[arch] = r.returncode == 0 and f"ARCH Arch.{arch}" in r.stdout
+            except (OSError, subprocess.TimeoutExpired):
+                _PROBES[arch] = False
     return _PROBES[arch]
 
 

@@ -1,0 +1,80 @@
+"""The GPU code path (SPIR-V) through software Vulkan: derivatives computed on Vulkan in f32
+agree with the same derivatives computed on the CPU in f64.
+
+Skipped where no Vulkan device exists (``.ci/run`` installs Debian's mesa-vulkan-drivers, which
+provides a software device). Tolerance: 2e-3 * (1 + |reference|), the accuracy of f32 arithmetic
+through up to third derivatives.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import taichi as ti
+
+import tidal as td
+from tidal.dsl import pycall, runtime
+
+from . import corpus
+from .reference import assert_close
+
+pytestmark = pytest.mark.vulkan
+
+NAMES = ["issue_example", "sin_cos", "exp_f", "tanh_f", "if_else_high", "dynamic_horner",
+         "dynamic_nonlinear_state", "while_newton_sqrt", "call_with_loop", "vector_norm",
+         "matrix_inverse_2x2", "vector_element_writes", "erf_f", "uses_custom_jvp",
+         "loop_break", "early_return"]
+ENTRIES = [e for e in corpus.ENTRIES if e.name in NAMES]
+
+
+def derivatives(e):
+    i = e.float_positions()[0]
+    return [e.fn, td.grad(e.fn, i), td.derivative(e.fn, i, order=2),
+            td.grad(td.derivative(e.fn, (i,)), i), td.derivative(e.fn, i, order=3),
+            td.grad(td.grad(td.grad(e.fn, i), i), i)]
+
+
+@pytest.fixture(scope="module")
+def on_vulkan():
+    if not runtime.probe("vulkan"):
+        pytest.skip("no Vulkan device on this machine")
+    td.init(arch="cpu", default_fp=td.f64)
+    refs = {}
+    for e in ENTRIES:
+        args = e.sample(8, seed=3)
+        outs, _ = pycall.evaluate(derivatives(e), args)
+        refs[e.name] = (args, [o[0] for o in outs])
+    td.init(arch="vulkan", default_fp=td.f32)
+    yield refs
+    td.init(arch="cpu", default_fp=td.f64)
+
+
+@pytest.mark.parametrize("e", ENTRIES, ids=lambda e: e.name)
+def test_derivatives_on_vulkan_match_cpu(on_vulkan, e):
+    assert runtime.config().arch == "vulkan"
+    args, refs = on_vulkan[e.name]
+    outs, _ = pycall.evaluate(derivatives(e), args)
+    labels = ["f", "grad", "taylor2", "rev-over-fwd", "taylor3", "rev3"]
+    for label, (out,), ref in zip(labels, outs, refs):
+        assert out.dtype == np.float32
+        assert_close(out, ref, rtol=2e-3, what=f"{e.name} {label} on Vulkan")
+
+
+def test_f64_transcendentals_on_vulkan_are_refused_clearly(on_vulkan):
+    td.init(arch="vulkan", default_fp=td.f64)
+    try:
+        @td.func
+        def needs_f64_sin(x: td.f64) -> td.f64:
+            return ti.sin(x) * 2.0
+
+        with pytest.raises(td.TidalError) as err:
+            needs_f64_sin(0.5)
+        assert "Vulkan" in str(err.value) and "ti.sin(x)" in str(err.value)
+
+        @td.func
+        def f64_arithmetic(x: td.f64) -> td.f64:
+            return x * x + ti.sqrt(x)
+
+        assert abs(td.grad(f64_arithmetic)(4.0) - 8.25) < 1e-12
+    finally:
+        td.init(arch="vulkan", default_fp=td.f32)
