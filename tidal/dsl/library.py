@@ -30,7 +30,7 @@ def sinh(x):
 
     Example:
         >>> import tidal as td
-        >>> round(td.sinh(0.5), 6)
+        >>> round(float(td.sinh(0.5)), 6)
         0.521095
     """
     if _is_numeric(x):
@@ -43,7 +43,7 @@ def cosh(x):
 
     Example:
         >>> import tidal as td
-        >>> round(td.cosh(0.5), 6)
+        >>> round(float(td.cosh(0.5)), 6)
         1.127626
     """
     if _is_numeric(x):

@@ -8,6 +8,8 @@ the CPU with a warning, and an explicitly requested backend that is missing rais
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -124,7 +126,8 @@ def init(arch: str = "cpu", default_fp=ti.f32, **taichi_options) -> Config:
                       stacklevel=2)
     taichi_arch = {"cpu": ti.cpu, "cuda": ti.cuda, "vulkan": ti.vulkan}[name]
     taichi_options.setdefault("log_level", ti.WARN)
-    ti.init(arch=taichi_arch, default_fp=fp.taichi, **taichi_options)
+    with contextlib.redirect_stdout(io.StringIO()):  # Taichi prints "Starting on arch=..."
+        ti.init(arch=taichi_arch, default_fp=fp.taichi, **taichi_options)
     generation = (_CONFIG.generation + 1) if _CONFIG else 1
     _CONFIG = Config(name, fp, generation)
     return _CONFIG
