@@ -242,3 +242,24 @@ def test_nan_and_inf_propagate_like_ieee():
     np.testing.assert_array_equal(td.vectorize(td.derivative(ieee, 0, 1))(xs), dexpected)
     assert math.isnan(ieee(float("nan")))
     assert td.grad(ieee)(float("inf")) == float("inf")
+
+
+def test_taichi_errors_in_generated_code_are_reported_at_the_users_line():
+    from tidal.dsl import loader
+
+    @td.func
+    def user(x: td.f64) -> td.f64:
+        y = ti.exp(x)
+        return y * 2.0
+
+    g = td.grad(user)
+    g.taichi_object()
+    filename = max(loader.LINE_MAPS, key=lambda k: int(k.rsplit(":", 1)[1].rstrip(">")))
+    generated_line = max(loader.LINE_MAPS[filename])
+    fake = RuntimeError(f'File "{filename}", line {generated_line}, in user_grad:\n'
+                        "    something\nTaichiTypeError: bad operand")
+    mapped = loader.user_error_from_taichi(fake)
+    assert isinstance(mapped, td.TidalCompileError)
+    assert mapped.loc.filename == __file__
+    assert mapped.loc.lineno in (line_of(user, "ti.exp(x)"), line_of(user, "y * 2.0"))
+    assert "bad operand" in str(mapped)

@@ -32,7 +32,7 @@ from tidal.dsl.kernel import kernel
 from tidal.dsl.library import cosh, erf, sigmoid, sinh, softplus
 from tidal.dsl.pycall import vectorize
 from tidal.dsl.runtime import init
-from tidal.dsl.types import f32, f64, i32, mat, vec
+from tidal.dsl.types import f32, f64, i32, mat, mat2, mat3, mat4, vec, vec2, vec3, vec4
 
 __version__ = "0.1.0"
 
@@ -40,6 +40,6 @@ __all__ = [
     "GradientMismatch", "SourceLoc", "TidalArchError", "TidalArgumentError", "TidalCompileError",
     "TidalError", "TidalTypeError", "UnsupportedConstructError", "TidalFunction", "func",
     "source", "cosh", "erf", "sigmoid", "sinh", "softplus", "vectorize", "init", "f32", "f64",
-    "i32", "mat", "vec", "derivative", "grad", "hessian", "jacobian", "jvp", "laplacian",
+    "i32", "mat", "vec", "vec2", "vec3", "vec4", "mat2", "mat3", "mat4", "derivative", "grad", "hessian", "jacobian", "jvp", "laplacian",
     "taylor", "vjp", "custom_jvp", "custom_vjp", "kernel", "check_grad",
 ]

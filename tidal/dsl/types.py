@@ -163,3 +163,7 @@ def mat(n: int, m: int, dtype=float):
         >>> m2 = td.mat(2, 2, td.f64)
     """
     return ti.types.matrix(n, m, dtype)
+
+
+vec2, vec3, vec4 = (ti.types.vector(n, float) for n in (2, 3, 4))
+mat2, mat3, mat4 = (ti.types.matrix(n, n, float) for n in (2, 3, 4))
