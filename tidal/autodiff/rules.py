@@ -200,8 +200,14 @@ def _make_transpose(p, o, c, attrs):
 
 linear(P.make, _make_transpose)
 linear(P.getitem, lambda p, o, c, a: (Scatter(p[1:], c[0]),) + (None,) * (len(p) - 1))
-linear(P.setitem, lambda p, o, c, a: (P.setitem(c[0], ir.Zero(c[0].type.scalar), *p[2:]),
-                                      P.getitem(c[0], *p[2:])) + (None,) * (len(p) - 2))
+def _setitem_transpose(p, o, c, attrs):
+    # read the element before zeroing it, so the zeroing can update the cotangent in place
+    s_bar = P.getitem(c[0], *p[2:])
+    v_bar = P.setitem(c[0], ir.Zero(c[0].type.scalar), *p[2:])
+    return (v_bar, s_bar) + (None,) * (len(p) - 2)
+
+
+linear(P.setitem, _setitem_transpose)
 
 
 def _cast_rules():

@@ -34,11 +34,48 @@ from tidal.dsl.types import I32, TType
 _I32 = TType(I32)
 
 
-class CountingRebuilder(Rebuilder):
-    """Re-emits primal code; every ``while`` loop also counts its iterations.
+TAPE_LIMIT = 64  # loops with a constant trip count up to this many iterations are taped
 
-    The count of source loop ``s`` is stored in ``env[("count", s)]``.
+
+class CountingRebuilder(Rebuilder):
+    """Re-emits primal code for the forward sweep of reverse mode.
+
+    Every ``while`` loop also counts its iterations (``env[("count", s)]``). Every ``for`` loop
+    with a constant trip count of at most :data:`TAPE_LIMIT` also records, in local vectors
+    indexed by iteration, its scalar float state at each iteration's entry and the scalar float
+    values its body computes (``env[("tape", s)]``), so that its adjoint reads them back instead
+    of recomputing. Tapes the adjoint does not read are removed by dead-code elimination.
     """
+
+    def for_(self, s: ir.For, env: dict) -> None:
+        start, stop = self.atom(env, s.start), self.atom(env, s.stop)
+        n = (stop.value - start.value) if isinstance(start, ir.Const) and \
+            isinstance(stop, ir.Const) else None
+        taped = [v for v in s.params if v.type.is_float and v.type.is_scalar]
+        taped += [o for st in s.body.stmts for o in st.defs()
+                  if o.type.is_float and o.type.is_scalar]
+        if n is None or not 0 < n <= TAPE_LIMIT or not taped:
+            return super().for_(s, env)
+        pos = s.index
+        stmts = list(s.body.stmts)
+        if start.value != 0:
+            pos = ir.Var("k", _I32)
+            stmts.append(ir.Assign((pos,), P.sub, (s.index, ir.Const(start.value, _I32))))
+        tape_params, tape_results, tape_outs = [], [], []
+        for v in taped:
+            t = TType(v.type.dtype, (n,))
+            tp, tr, to = ir.Var("tape", t), ir.Var("tape", t), ir.Var("tape_" + v.name, t)
+            stmts.append(ir.Assign((tr,), P.setitem, (tp, v, pos)))
+            tape_params.append(tp)
+            tape_results.append(tr)
+            tape_outs.append(to)
+        body = ir.Block(stmts, tuple(s.body.results) + tuple(tape_results),
+                        tuple(s.body.params) + tuple(tape_params))
+        zeros = tuple(ir.Zero(p.type) for p in tape_params)
+        taping = ir.For(s.index, s.start, s.stop, tuple(s.inits) + zeros, body,
+                        tuple(s.outs) + tuple(tape_outs), s.loc)
+        super().for_(taping, env)
+        env[("tape", s)] = ({v: env[o] for v, o in zip(taped, tape_outs)}, start)
 
     def while_(self, s: ir.While, env: dict) -> None:
         counter = ir.Var("n_iter", _I32)
@@ -211,7 +248,18 @@ class VjpEmitter:
                 benv[p] = v
             if is_for:
                 benv[s.index] = k
-            self.fwd.block(s.body.stmts, benv)
+            tape, t0 = env.get(("tape", s), ({}, None))
+            if tape:
+                pos = k - t0
+                for p in params:
+                    if p in tape:
+                        benv[p] = P.getitem(tape[p], pos)
+            for st in s.body.stmts:
+                if tape and st.defs() and all(o in tape for o in st.defs()):
+                    for o in st.defs():
+                        benv[o] = P.getitem(tape[o], pos)
+                else:
+                    self.fwd.stmt(st, benv)
             # cotangents of outer variables accumulate straight into the carried sums
             badj = Adjoints({free[j]: v for j, v in fa.items()})
             for i, v in pa.items():
@@ -237,7 +285,11 @@ class VjpEmitter:
             break
         inits_adj = [em.fit(out_cts[i], params[i].type) if i in out_cts
                      else ir.Zero(params[i].type) for i in pa]
-        inits_adj += [ir.Zero(free[j].type) for j in fa]
+        # outer cotangents accumulated so far seed the loop's sums (no separate add after it)
+        for j in fa:
+            cur = adj.pop(free[j])
+            inits_adj.append(em.fit(cur, free[j].type) if cur is not None
+                             else ir.Zero(free[j].type))
         outs = [ir.Var(v.name, v.type) for v in list(pa.values()) + list(fa.values())]
         em.append(ir.For(r, ir.Const(0, _I32), count, inits_adj, body, outs, s.loc))
         it = iter(outs)

@@ -118,11 +118,15 @@ class _Gen:
         self.exprs: dict[ir.Var, tuple[str, int]] = {}
         self.expr_reads: dict[ir.Var, set] = {}
         self.reused: set[ir.Var] = set()
+        self.expr_locs: dict[ir.Var, SourceLoc | None] = {}
+        self.consumed_locs: list[SourceLoc] = []  # locations of expressions inlined in a line
         self.params = set(fn.params)
 
     # -- output ----------------------------------------------------------------------------
     def emit(self, depth: int, text: str, loc: SourceLoc | None = None) -> None:
         self.lines.append("    " * depth + text)
+        loc = loc or (self.consumed_locs[0] if self.consumed_locs else None)
+        self.consumed_locs = []
         if loc is not None:
             self.line_map[len(self.lines)] = loc
 
@@ -134,6 +138,9 @@ class _Gen:
         e = self.exprs.pop(a, None)
         if e is not None:
             self.expr_reads.pop(a, None)
+            loc = self.expr_locs.pop(a, None)
+            if loc is not None:
+                self.consumed_locs.append(loc)
             return e
         return self.names.get(a), P.PREC_ATOM
 
@@ -179,7 +186,7 @@ class _Gen:
             elif isinstance(s, ir.If):
                 self.if_(s, depth)
             else:
-                reuse = [self.can_overwrite(a, last, k, own) for a in s.inits]
+                reuse = [self.can_overwrite(a, last, k, own, depth) for a in s.inits]
                 (self.for_ if isinstance(s, ir.For) else self.while_)(s, depth, reuse)
             own.update(s.defs())
 
@@ -204,6 +211,7 @@ class _Gen:
         expr = prim.codegen(args, attrs, [a.type for a in s.args])
         if direct.get(out, 0) == 1 and out not in nested and not prim.effect:
             self.exprs[out] = expr
+            self.expr_locs[out] = s.loc
             self.expr_reads[out] = reads
             return
         self.emit(depth, f"{self.names.get(out)} = {expr[0]}", s.loc)
@@ -213,7 +221,7 @@ class _Gen:
         out = s.outs[0]
         idx_src = ", ".join(self.src(i)[0] for i in idx)
         val_src = self.src(val)[0]
-        if self.can_overwrite(v, last, k, own):
+        if self.can_overwrite(v, last, k, own, depth):
             name = self.names.get(v)
             self.names.alias(out, name)
         else:
@@ -221,15 +229,20 @@ class _Gen:
             self.emit(depth, f"{name} = {self.src(v)[0]}", s.loc)
         self.emit(depth, f"{name}[{idx_src}] = {val_src}", s.loc)
 
-    def can_overwrite(self, v, last, k, own) -> bool:
+    def can_overwrite(self, v, last, k, own, depth) -> bool:
         """Whether statement ``k`` may reuse ``v``'s storage: ``v`` is a var of this block (not
-        a function parameter), nothing reads it after statement ``k`` and no pending inlined
-        expression reads it, and it was used once in ``k`` (not twice, e.g. as two inits)."""
+        a function parameter), nothing reads it after statement ``k``, and it was used once in
+        ``k`` (not twice, e.g. as two inits). Pending inlined expressions that read ``v`` are
+        assigned to variables first."""
         if not isinstance(v, ir.Var) or v not in own or v in self.params or last.get(v) != k:
             return False
         if v in self.exprs or v in self.reused:
             return False
-        return not any(v in r for r in self.expr_reads.values())
+        for pending in [p for p, r in self.expr_reads.items() if v in r]:
+            expr, _ = self.exprs.pop(pending)
+            del self.expr_reads[pending]
+            self.emit(depth, f"{self.names.get(pending)} = {expr}")
+        return True
 
     def check_arch(self, s: ir.Assign) -> None:
         if self.arch != "vulkan" or not s.prim.transcendental:

@@ -169,39 +169,51 @@ def cast(args, attrs, out, em):
     return args[0] if args[0].type == out else None
 
 
+def _same_index(a, b) -> bool:
+    """Whether two index tuples certainly denote the same element."""
+    return len(a) == len(b) and all(
+        x is y or (isinstance(x, ir.Const) and isinstance(y, ir.Const) and x == y)
+        for x, y in zip(a, b))
+
+
+def _distinct_index(a, b) -> bool:
+    """Whether two index tuples certainly denote different elements (constants only)."""
+    return all(isinstance(x, ir.Const) for x in a + b) and not _same_index(a, b)
+
+
 def getitem(args, attrs, out, em):
     v, *idx = args
-    if not all(isinstance(i, ir.Const) for i in idx):
-        return None
-    key = tuple(int(i.value) for i in idx)
     d = _def(em, v)
     if d is None:
         return None
     prim, dargs, dattrs = d
-    if prim is P.make:
-        return dargs[_indices(v.type).index(key)]
     if prim is P.broadcast:
         return dargs[0]
-    if prim is P.setitem and all(isinstance(j, ir.Const) for j in dargs[2:]):
-        if tuple(int(j.value) for j in dargs[2:]) == key:
+    if prim is P.setitem:
+        if _same_index(tuple(dargs[2:]), tuple(idx)):
             return dargs[1]
-        return P.getitem(dargs[0], *idx)
+        if _distinct_index(tuple(dargs[2:]), tuple(idx)):
+            return P.getitem(dargs[0], *idx)
+        return None
+    if prim is P.make and all(isinstance(i, ir.Const) for i in idx):
+        return dargs[_indices(v.type).index(tuple(int(i.value) for i in idx))]
     return None
 
 
 def setitem(args, attrs, out, em):
     v, s, *idx = args
+    g = _is(em, s, P.getitem)
+    if g is not None and g[1][0] is v and _same_index(tuple(g[1][1:]), tuple(idx)):
+        return v  # v[i] = v[i]
+    d = _is(em, v, P.setitem)
+    if d is not None and _same_index(tuple(d[1][2:]), tuple(idx)):
+        return P.setitem(d[1][0], s, *idx)  # the earlier write to the element is overwritten
     if not all(isinstance(i, ir.Const) for i in idx):
         return None
-    key = tuple(int(i.value) for i in idx)
     elems = elements(em, v)
     if elems is not None:
-        elems[_indices(v.type).index(key)] = s
+        elems[_indices(v.type).index(tuple(int(i.value) for i in idx))] = s
         return _make(elems, v.type)
-    d = _is(em, v, P.setitem)
-    if d is not None and all(isinstance(j, ir.Const) for j in d[1][2:]) \
-            and tuple(int(j.value) for j in d[1][2:]) == key:
-        return P.setitem(d[1][0], s, *idx)
     return None
 
 
