@@ -47,7 +47,6 @@ JAX is optional: without it (or with ``--no-jax``) only tidal is measured. Usage
 
 import argparse
 import datetime
-import math
 import os
 import platform
 import statistics
@@ -61,69 +60,12 @@ import taichi as ti
 
 import tidal as td
 
-H = 32  # neurons per hidden layer
-SEED = 0
 WARM_BUDGET_S = 20.0  # stop repeating a warm measurement after this much time
 GUARD_PREDICT_FACTOR = 3.0  # skip when the extrapolated cold time exceeds this times --guard
 PRIMAL_REPEAT_FACTOR = 3  # the primal is cheap and every ratio depends on it
 CHECK_TOLERANCE = 1e-8
 
-# Taichi's offline cache would make cold (compile) times depend on earlier runs: turn it off.
-td.init(arch="cpu", default_fp=td.f64, offline_cache=False)
-
-W0 = ti.field(ti.f64, shape=(H, 2))
-b0 = ti.field(ti.f64, shape=H)
-W1 = ti.field(ti.f64, shape=(2, H, H))
-b1 = ti.field(ti.f64, shape=(2, H))
-W2 = ti.field(ti.f64, shape=H)
-b2 = ti.field(ti.f64, shape=())
-
-
-@td.func
-def mlp(x: td.f64, y: td.f64) -> td.f64:
-    h = ti.Vector.zero(td.f64, H)
-    for j in range(H):
-        h[j] = ti.tanh(W0[j, 0] * x + W0[j, 1] * y + b0[j])
-    for l in ti.static(range(2)):
-        h2 = ti.Vector.zero(td.f64, H)
-        for j in range(H):
-            z = b1[l, j]
-            for k in range(H):
-                z += W1[l, j, k] * h[k]
-            h2[j] = ti.tanh(z)
-        h = h2
-    out = b2[None]
-    for k in range(H):
-        out += W2[k] * h[k]
-    return out
-
-
-# -- weights and points ------------------------------------------------------------------------
-
-def make_weights(seed: int = SEED) -> dict[str, np.ndarray]:
-    """Glorot-normal weights, small random biases."""
-    rng = np.random.default_rng(seed)
-
-    def glorot(shape, fan_in, fan_out):
-        return rng.normal(size=shape) * math.sqrt(2.0 / (fan_in + fan_out))
-
-    return {
-        "W0": glorot((H, 2), 2, H), "b0": 0.1 * rng.normal(size=H),
-        "W1": glorot((2, H, H), H, H), "b1": 0.1 * rng.normal(size=(2, H)),
-        "W2": glorot(H, H, 1), "b2": 0.1 * rng.normal(size=()),
-    }
-
-
-def load_tidal_weights(w: dict[str, np.ndarray]) -> None:
-    for name in ("W0", "b0", "W1", "b1", "W2"):
-        globals()[name].from_numpy(w[name])
-    b2[None] = float(w["b2"])
-
-
-def make_points(n: int, seed: int = SEED + 1) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return rng.uniform(-1.0, 1.0, n), rng.uniform(-1.0, 1.0, n)
-
+from mlp_model import H, load_tidal_weights, make_points, make_weights, mlp  # noqa: E402
 
 # -- the methods -------------------------------------------------------------------------------
 # A builder takes the order k and returns a function (xs, ys) -> NumPy array of d^k f / dx^k.
