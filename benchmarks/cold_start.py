@@ -13,7 +13,6 @@ import argparse
 import time
 
 import numpy as np
-
 from mlp_model import load_tidal_weights, make_points, make_weights, mlp
 
 import tidal as td

@@ -1,12 +1,12 @@
-"""The test corpus: tidal functions covering the language subset, with their input domains.
+"""The test corpus: tidal functions covering the language subset, with input domains.
 
 Every entry is a tidal function whose float parameters are scalars (vectors and matrices are built
 and used inside), plus its sampling domain: ``(lo, hi)`` per float parameter, a fixed int per
 integer parameter. Domains keep clear of kinks and branch boundaries so that finite differences
-are a valid reference. ``taichi`` records what Taichi's own autodiff (``ti.ad.Tape``, 1.7.4) does with the
-function's generated primal code: ``True`` agrees with tidal, ``"refuses"`` raises an error,
-``"wrong"`` returns a gradient that is silently wrong, ``False`` not asked (while loops and
-tidal-only primitives, which Taichi cannot differentiate).
+are a valid reference. ``taichi`` records what Taichi's own autodiff (``ti.ad.Tape``, 1.7.4)
+does with the function's generated primal code: ``True`` agrees with tidal, ``"refuses"``
+raises an error, ``"wrong"`` returns a gradient that is silently wrong, ``False`` not asked
+(while loops and tidal-only primitives, which Taichi cannot differentiate).
 
 ``VECTOR_ENTRIES`` take vector or matrix parameters and are tested through jacobians/hessians.
 """
@@ -406,7 +406,7 @@ def dynamic_horner(x: real, n: i32) -> real:
 @entry(U, 4)
 def dynamic_nonlinear_state(x: real, n: i32) -> real:
     z = x
-    for k in range(n):
+    for _ in range(n):
         z = ti.sin(z) + 0.5 * z * z
     return z
 
@@ -415,7 +415,7 @@ def dynamic_nonlinear_state(x: real, n: i32) -> real:
 def dynamic_two_states(x: real, y: real, n: i32) -> real:
     a = x
     b = y
-    for k in range(n):
+    for _ in range(n):
         t = a
         a = 0.5 * a - 0.3 * ti.sin(b)
         b = 0.5 * b + 0.2 * t * t
@@ -427,7 +427,7 @@ def nested_dynamic_loops(x: real, n: i32) -> real:
     acc = 0.0
     for i in range(n):
         inner = x
-        for j in range(i + 1):
+        for _ in range(i + 1):
             inner = inner * 0.8 + ti.cos(inner) * 0.1
         acc += inner * (i + 1.0)
     return acc
@@ -540,7 +540,7 @@ def while_in_for(x: real, n: i32) -> real:
 @entry((0.2, 1.0), taichi=False)
 def fixed_point_iteration(c: real) -> real:
     x = 0.0
-    for k in range(20):
+    for _ in range(20):
         x = 0.5 * ti.cos(x) + c
     return x
 
@@ -562,7 +562,7 @@ def helper_two(x: real, y: real):
 @td.func
 def helper_loop(x: real, n: i32) -> real:
     acc = x
-    for k in range(n):
+    for _ in range(n):
         acc = acc * 0.5 + ti.sin(acc)
     return acc
 
@@ -720,7 +720,7 @@ def vector_element_writes(x: real, y: real, n: i32) -> real:
 @entry(S, S, 3, taichi="wrong")
 def vector_loop_state(x: real, y: real, n: i32) -> real:
     v = ti.Vector([x, y])
-    for k in range(n):
+    for _ in range(n):
         v = ti.Vector([0.9 * v[0] - 0.2 * ti.sin(v[1]), 0.9 * v[1] + 0.2 * v[0] * v[0]])
     return v.x + v.y * v.y
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 from fractions import Fraction
-from functools import lru_cache
+from functools import cache
 from math import factorial
 
 import numpy as np
@@ -23,7 +23,7 @@ import numpy as np
 FD_RTOL = 2e-6
 
 
-@lru_cache(maxsize=None)
+@cache
 def central_weights(m: int, p: int) -> tuple[tuple[int, ...], tuple[float, ...]]:
     """Offsets -p..p and weights w with sum_j w_j f(x + j h) / h^m ~ f^(m)(x)."""
     offs = list(range(-p, p + 1))

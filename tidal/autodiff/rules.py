@@ -253,7 +253,8 @@ def _cross_transpose(p, o, c, attrs):
     if a.type.shape == (3,):
         return (P.cross(b, ct), P.cross(ct, a))
     # 2-D cross product a0 b1 - a1 b0 is a scalar
-    return (P.make(ct * b[1], -(ct * b[0]), shape=(2,)), P.make(-(ct * a[1]), ct * a[0], shape=(2,)))
+    return (P.make(ct * b[1], -(ct * b[0]), shape=(2,)),
+            P.make(-(ct * a[1]), ct * a[0], shape=(2,)))
 
 
 bilinear(P.cross, _cross_transpose)

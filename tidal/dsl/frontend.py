@@ -2,8 +2,8 @@
 
 :func:`parse` returns the function's syntax tree with line numbers matching the user's file and the
 namespace its names resolve in. :func:`check_subset` walks every node, including branches that a
-static condition would skip, and raises :class:`UnsupportedConstructError` naming the user's file and
-line for anything outside the subset. After it passes, the lowering only sees these node types.
+static condition would skip, and raises :class:`UnsupportedConstructError` naming the user's file
+and line for anything outside the subset. After it passes, the lowering only sees these node types.
 """
 
 from __future__ import annotations

@@ -247,7 +247,8 @@ class Lowerer:
 
     def name_value(self, name: str, value):
         """Give a freshly computed var the user's name, for readable generated code."""
-        if isinstance(value, ir.Var) and value.name in ("t", "c") and value.serial > self._stmt_serial:
+        fresh = isinstance(value, ir.Var) and value.serial > self._stmt_serial
+        if fresh and value.name in ("t", "c"):
             value.name = name
 
     # -- statements ------------------------------------------------------------------------

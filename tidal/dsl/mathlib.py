@@ -1,8 +1,8 @@
 """Taichi implementations of math functions Taichi lacks, bound into every generated module.
 
 Guarantees: ``_tidal_erf`` agrees with ``scipy.special.erf`` to about 1e-15 relative in f64
-(Taylor series below |x| = 2, Laplace's continued fraction for erfc above); both take scalars (codegen applies them per
-element to vectors) and compute in the precision of their argument.
+(Taylor series below |x| = 2, Laplace's continued fraction for erfc above); both take scalars
+(codegen applies them per element to vectors) and compute in the precision of their argument.
 """
 
 from __future__ import annotations

@@ -251,7 +251,7 @@ sub = primitive(
 mul = primitive(
     "mul", infer=infer_binary("mul"), impl=_np_binary(np.multiply),
     codegen=cg_binop("*", PREC_MUL), zero="any", float_args=(0, 1), commutative=True,
-   
+
     cases=(Case((_SCALAR, _SCALAR)), Case((_SCALAR, _V3)), Case((_M2, _M2))),
 )
 div = primitive(
@@ -387,12 +387,14 @@ atan2 = primitive(
 minimum = primitive(
     "min", infer=infer_binary("min"), impl=_np_binary(np.minimum), codegen=cg_call("ti.min"),
     float_args=(0, 1), commutative=True,
-    cases=(Case((Interval(-2, -0.5), Interval(0.5, 2))), Case((Interval(0.5, 2), Interval(-2, -0.5)))),
+    cases=(Case((Interval(-2, -0.5), Interval(0.5, 2))),
+           Case((Interval(0.5, 2), Interval(-2, -0.5)))),
 )
 maximum = primitive(
     "max", infer=infer_binary("max"), impl=_np_binary(np.maximum), codegen=cg_call("ti.max"),
     float_args=(0, 1), commutative=True,
-    cases=(Case((Interval(-2, -0.5), Interval(0.5, 2))), Case((Interval(0.5, 2), Interval(-2, -0.5)))),
+    cases=(Case((Interval(-2, -0.5), Interval(0.5, 2))),
+           Case((Interval(0.5, 2), Interval(-2, -0.5)))),
 )
 
 
@@ -416,27 +418,30 @@ cast = primitive(
 )
 
 # comparisons and logic: integer results, zero derivative
-lt = primitive("lt", infer=infer_compare("lt"), impl=_np_binary(lambda a, b: (a < b).astype(np.int32)),
-               codegen=cg_binop("<", PREC_CMP), cases=(Case((_SCALAR, _SCALAR)),))
-le = primitive("le", infer=infer_compare("le"), impl=_np_binary(lambda a, b: (a <= b).astype(np.int32)),
-               codegen=cg_binop("<=", PREC_CMP), cases=(Case((_SCALAR, _SCALAR)),))
-gt = primitive("gt", infer=infer_compare("gt"), impl=_np_binary(lambda a, b: (a > b).astype(np.int32)),
-               codegen=cg_binop(">", PREC_CMP), cases=(Case((_SCALAR, _SCALAR)),))
-ge = primitive("ge", infer=infer_compare("ge"), impl=_np_binary(lambda a, b: (a >= b).astype(np.int32)),
-               codegen=cg_binop(">=", PREC_CMP), cases=(Case((_SCALAR, _SCALAR)),))
-eq = primitive("eq", infer=infer_compare("eq"), impl=_np_binary(lambda a, b: (a == b).astype(np.int32)),
-               codegen=cg_binop("==", PREC_CMP), cases=(Case((_SCALAR, _SCALAR)),))
-ne = primitive("ne", infer=infer_compare("ne"), impl=_np_binary(lambda a, b: (a != b).astype(np.int32)),
-               codegen=cg_binop("!=", PREC_CMP), cases=(Case((_SCALAR, _SCALAR)),))
+def comparison(name: str, op: str, fn) -> Primitive:
+    """An elementwise comparison giving 0 or 1 (i32)."""
+    return primitive(name, infer=infer_compare(name),
+                     impl=_np_binary(lambda a, b: fn(a, b).astype(np.int32)),
+                     codegen=cg_binop(op, PREC_CMP), cases=(Case((_SCALAR, _SCALAR)),))
+
+
+lt = comparison("lt", "<", np.less)
+le = comparison("le", "<=", np.less_equal)
+gt = comparison("gt", ">", np.greater)
+ge = comparison("ge", ">=", np.greater_equal)
+eq = comparison("eq", "==", np.equal)
+ne = comparison("ne", "!=", np.not_equal)
 logical_and = primitive(
     "and", infer=infer_compare("and"),
     impl=_np_binary(lambda a, b: ((a != 0) & (b != 0)).astype(np.int32)),
-    codegen=cg_binop("&", PREC_AND), commutative=True, cases=(Case((Choice((0, 1)), Choice((0, 1)))),),
+    codegen=cg_binop("&", PREC_AND), commutative=True,
+    cases=(Case((Choice((0, 1)), Choice((0, 1)))),),
 )
 logical_or = primitive(
     "or", infer=infer_compare("or"),
     impl=_np_binary(lambda a, b: ((a != 0) | (b != 0)).astype(np.int32)),
-    codegen=cg_binop("|", PREC_OR), commutative=True, cases=(Case((Choice((0, 1)), Choice((0, 1)))),),
+    codegen=cg_binop("|", PREC_OR), commutative=True,
+    cases=(Case((Choice((0, 1)), Choice((0, 1)))),),
 )
 logical_not = primitive(
     "not", infer=infer_compare("not"), impl=_np_unary(lambda a: (a == 0).astype(np.int32)),
