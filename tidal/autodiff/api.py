@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from tidal.autodiff import derived
 from tidal.autodiff.derived import build
 from tidal.autodiff.jvp import emit_jvp
 from tidal.autodiff.taylor import emit_taylor
@@ -21,15 +22,8 @@ from tidal.dsl import ir
 from tidal.dsl import primitives as P
 from tidal.dsl.emitter import make_const
 from tidal.dsl.errors import TidalArgumentError
-from tidal.dsl.function import TidalFunction
+from tidal.dsl.function import TidalFunction, require_tidal
 from tidal.dsl.types import TType
-
-
-def _tidal(f, what: str) -> TidalFunction:
-    if not isinstance(f, TidalFunction):
-        raise TidalArgumentError(f"{what} expects a tidal function, got {f!r}",
-                                 hint="decorate the function with @td.func")
-    return f
 
 
 def _argnums(f: TidalFunction, argnums, what: str) -> tuple[tuple[int, ...], bool]:
@@ -136,7 +130,7 @@ def grad(f, argnums=0) -> TidalFunction:
         >>> td.grad(f, argnums=(0, 1))(3.0, 2.0)
         (12.0, 9.0)
     """
-    f = _tidal(f, "grad")
+    f = require_tidal(f, "grad")
     nums, _ = _argnums(f, argnums, "grad")
     rt = _single_float_result(f, "grad")
 
@@ -164,21 +158,9 @@ def jvp(f) -> TidalFunction:
         >>> td.jvp(f)(3.0, 1.0)
         (9.0, 6.0)
     """
-    f = _tidal(f, "jvp")
+    f = require_tidal(f, "jvp")
 
-    def body_for(F, fp):
-        fmask = [p.type.is_float for p in F.params]
-        extra = [("d" + p.name, p.type) for p, m in zip(F.params, fmask) if m]
-
-        def body(pv):
-            n = len(F.params)
-            it = iter(pv[n:])
-            tangents = [next(it) if m else ir.Zero(p.type) for p, m in zip(F.params, fmask)]
-            results, touts = emit_jvp(F, pv[:n], tangents)
-            return list(results) + list(touts)
-        return _params(F) + extra, body
-
-    return _derived(f, ("public_jvp",), f"{f.name}_jvp", "jvp", body_for)
+    return derived.jvp_fn(f, tuple(t.is_float for t in f.param_types))
 
 
 def vjp(f) -> TidalFunction:
@@ -195,21 +177,10 @@ def vjp(f) -> TidalFunction:
         >>> td.vjp(f)(3.0, 2.0, 1.0)
         (6.0, 2.0, 3.0)
     """
-    f = _tidal(f, "vjp")
+    f = require_tidal(f, "vjp")
 
-    def body_for(F, fp):
-        rmask = [r.type.is_float for r in F.body.results]
-        extra = [(f"ct{i}", r.type) for i, (r, m) in enumerate(zip(F.body.results, rmask)) if m]
-
-        def body(pv):
-            n = len(F.params)
-            it = iter(pv[n:])
-            seeds = [next(it) if m else None for m in rmask]
-            results, cts = emit_vjp(F, pv[:n], seeds)
-            return list(results) + [c for c, p in zip(cts, F.params) if p.type.is_float]
-        return _params(F) + extra, body
-
-    return _derived(f, ("public_vjp",), f"{f.name}_vjp", "vjp", body_for)
+    floats = tuple(t.is_float for t in f.param_types)
+    return derived.vjp_fn(f, floats, tuple(t.is_float for t in f.result_types))
 
 
 def _partial(f: TidalFunction, i: int) -> TidalFunction:
@@ -241,7 +212,7 @@ def derivative(f, argnums=0, order: int = 1) -> TidalFunction:
         >>> td.derivative(f, order=3)(2.0)
         48.0
     """
-    f = _tidal(f, "derivative")
+    f = require_tidal(f, "derivative")
     if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 0:
         raise TidalArgumentError(f"derivative: order must be a non-negative int, got {order!r}")
     nums, is_tuple = _argnums(f, argnums, "derivative")
@@ -311,7 +282,7 @@ def jacobian(f, argnums=0) -> TidalFunction:
         >>> td.jacobian(f)(np.array([2.0, 3.0])).tolist()
         [[3.0, 2.0], [1.0, 1.0]]
     """
-    f = _tidal(f, "jacobian")
+    f = require_tidal(f, "jacobian")
     nums, is_tuple = _argnums(f, argnums, "jacobian")
     out_t = _single_float_result(f, "jacobian", scalar=False)
 
@@ -344,7 +315,7 @@ def hessian(f, argnums=0) -> TidalFunction:
         >>> td.hessian(f, argnums=(0, 1))(3.0, 2.0).tolist()
         [[4.0, 6.0], [6.0, 0.0]]
     """
-    f = _tidal(f, "hessian")
+    f = require_tidal(f, "hessian")
     nums, is_tuple = _argnums(f, argnums, "hessian")
     _single_float_result(f, "hessian")
     g = grad(f, argnums)
@@ -386,7 +357,7 @@ def laplacian(f, argnums=0) -> TidalFunction:
         >>> td.laplacian(f, argnums=(0, 1))(1.0, 2.0)
         16.0
     """
-    f = _tidal(f, "laplacian")
+    f = require_tidal(f, "laplacian")
     nums, is_tuple = _argnums(f, argnums, "laplacian")
     _single_float_result(f, "laplacian")
 
@@ -424,7 +395,7 @@ def taylor(f, order: int = 2, argnums=0) -> TidalFunction:
         >>> [round(d, 6) for d in td.taylor(f, order=3)(0.0)]
         [1.0, 2.0, 4.0, 8.0]
     """
-    f = _tidal(f, "taylor")
+    f = require_tidal(f, "taylor")
     if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
         raise TidalArgumentError(f"taylor: order must be a positive int, got {order!r}")
     nums, is_tuple = _argnums(f, argnums, "taylor")

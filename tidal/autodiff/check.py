@@ -23,7 +23,7 @@ from tidal.autodiff.vjp import emit_vjp
 from tidal.dsl import emitter, ir, pycall, runtime
 from tidal.dsl import primitives as P
 from tidal.dsl.errors import GradientMismatch, TidalArgumentError
-from tidal.dsl.function import TidalFunction
+from tidal.dsl.function import TidalFunction, require_tidal
 
 
 @dataclass
@@ -155,9 +155,7 @@ def check_grad(f, *args, order: int = 1, rtol: float | None = None, seed: int = 
         >>> all(r.ok for r in rows)
         True
     """
-    if not isinstance(f, TidalFunction):
-        raise TidalArgumentError(f"check_grad expects a tidal function, got {f!r}",
-                                 hint="decorate it with @td.func")
+    require_tidal(f, "check_grad")
     if isinstance(order, bool) or not isinstance(order, int) or order < 1:
         raise TidalArgumentError(f"check_grad: order must be a positive int, got {order!r}")
     types = f.param_types

@@ -139,6 +139,16 @@ class TidalFunction:
         return f
 
 
+def require_tidal(f, what: str) -> TidalFunction:
+    """``f`` if it is a tidal function, else a :class:`TidalArgumentError` naming ``what``."""
+    if not isinstance(f, TidalFunction):
+        from tidal.dsl.errors import TidalArgumentError
+
+        raise TidalArgumentError(f"{what} expects a tidal function, got {f!r}",
+                                 hint="decorate the function with @td.func")
+    return f
+
+
 def func(pyfunc=None):
     """Decorator: make a Python function a tidal function.
 

@@ -240,11 +240,9 @@ def vectorize(fn):
         >>> td.vectorize(f)(np.array([1.0, 2.0]), 3.0)
         array([3., 6.])
     """
-    from tidal.dsl.function import TidalFunction
+    from tidal.dsl.function import require_tidal
 
-    if not isinstance(fn, TidalFunction):
-        raise TidalArgumentError(f"vectorize expects a tidal function, got {fn!r}",
-                                 hint="decorate it with @td.func")
+    require_tidal(fn, "vectorize")
 
     def run(*args):
         (outs,), batch = evaluate([fn], args)
