@@ -17,6 +17,7 @@ from tidal.autodiff.api import (
 )
 from tidal.autodiff.check import check_grad
 from tidal.autodiff.custom import custom_jvp, custom_vjp
+from tidal.autodiff.tape import Tape
 from tidal.dsl.errors import (
     GradientMismatch,
     SourceLoc,
@@ -51,6 +52,7 @@ __version__ = "0.1.0"
 __all__ = [
     "GradientMismatch",
     "SourceLoc",
+    "Tape",
     "TidalArchError",
     "TidalArgumentError",
     "TidalCompileError",

@@ -67,6 +67,8 @@ class ForwardEmitter:
                     self.assign(s, env, der)
                 elif isinstance(s, ir.If):
                     self.if_(s, env, der)
+                elif isinstance(s, ir.ParallelFor):
+                    self.parallel_for(s, env, der)
                 else:
                     self.loop(s, env, der)
             finally:
@@ -106,6 +108,17 @@ class ForwardEmitter:
             env[o] = new
         for i, vs in pouts.items():
             der[s.outs[i]] = tuple(vs)
+
+    def parallel_for(self, s: ir.ParallelFor, env: dict, der: dict) -> None:
+        em = self.em
+        indices = [ir.Var(i.name, i.type) for i in s.indices]
+        em.begin()
+        benv, bder = dict(env), dict(der)
+        benv.update(zip(s.indices, indices))
+        self.block(s.body.stmts, benv, bder)
+        body = em.end(())
+        em.append(ir.ParallelFor(indices, [self.primal(env, a) for a in s.starts],
+                                 [self.primal(env, a) for a in s.stops], body, s.loc))
 
     def loop(self, s, env: dict, der: dict) -> None:
         em = self.em

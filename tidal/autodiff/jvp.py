@@ -11,7 +11,7 @@ tangents are never emitted or carried). No knowledge of any specific primitive.
 
 from __future__ import annotations
 
-from tidal.autodiff import rules
+from tidal.autodiff import memory, rules
 from tidal.autodiff.forward import ForwardEmitter
 from tidal.dsl import emitter, ir
 
@@ -35,7 +35,7 @@ class JvpEmitter(ForwardEmitter):
             env[o] = r
         targs = tuple(self.payload(der, a)[0] for a in s.args)
         diff = s.prim.diff_args(len(args))
-        if not diff or all(ir.is_zero(targs[i]) for i in diff):
+        if (not diff or all(ir.is_zero(targs[i]) for i in diff)) and not memory.applies(s.prim):
             return
         em.name = "d" + em.name
         touts = rules.JVP.lookup(s.prim)(tuple(args), outs, targs, s.attrs)

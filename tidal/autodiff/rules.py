@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from tidal.autodiff import memory
 from tidal.autodiff.series import Series, cauchy, integrate
 from tidal.dsl import emitter, ir
 from tidal.dsl import primitives as P
@@ -178,8 +179,61 @@ def nonlinear(prim: P.Primitive, jvp: Callable, vjp: Callable,
 # the rules
 
 for _p in (P.floor, P.ceil, P.round_, P.sign, P.floordiv, P.lt, P.le, P.gt, P.ge, P.eq, P.ne,
-           P.logical_and, P.logical_or, P.logical_not, P.load):
+           P.logical_and, P.logical_or, P.logical_not, P.array_size):
     nondifferentiable(_p)
+
+
+def _memory_rules() -> None:
+    """Reads, writes and atomic adds. Outside kernel transformations memory is constant; in a
+    memory mode (:mod:`tidal.autodiff.memory`) derivatives flow through derivative storage."""
+
+    def no_taylor(xs, o, attrs, order):
+        raise TidalError("Taylor mode through kernels is not supported",
+                         hint="use td.jvp_run / td.hvp for directional derivatives of kernels")
+
+    def load_jvp(p, o, t, attrs):
+        r, elem = attrs
+        if memory.is_active(r, "tangent"):
+            return (P.load(*p, ref=memory.ref(r, "tangent"), elem=elem),)
+        return (ir.Zero(o[0].type),)
+
+    def load_vjp(p, o, c, attrs):
+        r, elem = attrs
+        if memory.is_active(r, "adjoint") and not ir.is_zero(c[0]):
+            P.atomic_add(*p, c[0], ref=memory.ref(r, "adjoint"), elem=elem)
+        return (None,) * len(p)
+
+    def load_taylor(xs, o, attrs, order):
+        if memory.current() is not None:
+            return no_taylor(xs, o, attrs, order)
+        return (Series.constant(o[0], order),)
+
+    def write_jvp(p, o, t, attrs, prim):
+        r, elem = attrs
+        if memory.is_active(r, "tangent") and (prim is P.store or not ir.is_zero(t[-1])):
+            prim(*p[:-1], emitter.current().fit(t[-1], elem), ref=memory.ref(r, "tangent"),
+                 elem=elem)
+        return ()
+
+    def write_vjp(p, o, c, attrs, prim):
+        r, elem = attrs
+        if not memory.is_active(r, "adjoint"):
+            return (None,) * len(p)
+        a = memory.ref(r, "adjoint")
+        idx = p[:-1]
+        g = P.load(*idx, ref=a, elem=elem)
+        if prim is P.store:  # the old value is overwritten: its cotangent starts again at zero
+            P.store(*idx, ir.Zero(elem), ref=a, elem=elem)
+        return (None,) * len(idx) + (g,)
+
+    JVP[P.load], VJP[P.load], TAYLOR[P.load] = load_jvp, load_vjp, load_taylor
+    for prim in (P.store, P.atomic_add):
+        JVP[prim] = lambda p, o, t, a, prim=prim: write_jvp(p, o, t, a, prim)
+        VJP[prim] = lambda p, o, c, a, prim=prim: write_vjp(p, o, c, a, prim)
+        TAYLOR[prim] = no_taylor
+
+
+_memory_rules()
 
 linear(P.add, lambda p, o, c, a: (c[0], c[0]))
 linear(P.sub, lambda p, o, c, a: (c[0], -c[0]))

@@ -23,7 +23,7 @@ decides); the transformation has no knowledge of any specific primitive.
 
 from __future__ import annotations
 
-from tidal.autodiff import rules
+from tidal.autodiff import memory, rules
 from tidal.dsl import emitter as emitter_mod
 from tidal.dsl import ir
 from tidal.dsl import primitives as P
@@ -144,7 +144,7 @@ class VjpEmitter:
 
     def __init__(self, em: Emitter):
         self.em = em
-        self.fwd = CountingRebuilder(em)
+        self.fwd = CountingRebuilder(em, skip_effects=memory.current() is not None)
 
     def reverse(self, stmts, env: dict, adj: Adjoints) -> None:
         """Emit the adjoint of ``stmts`` (whose primal values are in ``env``)."""
@@ -157,6 +157,8 @@ class VjpEmitter:
                     self.assign(s, env, adj)
                 elif isinstance(s, ir.If):
                     self.if_(s, env, adj)
+                elif isinstance(s, ir.ParallelFor):
+                    self.parallel_for(s, env)
                 else:
                     self.loop(s, env, adj)
             finally:
@@ -164,10 +166,11 @@ class VjpEmitter:
 
     def assign(self, s: ir.Assign, env: dict, adj: Adjoints) -> None:
         cts = [adj.pop(o) for o in s.outs]
-        if all(c is None for c in cts):
+        mem = memory.applies(s.prim)
+        if all(c is None for c in cts) and not (mem and s.prim.effect):
             return
         diff = s.prim.diff_args(len(s.args))
-        if not diff:
+        if not diff and not mem:
             return
         primals = tuple(Rebuilder.atom(env, a) for a in s.args)
         outs = tuple(env[o] for o in s.outs)
@@ -182,6 +185,20 @@ class VjpEmitter:
         self.em.name = "t"
 
     # -- regions ---------------------------------------------------------------------------
+    def parallel_for(self, s: ir.ParallelFor, env: dict) -> None:
+        """A parallel loop's adjoint: the same iterations, each recomputing its values and
+        running its body's adjoint (iterations meet only through derivative storage)."""
+        em = self.em
+        indices = [ir.Var(i.name, i.type) for i in s.indices]
+        em.begin()
+        benv = dict(env)
+        benv.update(zip(s.indices, indices))
+        self.fwd.block(s.body.stmts, benv)
+        self.reverse(s.body.stmts, benv, Adjoints())
+        body = em.end(())
+        em.append(ir.ParallelFor(indices, [Rebuilder.atom(env, a) for a in s.starts],
+                                 [Rebuilder.atom(env, a) for a in s.stops], body, s.loc))
+
     def if_(self, s: ir.If, env: dict, adj: Adjoints) -> None:
         out_cts = {i: adj.pop(o) for i, o in enumerate(s.outs) if adj.has(o)}
         if not out_cts:

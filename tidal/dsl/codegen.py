@@ -121,6 +121,11 @@ class _Gen:
         self.expr_locs: dict[ir.Var, SourceLoc | None] = {}
         self.consumed_locs: list[SourceLoc] = []  # locations of expressions inlined in a line
         self.params = set(fn.params)
+        # loads are inlined only where no store could change the value read in between
+        self.has_effects = any(isinstance(st, ir.Assign) and st.prim.effect
+                               for st in ir.walk(fn.body))
+        self.kernel_signature = None
+        self.kernel_arrays: dict = {}
 
     # -- output ----------------------------------------------------------------------------
     def emit(self, depth: int, text: str, loc: SourceLoc | None = None) -> None:
@@ -145,6 +150,8 @@ class _Gen:
         return self.names.get(a), P.PREC_ATOM
 
     def global_ref(self, ref: P.GlobalRef) -> P.GlobalRef:
+        if getattr(ref.obj, "is_kernel_arg", False):
+            return ref  # a kernel parameter: referenced by its own name
         name = self.global_names.get(ref)
         if name is None:
             name = self.names.fresh(ref.name)
@@ -185,8 +192,13 @@ class _Gen:
                 self.assign(s, depth, direct, nested, last, k, own)
             elif isinstance(s, ir.If):
                 self.if_(s, depth)
+            elif isinstance(s, ir.ParallelFor):
+                self.parallel_for(s, depth)
             else:
                 reuse = [self.can_overwrite(a, last, k, own, depth) for a in s.inits]
+                if isinstance(s, ir.For) and self.kernel_signature is not None and depth == 1:
+                    # a top-level loop of a kernel would run in parallel: keep it serial
+                    self.emit(depth, "ti.loop_config(serialize=True)", s.loc)
                 (self.for_ if isinstance(s, ir.For) else self.while_)(s, depth, reuse)
             own.update(s.defs())
 
@@ -209,7 +221,9 @@ class _Gen:
             reads |= self.expr_reads.get(a, set())
         args = [self.src(a) for a in s.args]
         expr = prim.codegen(args, attrs, [a.type for a in s.args])
-        if direct.get(out, 0) == 1 and out not in nested and not prim.effect:
+        reads_memory = prim.extra.get("reads_memory", False)
+        inlinable = not prim.effect and (not reads_memory or not self.has_effects)
+        if direct.get(out, 0) == 1 and out not in nested and inlinable:
             self.exprs[out] = expr
             self.expr_locs[out] = s.loc
             self.expr_reads[out] = reads
@@ -314,6 +328,23 @@ class _Gen:
         self.emit(depth, f"for {idx} in {rng}:", s.loc)
         self.sub_block(s.body, depth + 1, names)
 
+    def parallel_for(self, s: ir.ParallelFor, depth: int) -> None:
+        idx = [self.names.get(i) for i in s.indices]
+        ranges = []
+        for a, b in zip(s.starts, s.stops):
+            lo, hi = self.src(a)[0], self.src(b)[0]
+            ranges.append((lo, hi))
+        if len(idx) == 1:
+            lo, hi = ranges[0]
+            rng = f"range({hi})" if lo == "0" else f"range({lo}, {hi})"
+        else:
+            rng = "ti.ndrange(" + ", ".join(f"({lo}, {hi})" for lo, hi in ranges) + ")"
+        self.emit(depth, f"for {', '.join(idx)} in {rng}:", s.loc)
+        n0 = len(self.lines)
+        self.block(s.body, depth + 1, set())
+        if len(self.lines) == n0:
+            self.emit(depth + 1, "pass")
+
     def while_(self, s: ir.While, depth: int, reuse) -> None:
         names = self.declare(depth, s.outs, s.inits, s.loc, reuse)
         for p, n in zip(s.params, names):
@@ -333,6 +364,26 @@ class _Gen:
         self.sub_block(s.body, depth + 1, names)
 
     # -- function --------------------------------------------------------------------------
+    def kernel(self) -> str:
+        fn = self.fn
+        by_name = {p.name: p for p in fn.params}
+        params = []
+        for name, kind in self.kernel_signature:
+            if kind == "value":
+                p = by_name[name]
+                params.append(f"{self.names.get(p)}: {taichi_type_source(p.type)}")
+            elif kind == "ndarray":
+                arr = self.kernel_arrays[name]
+                self.names.used.add(name)
+                params.append(f"{name}: {ndarray_type_source(arr)}")
+        self.emit(0, "@ti.kernel", fn.loc)
+        self.emit(0, f"def {self.func_name}({', '.join(params)}):", fn.loc)
+        n0 = len(self.lines)
+        self.block(fn.body, 1, set())
+        if len(self.lines) == n0:
+            self.emit(1, "pass")
+        return "\n".join(self.lines) + "\n"
+
     def function(self) -> str:
         fn = self.fn
         params = []
@@ -353,6 +404,23 @@ class _Gen:
         if len(self.lines) == n0:
             self.emit(1, "pass")
         return "\n".join(self.lines) + "\n"
+
+
+def ndarray_type_source(arr) -> str:
+    """``ti.types.ndarray(...)`` source for an :class:`tidal.dsl.primitives.ArrayArg`."""
+    return f"ti.types.ndarray(dtype={taichi_type_source(arr.elem)}, ndim={arr.ndim})"
+
+
+def generate_kernel(kir, kernel_name: str, default_fp: DType, arch: str = "cpu") -> Generated:
+    """Generate the Taichi source of a :class:`tidal.dsl.kernel_lowering.KernelIR` as a
+    ``@ti.kernel`` taking its value and ndarray parameters in order."""
+    g = _Gen(kir.fn, kernel_name, default_fp, arch)
+    g.kernel_signature = kir.signature
+    g.kernel_arrays = kir.arrays
+    for name in kir.arrays:
+        g.names.used.add(name)
+    src = g.kernel()
+    return Generated(src, kernel_name, g.namespace, g.line_map)
 
 
 def generate(fn: ir.Function, func_name: str, default_fp: DType, arch: str = "cpu") -> Generated:

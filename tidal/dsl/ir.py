@@ -156,6 +156,10 @@ class Stmt:
         """Atoms this statement reads directly (not those read inside its blocks)."""
         return ()
 
+    def bound(self) -> tuple[Var, ...]:
+        """Vars bound inside this statement's blocks (loop indices)."""
+        return ()
+
 
 class Assign(Stmt):
     """``outs = prim(*args)`` with static parameters ``attrs``."""
@@ -239,6 +243,9 @@ class For(Stmt):
     def uses(self):
         return (self.start, self.stop, *self.inits)
 
+    def bound(self):
+        return (self.index,)
+
 
 class While(Stmt):
     """``while cond.results[0]: params = body.results``, both blocks over ``params``."""
@@ -264,6 +271,36 @@ class While(Stmt):
 
     def uses(self):
         return self.inits
+
+
+class ParallelFor(Stmt):
+    """A kernel's top-level parallel loop over ``indices`` in ``[starts, stops)``.
+
+    Iterations are independent: the body has no loop-carried state and communicates only through
+    memory (stores and atomic adds). It defines nothing in the enclosing block.
+    """
+
+    __slots__ = ("indices", "starts", "stops", "body", "loc")
+
+    def __init__(self, indices, starts, stops, body: Block, loc=None):
+        self.indices: tuple[Var, ...] = tuple(indices)
+        self.starts: tuple[Atom, ...] = tuple(starts)
+        self.stops: tuple[Atom, ...] = tuple(stops)
+        self.body = body
+        self.loc = loc
+
+    @property
+    def outs(self) -> tuple[Var, ...]:
+        return ()
+
+    def blocks(self):
+        return (self.body,)
+
+    def uses(self):
+        return (*self.starts, *self.stops)
+
+    def bound(self):
+        return self.indices
 
 
 class Function:
@@ -310,11 +347,8 @@ def free_vars(block: Block) -> list[Var]:
             for a in s.uses():
                 if isinstance(a, Var) and a not in bound:
                     seen.setdefault(a)
-            if isinstance(s, For):
-                visit(s.body, bound | {s.index})
-            else:
-                for inner in s.blocks():
-                    visit(inner, bound)
+            for inner in s.blocks():
+                visit(inner, bound | set(s.bound()))
             bound = bound | set(s.defs())
         for a in b.results:
             if isinstance(a, Var) and a not in bound:
@@ -330,10 +364,10 @@ def stmt_free_vars(stmt: Stmt) -> list[Var]:
     for a in stmt.uses():
         if isinstance(a, Var):
             out.setdefault(a)
+    bound = set(stmt.bound())
     for b in stmt.blocks():
-        extra = {stmt.index} if isinstance(stmt, For) else set()
         for v in free_vars(b):
-            if v not in extra:
+            if v not in bound:
                 out.setdefault(v)
     return list(out)
 
@@ -358,6 +392,11 @@ def dump(obj, indent: int = 0) -> str:
         elif isinstance(s, For):
             lines.append(f"{pad}{list(s.outs)} = for {s.index!r} in [{s.start!r}, {s.stop!r}) "
                          f"from {list(s.inits)}:")
+            lines.append(dump(s.body, indent + 1))
+        elif isinstance(s, ParallelFor):
+            ranges = ", ".join(f"{i!r} in [{a!r}, {b!r})"
+                               for i, a, b in zip(s.indices, s.starts, s.stops))
+            lines.append(f"{pad}parallel for {ranges}:")
             lines.append(dump(s.body, indent + 1))
         elif isinstance(s, While):
             lines.append(f"{pad}{list(s.outs)} = while from {list(s.inits)}:")

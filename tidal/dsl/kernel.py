@@ -1,8 +1,11 @@
 """``td.kernel``: top-level kernels over Taichi fields and ndarrays.
 
-Kernels run forward through Taichi (they may call tidal functions and their derivatives);
-errors Taichi raises while compiling code that tidal generated are reported at the user's line.
-Reverse-mode kernels and tapes build on this in :mod:`tidal.autodiff` (kernel adjoints).
+A :class:`TidalKernel` is lowered into tidal IR for each launch signature (template arguments
+bound, ndarray element types known) and launched as generated Taichi source, the same IR its
+adjoint and tangent kernels are made from (:mod:`tidal.autodiff.kernels`). Launches inside a
+:class:`tidal.Tape` are recorded. A kernel using Taichi features outside tidal's subset still runs
+forward (as a plain Taichi kernel) outside tapes; differentiating it raises the tidal error that
+names the construct.
 """
 
 from __future__ import annotations
@@ -10,9 +13,11 @@ from __future__ import annotations
 import functools
 
 import taichi as ti
+from taichi.lang import impl as ti_impl
 from taichi.lang.exception import TaichiCompilationError
 
-from tidal.dsl import loader, runtime
+from tidal.dsl import codegen, frontend, kernel_lowering, loader, optimize, runtime
+from tidal.dsl.errors import TidalError
 
 
 def _resolve_annotations(pyfunc) -> None:
@@ -33,14 +38,115 @@ def _resolve_annotations(pyfunc) -> None:
             try:
                 ann[k] = eval(v, scope)  # noqa: S307 - the user's own annotation expression
             except Exception as e:  # noqa: BLE001 - report which annotation failed
-                from tidal.dsl.errors import TidalError
-
                 raise TidalError(f"cannot evaluate the annotation of `{k}` in kernel "
                                  f"{pyfunc.__name__}: {v!r} ({e})") from None
 
 
+def run_compiled(kernel, args):
+    """Launch a Taichi kernel, reporting compile errors in generated code at the user's line."""
+    try:
+        return kernel(*args)
+    except TaichiCompilationError as e:
+        mapped = loader.user_error_from_taichi(e)
+        if mapped is not None:
+            raise mapped from None
+        raise
+
+
+class Specialization:
+    """A kernel lowered for one launch signature, with its generated forward kernel."""
+
+    def __init__(self, owner: TidalKernel, kir: kernel_lowering.KernelIR, bindings: dict):
+        self.owner = owner
+        self.kir = kir
+        self.bindings = bindings
+        self._forward = None
+        self.derived: dict = {}
+
+    def call_args(self, args) -> list:
+        """The arguments of the generated kernels (values and ndarrays, in order)."""
+        return [a for a, (_, kind) in zip(args, self.kir.signature) if kind != "template"]
+
+    def source(self) -> str:
+        return self.generated().source
+
+    def generated(self) -> codegen.Generated:
+        cfg = runtime.config()
+        return codegen.generate_kernel(self.kir, self.owner.name, cfg.default_fp, cfg.arch)
+
+    def forward(self):
+        if self._forward is None:
+            g = self.generated()
+            self._forward = loader.load(g.source, g.func_name, g.namespace, self.owner.name,
+                                        g.line_map)
+        return self._forward
+
+
+class TidalKernel:
+    """A kernel written in the tidal language (see :func:`kernel`)."""
+
+    __tidal_kernel__ = True
+
+    def __init__(self, pyfunc):
+        self.pyfunc = pyfunc
+        self.name = pyfunc.__name__
+        self._pf = None
+        self._specs: dict = {}
+        self._raw = None
+        functools.update_wrapper(self, pyfunc)
+
+    @property
+    def parsed(self):
+        if self._pf is None:
+            self._pf = frontend.parse(self.pyfunc)
+        return self._pf
+
+    def specialize(self, args) -> Specialization:
+        """The specialisation for these launch arguments (lowered and cached on first use)."""
+        cfg = runtime.config()
+        bindings, key = kernel_lowering.bind(self.parsed, args, cfg.default_fp)
+        full_key = (cfg.generation, cfg.default_fp, cfg.arch, key)
+        spec = self._specs.get(full_key)
+        if spec is None:
+            kir = kernel_lowering.lower_kernel(self.parsed, cfg.default_fp, bindings)
+            kir.fn = optimize.optimize(kir.fn, cfg.default_fp)
+            spec = self._specs[full_key] = Specialization(self, kir, bindings)
+        return spec
+
+    def raw(self):
+        """The plain Taichi kernel compiled from the user's source."""
+        if self._raw is None:
+            _resolve_annotations(self.pyfunc)
+            self._raw = ti.kernel(self.pyfunc)
+        return self._raw
+
+    def __call__(self, *args):
+        if ti_impl.inside_kernel():
+            raise TidalError(f"kernel {self.name} cannot be called from inside a kernel",
+                             hint="call a @td.func instead")
+        from tidal.autodiff import kernels
+
+        runtime.config()
+        try:
+            spec = self.specialize(args)
+        except TidalError:
+            if kernels.differentiating():
+                raise
+            return run_compiled(self.raw(), args)
+        return kernels.launch(spec, args)
+
+    def source(self, *args, mode: str = "forward") -> str:
+        """Generated source of this kernel for the launch arguments ``args``."""
+        from tidal.autodiff import kernels
+
+        return kernels.source(self.specialize(args), mode)
+
+
 def kernel(pyfunc):
-    """Decorator: a Taichi kernel that may call tidal functions and derivatives.
+    """Decorator: a kernel over Taichi fields and ndarrays, differentiable with :class:`Tape`.
+
+    Top-level ``for`` loops run in parallel; ``F[i] += v`` is an atomic add. Kernels may call
+    tidal functions and their derivatives.
 
     Example:
         >>> import numpy as np
@@ -59,19 +165,4 @@ def kernel(pyfunc):
         >>> apply(a, out); out.tolist()
         [2.0, 4.0]
     """
-    runtime.config()
-    _resolve_annotations(pyfunc)
-    compiled = ti.kernel(pyfunc)
-
-    @functools.wraps(pyfunc)
-    def run(*args, **kwargs):
-        try:
-            return compiled(*args, **kwargs)
-        except TaichiCompilationError as e:
-            mapped = loader.user_error_from_taichi(e)
-            if mapped is not None:
-                raise mapped from None
-            raise
-
-    run.__tidal_kernel__ = compiled
-    return run
+    return TidalKernel(pyfunc)

@@ -324,10 +324,10 @@ class Lowerer:
                 self.assign(t, v, node)
         elif isinstance(target, (ast.Subscript, ast.Attribute)):
             base_node = target.value
+            if self.memory_object(target) is not None:
+                self.store(target, value, node)
+                return
             base = self.expr(base_node)
-            if isinstance(base, Field):
-                self.fail(node, "tidal functions cannot write to fields",
-                          "return the value and store it in a kernel", UnsupportedConstructError)
             if not (isinstance(base, ir.Atom) and not base.type.is_scalar):
                 self.fail(node, "only elements of vectors and matrices can be assigned",
                           cls=TidalTypeError)
@@ -674,8 +674,8 @@ class Lowerer:
 
     def expr_Subscript(self, node):
         base = self.expr(node.value)
-        if isinstance(base, Field):
-            return self.field_load(base, node)
+        if isinstance(base, (Field, P.ArrayArg)):
+            return self.load(base, node)
         if isinstance(base, ir.Atom):
             if base.type.is_scalar:
                 self.fail(node, "cannot index a scalar", cls=TidalTypeError)
@@ -691,30 +691,46 @@ class Lowerer:
                 self.fail(node, f"indexing failed: {e}")
         self.fail(node, "cannot index this value", cls=TidalTypeError)
 
-    def field_load(self, field: Field, node):
-        shape = field.shape
+    def memory_object(self, target):
+        """The field or ndarray a subscript ``target`` indexes, or None."""
+        if not isinstance(target, ast.Subscript):
+            return None
+        try:
+            base = self.expr(target.value)
+        except TidalError:
+            return None
+        return base if isinstance(base, (Field, P.ArrayArg)) else None
+
+    def store(self, target, value, node):
+        """``F[i] = value``: functions have no side effects (kernels override this)."""
+        self.fail(node, "tidal functions cannot write to fields",
+                  "return the value and store it in a kernel", UnsupportedConstructError)
+
+    def memory_ref(self, obj, node):
+        """(reference, index atoms, element type) of ``obj[...]`` for a field or ndarray."""
+        shape = obj.shape
         sl = node.slice
         elts = sl.elts if isinstance(sl, ast.Tuple) else [sl]
         if not shape and len(elts) == 1 and isinstance(elts[0], ast.Constant) \
                 and elts[0].value is None:
             elts = []
         if len(elts) != len(shape):
-            self.fail(node, f"field has {len(shape)} dimensions, got {len(elts)} indices",
-                      cls=TidalTypeError)
+            self.fail(node, f"`{ast.unparse(node.value)}` has {len(shape)} dimensions, got "
+                      f"{len(elts)} indices", cls=TidalTypeError)
         idx = []
         for e in elts:
             a = self.atom(self.expr(e), e)
             if a.type.is_float or not a.type.is_scalar:
-                self.fail(node, "field indices must be integers", cls=TidalTypeError)
+                self.fail(node, "indices must be integers", cls=TidalTypeError)
             idx.append(a)
-        dt = dtype_from_taichi(field.dtype, self.default_fp)
-        if hasattr(field, "n"):
-            shape_e = (field.n,) if field.ndim == 1 else (field.n, field.m)
-            et = TType(dt, shape_e)
-        else:
-            et = TType(dt, ())
-        name = ast.unparse(node.value).replace(".", "_")
-        return P.load(*idx, ref=P.GlobalRef(field, name), elem=et)
+        if isinstance(obj, P.ArrayArg):
+            return P.GlobalRef(obj, obj.name), idx, obj.elem
+        name = ast.unparse(node.value).replace(".", "_").replace("[", "_").replace("]", "")
+        return P.GlobalRef(obj, name), idx, field_element_type(obj, self.default_fp)
+
+    def load(self, obj, node):
+        ref, idx, et = self.memory_ref(obj, node)
+        return P.load(*idx, ref=ref, elem=et)
 
     def expr_BinOp(self, node):
         a = self.expr(node.left)
@@ -879,6 +895,14 @@ class Lowerer:
         self.fail(node, f"cannot call `{name}` with runtime values in a tidal function",
                   f"decorate `{name}` with @td.func, or compute the value outside",
                   UnsupportedConstructError)
+
+
+def field_element_type(field: Field, default_fp: DType) -> TType:
+    """The tidal type of one element of a Taichi field."""
+    dt = dtype_from_taichi(field.dtype, default_fp)
+    if hasattr(field, "n"):
+        return TType(dt, (field.n,) if field.ndim == 1 else (field.n, field.m))
+    return TType(dt, ())
 
 
 class _OutRef:

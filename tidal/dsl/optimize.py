@@ -23,8 +23,10 @@ from tidal.dsl.emitter import Emitter
 class Rebuilder:
     """Re-emits IR statements into the current scope of ``em``."""
 
-    def __init__(self, em: Emitter):
+    def __init__(self, em: Emitter, skip_effects: bool = False):
         self.em = em
+        # recomputation inside adjoint kernels repeats values, not side effects
+        self.skip_effects = skip_effects
 
     @staticmethod
     def atom(env: dict, a: ir.Atom) -> ir.Atom:
@@ -47,12 +49,16 @@ class Rebuilder:
                 self.for_(s, env)
             elif isinstance(s, ir.While):
                 self.while_(s, env)
+            elif isinstance(s, ir.ParallelFor):
+                self.parallel_for(s, env)
             else:  # pragma: no cover - IR has no other statements
                 raise TypeError(s)
         finally:
             self.em.loc = saved
 
     def assign(self, s: ir.Assign, env: dict) -> None:
+        if self.skip_effects and s.prim.effect:
+            return
         args = [self.atom(env, a) for a in s.args]
         self.em.name = s.outs[0].name if s.outs else "t"
         res = self.em.apply(s.prim, args, s.attrs)
@@ -157,6 +163,23 @@ class Rebuilder:
         self.em.append(ir.While([i for i, p in zip(inits, params) if p], cond_block, body, outs,
                                 s.loc))
 
+    def parallel_for(self, s: ir.ParallelFor, env: dict) -> None:
+        if self.skip_effects:
+            return  # a parallel loop computes nothing but its side effects
+        starts = [self.atom(env, a) for a in s.starts]
+        stops = [self.atom(env, a) for a in s.stops]
+        indices = [ir.Var(i.name, i.type) for i in s.indices]
+        self.em.begin()
+        benv = dict(env)
+        benv.update(zip(s.indices, indices))
+        self.parallel_body(s, benv)
+        body = self.em.end(())
+        if body.stmts:
+            self.em.append(ir.ParallelFor(indices, starts, stops, body, s.loc))
+
+    def parallel_body(self, s: ir.ParallelFor, env: dict) -> None:
+        self.block(s.body.stmts, env)
+
     @staticmethod
     def _drop_invariant(params, res, inits, active) -> bool:
         """Mark carried values that never change; True if any was found (re-emit needed)."""
@@ -230,6 +253,12 @@ def _dce_block(block: ir.Block, live_after: set) -> set:
                 _dce_block(b, set())
             kept.append(s)
             live.update(ir.stmt_free_vars(s))
+        elif isinstance(s, ir.ParallelFor):
+            if not _has_effects(s.body):
+                continue
+            _dce_block(s.body, set())
+            kept.append(s)
+            live.update(ir.stmt_free_vars(s))
         else:
             if not _dce_loop(s, live):
                 continue
@@ -289,6 +318,8 @@ def _copy_block(b: ir.Block) -> ir.Block:
 def _copy_stmt(s):
     if isinstance(s, ir.Assign):
         return s
+    if isinstance(s, ir.ParallelFor):
+        return ir.ParallelFor(s.indices, s.starts, s.stops, _copy_block(s.body), s.loc)
     if isinstance(s, ir.If):
         return ir.If(s.cond, _copy_block(s.then), _copy_block(s.orelse), s.outs, s.loc)
     if isinstance(s, ir.For):

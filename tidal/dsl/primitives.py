@@ -109,6 +109,8 @@ class Primitive:
         """Positions of the arguments that derivatives flow through."""
         if self.float_args == "all":
             return tuple(range(n_args))
+        if self.float_args == "last":
+            return (n_args - 1,) if n_args else ()
         return tuple(i for i in self.float_args if i < n_args)
 
     def __repr__(self) -> str:
@@ -674,8 +676,33 @@ sum_ = primitive(
 # global memory
 
 
+class ArrayArg:
+    """An ndarray parameter of a kernel: referenced by its parameter name, not bound as a global.
+
+    Attributes:
+        name: the kernel parameter's name.
+        ndim: number of array dimensions (element dimensions excluded).
+        elem: element type.
+    """
+
+    is_kernel_arg = True
+
+    def __init__(self, name: str, ndim: int, elem: TType):
+        self.name = name
+        self.ndim = ndim
+        self.elem = elem
+
+    @property
+    def shape(self):
+        return (None,) * self.ndim
+
+    def __repr__(self):
+        return f"ndarray {self.name}"
+
+
 class GlobalRef:
-    """A Python object (a Taichi field) referenced from generated code under a fixed name."""
+    """A Python object (a Taichi field, an ndarray argument, a tidal function) referenced from
+    generated code under a fixed name."""
 
     def __init__(self, obj, name: str):
         self.obj = obj
@@ -704,9 +731,48 @@ def _load_cg(args, attrs, types):
 
 load = primitive(
     "load", infer=_load_infer, impl=None, codegen=_load_cg, float_args=(), cse=False,
-    attrs_doc="(GlobalRef, element type): read an element of a Taichi field",
+    attrs_doc="(GlobalRef, element type): read an element of a Taichi field or ndarray",
     # the test builds the field; the input is the element index
-    cases=(Case((Choice((0, 2)),)),),
+    cases=(Case((Choice((0, 2)),)),), extra={"memory": True, "reads_memory": True},
+)
+
+
+def _store_infer(types, attrs, default_fp):
+    ref, elem_type = attrs
+    *idx, value = types
+    _check_index_types(idx, len(ref.obj.shape))
+    if value != elem_type:
+        _err(f"cannot store a {value} into {ref.name}, whose elements are {elem_type}")
+    return ()
+
+
+def _memory_cg(op):
+    def f(args, attrs, types):
+        ref = attrs[0]
+        idx = ", ".join(a for a, _ in args[:-1]) or "None"
+        return f"{ref.name}[{idx}] {op} {args[-1][0]}", PREC_ATOM
+    return f
+
+
+array_size = primitive(
+    "array_size", infer=lambda types, attrs, fp: (TType(I32),), impl=None,
+    codegen=lambda a, at, t: (f"{at[0].name}.shape[{at[1]}]", PREC_CALL), cse=True,
+    extra={"memory": True},
+    attrs_doc="(GlobalRef of an ndarray argument, dimension): its size along the dimension",
+    cases=(Case(()),),
+)
+
+store = primitive(
+    "store", infer=_store_infer, impl=None, codegen=_memory_cg("="), float_args="last",
+    cse=False, effect=True,
+    attrs_doc="(GlobalRef, element type): write an element (args: indices, value)",
+    cases=(Case((Choice((0, 2)),)),), extra={"memory": True},
+)
+atomic_add = primitive(
+    "atomic_add", infer=_store_infer, impl=None, codegen=_memory_cg("+="), float_args="last",
+    cse=False, effect=True,
+    attrs_doc="(GlobalRef, element type): atomically add to an element (args: indices, value)",
+    cases=(Case((Choice((0, 2)),)),), extra={"memory": True},
 )
 
 # ----------------------------------------------------------------------------------------------

@@ -1,0 +1,139 @@
+"""Adjoint and tangent kernels, generated as tidal source from a kernel's IR.
+
+The adjoint of a kernel runs its statements' adjoints in reverse order; each top-level parallel
+loop becomes a parallel loop over the same iterations that recomputes the iteration's values and
+runs the body's adjoint, accumulating into adjoint storage (:mod:`tidal.autodiff.memory`). The
+tangent kernel computes the primal values and their tangents together. Both are made by the same
+VJP and JVP transformations as function derivatives, in a memory mode, so a tangent kernel can be
+differentiated again (Hessian-vector products).
+
+Guarantees: given the fields' values before the launch (restored by :class:`tidal.Tape`), the
+adjoint kernel adds to the adjoint storage of every active reference exactly the cotangent the
+launch contributes, and resets the adjoint of every overwritten element; references outside the
+active set are constants.
+"""
+
+from __future__ import annotations
+
+from tidal.autodiff import memory
+from tidal.autodiff.jvp import JvpEmitter
+from tidal.autodiff.vjp import Adjoints, VjpEmitter
+from tidal.dsl import codegen, ir, kernel_lowering, loader, optimize, runtime
+from tidal.dsl import primitives as P
+from tidal.dsl.emitter import Emitter
+
+_CONTEXTS: list = []  # active tapes and tangent runs
+
+
+def differentiating() -> bool:
+    """Whether a tape or a tangent run is active (kernels must then be tidal-lowerable)."""
+    return bool(_CONTEXTS)
+
+
+def push(ctx) -> None:
+    _CONTEXTS.append(ctx)
+
+
+def pop(ctx) -> None:
+    _CONTEXTS.remove(ctx)
+
+
+def current():
+    return _CONTEXTS[-1] if _CONTEXTS else None
+
+
+def launch(spec, args):
+    """Launch a kernel specialisation, letting an active tape or tangent run take part."""
+    from tidal.dsl.kernel import run_compiled
+
+    ctx = current()
+    if ctx is not None:
+        return ctx.launch(spec, args)
+    return run_compiled(spec.forward(), spec.call_args(args))
+
+
+def ref_objects(spec, args) -> dict:
+    """For each memory reference of the kernel, the object it denotes at this launch."""
+    kir = spec.kir
+    values = dict(zip((n for n, _ in kir.signature), args))
+    out = {}
+    for r in kir.reads + kir.writes + kir.adds:
+        out[id(r.obj)] = values[r.obj.name] if isinstance(r.obj, P.ArrayArg) else r.obj
+    return out
+
+
+def transform(spec, kind: str, active: frozenset) -> kernel_lowering.KernelIR:
+    """The adjoint (``kind="adjoint"``) or tangent kernel IR of a specialisation.
+
+    ``active`` holds the ids of the reference objects (fields, :class:`ArrayArg`) that carry
+    derivatives.
+    """
+    kir = spec.kir
+    fn = kir.fn
+    fp = runtime.config().default_fp
+    em = Emitter(fp)
+    params = [ir.Var(p.name, p.type) for p in fn.params]
+    env = dict(zip(fn.params, params))
+    with memory.mode(memory.Mode(kind, active)), em:
+        em.begin()
+        if kind == "adjoint":
+            v = VjpEmitter(em)
+            v.fwd.block(fn.body.stmts, env)
+            v.reverse(fn.body.stmts, env, Adjoints())
+        else:
+            JvpEmitter(em).block(fn.body.stmts, env, {})
+        body = em.end(())
+    suffix = "_grad" if kind == "adjoint" else "_dot"
+    out = ir.Function(f"{fn.name}_{kind}", params, body, fn.loc)
+    out = optimize.optimize(out, fp)
+    signature = list(kir.signature)
+    arrays = dict(kir.arrays)
+    for name, arr in kir.arrays.items():
+        if id(arr) in active:
+            signature.append((name + suffix, "ndarray"))
+            arrays[name + suffix] = memory.storage(arr, kind)
+    return kernel_lowering.KernelIR(out, signature, arrays)
+
+
+def compiled(spec, kind: str, active: frozenset):
+    """The loaded adjoint/tangent kernel (generated and compiled once per active set)."""
+    key = (kind, active)
+    hit = spec.derived.get(key)
+    if hit is None:
+        kir = transform(spec, kind, active)
+        cfg = runtime.config()
+        g = codegen.generate_kernel(kir, f"{spec.owner.name}_{kind}", cfg.default_fp, cfg.arch)
+        k = loader.load(g.source, g.func_name, g.namespace, f"{spec.owner.name}_{kind}",
+                        g.line_map)
+        hit = spec.derived[key] = (kir, g, k)
+    return hit
+
+
+def storage_args(spec, args, kind: str, active: frozenset) -> list:
+    """Derivative storage arrays for the ndarray arguments with derivatives."""
+    kir = spec.kir
+    values = dict(zip((n for n, _ in kir.signature), args))
+    return [memory.array_storage(values[name], kind) for name, arr in kir.arrays.items()
+            if id(arr) in active]
+
+
+def source(spec, mode: str) -> str:
+    """Source of a kernel specialisation: ``forward``, ``adjoint`` or ``tangent`` (all memory
+    references active)."""
+    if mode == "forward":
+        return spec.source()
+    if mode not in ("adjoint", "tangent"):
+        from tidal.dsl.errors import TidalArgumentError
+
+        raise TidalArgumentError(f"mode must be 'forward', 'adjoint' or 'tangent', got {mode!r}")
+    kir = spec.kir
+    active = frozenset(id(r.obj) for r in kir.reads + kir.writes + kir.adds
+                       if r.obj is not None and _is_float(r))
+    return compiled(spec, mode, active)[1].source
+
+
+def _is_float(r) -> bool:
+    obj = r.obj
+    if isinstance(obj, P.ArrayArg):
+        return obj.elem.is_float
+    return "f" in str(obj.dtype)

@@ -1,0 +1,371 @@
+"""Lowering of ``@td.kernel`` functions: the function lowering plus memory and parallel loops.
+
+Guarantees of the :class:`KernelIR` returned by :func:`lower_kernel`, in addition to those of
+:mod:`tidal.dsl.lowering`:
+
+* the kernel is specialised to one launch signature: ``ti.template()`` arguments are bound to
+  their objects, ndarray arguments to :class:`tidal.dsl.primitives.ArrayArg` references;
+* top-level ``for`` loops are :class:`tidal.dsl.ir.ParallelFor` regions (unless preceded by
+  ``ti.loop_config(serialize=True)``); their bodies modify no kernel-scope variable;
+* memory is accessed only through ``load``, ``store`` and ``atomic_add`` (``+=``/``-=`` on an
+  element is an atomic add, as in Taichi);
+* no element is read after this kernel wrote its field, except a read of the very element an
+  iteration stored earlier in the same block, which is replaced by the stored value. A kernel
+  that reads a field after writing it is refused at the reading line: its adjoint could not
+  recompute the value read.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+from dataclasses import dataclass, field
+
+import numpy as np
+import taichi as ti
+from taichi.lang.field import Field
+
+from tidal.dsl import frontend, ir
+from tidal.dsl import primitives as P
+from tidal.dsl.errors import TidalTypeError, UnsupportedConstructError
+from tidal.dsl.lowering import Lowerer, assigned_names, field_element_type, is_static
+from tidal.dsl.types import I32, DType, TType, dtype_from_taichi, from_annotation
+
+
+@dataclass
+class KernelIR:
+    """A kernel specialised to one launch signature.
+
+    Attributes:
+        fn: the IR (``fn.params`` are the scalar, vector and matrix arguments).
+        signature: per Python parameter, ``(name, kind)`` with kind ``"value"``, ``"ndarray"``
+            or ``"template"``, in order.
+        arrays: the ndarray arguments by name.
+        reads: the fields and ndarrays the kernel loads from.
+        writes: those it stores to; ``adds``: those it atomically adds to.
+    """
+
+    fn: ir.Function
+    signature: list
+    arrays: dict
+    reads: list = field(default_factory=list)
+    writes: list = field(default_factory=list)
+    adds: list = field(default_factory=list)
+
+
+def is_template(ann) -> bool:
+    return ann is ti.template or isinstance(ann, ti.template)
+
+
+def is_ndarray_type(ann) -> bool:
+    return type(ann).__name__ == "NdarrayType" or ann is ti.types.ndarray
+
+
+def array_arg(name: str, ann, value, default_fp: DType) -> P.ArrayArg:
+    """An :class:`ArrayArg` for the array passed as ``value`` to parameter ``name``."""
+    ann_dtype = getattr(ann, "dtype", None)
+    if hasattr(value, "element_shape"):  # a Taichi ndarray
+        dt = dtype_from_taichi(value.dtype, default_fp)
+        elem = TType(dt, tuple(value.element_shape))
+        ndim = len(value.shape)
+    elif isinstance(value, np.ndarray):
+        if ann_dtype is not None and not isinstance(ann_dtype, type(ti.f64)):
+            elem = from_annotation(ann_dtype, default_fp)
+        else:
+            elem = TType(_numpy_dtype(value.dtype, name), ())
+        ndim = value.ndim - len(elem.shape)
+    else:
+        raise TidalTypeError(f"argument `{name}` must be an ndarray (Taichi or NumPy), got "
+                             f"{type(value).__name__}")
+    return P.ArrayArg(name, ndim, elem)
+
+
+def _numpy_dtype(dt, name):
+    from tidal.dsl.types import F32, F64
+
+    table = {np.dtype(np.float64): F64, np.dtype(np.float32): F32, np.dtype(np.int32): I32}
+    if dt not in table:
+        raise TidalTypeError(f"ndarray argument `{name}` has dtype {dt}; use float64, float32 "
+                             "or int32")
+    return table[dt]
+
+
+class KernelLowerer(Lowerer):
+    """Lowers one kernel for one launch signature. Use :func:`lower_kernel`."""
+
+    def __init__(self, pf, default_fp: DType, bindings: dict):
+        super().__init__(pf, default_fp)
+        self.bindings = bindings
+        self.loop_depth = 0
+        self.nest = 0
+        self.serialize_next = False
+        self.in_parallel = False
+        self.forward: dict = {}
+        self.written: dict = {}
+        self.reads: dict = {}
+        self.writes: dict = {}
+        self.adds: dict = {}
+
+    def run(self) -> KernelIR:
+        pf = self.pf
+        frontend.check_subset(pf)
+        tree = frontend.rewrite_control_flow(copy.deepcopy(pf.tree))
+        params, signature, arrays = [], [], {}
+        for arg in tree.args.args:
+            name = arg.arg
+            if arg.annotation is None:
+                self.fail(arg, f"kernel parameter `{name}` has no type annotation",
+                          "annotate it, e.g. `x: ti.template()`, `a: ti.types.ndarray()` or "
+                          "`t: ti.i32`", TidalTypeError)
+            ann = self.static_eval(arg.annotation, "a type annotation")
+            if is_template(ann):
+                self.env[name] = self.bindings[name]
+                signature.append((name, "template"))
+            elif is_ndarray_type(ann):
+                arr = self.bindings[name]
+                self.env[name] = arr
+                arrays[name] = arr
+                signature.append((name, "ndarray"))
+            else:
+                v = ir.Var(name, self.to_type(ann, arg))
+                params.append(v)
+                self.env[name] = v
+                signature.append((name, "value"))
+        with self.em:
+            self.em.begin()
+            self.block(tree.body)
+            if self.results not in (None, (), (None,)):
+                self.fail(tree, "differentiable kernels cannot return values",
+                          "store results in a field (e.g. a 0-D loss field)",
+                          UnsupportedConstructError)
+            body = self.em.end(())
+        fn = ir.Function(pf.name, params, body, pf.loc(tree))
+        return KernelIR(fn, signature, arrays, list(self.reads.values()),
+                        list(self.writes.values()), list(self.adds.values()))
+
+    # -- loops -------------------------------------------------------------------------------
+    def stmt_Expr(self, node):
+        v = node.value
+        if isinstance(v, ast.Call):
+            fn = self.expr(v.func)
+            if fn is ti.loop_config:
+                kw = {k.arg: self.static_eval(k.value, "a loop_config option") for k in v.keywords}
+                self.serialize_next = bool(kw.get("serialize", False))
+                return
+            if fn in (ti.atomic_add, ti.atomic_sub):
+                self.atomic_call(v, fn)
+                return
+        super().stmt_Expr(node)
+
+    def stmt_For(self, node):
+        if self.loop_depth == 0 and not self.serialize_next:
+            self.parallel_for(node)
+            return
+        self.serialize_next = False
+        self.loop_depth += 1
+        self.nest += 1
+        try:
+            super().stmt_For(node)
+        finally:
+            self.loop_depth -= 1
+            self.nest -= 1
+
+    def stmt_While(self, node):
+        self.loop_depth += 1
+        self.nest += 1
+        try:
+            super().stmt_While(node)
+        finally:
+            self.loop_depth -= 1
+            self.nest -= 1
+
+    def stmt_If(self, node):
+        self.nest += 1
+        try:
+            super().stmt_If(node)
+        finally:
+            self.nest -= 1
+
+    def parallel_for(self, node):
+        ranges, targets = self.parallel_ranges(node)
+        indices = [ir.Var(t, TType(I32)) for t in targets]
+        outer = [n for n in assigned_names(node.body) if n in self.env and n not in targets]
+        if outer:
+            self.fail(node, f"the parallel loop assigns `{outer[0]}`, a kernel-scope variable",
+                      "iterations of a top-level loop run in parallel: accumulate into a field "
+                      "with +=, or keep the variable inside the loop", UnsupportedConstructError)
+        env0, forward0 = self.env, self.forward
+        self.env = dict(env0)
+        self.env.update(zip(targets, indices))
+        self.forward = {}
+        self.loop_depth += 1
+        self.in_parallel = True
+        self.em.begin()
+        try:
+            self.block(node.body)
+        finally:
+            self.loop_depth -= 1
+            self.in_parallel = False
+        body = self.em.end(())
+        self.env, self.forward = env0, forward0
+        starts = [a for a, _ in ranges]
+        stops = [b for _, b in ranges]
+        self.em.append(ir.ParallelFor(indices, starts, stops, body, self.loc(node)))
+
+    def parallel_ranges(self, node):
+        """((start, stop) atoms per dimension, target names) of a top-level loop."""
+        it = node.iter
+        tgt = node.target
+        names = [tgt.id] if isinstance(tgt, ast.Name) else \
+            [e.id for e in tgt.elts] if isinstance(tgt, ast.Tuple) and all(
+                isinstance(e, ast.Name) for e in tgt.elts) else None
+        if names is None:
+            self.fail(node, "loop targets must be names", cls=UnsupportedConstructError)
+        if isinstance(it, ast.Call) and self._resolves_to(it.func, range):
+            args = [self.atom(self.expr(a), node) for a in it.args]
+            if len(args) == 3:
+                self.fail(node, "a step in a parallel range is not supported",
+                          "loop over range(n) and compute the index", UnsupportedConstructError)
+            ranges = [(ir.Const(0, TType(I32)), args[0])] if len(args) == 1 else [tuple(args)]
+        else:
+            obj = self.expr(it)
+            if isinstance(obj, Field):
+                ranges = [(ir.Const(0, TType(I32)), ir.Const(int(n), TType(I32)))
+                          for n in obj.shape]
+            elif isinstance(obj, type(ti.ndrange(1))):
+                ranges = [(ir.Const(int(a), TType(I32)), ir.Const(int(b), TType(I32)))
+                          for a, b in obj.bounds]
+            elif isinstance(it, ast.Call) and self.expr(it.func) is ti.ndrange:
+                ranges = self.ndrange_bounds(it, node)
+            else:
+                self.fail(node, "top-level loops iterate over range(...), ti.ndrange(...) or a "
+                          "field", cls=UnsupportedConstructError)
+        if len(ranges) != len(names):
+            self.fail(node, f"the loop has {len(ranges)} dimensions but {len(names)} targets",
+                      cls=TidalTypeError)
+        return ranges, names
+
+    def ndrange_bounds(self, call, node):
+        out = []
+        for a in call.args:
+            v = self.expr(a)
+            if isinstance(v, tuple):
+                lo, hi = (self.atom(x, node) for x in v)
+            else:
+                lo, hi = ir.Const(0, TType(I32)), self.atom(v, node)
+            out.append((lo, hi))
+        return out
+
+    # -- memory --------------------------------------------------------------------------------
+    @staticmethod
+    def _key(ref, idx):
+        return (ref, tuple(a if isinstance(a, ir.Var) else a.key() for a in idx))
+
+    def load(self, obj, node):
+        ref, idx, et = self.memory_ref(obj, node)
+        key = self._key(ref, idx)
+        if key in self.forward:
+            return self.forward[key]
+        if ref in self.written:
+            self.fail(node, f"`{ref.name}` is read here after this kernel wrote it (line "
+                      f"{self.written[ref]})", "the adjoint could not recompute the value read: "
+                      "use the value you stored, read before writing, or split the kernel",
+                      UnsupportedConstructError)
+        self.reads.setdefault(ref, ref)
+        return P.load(*idx, ref=ref, elem=et)
+
+    def store(self, target, value, node):
+        obj = self.memory_object(target)
+        ref, idx, et = self.memory_ref(obj, target)
+        v = self.convert(self.atom(value, node), et, node)
+        P.store(*idx, v, ref=ref, elem=et)
+        self.mark_written(ref, node)
+        self.writes.setdefault(ref, ref)
+        if self.nest == 0:
+            self.forward[self._key(ref, idx)] = v
+
+    def mark_written(self, ref, node):
+        self.written.setdefault(ref, node.lineno)
+        for k in [k for k in self.forward if k[0] == ref]:
+            del self.forward[k]
+
+    def atomic(self, target, value, node, negate=False):
+        obj = self.memory_object(target)
+        ref, idx, et = self.memory_ref(obj, target)
+        v = self.convert(self.atom(value, node), et, node)
+        if negate:
+            v = P.neg(v)
+        P.atomic_add(*idx, v, ref=ref, elem=et)
+        self.mark_written(ref, node)
+        self.adds.setdefault(ref, ref)
+
+    def stmt_AugAssign(self, node):
+        if self.memory_object(node.target) is not None:
+            if isinstance(node.op, (ast.Add, ast.Sub)):
+                value = self.expr(node.value)
+                self.atomic(node.target, value, node, negate=isinstance(node.op, ast.Sub))
+                return
+        super().stmt_AugAssign(node)
+
+    def atomic_call(self, call, fn):
+        if len(call.args) != 2:
+            self.fail(call, f"{fn.__name__} takes a target and a value", cls=TidalTypeError)
+        target = call.args[0]
+        if self.memory_object(target) is None:
+            self.fail(call, f"{fn.__name__} needs a field or ndarray element as its target",
+                      cls=UnsupportedConstructError)
+        self.atomic(target, self.expr(call.args[1]), call, negate=fn is ti.atomic_sub)
+
+    def expr_Attribute(self, node):
+        base = self.expr(node.value)
+        if isinstance(base, P.ArrayArg) and node.attr == "shape":
+            ref = P.GlobalRef(base, base.name)
+            return tuple(P.array_size(ref=ref, dim=d) for d in range(base.ndim))
+        return super().expr_Attribute(node)
+
+    def expr_Call(self, node):
+        fn = self.expr(node.func)
+        if fn in (ti.atomic_add, ti.atomic_sub):
+            self.fail(node, f"the value returned by {fn.__name__} cannot be used",
+                      "call it as a statement", UnsupportedConstructError)
+        return super().expr_Call(node)
+
+
+def bind(pf, args, default_fp: DType) -> tuple[dict, tuple]:
+    """Bindings of template/ndarray parameters for a launch, and a hashable signature key."""
+    tree = pf.tree
+    names = [a.arg for a in tree.args.args]
+    if len(args) != len(names):
+        raise TidalTypeError(f"kernel {pf.name} takes {len(names)} arguments ({', '.join(names)}),"
+                             f" got {len(args)}")
+    bindings, key = {}, []
+    lw = Lowerer(pf, default_fp)
+    for a, value in zip(tree.args.args, args):
+        ann = lw.static_eval(a.annotation, "a type annotation") if a.annotation else None
+        if is_template(ann):
+            bindings[a.arg] = value
+            key.append(("t", id(value)) if not is_static(value) or not _hashable(value)
+                       else ("t", value))
+        elif is_ndarray_type(ann):
+            arr = array_arg(a.arg, ann, value, default_fp)
+            bindings[a.arg] = arr
+            key.append(("a", arr.ndim, arr.elem))
+        else:
+            key.append(("v",))
+    return bindings, tuple(key)
+
+
+def _hashable(v) -> bool:
+    try:
+        hash(v)
+        return not isinstance(v, (Field,))
+    except TypeError:
+        return False
+
+
+def lower_kernel(pf, default_fp: DType, bindings: dict) -> KernelIR:
+    """Lower a parsed kernel for the given bindings (see the module docstring)."""
+    return KernelLowerer(pf, default_fp, bindings).run()
+
+
+__all__ = ["KernelIR", "KernelLowerer", "bind", "lower_kernel", "field_element_type"]
