@@ -9,7 +9,7 @@ tangent along the series, so declared rules compose to any order as well.
 
 from __future__ import annotations
 
-from tidal.autodiff import derived
+from tidal.autodiff import derived, memory
 from tidal.autodiff.rules import Fused
 from tidal.autodiff.series import Series
 from tidal.dsl import calls, emitter, ir
@@ -37,7 +37,7 @@ def rule_for(prim, kind: str):
 def _jvp(fn):
     def rule(primals, outs, tangents, attrs):
         mask = tuple(not ir.is_zero(t) for t in tangents)
-        g = derived.jvp_fn(fn, mask)
+        g = derived.jvp_fn(fn, mask, mode=memory.current())
         res = _call(g, list(primals) + [t for t, m in zip(tangents, mask) if m])
         n = len(outs)
         return Fused(res[:n], res[n:])
@@ -49,7 +49,7 @@ def _vjp(fn):
     def rule(primals, outs, cts, attrs):
         ct_mask = tuple(not ir.is_zero(c) for c in cts)
         wrt = tuple(p.type.is_float for p in primals)
-        g = derived.vjp_fn(fn, wrt, ct_mask, with_primal=False)
+        g = derived.vjp_fn(fn, wrt, ct_mask, with_primal=False, mode=memory.current())
         res = iter(_call(g, list(primals) + [c for c, m in zip(cts, ct_mask) if m]))
         return tuple(next(res) if w else None for w in wrt)
 
@@ -59,7 +59,7 @@ def _vjp(fn):
 def _taylor(fn):
     def rule(xs, outs, attrs, order):
         mask = tuple(not x.is_constant() for x in xs)
-        g = derived.taylor_fn(fn, order, mask)
+        g = derived.taylor_fn(fn, order, mask, mode=memory.current())
         args = [x.coef(0) for x in xs]
         args += [x.coef(k) for x, m in zip(xs, mask) if m for k in range(1, order + 1)]
         res = _call(g, args)
@@ -89,7 +89,7 @@ def tangent_function(fn):
     n, m = len(fn.param_types), len(fn.result_types)
     wrt = (False,) * n + (True,) * m
     cts = tuple(t.is_float for t in fn.param_types if t.is_float)
-    return derived.vjp_fn(h, wrt, cts, with_primal=False), "transposed"
+    return derived.vjp_fn(h, wrt, cts, with_primal=False, mode=memory.current()), "transposed"
 
 
 def _custom_jvp(fn):
@@ -123,7 +123,7 @@ def _custom_vjp(fn):
             m = len(outs)
             wrt = (False,) * n + tuple(f for f in fmask if f)
             ct_mask = (False,) * m + (True,) * m
-            t = derived.vjp_fn(g, wrt, ct_mask, with_primal=False)
+            t = derived.vjp_fn(g, wrt, ct_mask, with_primal=False, mode=memory.current())
             zeros = [ir.Zero(p.type) for p, f in zip(primals, fmask) if f]
             res = _call(t, list(primals) + zeros + list(cts))
         it = iter(res)
@@ -145,7 +145,7 @@ def _custom_taylor(fn):
         inputs += dxs
         lower = order - 1
         mask = tuple(not s.is_constant() for s in inputs)
-        tg = derived.taylor_fn(g, lower, mask)
+        tg = derived.taylor_fn(g, lower, mask, mode=memory.current())
         args = [s.coef(0) for s in inputs]
         args += [s.coef(k) for s, mk in zip(inputs, mask) if mk for k in range(1, lower + 1)]
         res = _call(tg, args)

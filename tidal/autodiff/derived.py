@@ -7,6 +7,7 @@ differentiated into, and the building blocks of the public API.
 Signatures (``n`` parameters, ``m`` results):
 
 * ``jvp_fn(f, mask)``: ``(params..., tangents of masked params...) -> (results..., tangents...)``;
+  every constructor takes a memory ``mode`` (derivatives of calls made inside kernels);
 * ``vjp_fn(f, wrt, cts)``: ``(params..., cotangents of masked results...) ->
   (results..., cotangents of wrt params...)``;
 * ``taylor_fn(f, K, mask)``: ``(params..., coefficients 1..K of masked params...) ->
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from tidal.autodiff import memory
 from tidal.autodiff.jvp import emit_jvp
 from tidal.autodiff.taylor import emit_taylor
 from tidal.autodiff.vjp import emit_vjp
@@ -39,14 +41,26 @@ def build(name: str, params: Sequence[tuple[str, TType]], body: Callable, defaul
     return ir.Function(name, pvars, block, loc)
 
 
+def _in_mode(mode):
+    """Run a builder in a memory mode (:mod:`tidal.autodiff.memory`): derivatives of calls made
+    inside kernels read and write derivative storage, the same function's outside them do not."""
+    def wrap(builder):
+        def run(fp):
+            with memory.mode(mode):
+                return builder(fp)
+        return run
+    return wrap
+
+
 def _params(f: ir.Function):
     return [(p.name, p.type) for p in f.params]
 
 
-def jvp_fn(fn: TidalFunction, mask: tuple[bool, ...]) -> TidalFunction:
-    """Forward mode with tangents for the parameters in ``mask``."""
+def jvp_fn(fn: TidalFunction, mask: tuple[bool, ...], mode=None) -> TidalFunction:
+    """Forward mode with tangents for the parameters in ``mask`` (in memory mode ``mode``)."""
 
     def make():
+        @_in_mode(mode)
         def builder(fp):
             f = fn.transform_ir(fp)
             extra = [("d" + p.name, p.type) for p, m in zip(f.params, mask) if m]
@@ -62,14 +76,15 @@ def jvp_fn(fn: TidalFunction, mask: tuple[bool, ...]) -> TidalFunction:
 
         return TidalFunction(f"{fn.name}_jvp", builder, kind="jvp")
 
-    return fn.memo(("jvp", mask), make)
+    return fn.memo(("jvp", mask, mode), make)
 
 
 def vjp_fn(fn: TidalFunction, wrt: tuple[bool, ...], cts: tuple[bool, ...],
-           with_primal: bool = True) -> TidalFunction:
+           with_primal: bool = True, mode=None) -> TidalFunction:
     """Reverse mode: cotangents for results in ``cts``, returned for parameters in ``wrt``."""
 
     def make():
+        @_in_mode(mode)
         def builder(fp):
             f = fn.transform_ir(fp)
             extra = [(f"ct{i}", r.type) for i, (r, m) in enumerate(zip(f.body.results, cts)) if m]
@@ -87,13 +102,15 @@ def vjp_fn(fn: TidalFunction, wrt: tuple[bool, ...], cts: tuple[bool, ...],
 
         return TidalFunction(f"{fn.name}_vjp", builder, kind="vjp")
 
-    return fn.memo(("vjp", wrt, cts, with_primal), make)
+    return fn.memo(("vjp", wrt, cts, with_primal, mode), make)
 
 
-def taylor_fn(fn: TidalFunction, order: int, mask: tuple[bool, ...]) -> TidalFunction:
+def taylor_fn(fn: TidalFunction, order: int, mask: tuple[bool, ...], mode=None
+              ) -> TidalFunction:
     """Taylor mode of order ``order`` with input series for the parameters in ``mask``."""
 
     def make():
+        @_in_mode(mode)
         def builder(fp):
             f = fn.transform_ir(fp)
             extra = [(f"{p.name}_{k}", p.type) for p, m in zip(f.params, mask) if m
@@ -113,4 +130,4 @@ def taylor_fn(fn: TidalFunction, order: int, mask: tuple[bool, ...]) -> TidalFun
 
         return TidalFunction(f"{fn.name}_taylor{order}", builder, kind="taylor")
 
-    return fn.memo(("taylor", order, mask), make)
+    return fn.memo(("taylor", order, mask, mode), make)

@@ -79,12 +79,24 @@ def _shadow_field(obj, kind: str):
     return f
 
 
+def own_storage(obj, kind: str):
+    """The derivative storage Taichi allocated for a field or ndarray (``needs_grad`` /
+    ``needs_dual``), or None."""
+    if isinstance(obj, np.ndarray):
+        return None
+    if hasattr(obj, "snode"):  # a field: .grad/.dual exist even when not allocated
+        ptr = obj.snode.ptr
+        allocated = ptr.has_adjoint() if kind == "adjoint" else ptr.has_dual()
+        return (obj.grad if kind == "adjoint" else obj.dual) if allocated else None
+    return getattr(obj, "grad" if kind == "adjoint" else "dual", None)
+
+
 def storage(obj, kind: str):
     """The derivative storage object of a field: ``kind`` is ``"adjoint"`` or ``"tangent"``."""
     if isinstance(obj, P.ArrayArg):
         suffix = "_grad" if kind == "adjoint" else "_dot"
         return P.ArrayArg(obj.name + suffix, obj.ndim, obj.elem)
-    own = getattr(obj, "grad" if kind == "adjoint" else "dual", None)
+    own = own_storage(obj, kind)
     if own is not None:
         return own
     return _shadow_field(obj, kind)
@@ -99,7 +111,7 @@ def ref(r: P.GlobalRef, kind: str) -> P.GlobalRef:
 
 def array_storage(arr, kind: str):
     """Derivative storage of an ndarray argument value (Taichi ndarray or NumPy array)."""
-    own = getattr(arr, "grad" if kind == "adjoint" else "dual", None)
+    own = own_storage(arr, kind)
     if own is not None:
         return own
     gen = runtime.config().generation

@@ -50,7 +50,7 @@ def restore(obj, saved) -> None:
 
 
 def has_own_grad(obj) -> bool:
-    return getattr(obj, "grad", None) is not None
+    return memory.own_storage(obj, "adjoint") is not None
 
 
 def _is_float_obj(obj) -> bool:
@@ -97,7 +97,7 @@ class Tape:
     """
 
     def __init__(self, loss, clear_gradients: bool = True, checkpoint_every: int | None = None):
-        if getattr(loss, "grad", None) is None:
+        if memory.own_storage(loss, "adjoint") is None:
             raise TidalArgumentError(
                 "the loss has no gradient storage",
                 hint="allocate it with needs_grad=True, e.g. "
@@ -199,13 +199,20 @@ class Tape:
 
     def _reverse(self, records, active: dict) -> None:
         for rec in reversed(records):
-            for obj, saved in rec.saved.values():
-                restore(obj, saved)
+            post = {id(rec.objects[id(r.obj)]) for r in rec.spec.kir.post_reads}
+            # values the launch read before writing them are restored first; values it read
+            # after writing them (post_reads) are restored once its adjoint has run
+            for oid, (obj, saved) in rec.saved.items():
+                if oid not in post:
+                    restore(obj, saved)
             act = frozenset(rid for rid, obj in rec.objects.items() if id(obj) in active)
             _, _, k = kernels.compiled(rec.spec, "adjoint", act)
             args = rec.spec.call_args(rec.args)
             args += kernels.storage_args(rec.spec, rec.args, "adjoint", act)
             run_compiled(k, args)
+            for oid, (obj, saved) in rec.saved.items():
+                if oid in post:
+                    restore(obj, saved)
 
     def _reverse_checkpointed(self, active: dict) -> None:
         k = self.checkpoint_every

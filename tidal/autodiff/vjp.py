@@ -139,6 +139,14 @@ class Adjoints:
         return c
 
 
+def _has_memory_effects(s: ir.Stmt) -> bool:
+    """Whether a region writes memory whose adjoint must run (kernel transformations)."""
+    if memory.current() is None:
+        return False
+    return any(isinstance(st, ir.Assign) and st.prim.effect
+               for b in s.blocks() for st in ir.walk(b))
+
+
 class VjpEmitter:
     """Emits adjoint code for IR blocks into ``em``."""
 
@@ -201,7 +209,7 @@ class VjpEmitter:
 
     def if_(self, s: ir.If, env: dict, adj: Adjoints) -> None:
         out_cts = {i: adj.pop(o) for i, o in enumerate(s.outs) if adj.has(o)}
-        if not out_cts:
+        if not out_cts and not _has_memory_effects(s):
             return
         em = self.em
         cond = Rebuilder.atom(env, s.cond)
@@ -232,7 +240,7 @@ class VjpEmitter:
 
     def loop(self, s, env: dict, adj: Adjoints) -> None:
         out_cts = {i: adj.pop(o) for i, o in enumerate(s.outs) if adj.has(o)}
-        if not out_cts:
+        if not out_cts and not _has_memory_effects(s):
             return
         em = self.em
         is_for = isinstance(s, ir.For)

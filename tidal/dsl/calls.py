@@ -19,7 +19,8 @@ _IN_PROGRESS: list = []
 class CallPrimitive(P.Primitive):
     """``outs = callee(*args)``. ``attrs`` is ``(GlobalRef(callee),)``."""
 
-    def __init__(self, fn, param_types: tuple[TType, ...], result_types: tuple[TType, ...]):
+    def __init__(self, fn, param_types: tuple[TType, ...], result_types: tuple[TType, ...],
+                 effect: bool = False):
         self.fn = fn
         self.param_types = param_types
         self.result_types = result_types
@@ -29,6 +30,8 @@ class CallPrimitive(P.Primitive):
             impl=None,
             codegen=self._codegen,
             float_args=tuple(i for i, t in enumerate(param_types) if t.is_float),
+            # derivatives of calls inside kernels write derivative storage: keep such calls
+            effect=effect,
         )
 
     def _infer(self, types, attrs, default_fp):
@@ -58,7 +61,8 @@ def call_prim(fn, default_fp: DType) -> CallPrimitive:
     prim = cache.get(default_fp)
     if prim is None:
         f = fn.ir(default_fp)
-        prim = CallPrimitive(fn, f.param_types, f.result_types)
+        effect = any(isinstance(st, ir.Assign) and st.prim.effect for st in ir.walk(f.body))
+        prim = CallPrimitive(fn, f.param_types, f.result_types, effect)
         cache[default_fp] = prim
     return prim
 

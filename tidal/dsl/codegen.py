@@ -195,7 +195,10 @@ class _Gen:
             elif isinstance(s, ir.ParallelFor):
                 self.parallel_for(s, depth)
             else:
-                reuse = [self.can_overwrite(a, last, k, own, depth) for a in s.inits]
+                inside = {v for b in s.blocks() for v in ir.free_vars(
+                    ir.Block(b.stmts, b.results, ()))}
+                reuse = [a not in inside and self.can_overwrite(a, last, k, own, depth)
+                         for a in s.inits]
                 if isinstance(s, ir.For) and self.kernel_signature is not None and depth == 1:
                     # a top-level loop of a kernel would run in parallel: keep it serial
                     self.emit(depth, "ti.loop_config(serialize=True)", s.loc)

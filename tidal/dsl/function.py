@@ -179,8 +179,11 @@ def func(pyfunc=None):
     return TidalFunction(pyfunc.__name__, build, pyfunc=pyfunc)
 
 
-def source(f) -> str:
-    """The generated Taichi source of a tidal function or derivative.
+def source(f, *args, mode: str = "forward") -> str:
+    """The generated Taichi source of a tidal function, derivative or kernel.
+
+    For a kernel, ``mode`` chooses the ``"forward"``, ``"adjoint"`` or ``"tangent"`` kernel, for
+    the launch arguments ``args`` (by default those of its latest launch).
 
     Example:
         >>> import tidal as td
@@ -193,11 +196,13 @@ def source(f) -> str:
         def ...
     """
     if isinstance(f, TidalFunction):
+        if mode != "forward":
+            raise TidalError("mode applies to kernels; use td.grad/td.jvp for functions")
         return f.source()
-    kernel_source = getattr(f, "__tidal_source__", None)
-    if kernel_source is not None:
-        return kernel_source()
-    raise TidalError(f"{f!r} is not a tidal function", hint="decorate it with @td.func")
+    if getattr(f, "__tidal_kernel__", False):
+        return f.source(*args, mode=mode)
+    raise TidalError(f"{f!r} is not a tidal function or kernel",
+                     hint="decorate it with @td.func or @td.kernel")
 
 
 __all__ = ["TidalFunction", "func", "source", "ti"]

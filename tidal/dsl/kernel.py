@@ -111,6 +111,7 @@ class TidalKernel:
             kir = kernel_lowering.lower_kernel(self.parsed, cfg.default_fp, bindings)
             kir.fn = optimize.optimize(kir.fn, cfg.default_fp)
             spec = self._specs[full_key] = Specialization(self, kir, bindings)
+        self._last = spec
         return spec
 
     def raw(self):
@@ -136,10 +137,19 @@ class TidalKernel:
         return kernels.launch(spec, args)
 
     def source(self, *args, mode: str = "forward") -> str:
-        """Generated source of this kernel for the launch arguments ``args``."""
+        """Generated source (``mode``: ``"forward"``, ``"adjoint"`` or ``"tangent"``) for the
+        launch arguments ``args``; without arguments, for the latest launch (or for a kernel
+        that takes no arguments)."""
         from tidal.autodiff import kernels
 
-        return kernels.source(self.specialize(args), mode)
+        if args or not self.parsed.tree.args.args:
+            spec = self.specialize(args)
+        elif getattr(self, "_last", None) is not None:
+            spec = self._last
+        else:
+            raise TidalError(f"kernel {self.name} takes arguments: launch it once, or pass "
+                             "the arguments to source()")
+        return kernels.source(spec, mode)
 
 
 def kernel(pyfunc):

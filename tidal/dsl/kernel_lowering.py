@@ -43,6 +43,8 @@ class KernelIR:
         arrays: the ndarray arguments by name.
         reads: the fields and ndarrays the kernel loads from.
         writes: those it stores to; ``adds``: those it atomically adds to.
+        post_reads: those read in a serial loop after earlier iterations wrote them: the
+            adjoint needs their values as the launch left them (see ``check_serial_loop``).
     """
 
     fn: ir.Function
@@ -51,6 +53,7 @@ class KernelIR:
     reads: list = field(default_factory=list)
     writes: list = field(default_factory=list)
     adds: list = field(default_factory=list)
+    post_reads: list = field(default_factory=list)
 
 
 def is_template(ann) -> bool:
@@ -105,6 +108,8 @@ class KernelLowerer(Lowerer):
         self.reads: dict = {}
         self.writes: dict = {}
         self.adds: dict = {}
+        self.serial = None  # loads and stores inside the current top-level serial loop
+        self.post_reads: dict = {}
 
     def run(self) -> KernelIR:
         pf = self.pf
@@ -117,7 +122,7 @@ class KernelLowerer(Lowerer):
                 self.fail(arg, f"kernel parameter `{name}` has no type annotation",
                           "annotate it, e.g. `x: ti.template()`, `a: ti.types.ndarray()` or "
                           "`t: ti.i32`", TidalTypeError)
-            ann = self.static_eval(arg.annotation, "a type annotation")
+            ann = annotation_value(self.pf, arg)
             if is_template(ann):
                 self.env[name] = self.bindings[name]
                 signature.append((name, "template"))
@@ -140,8 +145,11 @@ class KernelLowerer(Lowerer):
                           UnsupportedConstructError)
             body = self.em.end(())
         fn = ir.Function(pf.name, params, body, pf.loc(tree))
+        for r in called_reads(body, self.default_fp):
+            self.reads.setdefault(r, r)
         return KernelIR(fn, signature, arrays, list(self.reads.values()),
-                        list(self.writes.values()), list(self.adds.values()))
+                        list(self.writes.values()), list(self.adds.values()),
+                        list(self.post_reads.values()))
 
     # -- loops -------------------------------------------------------------------------------
     def stmt_Expr(self, node):
@@ -162,6 +170,9 @@ class KernelLowerer(Lowerer):
             self.parallel_for(node)
             return
         self.serialize_next = False
+        top = self.loop_depth == 0 and isinstance(node.target, ast.Name)
+        if top:
+            self.serial = {"var": node.target.id, "loads": [], "stores": []}
         self.loop_depth += 1
         self.nest += 1
         try:
@@ -169,6 +180,9 @@ class KernelLowerer(Lowerer):
         finally:
             self.loop_depth -= 1
             self.nest -= 1
+        if top:
+            self.check_serial_loop(self.serial, node)
+            self.serial = None
 
     def stmt_While(self, node):
         self.loop_depth += 1
@@ -189,7 +203,8 @@ class KernelLowerer(Lowerer):
     def parallel_for(self, node):
         ranges, targets = self.parallel_ranges(node)
         indices = [ir.Var(t, TType(I32)) for t in targets]
-        outer = [n for n in assigned_names(node.body) if n in self.env and n not in targets]
+        outer = [n for n in assigned_names(node.body) if n in self.env and n not in targets
+                 and not isinstance(self.env[n], (Field, P.ArrayArg))]
         if outer:
             self.fail(node, f"the parallel loop assigns `{outer[0]}`, a kernel-scope variable",
                       "iterations of a top-level loop run in parallel: accumulate into a field "
@@ -227,16 +242,13 @@ class KernelLowerer(Lowerer):
                 self.fail(node, "a step in a parallel range is not supported",
                           "loop over range(n) and compute the index", UnsupportedConstructError)
             ranges = [(ir.Const(0, TType(I32)), args[0])] if len(args) == 1 else [tuple(args)]
+        elif isinstance(it, ast.Call) and self.expr(it.func) is ti.ndrange:
+            ranges = self.ndrange_bounds(it, node)
         else:
             obj = self.expr(it)
             if isinstance(obj, Field):
                 ranges = [(ir.Const(0, TType(I32)), ir.Const(int(n), TType(I32)))
                           for n in obj.shape]
-            elif isinstance(obj, type(ti.ndrange(1))):
-                ranges = [(ir.Const(int(a), TType(I32)), ir.Const(int(b), TType(I32)))
-                          for a, b in obj.bounds]
-            elif isinstance(it, ast.Call) and self.expr(it.func) is ti.ndrange:
-                ranges = self.ndrange_bounds(it, node)
             else:
                 self.fail(node, "top-level loops iterate over range(...), ti.ndrange(...) or a "
                           "field", cls=UnsupportedConstructError)
@@ -272,6 +284,8 @@ class KernelLowerer(Lowerer):
                       "use the value you stored, read before writing, or split the kernel",
                       UnsupportedConstructError)
         self.reads.setdefault(ref, ref)
+        if self.serial is not None:
+            self.serial["loads"].append((ref, idx, node, self.env.get(self.serial["var"])))
         return P.load(*idx, ref=ref, elem=et)
 
     def store(self, target, value, node):
@@ -279,12 +293,15 @@ class KernelLowerer(Lowerer):
         ref, idx, et = self.memory_ref(obj, target)
         v = self.convert(self.atom(value, node), et, node)
         P.store(*idx, v, ref=ref, elem=et)
-        self.mark_written(ref, node)
+        self.mark_written(ref, node, idx)
         self.writes.setdefault(ref, ref)
         if self.nest == 0:
             self.forward[self._key(ref, idx)] = v
 
-    def mark_written(self, ref, node):
+    def mark_written(self, ref, node, idx=()):
+        if self.serial is not None:
+            self.serial["stores"].append((ref, idx, node, self.env.get(self.serial["var"])))
+            return  # reads in the loop are checked when the loop ends (check_serial_loop)
         self.written.setdefault(ref, node.lineno)
         for k in [k for k in self.forward if k[0] == ref]:
             del self.forward[k]
@@ -296,8 +313,49 @@ class KernelLowerer(Lowerer):
         if negate:
             v = P.neg(v)
         P.atomic_add(*idx, v, ref=ref, elem=et)
-        self.mark_written(ref, node)
+        self.mark_written(ref, node, idx)
         self.adds.setdefault(ref, ref)
+
+    def _offset(self, a, t):
+        """``c`` when index atom ``a`` is ``t + c`` for the loop index ``t``, else None."""
+        if a is t:
+            return 0
+        d = self.em.defs.get(a) if isinstance(a, ir.Var) else None
+        if d is None or d[0] not in (P.add, P.sub):
+            return None
+        x, y = d[1]
+        if x is t and isinstance(y, ir.Const):
+            return int(y.value) if d[0] is P.add else -int(y.value)
+        if y is t and isinstance(x, ir.Const) and d[0] is P.add:
+            return int(x.value)
+        return None
+
+    def check_serial_loop(self, rec, node):
+        """A top-level serial loop may read what its earlier iterations wrote only when each
+        iteration writes its own elements (one index is ``t + c``) and reads elements written
+        by earlier iterations (``t + c'`` with ``c' < c``): those are never overwritten, so the
+        adjoint recomputes from the values left after the launch."""
+        stored = {}
+        for ref, idx, n, t in rec["stores"]:
+            stored.setdefault(ref, []).append((idx, n, t))
+            self.written.setdefault(ref, n.lineno)
+        for ref, idx, n, t in rec["loads"]:
+            if ref not in stored:
+                continue
+            ok = False
+            for d in range(len(idx)):
+                cs = {self._offset(si[d], st) for si, _, st in stored[ref]}
+                c = self._offset(idx[d], t)
+                if len(cs) == 1 and None not in cs and c is not None and c < next(iter(cs)):
+                    ok = True
+                    break
+            if not ok:
+                self.fail(n, f"`{ref.name}` is read here in a loop that also writes it (line "
+                          f"{stored[ref][0][1].lineno})",
+                          "the adjoint needs every value read: index the field by the loop "
+                          "variable (write x[t + 1] from x[t]), or launch one kernel per step",
+                          UnsupportedConstructError)
+            self.post_reads.setdefault(ref, ref)
 
     def stmt_AugAssign(self, node):
         if self.memory_object(node.target) is not None:
@@ -339,9 +397,8 @@ def bind(pf, args, default_fp: DType) -> tuple[dict, tuple]:
         raise TidalTypeError(f"kernel {pf.name} takes {len(names)} arguments ({', '.join(names)}),"
                              f" got {len(args)}")
     bindings, key = {}, []
-    lw = Lowerer(pf, default_fp)
     for a, value in zip(tree.args.args, args):
-        ann = lw.static_eval(a.annotation, "a type annotation") if a.annotation else None
+        ann = annotation_value(pf, a)
         if is_template(ann):
             bindings[a.arg] = value
             key.append(("t", id(value)) if not is_static(value) or not _hashable(value)
@@ -353,6 +410,39 @@ def bind(pf, args, default_fp: DType) -> tuple[dict, tuple]:
         else:
             key.append(("v",))
     return bindings, tuple(key)
+
+
+def called_reads(block: ir.Block, default_fp: DType, seen=None) -> list:
+    """Field references loaded by the tidal functions ``block`` calls, transitively."""
+    from tidal.dsl.calls import CallPrimitive
+
+    seen = set() if seen is None else seen
+    out = []
+    for st in ir.walk(block):
+        if isinstance(st, ir.Assign) and isinstance(st.prim, CallPrimitive):
+            fn = st.prim.fn
+            if fn in seen:
+                continue
+            seen.add(fn)
+            body = fn.ir(default_fp).body
+            out += [s.attrs[0] for s in ir.walk(body)
+                    if isinstance(s, ir.Assign) and s.prim is P.load]
+            out += called_reads(body, default_fp, seen)
+    return out
+
+
+def annotation_value(pf, arg):
+    """The value of a kernel parameter's annotation (evaluated as Python in the kernel's
+    namespace: annotations are Taichi type objects such as ``ti.types.ndarray()``)."""
+    if arg.annotation is None:
+        return None
+    scope = dict(pf.globals)
+    scope.update(pf.closure)
+    try:
+        return eval(compile(ast.Expression(arg.annotation), pf.filename, "eval"), scope)  # noqa: S307
+    except Exception as e:  # noqa: BLE001 - report the failing annotation at its line
+        raise TidalTypeError(f"cannot evaluate the annotation of `{arg.arg}`: {e}",
+                             pf.loc(arg)) from None
 
 
 def _hashable(v) -> bool:

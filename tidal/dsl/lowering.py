@@ -406,10 +406,10 @@ class Lowerer:
         for o, x, y in zip(outs, res_t, res_e):
             if self._booly(x) and self._booly(y):
                 self.bools.add(o)
-        if outs:
+        effects = any(isinstance(st, ir.Assign) and st.prim.effect
+                      for b in (blk_t, blk_e) for st in ir.walk(b))
+        if outs or effects:
             self.em.append(ir.If(c, blk_t, blk_e, outs, self.loc(node)))
-        elif blk_t.stmts or blk_e.stmts:
-            pass  # branches computed nothing visible: nothing to emit
         for n, val in joined.items():
             self.env[n] = self._substitute(val, outs)
 
