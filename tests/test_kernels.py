@@ -129,3 +129,50 @@ def test_forward_matches_taichi(name):
     theirs.reset()
     theirs.run(taichi_launch)
     assert_close(loss_value(ours), loss_value(theirs), rtol=1e-12, what=f"{name} loss")
+
+
+def _direction(prog, seed):
+    rng = np.random.default_rng(seed)
+    return [rng.uniform(-1, 1, get(p).shape) for p in prog.params]
+
+
+def _run_fn(prog):
+    def run():
+        prog.run(tidal_launch)
+        return prog.loss
+    return run
+
+
+@pytest.mark.parametrize("name", list(PROGRAMS))
+def test_jvp_run_equals_gradient_dot_tangent(name):
+    prog = PROGRAMS[name][0]()
+    grads, value = tidal_gradients(prog)
+    tangents = _direction(prog, 1)
+    prog.reset()
+    v, d = td.jvp_run(_run_fn(prog), prog.params, tangents)
+    assert_close(v, value, rtol=1e-12, what=f"{name} loss")
+    expected = sum(float(np.sum(g * t)) for g, t in zip(grads, tangents))
+    assert_close(d, expected, rtol=1e-9, what=f"{name} directional derivative")
+
+
+@pytest.mark.parametrize("name", list(PROGRAMS))
+def test_hvp_matches_differences_of_gradients(name):
+    prog = PROGRAMS[name][0]()
+    v = _direction(prog, 2)
+    prog.reset()
+    value, g, hv = td.hvp(_run_fn(prog), prog.params, v)
+    grads, value_ref = tidal_gradients(prog)
+    assert_close(value, value_ref, rtol=1e-12, what=f"{name} loss")
+    for a, b in zip(g, grads):
+        assert_close(a, b, rtol=1e-10, what=f"{name} gradient from hvp")
+    base = [get(p) for p in prog.params]
+    h = 1e-5
+    diffs = []
+    for sign in (1, -1):
+        for p, b0, d in zip(prog.params, base, v):
+            p.from_numpy(np.asarray(b0 + sign * h * d))
+        diffs.append(tidal_gradients(prog)[0])
+    for p, b0 in zip(prog.params, base):
+        p.from_numpy(b0)
+    for k, (a, gp, gm) in enumerate(zip(hv, *diffs)):
+        assert_close(a, (gp - gm) / (2 * h), rtol=1e-6, what=f"{name} hvp param{k}")

@@ -17,6 +17,7 @@ from tidal.autodiff.api import (
 )
 from tidal.autodiff.check import check_grad
 from tidal.autodiff.custom import custom_jvp, custom_vjp
+from tidal.autodiff.runs import hvp, jvp_run
 from tidal.autodiff.tape import Tape
 from tidal.dsl.errors import (
     GradientMismatch,
@@ -71,10 +72,12 @@ __all__ = [
     "func",
     "grad",
     "hessian",
+    "hvp",
     "i32",
     "init",
     "jacobian",
     "jvp",
+    "jvp_run",
     "kernel",
     "laplacian",
     "mat",

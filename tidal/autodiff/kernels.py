@@ -42,6 +42,12 @@ def current():
     return _CONTEXTS[-1] if _CONTEXTS else None
 
 
+def outer(ctx):
+    """The context that encloses ``ctx`` (a tape recording a tangent run), or None."""
+    i = _CONTEXTS.index(ctx)
+    return _CONTEXTS[i - 1] if i > 0 else None
+
+
 def launch(spec, args):
     """Launch a kernel specialisation, letting an active tape or tangent run take part."""
     from tidal.dsl.kernel import run_compiled
@@ -62,11 +68,28 @@ def ref_objects(spec, args) -> dict:
     return out
 
 
+def memory_refs(fn: ir.Function, default_fp):
+    """(reads, writes, adds): memory references of a kernel IR, calls included."""
+    reads, writes, adds = {}, {}, {}
+    for st in ir.walk(fn.body):
+        if isinstance(st, ir.Assign):
+            if st.prim is P.load:
+                reads.setdefault(st.attrs[0], st.attrs[0])
+            elif st.prim is P.store:
+                writes.setdefault(st.attrs[0], st.attrs[0])
+            elif st.prim is P.atomic_add:
+                adds.setdefault(st.attrs[0], st.attrs[0])
+    for r in kernel_lowering.called_reads(fn.body, default_fp):
+        reads.setdefault(r, r)
+    return list(reads.values()), list(writes.values()), list(adds.values())
+
+
 def transform(spec, kind: str, active: frozenset) -> kernel_lowering.KernelIR:
     """The adjoint (``kind="adjoint"``) or tangent kernel IR of a specialisation.
 
     ``active`` holds the ids of the reference objects (fields, :class:`ArrayArg`) that carry
-    derivatives.
+    derivatives. The result takes the specialisation's value and ndarray arguments followed by
+    the derivative storage of its active ndarray arguments.
     """
     kir = spec.kir
     fn = kir.fn
@@ -83,29 +106,54 @@ def transform(spec, kind: str, active: frozenset) -> kernel_lowering.KernelIR:
         else:
             JvpEmitter(em).block(fn.body.stmts, env, {})
         body = em.end(())
-    suffix = "_grad" if kind == "adjoint" else "_dot"
     out = ir.Function(f"{fn.name}_{kind}", params, body, fn.loc)
     out = optimize.optimize(out, fp)
-    signature = list(kir.signature)
+    signature = [(n, k) for n, k in kir.signature if k != "template"]
     arrays = dict(kir.arrays)
+    post = list(kir.post_reads)
     for name, arr in kir.arrays.items():
         if id(arr) in active:
-            signature.append((name + suffix, "ndarray"))
-            arrays[name + suffix] = memory.storage(arr, kind)
-    return kernel_lowering.KernelIR(out, signature, arrays)
+            store = memory.storage(arr, kind)
+            signature.append((store.name, "ndarray"))
+            arrays[store.name] = store
+    if kind == "tangent":
+        post += [memory.ref(r, "tangent") for r in kir.post_reads if id(r.obj) in active]
+    reads, writes, adds = memory_refs(out, fp)
+    return kernel_lowering.KernelIR(out, signature, arrays, reads, writes, adds, post)
 
 
-def compiled(spec, kind: str, active: frozenset):
-    """The loaded adjoint/tangent kernel (generated and compiled once per active set)."""
+class DerivedSpec:
+    """An adjoint or tangent kernel, usable wherever a kernel specialisation is (a tape can
+    record tangent kernels and run their adjoints: Hessian-vector products)."""
+
+    def __init__(self, base, kind: str, active: frozenset):
+        self.kind = kind
+        self.kir = transform(base, kind, active)
+        self.name = f"{base.name}_{kind}"
+        self.derived: dict = {}
+        cfg = runtime.config()
+        self.generated = codegen.generate_kernel(self.kir, self.name, cfg.default_fp, cfg.arch)
+        self._kernel = None
+
+    def call_args(self, args) -> list:
+        return list(args)
+
+    def forward(self):
+        if self._kernel is None:
+            g = self.generated
+            self._kernel = loader.load(g.source, g.func_name, g.namespace, self.name, g.line_map)
+        return self._kernel
+
+    def source(self) -> str:
+        return self.generated.source
+
+
+def derived(spec, kind: str, active: frozenset) -> DerivedSpec:
+    """The adjoint/tangent kernel of ``spec`` (generated and compiled once per active set)."""
     key = (kind, active)
     hit = spec.derived.get(key)
     if hit is None:
-        kir = transform(spec, kind, active)
-        cfg = runtime.config()
-        g = codegen.generate_kernel(kir, f"{spec.owner.name}_{kind}", cfg.default_fp, cfg.arch)
-        k = loader.load(g.source, g.func_name, g.namespace, f"{spec.owner.name}_{kind}",
-                        g.line_map)
-        hit = spec.derived[key] = (kir, g, k)
+        hit = spec.derived[key] = DerivedSpec(spec, kind, active)
     return hit
 
 
@@ -129,7 +177,7 @@ def source(spec, mode: str) -> str:
     kir = spec.kir
     active = frozenset(id(r.obj) for r in kir.reads + kir.writes + kir.adds
                        if r.obj is not None and _is_float(r))
-    return compiled(spec, mode, active)[1].source
+    return derived(spec, mode, active).source()
 
 
 def _is_float(r) -> bool:

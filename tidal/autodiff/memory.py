@@ -94,8 +94,12 @@ def own_storage(obj, kind: str):
 def storage(obj, kind: str):
     """The derivative storage object of a field: ``kind`` is ``"adjoint"`` or ``"tangent"``."""
     if isinstance(obj, P.ArrayArg):
-        suffix = "_grad" if kind == "adjoint" else "_dot"
-        return P.ArrayArg(obj.name + suffix, obj.ndim, obj.elem)
+        # one storage argument per (argument, kind), so references to it compare equal
+        cache = obj.__dict__.setdefault("_storage", {})
+        if kind not in cache:
+            suffix = "_grad" if kind == "adjoint" else "_dot"
+            cache[kind] = P.ArrayArg(obj.name + suffix, obj.ndim, obj.elem)
+        return cache[kind]
     own = own_storage(obj, kind)
     if own is not None:
         return own
@@ -143,5 +147,7 @@ def zero(obj) -> None:
 
 
 def applies(prim) -> bool:
-    """Whether ``prim`` is a memory operation whose rule must run in the current mode."""
+    """Whether ``prim`` touches memory, so that its rule must run in the current mode even
+    without derivatives flowing through its arguments (memory operations, calls of functions
+    that read fields)."""
     return current() is not None and bool(prim.extra.get("memory"))

@@ -96,13 +96,14 @@ class Tape:
         [2.0, 4.0, 6.0]
     """
 
-    def __init__(self, loss, clear_gradients: bool = True, checkpoint_every: int | None = None):
-        if memory.own_storage(loss, "adjoint") is None:
+    def __init__(self, loss, clear_gradients: bool = True, checkpoint_every: int | None = None,
+                 _seed_shadow: bool = False):
+        if loss is not None and not _seed_shadow and memory.own_storage(loss, "adjoint") is None:
             raise TidalArgumentError(
                 "the loss has no gradient storage",
                 hint="allocate it with needs_grad=True, e.g. "
                      "ti.field(ti.f64, shape=(), needs_grad=True)")
-        shape = tuple(getattr(loss, "shape", ()))
+        shape = tuple(getattr(loss, "shape", ())) if loss is not None else ()
         if shape not in ((), (1,)):
             raise TidalArgumentError(f"the loss must be a 0-D field or a one-element ndarray, "
                                      f"got shape {shape}")
@@ -118,6 +119,7 @@ class Tape:
         self.written: dict = {}
         self.checkpoints: dict = {}  # launch number -> {id: (object, contents)}
         self.replaying = False
+        self.extra_active: dict = {}  # objects with gradients though never written or marked
 
     # -- recording -----------------------------------------------------------------------------
     def __enter__(self):
@@ -134,7 +136,7 @@ class Tape:
         for oid, obj in writes.items():
             if isinstance(obj, np.ndarray) and _is_float_obj(obj):
                 raise TidalArgumentError(
-                    f"kernel {spec.owner.name} writes a NumPy array inside a tape",
+                    f"kernel {spec.name} writes a NumPy array inside a tape",
                     hint="use a Taichi field or ti.ndarray (with needs_grad=True) for values "
                          "that are differentiated")
         n = len(self.records)
@@ -165,7 +167,7 @@ class Tape:
         return False
 
     def _active(self) -> dict:
-        objs = {}
+        objs = dict(self.extra_active)
         for rec in self.records:
             for obj in rec.objects.values():
                 if _is_float_obj(obj) and (has_own_grad(obj) or id(obj) in self.written):
@@ -206,10 +208,10 @@ class Tape:
                 if oid not in post:
                     restore(obj, saved)
             act = frozenset(rid for rid, obj in rec.objects.items() if id(obj) in active)
-            _, _, k = kernels.compiled(rec.spec, "adjoint", act)
+            adjoint = kernels.derived(rec.spec, "adjoint", act)
             args = rec.spec.call_args(rec.args)
             args += kernels.storage_args(rec.spec, rec.args, "adjoint", act)
-            run_compiled(k, args)
+            run_compiled(adjoint.forward(), args)
             for oid, (obj, saved) in rec.saved.items():
                 if oid in post:
                     restore(obj, saved)

@@ -20,7 +20,7 @@ class CallPrimitive(P.Primitive):
     """``outs = callee(*args)``. ``attrs`` is ``(GlobalRef(callee),)``."""
 
     def __init__(self, fn, param_types: tuple[TType, ...], result_types: tuple[TType, ...],
-                 effect: bool = False):
+                 effect: bool = False, reads_memory: bool = False):
         self.fn = fn
         self.param_types = param_types
         self.result_types = result_types
@@ -32,6 +32,7 @@ class CallPrimitive(P.Primitive):
             float_args=tuple(i for i, t in enumerate(param_types) if t.is_float),
             # derivatives of calls inside kernels write derivative storage: keep such calls
             effect=effect,
+            extra={"memory": reads_memory},
         )
 
     def _infer(self, types, attrs, default_fp):
@@ -61,8 +62,10 @@ def call_prim(fn, default_fp: DType) -> CallPrimitive:
     prim = cache.get(default_fp)
     if prim is None:
         f = fn.ir(default_fp)
-        effect = any(isinstance(st, ir.Assign) and st.prim.effect for st in ir.walk(f.body))
-        prim = CallPrimitive(fn, f.param_types, f.result_types, effect)
+        assigns = [st for st in ir.walk(f.body) if isinstance(st, ir.Assign)]
+        effect = any(st.prim.effect for st in assigns)
+        reads = any(st.prim is P.load or st.prim.extra.get("memory") for st in assigns)
+        prim = CallPrimitive(fn, f.param_types, f.result_types, effect, reads)
         cache[default_fp] = prim
     return prim
 

@@ -58,6 +58,7 @@ class Specialization:
 
     def __init__(self, owner: TidalKernel, kir: kernel_lowering.KernelIR, bindings: dict):
         self.owner = owner
+        self.name = owner.name
         self.kir = kir
         self.bindings = bindings
         self._forward = None
