@@ -20,6 +20,17 @@ FD_RTOL = 1e-7
 MAX_ELEMENTS = 4  # finite differences on at most this many elements per parameter
 
 
+_INSTANCES: dict = {}
+
+
+def instance(name):
+    """One instance of each program per session: Taichi allows a limited number of field trees
+    (every allocation after a kernel launch starts a new one), so tests share the fields."""
+    if name not in _INSTANCES:
+        _INSTANCES[name] = PROGRAMS[name][0]()
+    return _INSTANCES[name]
+
+
 def tidal_launch(kernel, *args):
     kernel(*args)
 
@@ -67,8 +78,7 @@ def finite_differences(prog, rng):
 
 @pytest.mark.parametrize("name", list(PROGRAMS))
 def test_gradients_match_finite_differences(name):
-    make, _ = PROGRAMS[name]
-    prog = make()
+    prog = instance(name)
     grads, _ = tidal_gradients(prog)
     fd = finite_differences(prog, np.random.default_rng(0))
     for (k, j), ref in fd.items():
@@ -90,18 +100,18 @@ REFUSES = [n for n, (_, t) in PROGRAMS.items() if t == "refuses"]
 
 @pytest.mark.parametrize("name", AGREES)
 def test_first_order_matches_taichi_autodiff(name):
-    ours, _ = tidal_gradients(PROGRAMS[name][0]())
-    theirs = taichi_gradients(PROGRAMS[name][0]())
+    ours, _ = tidal_gradients(instance(name))
+    theirs = taichi_gradients(instance(name))
     for k, (a, b) in enumerate(zip(ours, theirs)):
         assert_close(a, b, rtol=1e-10, what=f"{name}: param{k} vs ti.ad.Tape")
 
 
 @pytest.mark.parametrize("name", WRONG)
 def test_taichi_is_silently_wrong_where_tidal_is_right(name):
-    prog = PROGRAMS[name][0]()
+    prog = instance(name)
     ours, _ = tidal_gradients(prog)
     fd = finite_differences(prog, np.random.default_rng(0))
-    theirs = taichi_gradients(PROGRAMS[name][0]())
+    theirs = taichi_gradients(instance(name))
     worst = 0.0
     for (k, j), ref in fd.items():
         assert_close(ours[k].reshape(-1)[j], ref, rtol=FD_RTOL, what=f"tidal {name}")
@@ -112,7 +122,7 @@ def test_taichi_is_silently_wrong_where_tidal_is_right(name):
 @pytest.mark.parametrize("name", REFUSES)
 def test_taichi_refuses_what_tidal_differentiates(name):
     with pytest.raises(Exception):  # noqa: B017 - Taichi raises RuntimeError or its own types
-        taichi_gradients(PROGRAMS[name][0]())
+        taichi_gradients(instance(name))
 
 
 def test_at_least_25_kernel_programs():
@@ -122,10 +132,10 @@ def test_at_least_25_kernel_programs():
 @pytest.mark.parametrize("name", list(PROGRAMS))
 def test_forward_matches_taichi(name):
     """tidal's generated kernels compute what Taichi computes from the same source."""
-    ours = PROGRAMS[name][0]()
+    ours = instance(name)
     ours.reset()
     ours.run(tidal_launch)
-    theirs = PROGRAMS[name][0]()
+    theirs = instance(name)
     theirs.reset()
     theirs.run(taichi_launch)
     assert_close(loss_value(ours), loss_value(theirs), rtol=1e-12, what=f"{name} loss")
@@ -145,7 +155,7 @@ def _run_fn(prog):
 
 @pytest.mark.parametrize("name", list(PROGRAMS))
 def test_jvp_run_equals_gradient_dot_tangent(name):
-    prog = PROGRAMS[name][0]()
+    prog = instance(name)
     grads, value = tidal_gradients(prog)
     tangents = _direction(prog, 1)
     prog.reset()
@@ -157,7 +167,7 @@ def test_jvp_run_equals_gradient_dot_tangent(name):
 
 @pytest.mark.parametrize("name", list(PROGRAMS))
 def test_hvp_matches_differences_of_gradients(name):
-    prog = PROGRAMS[name][0]()
+    prog = instance(name)
     v = _direction(prog, 2)
     prog.reset()
     value, g, hv = td.hvp(_run_fn(prog), prog.params, v)

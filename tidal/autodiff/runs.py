@@ -147,7 +147,7 @@ def hvp(run, params, v):
     """
     vectors = _check(params, v, "hvp")
     ctx = TangentRun(_seed(params, vectors))
-    tape = Tape(None, clear_gradients=False, _seed_shadow=True)
+    tape = Tape(None, clear_gradients=True, _seed_shadow=True)
     for p in params:
         tape.extra_active[id(p)] = p
         t = _storage(p, "tangent")
