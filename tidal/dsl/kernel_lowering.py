@@ -171,8 +171,10 @@ class KernelLowerer(Lowerer):
             return
         self.serialize_next = False
         top = self.loop_depth == 0 and isinstance(node.target, ast.Name)
+        if self.serial is not None:
+            self.serial["inner"].append(node)
         if top:
-            self.serial = {"var": node.target.id, "loads": [], "stores": []}
+            self.serial = {"var": node.target.id, "loads": {}, "stores": {}, "inner": []}
         self.loop_depth += 1
         self.nest += 1
         try:
@@ -183,6 +185,8 @@ class KernelLowerer(Lowerer):
         if top:
             self.check_serial_loop(self.serial, node)
             self.serial = None
+        elif self.serial is not None:
+            self.serial["inner"].pop()
 
     def stmt_While(self, node):
         self.loop_depth += 1
@@ -285,7 +289,7 @@ class KernelLowerer(Lowerer):
                       UnsupportedConstructError)
         self.reads.setdefault(ref, ref)
         if self.serial is not None:
-            self.serial["loads"].append((ref, idx, node, self.env.get(self.serial["var"])))
+            self.record_serial("loads", ref, idx, node)
         return P.load(*idx, ref=ref, elem=et)
 
     def store(self, target, value, node):
@@ -300,7 +304,7 @@ class KernelLowerer(Lowerer):
 
     def mark_written(self, ref, node, idx=()):
         if self.serial is not None:
-            self.serial["stores"].append((ref, idx, node, self.env.get(self.serial["var"])))
+            self.record_serial("stores", ref, idx, node)
             return  # reads in the loop are checked when the loop ends (check_serial_loop)
         self.written.setdefault(ref, node.lineno)
         for k in [k for k in self.forward if k[0] == ref]:
@@ -330,24 +334,40 @@ class KernelLowerer(Lowerer):
             return int(x.value)
         return None
 
+    def record_serial(self, kind, ref, idx, node):
+        """Note a load or store inside a top-level serial loop (keyed by its source node, so
+        that re-lowering the body replaces the entry)."""
+        inner = self.serial["inner"][-1] if self.serial["inner"] else None
+        self.serial[kind][(ref, id(node))] = (ref, idx, node, self.env.get(self.serial["var"]),
+                                              inner)
+
     def check_serial_loop(self, rec, node):
-        """A top-level serial loop may read what its earlier iterations wrote only when each
-        iteration writes its own elements (one index is ``t + c``) and reads elements written
-        by earlier iterations (``t + c'`` with ``c' < c``): those are never overwritten, so the
-        adjoint recomputes from the values left after the launch."""
+        """A top-level serial loop may read what it wrote only where the value read is final:
+        each iteration writes its own elements (one index is ``t + c``) and a read of
+        ``t + c'`` either takes elements of earlier iterations (``c' < c``) or, for ``c' = c``,
+        follows every write to them in the iteration, outside the loops that write. The adjoint
+        then recomputes from the values left after the launch."""
         stored = {}
-        for ref, idx, n, t in rec["stores"]:
-            stored.setdefault(ref, []).append((idx, n, t))
+        for ref, idx, n, t, inner in rec["stores"].values():
+            stored.setdefault(ref, []).append((idx, n, t, inner))
             self.written.setdefault(ref, n.lineno)
-        for ref, idx, n, t in rec["loads"]:
+        for ref, idx, n, t, inner in rec["loads"].values():
             if ref not in stored:
                 continue
             ok = False
             for d in range(len(idx)):
-                cs = {self._offset(si[d], st) for si, _, st in stored[ref]}
+                cs = {self._offset(si[d], st) for si, _, st, _ in stored[ref]}
                 c = self._offset(idx[d], t)
-                if len(cs) == 1 and None not in cs and c is not None and c < next(iter(cs)):
+                if len(cs) != 1 or None in cs or c is None:
+                    continue
+                c_store = next(iter(cs))
+                if c < c_store:
                     ok = True
+                elif c == c_store:
+                    ok = all((sn.lineno, sn.col_offset) < (n.lineno, n.col_offset)
+                             and (si is None or si is not inner)
+                             for _, sn, _, si in stored[ref])
+                if ok:
                     break
             if not ok:
                 self.fail(n, f"`{ref.name}` is read here in a loop that also writes it (line "
