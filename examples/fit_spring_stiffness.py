@@ -15,30 +15,12 @@ import numpy as np
 from scipy.optimize import minimize
 
 import tidal as td
-from tidal.physics import MassSpring
+from tidal.physics import MassSpring, lattice
 
 td.init(arch="cpu", default_fp=td.f64)
 
 NX = 5
 SCALE = 100.0  # stiffnesses are fitted in units of SCALE
-
-
-def lattice(nx):
-    pts = np.array([[i * 0.1, j * 0.1] for j in range(nx) for i in range(nx)])
-    springs = []
-    for j in range(nx):
-        for i in range(nx):
-            a = j * nx + i
-            if i + 1 < nx:
-                springs.append((a, a + 1))
-            if j + 1 < nx:
-                springs.append((a, a + nx))
-            if i + 1 < nx and j + 1 < nx:
-                springs.append((a, a + nx + 1))
-    anchored = [nx * (nx - 1) + i for i in range(nx)]
-    # a spring between two anchored masses never stretches: leave it out
-    springs = [(a, b) for a, b in springs if not (a in anchored and b in anchored)]
-    return pts, np.array(springs), anchored
 
 
 rest_positions, springs, anchored = lattice(NX)

@@ -12,24 +12,9 @@ import numpy as np
 import pytest
 
 import tidal as td
-from tidal.physics import MassSpring
+from tidal.physics import MassSpring, lattice
 
 from .reference import assert_close
-
-
-def lattice(nx: int):
-    pts = np.array([[i * 0.1, j * 0.1] for j in range(nx) for i in range(nx)])
-    springs = []
-    for j in range(nx):
-        for i in range(nx):
-            a = j * nx + i
-            if i + 1 < nx:
-                springs.append((a, a + 1))
-            if j + 1 < nx:
-                springs.append((a, a + nx))
-            if i + 1 < nx and j + 1 < nx:
-                springs.append((a, a + nx + 1))
-    return pts, np.array(springs), [nx * (nx - 1) + i for i in range(nx)]
 
 
 @pytest.fixture(scope="module")

@@ -111,7 +111,7 @@ def transform(spec, kind: str, active: frozenset) -> kernel_lowering.KernelIR:
     signature = [(n, k) for n, k in kir.signature if k != "template"]
     arrays = dict(kir.arrays)
     post = list(kir.post_reads)
-    for name, arr in kir.arrays.items():
+    for arr in kir.arrays.values():
         if id(arr) in active:
             store = memory.storage(arr, kind)
             signature.append((store.name, "ndarray"))

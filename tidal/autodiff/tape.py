@@ -10,10 +10,12 @@ Usage matches ``ti.ad.Tape``::
 
 What the tape guarantees, where Taichi's does not:
 
-* **Overwritten values.** Before a launch overwrites (or adds to) a field or ndarray whose current
-  values a recorded launch has read, the tape saves them; the backward pass restores them before
-  running the adjoint of that launch, so every adjoint recomputes with the values its launch saw.
-  After the tape, memory holds the forward results again.
+* **Overwritten values.** Before a launch overwrites (or adds to) part of a field or ndarray
+  that a recorded launch has read, the tape saves its values; the backward pass restores them
+  before running the adjoint of that launch, so every adjoint recomputes with the values its
+  launch saw. Which parts are read and written is known per launch from the kernel's index
+  expressions (``x[t + 1, i]`` written while ``x[t, i]`` was read is no overwrite), so
+  time-indexed programs save nothing. After the tape, memory holds the forward results again.
 * **Intermediate storage.** Fields written during the tape carry gradients even without
   ``needs_grad`` (tidal allocates shadow storage); fields neither written during the tape nor
   marked ``needs_grad`` are constants.
@@ -31,6 +33,7 @@ import numpy as np
 import taichi as ti
 
 from tidal.autodiff import kernels, memory
+from tidal.dsl import primitives as P
 from tidal.dsl.errors import TidalArgumentError
 from tidal.dsl.kernel import run_compiled
 
@@ -57,6 +60,66 @@ def _is_float_obj(obj) -> bool:
     if isinstance(obj, np.ndarray):
         return obj.dtype.kind == "f"
     return "f" in str(obj.dtype)
+
+
+class LaunchPlan:
+    """What the tape needs from every launch of one kernel specialisation, worked out once:
+    where each memory reference's object comes from (a fixed field, or an argument), and the
+    parts it reads and writes as functions of the scalar arguments."""
+
+    def __init__(self, spec):
+        kir = spec.kir
+        names = [n for n, _ in kir.signature]
+        self.objects = {}
+        for r in kir.reads + kir.writes + kir.adds:
+            if isinstance(r.obj, P.ArrayArg):
+                self.objects[id(r.obj)] = (names.index(r.obj.name), None)
+            else:
+                self.objects[id(r.obj)] = (None, r.obj)
+        self.fixed = {rid: obj for rid, (pos, obj) in self.objects.items() if pos is None}
+        self.from_args = [(rid, pos) for rid, (pos, obj) in self.objects.items()
+                          if pos is not None]
+        self.read_ids = [id(r.obj) for r in kir.reads]
+        self.write_ids = [id(r.obj) for r in kir.writes + kir.adds]
+
+        def patterns(r, kind):
+            ndim = r.obj.ndim if isinstance(r.obj, P.ArrayArg) else len(r.obj.shape)
+            out = []
+            for pattern in kir.access.get(r, {}).get(kind, [(None,) * ndim]):
+                out.append(tuple(None if q is None else ("c", q[1]) if q[0] == "c" else
+                                 ("a", names.index(q[1]), q[2]) for q in pattern))
+            return out
+
+        reads = [(id(r.obj), p) for r in kir.reads for p in patterns(r, "read")]
+        # parts read that do not depend on the arguments are noted once per tape
+        self.const_reads = [(rid, p) for rid, p in reads if not _depends_on_args(p)]
+        self.arg_reads = [(rid, p) for rid, p in reads if _depends_on_args(p)]
+        writes = [(id(r.obj), [_first_fixed(p) for p in patterns(r, "write")])
+                  for r in kir.writes + kir.adds]
+        # what the launch reads of these after writing it, its adjoint recomputes from the
+        # values the launch leaves: only earlier launches' reads make an overwrite matter
+        post = {id(r.obj) for r in kir.post_reads}
+        self.post_writes = [w for w in writes if w[0] in post]
+        self.pre_writes = [w for w in writes if w[0] not in post]
+
+
+def _depends_on_args(pattern) -> bool:
+    return any(q is not None and q[0] == "a" for q in pattern)
+
+
+def _first_fixed(pattern):
+    """``(dimension, entry)`` of the first dimension a write pattern fixes, or None."""
+    for d, q in enumerate(pattern):
+        if q is not None:
+            return d, q
+    return None
+
+
+def launch_plan(spec) -> LaunchPlan:
+    plan = spec.__dict__.get("_launch_plan")
+    if plan is None:
+        plan = spec._launch_plan = LaunchPlan(spec)
+    return plan
 
 
 @dataclass
@@ -120,6 +183,8 @@ class Tape:
         self.checkpoints: dict = {}  # launch number -> {id: (object, contents)}
         self.replaying = False
         self.extra_active: dict = {}  # objects with gradients though never written or marked
+        self.read_index: dict = {}  # id(object) -> parts read so far (see _note_read)
+        self._const_noted: set = set()
 
     # -- recording -----------------------------------------------------------------------------
     def __enter__(self):
@@ -129,31 +194,81 @@ class Tape:
         return self
 
     def launch(self, spec, args):
-        objs = kernels.ref_objects(spec, args)
-        kir = spec.kir
-        reads = {id(objs[id(r.obj)]): objs[id(r.obj)] for r in kir.reads}
-        writes = {id(objs[id(r.obj)]): objs[id(r.obj)] for r in kir.writes + kir.adds}
-        for oid, obj in writes.items():
-            if isinstance(obj, np.ndarray) and _is_float_obj(obj):
-                raise TidalArgumentError(
-                    f"kernel {spec.name} writes a NumPy array inside a tape",
-                    hint="use a Taichi field or ti.ndarray (with needs_grad=True) for values "
-                         "that are differentiated")
+        plan = launch_plan(spec)
+        if plan.from_args:
+            objs = dict(plan.fixed)
+            for rid, pos in plan.from_args:
+                objs[rid] = args[pos]
+        else:
+            objs = plan.fixed
+        reads = {id(objs[rid]): objs[rid] for rid in plan.read_ids}
+        writes = {id(objs[rid]): objs[rid] for rid in plan.write_ids}
+        if plan.from_args:
+            for obj in writes.values():
+                if isinstance(obj, np.ndarray) and _is_float_obj(obj):
+                    raise TidalArgumentError(
+                        f"kernel {spec.name} writes a NumPy array inside a tape",
+                        hint="use a Taichi field or ti.ndarray (with needs_grad=True) for "
+                             "values that are differentiated")
         n = len(self.records)
         k = self.checkpoint_every
         if k is not None and not self.replaying and n % k == 0:
             self.checkpoints[n] = self._state_of(self.written | writes)
+        saving = k is None or self.replaying
         saved = {}
-        if k is None or self.replaying:
-            saved = {oid: (obj, snapshot(obj)) for oid, obj in writes.items()
-                     if oid in self.read or oid in reads}
+        if saving:
+            self._save_overwritten(plan.post_writes, objs, args, saved)
+        for rid, pattern in plan.const_reads:
+            key = (id(objs[rid]), pattern)
+            if key not in self._const_noted:
+                self._const_noted.add(key)
+                self._note_read(objs[rid], pattern, args)
+        for rid, pattern in plan.arg_reads:
+            self._note_read(objs[rid], pattern, args)
+        if saving:
+            self._save_overwritten(plan.pre_writes, objs, args, saved)
         self.read.update(reads)
         self.written.update(writes)
-        if not self.replaying:
-            self.records.append(Record(spec, list(args), objs, reads, writes, saved))
-        else:
-            self.replayed.append(Record(spec, list(args), objs, reads, writes, saved))
+        record = Record(spec, list(args), objs, reads, writes, saved)
+        (self.replayed if self.replaying else self.records).append(record)
         return run_compiled(spec.forward(), spec.call_args(args))
+
+    def _save_overwritten(self, writes, objs, args, saved: dict) -> None:
+        """Snapshot each written object whose written part overlaps a part read so far."""
+        for rid, firsts in writes:
+            obj = objs[rid]
+            if id(obj) not in saved and any(self._read_before(obj, f, args) for f in firsts):
+                saved[id(obj)] = (obj, snapshot(obj))
+
+    def _note_read(self, obj, pattern, args) -> None:
+        """Remember which part of ``obj`` was read: per dimension, the fixed indices seen and
+        whether some read spanned the dimension."""
+        idx = self.read_index.get(id(obj))
+        if idx is None:
+            idx = self.read_index[id(obj)] = ([set() for _ in pattern], [False] * len(pattern))
+        fixed, spanned = idx
+        for d, q in enumerate(pattern):
+            if q is None:
+                spanned[d] = True
+            elif q[0] == "c":
+                fixed[d].add(q[1])
+            else:
+                fixed[d].add(int(args[q[1]]) + q[2])
+
+    def _read_before(self, obj, first, args) -> bool:
+        """Whether a write fixing index ``first = (dimension, entry)`` (None: fixing none) may
+        overwrite values a recorded launch read.
+
+        Conservative: two parts are disjoint only if they differ in a fixed index."""
+        idx = self.read_index.get(id(obj))
+        if idx is None:
+            return False
+        if first is None:
+            return True
+        d, q = first
+        fixed, spanned = idx
+        v = q[1] if q[0] == "c" else int(args[q[1]]) + q[2]
+        return spanned[d] or v in fixed[d]
 
     @staticmethod
     def _state_of(objs: dict) -> dict:
@@ -167,16 +282,22 @@ class Tape:
         return False
 
     def _active(self) -> dict:
-        objs = dict(self.extra_active)
+        seen = {}
         for rec in self.records:
-            for obj in rec.objects.values():
-                if _is_float_obj(obj) and (has_own_grad(obj) or id(obj) in self.written):
-                    objs[id(obj)] = obj
+            seen.update((id(o), o) for o in rec.objects.values())
+        objs = dict(self.extra_active)
+        for oid, obj in seen.items():
+            if _is_float_obj(obj) and (oid in self.written or has_own_grad(obj)):
+                objs[oid] = obj
         return objs
 
     def backward(self) -> None:
         active = self._active()
-        final = self._state_of({oid: obj for oid, obj in self.written.items()})
+        # objects the backward pass restores to earlier values get their final values back
+        restored = {oid: obj for rec in self.records for oid, (obj, _) in rec.saved.items()}
+        if self.checkpoint_every is not None:
+            restored.update(self.written)
+        final = self._state_of(restored)
         for obj in active.values():
             if self.clear_gradients or not has_own_grad(obj):
                 memory.zero(self._adjoint_storage(obj))
@@ -200,18 +321,24 @@ class Tape:
         return memory.storage(obj, "adjoint")
 
     def _reverse(self, records, active: dict) -> None:
+        # launches of one kernel on the same objects share their adjoint and its storage
+        cache: dict = {}
         for rec in reversed(records):
-            post = {id(rec.objects[id(r.obj)]) for r in rec.spec.kir.post_reads}
+            key = (id(rec.spec), tuple(map(id, rec.objects.values())))
+            hit = cache.get(key)
+            if hit is None:
+                act = frozenset(rid for rid, obj in rec.objects.items() if id(obj) in active)
+                adjoint = kernels.derived(rec.spec, "adjoint", act)
+                storage = kernels.storage_args(rec.spec, rec.args, "adjoint", act)
+                post = {id(rec.objects[id(r.obj)]) for r in rec.spec.kir.post_reads}
+                hit = cache[key] = (adjoint.forward(), storage, post)
+            kernel, storage, post = hit
             # values the launch read before writing them are restored first; values it read
             # after writing them (post_reads) are restored once its adjoint has run
             for oid, (obj, saved) in rec.saved.items():
                 if oid not in post:
                     restore(obj, saved)
-            act = frozenset(rid for rid, obj in rec.objects.items() if id(obj) in active)
-            adjoint = kernels.derived(rec.spec, "adjoint", act)
-            args = rec.spec.call_args(rec.args)
-            args += kernels.storage_args(rec.spec, rec.args, "adjoint", act)
-            run_compiled(adjoint.forward(), args)
+            run_compiled(kernel, rec.spec.call_args(rec.args) + storage)
             for oid, (obj, saved) in rec.saved.items():
                 if oid in post:
                     restore(obj, saved)

@@ -416,8 +416,12 @@ def ndarray_type_source(arr) -> str:
 
 def generate_kernel(kir, kernel_name: str, default_fp: DType, arch: str = "cpu") -> Generated:
     """Generate the Taichi source of a :class:`tidal.dsl.kernel_lowering.KernelIR` as a
-    ``@ti.kernel`` taking its value and ndarray parameters in order."""
-    g = _Gen(kir.fn, kernel_name, default_fp, arch)
+    ``@ti.kernel`` taking its value and ndarray parameters in order, with accumulation in
+    parallel loops rewritten (:mod:`tidal.dsl.parallel`; allocates scratch fields, so call it
+    once per kernel)."""
+    from tidal.dsl import parallel
+
+    g = _Gen(parallel.prepare(kir.fn, arch, default_fp), kernel_name, default_fp, arch)
     g.kernel_signature = kir.signature
     g.kernel_arrays = kir.arrays
     for name in kir.arrays:

@@ -62,6 +62,7 @@ class Specialization:
         self.kir = kir
         self.bindings = bindings
         self._forward = None
+        self._generated = None
         self.derived: dict = {}
 
     def call_args(self, args) -> list:
@@ -72,8 +73,11 @@ class Specialization:
         return self.generated().source
 
     def generated(self) -> codegen.Generated:
-        cfg = runtime.config()
-        return codegen.generate_kernel(self.kir, self.owner.name, cfg.default_fp, cfg.arch)
+        if self._generated is None:
+            cfg = runtime.config()
+            self._generated = codegen.generate_kernel(self.kir, self.owner.name, cfg.default_fp,
+                                                      cfg.arch)
+        return self._generated
 
     def forward(self):
         if self._forward is None:
@@ -92,6 +96,8 @@ class TidalKernel:
         self.pyfunc = pyfunc
         self.name = pyfunc.__name__
         self._pf = None
+        self._values_only = None
+        self._nparams = None
         self._specs: dict = {}
         self._raw = None
         functools.update_wrapper(self, pyfunc)
@@ -100,15 +106,24 @@ class TidalKernel:
     def parsed(self):
         if self._pf is None:
             self._pf = frontend.parse(self.pyfunc)
+            kinds = kernel_lowering.parameter_kinds(self._pf)
+            self._nparams = len(kinds)
+            # a kernel taking only values has one signature: skip working out its key
+            if all(kind == "value" for _, kind, _ in kinds):
+                self._values_only = (("v",),) * len(kinds)
         return self._pf
 
     def specialize(self, args) -> Specialization:
         """The specialisation for these launch arguments (lowered and cached on first use)."""
         cfg = runtime.config()
-        bindings, key = kernel_lowering.bind(self.parsed, args, cfg.default_fp)
+        if self._values_only is not None and len(args) == self._nparams:
+            key = self._values_only
+        else:
+            key = kernel_lowering.signature_key(self.parsed, args)
         full_key = (cfg.generation, cfg.default_fp, cfg.arch, key)
         spec = self._specs.get(full_key)
         if spec is None:
+            bindings = kernel_lowering.bind(self.parsed, args, cfg.default_fp)
             kir = kernel_lowering.lower_kernel(self.parsed, cfg.default_fp, bindings)
             kir.fn = optimize.optimize(kir.fn, cfg.default_fp)
             spec = self._specs[full_key] = Specialization(self, kir, bindings)

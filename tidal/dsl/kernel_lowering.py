@@ -54,6 +54,10 @@ class KernelIR:
     writes: list = field(default_factory=list)
     adds: list = field(default_factory=list)
     post_reads: list = field(default_factory=list)
+    access: dict = field(default_factory=dict)
+
+    # ``access[ref][kind]``: per access, per dimension, ("c", value), ("arg", name, offset)
+    # or None (the index varies); see :class:`tidal.autodiff.tape.LaunchPlan`
 
 
 def is_template(ann) -> bool:
@@ -110,6 +114,9 @@ class KernelLowerer(Lowerer):
         self.adds: dict = {}
         self.serial = None  # loads and stores inside the current top-level serial loop
         self.post_reads: dict = {}
+        self.read_sites: dict = {}  # (ref, id(node)) -> (serial loop or None, node)
+        self.access: dict = {}
+        self.scalar_params: dict = {}
 
     def run(self) -> KernelIR:
         pf = self.pf
@@ -135,6 +142,8 @@ class KernelLowerer(Lowerer):
                 v = ir.Var(name, self.to_type(ann, arg))
                 params.append(v)
                 self.env[name] = v
+                if v.type.is_scalar and not v.type.is_float:
+                    self.scalar_params[name] = v
                 signature.append((name, "value"))
         with self.em:
             self.em.begin()
@@ -149,7 +158,7 @@ class KernelLowerer(Lowerer):
             self.reads.setdefault(r, r)
         return KernelIR(fn, signature, arrays, list(self.reads.values()),
                         list(self.writes.values()), list(self.adds.values()),
-                        list(self.post_reads.values()))
+                        list(self.post_reads.values()), self.access)
 
     # -- loops -------------------------------------------------------------------------------
     def stmt_Expr(self, node):
@@ -288,6 +297,9 @@ class KernelLowerer(Lowerer):
                       "use the value you stored, read before writing, or split the kernel",
                       UnsupportedConstructError)
         self.reads.setdefault(ref, ref)
+        self.read_sites[(ref, id(node))] = (None if self.serial is None else id(self.serial),
+                                             node)
+        self.note_access(ref, "read", idx)
         if self.serial is not None:
             self.record_serial("loads", ref, idx, node)
         return P.load(*idx, ref=ref, elem=et)
@@ -299,6 +311,7 @@ class KernelLowerer(Lowerer):
         P.store(*idx, v, ref=ref, elem=et)
         self.mark_written(ref, node, idx)
         self.writes.setdefault(ref, ref)
+        self.note_access(ref, "write", idx)
         if self.nest == 0:
             self.forward[self._key(ref, idx)] = v
 
@@ -319,6 +332,26 @@ class KernelLowerer(Lowerer):
         P.atomic_add(*idx, v, ref=ref, elem=et)
         self.mark_written(ref, node, idx)
         self.adds.setdefault(ref, ref)
+        self.note_access(ref, "write", idx)
+
+    def note_access(self, ref, kind: str, idx) -> None:
+        """Record which part of ``ref`` an access touches, in terms of the launch's scalar
+        arguments (see :meth:`KernelIR.slabs`)."""
+        pattern = []
+        for a in idx:
+            if isinstance(a, ir.Const):
+                pattern.append(("c", int(a.value)))
+                continue
+            entry = None
+            for name, v in self.scalar_params.items():
+                c = self._offset(a, v)
+                if c is not None:
+                    entry = ("arg", name, c)
+                    break
+            pattern.append(entry)
+        self.access.setdefault(ref, {}).setdefault(kind, [])
+        if tuple(pattern) not in self.access[ref][kind]:
+            self.access[ref][kind].append(tuple(pattern))
 
     def _offset(self, a, t):
         """``c`` when index atom ``a`` is ``t + c`` for the loop index ``t``, else None."""
@@ -351,6 +384,12 @@ class KernelLowerer(Lowerer):
         for ref, idx, n, t, inner in rec["stores"].values():
             stored.setdefault(ref, []).append((idx, n, t, inner))
             self.written.setdefault(ref, n.lineno)
+        for (ref, _), (loop, n) in self.read_sites.items():
+            if ref in stored and loop != id(rec):
+                self.fail(n, f"`{ref.name}` is read here and later overwritten by the loop at "
+                          f"line {stored[ref][0][1].lineno}",
+                          "the adjoint recomputes from the values the loop leaves: read it "
+                          "inside that loop, or split the kernel", UnsupportedConstructError)
         for ref, idx, n, t, inner in rec["loads"].values():
             if ref not in stored:
                 continue
@@ -409,27 +448,50 @@ class KernelLowerer(Lowerer):
         return super().expr_Call(node)
 
 
-def bind(pf, args, default_fp: DType) -> tuple[dict, tuple]:
-    """Bindings of template/ndarray parameters for a launch, and a hashable signature key."""
-    tree = pf.tree
-    names = [a.arg for a in tree.args.args]
-    if len(args) != len(names):
-        raise TidalTypeError(f"kernel {pf.name} takes {len(names)} arguments ({', '.join(names)}),"
-                             f" got {len(args)}")
-    bindings, key = {}, []
-    for a, value in zip(tree.args.args, args):
-        ann = annotation_value(pf, a)
-        if is_template(ann):
-            bindings[a.arg] = value
-            key.append(("t", id(value)) if not is_static(value) or not _hashable(value)
-                       else ("t", value))
-        elif is_ndarray_type(ann):
-            arr = array_arg(a.arg, ann, value, default_fp)
-            bindings[a.arg] = arr
-            key.append(("a", arr.ndim, arr.elem))
+def parameter_kinds(pf) -> list:
+    """Per kernel parameter ``(name, kind, annotation)``, kind ``template``/``ndarray``/
+    ``value`` (annotations evaluated once and cached on the parsed function)."""
+    kinds = getattr(pf, "_kinds", None)
+    if kinds is None:
+        kinds = []
+        for a in pf.tree.args.args:
+            ann = annotation_value(pf, a)
+            kind = "template" if is_template(ann) else "ndarray" if is_ndarray_type(ann) \
+                else "value"
+            kinds.append((a.arg, kind, ann))
+        pf._kinds = kinds
+    return kinds
+
+
+def signature_key(pf, args) -> tuple:
+    """A hashable key of what a launch's arguments change in the generated code."""
+    kinds = parameter_kinds(pf)
+    if len(args) != len(kinds):
+        names = ", ".join(k[0] for k in kinds)
+        raise TidalTypeError(f"kernel {pf.name} takes {len(kinds)} arguments ({names}), got "
+                             f"{len(args)}")
+    key = []
+    for (_, kind, _), value in zip(kinds, args):
+        if kind == "template":
+            key.append(("t", value) if is_static(value) and _hashable(value)
+                       else ("t", id(value)))
+        elif kind == "ndarray":
+            es = tuple(getattr(value, "element_shape", ()))
+            key.append(("a", type(value).__name__, str(value.dtype), len(value.shape), es))
         else:
             key.append(("v",))
-    return bindings, tuple(key)
+    return tuple(key)
+
+
+def bind(pf, args, default_fp: DType) -> dict:
+    """Bindings of the template and ndarray parameters for a launch."""
+    bindings = {}
+    for (name, kind, ann), value in zip(parameter_kinds(pf), args):
+        if kind == "template":
+            bindings[name] = value
+        elif kind == "ndarray":
+            bindings[name] = array_arg(name, ann, value, default_fp)
+    return bindings
 
 
 def called_reads(block: ir.Block, default_fp: DType, seen=None) -> list:
@@ -478,4 +540,5 @@ def lower_kernel(pf, default_fp: DType, bindings: dict) -> KernelIR:
     return KernelLowerer(pf, default_fp, bindings).run()
 
 
-__all__ = ["KernelIR", "KernelLowerer", "bind", "lower_kernel", "field_element_type"]
+__all__ = ["KernelIR", "KernelLowerer", "bind", "field_element_type", "lower_kernel",
+           "signature_key"]

@@ -18,6 +18,45 @@ import taichi as ti
 import tidal as td
 
 
+def lattice(nx: int, ny: int | None = None, spacing: float = 0.1):
+    """A square lattice of masses with horizontal, vertical and diagonal springs.
+
+    The top row is anchored; springs between two anchored masses (which never stretch) are left
+    out.
+
+    Args:
+        nx: masses per row.
+        ny: number of rows (default ``nx``).
+        spacing: distance between neighbouring masses.
+
+    Returns:
+        ``(positions, springs, anchored)``: an (n, 2) float array, an (m, 2) int array of mass
+        index pairs and the list of anchored mass indices.
+
+    Example:
+        >>> from tidal.physics import lattice
+        >>> positions, springs, anchored = lattice(3)
+        >>> positions.shape, springs.shape, anchored
+        ((9, 2), (14, 2), [6, 7, 8])
+    """
+    ny = nx if ny is None else ny
+    positions = np.array([[i * spacing, j * spacing] for j in range(ny) for i in range(nx)])
+    anchored = [nx * (ny - 1) + i for i in range(nx)]
+    top = set(anchored)
+    springs = []
+    for j in range(ny):
+        for i in range(nx):
+            a = j * nx + i
+            if i + 1 < nx:
+                springs.append((a, a + 1))
+            if j + 1 < ny:
+                springs.append((a, a + nx))
+            if i + 1 < nx and j + 1 < ny:
+                springs.append((a, a + nx + 1))
+    springs = [(a, b) for a, b in springs if not (a in top and b in top)]
+    return positions, np.array(springs, dtype=np.int32), anchored
+
+
 class MassSpring:
     """A mass-spring network with per-spring stiffness as the differentiable parameter.
 

@@ -1,0 +1,348 @@
+"""Accumulation in parallel loops, rewritten just before a kernel is generated.
+
+Taichi makes every ``+=`` on a field element inside a parallel loop an atomic operation; on the
+CPU an atomic f64 add is a compare-and-swap loop, and when all threads add into the same few
+elements (gradients of shared parameters) they also contend for them. Two rewrites of a kernel's
+top-level :class:`tidal.dsl.ir.ParallelFor` loops avoid both:
+
+* **Exclusive adds.** When every access to a field in the loop indexes it by all of the loop's
+  indices, each at the same position, no two iterations touch the same element: ``+=`` becomes
+  a plain read, add and write.
+* **Shared accumulation.** When a loop adds into a small field (at most
+  :data:`MAX_SHARED_ELEMENTS` elements) at indices that do not depend on the loop's indices,
+  the loop's iterations are split into blocks, one thread per block; each block adds into its
+  own row of a scratch field without atomics, and a second parallel loop adds the rows into the
+  field (and resets them to zero for the next launch).
+
+Guarantees: the rewritten kernel stores and adds the same values to the same elements as the
+input (floating-point additions may be grouped differently); the input IR is left unchanged, so
+derivative transformations keep working on the kernel as written.
+"""
+
+from __future__ import annotations
+
+import os
+
+import taichi as ti
+
+from tidal.dsl import ir
+from tidal.dsl import primitives as P
+from tidal.dsl.types import I32, TType
+
+MAX_SHARED_ELEMENTS = 1 << 16
+BLOCKS_PER_CPU_THREAD = 4
+GPU_BLOCKS = 1024
+
+_INT = TType(I32)
+_SCRATCH_TREES: list = []  # keeps the scratch fields' SNode trees alive
+
+
+def blocks_for(arch: str) -> int:
+    """Number of blocks a shared accumulation is split into on ``arch``."""
+    if arch == "cpu":
+        return BLOCKS_PER_CPU_THREAD * max(os.cpu_count() or 1, 1)
+    return GPU_BLOCKS
+
+
+def prepare(fn: ir.Function, arch: str, default_fp) -> ir.Function:
+    """The kernel ``fn`` with the accumulation rewrites applied (``fn`` itself is unchanged).
+
+    Example:
+        >>> from tidal.dsl.types import F64
+        >>> from tidal.dsl import ir
+        >>> empty = ir.Function("k", (), ir.Block())
+        >>> prepare(empty, "cpu", F64) is empty
+        True
+    """
+    stmts, scratch = [], []
+    changed = False
+    for s in fn.body.stmts:
+        if isinstance(s, ir.ParallelFor):
+            new = _rewrite_loop(s, arch, scratch, default_fp)
+            changed = changed or new != [s]
+            stmts.extend(new)
+        else:
+            stmts.append(s)
+    if not changed:
+        return fn
+    _place_scratch(scratch)
+    body = ir.Block(stmts, fn.body.results, fn.body.params)
+    return ir.Function(fn.name, fn.params, body, fn.loc, fn.param_names)
+
+
+# -- analysis ----------------------------------------------------------------------------------
+
+
+def _accesses(block: ir.Block) -> dict:
+    """Per memory reference: the (kind, index atoms) of every access in ``block``."""
+    out: dict = {}
+    for st in ir.walk(block):
+        if isinstance(st, ir.Assign) and st.prim in (P.load, P.store, P.atomic_add):
+            idx = st.args if st.prim is P.load else st.args[:-1]
+            out.setdefault(st.attrs[0], []).append((st.prim, tuple(idx)))
+    return out
+
+
+def _positions(idx, indices) -> tuple | None:
+    """Where each loop index appears as a whole index of ``idx`` (None if one does not)."""
+    pos = []
+    for v in indices:
+        hits = [d for d, a in enumerate(idx) if a is v]
+        if not hits:
+            return None
+        pos.append(hits[0])
+    return tuple(pos)
+
+
+def _exclusive(accesses, indices) -> bool:
+    """Whether no two iterations of the loop access the same element of the reference."""
+    positions = {_positions(idx, indices) for _, idx in accesses}
+    return len(positions) == 1 and None not in positions
+
+
+def _dependent(loop: ir.ParallelFor) -> set:
+    """Vars of the loop body whose value may differ between iterations (a fixpoint over data
+    and control dependence on the loop indices)."""
+    dep = set(loop.indices)
+
+    def any_dep(atoms) -> bool:
+        return any(isinstance(a, ir.Var) and a in dep for a in atoms)
+
+    def mark(vs) -> bool:
+        new = [v for v in vs if v not in dep]
+        dep.update(new)
+        return bool(new)
+
+    def block(b: ir.Block) -> bool:
+        grew = False
+        for s in b.stmts:
+            for inner in s.blocks():
+                grew |= block(inner)
+            if isinstance(s, ir.Assign):
+                if any_dep(s.args):
+                    grew |= mark(s.outs)
+            elif isinstance(s, ir.If):
+                if any_dep((s.cond, *s.then.results, *s.orelse.results)):
+                    grew |= mark(s.outs)
+            elif isinstance(s, ir.For):
+                if any_dep((s.start, s.stop)):
+                    grew |= mark((s.index, *s.params, *s.outs))
+                if any_dep((*s.inits, *s.body.results)):
+                    grew |= mark((*s.params, *s.outs))
+            elif isinstance(s, ir.While):
+                if any_dep((*s.inits, *s.body.results, *s.cond.results)):
+                    grew |= mark((*s.params, *s.outs))
+        return grew
+
+    while block(loop.body):
+        pass
+    return dep
+
+
+def _field_elements(ref) -> int | None:
+    shape = getattr(ref.obj, "shape", None)
+    if isinstance(ref.obj, P.ArrayArg) or shape is None or None in tuple(shape):
+        return None
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n
+
+
+# -- rewriting ---------------------------------------------------------------------------------
+
+
+def _rewrite_loop(loop: ir.ParallelFor, arch: str, scratch: list, default_fp) -> list:
+    from tidal.dsl.kernel_lowering import called_reads
+
+    accesses = _accesses(loop.body)
+    called = set(called_reads(loop.body, default_fp))
+    exclusive, shared = set(), {}
+    dep = None
+    for ref, acc in accesses.items():
+        if ref in called or not any(p is P.atomic_add for p, _ in acc):
+            continue
+        if _exclusive(acc, loop.indices):
+            exclusive.add(ref)
+            continue
+        if any(p is not P.atomic_add for p, _ in acc):
+            continue
+        n = _field_elements(ref)
+        if n is None or n > MAX_SHARED_ELEMENTS:
+            continue
+        dep = _dependent(loop) if dep is None else dep
+        if all(isinstance(a, ir.Const) or a not in dep for _, idx in acc for a in idx):
+            shared[ref] = None
+    if not exclusive and not shared:
+        return [loop]
+    nblocks = blocks_for(arch)
+    block_var = ir.Var("block", _INT)
+    partial = {}
+    for ref in shared:
+        elem = next(st.attrs[1] for st in ir.walk(loop.body)
+                    if isinstance(st, ir.Assign) and st.prim is P.atomic_add
+                    and st.attrs[0] == ref)
+        field = _scratch_field(elem, (nblocks, *tuple(ref.obj.shape)))
+        scratch.append((field, (nblocks, *tuple(ref.obj.shape))))
+        partial[ref] = (P.GlobalRef(field, ref.name + "_partial"), elem)
+
+    def add(st: ir.Assign) -> list:
+        ref, elem = st.attrs
+        *idx, value = st.args
+        if ref in partial:
+            ref, _ = partial[ref]
+            idx = [block_var, *idx]
+        return _plain_add(ref, elem, idx, value, st.loc)
+
+    body = _map_adds(loop.body, lambda st: st.attrs[0] in exclusive or st.attrs[0] in partial,
+                     add)
+    if not partial:
+        return [ir.ParallelFor(loop.indices, loop.starts, loop.stops, body, loop.loc)]
+    out = [_blocked(loop, body, block_var, nblocks)]
+    for ref, (pref, elem) in partial.items():
+        out.append(_combine(ref, pref, elem, nblocks, loop.loc))
+    return out
+
+
+def _map_adds(block: ir.Block, wanted, rewrite) -> ir.Block:
+    stmts = []
+    for s in block.stmts:
+        if isinstance(s, ir.Assign):
+            stmts.extend(rewrite(s) if s.prim is P.atomic_add and wanted(s) else [s])
+        elif isinstance(s, ir.If):
+            stmts.append(ir.If(s.cond, _map_adds(s.then, wanted, rewrite),
+                               _map_adds(s.orelse, wanted, rewrite), s.outs, s.loc))
+        elif isinstance(s, ir.For):
+            stmts.append(ir.For(s.index, s.start, s.stop, s.inits,
+                                _map_adds(s.body, wanted, rewrite), s.outs, s.loc))
+        elif isinstance(s, ir.While):
+            stmts.append(ir.While(s.inits, _map_adds(s.cond, wanted, rewrite),
+                                  _map_adds(s.body, wanted, rewrite), s.outs, s.loc))
+        else:
+            stmts.append(s)
+    return ir.Block(stmts, block.results, block.params)
+
+
+def _plain_add(ref, elem, idx, value, loc) -> list:
+    old, new = ir.Var("old", elem), ir.Var("new", elem)
+    return [ir.Assign([old], P.load, idx, (ref, elem), loc),
+            ir.Assign([new], P.add, (old, value), (), loc),
+            ir.Assign([], P.store, (*idx, new), (ref, elem), loc)]
+
+
+class _IntBuilder:
+    """Integer index arithmetic appended to a statement list, folding constants."""
+
+    def __init__(self, stmts: list, loc):
+        self.stmts = stmts
+        self.loc = loc
+
+    def op(self, prim, a, b, name: str, fold, into=None):
+        if into is None and isinstance(a, ir.Const) and isinstance(b, ir.Const):
+            return ir.Const(fold(int(a.value), int(b.value)), _INT)
+        out = into if into is not None else ir.Var(name, _INT)
+        self.stmts.append(ir.Assign([out], prim, (a, b), (), self.loc))
+        return out
+
+    def sub(self, a, b, name="n"):
+        if isinstance(b, ir.Const) and int(b.value) == 0:
+            return a
+        return self.op(P.sub, a, b, name, lambda x, y: x - y)
+
+    def add(self, a, b, name="i"):
+        if isinstance(b, ir.Const) and int(b.value) == 0:
+            return a
+        return self.op(P.add, a, b, name, lambda x, y: x + y)
+
+    def mul(self, a, b, name="n"):
+        return self.op(P.mul, a, b, name, lambda x, y: x * y)
+
+    def floordiv(self, a, b, name="q", into=None):
+        return self.op(P.floordiv, a, b, name, lambda x, y: x // y, into)
+
+    def mod(self, a, b, name="r", into=None):
+        return self.op(P.mod, a, b, name, lambda x, y: x % y, into)
+
+    def max0(self, a, name="n"):
+        return self.op(P.maximum, a, ir.Const(0, _INT), name, max)
+
+    def min(self, a, b, name="hi"):
+        return self.op(P.minimum, a, b, name, min)
+
+
+def _is_zero(a) -> bool:
+    return isinstance(a, ir.Const) and int(a.value) == 0
+
+
+def _blocked(loop: ir.ParallelFor, body: ir.Block, block_var, nblocks: int) -> ir.ParallelFor:
+    """``for block in range(nblocks)``: each block runs a contiguous chunk of the iterations."""
+    outer: list = []
+    b = _IntBuilder(outer, loop.loc)
+    sizes = [b.max0(b.sub(hi, lo)) for lo, hi in zip(loop.starts, loop.stops)]
+    total = sizes[0]
+    for n in sizes[1:]:
+        total = b.mul(total, n, "total")
+    chunk = b.floordiv(b.add(total, ir.Const(nblocks - 1, _INT), "n"), ir.Const(nblocks, _INT),
+                       "chunk")
+    lo = b.mul(block_var, chunk, "lo")
+    hi = b.min(b.add(lo, chunk, "hi"), total, "hi")
+    inner: list = []
+    ib = _IntBuilder(inner, loop.loc)
+    ndim = len(loop.indices)
+    flat = ir.Var("q", _INT)
+    if ndim == 1 and _is_zero(loop.starts[0]):
+        flat = loop.indices[0]
+    rest = flat
+    for d in range(ndim - 1, 0, -1):
+        start, target = loop.starts[d], loop.indices[d]
+        local = ib.mod(rest, sizes[d], "r", target if _is_zero(start) else None)
+        if local is not target:
+            inner.append(ir.Assign([target], P.add, (local, start), (), loop.loc))
+        first = loop.indices[0] if d == 1 and _is_zero(loop.starts[0]) else None
+        rest = ib.floordiv(rest, sizes[d], "q", first)
+    if rest is not loop.indices[0]:
+        inner.append(ir.Assign([loop.indices[0]], P.add, (rest, loop.starts[0]), (), loop.loc))
+    chunk_loop = ir.For(flat, lo, hi, (), ir.Block(inner + body.stmts, ()), (), loop.loc)
+    return ir.ParallelFor((block_var,), (ir.Const(0, _INT),), (ir.Const(nblocks, _INT),),
+                          ir.Block(outer + [chunk_loop]), loop.loc)
+
+
+def _combine(ref, pref, elem, nblocks: int, loc) -> ir.ParallelFor:
+    """``ref[e] += sum over blocks of pref[block, e]``, resetting ``pref`` to zero."""
+    shape = tuple(int(d) for d in ref.obj.shape)
+    indices = tuple(ir.Var(f"e{d}", _INT) for d in range(len(shape))) or (ir.Var("e", _INT),)
+    stops = tuple(ir.Const(d, _INT) for d in shape) or (ir.Const(1, _INT),)
+    idx = list(indices) if shape else []
+    blk = ir.Var("b", _INT)
+    acc = ir.Var("total", elem)
+    part, acc_next = ir.Var("part", elem), ir.Var("total", elem)
+    zero = ir.Const(0.0 if elem.is_float else 0, elem)
+    loop_body = ir.Block([ir.Assign([part], P.load, (blk, *idx), (pref, elem), loc),
+                          ir.Assign([], P.store, (blk, *idx, zero), (pref, elem), loc),
+                          ir.Assign([acc_next], P.add, (acc, part), (), loc)],
+                         (acc_next,), (acc,))
+    total = ir.Var("total", elem)
+    stmts = [ir.For(blk, ir.Const(0, _INT), ir.Const(nblocks, _INT), (zero,), loop_body,
+                    (total,), loc)]
+    stmts += _plain_add(ref, elem, idx, total, loc)
+    return ir.ParallelFor(indices, tuple(ir.Const(0, _INT) for _ in indices), stops,
+                          ir.Block(stmts), loc)
+
+
+def _scratch_field(elem: TType, shape: tuple):
+    dtype = getattr(ti, elem.dtype.name)
+    if elem.is_scalar:
+        return ti.field(dtype)
+    if elem.is_vector:
+        return ti.Vector.field(elem.shape[0], dtype)
+    return ti.Matrix.field(elem.shape[0], elem.shape[1], dtype)
+
+
+def _place_scratch(fields: list) -> None:
+    """Allocate the scratch fields of one kernel in one SNode tree (zero-initialised)."""
+    if not fields:
+        return
+    fb = ti.FieldsBuilder()
+    for f, shape in fields:
+        fb.dense(ti.axes(*range(len(shape))), shape).place(f)
+    _SCRATCH_TREES.append(fb.finalize())
