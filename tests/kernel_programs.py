@@ -19,8 +19,14 @@ import numpy as np
 import taichi as ti
 
 import tidal as td
+from tidal.dsl import runtime
 
-f64 = ti.f64
+
+
+def real():
+    """The float type of the programs' fields: the active default (f64 on the CPU tests, f32
+    on Vulkan, whose math functions are 32-bit)."""
+    return ti.f32 if runtime.config().default_fp.name == "f32" else ti.f64
 
 
 @dataclass
@@ -48,18 +54,18 @@ def _rng(name):
 
 def _field(shape, values=None, n=None, m=None, needs_grad=True):
     if n is None:
-        f = ti.field(f64, shape=shape, needs_grad=needs_grad)
+        f = ti.field(real(), shape=shape, needs_grad=needs_grad)
     elif m is None:
-        f = ti.Vector.field(n, f64, shape=shape, needs_grad=needs_grad)
+        f = ti.Vector.field(n, real(), shape=shape, needs_grad=needs_grad)
     else:
-        f = ti.Matrix.field(n, m, f64, shape=shape, needs_grad=needs_grad)
+        f = ti.Matrix.field(n, m, real(), shape=shape, needs_grad=needs_grad)
     if values is not None:
         f.from_numpy(np.asarray(values, dtype=np.float64))
     return f
 
 
 def _loss():
-    return ti.field(f64, shape=(), needs_grad=True)
+    return ti.field(real(), shape=(), needs_grad=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -194,12 +200,12 @@ def matrix_field_products():
 @program("n/a")
 def ndarray_arguments():
     n = 5
-    a = ti.ndarray(f64, shape=n, needs_grad=True)
+    a = ti.ndarray(real(), shape=n, needs_grad=True)
     a.from_numpy(_rng("f").uniform(-1, 1, n))
-    b = ti.ndarray(f64, shape=n, needs_grad=True)
+    b = ti.ndarray(real(), shape=n, needs_grad=True)
     b.from_numpy(_rng("f2").uniform(-1, 1, n))
-    out = ti.ndarray(f64, shape=n, needs_grad=True)
-    loss = ti.ndarray(f64, shape=1, needs_grad=True)
+    out = ti.ndarray(real(), shape=n, needs_grad=True)
+    loss = ti.ndarray(real(), shape=1, needs_grad=True)
 
     @td.kernel
     def combine(x: ti.types.ndarray(), y: ti.types.ndarray(), o: ti.types.ndarray()):
@@ -494,7 +500,7 @@ def kernel_calls_function_with_weights():
     loss = _loss()
 
     @td.func
-    def net(a: td.f64, b: td.f64) -> td.f64:
+    def net(a: float, b: float) -> float:
         out = 0.0
         for j in range(W_HID):
             out += w1[j] * ti.tanh(w0[j, 0] * a + w0[j, 1] * b)
@@ -524,7 +530,7 @@ def template_and_scalar_arguments():
     loss = _loss()
 
     @td.kernel
-    def affine(src: ti.template(), dst: ti.template(), alpha: ti.f64, shift: ti.i32):
+    def affine(src: ti.template(), dst: ti.template(), alpha: float, shift: ti.i32):
         for i in range(n):
             dst[i] = alpha * ti.exp(src[(i + shift) % n])
 

@@ -210,14 +210,14 @@ def _has_effects(block: ir.Block) -> bool:
     return any(isinstance(s, ir.Assign) and s.prim.effect for s in ir.walk(block))
 
 
-def rebuild(fn: ir.Function, default_fp) -> ir.Function:
+def rebuild(fn: ir.Function, default_fp, rebuilder=Rebuilder) -> ir.Function:
     """Re-emit ``fn`` through an emitter (folding, identities, CSE, region simplification)."""
     em = Emitter(default_fp)
     params = [ir.Var(p.name, p.type) for p in fn.params]
     env = dict(zip(fn.params, params))
     with em:
         em.begin()
-        Rebuilder(em).block(fn.body.stmts, env)
+        rebuilder(em).block(fn.body.stmts, env)
         results = [Rebuilder.atom(env, r) for r in fn.body.results]
         body = em.end(results)
     return ir.Function(fn.name, params, body, fn.loc, fn.param_names)

@@ -8,6 +8,8 @@ top-level :class:`tidal.dsl.ir.ParallelFor` loops avoid both:
 * **Exclusive adds.** When every access to a field in the loop indexes it by all of the loop's
   indices, each at the same position, no two iterations touch the same element: ``+=`` becomes
   a plain read, add and write.
+* **Calls that add.** Calls of tidal functions that write memory (derivatives of functions that
+  read fields add into the fields' gradients) are inlined first, so their adds are rewritten too.
 * **Shared accumulation.** When a loop adds into a small field (at most
   :data:`MAX_SHARED_ELEMENTS` elements) at indices that do not depend on the loop's indices,
   the loop's iterations are split into blocks, one thread per block; each block adds into its
@@ -25,8 +27,9 @@ import os
 
 import taichi as ti
 
-from tidal.dsl import ir
+from tidal.dsl import ir, optimize
 from tidal.dsl import primitives as P
+from tidal.dsl.calls import CallPrimitive
 from tidal.dsl.types import I32, TType
 
 MAX_SHARED_ELEMENTS = 1 << 16
@@ -54,6 +57,7 @@ def prepare(fn: ir.Function, arch: str, default_fp) -> ir.Function:
         >>> prepare(empty, "cpu", F64) is empty
         True
     """
+    fn = _inline_writing_calls(fn, default_fp)
     stmts, scratch = [], []
     changed = False
     for s in fn.body.stmts:
@@ -68,6 +72,27 @@ def prepare(fn: ir.Function, arch: str, default_fp) -> ir.Function:
     _place_scratch(scratch)
     body = ir.Block(stmts, fn.body.results, fn.body.params)
     return ir.Function(fn.name, fn.params, body, fn.loc, fn.param_names)
+
+
+class _InlineWritingCalls(optimize.Rebuilder):
+    """Re-emits a kernel with calls of functions that write memory replaced by their bodies."""
+
+    def assign(self, s: ir.Assign, env: dict) -> None:
+        if not (isinstance(s.prim, CallPrimitive) and s.prim.effect):
+            super().assign(s, env)
+            return
+        callee = s.prim.fn.ir(self.em.default_fp)
+        benv = dict(zip(callee.params, (self.atom(env, a) for a in s.args)))
+        self.block(callee.body.stmts, benv)
+        for o, r in zip(s.outs, callee.body.results):
+            env[o] = self.atom(benv, r)
+
+
+def _inline_writing_calls(fn: ir.Function, default_fp) -> ir.Function:
+    if not any(isinstance(st, ir.Assign) and isinstance(st.prim, CallPrimitive)
+               and st.prim.effect for st in ir.walk(fn.body)):
+        return fn
+    return optimize.eliminate_dead_code(optimize.rebuild(fn, default_fp, _InlineWritingCalls))
 
 
 # -- analysis ----------------------------------------------------------------------------------
