@@ -22,7 +22,6 @@ import tidal as td
 from tidal.dsl import runtime
 
 
-
 def real():
     """The float type of the programs' fields: the active default (f64 on the CPU tests, f32
     on Vulkan, whose math functions are 32-bit)."""

@@ -307,7 +307,9 @@ class Tape:
         elif tuple(loss_grad.shape) == ():
             loss_grad[None] = 1.0
         else:
-            loss_grad[0] = 1.0
+            # a launched fill, ordered after the zeroing fills: on Vulkan, Taichi writes an
+            # ndarray element from Python at once, ahead of fills still queued on the device
+            loss_grad.fill(1.0)
         if self.checkpoint_every is None:
             self._reverse(self.records, active)
         else:

@@ -10,9 +10,12 @@ Guarantees of the :class:`KernelIR` returned by :func:`lower_kernel`, in additio
 * memory is accessed only through ``load``, ``store`` and ``atomic_add`` (``+=``/``-=`` on an
   element is an atomic add, as in Taichi);
 * no element is read after this kernel wrote its field, except a read of the very element an
-  iteration stored earlier in the same block, which is replaced by the stored value. A kernel
-  that reads a field after writing it is refused at the reading line: its adjoint could not
-  recompute the value read.
+  iteration stored earlier in the same block, which is replaced by the stored value, and reads
+  of values a top-level serial loop wrote (checked by ``check_serial_loop``; after the loop
+  they are the values the launch leaves). A kernel that reads a field after writing it
+  otherwise is refused at the reading line, and one that overwrites a field after reading
+  such values is refused at the writing line: its adjoint could not recompute the values
+  read.
 """
 
 from __future__ import annotations
@@ -109,6 +112,7 @@ class KernelLowerer(Lowerer):
         self.in_parallel = False
         self.forward: dict = {}
         self.written: dict = {}
+        self.written_outside_serial: set = set()
         self.reads: dict = {}
         self.writes: dict = {}
         self.adds: dict = {}
@@ -291,7 +295,9 @@ class KernelLowerer(Lowerer):
         key = self._key(ref, idx)
         if key in self.forward:
             return self.forward[key]
-        if ref in self.written:
+        if ref in self.written and ref not in self.written_outside_serial:
+            self.post_reads.setdefault(ref, ref)  # the value a serial loop left: final
+        elif ref in self.written:
             self.fail(node, f"`{ref.name}` is read here after this kernel wrote it (line "
                       f"{self.written[ref]})", "the adjoint could not recompute the value read: "
                       "use the value you stored, read before writing, or split the kernel",
@@ -316,10 +322,16 @@ class KernelLowerer(Lowerer):
             self.forward[self._key(ref, idx)] = v
 
     def mark_written(self, ref, node, idx=()):
+        if ref in self.post_reads:
+            self.fail(node, f"`{ref.name}` is overwritten here after the kernel read values it "
+                      f"had written (line {self.written[ref]})", "the adjoint recomputes those "
+                      "reads from the values the kernel leaves: write the new values to "
+                      "another field, or split the kernel", UnsupportedConstructError)
         if self.serial is not None:
             self.record_serial("stores", ref, idx, node)
             return  # reads in the loop are checked when the loop ends (check_serial_loop)
         self.written.setdefault(ref, node.lineno)
+        self.written_outside_serial.add(ref)
         for k in [k for k in self.forward if k[0] == ref]:
             del self.forward[k]
 
