@@ -185,11 +185,13 @@ class Tape:
         self.extra_active: dict = {}  # objects with gradients though never written or marked
         self.read_index: dict = {}  # id(object) -> parts read so far (see _note_read)
         self._const_noted: set = set()
+        self._fields_cleared = False  # fields' own gradients zeroed on entry
 
     # -- recording -----------------------------------------------------------------------------
     def __enter__(self):
         if self.clear_gradients:
             ti.ad.clear_all_gradients()
+            self._fields_cleared = True
         kernels.push(self)
         return self
 
@@ -299,7 +301,9 @@ class Tape:
             restored.update(self.written)
         final = self._state_of(restored)
         for obj in active.values():
-            if self.clear_gradients or not has_own_grad(obj):
+            # fields' own gradients were cleared on entry (ti.ad.clear_all_gradients)
+            cleared = self._fields_cleared and has_own_grad(obj) and hasattr(obj, "snode")
+            if not cleared and (self.clear_gradients or not has_own_grad(obj)):
                 memory.zero(self._adjoint_storage(obj))
         loss_grad = self._adjoint_storage(self.loss)
         if isinstance(loss_grad, np.ndarray):

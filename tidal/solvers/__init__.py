@@ -1,0 +1,1 @@
+"""Reference solvers and exact solutions (plain NumPy/SciPy) for checking PINN examples."""
