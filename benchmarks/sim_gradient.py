@@ -132,7 +132,7 @@ def main() -> None:
     print(f"mass-spring rollout gradient: {args.nx}x{args.ny} lattice, {n} masses, {m} springs, "
           f"{args.steps} steps, float64, median of {args.repeats}")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; "
-          f"taichi {ti.__version__}")
+          f"taichi {'.'.join(map(str, ti.__version__))}")
     sim = build(problem, k)
     methods = {"tidal per-step kernels, td.Tape": tidal_step(sim),
                "tidal whole-rollout kernel, td.Tape": tidal_whole(sim),
