@@ -123,7 +123,7 @@ class Lowerer:
                 raise TidalTypeError(
                     f"parameter `{arg.arg}` has no type annotation", self.loc(arg),
                     hint=f"annotate it, e.g. `{arg.arg}: td.f64` or `{arg.arg}: td.vec(3, td.f64)`")
-            ann = self.static_eval(arg.annotation, "a type annotation")
+            ann = self.annotation(arg.arg, arg.annotation, "a type annotation")
             t = self.to_type(ann, arg)
             v = ir.Var(arg.arg, t)
             params.append(v)
@@ -147,7 +147,7 @@ class Lowerer:
                 raise TidalTypeError("nested tuples cannot be returned", self.loc(tree))
             atoms.append(self.atom(v, tree))
         if tree.returns is not None:
-            ann = self.static_eval(tree.returns, "the return annotation")
+            ann = self.annotation("return", tree.returns, "the return annotation")
             anns = ann if isinstance(ann, tuple) else getattr(ann, "__args__", None) or (ann,)
             if len(anns) == len(atoms):
                 atoms = [self.convert(a, self.to_type(t, tree), tree) for a, t in zip(atoms, anns)]
@@ -166,6 +166,14 @@ class Lowerer:
             return from_annotation(ann, self.default_fp)
         self.fail(node, f"{ann!r} is not a tidal type", "use td.f32, td.f64, td.i32, "
                   "td.vec(n, dtype) or td.mat(n, m, dtype)", TidalTypeError)
+
+    def annotation(self, name: str, node, what: str):
+        """An annotation as Python evaluated it when the function was defined (so names used
+        only in annotations need not be captured), else evaluated from the source."""
+        ann = getattr(self.pf.pyfunc, "__annotations__", {}).get(name)
+        if ann is not None and not isinstance(ann, str):
+            return ann
+        return self.static_eval(node, what)
 
     def static_eval(self, node, what: str):
         v = self.expr(node)

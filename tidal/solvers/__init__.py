@@ -1,1 +1,5 @@
-"""Reference solvers and exact solutions (plain NumPy/SciPy) for checking PINN examples."""
+"""PINN solvers on the tidal engine: networks as tidal functions, exact reference solutions."""
+
+from tidal.solvers.network import MLP
+
+__all__ = ["MLP"]

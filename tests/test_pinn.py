@@ -1,0 +1,118 @@
+"""PINN building blocks on the tidal engine: the MLP as a tidal function and the Burgers loss
+with its parameter gradient, against an independent float64 reference (analytic forward-mode
+derivatives of the network in NumPy, ``benchmarks/pinn_peers.numpy_loss``), central finite
+differences and, when installed, PyTorch in float32."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+import tidal as td
+from tidal.solvers import MLP
+from tidal.solvers.burgers import BurgersLoss
+
+from .reference import assert_close
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
+import pinn_peers  # noqa: E402
+
+
+def flat_from_peer(params) -> np.ndarray:
+    """The peers' layer list [(W (in, out), b)] in :meth:`MLP.get_flat` order."""
+    parts = [params[0][0].T, params[0][1],
+             np.stack([w.T for w, _ in params[1:-1]]), np.stack([b for _, b in params[1:-1]]),
+             params[-1][0][:, 0], params[-1][1]]
+    return np.concatenate([np.asarray(p, dtype=np.float64).reshape(-1) for p in parts])
+
+
+def burgers(points, fp=td.f64):
+    net = MLP(2, width=20, depth=8, dtype=fp)
+    loss = BurgersLoss(net, np.stack([points["x_f"], points["t_f"]], 1),
+                       np.stack([points["x_b"], points["t_b"]], 1), points["u_b"])
+    return net, loss
+
+
+@pytest.fixture(scope="module")
+def problem():
+    params = pinn_peers.init_params(seed=3)
+    points = pinn_peers.burgers_points(n_f=300, n_b=40, seed=1)
+    return params, points, flat_from_peer(params)
+
+
+def test_mlp_parameters_round_trip_and_checkpoints(tmp_path):
+    net = MLP(3, width=5, depth=3, activation="sin", seed=4, dtype=td.f64)
+    assert net.size == 5 * 3 + 5 + 2 * (25 + 5) + 5 + 1
+    flat = net.get_flat()
+    net.set_flat(flat * 2)
+    assert_close(net.get_flat(), flat * 2, rtol=0, what="set_flat/get_flat")
+    net.save(tmp_path / "net.npz")
+    other = MLP(3, width=5, depth=3, activation="sin", seed=9, dtype=td.f64)
+    other.load(tmp_path / "net.npz")
+    assert np.array_equal(other.get_flat(), flat * 2)
+    pts = np.random.default_rng(0).uniform(-1, 1, (7, 3))
+    assert np.array_equal(other.predict(pts), net.predict(pts))
+    with pytest.raises(td.TidalError, match="holds a network"):
+        MLP(3, width=6, depth=3, activation="sin", dtype=td.f64).load(tmp_path / "net.npz")
+
+
+def test_mlp_input_scaling_and_bad_arguments():
+    net = MLP(1, width=3, depth=1, lo=[2.0], hi=[4.0], dtype=td.f64)
+    w0, b0 = net.W0.to_numpy()[:, 0], net.b0.to_numpy()
+    wout, bout = net.Wout.to_numpy(), float(net.bout.to_numpy())
+    x = np.array([[2.0], [3.5]])
+    expected = np.tanh(np.outer(x[:, 0] - 3.0, w0) + b0) @ wout + bout
+    assert_close(net.predict(x), expected, rtol=1e-14, what="scaled input")
+    with pytest.raises(td.TidalError, match="unknown activation"):
+        MLP(2, activation="relu6")
+    with pytest.raises(td.TidalError, match="lo < hi"):
+        MLP(2, lo=[0, 0], hi=[1, 0])
+    with pytest.raises(td.TidalError, match="expected 22 parameters"):
+        MLP(1, width=3, depth=2, dtype=td.f64).set_flat(np.zeros(3))
+    with pytest.raises(td.TidalError, match="shape"):
+        net.predict(np.zeros((4, 2)))
+
+
+def test_burgers_loss_and_gradient_match_float64_references(problem):
+    params, points, flat = problem
+    net, loss = burgers(points)
+    value, grad = loss.value_and_grad(flat)
+    ref = pinn_peers.numpy_loss([(np.float64(w), np.float64(b)) for w, b in params], points)
+    assert_close(value, ref, rtol=1e-12, what="loss vs analytic NumPy reference")
+    h = 1e-6
+    for j in np.random.default_rng(0).choice(net.size, 8, replace=False):
+        e = np.zeros(net.size)
+        e[j] = h
+        fd = (loss.value(flat + e) - loss.value(flat - e)) / (2 * h)
+        assert_close(grad[j], fd, rtol=1e-6, what=f"d loss / d param[{j}]")
+
+
+def test_burgers_loss_and_gradient_match_pytorch_in_float32(problem):
+    pytest.importorskip("torch")
+    params, points, flat = problem
+    td.init(arch="cpu", default_fp=td.f32)
+    try:
+        net, loss = burgers(points, td.f32)
+        value, grad = loss.value_and_grad(flat)
+        ref_value, ref_grads = pinn_peers.torch_step(params, points)()
+        assert_close(value, ref_value, rtol=1e-5, what="float32 loss vs PyTorch")
+        ref = flat_from_peer(ref_grads)
+        scale = np.max(np.abs(ref))
+        assert np.max(np.abs(grad - ref)) <= 1e-4 * scale, "float32 gradient vs PyTorch"
+    finally:
+        td.init(arch="cpu", default_fp=td.f64)
+
+
+def test_burgers_loss_refuses_bad_points():
+    net = MLP(2, width=3, depth=1, dtype=td.f64)
+    with pytest.raises(td.TidalError, match=r"shape \(n, 2\)"):
+        BurgersLoss(net, np.zeros((5, 3)), np.zeros((1, 2)), np.zeros(1))
+    with pytest.raises(td.TidalError, match="2 boundary points but 3 boundary values"):
+        BurgersLoss(net, np.zeros((5, 2)), np.zeros((2, 2)), np.zeros(3))
+    with pytest.raises(td.TidalError, match="NaN"):
+        BurgersLoss(net, np.full((5, 2), np.nan), np.zeros((1, 2)), np.zeros(1))
+    with pytest.raises(td.TidalError, match="2 inputs"):
+        BurgersLoss(MLP(3, width=3, depth=1), np.zeros((5, 2)), np.zeros((1, 2)), np.zeros(1))

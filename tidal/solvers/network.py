@@ -1,0 +1,200 @@
+"""Fully connected networks written as tidal functions over Taichi parameter fields.
+
+An :class:`MLP` owns its parameters (Taichi fields with gradient storage) and exposes the network
+as a tidal function ``net(z) -> u`` of one input vector ``z``. Because ``net`` is an ordinary
+tidal function, its derivatives in the inputs (``td.taylor``, ``td.grad``, ``td.laplacian``) are
+generated tidal functions too, and kernels that call them are differentiated with respect to the
+parameters by ``td.Tape``.
+
+Guarantees: parameters are initialised deterministically from the seed (Glorot-normal weights,
+zero biases); :meth:`MLP.get_flat` and :meth:`MLP.set_flat` round-trip the parameters through one
+float64 vector in a fixed order (layer by layer, weights then biases, weights stored as
+``(out, in)``); checkpoints saved by :meth:`MLP.save` load back bit for bit.
+"""
+
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import taichi as ti
+
+import tidal as td
+from tidal.dsl.errors import TidalArgumentError
+
+ACTIVATIONS = ("tanh", "sin", "softplus", "sigmoid")
+
+
+class MLP:
+    """A multilayer perceptron ``in_dim -> depth x width -> out_dim = 1`` as a tidal function.
+
+    Args:
+        in_dim: number of inputs (the length of ``z``).
+        width: neurons per hidden layer.
+        depth: number of hidden layers (at least 1).
+        activation: one of ``"tanh"``, ``"sin"``, ``"softplus"``, ``"sigmoid"``.
+        seed: seed of the Glorot-normal initialisation.
+        lo, hi: optional input bounds; inputs are mapped affinely from ``[lo, hi]`` to
+            ``[-1, 1]`` inside the network.
+        dtype: ``td.f32`` (default) or ``td.f64``.
+
+    Example:
+        >>> import numpy as np, tidal as td
+        >>> from tidal.solvers import MLP
+        >>> _ = td.init(arch="cpu", default_fp=td.f64)
+        >>> net = MLP(2, width=8, depth=2, seed=0, dtype=td.f64)
+        >>> net.size
+        105
+        >>> u = net.predict(np.array([[0.1, 0.2], [0.3, 0.4]]))
+        >>> u.shape
+        (2,)
+    """
+
+    def __init__(self, in_dim: int, width: int = 20, depth: int = 3, activation: str = "tanh",
+                 seed: int = 0, lo: Sequence[float] | None = None,
+                 hi: Sequence[float] | None = None, dtype=None):
+        if activation not in ACTIVATIONS:
+            raise TidalArgumentError(f"unknown activation {activation!r}; use one of "
+                                     f"{', '.join(ACTIVATIONS)}")
+        for name, v in (("in_dim", in_dim), ("width", width), ("depth", depth)):
+            if not isinstance(v, int) or v < 1:
+                raise TidalArgumentError(f"{name} must be a positive int, got {v!r}")
+        self.in_dim, self.width, self.depth, self.activation = in_dim, width, depth, activation
+        self.dtype = td.f32 if dtype is None else dtype
+        real = self.dtype
+        lo = np.full(in_dim, -1.0) if lo is None else np.asarray(lo, dtype=np.float64)
+        hi = np.full(in_dim, 1.0) if hi is None else np.asarray(hi, dtype=np.float64)
+        if lo.shape != (in_dim,) or hi.shape != (in_dim,) or np.any(hi <= lo):
+            raise TidalArgumentError(f"input bounds must be {in_dim} pairs with lo < hi, got "
+                                     f"lo={lo.tolist()}, hi={hi.tolist()}")
+        self.scale = 2.0 / (hi - lo)
+        self.shift = -(hi + lo) / (hi - lo)
+        hidden = max(depth - 1, 1)
+        self.W0 = ti.field(real, shape=(width, in_dim), needs_grad=True)
+        self.b0 = ti.field(real, shape=width, needs_grad=True)
+        self.W = ti.field(real, shape=(hidden, width, width), needs_grad=True)
+        self.b = ti.field(real, shape=(hidden, width), needs_grad=True)
+        self.Wout = ti.field(real, shape=width, needs_grad=True)
+        self.bout = ti.field(real, shape=(), needs_grad=True)
+        self.fields = [self.W0, self.b0, self.W, self.b, self.Wout, self.bout]
+        self._shapes = [(width, in_dim), (width,), (depth - 1, width, width), (depth - 1, width),
+                        (width,), ()]
+        self.size = int(sum(math.prod(s) for s in self._shapes))
+        self.initialise(seed)
+        self.func = self._build()
+
+    # -- parameters ----------------------------------------------------------------------------
+    def initialise(self, seed: int) -> None:
+        """Glorot-normal weights (std sqrt(2 / (fan_in + fan_out))), zero biases."""
+        rng = np.random.default_rng(seed)
+        w, d = self.width, self.in_dim
+        parts = [rng.normal(size=(w, d)) * math.sqrt(2.0 / (w + d)), np.zeros(w),
+                 rng.normal(size=(self.depth - 1, w, w)) * math.sqrt(1.0 / w),
+                 np.zeros((self.depth - 1, w)),
+                 rng.normal(size=w) * math.sqrt(2.0 / (w + 1)), np.zeros(())]
+        self.set_flat(np.concatenate([p.reshape(-1) for p in parts]))
+
+    def _storage_arrays(self, flat: np.ndarray) -> list[np.ndarray]:
+        out, k = [], 0
+        for f, shape in zip(self.fields, self._shapes):
+            size = math.prod(shape)
+            part = flat[k:k + size].reshape(shape)
+            k += size
+            if self.depth == 1 and (f is self.W or f is self.b):
+                part = np.zeros(f.shape)  # placeholder storage of a network without them
+            out.append(part)
+        return out
+
+    def set_flat(self, flat: np.ndarray) -> None:
+        """Set every parameter from one vector of length :attr:`size`."""
+        flat = np.asarray(flat, dtype=np.float64).reshape(-1)
+        if flat.size != self.size:
+            raise TidalArgumentError(f"expected {self.size} parameters, got {flat.size}")
+        if not np.all(np.isfinite(flat)):
+            raise TidalArgumentError("parameters must be finite (got NaN or inf)")
+        for f, part in zip(self.fields, self._storage_arrays(flat)):
+            f.from_numpy(part.astype(np.float32 if self.dtype == td.f32 else np.float64))
+
+    def get_flat(self) -> np.ndarray:
+        """All parameters as one float64 vector (the order of :meth:`set_flat`)."""
+        return self._flatten([f.to_numpy() for f in self.fields])
+
+    def grad_flat(self) -> np.ndarray:
+        """The parameters' gradients (``.grad`` after a tape) as one float64 vector."""
+        return self._flatten([f.grad.to_numpy() for f in self.fields])
+
+    def _flatten(self, arrays) -> np.ndarray:
+        keep = [a for f, a in zip(self.fields, arrays)
+                if not (self.depth == 1 and (f is self.W or f is self.b))]
+        return np.concatenate([np.asarray(a, dtype=np.float64).reshape(-1) for a in keep])
+
+    def save(self, path: str | Path) -> None:
+        """Save the parameters (and architecture) to a ``.npz`` checkpoint."""
+        np.savez(path, params=self.get_flat(), in_dim=self.in_dim, width=self.width,
+                 depth=self.depth, activation=self.activation)
+
+    def load(self, path: str | Path) -> None:
+        """Load parameters saved by :meth:`save`; the architecture must match."""
+        with np.load(path) as data:
+            arch = (int(data["in_dim"]), int(data["width"]), int(data["depth"]),
+                    str(data["activation"]))
+            mine = (self.in_dim, self.width, self.depth, self.activation)
+            if arch != mine:
+                raise TidalArgumentError(f"checkpoint {path} holds a network {arch} (inputs, "
+                                         f"width, depth, activation); this one is {mine}")
+            self.set_flat(data["params"])
+
+    # -- the network as a tidal function -------------------------------------------------------
+    def _build(self):
+        W0, b0, W, b, Wout, bout = self.fields
+        width, hidden, dim = self.width, self.depth - 1, self.in_dim
+        real = self.dtype
+        vec_in = td.vec(dim, real)
+        scale = [float(s) for s in self.scale]
+        shift = [float(s) for s in self.shift]
+        kind = ACTIVATIONS.index(self.activation)
+
+        @td.func
+        def act(a: real) -> real:
+            out = a
+            if ti.static(kind == 0):
+                out = ti.tanh(a)
+            elif ti.static(kind == 1):
+                out = ti.sin(a)
+            elif ti.static(kind == 2):
+                out = td.softplus(a)
+            else:
+                out = td.sigmoid(a)
+            return out
+
+        @td.func
+        def net(z: vec_in) -> real:
+            h = ti.Vector.zero(real, width)
+            for j in range(width):
+                a = b0[j]
+                for d in ti.static(range(dim)):
+                    a += W0[j, d] * (scale[d] * z[d] + shift[d])
+                h[j] = act(a)
+            for layer in range(hidden):
+                h2 = ti.Vector.zero(real, width)
+                for j in range(width):
+                    a = b[layer, j]
+                    for k in range(width):
+                        a += W[layer, j, k] * h[k]
+                    h2[j] = act(a)
+                h = h2
+            out = bout[None]
+            for k in range(width):
+                out += Wout[k] * h[k]
+            return out
+
+        return net
+
+    def predict(self, points: np.ndarray) -> np.ndarray:
+        """The network at ``points`` (shape ``(n, in_dim)``), as a float64 array ``(n,)``."""
+        points = np.asarray(points, dtype=np.float64)
+        if points.ndim != 2 or points.shape[1] != self.in_dim:
+            raise TidalArgumentError(f"points must have shape (n, {self.in_dim}), got "
+                                     f"{points.shape}")
+        return np.asarray(td.vectorize(self.func)(points), dtype=np.float64).reshape(-1)
