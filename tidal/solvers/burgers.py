@@ -60,9 +60,10 @@ class BurgersLoss:
         self.zb = ti.Vector.field(2, real, shape=len(boundary))
         self.ub = ti.field(real, shape=len(boundary))
         self.loss = ti.field(real, shape=(), needs_grad=True)
-        self.zf.from_numpy(collocation)
-        self.zb.from_numpy(boundary)
-        self.ub.from_numpy(values)
+        store = np.float32 if real == td.f32 else np.float64
+        self.zf.from_numpy(collocation.astype(store))
+        self.zb.from_numpy(boundary.astype(store))
+        self.ub.from_numpy(values.astype(store))
         self._kernels = self._build(len(collocation), len(boundary))
 
     def _build(self, nf: int, nb: int):
