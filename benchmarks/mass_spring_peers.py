@@ -39,6 +39,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+from common import median_ms, rel
 
 ValueAndGrad = Callable[[np.ndarray], tuple[float, np.ndarray]]
 
@@ -245,10 +246,9 @@ def jax_value_and_grad(problem: dict) -> ValueAndGrad:
 def lattice_problem(nx: int, ny: int | None = None, steps: int = 200, dt: float = 2e-3,
                     damping: float = 0.5, gravity: float = 9.8, spacing: float = 0.1,
                     seed: int = 0) -> tuple[dict, np.ndarray]:
-    """A lattice problem like tidal's :func:`tidal.physics.lattice` (top row anchored).
+    """A problem on the lattice of :func:`tidal.physics.lattice` (top row anchored).
 
-    Springs join horizontal, vertical and diagonal neighbours, leaving out those between two
-    anchored masses; rest lengths are the lattice's. Free masses start perturbed by
+    Rest lengths are the lattice's. Free masses start perturbed by
     uniform(-0.02, 0.02); stiffnesses are uniform in [50, 150]; the target is the NumPy
     trajectory at stiffnesses scaled by uniform(0.9, 1.1).
 
@@ -265,23 +265,10 @@ def lattice_problem(nx: int, ny: int | None = None, steps: int = 200, dt: float 
     Returns:
         ``(problem, stiffness)``.
     """
-    ny = nx if ny is None else ny
+    from tidal.physics.mass_spring import lattice as build_lattice
+
     rng = np.random.default_rng(seed)
-    lattice = np.array([[i * spacing, j * spacing] for j in range(ny) for i in range(nx)])
-    anchored = [nx * (ny - 1) + i for i in range(nx)]
-    top = set(anchored)
-    springs = []
-    for j in range(ny):
-        for i in range(nx):
-            s = j * nx + i
-            if i + 1 < nx:
-                springs.append((s, s + 1))
-            if j + 1 < ny:
-                springs.append((s, s + nx))
-            if i + 1 < nx and j + 1 < ny:
-                springs.append((s, s + nx + 1))
-    springs = np.array([(p, q) for p, q in springs if not (p in top and q in top)],
-                       dtype=np.int32)
+    lattice, springs, anchored = build_lattice(nx, ny, spacing)
     n, m = len(lattice), len(springs)
     free = np.ones(n)
     free[anchored] = 0.0
@@ -292,20 +279,6 @@ def lattice_problem(nx: int, ny: int | None = None, steps: int = 200, dt: float 
                "steps": steps, "dt": dt, "damping": damping, "gravity": gravity}
     problem["target"] = numpy_trajectory(problem, stiffness * rng.uniform(0.9, 1.1, size=m))
     return problem, stiffness
-
-
-def _rel(x, y) -> float:
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    return float(np.max(np.abs(x - y)) / max(np.max(np.abs(y)), 1e-300))
-
-
-def _median_ms(fn, arg, repeats: int = 5) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn(arg)
-        times.append(time.perf_counter() - start)
-    return 1e3 * float(np.median(times))
 
 
 def self_check() -> bool:
@@ -328,10 +301,10 @@ def self_check() -> bool:
         print(f"  {name:<34s} rel err {err:.2e}  (tol {tol:.0e})  {'ok' if ok else 'FAIL'}")
 
     print(f"  loss: numpy {ref:.17g}, torch {torch_loss:.17g}, jax {jax_loss:.17g}")
-    check("torch loss vs numpy", _rel(torch_loss, ref), 1e-12)
-    check("jax loss vs numpy", _rel(jax_loss, ref), 1e-12)
-    check("torch loss vs jax", _rel(torch_loss, jax_loss), 1e-12)
-    check("torch grad vs jax (max-norm)", _rel(torch_grad, jax_grad), 1e-10)
+    check("torch loss vs numpy", rel(torch_loss, ref), 1e-12)
+    check("jax loss vs numpy", rel(jax_loss, ref), 1e-12)
+    check("torch loss vs jax", rel(torch_loss, jax_loss), 1e-12)
+    check("torch grad vs jax (max-norm)", rel(torch_grad, jax_grad), 1e-10)
     entries = sorted({int(np.argmax(np.abs(jax_grad))), 0, len(k) // 2, len(k) - 1})
     for s in entries:
         h = 1e-6 * k[s]
@@ -340,8 +313,8 @@ def self_check() -> bool:
         km[s] -= h
         fd = (numpy_loss(problem, kp) - numpy_loss(problem, km)) / (kp[s] - km[s])
         print(f"  k[{s}]: fd {fd:+.12e}  torch {torch_grad[s]:+.12e}  jax {jax_grad[s]:+.12e}")
-        check(f"torch grad[{s}] vs central fd", _rel(torch_grad[s], fd), 1e-6)
-        check(f"jax grad[{s}] vs central fd", _rel(jax_grad[s], fd), 1e-6)
+        check(f"torch grad[{s}] vs central fd", rel(torch_grad[s], fd), 1e-6)
+        check(f"jax grad[{s}] vs central fd", rel(jax_grad[s], fd), 1e-6)
     passed = all(checks)
     print("self-check " + ("passed" if passed else "FAILED"))
     return passed
@@ -357,17 +330,17 @@ def timings(nx: int = 32, ny: int = 64, steps: int = 1000) -> None:
     jax_fn = jax_value_and_grad(problem)
     jax_loss, jax_grad = jax_fn(k)
     first = time.perf_counter() - start
-    jax_ms = _median_ms(jax_fn, k)
+    jax_ms = median_ms(jax_fn, k)
     print(f"  jax   first call (build + trace + compile + run): {1e3 * first:9.1f} ms")
     print(f"  jax   compile (first call minus a run):            {1e3 * first - jax_ms:9.1f} ms")
     print(f"  jax   value_and_grad:                             {jax_ms:9.1f} ms/call")
 
     torch_fn = torch_value_and_grad(problem)
     torch_loss, torch_grad = torch_fn(k)
-    torch_ms = _median_ms(torch_fn, k)
+    torch_ms = median_ms(torch_fn, k)
     print(f"  torch value_and_grad:                             {torch_ms:9.1f} ms/call")
-    print(f"  loss {jax_loss:.6e}; torch vs jax: loss rel {_rel(torch_loss, jax_loss):.1e}, "
-          f"grad rel {_rel(torch_grad, jax_grad):.1e}")
+    print(f"  loss {jax_loss:.6e}; torch vs jax: loss rel {rel(torch_loss, jax_loss):.1e}, "
+          f"grad rel {rel(torch_grad, jax_grad):.1e}")
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from common import median_ms, rel
 
 LAYERS: tuple[int, ...] = (2, 20, 20, 20, 20, 20, 20, 20, 20, 1)
 NU: float = 0.01 / math.pi
@@ -410,13 +411,6 @@ def _jax_grad_step(params: Params, points: Points) -> Step:
 
 # -- checks and timings ------------------------------------------------------------------------
 
-def _rel(x, y) -> float:
-    """Max-norm relative difference of ``x`` from the reference ``y``."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    return float(np.max(np.abs(x - y)) / max(float(np.max(np.abs(y))), 1e-300))
-
-
 def _flatten(grads: Params) -> np.ndarray:
     return np.concatenate([a.ravel() for w, b in grads for a in (w, b)])
 
@@ -446,9 +440,9 @@ def self_check() -> bool:
         print(f"  {name:<36s} rel err {err:.2e}  (tol {tol:.0e})  {'ok' if ok else 'FAIL'}")
 
     print(f"  loss: numpy (float64) {ref:.10g}, torch {torch_loss:.10g}, jax {jax_loss:.10g}")
-    check("torch loss vs numpy", _rel(torch_loss, ref), 1e-5)
-    check("jax loss vs numpy", _rel(jax_loss, ref), 1e-5)
-    check("torch grads vs jax (max-norm)", _rel(_flatten(torch_grads), _flatten(jax_grads)), 1e-4)
+    check("torch loss vs numpy", rel(torch_loss, ref), 1e-5)
+    check("jax loss vs numpy", rel(jax_loss, ref), 1e-5)
+    check("torch grads vs jax (max-norm)", rel(_flatten(torch_grads), _flatten(jax_grads)), 1e-4)
 
     # The largest-magnitude entry of the first, a middle and the last weight matrix, and of the
     # last two biases, by central differences of the float64 reference.
@@ -470,26 +464,30 @@ def self_check() -> bool:
         name = f"{'Wb'[which]}{l}[{','.join(str(int(i)) for i in idx)}]"
         tg, jg = float(torch_grads[l][which][idx]), float(jax_grads[l][which][idx])
         print(f"  {name}: fd {fd:+.9e}  torch {tg:+.9e}  jax {jg:+.9e}")
-        check(f"torch grad {name} vs central fd", _rel(tg, fd), 1e-3)
-        check(f"jax grad {name} vs central fd", _rel(jg, fd), 1e-3)
+        check(f"torch grad {name} vs central fd", rel(tg, fd), 1e-3)
+        check(f"jax grad {name} vs central fd", rel(jg, fd), 1e-3)
     passed = all(checks)
     print("self-check " + ("passed" if passed else "FAILED"))
     return passed
 
 
-def _time_step(build: Callable[[Params, Points], Step], params: Params, points: Points,
-               repeats: int) -> tuple[float, float, StepResult]:
+def time_step(build: Callable[[Params, Points], Step], params: Params, points: Points,
+              repeats: int) -> tuple[float, float, StepResult]:
     """Cold first call (build + compile + first step) and median per-step time, in ms."""
     start = time.perf_counter()
     step = build(params, points)
     result = step()
     cold = 1e3 * (time.perf_counter() - start)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return cold, 1e3 * float(np.median(times)), result
+    return cold, median_ms(step, repeats=repeats), result
+
+
+def flat_from_layers(params: Params) -> np.ndarray:
+    """The layers ``[(W (in, out), b)]`` as one float64 vector in the parameter order of
+    :class:`tidal.solvers.MLP` (``get_flat``: first layer, stacked hidden layers, output)."""
+    parts = [params[0][0].T, params[0][1],
+             np.stack([w.T for w, _ in params[1:-1]]), np.stack([b for _, b in params[1:-1]]),
+             params[-1][0][:, 0], params[-1][1]]
+    return np.concatenate([np.asarray(p, dtype=np.float64).reshape(-1) for p in parts])
 
 
 def timings(repeats: int = 20) -> None:
@@ -510,12 +508,12 @@ def timings(repeats: int = 20) -> None:
           f"{os.cpu_count()} CPU cores, median of {repeats} steps")
     results = {}
     for name, build in (("torch", torch_step), ("jax", jax_step)):
-        cold, ms, results[name] = _time_step(build, params, points, repeats)
+        cold, ms, results[name] = time_step(build, params, points, repeats)
         print(f"  {name:<5s} first call (build, compile, step):   {cold:9.1f} ms")
         print(f"  {name:<5s} training step:                        {ms:9.1f} ms/step")
     (torch_loss, torch_grads), (jax_loss, jax_grads) = results["torch"], results["jax"]
-    print(f"  loss {jax_loss:.6e}; torch vs jax: loss rel {_rel(torch_loss, jax_loss):.1e}, "
-          f"grads rel {_rel(_flatten(torch_grads), _flatten(jax_grads)):.1e}")
+    print(f"  loss {jax_loss:.6e}; torch vs jax: loss rel {rel(torch_loss, jax_loss):.1e}, "
+          f"grads rel {rel(_flatten(torch_grads), _flatten(jax_grads)):.1e}")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ Run: ``python benchmarks/pinn_step.py [--repeats 10]``.
 import argparse
 import os
 import sys
-import time
 
 import numpy as np
 
@@ -27,19 +26,11 @@ from tidal.solvers import MLP  # noqa: E402
 from tidal.solvers.burgers import BurgersLoss  # noqa: E402
 
 
-def flat_from_peer(params) -> np.ndarray:
-    """The peers' layer list [(W (in, out), b)] in ``MLP.get_flat`` order."""
-    parts = [params[0][0].T, params[0][1],
-             np.stack([w.T for w, _ in params[1:-1]]), np.stack([b for _, b in params[1:-1]]),
-             params[-1][0][:, 0], params[-1][1]]
-    return np.concatenate([np.asarray(p, dtype=np.float64).reshape(-1) for p in parts])
-
-
 def tidal_step(params, points):
     net = MLP(2, width=20, depth=8, dtype=td.f32)
     loss = BurgersLoss(net, np.stack([points["x_f"], points["t_f"]], 1),
                        np.stack([points["x_b"], points["t_b"]], 1), points["u_b"])
-    flat = flat_from_peer(params)
+    flat = peers.flat_from_layers(params)
     return lambda: loss.value_and_grad(flat)
 
 
@@ -61,23 +52,16 @@ def main() -> None:
             print(f"  ({name} not installed: skipped)")
     times, results = {}, {}
     for name, builder in builders.items():
-        start = time.perf_counter()
-        step = builder(params, points)
-        results[name] = step()
-        first = time.perf_counter() - start
-        runs = []
-        for _ in range(args.repeats):
-            t0 = time.perf_counter()
-            step()
-            runs.append(time.perf_counter() - t0)
-        times[name] = 1e3 * float(np.median(runs))
-        print(f"  {name:<8s} {times[name]:8.1f} ms per step   (cold first call {first:6.2f} s)")
+        cold, times[name], results[name] = peers.time_step(builder, params, points,
+                                                           args.repeats)
+        print(f"  {name:<8s} {times[name]:8.1f} ms per step   (cold first call "
+              f"{cold / 1e3:6.2f} s)")
     ref_loss, ref_grad = results["tidal"]
     for name in builders:
         if name == "tidal":
             continue
         loss, grads = results[name]
-        g = flat_from_peer(grads)
+        g = peers.flat_from_layers(grads)
         print(f"  {name} vs tidal: loss rel {abs(loss - ref_loss) / abs(loss):.1e}, gradient "
               f"max-norm rel {np.max(np.abs(g - ref_grad)) / np.max(np.abs(g)):.1e}")
     peers_done = [n for n in times if n != "tidal"]

@@ -33,6 +33,7 @@ import taichi as ti
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import mass_spring_peers as peers  # noqa: E402
+from common import median_ms, rel  # noqa: E402
 
 import tidal as td  # noqa: E402
 from tidal.physics import MassSpring  # noqa: E402
@@ -70,20 +71,6 @@ def taichi_step(sim: MassSpring):
     return value_and_grad
 
 
-def median_ms(fn, k, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn(k)
-        times.append(time.perf_counter() - start)
-    return 1e3 * float(np.median(times))
-
-
-def rel(x, y) -> float:
-    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    return float(np.max(np.abs(x - y)) / max(np.max(np.abs(y)), 1e-300))
-
-
 # -- cold compile (fresh processes) -------------------------------------------------------------
 def compile_probe(method: str) -> dict:
     """In this (fresh) process: seconds to compile the adjoint kernels of ``method``."""
@@ -103,7 +90,7 @@ def compile_probe(method: str) -> dict:
     start = time.perf_counter()
     fn(k)
     first = time.perf_counter() - start
-    warm = median_ms(fn, k, 3) / 1e3
+    warm = median_ms(fn, k, repeats=3) / 1e3
     return {"compile_s": first - warm}
 
 
@@ -151,7 +138,7 @@ def main() -> None:
         start = time.perf_counter()
         results[name] = fn(k)
         first = time.perf_counter() - start
-        times[name] = median_ms(fn, k, args.repeats)
+        times[name] = median_ms(fn, k, repeats=args.repeats)
         print(f"  {name:<38s} {times[name]:9.1f} ms   (first call {1e3 * first:8.1f} ms)")
 
     ref_loss, ref_grad = results["tidal whole-rollout kernel, td.Tape"]

@@ -308,11 +308,9 @@ class Tape:
         loss_grad = self._adjoint_storage(self.loss)
         if isinstance(loss_grad, np.ndarray):
             loss_grad.reshape(-1)[0] = 1.0
-        elif tuple(loss_grad.shape) == ():
-            loss_grad[None] = 1.0
         else:
-            # a launched fill, ordered after the zeroing fills: on Vulkan, Taichi writes an
-            # ndarray element from Python at once, ahead of fills still queued on the device
+            # a launched fill (the loss has one element), ordered after the zeroing fills: on
+            # Vulkan, Taichi writes an ndarray element from Python at once, ahead of queued fills
             loss_grad.fill(1.0)
         if self.checkpoint_every is None:
             self._reverse(self.records, active)
