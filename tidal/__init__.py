@@ -27,6 +27,7 @@ from tidal.dsl.errors import (
     TidalCompileError,
     TidalError,
     TidalTypeError,
+    TidalWarning,
     UnsupportedConstructError,
 )
 from tidal.dsl.function import TidalFunction, func, source
@@ -60,6 +61,7 @@ __all__ = [
     "TidalError",
     "TidalFunction",
     "TidalTypeError",
+    "TidalWarning",
     "UnsupportedConstructError",
     "check_grad",
     "cosh",
