@@ -1,0 +1,449 @@
+"""tidal.solvers.training: Adam (Taichi kernel) against a NumPy reference, L-BFGS against SciPy,
+schedules, callbacks, progress, checkpoints and resuming, non-finite losses, bad input."""
+
+import math
+import os
+import warnings
+
+import numpy as np
+import pytest
+import scipy.optimize
+from scipy.optimize import rosen, rosen_der
+
+import tidal as td
+from tidal.solvers.training import History, Trainer
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _f64():
+    """CPU, f64 (a module run before this one may have switched backend)."""
+    td.init(arch="cpu", default_fp=td.f64)
+
+
+class Quadratic:
+    """0.5 x^T A x - b^T x with a fixed SPD A; counts evaluations."""
+
+    def __init__(self, n=7, seed=0):
+        rng = np.random.default_rng(seed)
+        q = rng.normal(size=(n, n))
+        self.a = q @ q.T / n + np.eye(n)
+        self.b = rng.normal(size=n)
+        self.size = n
+        self.calls = 0
+
+    def value(self, x):
+        return float(0.5 * x @ self.a @ x - self.b @ x)
+
+    def value_and_grad(self, x):
+        self.calls += 1
+        return self.value(x), self.a @ x - self.b
+
+    def describe(self, x):
+        return {"norm": float(np.linalg.norm(x)), "x0": float(x[0])}
+
+
+class Rosen:
+    size = 2
+
+    def __init__(self):
+        self.calls = 0
+
+    def value(self, x):
+        return float(rosen(x))
+
+    def value_and_grad(self, x):
+        self.calls += 1
+        return float(rosen(x)), rosen_der(x)
+
+
+class Guarded:
+    """(x - 5)^2 summed, but NaN (or an infinite gradient) once any parameter exceeds ``limit``."""
+
+    def __init__(self, n=3, limit=1.0, bad="loss"):
+        self.size, self.limit, self.bad = n, limit, bad
+
+    def value(self, x):
+        return self.value_and_grad(x)[0]
+
+    def value_and_grad(self, x):
+        loss, grad = float(np.sum((x - 5.0) ** 2)), 2.0 * (x - 5.0)
+        if np.any(x > self.limit):
+            if self.bad == "loss":
+                loss = math.nan
+            else:
+                grad = grad.copy()
+                grad[0] = math.inf
+        return loss, grad
+
+
+def numpy_adam(grad, x0, steps, lr, b1=0.9, b2=0.999, eps=1e-8, wd=0.0):
+    """Reference Adam (Kingma & Ba, with bias correction); returns x after each step."""
+    x, m, v, out = x0.copy(), np.zeros_like(x0), np.zeros_like(x0), []
+    for t in range(1, steps + 1):
+        g = grad(x) + wd * x
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        x = x - lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
+        out.append(x.copy())
+    return out
+
+
+def recorder():
+    seen = []
+
+    def cb(step, loss, params):
+        seen.append((step, loss, params))
+
+    return cb, seen
+
+
+def same_run(h1: History, h2: History):
+    assert h1.step == h2.step
+    assert h1.loss == h2.loss
+    assert h1.optimiser == h2.optimiser
+    assert h1.evaluations == h2.evaluations
+    assert h1.scalars == h2.scalars
+
+
+# ------------------------------------------------------------------------------------- Adam
+@pytest.mark.parametrize("wd", [0.0, 0.05])
+def test_adam_matches_numpy_reference(wd):
+    obj = Quadratic()
+    x0 = np.linspace(-1.0, 1.0, obj.size)
+    cb, seen = recorder()
+    t = Trainer(obj, x0, progress=False, callbacks=[cb], log_every=1)
+    t.adam(steps=60, lr=0.05, betas=(0.8, 0.99), eps=1e-6, weight_decay=wd)
+    ref = numpy_adam(lambda x: obj.a @ x - obj.b, x0, 60, 0.05, 0.8, 0.99, 1e-6, wd)
+    assert [s for s, _, _ in seen] == list(range(1, 61))
+    for (_, loss, p), r in zip(seen, ref):
+        np.testing.assert_allclose(p, r, rtol=1e-12, atol=1e-13)
+        assert loss == pytest.approx(obj.value(r), rel=1e-12, abs=1e-13)
+    np.testing.assert_allclose(t.params, ref[-1], rtol=1e-12, atol=1e-13)
+    assert t.stopped_reason == "max steps"
+    assert obj.calls == 61  # one evaluation per step plus the starting point
+    assert t.history.evaluations[-1] == 61
+
+
+def test_adam_logs_every_and_last_step():
+    t = Trainer(Quadratic(), np.zeros(7), progress=False, log_every=4)
+    h = t.adam(steps=10, lr=0.01)
+    assert h.step == [0, 4, 8, 10]
+    assert h.optimiser == ["adam"] * 4
+    assert sorted(h.scalars) == ["norm", "x0"]
+    assert all(len(v) == len(h) for v in h.scalars.values())
+    assert h.scalars["norm"][0] == 0.0
+    assert np.all(np.diff(h.time) >= 0)
+    assert t.step == 10
+
+
+# ----------------------------------------------------------------------------------- L-BFGS
+def test_lbfgs_rosenbrock_matches_scipy():
+    obj = Rosen()
+    x0 = np.array([-1.2, 1.0])
+    t = Trainer(obj, x0, progress=False, log_every=1)
+    h = t.lbfgs(max_iter=500)
+    np.testing.assert_allclose(t.params, [1.0, 1.0], atol=1e-6)
+    assert t.stopped_reason.startswith("converged: ")
+    res = scipy.optimize.minimize(lambda x: (rosen(x), rosen_der(x)), x0, jac=True,
+                                  method="L-BFGS-B",
+                                  options={"maxiter": 500, "maxcor": 50, "maxls": 50,
+                                           "ftol": np.finfo(float).eps, "gtol": 1e-8,
+                                           "maxfun": 625})
+    np.testing.assert_array_equal(t.params, res.x)
+    assert t.step == res.nit and h.step == list(range(res.nit + 1))
+    assert h.loss[-1] == rosen(t.params)
+    assert h.loss[0] == rosen(x0)
+    assert all(b <= a for a, b in zip(h.loss, h.loss[1:]))  # accepted iterates only
+    assert obj.calls == h.evaluations[-1]
+    assert h.evaluations[-1] >= res.nit
+
+
+def test_lbfgs_iteration_limit():
+    t = Trainer(Rosen(), np.array([-1.2, 1.0]), progress=False)
+    t.lbfgs(max_iter=5)
+    assert t.step == 5 and t.stopped_reason.startswith("max steps")
+    assert t.history.step == [0, 5]
+
+
+def test_adam_then_lbfgs_continues_steps_and_fit_matches():
+    x0 = np.linspace(-1.0, 1.0, 7)
+    t = Trainer(Quadratic(), x0, progress=False, log_every=5)
+    t.adam(steps=20, lr=0.01)
+    adam_params = t.params
+    t.lbfgs(max_iter=100)
+    h = t.history
+    assert h.step[:5] == [0, 5, 10, 15, 20] and h.optimiser[:5] == ["adam"] * 5
+    assert h.step[5] > 20 and set(h.optimiser[5:]) == {"lbfgs"}
+    assert all(b > a for a, b in zip(h.step, h.step[1:]))
+    assert all(b >= a for a, b in zip(h.time, h.time[1:]))
+    q = Quadratic()
+    np.testing.assert_allclose(t.params, np.linalg.solve(q.a, q.b), atol=1e-7)
+    assert not np.array_equal(adam_params, t.params)
+    # the L-BFGS start reused Adam's last evaluation: one call less than steps + 1 + L-BFGS calls
+    t2 = Trainer(Quadratic(), x0, progress=False, log_every=5)
+    t2.fit(adam_steps=20, lbfgs_iter=100, lr=0.01)
+    same_run(t.history, t2.history)
+    np.testing.assert_array_equal(t.params, t2.params)
+
+
+def test_determinism():
+    runs = []
+    for _ in range(2):
+        t = Trainer(Rosen(), np.array([-1.2, 1.0]), progress=False, log_every=3)
+        t.fit(adam_steps=30, lbfgs_iter=200, lr=1e-2)
+        runs.append(t)
+    same_run(runs[0].history, runs[1].history)
+    np.testing.assert_array_equal(runs[0].params, runs[1].params)
+
+
+# -------------------------------------------------------------------------------- callbacks
+def test_callback_stops_adam():
+    cb, seen = recorder()
+    t = Trainer(Quadratic(), np.zeros(7), progress=False,
+                callbacks=[cb, lambda step, loss, p: step == 7])
+    t.adam(steps=50, lr=0.01)
+    assert t.stopped_reason == "callback" and t.step == 7
+    assert [s for s, _, _ in seen] == list(range(1, 8))
+    np.testing.assert_array_equal(t.params, seen[-1][2])
+    assert t.history.step[-1] == 7 and t.history.loss[-1] == seen[-1][1]
+
+
+def test_callback_stops_lbfgs_at_the_accepted_iterate():
+    x0 = np.array([-1.2, 1.0])
+    t = Trainer(Rosen(), x0, progress=False, callbacks=[lambda s, loss, p: s >= 3])
+    t.lbfgs(max_iter=500)
+    assert t.stopped_reason == "callback" and t.step == 3
+    res = scipy.optimize.minimize(lambda x: (rosen(x), rosen_der(x)), x0, jac=True,
+                                  method="L-BFGS-B",
+                                  options={"maxiter": 3, "maxcor": 50, "maxls": 50,
+                                           "ftol": np.finfo(float).eps, "gtol": 1e-8})
+    np.testing.assert_array_equal(t.params, res.x)
+    assert t.history.loss[-1] == rosen(res.x)
+
+
+# --------------------------------------------------------------------------------- progress
+def test_progress_line(capsys):
+    t = Trainer(Quadratic(), np.zeros(7), progress=True, log_every=5)
+    t.fit(adam_steps=10, lbfgs_iter=20, lr=0.01)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 2 and err.endswith("\n")
+    adam_line, lbfgs_line = err.split("\n")[:2]
+    assert adam_line.startswith("\radam 0/10") and "\radam 10/10 step 10 loss " in adam_line
+    assert " norm " in adam_line and " x0 " in adam_line and adam_line.rstrip().endswith("s")
+    assert "\rlbfgs " in lbfgs_line and "/20 " in lbfgs_line
+
+
+def test_no_progress_prints_nothing(capsys):
+    Trainer(Quadratic(), np.zeros(7), progress=False).fit(adam_steps=5, lbfgs_iter=5)
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
+
+
+# ------------------------------------------------------------------------------ checkpoints
+def test_checkpoint_round_trip(tmp_path):
+    path = tmp_path / "run.npz"
+    t = Trainer(Quadratic(), np.linspace(0, 1, 7), progress=False, checkpoint=path, log_every=3)
+    t.fit(adam_steps=10, lbfgs_iter=10, lr=0.01)
+    params, history = Trainer.load_checkpoint(path)
+    assert params.dtype == np.float64 and params.tobytes() == t.params.tobytes()
+    assert history == t.history  # every field, times included
+    assert os.listdir(tmp_path) == ["run.npz"]  # no temporary file left behind
+    explicit = t.save(tmp_path / "copy.npz")
+    p2, h2 = Trainer.load_checkpoint(explicit)
+    assert p2.tobytes() == params.tobytes() and h2 == history
+
+
+def test_checkpoint_every_holds_that_steps_params(tmp_path):
+    path = tmp_path / "run.npz"
+    checked = []
+
+    def check(step, loss, params):
+        if step % 10 == 0:
+            saved, hist = Trainer.load_checkpoint(path)
+            np.testing.assert_array_equal(saved, params)
+            assert hist.step[-1] == step and hist.loss[-1] == loss
+            checked.append(step)
+
+    t = Trainer(Quadratic(), np.zeros(7), progress=False, checkpoint=path, checkpoint_every=10,
+                callbacks=[check], log_every=1000)
+    t.adam(steps=25, lr=0.01)
+    assert checked == [10, 20]
+    assert Trainer.load_checkpoint(path)[1].step == [0, 10, 20, 25]
+
+
+def test_resume_from_checkpoint_matches_uninterrupted(tmp_path):
+    path = tmp_path / "run.npz"
+    x0 = np.array([-1.2, 1.0])
+    first = Trainer(Rosen(), x0, progress=False, checkpoint=path, log_every=4)
+    first.adam(steps=20, lr=1e-2)
+    resumed = Trainer.from_checkpoint(Rosen(), path, progress=False, log_every=4)
+    assert resumed.step == 20 and resumed.checkpoint == path
+    resumed.lbfgs(max_iter=300)
+    params, history = Trainer.load_checkpoint(path)
+    assert params.tobytes() == resumed.params.tobytes()
+
+    whole = Trainer(Rosen(), x0, progress=False, log_every=4)
+    whole.fit(adam_steps=20, lbfgs_iter=300, lr=1e-2)
+    np.testing.assert_array_equal(resumed.params, whole.params)
+    assert history.step == whole.history.step and history.loss == whole.history.loss
+    assert history.optimiser == whole.history.optimiser
+    # the resumed run re-evaluates its starting point once (no cache across processes)
+    assert history.evaluations[-1] == whole.history.evaluations[-1] + 1
+    assert all(b >= a for a, b in zip(history.time, history.time[1:]))
+
+
+# ------------------------------------------------------------------------- non-finite losses
+@pytest.mark.parametrize("bad", ["loss", "gradient"])
+def test_non_finite_adam_keeps_last_good_params(tmp_path, bad):
+    path = tmp_path / "run.npz"
+    cb, seen = recorder()
+    t = Trainer(Guarded(bad="loss" if bad == "loss" else "grad"), np.zeros(3), progress=False,
+                checkpoint=path, callbacks=[cb])
+    with pytest.warns(td.TidalWarning, match=r"adam stopped at step \d+: non-finite") as rec:
+        t.adam(steps=200, lr=0.1)
+    message = str(rec[0].message)
+    assert "kept the last good parameters" in message and str(path) in message
+    last_step, last_loss, last_params = seen[-1]
+    assert f"at step {last_step + 1}" in message
+    assert t.stopped_reason == f"non-finite {bad} at step {last_step + 1}"
+    assert np.all(last_params <= 1.0) and np.all(np.isfinite(last_params))
+    np.testing.assert_array_equal(t.params, last_params)
+    assert t.step == last_step and t.history.loss[-1] == last_loss
+    saved, hist = Trainer.load_checkpoint(path)
+    np.testing.assert_array_equal(saved, last_params)
+    assert hist.step[-1] == last_step and all(math.isfinite(v) for v in hist.loss)
+
+
+def test_non_finite_after_k_evaluations():
+    class Breaks(Quadratic):
+        def value_and_grad(self, x):
+            loss, g = super().value_and_grad(x)
+            return (math.nan if self.calls > 12 else loss), g
+
+    cb, seen = recorder()
+    t = Trainer(Breaks(), np.zeros(7), progress=False, callbacks=[cb])
+    with pytest.warns(td.TidalWarning, match="adam stopped at step 12"):
+        t.adam(steps=100, lr=0.01)
+    assert t.step == 11 and t.stopped_reason == "non-finite loss at step 12"
+    np.testing.assert_array_equal(t.params, seen[-1][2])
+    ref = numpy_adam(lambda x: Quadratic().a @ x - Quadratic().b, np.zeros(7), 11, 0.01)
+    np.testing.assert_allclose(t.params, ref[-1], rtol=1e-12, atol=1e-13)
+
+
+def test_non_finite_lbfgs_trial_point_rolls_back(tmp_path):
+    path = tmp_path / "run.npz"
+    cb, seen = recorder()
+    x0 = np.zeros(3)
+    t = Trainer(Guarded(limit=0.1), x0, progress=False, checkpoint=path, callbacks=[cb])
+    with pytest.warns(td.TidalWarning, match="lbfgs stopped at step 1: non-finite loss"):
+        t.lbfgs(max_iter=100)
+    # the first line-search trial (a unit step along -grad/|grad|) leaves the safe region
+    assert seen == [] and t.step == 0
+    np.testing.assert_array_equal(t.params, x0)
+    np.testing.assert_array_equal(Trainer.load_checkpoint(path)[0], x0)
+    assert t.stopped_reason == "non-finite loss at step 1"
+
+
+def test_non_finite_lbfgs_after_accepted_iterates():
+    cb, seen = recorder()
+    x0 = np.array([-1.2, 1.0])
+
+    class RosenGuard(Rosen):
+        def value_and_grad(self, x):
+            loss, g = super().value_and_grad(x)
+            return (math.inf if x[0] > 0.5 else loss), g
+
+    t = Trainer(RosenGuard(), x0, progress=False, callbacks=[cb])
+    with pytest.warns(td.TidalWarning, match="lbfgs stopped at step"):
+        t.lbfgs(max_iter=500)
+    assert seen, "some iterations are accepted before x[0] passes 0.5"
+    np.testing.assert_array_equal(t.params, seen[-1][2])
+    assert t.params[0] <= 0.5 and t.step == seen[-1][0]
+    assert t.stopped_reason == f"non-finite loss at step {t.step + 1}"
+
+
+def test_non_finite_at_start_keeps_params0():
+    t = Trainer(Guarded(limit=-1.0), np.zeros(3), progress=False)
+    with pytest.warns(td.TidalWarning, match="adam stopped at step 0.*kept the starting param"):
+        t.adam(steps=5, lr=0.1)
+    np.testing.assert_array_equal(t.params, np.zeros(3))
+    assert t.stopped_reason == "non-finite loss at step 0" and len(t.history) == 0
+
+
+def test_fit_skips_lbfgs_after_non_finite():
+    t = Trainer(Guarded(), np.zeros(3), progress=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        t.fit(adam_steps=100, lbfgs_iter=100, lr=0.1)
+    assert len(caught) == 1 and issubclass(caught[0].category, td.TidalWarning)
+    assert set(t.history.optimiser) == {"adam"}
+
+
+# -------------------------------------------------------------------------------- bad input
+class NoGrad:
+    size = 2
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: Trainer(Quadratic(), np.zeros(6)), r"shape \(6,\).*size 7"),
+    (lambda: Trainer(Quadratic(), np.zeros((7, 1))), r"shape \(7, 1\)"),
+    (lambda: Trainer(Quadratic(), np.full(7, np.nan)), "not finite"),
+    (lambda: Trainer(NoGrad(), np.zeros(2)), "does not look like an Objective"),
+    (lambda: Trainer(Quadratic(), np.zeros(7), log_every=0), "log_every"),
+    (lambda: Trainer(Quadratic(), np.zeros(7), checkpoint_every=0), "checkpoint_every"),
+    (lambda: Trainer(Quadratic(), np.zeros(7), callbacks=[1]), "not callable"),
+    (lambda: Trainer(Quadratic(), np.zeros(7)).adam(steps=-1), "steps"),
+    (lambda: Trainer(Quadratic(), np.zeros(7)).adam(steps=1.5), "steps"),
+    (lambda: Trainer(Quadratic(), np.zeros(7)).adam(steps=5, lr=0.0), "lr"),
+    (lambda: Trainer(Quadratic(), np.zeros(7)).adam(steps=5, lr=-1e-3), "lr"),
+    (lambda: Trainer(Quadratic(), np.zeros(7)).adam(steps=5, lr=math.nan), "lr"),
+    (lambda: Trainer(Quadratic(), np.zeros(7)).adam(steps=5, betas=(0.9, 1.0)), "betas"),
+    (lambda: Trainer(Quadratic(), np.zeros(7)).lbfgs(max_iter=-2), "max_iter"),
+    (lambda: Trainer(Quadratic(), np.zeros(7)).lbfgs(options={"maxiters": 3}), "maxiters"),
+    (lambda: Trainer(Quadratic(), np.zeros(7)).lbfgs(maxcor=0), "maxcor"),
+])
+def test_bad_input_raises(make, match):
+    with pytest.raises(td.TidalArgumentError, match=match):
+        make()
+
+
+def test_bad_gradient_shape_and_checkpoint_files(tmp_path):
+    class WrongGrad(Quadratic):
+        def value_and_grad(self, x):
+            return 0.0, np.zeros(3)
+
+    with pytest.raises(td.TidalArgumentError, match=r"gradient of shape \(3,\)"):
+        Trainer(WrongGrad(), np.zeros(7), progress=False).adam(steps=1)
+    with pytest.raises(td.TidalArgumentError, match="no checkpoint file"):
+        Trainer.load_checkpoint(tmp_path / "missing.npz")
+    other = tmp_path / "other.npz"
+    np.savez(other, params=np.zeros(3))
+    with pytest.raises(td.TidalArgumentError, match="not a tidal Trainer checkpoint"):
+        Trainer.load_checkpoint(other)
+
+
+def test_history_arrays_round_trip_with_missing_scalars():
+    h = History()
+    h.append(0, 1.0, 0.0, "adam", 1)
+    h.append(5, 0.5, 0.1, "adam", 6, {"c": 3.0})
+    h.append(9, 0.25, 0.2, "lbfgs", 12, {"d": 4.0})
+    assert len(h) == 3
+    back = History.from_arrays(h.as_arrays())
+    assert back.step == h.step and back.optimiser == h.optimiser
+    np.testing.assert_array_equal(back.scalars["c"], [math.nan, 3.0, math.nan])
+    np.testing.assert_array_equal(back.scalars["d"], [math.nan, math.nan, 4.0])
+
+
+def test_interrupt_inside_objective_keeps_evaluated_params():
+    class Interrupts(Quadratic):
+        def value_and_grad(self, x):
+            if self.calls == 6:
+                raise KeyboardInterrupt
+            return super().value_and_grad(x)
+
+    cb, seen = recorder()
+    t = Trainer(Interrupts(), np.zeros(7), progress=False, callbacks=[cb])
+    with pytest.raises(KeyboardInterrupt):
+        t.adam(steps=100, lr=0.01)
+    assert t.step == 5
+    np.testing.assert_array_equal(t.params, seen[-1][2])

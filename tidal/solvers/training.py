@@ -1,0 +1,773 @@
+"""Optimisers for PINN-style objectives on a flat float64 parameter vector: Adam, then L-BFGS.
+
+:class:`Trainer` drives any :class:`Objective` (an object with ``size``, ``value_and_grad`` and
+``value``; optionally ``describe``) with Adam (the parameter and moment update runs in a Taichi
+kernel over float64 arrays) and with SciPy's L-BFGS-B, in any order, one continuing from where
+the other stopped. It guarantees:
+
+* **Finite parameters.** ``trainer.params`` only ever holds parameters at which the loss and the
+  gradient were finite. When an evaluation gives a non-finite loss or gradient (including an
+  L-BFGS line-search trial point), training stops, the parameters are rolled back to the last
+  accepted ones, the checkpoint (if any) is written with them, and a :class:`TidalWarning` names
+  the optimiser and the step. Nothing raises; ``trainer.stopped_reason`` says why training
+  stopped.
+* **One step count.** History steps continue across optimiser calls and across a resume from a
+  checkpoint. History entry ``(step s, loss L)`` means ``L`` is the objective at the parameters
+  after ``s`` optimiser steps (Adam updates or accepted L-BFGS iterations) in total.
+* **Determinism.** The same objective and starting parameters give the same history (steps,
+  losses, optimisers, evaluation counts, scalars); only the wall times differ.
+* **Atomic checkpoints.** A checkpoint is written to a temporary file and moved into place with
+  :func:`os.replace`, so a crash never leaves a half-written file.
+
+Each call to :meth:`Trainer.adam` starts fresh Adam moments (as re-creating a PyTorch optimiser
+does); a run resumed from a checkpoint therefore matches an uninterrupted one whenever the
+interruption falls between optimiser calls.
+"""
+
+# No `from __future__ import annotations`: Taichi reads the kernel's annotations as objects.
+import math
+import os
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import scipy.optimize
+import taichi as ti
+from taichi.lang import impl as _ti_impl
+
+from tidal.dsl import runtime
+from tidal.dsl.errors import TidalArgumentError, TidalWarning
+
+_FORMAT = "tidal-trainer-checkpoint-1"
+
+#: Options of SciPy's L-BFGS-B that :meth:`Trainer.lbfgs` passes through in ``options``.
+LBFGS_EXTRA_OPTIONS = frozenset({"maxls", "eps", "iprint", "disp", "finite_diff_rel_step"})
+
+Callback = Callable[[int, float, np.ndarray], "bool | None"]
+"""A training callback: ``callback(step, loss, params)``; returning True stops training."""
+
+
+class Objective(Protocol):
+    """What :class:`Trainer` optimises: a scalar function of a flat float64 parameter vector.
+
+    An objective may also define ``describe(flat) -> dict[str, float]``, named scalars to report
+    (per-term losses, recovered coefficients of an inverse problem, ...). When it does, the
+    progress line and the history include them at every logged step.
+
+    Example:
+        >>> import numpy as np
+        >>> class Quadratic:
+        ...     size = 2
+        ...     def value_and_grad(self, flat):
+        ...         return float(flat @ flat), 2.0 * flat
+        ...     def value(self, flat):
+        ...         return float(flat @ flat)
+        >>> Quadratic().value_and_grad(np.array([1.0, 2.0]))[0]
+        5.0
+    """
+
+    size: int
+
+    def value_and_grad(self, flat: np.ndarray) -> tuple[float, np.ndarray]:
+        """The loss and its gradient (float64, shape ``(size,)``) at ``flat``."""
+        ...
+
+    def value(self, flat: np.ndarray) -> float:
+        """The loss at ``flat``."""
+        ...
+
+
+@dataclass
+class History:
+    """What a :class:`Trainer` recorded, one entry per logged step.
+
+    Attributes:
+        step: total optimiser steps done when the entry was recorded.
+        loss: the objective at the parameters after ``step`` steps.
+        time: wall-clock seconds of training so far (continues across optimiser calls).
+        optimiser: ``"adam"`` or ``"lbfgs"``.
+        evaluations: objective evaluations (``value_and_grad`` calls) so far.
+        scalars: the objective's ``describe()`` values, one list per name, each as long as
+            ``step`` (NaN where a name was not reported).
+
+    Example:
+        >>> h = History()
+        >>> h.append(0, 1.5, 0.0, "adam", 1, {"pde": 1.0})
+        >>> h.append(10, 0.5, 0.1, "adam", 11, {"pde": 0.25})
+        >>> len(h), h.scalars["pde"]
+        (2, [1.0, 0.25])
+        >>> History.from_arrays(h.as_arrays()) == h
+        True
+    """
+
+    step: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    time: list[float] = field(default_factory=list)
+    optimiser: list[str] = field(default_factory=list)
+    evaluations: list[int] = field(default_factory=list)
+    scalars: dict[str, list[float]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.step)
+
+    def append(self, step: int, loss: float, time: float, optimiser: str, evaluations: int,
+               scalars: dict[str, float] | None = None) -> None:
+        """Add one entry, keeping every scalar list as long as ``step``.
+
+        Example:
+            >>> h = History()
+            >>> h.append(0, 2.0, 0.0, "lbfgs", 1)
+            >>> h.loss
+            [2.0]
+        """
+        n = len(self.step)
+        scalars = scalars or {}
+        for name in scalars:
+            if name not in self.scalars:
+                self.scalars[name] = [math.nan] * n
+        for name, values in self.scalars.items():
+            values.append(float(scalars.get(name, math.nan)))
+        self.step.append(int(step))
+        self.loss.append(float(loss))
+        self.time.append(float(time))
+        self.optimiser.append(str(optimiser))
+        self.evaluations.append(int(evaluations))
+
+    def copy(self) -> "History":
+        """An independent copy.
+
+        Example:
+            >>> h = History(); h.append(0, 1.0, 0.0, "adam", 1)
+            >>> c = h.copy(); c.append(1, 0.5, 0.1, "adam", 2)
+            >>> len(h), len(c)
+            (1, 2)
+        """
+        return History(list(self.step), list(self.loss), list(self.time), list(self.optimiser),
+                       list(self.evaluations), {k: list(v) for k, v in self.scalars.items()})
+
+    def as_arrays(self) -> dict[str, np.ndarray]:
+        """The history as NumPy arrays (for :func:`numpy.savez`; no pickling needed).
+
+        Keys: ``step``, ``evaluations`` (int64), ``loss``, ``time`` (float64), ``optimiser``
+        (unicode), ``scalar_names`` (unicode, ``k`` names) and ``scalars`` (float64, shape
+        ``(len(self), k)``).
+
+        Example:
+            >>> h = History(); h.append(3, 1.0, 0.5, "adam", 4, {"c": 2.0})
+            >>> a = h.as_arrays()
+            >>> a["step"].tolist(), a["scalars"].shape, a["scalar_names"].tolist()
+            ([3], (1, 1), ['c'])
+        """
+        names = list(self.scalars)
+        scalars = np.array([self.scalars[k] for k in names], dtype=np.float64).T
+        return {
+            "step": np.asarray(self.step, dtype=np.int64),
+            "loss": np.asarray(self.loss, dtype=np.float64),
+            "time": np.asarray(self.time, dtype=np.float64),
+            "optimiser": np.asarray(self.optimiser, dtype=np.str_),
+            "evaluations": np.asarray(self.evaluations, dtype=np.int64),
+            "scalar_names": np.asarray(names, dtype=np.str_),
+            "scalars": scalars.reshape(len(self.step), len(names)),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray]) -> "History":
+        """The inverse of :meth:`as_arrays`.
+
+        Example:
+            >>> h = History(); h.append(1, 0.25, 0.0, "lbfgs", 2)
+            >>> History.from_arrays(h.as_arrays()).loss
+            [0.25]
+        """
+        names = [str(k) for k in np.asarray(arrays["scalar_names"]).tolist()]
+        scalars = np.asarray(arrays["scalars"], dtype=np.float64)
+        return cls(
+            step=[int(s) for s in np.asarray(arrays["step"]).tolist()],
+            loss=[float(v) for v in np.asarray(arrays["loss"]).tolist()],
+            time=[float(v) for v in np.asarray(arrays["time"]).tolist()],
+            optimiser=[str(v) for v in np.asarray(arrays["optimiser"]).tolist()],
+            evaluations=[int(v) for v in np.asarray(arrays["evaluations"]).tolist()],
+            scalars={k: [float(v) for v in scalars[:, j].tolist()] for j, k in enumerate(names)},
+        )
+
+
+@ti.kernel
+def _adam_kernel(p: ti.types.ndarray(dtype=ti.f64, ndim=1),
+                 g: ti.types.ndarray(dtype=ti.f64, ndim=1),
+                 m: ti.types.ndarray(dtype=ti.f64, ndim=1),
+                 v: ti.types.ndarray(dtype=ti.f64, ndim=1),
+                 lr: ti.f64, beta1: ti.f64, beta2: ti.f64, eps: ti.f64, weight_decay: ti.f64,
+                 bias1: ti.f64, bias2: ti.f64):
+    for i in range(p.shape[0]):
+        gi = g[i] + weight_decay * p[i]
+        mi = beta1 * m[i] + (1.0 - beta1) * gi
+        vi = beta2 * v[i] + (1.0 - beta2) * gi * gi
+        m[i] = mi
+        v[i] = vi
+        p[i] = p[i] - lr * (mi / bias1) / (ti.sqrt(vi / bias2) + eps)
+
+
+def _ensure_taichi() -> None:
+    """Initialise tidal on the CPU in f64 when nothing has initialised Taichi yet."""
+    if _ti_impl.get_runtime().prog is None:
+        runtime.init("cpu", default_fp=runtime.F64)
+
+
+class _NonFinite(Exception):
+    """Internal: an evaluation gave a non-finite loss or gradient."""
+
+    def __init__(self, step: int, what: str):
+        super().__init__(what)
+        self.step = step
+        self.what = what
+
+
+class _Stop(Exception):
+    """Internal: a callback asked training to stop."""
+
+
+def _positive_int(name: str, value: Any, *, allow_zero: bool = False) -> int:
+    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    if not ok or value < (0 if allow_zero else 1):
+        bound = ">= 0" if allow_zero else ">= 1"
+        raise TidalArgumentError(f"{name} must be an integer {bound}, got {value!r}",
+                                 hint=f"pass {name} as a plain int {bound}")
+    return int(value)
+
+
+def _positive_float(name: str, value: Any, *, allow_zero: bool = False) -> float:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        x = math.nan
+    if not math.isfinite(x) or x < 0.0 or (x == 0.0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise TidalArgumentError(f"{name} must be a finite number {bound}, got {value!r}")
+    return x
+
+
+class Trainer:
+    """Train a flat float64 parameter vector against an :class:`Objective`.
+
+    Args:
+        objective: the loss (see :class:`Objective`).
+        params0: starting parameters, a finite 1-D array of length ``objective.size`` (copied).
+        progress: print a progress line on stderr (one line, rewritten with ``'\\r'`` every
+            ``log_every`` steps, ended with a newline by each optimiser call).
+        checkpoint: a path to save parameters and history to (``.npz``), or None.
+        checkpoint_every: also save every this many steps (None: only at the end of each
+            optimiser call).
+        callbacks: callables ``callback(step, loss, params) -> bool | None`` called after every
+            step (Adam update or accepted L-BFGS iteration); returning True stops training.
+        log_every: record a history entry (and refresh the progress line) every this many
+            steps; the first and last step of each optimiser call are always recorded.
+        history: a history to continue (e.g. from :meth:`load_checkpoint`; copied).
+
+    Attributes:
+        stopped_reason: why the last optimiser call stopped: ``"max steps"`` (possibly with
+            SciPy's message), ``"converged: <message>"``, ``"callback"``, ``"non-finite loss at
+            step N"`` / ``"non-finite gradient at step N"`` or ``"scipy: <message>"``; None
+            before any training.
+
+    Example:
+        >>> import numpy as np
+        >>> import tidal as td
+        >>> _ = td.init(arch="cpu", default_fp=td.f64)
+        >>> class Quadratic:
+        ...     size = 2
+        ...     def value_and_grad(self, x):
+        ...         return float(x @ x), 2.0 * x
+        ...     def value(self, x):
+        ...         return float(x @ x)
+        >>> trainer = Trainer(Quadratic(), np.array([1.0, -2.0]), progress=False)
+        >>> _ = trainer.adam(steps=100, lr=0.05)
+        >>> _ = trainer.lbfgs(max_iter=50)
+        >>> bool(np.allclose(trainer.params, 0.0, atol=1e-8)), trainer.stopped_reason[:9]
+        (True, 'converged')
+        >>> trainer.history.step[-1] > 100
+        True
+    """
+
+    def __init__(self, objective: Objective, params0: np.ndarray, *, progress: bool = True,
+                 checkpoint: str | os.PathLike | None = None, checkpoint_every: int | None = None,
+                 callbacks: Sequence[Callback] = (), log_every: int = 100,
+                 history: History | None = None):
+        size = getattr(objective, "size", None)
+        if not callable(getattr(objective, "value_and_grad", None)) or size is None:
+            raise TidalArgumentError(
+                f"objective {objective!r} does not look like an Objective",
+                hint="give it an int attribute 'size' and a method value_and_grad(flat) -> "
+                     "(float, ndarray)")
+        size = _positive_int("objective.size", size)
+        params = np.array(params0, dtype=np.float64, copy=True)
+        if params.shape != (size,):
+            raise TidalArgumentError(
+                f"params0 has shape {params.shape}, but the objective has size {size}",
+                hint=f"pass a flat 1-D array of {size} parameters")
+        if not np.all(np.isfinite(params)):
+            bad = int(np.flatnonzero(~np.isfinite(params))[0])
+            raise TidalArgumentError(
+                f"params0 is not finite (entry {bad} is {params[bad]})",
+                hint="start from finite parameters (e.g. a fresh initialisation)")
+        callbacks = list(callbacks)
+        for cb in callbacks:
+            if not callable(cb):
+                raise TidalArgumentError(f"callback {cb!r} is not callable",
+                                         hint="pass functions callback(step, loss, params)")
+        if history is not None and not isinstance(history, History):
+            raise TidalArgumentError(f"history must be a History, got {type(history).__name__}")
+        self.objective = objective
+        self.size = size
+        self.progress = bool(progress)
+        self.checkpoint = None if checkpoint is None else Path(checkpoint)
+        self.checkpoint_every = (None if checkpoint_every is None
+                                 else _positive_int("checkpoint_every", checkpoint_every))
+        self.callbacks = callbacks
+        self.log_every = _positive_int("log_every", log_every)
+        self.stopped_reason: str | None = None
+        self._params = params
+        self._history = History() if history is None else history.copy()
+        self._step = self._history.step[-1] if len(self._history) else 0
+        self._evaluations = self._history.evaluations[-1] if len(self._history) else 0
+        self._time0 = self._history.time[-1] if len(self._history) else 0.0
+        self._cache: tuple[bytes, float, np.ndarray] | None = None
+        self._line_len = 0
+
+    # ----------------------------------------------------------------------------------- state
+    @property
+    def params(self) -> np.ndarray:
+        """The current parameters (finite; a float64 copy)."""
+        return self._params.copy()
+
+    @property
+    def history(self) -> History:
+        """The recorded :class:`History` (the live object; it grows as training goes on)."""
+        return self._history
+
+    @property
+    def step(self) -> int:
+        """Total optimiser steps done so far (continues across calls and resumes)."""
+        return self._step
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write parameters and history to ``path`` (``.npz``) atomically.
+
+        Returns:
+            The path written.
+
+        Example:
+            >>> import numpy as np, tempfile, os
+            >>> class Q:
+            ...     size = 1
+            ...     def value_and_grad(self, x): return float(x @ x), 2 * x
+            ...     def value(self, x): return float(x @ x)
+            >>> t = Trainer(Q(), np.array([3.0]), progress=False)
+            >>> path = t.save(os.path.join(tempfile.mkdtemp(), "run.npz"))
+            >>> Trainer.load_checkpoint(path)[0]
+            array([3.])
+        """
+        path = Path(path)
+        arrays = {f"history_{k}": v for k, v in self._history.as_arrays().items()}
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp",
+                                   dir=path.parent if str(path.parent) else ".")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, format=np.array(_FORMAT), params=self._params, **arrays)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return path
+
+    @staticmethod
+    def load_checkpoint(path: str | os.PathLike) -> tuple[np.ndarray, History]:
+        """Read a checkpoint written by :meth:`save`.
+
+        Returns:
+            ``(params, history)``; resume with ``Trainer(objective, params, history=history)``.
+
+        Example:
+            >>> import numpy as np, tempfile, os
+            >>> class Q:
+            ...     size = 2
+            ...     def value_and_grad(self, x): return float(x @ x), 2 * x
+            ...     def value(self, x): return float(x @ x)
+            >>> t = Trainer(Q(), np.array([1.0, 2.0]), progress=False)
+            >>> _ = t.adam(steps=3, lr=0.1)
+            >>> params, history = Trainer.load_checkpoint(t.save(
+            ...     os.path.join(tempfile.mkdtemp(), "c.npz")))
+            >>> bool(np.array_equal(params, t.params)), history.step
+            (True, [0, 3])
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise TidalArgumentError(f"no checkpoint file at {str(path)!r}",
+                                     hint="pass the path given as Trainer(checkpoint=...)")
+        with np.load(path, allow_pickle=False) as data:
+            keys = set(data.files)
+            if "format" not in keys or str(data["format"]) != _FORMAT or "params" not in keys:
+                raise TidalArgumentError(f"{str(path)!r} is not a tidal Trainer checkpoint",
+                                         hint="load files written by Trainer.save")
+            params = np.array(data["params"], dtype=np.float64)
+            history = History.from_arrays(
+                {k[len("history_"):]: data[k] for k in keys if k.startswith("history_")})
+        return params, history
+
+    @classmethod
+    def from_checkpoint(cls, objective: Objective, path: str | os.PathLike,
+                        **kwargs: Any) -> "Trainer":
+        """A trainer resumed from the checkpoint at ``path`` (other arguments as for
+        :class:`Trainer`; ``checkpoint`` defaults to ``path``).
+
+        Example:
+            >>> import numpy as np, tempfile, os
+            >>> class Q:
+            ...     size = 1
+            ...     def value_and_grad(self, x): return float(x @ x), 2 * x
+            ...     def value(self, x): return float(x @ x)
+            >>> path = os.path.join(tempfile.mkdtemp(), "c.npz")
+            >>> t = Trainer(Q(), np.array([1.0]), progress=False, checkpoint=path)
+            >>> _ = t.adam(steps=5, lr=0.1)
+            >>> Trainer.from_checkpoint(Q(), path, progress=False).step
+            5
+        """
+        params, history = cls.load_checkpoint(path)
+        kwargs.setdefault("checkpoint", path)
+        return cls(objective, params, history=history, **kwargs)
+
+    # ------------------------------------------------------------------------------ optimisers
+    def adam(self, steps: int, lr: float = 1e-3, *, betas: tuple[float, float] = (0.9, 0.999),
+             eps: float = 1e-8, weight_decay: float = 0.0) -> History:
+        """Run ``steps`` Adam updates from the current parameters.
+
+        Standard Adam with bias correction (Kingma & Ba); ``weight_decay`` adds
+        ``weight_decay * params`` to the gradient (L2 regularisation, as PyTorch's ``Adam``).
+        The update of parameters and moments runs in a Taichi kernel over float64 arrays.
+        Moments start at zero on every call. Uses ``steps + 1`` objective evaluations (one
+        fewer when continuing from parameters just evaluated).
+
+        Args:
+            steps: number of updates (>= 0).
+            lr: learning rate (> 0).
+            betas: moment decay rates, each in [0, 1).
+            eps: added to the square root of the second moment (> 0).
+            weight_decay: L2 coefficient (>= 0).
+
+        Returns:
+            The history.
+
+        Example:
+            >>> import numpy as np
+            >>> class Q:
+            ...     size = 3
+            ...     def value_and_grad(self, x): return float(x @ x), 2 * x
+            ...     def value(self, x): return float(x @ x)
+            >>> t = Trainer(Q(), np.ones(3), progress=False, log_every=10)
+            >>> t.adam(steps=20, lr=0.01).step
+            [0, 10, 20]
+            >>> t.stopped_reason
+            'max steps'
+        """
+        steps = _positive_int("steps", steps, allow_zero=True)
+        lr = _positive_float("lr", lr)
+        eps = _positive_float("eps", eps)
+        weight_decay = _positive_float("weight_decay", weight_decay, allow_zero=True)
+        try:
+            beta1, beta2 = (float(b) for b in betas)
+        except (TypeError, ValueError):
+            raise TidalArgumentError(f"betas must be two numbers, got {betas!r}") from None
+        if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
+            raise TidalArgumentError(f"betas must each lie in [0, 1), got {betas!r}",
+                                     hint="the usual choice is betas=(0.9, 0.999)")
+        _ensure_taichi()
+        run = _Run(self, "adam", steps)
+        p = self._params
+        m = np.zeros_like(p)
+        v = np.zeros_like(p)
+        good = p.copy()
+        pending = False  # p holds an update not yet evaluated (rolled back on any exception)
+        try:
+            loss, g = run.evaluate(p, self._step)
+            run.start(loss, p)
+            for k in range(1, steps + 1):
+                good[:] = p
+                pending = True
+                _adam_kernel(p, g, m, v, lr, beta1, beta2, eps, weight_decay,
+                             1.0 - beta1 ** k, 1.0 - beta2 ** k)
+                loss, g = run.evaluate(p, self._step + 1)
+                pending = False
+                self._step += 1
+                run.accepted(loss, p, last=k == steps)
+            run.finish("max steps")
+        except _NonFinite as e:
+            p[:] = good
+            self._cache = None
+            run.non_finite(e)
+        except _Stop:
+            run.finish("callback")
+        except BaseException:
+            if pending:  # e.g. KeyboardInterrupt inside the objective: keep evaluated params
+                p[:] = good
+                self._cache = None
+            raise
+        return self._history
+
+    def lbfgs(self, max_iter: int = 5000, *, maxcor: int = 50,
+              ftol: float = 1.0 * np.finfo(float).eps, gtol: float = 1e-8,
+              maxfun: int | None = None, options: dict[str, Any] | None = None) -> History:
+        """Run SciPy's L-BFGS-B (float64) from the current parameters.
+
+        A step is an accepted L-BFGS iteration; line-search trial points count as evaluations
+        only. Defaults follow Raissi et al.'s PINN code (``maxcor=50``, ``ftol`` = machine
+        epsilon, ``maxls=50``).
+
+        Args:
+            max_iter: iteration limit (>= 0).
+            maxcor: number of stored correction pairs.
+            ftol: stop when the relative loss reduction falls below this.
+            gtol: stop when the largest gradient component falls below this.
+            maxfun: evaluation limit (default ``int(1.25 * max_iter)``, at least 10).
+            options: further L-BFGS-B options, among :data:`LBFGS_EXTRA_OPTIONS`
+                (e.g. ``{"maxls": 20}``).
+
+        Returns:
+            The history.
+
+        Example:
+            >>> import numpy as np
+            >>> from scipy.optimize import rosen, rosen_der
+            >>> class Rosen:
+            ...     size = 2
+            ...     def value_and_grad(self, x): return float(rosen(x)), rosen_der(x)
+            ...     def value(self, x): return float(rosen(x))
+            >>> t = Trainer(Rosen(), np.array([-1.2, 1.0]), progress=False)
+            >>> _ = t.lbfgs(max_iter=500)
+            >>> np.round(t.params, 6)
+            array([1., 1.])
+        """
+        max_iter = _positive_int("max_iter", max_iter, allow_zero=True)
+        maxcor = _positive_int("maxcor", maxcor)
+        ftol = _positive_float("ftol", ftol, allow_zero=True)
+        gtol = _positive_float("gtol", gtol, allow_zero=True)
+        maxfun = (max(10, int(1.25 * max_iter)) if maxfun is None
+                  else _positive_int("maxfun", maxfun))
+        extra = dict(options or {})
+        unknown = sorted(set(extra) - LBFGS_EXTRA_OPTIONS)
+        if unknown:
+            raise TidalArgumentError(
+                f"unknown L-BFGS option(s) {unknown}",
+                hint=f"max_iter, maxcor, ftol, gtol and maxfun are arguments; options may hold "
+                     f"{sorted(LBFGS_EXTRA_OPTIONS)}")
+        opts = {"maxiter": max_iter, "maxcor": maxcor, "ftol": ftol, "gtol": gtol,
+                "maxfun": maxfun, "maxls": 50, **extra}
+        run = _Run(self, "lbfgs", max_iter)
+        x0 = self._params.copy()
+        state = {"x": x0, "loss": math.nan}
+
+        def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
+            loss, g = run.evaluate(x, self._step + 1)
+            return loss, g.copy()
+
+        def callback(xk: np.ndarray) -> None:
+            loss = run.cached_loss(xk)
+            state["x"], state["loss"] = np.array(xk, dtype=np.float64), loss
+            self._step += 1
+            self._params[:] = xk
+            run.accepted(loss, self._params, last=False)
+
+        try:
+            loss0, _ = run.evaluate(x0, self._step)
+            state["loss"] = loss0
+            run.start(loss0, x0)
+            if max_iter == 0:
+                run.finish("max steps")
+                return self._history
+            res = scipy.optimize.minimize(fun, x0, jac=True, method="L-BFGS-B",
+                                          callback=callback, options=opts)
+            message = str(res.message)
+            if res.status == 0:
+                reason = f"converged: {message}"
+            elif res.status == 1:
+                reason = f"max steps ({message})"
+            else:
+                reason = f"scipy: {message}"
+            self._params[:] = state["x"]
+            run.finish(reason, loss=state["loss"])
+        except _NonFinite as e:
+            self._params[:] = state["x"]
+            self._cache = None
+            run.non_finite(e)
+        except _Stop:
+            self._params[:] = state["x"]
+            run.finish("callback")
+        return self._history
+
+    def fit(self, adam_steps: int = 0, lbfgs_iter: int = 0, lr: float = 1e-3,
+            **lbfgs_kwargs: Any) -> History:
+        """Adam for ``adam_steps`` steps, then L-BFGS for up to ``lbfgs_iter`` iterations.
+
+        L-BFGS is skipped when Adam stopped early (a callback or a non-finite loss).
+
+        Args:
+            adam_steps: Adam updates.
+            lbfgs_iter: L-BFGS iteration limit (``max_iter``).
+            lr: Adam learning rate.
+            **lbfgs_kwargs: further arguments of :meth:`lbfgs`.
+
+        Returns:
+            The history.
+
+        Example:
+            >>> import numpy as np
+            >>> class Q:
+            ...     size = 2
+            ...     def value_and_grad(self, x): return float(x @ x), 2 * x
+            ...     def value(self, x): return float(x @ x)
+            >>> t = Trainer(Q(), np.array([1.0, 1.0]), progress=False, log_every=1)
+            >>> h = t.fit(adam_steps=5, lbfgs_iter=20, lr=0.1)
+            >>> h.optimiser[:6] == ["adam"] * 6, h.optimiser[-1]
+            (True, 'lbfgs')
+        """
+        if adam_steps:
+            self.adam(adam_steps, lr)
+            if self.stopped_reason != "max steps":
+                return self._history
+        if lbfgs_iter:
+            self.lbfgs(lbfgs_iter, **lbfgs_kwargs)
+        return self._history
+
+    # ------------------------------------------------------------------------------- internals
+    def _evaluate(self, x: np.ndarray) -> tuple[float, np.ndarray, bool]:
+        """Loss and gradient at ``x`` (cached for the last point); the flag says whether the
+        objective was called."""
+        key = x.tobytes()
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1], self._cache[2], False
+        loss, grad = self.objective.value_and_grad(np.array(x, dtype=np.float64))
+        loss = float(loss)
+        grad = np.asarray(grad, dtype=np.float64)
+        if grad.shape != (self.size,):
+            raise TidalArgumentError(
+                f"the objective's value_and_grad returned a gradient of shape {grad.shape}, "
+                f"expected ({self.size},)",
+                hint="return the gradient as a flat array with one entry per parameter")
+        grad = grad.copy()
+        self._evaluations += 1
+        self._cache = (key, loss, grad)
+        return loss, grad, True
+
+    def _describe(self, x: np.ndarray) -> dict[str, float]:
+        describe = getattr(self.objective, "describe", None)
+        if not callable(describe):
+            return {}
+        return {str(k): float(v) for k, v in describe(x.copy()).items()}
+
+
+class _Run:
+    """Bookkeeping of one optimiser call: history, progress line, checkpoints, callbacks."""
+
+    def __init__(self, trainer: Trainer, optimiser: str, total: int):
+        self.t = trainer
+        self.optimiser = optimiser
+        self.total = total
+        self.offset = trainer._step
+        self.started = time.perf_counter()
+        self.time0 = trainer._time0
+        self.last_loss = math.nan
+        self.last_recorded = -1
+        self.shown = False
+
+    def now(self) -> float:
+        return self.time0 + (time.perf_counter() - self.started)
+
+    def evaluate(self, x: np.ndarray, step: int) -> tuple[float, np.ndarray]:
+        loss, grad, _ = self.t._evaluate(x)
+        if not math.isfinite(loss):
+            raise _NonFinite(step, f"non-finite loss at step {step}")
+        if not np.all(np.isfinite(grad)):
+            raise _NonFinite(step, f"non-finite gradient at step {step}")
+        return loss, grad
+
+    def cached_loss(self, x: np.ndarray) -> float:
+        cache = self.t._cache
+        if cache is not None and cache[0] == np.asarray(x, dtype=np.float64).tobytes():
+            return cache[1]
+        return self.evaluate(np.array(x, dtype=np.float64), self.t._step + 1)[0]
+
+    def record(self, loss: float, params: np.ndarray) -> None:
+        t = self.t
+        if self.last_recorded == t._step or (len(t._history) and t._history.step[-1] == t._step):
+            return
+        scalars = t._describe(params)
+        t._history.append(t._step, loss, self.now(), self.optimiser, t._evaluations, scalars)
+        self.last_recorded = t._step
+        self.show(loss, scalars)
+
+    def start(self, loss: float, params: np.ndarray) -> None:
+        self.last_loss = loss
+        self.record(loss, params)
+
+    def accepted(self, loss: float, params: np.ndarray, last: bool) -> None:
+        t = self.t
+        self.last_loss = loss
+        if last or t._step % t.log_every == 0:
+            self.record(loss, params)
+        if t.checkpoint is not None and t.checkpoint_every and t._step % t.checkpoint_every == 0:
+            self.record(loss, params)
+            t.save(t.checkpoint)
+        stop = False
+        for cb in t.callbacks:
+            stop = bool(cb(t._step, loss, params.copy())) or stop
+        if stop:
+            raise _Stop
+
+    def finish(self, reason: str, loss: float | None = None) -> None:
+        t = self.t
+        loss = self.last_loss if loss is None else loss
+        if math.isfinite(loss):  # not when the starting parameters were already non-finite
+            self.record(loss, t._params)
+        t.stopped_reason = reason
+        t._time0 = self.now()
+        if t.checkpoint is not None:
+            t.save(t.checkpoint)
+        if t.progress:
+            if not self.shown:
+                self.show(loss, {k: v[-1] for k, v in t._history.scalars.items()})
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+            t._line_len = 0
+
+    def non_finite(self, e: _NonFinite) -> None:
+        t = self.t
+        self.finish(e.what)
+        where = f"; checkpoint written to {str(t.checkpoint)!r}" if t.checkpoint else ""
+        kept = (f"kept the last good parameters (step {t._step}, loss {self.last_loss:.6e})"
+                if math.isfinite(self.last_loss) else
+                "kept the starting parameters unchanged (the loss or gradient is already "
+                "non-finite there; check the objective and params0)")
+        warnings.warn(f"tidal: {self.optimiser} stopped at step {e.step}: {e.what}; {kept}{where}",
+                      TidalWarning, stacklevel=3)
+
+    def show(self, loss: float, scalars: dict[str, float]) -> None:
+        t = self.t
+        if not t.progress:
+            return
+        done = t._step - self.offset
+        extra = "".join(f" {k} {v:.4e}" for k, v in scalars.items())
+        line = (f"{self.optimiser} {done}/{self.total} step {t._step} loss {loss:.6e}{extra} "
+                f"{time.perf_counter() - self.started:.1f}s")
+        pad = max(0, t._line_len - len(line))
+        sys.stderr.write("\r" + line + " " * pad)
+        sys.stderr.flush()
+        t._line_len = len(line)
+        self.shown = True
+
+
+__all__ = ["LBFGS_EXTRA_OPTIONS", "Callback", "History", "Objective", "Trainer"]
