@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import tidal as td
-from tidal.solvers.plots import plot_comparison, plot_loss_history, plot_solution, relative_l2
+from tidal.solvers.plots import plot_comparison, plot_loss_history, plot_solution, relative_l2_error
 from tidal.solvers.training import History, Trainer
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -84,8 +84,8 @@ def test_comparison_png(tmp_path, grid):
 
 def test_relative_l2():
     a = np.array([[3.0, 0.0], [0.0, 4.0]])
-    assert relative_l2(a * 1.1, a) == pytest.approx(0.1, rel=1e-12)
-    assert relative_l2(np.ones(4), np.zeros(4)) == pytest.approx(2.0)
+    assert relative_l2_error(a * 1.1, a) == pytest.approx(0.1, rel=1e-12)
+    assert relative_l2_error(np.ones(4), np.zeros(4)) == pytest.approx(2.0)
 
 
 def test_pyplot_untouched(tmp_path, grid):

@@ -35,6 +35,7 @@ _I32 = TType(I32)
 
 
 TAPE_LIMIT = 64  # loops with a constant trip count up to this many iterations are taped
+TAPE_VECTOR_LIMIT = 4096  # most elements a loop's tape of one vector state variable may hold
 
 
 class CountingRebuilder(Rebuilder):
@@ -44,17 +45,24 @@ class CountingRebuilder(Rebuilder):
     with a constant trip count of at most :data:`TAPE_LIMIT` also records, in local vectors
     indexed by iteration, its scalar float state at each iteration's entry and the scalar float
     values its body computes (``env[("tape", s)]``), so that its adjoint reads them back instead
-    of recomputing. Tapes the adjoint does not read are removed by dead-code elimination.
+    of recomputing; float vector state (such as a network layer's activations carried from layer
+    to layer) is recorded row by row in a local matrix when it holds at most
+    :data:`TAPE_VECTOR_LIMIT` elements. Tapes the adjoint does not read are removed by dead-code
+    elimination.
     """
 
     def for_(self, s: ir.For, env: dict) -> None:
         start, stop = self.atom(env, s.start), self.atom(env, s.stop)
         n = (stop.value - start.value) if isinstance(start, ir.Const) and \
             isinstance(stop, ir.Const) else None
+        if n is None or not 0 < n <= TAPE_LIMIT:
+            return super().for_(s, env)
         taped = [v for v in s.params if v.type.is_float and v.type.is_scalar]
+        taped += [v for v in s.params if v.type.is_float and len(v.type.shape) == 1
+                  and n * v.type.shape[0] <= TAPE_VECTOR_LIMIT]
         taped += [o for st in s.body.stmts for o in st.defs()
                   if o.type.is_float and o.type.is_scalar]
-        if n is None or not 0 < n <= TAPE_LIMIT or not taped:
+        if not taped:
             return super().for_(s, env)
         pos = s.index
         stmts = list(s.body.stmts)
@@ -63,9 +71,12 @@ class CountingRebuilder(Rebuilder):
             stmts.append(ir.Assign((pos,), P.sub, (s.index, ir.Const(start.value, _I32))))
         tape_params, tape_results, tape_outs = [], [], []
         for v in taped:
-            t = TType(v.type.dtype, (n,))
+            t = TType(v.type.dtype, (n,) + v.type.shape)
             tp, tr, to = ir.Var("tape", t), ir.Var("tape", t), ir.Var("tape_" + v.name, t)
-            stmts.append(ir.Assign((tr,), P.setitem, (tp, v, pos)))
+            if v.type.is_scalar:
+                stmts.append(ir.Assign((tr,), P.setitem, (tp, v, pos)))
+            else:
+                stmts += _record_row(v, tp, tr, pos)
             tape_params.append(tp)
             tape_results.append(tr)
             tape_outs.append(to)
@@ -89,6 +100,28 @@ class CountingRebuilder(Rebuilder):
                            tuple(s.outs) + (out,), s.loc)
         super().while_(counted, env)
         env[("count", s)] = env[out]
+
+
+def _record_row(v: ir.Var, tape: ir.Var, out: ir.Var, pos) -> list:
+    """Statements storing vector ``v`` as row ``pos`` of matrix ``tape`` (result ``out``)."""
+    stmts, current = [], tape
+    m = v.type.shape[0]
+    for j in range(m):
+        elem = ir.Var(v.name + "_e", TType(v.type.dtype))
+        nxt = out if j == m - 1 else ir.Var("tape", tape.type)
+        col = ir.Const(j, _I32)
+        stmts += [ir.Assign((elem,), P.getitem, (v, col)),
+                  ir.Assign((nxt,), P.setitem, (current, elem, pos, col))]
+        current = nxt
+    return stmts
+
+
+def _tape_row(tape, pos, v: ir.Var):
+    """The value ``v`` had at iteration ``pos``, read back from its tape."""
+    if v.type.is_scalar:
+        return P.getitem(tape, pos)
+    m = v.type.shape[0]
+    return P.make(*[P.getitem(tape, pos, j) for j in range(m)], shape=(m,))
 
 
 class Adjoints:
@@ -278,7 +311,7 @@ class VjpEmitter:
                 pos = k - t0
                 for p in params:
                     if p in tape:
-                        benv[p] = P.getitem(tape[p], pos)
+                        benv[p] = _tape_row(tape[p], pos, p)
             for st in s.body.stmts:
                 if tape and st.defs() and all(o in tape for o in st.defs()):
                     for o in st.defs():

@@ -527,9 +527,14 @@ def called_reads(block: ir.Block, default_fp: DType, seen=None) -> list:
 
 def annotation_value(pf, arg):
     """The value of a kernel parameter's annotation (evaluated as Python in the kernel's
-    namespace: annotations are Taichi type objects such as ``ti.types.ndarray()``)."""
+    namespace: annotations are Taichi type objects such as ``ti.types.ndarray()``). An annotation
+    Python already evaluated when the kernel was defined is used as is, so names used only in
+    annotations need not be captured."""
     if arg.annotation is None:
         return None
+    evaluated = getattr(pf.pyfunc, "__annotations__", {}).get(arg.arg)
+    if evaluated is not None and not isinstance(evaluated, str):
+        return evaluated
     scope = dict(pf.globals)
     scope.update(pf.closure)
     try:

@@ -114,6 +114,8 @@ def from_annotation(ann, default_fp: DType) -> TType:
 
     if isinstance(ann, TType):
         return ann
+    if id(ann) in _DEFAULT_FLOAT_TYPES:
+        return TType(default_fp, _DEFAULT_FLOAT_TYPES[id(ann)])
     if isinstance(ann, VectorType):
         return TType(dtype_from_taichi(ann.dtype, default_fp), (ann.n,))
     if isinstance(ann, MatrixType):
@@ -167,3 +169,8 @@ def mat(n: int, m: int, dtype=float):
 
 vec2, vec3, vec4 = (ti.types.vector(n, float) for n in (2, 3, 4))
 mat2, mat3, mat4 = (ti.types.matrix(n, n, float) for n in (2, 3, 4))
+# Taichi fixes ``float`` to its default float when a type is created (at import, before
+# ``td.init``), so these shorthands are resolved by identity: they mean the default float type.
+_DEFAULT_FLOAT_TYPES = {id(t): shape for t, shape in
+                        ((vec2, (2,)), (vec3, (3,)), (vec4, (4,)), (mat2, (2, 2)),
+                         (mat3, (3, 3)), (mat4, (4, 4)))}

@@ -1,6 +1,15 @@
-"""PINN solvers on the tidal engine: geometry and sampling, networks as tidal functions, exact
-reference solutions."""
+"""PINN solvers on the tidal engine: geometry and sampling, networks as tidal functions,
+conditions and problems, exact reference solutions."""
 
+from tidal.solvers.conditions import (
+    DirichletBC,
+    InitialCondition,
+    NeumannBC,
+    Observations,
+    OperatorCondition,
+    PeriodicBC,
+    RobinBC,
+)
 from tidal.solvers.geometry import (
     Ball,
     Box,
@@ -17,6 +26,12 @@ from tidal.solvers.geometry import (
     Union,
 )
 from tidal.solvers.network import MLP
+from tidal.solvers.plots import relative_l2_error
+from tidal.solvers.problem import Problem, Unknown
+from tidal.solvers.training import History, Objective, Trainer
 
-__all__ = ["MLP", "Ball", "Box", "Difference", "Disk", "Geometry", "Hypercube", "Intersection",
-           "Interval", "Polygon", "Rectangle", "SpaceTime", "TimeDomain", "Union"]
+__all__ = ["MLP", "Ball", "Box", "Difference", "DirichletBC", "Disk", "Geometry", "History",
+           "Hypercube", "InitialCondition", "Intersection", "Interval", "NeumannBC", "Objective",
+           "Observations", "OperatorCondition", "PeriodicBC", "Polygon", "Problem", "Rectangle",
+           "RobinBC", "SpaceTime", "TimeDomain", "Trainer", "Union", "Unknown",
+           "relative_l2_error"]

@@ -65,16 +65,20 @@ def _field(fig: Figure, ax, x, y, u, title: str, xlabel: str, ylabel: str, cmap:
     ax.set_ylabel(ylabel)
 
 
-def relative_l2(u_pred: np.ndarray, u_exact: np.ndarray) -> float:
+def relative_l2_error(u_pred: np.ndarray, u_exact: np.ndarray) -> float:
     """``||u_pred - u_exact|| / ||u_exact||`` (the plain L2 norm of the error when
     ``u_exact`` is zero).
 
     Example:
-        >>> relative_l2(np.array([1.0, 2.0]), np.array([1.0, 1.0]))  # doctest: +ELLIPSIS
+        >>> relative_l2_error(np.array([1.0, 2.0]), np.array([1.0, 1.0]))  # doctest: +ELLIPSIS
         0.7071...
     """
-    diff = np.linalg.norm(np.asarray(u_pred, float) - np.asarray(u_exact, float))
-    norm = np.linalg.norm(np.asarray(u_exact, float))
+    u_pred, u_exact = np.asarray(u_pred, float), np.asarray(u_exact, float)
+    if u_pred.shape != u_exact.shape:
+        raise TidalArgumentError(f"shapes differ: predicted {u_pred.shape}, exact "
+                                 f"{u_exact.shape}")
+    diff = np.linalg.norm(u_pred - u_exact)
+    norm = np.linalg.norm(u_exact)
     return float(diff / norm) if norm > 0 else float(diff)
 
 
@@ -191,7 +195,7 @@ def plot_comparison(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.nda
     """Prediction, exact solution and absolute error side by side.
 
     The figure title gives the relative L2 error ``||u_pred - u_exact|| / ||u_exact||``
-    (see :func:`relative_l2`). Prediction and exact panels share one colour range.
+    (see :func:`relative_l2_error`). Prediction and exact panels share one colour range.
 
     Args:
         x: first grid coordinate, shape ``(nx,)``.
@@ -230,9 +234,9 @@ def plot_comparison(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.nda
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
     _field(fig, axes[2], x, y, err, "absolute error", xlabel, ylabel, "magma")
-    fig.suptitle(f"relative L2 error {relative_l2(u_pred, u_exact):.3e}")
+    fig.suptitle(f"relative L2 error {relative_l2_error(u_pred, u_exact):.3e}")
     fig.tight_layout()
     return _save(fig, path, dpi)
 
 
-__all__ = ["plot_comparison", "plot_loss_history", "plot_solution", "relative_l2"]
+__all__ = ["plot_comparison", "plot_loss_history", "plot_solution", "relative_l2_error"]
