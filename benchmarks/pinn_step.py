@@ -3,7 +3,7 @@ tidal, PyTorch and JAX on the same parameters and points, in one run.
 
 The problem (network 2 -> 8 x 20 tanh -> 1, 10,000 Latin-hypercube collocation points, 100
 initial/boundary points, nu = 0.01/pi) and the peers are defined in :mod:`pinn_peers`. tidal's
-step is :class:`tidal.solvers.burgers.BurgersLoss`: ``u_x, u_xx`` by Taylor mode, ``u_t`` by
+step is :func:`tidal.solvers.burgers.burgers_problem`: ``u_x, u_xx`` by Taylor mode, ``u_t`` by
 forward mode, parameter gradients from the tape's generated adjoint kernels. Prints the median
 per-step time of each, the ratio of tidal to the faster peer, agreement of losses and gradients,
 and cold first-call times (tidal with Taichi's offline cache off).
@@ -23,12 +23,12 @@ import pinn_peers as peers  # noqa: E402
 
 import tidal as td  # noqa: E402
 from tidal.solvers import MLP  # noqa: E402
-from tidal.solvers.burgers import BurgersLoss  # noqa: E402
+from tidal.solvers.burgers import burgers_problem  # noqa: E402
 
 
 def tidal_step(params, points):
     net = MLP(2, width=20, depth=8, dtype=td.f32)
-    loss = BurgersLoss(net, np.stack([points["x_f"], points["t_f"]], 1),
+    loss = burgers_problem(net, np.stack([points["x_f"], points["t_f"]], 1),
                        np.stack([points["x_b"], points["t_b"]], 1), points["u_b"])
     flat = peers.flat_from_layers(params)
     return lambda: loss.value_and_grad(flat)

@@ -13,7 +13,7 @@ import pytest
 
 import tidal as td
 from tidal.solvers import MLP
-from tidal.solvers.burgers import BurgersLoss
+from tidal.solvers.burgers import burgers_problem
 
 from .reference import assert_close
 
@@ -23,7 +23,7 @@ import pinn_peers  # noqa: E402
 
 def burgers(points, fp=td.f64):
     net = MLP(2, width=20, depth=8, dtype=fp)
-    loss = BurgersLoss(net, np.stack([points["x_f"], points["t_f"]], 1),
+    loss = burgers_problem(net, np.stack([points["x_f"], points["t_f"]], 1),
                        np.stack([points["x_b"], points["t_b"]], 1), points["u_b"])
     return net, loss
 
@@ -101,10 +101,11 @@ def test_burgers_loss_and_gradient_match_pytorch_in_float32(problem):
 def test_burgers_loss_refuses_bad_points():
     net = MLP(2, width=3, depth=1, dtype=td.f64)
     with pytest.raises(td.TidalError, match=r"shape \(n, 2\)"):
-        BurgersLoss(net, np.zeros((5, 3)), np.zeros((1, 2)), np.zeros(1))
-    with pytest.raises(td.TidalError, match="2 boundary points but 3 boundary values"):
-        BurgersLoss(net, np.zeros((5, 2)), np.zeros((2, 2)), np.zeros(3))
+        burgers_problem(net, np.zeros((5, 3)), np.zeros((1, 2)), np.zeros(1))
+    with pytest.raises(td.TidalError, match="2 observation points but values of shape"):
+        burgers_problem(net, np.zeros((5, 2)), np.zeros((2, 2)), np.zeros(3))
     with pytest.raises(td.TidalError, match="NaN"):
-        BurgersLoss(net, np.full((5, 2), np.nan), np.zeros((1, 2)), np.zeros(1))
-    with pytest.raises(td.TidalError, match="2 inputs"):
-        BurgersLoss(MLP(3, width=3, depth=1), np.zeros((5, 2)), np.zeros((1, 2)), np.zeros(1))
+        burgers_problem(net, np.full((5, 2), np.nan), np.zeros((1, 2)), np.zeros(1))
+    with pytest.raises(td.TidalError, match="3 inputs but the domain has 2"):
+        burgers_problem(MLP(3, width=3, depth=1), np.zeros((5, 2)), np.zeros((1, 2)),
+                        np.zeros(1))

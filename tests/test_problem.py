@@ -1,10 +1,8 @@
 """PINN problems: residuals written with derivative names, conditions and the objective, against
-independent references (the analytic float64 Burgers loss of ``benchmarks/pinn_peers``, central
-finite differences of the network's predictions in float64, closed forms)."""
+central finite differences of the network's predictions in float64 and closed forms (the Burgers
+problem against the analytic float64 loss is in test_pinn.py)."""
 
 import math
-import os
-import sys
 
 import numpy as np
 import pytest
@@ -28,9 +26,6 @@ from tidal.solvers import (
 
 from .reference import assert_close
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "benchmarks"))
-import pinn_peers  # noqa: E402
-
 NU = 0.01 / math.pi
 
 
@@ -49,24 +44,6 @@ def fd_derivative(f, z, counts, h=1e-3):
     e = np.zeros(z.shape[1])
     e[a] = h
     return (fd_derivative(f, z + e, rest, h) - fd_derivative(f, z - e, rest, h)) / (2 * h)
-
-
-def test_burgers_problem_equals_the_analytic_reference_and_fd():
-    params = pinn_peers.init_params(seed=3)
-    points = pinn_peers.burgers_points(n_f=200, n_b=30, seed=1)
-    net = MLP(2, width=20, depth=8, dtype=td.f64)
-    domain = Interval(-1, 1) * TimeDomain(0, 1)
-    zf = np.stack([points["x_f"], points["t_f"]], 1)
-    zb = np.stack([points["x_b"], points["t_b"]], 1)
-    p = Problem(domain, burgers, [Observations(zb, points["u_b"])], net, collocation=zf)
-    flat = pinn_peers.flat_from_layers(params)
-    loss, grad = p.value_and_grad(flat)
-    ref = pinn_peers.numpy_loss([(np.float64(w), np.float64(b)) for w, b in params], points)
-    assert_close(loss, ref, rtol=1e-12, what="Burgers loss vs analytic f64")
-    d = np.random.default_rng(0).normal(size=flat.size)
-    h = 1e-5
-    fd = (p.value(flat + h * d) - p.value(flat - h * d)) / (2 * h)
-    assert_close(grad @ d, fd, rtol=1e-6, what="directional derivative vs FD")
 
 
 @pytest.mark.parametrize("names", [("u_x", "u_y"), ("u_xx", "u_yy", "u_xy"), ("u_xxx",),

@@ -350,6 +350,8 @@ class Problem:
         if points.ndim != 2 or points.shape[1] != self.domain.dim or len(points) == 0:
             raise TidalArgumentError(f"points must have shape (n, {self.domain.dim}) with n > 0, "
                                      f"got {points.shape}")
+        if not np.all(np.isfinite(points)):
+            raise TidalArgumentError("points contain NaN or inf")
         return points
 
     def unknown_values(self) -> dict[str, float]:
