@@ -109,3 +109,29 @@ def test_burgers_loss_refuses_bad_points():
     with pytest.raises(td.TidalError, match="3 inputs but the domain has 2"):
         burgers_problem(MLP(3, width=3, depth=1), np.zeros((5, 2)), np.zeros((1, 2)),
                         np.zeros(1))
+
+
+def test_fourier_feature_network_against_numpy_and_fd(tmp_path):
+    net = MLP(2, width=5, depth=2, seed=3, dtype=td.f64, fourier_features=4, fourier_scale=2.0,
+              lo=[-1, 0], hi=[1, 1])
+    z = np.random.default_rng(0).uniform(-1, 1, (6, 2))
+    s = (z - np.array([0.0, 0.5])) / np.array([1.0, 0.5])
+    phase = 2 * np.pi * s @ net.B.to_numpy().T
+    h = np.tanh(np.concatenate([np.sin(phase), np.cos(phase)], 1) @ net.W0.to_numpy().T
+                + net.b0.to_numpy())
+    h = np.tanh(h @ net.W.to_numpy()[0].T + net.b.to_numpy()[0])
+    assert_close(net.predict(z), h @ net.Wout.to_numpy() + net.bout.to_numpy(), rtol=1e-13,
+                 what="Fourier-feature network")
+    loss = burgers_problem(net, z, z[:2], np.zeros(2))
+    flat = net.get_flat()
+    _, grad = loss.value_and_grad(flat)
+    d = np.random.default_rng(1).normal(size=flat.size)
+    fd = (loss.value(flat + 1e-6 * d) - loss.value(flat - 1e-6 * d)) / 2e-6
+    assert_close(grad @ d, fd, rtol=1e-6, what="gradient vs FD")
+    net.save(tmp_path / "ff.npz")
+    other = MLP(2, width=5, depth=2, seed=9, dtype=td.f64, fourier_features=4, lo=[-1, 0],
+                hi=[1, 1])
+    other.load(tmp_path / "ff.npz")
+    assert np.array_equal(other.predict(z), net.predict(z))
+    with pytest.raises(td.TidalError, match="fourier_features must be"):
+        MLP(2, fourier_features=-1)

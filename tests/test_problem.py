@@ -183,3 +183,12 @@ def test_bad_input_is_reported_clearly():
         Problem(domain, burgers, [InitialCondition(domain, lambda q: q, n=3)], net)
     with pytest.raises(td.TidalArgumentError, match="observation points have 3 coordinates"):
         Problem(domain, burgers, [Observations(np.zeros((2, 3)), np.zeros(2))], net)
+
+
+def test_objective_is_deterministic():
+    net = MLP(2, width=6, depth=3, seed=1, dtype=td.f64)
+    domain = Interval(-1, 1) * TimeDomain(0, 1)
+    p = Problem(domain, burgers, [DirichletBC(domain, 0.0, n=40)], net, n_collocation=2000)
+    flat = p.get_flat()
+    (v1, g1), (v2, g2) = p.value_and_grad(flat), p.value_and_grad(flat)
+    assert v1 == v2 and np.array_equal(g1, g2)

@@ -38,6 +38,11 @@ class MLP:
         lo, hi: optional input bounds; inputs are mapped affinely from ``[lo, hi]`` to
             ``[-1, 1]`` inside the network.
         dtype: ``td.f32`` (default) or ``td.f64``.
+        fourier_features: when ``m > 0``, the scaled inputs ``s`` enter the first layer as
+            ``m`` random Fourier features ``sin(2 pi B s), cos(2 pi B s)`` (``B`` of shape
+            ``(m, in_dim)`` drawn once from ``N(0, fourier_scale^2)`` by the seed, not trained),
+            which helps networks represent high frequencies.
+        fourier_scale: standard deviation of the frequencies ``B``.
 
     Example:
         >>> import numpy as np, tidal as td
@@ -53,14 +58,24 @@ class MLP:
 
     def __init__(self, in_dim: int, width: int = 20, depth: int = 3, activation: str = "tanh",
                  seed: int = 0, lo: Sequence[float] | None = None,
-                 hi: Sequence[float] | None = None, dtype=None):
+                 hi: Sequence[float] | None = None, dtype=None, fourier_features: int = 0,
+                 fourier_scale: float = 1.0):
         if activation not in ACTIVATIONS:
             raise TidalArgumentError(f"unknown activation {activation!r}; use one of "
                                      f"{', '.join(ACTIVATIONS)}")
         for name, v in (("in_dim", in_dim), ("width", width), ("depth", depth)):
             if not isinstance(v, int) or v < 1:
                 raise TidalArgumentError(f"{name} must be a positive int, got {v!r}")
+        if not isinstance(fourier_features, int) or fourier_features < 0:
+            raise TidalArgumentError(f"fourier_features must be an int >= 0, got "
+                                     f"{fourier_features!r}")
+        if not (math.isfinite(fourier_scale) and fourier_scale > 0):
+            raise TidalArgumentError(f"fourier_scale must be a positive number, got "
+                                     f"{fourier_scale!r}")
         self.in_dim, self.width, self.depth, self.activation = in_dim, width, depth, activation
+        self.fourier_features = fourier_features
+        features = 2 * fourier_features if fourier_features else in_dim
+        self.features = features
         self.dtype = td.f32 if dtype is None else dtype
         real = self.dtype
         lo = np.full(in_dim, -1.0) if lo is None else np.asarray(lo, dtype=np.float64)
@@ -71,14 +86,18 @@ class MLP:
         self.scale = 2.0 / (hi - lo)
         self.shift = -(hi + lo) / (hi - lo)
         hidden = max(depth - 1, 1)
-        self.W0 = ti.field(real, shape=(width, in_dim), needs_grad=True)
+        self.W0 = ti.field(real, shape=(width, features), needs_grad=True)
+        self.B = ti.field(real, shape=(max(fourier_features, 1), in_dim))
+        frequencies = np.random.default_rng([seed, 1]).normal(
+            0.0, fourier_scale, (max(fourier_features, 1), in_dim))
+        self.B.from_numpy(frequencies.astype(np.float32 if real == td.f32 else np.float64))
         self.b0 = ti.field(real, shape=width, needs_grad=True)
         self.W = ti.field(real, shape=(hidden, width, width), needs_grad=True)
         self.b = ti.field(real, shape=(hidden, width), needs_grad=True)
         self.Wout = ti.field(real, shape=width, needs_grad=True)
         self.bout = ti.field(real, shape=(), needs_grad=True)
         self.fields = [self.W0, self.b0, self.W, self.b, self.Wout, self.bout]
-        self._shapes = [(width, in_dim), (width,), (depth - 1, width, width), (depth - 1, width),
+        self._shapes = [(width, features), (width,), (depth - 1, width, width), (depth - 1, width),
                         (width,), ()]
         self.size = int(sum(math.prod(s) for s in self._shapes))
         self.initialise(seed)
@@ -88,7 +107,7 @@ class MLP:
     def initialise(self, seed: int) -> None:
         """Glorot-normal weights (std sqrt(2 / (fan_in + fan_out))), zero biases."""
         rng = np.random.default_rng(seed)
-        w, d = self.width, self.in_dim
+        w, d = self.width, self.features
         parts = [rng.normal(size=(w, d)) * math.sqrt(2.0 / (w + d)), np.zeros(w),
                  rng.normal(size=(self.depth - 1, w, w)) * math.sqrt(1.0 / w),
                  np.zeros((self.depth - 1, w)),
@@ -132,18 +151,23 @@ class MLP:
     def save(self, path: str | Path) -> None:
         """Save the parameters (and architecture) to a ``.npz`` checkpoint."""
         np.savez(path, params=self.get_flat(), in_dim=self.in_dim, width=self.width,
-                 depth=self.depth, activation=self.activation)
+                 depth=self.depth, activation=self.activation,
+                 fourier_features=self.fourier_features, frequencies=self.B.to_numpy())
 
     def load(self, path: str | Path) -> None:
         """Load parameters saved by :meth:`save`; the architecture must match."""
         with np.load(path) as data:
             arch = (int(data["in_dim"]), int(data["width"]), int(data["depth"]),
-                    str(data["activation"]))
-            mine = (self.in_dim, self.width, self.depth, self.activation)
+                    str(data["activation"]), int(data.get("fourier_features", 0)))
+            mine = (self.in_dim, self.width, self.depth, self.activation,
+                    self.fourier_features)
             if arch != mine:
                 raise TidalArgumentError(f"checkpoint {path} holds a network {arch} (inputs, "
-                                         f"width, depth, activation); this one is {mine}")
+                                         f"width, depth, activation, Fourier features); this "
+                                         f"one is {mine}")
             self.set_flat(data["params"])
+            if "frequencies" in data:
+                self.B.from_numpy(data["frequencies"].astype(self.B.to_numpy().dtype))
 
     # -- the network as a tidal function -------------------------------------------------------
     def _build(self):
@@ -168,14 +192,30 @@ class MLP:
                 out = td.sigmoid(a)
             return out
 
+        m, B, two_pi = self.fourier_features, self.B, 2.0 * math.pi
+
         @td.func
         def net(z: vec_in) -> real:
             h = ti.Vector.zero(real, width)
-            for j in range(width):
-                a = b0[j]
-                for d in ti.static(range(dim)):
-                    a += W0[j, d] * (scale[d] * z[d] + shift[d])
-                h[j] = act(a)
+            if ti.static(m == 0):
+                for j in range(width):
+                    a = b0[j]
+                    for d in ti.static(range(dim)):
+                        a += W0[j, d] * (scale[d] * z[d] + shift[d])
+                    h[j] = act(a)
+            else:
+                feat = ti.Vector.zero(real, 2 * m)
+                for f in range(m):
+                    phase = B[f, 0] * (scale[0] * z[0] + shift[0])
+                    for d in ti.static(range(1, dim)):
+                        phase += B[f, d] * (scale[d] * z[d] + shift[d])
+                    feat[f] = ti.sin(two_pi * phase)
+                    feat[m + f] = ti.cos(two_pi * phase)
+                for j in range(width):
+                    a = b0[j]
+                    for k in range(2 * m):
+                        a += W0[j, k] * feat[k]
+                    h[j] = act(a)
             for layer in range(hidden):
                 h2 = ti.Vector.zero(real, width)
                 for j in range(width):
