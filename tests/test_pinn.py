@@ -135,3 +135,28 @@ def test_fourier_feature_network_against_numpy_and_fd(tmp_path):
     assert np.array_equal(other.predict(z), net.predict(z))
     with pytest.raises(td.TidalError, match="fourier_features must be"):
         MLP(2, fourier_features=-1)
+
+
+def test_burgers_example_writes_the_prediction_grid(tmp_path):
+    """The acceptance run's output format, on a tiny run (3 L-BFGS iterations, 200 points)."""
+    import subprocess
+
+    example = os.path.join(os.path.dirname(__file__), "..", "examples", "pinn_burgers.py")
+    out = subprocess.run([sys.executable, example, "--seed", "1", "--out", str(tmp_path),
+                          "--iterations", "3", "--collocation", "200"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    with np.load(tmp_path / "prediction.npz") as data:
+        assert data["x"].shape == (256,) and data["t"].shape == (100,)
+        assert data["u"].shape == (256, 100)
+        assert np.allclose(data["x"], np.linspace(-1, 1, 256))
+        assert np.allclose(data["t"], np.arange(100) / 100)
+        u = data["u"]
+    from tidal.solvers.exact import burgers_grid
+
+    _, _, exact = burgers_grid()
+    line = [s for s in out.stdout.splitlines() if s.startswith("relative_l2_error: ")]
+    assert len(line) == 1
+    printed = float(line[0].split(": ")[1])
+    assert printed == pytest.approx(np.linalg.norm(u - exact) / np.linalg.norm(exact), rel=1e-3)
+    assert (tmp_path / "checkpoint.npz").exists() and (tmp_path / "solution.png").exists()
