@@ -122,6 +122,7 @@ def test_inverse_burgers_small(cpu64, tmp_path, capsys):
 @pytest.mark.slow
 def test_inverse_burgers_paper_setting(cpu64, tmp_path):
     """The full example (2,000 points, 8 x 20 network, up to 50,000 L-BFGS iterations; hours on
-    two CPU cores): both coefficients within 0.5 %."""
+    two CPU cores): both coefficients within 0.5 %. Measured only with a 150-minute limit
+    (28,753 iterations): errors 0.082 % and 0.39 %."""
     out = run("pinn_inverse_burgers", tmp_path)
     assert out["lambda1_error"] < 0.5 and out["lambda2_error"] < 0.5
