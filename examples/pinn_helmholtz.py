@@ -25,9 +25,9 @@ import numpy as np
 import taichi as ti
 
 import tidal as td
-from tidal.solvers import MLP, Problem, Rectangle, Trainer, relative_l2_error
+from tidal.solvers import MLP, Problem, Rectangle, Trainer
 from tidal.solvers.exact import helmholtz_2d_exact
-from tidal.solvers.plots import plot_comparison, plot_loss_history
+from tidal.solvers.plots import report
 
 
 @td.func
@@ -86,15 +86,8 @@ def run(args: argparse.Namespace) -> dict:
     x = np.linspace(0.0, 1.0, 101)
     u = problem.predict_grid(x, x)
     exact = helmholtz_2d_exact(x[:, None], x[None, :], k0=args.k0 * math.pi)
-    error = relative_l2_error(u, exact)
-    plot_comparison(x, x, u, exact, args.out / "solution.png", ylabel="y")
-    plot_loss_history(trainer.history, args.out / "loss.png",
-                      title=f"Helmholtz, k0 = {args.k0} pi")
-    print(f"training: {trainer.step} L-BFGS iterations, {wall:.0f} s (compile included), "
-          f"stopped: {trainer.stopped_reason}, final loss {trainer.history.loss[-1]:.3e}")
-    print(f"relative_l2_error: {error:.3e}")
-    return {"error": error, "wall": wall, "steps": trainer.step,
-            "loss": trainer.history.loss[-1]}
+    return report(u, exact, x, x, trainer, args.out, title=f"Helmholtz, k0 = {args.k0} pi",
+                  wall=wall, ylabel="y")
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -31,9 +31,8 @@ from tidal.solvers import (
     Problem,
     TimeDomain,
     Trainer,
-    relative_l2_error,
 )
-from tidal.solvers.plots import plot_comparison, plot_loss_history
+from tidal.solvers.plots import report
 
 SPEED, X0 = 4.0, -2.0
 X_RANGE, T_RANGE = (-5.0, 5.0), (0.0, 1.0)
@@ -90,14 +89,7 @@ def run(args: argparse.Namespace) -> dict:
     t = np.linspace(*T_RANGE, 101)
     u = problem.predict_grid(x, t)
     exact = soliton(x[:, None], t[None, :])
-    error = relative_l2_error(u, exact)
-    plot_comparison(x, t, u, exact, args.out / "solution.png")
-    plot_loss_history(trainer.history, args.out / "loss.png", title="KdV soliton")
-    print(f"training: {trainer.step} L-BFGS iterations, {wall:.0f} s (compile included), "
-          f"stopped: {trainer.stopped_reason}, final loss {trainer.history.loss[-1]:.3e}")
-    print(f"relative_l2_error: {error:.3e}")
-    return {"error": error, "wall": wall, "steps": trainer.step,
-            "loss": trainer.history.loss[-1]}
+    return report(u, exact, x, t, trainer, args.out, title="KdV soliton", wall=wall)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -30,10 +30,9 @@ from tidal.solvers import (
     Problem,
     TimeDomain,
     Trainer,
-    relative_l2_error,
 )
 from tidal.solvers.exact import wave_1d_exact
-from tidal.solvers.plots import plot_comparison, plot_loss_history
+from tidal.solvers.plots import report
 
 C = 1.0
 
@@ -88,14 +87,7 @@ def run(args: argparse.Namespace) -> dict:
     x = t = np.linspace(0.0, 1.0, 101)
     u = problem.predict_grid(x, t)
     exact = wave_1d_exact(x[:, None], t[None, :], c=C)
-    error = relative_l2_error(u, exact)
-    plot_comparison(x, t, u, exact, args.out / "solution.png")
-    plot_loss_history(trainer.history, args.out / "loss.png", title="wave equation")
-    print(f"training: {trainer.step} L-BFGS iterations, {wall:.0f} s (compile included), "
-          f"stopped: {trainer.stopped_reason}, final loss {trainer.history.loss[-1]:.3e}")
-    print(f"relative_l2_error: {error:.3e}")
-    return {"error": error, "wall": wall, "steps": trainer.step,
-            "loss": trainer.history.loss[-1]}
+    return report(u, exact, x, t, trainer, args.out, title="wave equation", wall=wall)
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -239,4 +239,28 @@ def plot_comparison(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.nda
     return _save(fig, path, dpi)
 
 
-__all__ = ["plot_comparison", "plot_loss_history", "plot_solution", "relative_l2_error"]
+def report(u: np.ndarray, exact: np.ndarray, x: np.ndarray, y: np.ndarray, trainer, out: PathLike,
+           *, title: str, wall: float, ylabel: str = "t") -> dict:
+    """Write ``out/solution.png`` and ``out/loss.png``, print the training summary and the
+    ``relative_l2_error:`` line, and return ``error, wall, steps, loss``.
+
+    Args:
+        u, exact: prediction and reference on the grid ``x`` by ``y``.
+        trainer: the :class:`~tidal.solvers.Trainer` that produced ``u``.
+        out: the output folder.
+        title: title of the loss figure.
+        wall: training wall time in seconds (compile included).
+        ylabel: name of the second coordinate.
+    """
+    out = Path(out)
+    error = relative_l2_error(u, exact)
+    plot_comparison(x, y, u, exact, out / "solution.png", ylabel=ylabel)
+    plot_loss_history(trainer.history, out / "loss.png", title=title)
+    loss = trainer.history.loss[-1]
+    print(f"training: {trainer.step} L-BFGS iterations, {wall:.0f} s (compile included), "
+          f"stopped: {trainer.stopped_reason}, final loss {loss:.3e}")
+    print(f"relative_l2_error: {error:.3e}")
+    return {"error": error, "wall": wall, "steps": trainer.step, "loss": loss}
+
+
+__all__ = ["plot_comparison", "plot_loss_history", "plot_solution", "relative_l2_error", "report"]
