@@ -3,6 +3,7 @@ kernels and initialisation."""
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 import textwrap
@@ -289,3 +290,49 @@ def test_check_grad_passes_on_correct_derivatives_and_reports_wrong_ones():
     assert "MISMATCH" in text and "finite diff." in text
     for r in e.value.rows:  # the declared rule says 3x instead of 2x
         assert abs(r.computed / r.reference - 1.5) < 1e-6
+
+
+def test_editing_the_source_file_after_decoration_changes_nothing(cpu64, tmp_path):
+    """What is compiled is the source as decorated, not the file as it is later on disk."""
+    import importlib.util
+
+    path = tmp_path / "edited_module.py"
+    path.write_text(textwrap.dedent("""
+        import tidal as td
+
+        @td.func
+        def cube(x: td.f64) -> td.f64:
+            return x * x * x
+
+        @td.kernel
+        def cube_kernel(x: td.types.ndarray(dtype=td.f64, ndim=1)):
+            for i in range(x.shape[0]):
+                x[i] = cube(x[i])
+    """).replace("td.types", "ti.types").replace("import tidal as td",
+                                                 "import taichi as ti\nimport tidal as td"))
+    spec = importlib.util.spec_from_file_location("edited_module", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    path.write_text("# rewritten while the program runs\n\n\nx = 1 +\n")
+    assert module.cube(2.0) == 8.0
+    assert td.grad(module.cube)(2.0) == pytest.approx(12.0, rel=1e-15)
+    values = np.array([3.0, -1.0])
+    module.cube_kernel(values)
+    assert values.tolist() == [27.0, -1.0]
+
+
+@td.func
+def elementary_mix(x: td.f64) -> td.f64:
+    return td.sin(x) * td.exp(x) + td.tanh(x) * td.cos(x) + td.sqrt(x) + td.log(x) + td.tan(x)
+
+
+def test_td_elementary_functions_in_tidal_functions_and_on_numbers(cpu64):
+    x = 0.7
+    s, c, e, t = math.sin(x), math.cos(x), math.exp(x), math.tanh(x)
+    value = s * e + t * c + math.sqrt(x) + math.log(x) + math.tan(x)
+    slope = (c * e + s * e + (1 - t * t) * c - t * s + 0.5 / math.sqrt(x) + 1 / x
+             + 1 / math.cos(x) ** 2)
+    assert elementary_mix(x) == pytest.approx(value, rel=1e-14)
+    assert td.grad(elementary_mix)(x) == pytest.approx(slope, rel=1e-13)
+    xs = np.array([0.2, 1.3])
+    assert np.allclose(td.exp(xs) * td.sin(xs), np.exp(xs) * np.sin(xs), rtol=1e-15)

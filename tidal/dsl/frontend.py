@@ -1,9 +1,11 @@
 """Parsing a decorated Python function and checking it against the tidal language subset.
 
-:func:`parse` returns the function's syntax tree with line numbers matching the user's file and the
-namespace its names resolve in. :func:`check_subset` walks every node, including branches that a
-static condition would skip, and raises :class:`UnsupportedConstructError` naming the user's file
-and line for anything outside the subset. After it passes, the lowering only sees these node types.
+:func:`remember_source` keeps a function's source as it was when decorated, so editing the file
+while a program runs cannot change (or break) what is compiled later. :func:`parse` returns the
+function's syntax tree with line numbers matching the user's file and the namespace its names
+resolve in. :func:`check_subset` walks every node, including branches that a static condition would
+skip, and raises :class:`UnsupportedConstructError` naming the user's file and line for anything
+outside the subset. After it passes, the lowering only sees these node types.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import builtins
 import inspect
 import textwrap
 from dataclasses import dataclass
-from types import FunctionType
+from types import CodeType, FunctionType
 
 from tidal.dsl.errors import SourceLoc, TidalError, UnsupportedConstructError
 
@@ -47,15 +49,32 @@ class ParsedFunction:
         raise KeyError(name)
 
 
+# source lines and first line number of each decorated function, read when it was decorated
+_SOURCES: dict[CodeType, tuple[list[str], int]] = {}
+
+
+def remember_source(pyfunc) -> None:
+    """Read ``pyfunc``'s source now (at decoration) for :func:`parse` to use later.
+
+    A function whose source cannot be read is left alone: :func:`parse` reports it.
+    """
+    if isinstance(pyfunc, FunctionType) and pyfunc.__code__ not in _SOURCES:
+        try:
+            _SOURCES[pyfunc.__code__] = inspect.getsourcelines(pyfunc)
+        except (OSError, TypeError):
+            pass
+
+
 def parse(pyfunc) -> ParsedFunction:
-    """Parse ``pyfunc``'s source; line numbers in the tree are those of the user's file."""
+    """Parse ``pyfunc``'s source (as remembered at decoration, else as on disk now); line
+    numbers in the tree are those of the user's file."""
     if not isinstance(pyfunc, FunctionType):
         raise TidalError(
             f"{pyfunc!r} is not a Python function",
             hint="decorate a plain `def` function with @td.func",
         )
     try:
-        lines, first = inspect.getsourcelines(pyfunc)
+        lines, first = _SOURCES.get(pyfunc.__code__) or inspect.getsourcelines(pyfunc)
     except (OSError, TypeError) as e:
         raise TidalError(
             f"cannot read the source of {pyfunc.__name__}: {e}",

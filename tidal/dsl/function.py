@@ -14,7 +14,7 @@ from collections.abc import Callable
 import taichi as ti
 from taichi.lang import impl as ti_impl
 
-from tidal.dsl import codegen, ir, loader, lowering, optimize, runtime
+from tidal.dsl import codegen, frontend, ir, loader, lowering, optimize, runtime
 from tidal.dsl.errors import TidalError
 from tidal.dsl.types import DType, TType
 
@@ -172,6 +172,7 @@ def func(pyfunc=None):
         return pyfunc
     if not callable(pyfunc):
         raise TidalError(f"@td.func expects a function, got {pyfunc!r}")
+    frontend.remember_source(pyfunc)
 
     def build(default_fp: DType) -> ir.Function:
         return lowering.lower(pyfunc, default_fp)

@@ -93,6 +93,7 @@ class TidalKernel:
     __tidal_kernel__ = True
 
     def __init__(self, pyfunc):
+        frontend.remember_source(pyfunc)
         self.pyfunc = pyfunc
         self.name = pyfunc.__name__
         self._pf = None
