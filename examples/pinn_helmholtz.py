@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import taichi as ti
 
 import tidal as td
 from tidal.solvers import MLP, Problem, Rectangle, Trainer
@@ -55,7 +54,7 @@ def equations(k0: float):
 
     @td.func
     def source(x: td.f64, y: td.f64) -> td.f64:
-        return -k2 * ti.sin(k0 * x) * ti.sin(k0 * y)
+        return -k2 * td.sin(k0 * x) * td.sin(k0 * y)
 
     @td.func
     def helmholtz(u: td.f64, u_xx: td.f64, u_yy: td.f64, x: td.f64, y: td.f64) -> td.f64:

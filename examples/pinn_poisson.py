@@ -27,7 +27,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import taichi as ti
 
 import tidal as td
 from tidal.solvers import MLP, DirichletBC, Disk, Problem, Rectangle, Trainer, relative_l2_error
@@ -40,7 +39,7 @@ SOURCE = 2.0 * PI * PI
 
 @td.func
 def poisson(u_xx: td.f64, u_yy: td.f64, x: td.f64, y: td.f64) -> td.f64:
-    return u_xx + u_yy + SOURCE * ti.sin(PI * x) * ti.sin(PI * y)
+    return u_xx + u_yy + SOURCE * td.sin(PI * x) * td.sin(PI * y)
 
 
 @td.func

@@ -32,7 +32,20 @@ from tidal.dsl.errors import (
 )
 from tidal.dsl.function import TidalFunction, func, source
 from tidal.dsl.kernel import kernel
-from tidal.dsl.library import cosh, erf, sigmoid, sinh, softplus
+from tidal.dsl.library import (
+    cos,
+    cosh,
+    erf,
+    exp,
+    log,
+    sigmoid,
+    sin,
+    sinh,
+    softplus,
+    sqrt,
+    tan,
+    tanh,
+)
 from tidal.dsl.pycall import vectorize
 from tidal.dsl.runtime import init
 from tidal.dsl.types import (
@@ -64,11 +77,13 @@ __all__ = [
     "TidalWarning",
     "UnsupportedConstructError",
     "check_grad",
+    "cos",
     "cosh",
     "custom_jvp",
     "custom_vjp",
     "derivative",
     "erf",
+    "exp",
     "f32",
     "f64",
     "func",
@@ -82,14 +97,19 @@ __all__ = [
     "jvp_run",
     "kernel",
     "laplacian",
+    "log",
     "mat",
     "mat2",
     "mat3",
     "mat4",
     "sigmoid",
+    "sin",
     "sinh",
     "softplus",
     "source",
+    "sqrt",
+    "tan",
+    "tanh",
     "taylor",
     "vec",
     "vec2",

@@ -85,6 +85,26 @@ erf = _public_primitive(P.erf, """Error function (accurate to about 1e-15 in f64
     """)
 
 
+def _elementary(prim: P.Primitive, meaning: str, x: float) -> Callable:
+    value = float(prim.impl(np.asarray(x)))
+    return _public_primitive(prim, f"""{meaning}, usable in tidal functions and on NumPy values.
+
+    Example:
+        >>> import tidal as td
+        >>> round(float(td.{prim.name}({x})), 6)
+        {round(value, 6)}
+    """)
+
+
+sin = _elementary(P.sin, "Sine", 0.5)
+cos = _elementary(P.cos, "Cosine", 0.5)
+tan = _elementary(P.tan, "Tangent", 0.5)
+exp = _elementary(P.exp, "Exponential", 0.5)
+log = _elementary(P.log, "Natural logarithm", 2.0)
+sqrt = _elementary(P.sqrt, "Square root", 2.0)
+tanh = _elementary(P.tanh, "Hyperbolic tangent", 0.5)
+
+
 def _is_numeric(x) -> bool:
     return isinstance(x, (int, float, np.ndarray, np.number))
 
@@ -289,6 +309,8 @@ _reg([math.cosh, cosh], cosh)
 _reg([sigmoid], _unary(P.sigmoid))
 _reg([softplus], _unary(P.softplus))
 _reg([erf, math.erf], _unary(P.erf))
+for _public in (sin, cos, tan, exp, log, sqrt, tanh):
+    _reg([_public], _unary(getattr(P, _public.__name__)))
 
 METHODS: dict[str, Callable] = {
     "norm": norm,
