@@ -138,14 +138,28 @@ def test_fourier_feature_network_against_numpy_and_fd(tmp_path):
 
 
 def test_burgers_example_writes_the_prediction_grid(tmp_path):
-    """The acceptance run's output format, on a tiny run (3 L-BFGS iterations, 200 points)."""
+    """The acceptance run's output format, on a tiny run (3 L-BFGS iterations, 200 points),
+    and ``--resume`` continuing it to 5 iterations from its checkpoint."""
     import subprocess
 
+    from tidal.solvers import Trainer
+
     example = os.path.join(os.path.dirname(__file__), "..", "examples", "pinn_burgers.py")
-    out = subprocess.run([sys.executable, example, "--seed", "1", "--out", str(tmp_path),
-                          "--iterations", "3", "--collocation", "200"],
-                         capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-2000:]
+
+    def run(*extra):
+        out = subprocess.run([sys.executable, example, "--seed", "1", "--out", str(tmp_path),
+                              "--collocation", "200", *extra],
+                             capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return out
+
+    run("--iterations", "3")
+    params3, history3 = Trainer.load_checkpoint(tmp_path / "checkpoint.npz")
+    out = run("--iterations", "5", "--resume")
+    assert "training: 5 L-BFGS iterations" in out.stdout
+    _, history5 = Trainer.load_checkpoint(tmp_path / "checkpoint.npz")
+    assert list(history5.step[:len(history3)]) == list(history3.step)
+    assert history5.step[-1] == 5 and history5.loss[-1] <= history3.loss[-1]
     with np.load(tmp_path / "prediction.npz") as data:
         assert data["x"].shape == (256,) and data["t"].shape == (100,)
         assert data["u"].shape == (256, 100)
