@@ -66,16 +66,13 @@ problem = Problem(domain, burgers, [
 ], net, n_collocation=args.collocation, method="lhs", seed=args.seed)
 
 start = time.perf_counter()
-deadline = None if args.minutes is None else start + 60 * args.minutes
 checkpoint = args.out / "checkpoint.npz"
-stop_at_deadline = [lambda step, loss, params: deadline is not None
-                    and time.perf_counter() > deadline]
+limit = None if args.minutes is None else 60 * args.minutes
 if args.resume:
-    trainer = Trainer.from_checkpoint(problem, checkpoint, callbacks=stop_at_deadline,
-                                      checkpoint_every=100)
+    trainer = Trainer.from_checkpoint(problem, checkpoint, time_limit=limit, checkpoint_every=100)
 else:
-    trainer = Trainer(problem, problem.get_flat(), checkpoint=checkpoint,
-                      callbacks=stop_at_deadline, checkpoint_every=100)
+    trainer = Trainer(problem, problem.get_flat(), checkpoint=checkpoint, time_limit=limit,
+                      checkpoint_every=100)
 trainer.lbfgs(max_iter=max(args.iterations - trainer.step, 0))
 problem.set_flat(trainer.params)
 wall = time.perf_counter() - start

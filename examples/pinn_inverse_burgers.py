@@ -89,10 +89,8 @@ def run(args: argparse.Namespace) -> dict:
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     problem = build(args)
-    deadline = None if args.minutes is None else start + 60 * args.minutes
     trainer = Trainer(problem, problem.get_flat(), progress=args.progress,
-                      callbacks=[lambda step, loss, params: deadline is not None
-                                 and time.perf_counter() > deadline])
+                      time_limit=None if args.minutes is None else 60 * args.minutes)
     trainer.lbfgs(max_iter=args.iterations)
     problem.set_flat(trainer.params)
     wall = time.perf_counter() - start

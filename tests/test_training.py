@@ -221,6 +221,28 @@ def test_callback_stops_lbfgs_at_the_accepted_iterate():
     assert t.history.loss[-1] == rosen(res.x)
 
 
+class Slow(Quadratic):
+    """A quadratic whose every evaluation takes at least 20 ms."""
+
+    def value_and_grad(self, x):
+        import time
+
+        time.sleep(0.02)
+        return super().value_and_grad(x)
+
+
+def test_time_limit_counts_across_optimiser_calls():
+    t = Trainer(Slow(), np.zeros(7), progress=False, time_limit=0.2)
+    t.fit(adam_steps=1000, lbfgs_iter=1000, lr=1e-3)
+    # each step sleeps 20 ms, so the 0.2 s limit allows at most 10 steps (11 evaluations)
+    assert t.stopped_reason == "time limit" and 1 <= t.step <= 10
+    assert t.history.optimiser[-1] == "adam"  # L-BFGS is skipped after a time stop
+    assert t.history.time[-1] >= 0.2
+    before = t.step
+    t.lbfgs(max_iter=1000)  # the limit is spent: stops after its first accepted iterate
+    assert t.stopped_reason == "time limit" and t.step == before + 1
+
+
 # --------------------------------------------------------------------------------- progress
 def test_progress_line(capsys):
     t = Trainer(Quadratic(), np.zeros(7), progress=True, log_every=5)
@@ -392,6 +414,7 @@ class NoGrad:
     (lambda: Trainer(Quadratic(), np.zeros(7), log_every=0), "log_every"),
     (lambda: Trainer(Quadratic(), np.zeros(7), checkpoint_every=0), "checkpoint_every"),
     (lambda: Trainer(Quadratic(), np.zeros(7), callbacks=[1]), "not callable"),
+    (lambda: Trainer(Quadratic(), np.zeros(7), time_limit=-1.0), "time_limit"),
     (lambda: Trainer(Quadratic(), np.zeros(7)).adam(steps=-1), "steps"),
     (lambda: Trainer(Quadratic(), np.zeros(7)).adam(steps=1.5), "steps"),
     (lambda: Trainer(Quadratic(), np.zeros(7)).adam(steps=5, lr=0.0), "lr"),

@@ -229,7 +229,11 @@ class _NonFinite(Exception):
 
 
 class _Stop(Exception):
-    """Internal: a callback asked training to stop."""
+    """Internal: a callback or the time limit stopped training (``reason`` says which)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _positive_int(name: str, value: Any, *, allow_zero: bool = False) -> int:
@@ -268,12 +272,14 @@ class Trainer:
         log_every: record a history entry (and refresh the progress line) every this many
             steps; the first and last step of each optimiser call are always recorded.
         history: a history to continue (e.g. from :meth:`load_checkpoint`; copied).
+        time_limit: stop training once this trainer's optimiser calls have run this many seconds
+            in all (checked after every step, so the last step may overrun it); None: no limit.
 
     Attributes:
         stopped_reason: why the last optimiser call stopped: ``"max steps"`` (possibly with
-            SciPy's message), ``"converged: <message>"``, ``"callback"``, ``"non-finite loss at
-            step N"`` / ``"non-finite gradient at step N"`` or ``"scipy: <message>"``; None
-            before any training.
+            SciPy's message), ``"converged: <message>"``, ``"callback"``, ``"time limit"``,
+            ``"non-finite loss at step N"`` / ``"non-finite gradient at step N"`` or
+            ``"scipy: <message>"``; None before any training.
 
     Example:
         >>> import numpy as np
@@ -297,7 +303,7 @@ class Trainer:
     def __init__(self, objective: Objective, params0: np.ndarray, *, progress: bool = True,
                  checkpoint: str | os.PathLike | None = None, checkpoint_every: int | None = None,
                  callbacks: Sequence[Callback] = (), log_every: int = 100,
-                 history: History | None = None):
+                 history: History | None = None, time_limit: float | None = None):
         size = getattr(objective, "size", None)
         if not callable(getattr(objective, "value_and_grad", None)) or size is None:
             raise TidalArgumentError(
@@ -331,6 +337,9 @@ class Trainer:
         self.callbacks = callbacks
         self.log_every = _positive_int("log_every", log_every)
         self.stopped_reason: str | None = None
+        self.time_limit = (None if time_limit is None
+                           else _positive_float("time_limit", time_limit, allow_zero=True))
+        self._seconds = 0.0
         self._params = params
         self._history = History() if history is None else history.copy()
         self._step = self._history.step[-1] if len(self._history) else 0
@@ -510,8 +519,8 @@ class Trainer:
             p[:] = good
             self._cache = None
             run.non_finite(e)
-        except _Stop:
-            run.finish("callback")
+        except _Stop as e:
+            run.finish(e.reason)
         except BaseException:
             if pending:  # e.g. KeyboardInterrupt inside the objective: keep evaluated params
                 p[:] = good
@@ -604,9 +613,9 @@ class Trainer:
             self._params[:] = state["x"]
             self._cache = None
             run.non_finite(e)
-        except _Stop:
+        except _Stop as e:
             self._params[:] = state["x"]
-            run.finish("callback")
+            run.finish(e.reason)
         return self._history
 
     def fit(self, adam_steps: int = 0, lbfgs_iter: int = 0, lr: float = 1e-3,
@@ -684,8 +693,11 @@ class _Run:
         self.last_recorded = -1
         self.shown = False
 
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
     def now(self) -> float:
-        return self.time0 + (time.perf_counter() - self.started)
+        return self.time0 + self.elapsed()
 
     def evaluate(self, x: np.ndarray, step: int) -> tuple[float, np.ndarray]:
         loss, grad, _ = self.t._evaluate(x)
@@ -726,7 +738,9 @@ class _Run:
         for cb in t.callbacks:
             stop = bool(cb(t._step, loss, params.copy())) or stop
         if stop:
-            raise _Stop
+            raise _Stop("callback")
+        if t.time_limit is not None and t._seconds + self.elapsed() >= t.time_limit:
+            raise _Stop("time limit")
 
     def finish(self, reason: str, loss: float | None = None) -> None:
         t = self.t
@@ -735,6 +749,7 @@ class _Run:
             self.record(loss, t._params)
         t.stopped_reason = reason
         t._time0 = self.now()
+        t._seconds += self.elapsed()
         if t.checkpoint is not None:
             t.save(t.checkpoint)
         if t.progress:
