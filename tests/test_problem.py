@@ -185,6 +185,23 @@ def test_bad_input_is_reported_clearly():
         Problem(domain, burgers, [Observations(np.zeros((2, 3)), np.zeros(2))], net)
 
 
+def test_operator_condition_on_the_initial_slice():
+    @td.func
+    def velocity(u_t: td.f64) -> td.f64:
+        return u_t
+
+    domain = Interval(-1, 1) * TimeDomain(0.5, 2)
+    batch = OperatorCondition(velocity, region=domain, initial=True, n=20,
+                              where=lambda q: q[:, 0] > 0).batch(dim=2, seed=1)
+    assert batch.points.shape == (20, 2)
+    assert np.all(batch.points[:, 1] == 0.5) and np.all(batch.points[:, 0] > 0)
+    assert len(np.unique(batch.points[:, 0])) == 20
+    with pytest.raises(td.TidalArgumentError, match="needs a SpaceTime region"):
+        OperatorCondition(velocity, region=Rectangle((0, 0), (1, 1)), initial=True).batch(2, 0)
+    with pytest.raises(td.TidalArgumentError, match="pass region=domain"):
+        OperatorCondition(velocity, points=np.zeros((2, 2)), initial=True)
+
+
 def test_objective_is_deterministic():
     net = MLP(2, width=6, depth=3, seed=1, dtype=td.f64)
     domain = Interval(-1, 1) * TimeDomain(0, 1)

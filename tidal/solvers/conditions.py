@@ -92,8 +92,9 @@ def evaluate(value: Value, points: np.ndarray, what: str) -> np.ndarray:
 
 
 def sample_region(region: Geometry, n: int, where: Where, method: str, seed: int,
-                  what: str) -> np.ndarray:
-    """``n`` boundary points of ``region`` for which ``where`` holds (all when None).
+                  what: str, initial: bool = False) -> np.ndarray:
+    """``n`` boundary points of ``region`` for which ``where`` holds (all when None); with
+    ``initial``, points of the initial slice of a :class:`SpaceTime` region instead.
 
     Oversamples up to 64x when ``where`` keeps only part of the boundary.
 
@@ -103,11 +104,16 @@ def sample_region(region: Geometry, n: int, where: Where, method: str, seed: int
     if not isinstance(region, Geometry):
         raise TidalArgumentError(f"{what} needs a tidal.solvers Geometry, got "
                                  f"{type(region).__name__}")
+    if initial and not isinstance(region, SpaceTime):
+        raise TidalArgumentError(f"{what}(initial=True) needs a SpaceTime region, got "
+                                 f"{type(region).__name__}",
+                                 hint="build the region as space * TimeDomain(t0, t1)")
+    sample = region.sample_initial if initial else region.sample_boundary
     if where is None:
-        return region.sample_boundary(n, method=method, seed=seed)
+        return sample(n, method=method, seed=seed)
     kept = np.zeros((0, region.dim))
     for factor in (1, 4, 16, 64):
-        candidates = region.sample_boundary(n * factor, method=method, seed=seed)
+        candidates = sample(n * factor, method=method, seed=seed)
         mask = np.asarray(where(candidates), dtype=bool).reshape(-1)
         if mask.shape != (len(candidates),):
             raise TidalArgumentError(f"`where` of {what} must return one bool per point, got "
@@ -298,10 +304,13 @@ class Observations(Condition):
 
 
 class OperatorCondition(Condition):
-    """``fn(derivatives...) = value`` at given points or on part of a boundary.
+    """``fn(derivatives...) = value`` at given points, on part of a boundary, or at the initial
+    time.
 
     ``fn`` is a tidal function whose parameter names request derivatives, as for a PDE residual
-    (see :mod:`tidal.solvers.operators`).
+    (see :mod:`tidal.solvers.operators`). With ``region``, points are sampled on its boundary (the
+    lateral boundary of a :class:`SpaceTime`), or with ``initial=True`` on the initial slice of a
+    SpaceTime (e.g. an initial velocity ``u_t(x, 0) = 0``), kept where ``where`` holds.
 
     Example:
         >>> import numpy as np, tidal as td
@@ -312,23 +321,34 @@ class OperatorCondition(Condition):
         >>> c = OperatorCondition(slope, points=np.zeros((2, 1)), value=1.0)
         >>> c.batch(dim=1, seed=0).target.tolist()
         [1.0, 1.0]
+        >>> from tidal.solvers import Interval, TimeDomain
+        >>> @td.func
+        ... def velocity(u_t: td.f64) -> td.f64:
+        ...     return u_t
+        >>> domain = Interval(0.0, 1.0) * TimeDomain(0.0, 2.0)
+        >>> at_rest = OperatorCondition(velocity, region=domain, initial=True, n=3)
+        >>> at_rest.batch(dim=2, seed=0).points[:, 1].tolist()
+        [0.0, 0.0, 0.0]
     """
 
     label = "operator"
 
     def __init__(self, fn, points=None, value: Value = 0.0, region: Geometry | None = None,
                  n: int = 100, where: Where = None, method: str = "random",
-                 weight: float = 1.0):
+                 weight: float = 1.0, initial: bool = False):
         if (points is None) == (region is None):
             raise TidalArgumentError("OperatorCondition needs either points or a region")
+        if initial and region is None:
+            raise TidalArgumentError("OperatorCondition(initial=True) samples a SpaceTime region",
+                                     hint="pass region=domain instead of points")
         self.fn, self.value, self.region, self.n, self.where = fn, value, region, int(n), where
         self.points = None if points is None else np.asarray(points, dtype=np.float64)
-        self.method, self.weight = method, _weight(weight)
+        self.method, self.weight, self.initial = method, _weight(weight), bool(initial)
 
     def batch(self, dim: int, seed: int) -> OperatorBatch:
         if self.points is None:
             p = sample_region(self.region, self.n, self.where, self.method, seed,
-                              "OperatorCondition")
+                              "OperatorCondition", initial=self.initial)
         else:
             p = self.points
             if p.ndim != 2 or p.shape[1] != dim or len(p) == 0:
