@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import tidal as td
+from tidal.solvers import plots
 from tidal.solvers.plots import plot_comparison, plot_loss_history, plot_solution, relative_l2_error
 from tidal.solvers.training import History, Trainer
 
@@ -80,6 +81,23 @@ def test_comparison_png(tmp_path, grid):
     out = plot_comparison(x, t, u + 0.01 * np.cos(x)[:, None], u, tmp_path / "cmp.png",
                           figsize=(9.0, 3.0), dpi=40)
     assert_png(out, 9.0, 3.0, 40)
+
+
+def test_comparison_with_a_mask_ignores_points_outside(tmp_path, grid, monkeypatch):
+    x, t, u = grid
+    inside = np.add.outer(x, t) < 1.0
+    pred = np.where(inside, u + 0.01, np.nan)  # e.g. a prediction undefined in a hole
+    seen = []
+    monkeypatch.setattr(plots, "relative_l2_error",
+                        lambda a, b: seen.append((a, b)) or relative_l2_error(a, b))
+    out = plot_comparison(x, t, pred, u, tmp_path / "cmp.png", mask=inside, dpi=30)
+    assert out.exists()
+    (a, b), = seen
+    assert np.array_equal(a, pred[inside]) and np.array_equal(b, u[inside])
+    with pytest.raises(td.TidalArgumentError, match="mask must be booleans"):
+        plot_comparison(x, t, u, u, tmp_path / "bad.png", mask=inside[:, :-1])
+    with pytest.raises(td.TidalArgumentError, match="at least one True"):
+        plot_comparison(x, t, u, u, tmp_path / "bad.png", mask=np.zeros_like(inside))
 
 
 def test_relative_l2():

@@ -191,11 +191,13 @@ def plot_solution(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarr
 def plot_comparison(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray,
                     u_pred: np.ndarray, u_exact: np.ndarray, path: PathLike, *,
                     xlabel: str = "x", ylabel: str = "t", cmap: str = "viridis",
-                    figsize: tuple[float, float] = (15.0, 4.0), dpi: int = 100) -> Path:
+                    figsize: tuple[float, float] = (15.0, 4.0), dpi: int = 100,
+                    mask: np.ndarray | None = None) -> Path:
     """Prediction, exact solution and absolute error side by side.
 
     The figure title gives the relative L2 error ``||u_pred - u_exact|| / ||u_exact||``
-    (see :func:`relative_l2_error`). Prediction and exact panels share one colour range.
+    (see :func:`relative_l2_error`) over the grid points shown. Prediction and exact panels share
+    one colour range.
 
     Args:
         x: first grid coordinate, shape ``(nx,)``.
@@ -208,6 +210,8 @@ def plot_comparison(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.nda
         cmap: colour map of the solution panels.
         figsize: figure size in inches (width, height).
         dpi: resolution.
+        mask: optional ``(nx, ny)`` booleans: the grid points inside the domain (e.g. from
+            ``domain.inside``); the others are left blank and out of the error.
 
     Returns:
         The path written.
@@ -222,6 +226,15 @@ def plot_comparison(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.nda
         True
     """
     x, y, (u_pred, u_exact) = _grid(x, y, {"u_pred": u_pred, "u_exact": u_exact})
+    shown = np.ones(u_pred.shape, dtype=bool)
+    if mask is not None:
+        shown = np.asarray(mask)
+        if shown.shape != u_pred.shape or shown.dtype != bool or not shown.any():
+            raise TidalArgumentError(
+                f"mask must be booleans of shape {u_pred.shape} with at least one True, got "
+                f"{shown.dtype} of shape {shown.shape}",
+                hint="pass domain.inside(points).reshape(nx, ny)")
+        u_pred, u_exact = np.where(shown, u_pred, np.nan), np.where(shown, u_exact, np.nan)
     err = np.abs(u_pred - u_exact)
     lo = float(min(np.nanmin(u_pred), np.nanmin(u_exact)))
     hi = float(max(np.nanmax(u_pred), np.nanmax(u_exact)))
@@ -234,7 +247,7 @@ def plot_comparison(x: Sequence[float] | np.ndarray, y: Sequence[float] | np.nda
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
     _field(fig, axes[2], x, y, err, "absolute error", xlabel, ylabel, "magma")
-    fig.suptitle(f"relative L2 error {relative_l2_error(u_pred, u_exact):.3e}")
+    fig.suptitle(f"relative L2 error {relative_l2_error(u_pred[shown], u_exact[shown]):.3e}")
     fig.tight_layout()
     return _save(fig, path, dpi)
 
