@@ -71,6 +71,9 @@ class Problem:
             network output, for hard constraints (e.g. ``u = x (1 - x) n`` vanishes at 0 and 1).
         pde_weight: weight of the residual term.
         collocation: optional ``(n, dim)`` collocation points used instead of sampling.
+        forcing: the right-hand side ``f`` of ``pde(...) = f``: a number, or a NumPy function of
+            the ``(n, dim)`` points returning ``(n,)`` values (e.g. a source known only as
+            data); evaluated once per collocation point.
 
     Example:
         >>> import numpy as np, tidal as td
@@ -91,7 +94,7 @@ class Problem:
                  n_collocation: int = 1000, method: str = "lhs", seed: int = 0,
                  variables: Sequence[str] | None = None, output: str = "u",
                  unknowns: Sequence[Unknown] = (), output_transform=None,
-                 pde_weight: float = 1.0, collocation=None):
+                 pde_weight: float = 1.0, collocation=None, forcing: cond.Value = 0.0):
         if not isinstance(domain, Geometry):
             raise TidalArgumentError(f"domain must be a tidal.solvers Geometry, got "
                                      f"{type(domain).__name__}")
@@ -131,13 +134,13 @@ class Problem:
         self._linear, self._pair = self._linear_kernel(), self._pair_kernel()
         self._combine = self._combine_kernel()
         self._operators: dict[int, tuple] = {}
-        self.pde = pde
+        self.pde, self.forcing = pde, forcing
         if collocation is None:
             points = domain.sample_interior(int(n_collocation), method=method, seed=self.seed)
         else:
             points = self._check_points(collocation)
         self.terms = [self._operator_term("pde", pde_weight, pde, points,
-                                          np.zeros(len(points)))]
+                                          self._forcing_at(points))]
         for k, c in enumerate(self.conditions):
             self.terms.append(self._condition_term(c, self.seed + 1 + k))
         self.weights.from_numpy(np.array([t.weight for t in self.terms], dtype=self._store))
@@ -295,12 +298,16 @@ class Problem:
         return out
 
     # -- residuals, refinement, prediction -----------------------------------------------------
+    def _forcing_at(self, points: np.ndarray) -> np.ndarray:
+        return cond.evaluate(self.forcing, points, "the PDE's forcing")
+
     def residual(self, points) -> np.ndarray:
-        """The PDE residual at ``points`` (shape ``(n, dim)``), float64 ``(n,)``."""
+        """The PDE residual ``pde(...) - forcing`` at ``points`` (shape ``(n, dim)``), float64
+        ``(n,)``."""
         points = self._check_points(points)
         out = ti.ndarray(self._real, shape=len(points))
         self.terms[0].values_kernel(self._array(points, True),
-                                    self._array(np.zeros(len(points)), False), out)
+                                    self._array(self._forcing_at(points), False), out)
         return out.to_numpy().astype(np.float64)
 
     def refine(self, n_candidates: int, n_add: int, seed: int | None = None) -> np.ndarray:
@@ -318,7 +325,7 @@ class Problem:
         added = candidates[np.argsort(-r)[:n_add]]
         t = self.terms[0]
         points = np.concatenate([t.arrays[0].to_numpy().astype(np.float64), added])
-        t.arrays = (self._array(points, True), self._array(np.zeros(len(points)), False))
+        t.arrays = (self._array(points, True), self._array(self._forcing_at(points), False))
         t.n = len(points)
         return added
 
