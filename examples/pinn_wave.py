@@ -6,7 +6,7 @@ u = sin(pi x) cos(pi t) (``wave_1d_exact``), half a period. The velocity conditi
 OperatorCondition (a tidal function of ``u_t``) on the initial slice. Network
 2 -> 3 x 20 tanh -> 1 in float64, Latin-hypercube collocation points, L-BFGS. Prints the relative
 L2 error on a 101 x 101 grid and writes DIR/solution.png (prediction, exact, error) and
-DIR/loss.png. Measured with the defaults: relative L2 error 4.9e-3, 6 minutes on two shared CPU
+DIR/loss.png. Measured with the defaults: relative L2 error 3.3e-3, 3.6 minutes on two shared CPU
 cores.
 
 Run: python examples/pinn_wave.py --out runs/wave
