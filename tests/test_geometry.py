@@ -650,3 +650,18 @@ def test_difference_with_itself_has_empty_boundary():
     disk = Disk((0, 0), 1)
     with pytest.raises(ValueError, match="boundary of .* appears empty"):
         (disk - disk).sample_boundary(5)
+
+
+def test_bad_geometry_input_raises_tidal_errors():
+    """Geometry errors are tidal errors (and still ValueError / TypeError)."""
+    import tidal as td
+    from tidal.solvers.exact import burgers_exact
+
+    with pytest.raises(td.TidalArgumentError, match="need a < b"):
+        Interval(1.0, 0.0)
+    with pytest.raises(td.TidalArgumentError, match="unknown sampling method"):
+        Interval(0.0, 1.0).sample_interior(4, method="halton")
+    with pytest.raises(td.TidalTypeError, match="space must be a Geometry"):
+        SpaceTime("x", TimeDomain(0.0, 1.0))
+    with pytest.raises(td.TidalArgumentError, match="nu must be positive"):
+        burgers_exact(np.zeros(1), np.zeros(1), nu=-1.0)

@@ -82,12 +82,13 @@ class UnsupportedConstructError(TidalError):
     """A construct outside the language subset tidal can compile and differentiate."""
 
 
-class TidalTypeError(TidalError):
-    """Operands or arguments of the wrong type or shape."""
+class TidalTypeError(TidalError, TypeError):
+    """Operands or arguments of the wrong type or shape (also a :class:`TypeError`)."""
 
 
-class TidalArgumentError(TidalError):
-    """Bad arguments to a tidal API call: wrong argnums, arity, or non-differentiable inputs."""
+class TidalArgumentError(TidalError, ValueError):
+    """Bad arguments to a tidal API call: wrong argnums, arity, non-differentiable inputs, bad
+    values (also a :class:`ValueError`)."""
 
 
 class TidalArchError(TidalError):

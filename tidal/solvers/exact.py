@@ -22,6 +22,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import roots_hermite
 
+from tidal.dsl.errors import TidalArgumentError
+
 __all__ = [
     "burgers_exact",
     "burgers_grid",
@@ -106,7 +108,7 @@ def burgers_exact(
         ``float64`` array of ``u(x, t)`` with the broadcast shape of ``x`` and ``t``.
 
     Raises:
-        ValueError: for fewer than 100 nodes, a non-positive viscosity or a negative time.
+        TidalArgumentError: for fewer than 100 nodes, a non-positive viscosity or a negative time.
 
     Example:
         >>> import numpy as np
@@ -121,16 +123,16 @@ def burgers_exact(
         (2, 3)
     """
     if nodes < MIN_BURGERS_NODES:
-        raise ValueError(
+        raise TidalArgumentError(
             f"burgers_exact needs at least {MIN_BURGERS_NODES} Gauss-Hermite nodes (got "
             f"{nodes}): fewer are inaccurate at this viscosity (nu = {nu:g}), where the "
             "integrand is sharply peaked near the shock"
         )
     if not nu > 0:
-        raise ValueError(f"the viscosity nu must be positive, got {nu!r}")
+        raise TidalArgumentError(f"the viscosity nu must be positive, got {nu!r}")
     xb, tb = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(t, dtype=np.float64))
     if np.any(tb < 0):
-        raise ValueError("burgers_exact is defined for t >= 0 only")
+        raise TidalArgumentError("burgers_exact is defined for t >= 0 only")
     shape = xb.shape
     xf, tf = xb.ravel(), tb.ravel()
     out = -np.sin(np.pi * xf)  # the initial condition; overwritten where t > 0

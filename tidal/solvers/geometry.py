@@ -37,8 +37,9 @@ subset of a low-discrepancy set of the box). Boundaries of shapes are sampled di
 measure-preserving parametrisation of the boundary driven by the same unit samples; boundaries of
 CSG geometries are sampled by drawing candidates on the boundaries of all the primitive parts
 (proportionally to their boundary measure) and keeping the ones on the combined boundary. When a
-bounded number of rejection rounds finds no point, a :class:`ValueError` says that the region (or
-its boundary) appears empty, for example for the intersection of two disjoint shapes.
+bounded number of rejection rounds finds no point, a :class:`~tidal.TidalArgumentError` (a
+ValueError) says that the region (or its boundary) appears empty, for example for the intersection
+of two disjoint shapes.
 
 Tolerances: ``tol`` arguments are relative to the size of the geometry, that is they are
 multiplied by ``max(1, largest absolute bounding-box coordinate)``. At corners (points on several
@@ -66,6 +67,8 @@ from types import ModuleType
 
 import numpy as np
 import numpy.typing as npt
+
+from tidal.dsl.errors import TidalArgumentError, TidalTypeError
 
 __all__ = [
     "DEFAULT_TOL",
@@ -107,16 +110,17 @@ _CHUNK_ELEMENTS = 1 << 20
 
 def _check_n(n: int) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+        raise TidalArgumentError(f"n must be a positive integer, got {n!r}")
     if n <= 0:
-        raise ValueError(f"n must be a positive integer (number of points to sample), got {n}")
+        raise TidalArgumentError(
+            f"n must be a positive integer (number of points to sample), got {n}")
     return int(n)
 
 
 def _check_method(method: str) -> str:
     if not isinstance(method, str) or method not in METHODS:
         valid = ", ".join(repr(m) for m in METHODS)
-        raise ValueError(f"unknown sampling method {method!r}; valid methods are {valid}")
+        raise TidalArgumentError(f"unknown sampling method {method!r}; valid methods are {valid}")
     return method
 
 
@@ -124,7 +128,7 @@ def _check_seed(seed: int | None) -> int | None:
     if seed is None:
         return None
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
+        raise TidalArgumentError(f"seed must be a non-negative integer or None, got {seed!r}")
     return int(seed)
 
 
@@ -132,9 +136,9 @@ def _check_tol(tol: float) -> float:
     try:
         value = float(tol)
     except (TypeError, ValueError):
-        raise ValueError(f"tol must be a non-negative number, got {tol!r}") from None
+        raise TidalArgumentError(f"tol must be a non-negative number, got {tol!r}") from None
     if not (math.isfinite(value) and value >= 0.0):
-        raise ValueError(f"tol must be a finite non-negative number, got {tol!r}")
+        raise TidalArgumentError(f"tol must be a finite non-negative number, got {tol!r}")
     return value
 
 
@@ -142,9 +146,9 @@ def _as_scalar(value: float, name: str) -> float:
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a real number, got {value!r}") from None
+        raise TidalArgumentError(f"{name} must be a real number, got {value!r}") from None
     if arr.ndim != 0 or not np.isfinite(arr):
-        raise ValueError(f"{name} must be a finite real number, got {value!r}")
+        raise TidalArgumentError(f"{name} must be a finite real number, got {value!r}")
     return float(arr)
 
 
@@ -152,14 +156,15 @@ def _as_vector(value: npt.ArrayLike, name: str, dim: int | None = None) -> np.nd
     try:
         arr = np.array(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a sequence of real numbers, got {value!r}") from None
+        raise TidalArgumentError(
+            f"{name} must be a sequence of real numbers, got {value!r}") from None
     if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D sequence of coordinates, got "
+        raise TidalArgumentError(f"{name} must be a non-empty 1-D sequence of coordinates, got "
                          f"shape {arr.shape}")
     if dim is not None and arr.size != dim:
-        raise ValueError(f"{name} must have {dim} coordinates, got {arr.size}")
+        raise TidalArgumentError(f"{name} must have {dim} coordinates, got {arr.size}")
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite, got {arr.tolist()}")
+        raise TidalArgumentError(f"{name} must be finite, got {arr.tolist()}")
     return arr
 
 
@@ -167,9 +172,10 @@ def _as_points(points: npt.ArrayLike, dim: int) -> np.ndarray:
     try:
         x = np.asarray(points, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(f"points must be a numeric array of shape (n, {dim})") from None
+        raise TidalArgumentError(f"points must be a numeric array of shape (n, {dim})") from None
     if x.ndim != 2 or x.shape[1] != dim:
-        raise ValueError(f"points must have shape (n, {dim}) for this {dim}-D geometry, got "
+        raise TidalArgumentError(
+            f"points must have shape (n, {dim}) for this {dim}-D geometry, got "
                          f"shape {x.shape}")
     return x
 
@@ -215,7 +221,7 @@ class _UnitSampler:
         elif method == "sobol":
             self._engine = _qmc().Sobol(d=dim, scramble=True, **{_qmc_seed_keyword(): seed})
         else:  # pragma: no cover - callers route "grid" elsewhere
-            raise ValueError(f"no unit sampler for method {method!r}")
+            raise TidalArgumentError(f"no unit sampler for method {method!r}")
 
     def draw(self, m: int) -> np.ndarray:
         first, self._first = self._first, False
@@ -288,7 +294,8 @@ def _rejection_sample(draw: Callable[[int], np.ndarray], accept: Callable[[np.nd
 
     The first round draws ``n`` candidates (so that an acceptance rate of one keeps a whole
     low-discrepancy set); later rounds draw as many as the observed acceptance rate suggests. The
-    surplus of the last round is thinned evenly. Raises ``ValueError`` after ``_MAX_ROUNDS``.
+    surplus of the last round is thinned evenly. Raises ``TidalArgumentError`` after
+    ``_MAX_ROUNDS``.
     """
     parts: list[np.ndarray] = []
     count = tried = 0
@@ -309,9 +316,11 @@ def _rejection_sample(draw: Callable[[int], np.ndarray], accept: Callable[[np.nd
         else:
             batch = min(math.ceil(1.25 * (n - count) * tried / count) + 16, cap)
     if count == 0:
-        raise ValueError(f"the {what} appears empty: none of {tried} candidate points drawn in "
+        raise TidalArgumentError(
+            f"the {what} appears empty: none of {tried} candidate points drawn in "
                          f"{_MAX_ROUNDS} rejection rounds was accepted")
-    raise ValueError(f"found only {count} of {n} points of the {what} among {tried} candidates "
+    raise TidalArgumentError(
+        f"found only {count} of {n} points of the {what} among {tried} candidates "
                      f"(acceptance rate {count / tried:.2g}): the region appears too thin to "
                      f"sample by rejection")
 
@@ -381,7 +390,7 @@ class Geometry(abc.ABC):
             Bool array of shape ``(n,)``.
 
         Raises:
-            ValueError: for points of the wrong shape or a negative tolerance.
+            TidalArgumentError: for points of the wrong shape or a negative tolerance.
         """
         x = _as_points(points, self._dim)
         return self._inside(x, self._abs_tol(tol))
@@ -397,7 +406,7 @@ class Geometry(abc.ABC):
             Bool array of shape ``(n,)``.
 
         Raises:
-            ValueError: for points of the wrong shape or a negative tolerance.
+            TidalArgumentError: for points of the wrong shape or a negative tolerance.
         """
         x = _as_points(points, self._dim)
         return self._boundary_info(x, self._abs_tol(tol))[0]
@@ -416,13 +425,14 @@ class Geometry(abc.ABC):
             Float64 array of shape ``(n, dim)`` of unit vectors.
 
         Raises:
-            ValueError: for points of the wrong shape, or when some point is not on the boundary.
+            TidalArgumentError: for points of the wrong shape, or when some point is not on the
+                boundary.
         """
         x = _as_points(points, self._dim)
         mask, normals = self._boundary_info(x, self._abs_tol(tol))
         if not np.all(mask):
             bad = np.flatnonzero(~mask)
-            raise ValueError(f"boundary_normal needs points on the boundary of {self!r}: "
+            raise TidalArgumentError(f"boundary_normal needs points on the boundary of {self!r}: "
                              f"{bad.size} of {len(x)} points are not (first: index {bad[0]}, "
                              f"point {x[bad[0]].tolist()}); check them with on_boundary() or "
                              f"pass a larger tol")
@@ -441,7 +451,7 @@ class Geometry(abc.ABC):
             Float64 array of shape ``(n, dim)``.
 
         Raises:
-            ValueError: for a bad ``n``, ``method`` or ``seed``, or when the region appears
+            TidalArgumentError: for a bad ``n``, ``method`` or ``seed``, or when the region appears
                 empty.
         """
         n, method, seed = _check_n(n), _check_method(method), _check_seed(seed)
@@ -464,8 +474,8 @@ class Geometry(abc.ABC):
             Float64 array of shape ``(n, dim)``.
 
         Raises:
-            ValueError: for a bad ``n``, ``method`` or ``seed``, or when the boundary appears
-                empty.
+            TidalArgumentError: for a bad ``n``, ``method`` or ``seed``, or when the boundary
+                appears empty.
         """
         n, method, seed = _check_n(n), _check_method(method), _check_seed(seed)
         if method == "grid":
@@ -501,8 +511,8 @@ class Geometry(abc.ABC):
     def _abs_tol(self, tol: float) -> float:
         return _check_tol(tol) * self._scale
 
-    def _empty_bbox_error(self, what: str) -> ValueError:
-        return ValueError(f"the {what} of {self!r} appears empty: its bounding box "
+    def _empty_bbox_error(self, what: str) -> TidalArgumentError:
+        return TidalArgumentError(f"the {what} of {self!r} appears empty: its bounding box "
                           f"lo={self._lo.tolist()}, hi={self._hi.tolist()} has no volume")
 
     @abc.abstractmethod
@@ -564,7 +574,8 @@ class Geometry(abc.ABC):
             else:
                 estimate = m * (n / len(kept)) ** (1.0 / self._dim)
                 m = max(m + 1, int(0.97 * estimate))
-        raise ValueError(f"the interior of {self!r} appears empty (or too thin for a grid): "
+        raise TidalArgumentError(
+            f"the interior of {self!r} appears empty (or too thin for a grid): "
                          f"{len(kept)} of {len(grid)} grid points of its bounding box are inside")
 
 
@@ -604,7 +615,7 @@ class Hypercube(_Shape):
         hi: upper corner (``d`` coordinates), ``hi > lo`` on every axis.
 
     Raises:
-        ValueError: for empty or inverted boxes (``lo >= hi`` on some axis), mismatched or
+        TidalArgumentError: for empty or inverted boxes (``lo >= hi`` on some axis), mismatched or
             non-finite corners.
 
     Example:
@@ -622,11 +633,11 @@ class Hypercube(_Shape):
         lo_arr = _as_vector(lo, "lo")
         hi_arr = _as_vector(hi, "hi")
         if lo_arr.shape != hi_arr.shape:
-            raise ValueError(f"lo and hi must have the same number of coordinates, got "
+            raise TidalArgumentError(f"lo and hi must have the same number of coordinates, got "
                              f"{lo_arr.size} and {hi_arr.size}")
         bad = np.flatnonzero(lo_arr >= hi_arr)
         if bad.size:
-            raise ValueError(f"empty or inverted box: need lo < hi on every axis, got "
+            raise TidalArgumentError(f"empty or inverted box: need lo < hi on every axis, got "
                              f"lo={lo_arr.tolist()}, hi={hi_arr.tolist()} (axis {bad[0]})")
         super().__init__(lo_arr.size, lo_arr, hi_arr)
         lengths = hi_arr - lo_arr
@@ -716,7 +727,7 @@ class Interval(Hypercube):
         b: right end, ``b > a``.
 
     Raises:
-        ValueError: for an empty or inverted interval (``a >= b``) or non-finite ends.
+        TidalArgumentError: for an empty or inverted interval (``a >= b``) or non-finite ends.
 
     Example:
         >>> line = Interval(-1.0, 1.0)
@@ -731,7 +742,8 @@ class Interval(Hypercube):
     def __init__(self, a: float, b: float) -> None:
         a_val, b_val = _as_scalar(a, "a"), _as_scalar(b, "b")
         if not a_val < b_val:
-            raise ValueError(f"empty or inverted interval: need a < b, got a={a_val}, b={b_val}")
+            raise TidalArgumentError(
+                f"empty or inverted interval: need a < b, got a={a_val}, b={b_val}")
         super().__init__([a_val], [b_val])
 
     @property
@@ -756,7 +768,7 @@ class TimeDomain(Interval):
         t1: final time, ``t1 > t0``.
 
     Raises:
-        ValueError: for an empty or inverted time interval (``t0 >= t1``).
+        TidalArgumentError: for an empty or inverted time interval (``t0 >= t1``).
 
     Example:
         >>> time = TimeDomain(0.0, 2.0)
@@ -770,7 +782,8 @@ class TimeDomain(Interval):
     def __init__(self, t0: float, t1: float) -> None:
         t0_val, t1_val = _as_scalar(t0, "t0"), _as_scalar(t1, "t1")
         if not t0_val < t1_val:
-            raise ValueError(f"empty or inverted time domain: need t0 < t1, got t0={t0_val}, "
+            raise TidalArgumentError(
+                f"empty or inverted time domain: need t0 < t1, got t0={t0_val}, "
                              f"t1={t1_val}")
         super().__init__(t0_val, t1_val)
 
@@ -793,7 +806,7 @@ class Rectangle(Hypercube):
         hi: upper-right corner ``(x, y)``, ``hi > lo`` in both coordinates.
 
     Raises:
-        ValueError: for corners that are not 2-D, or an empty or inverted rectangle.
+        TidalArgumentError: for corners that are not 2-D, or an empty or inverted rectangle.
 
     Example:
         >>> rect = Rectangle((0.0, 0.0), (2.0, 1.0))
@@ -817,7 +830,7 @@ class Box(Hypercube):
         hi: upper corner ``(x, y, z)``, ``hi > lo`` in every coordinate.
 
     Raises:
-        ValueError: for corners that are not 3-D, or an empty or inverted box.
+        TidalArgumentError: for corners that are not 3-D, or an empty or inverted box.
 
     Example:
         >>> box = Box((0.0, 0.0, 0.0), (1.0, 2.0, 3.0))
@@ -846,7 +859,7 @@ class Ball(_Shape):
         radius: radius, positive.
 
     Raises:
-        ValueError: for a non-positive or non-finite radius or a bad centre.
+        TidalArgumentError: for a non-positive or non-finite radius or a bad centre.
 
     Example:
         >>> ball = Ball((0.0, 0.0, 0.0), 2.0)
@@ -861,7 +874,7 @@ class Ball(_Shape):
         c = _as_vector(center, "center")
         r = _as_scalar(radius, "radius")
         if not r > 0.0:
-            raise ValueError(f"empty ball: radius must be positive, got {r}")
+            raise TidalArgumentError(f"empty ball: radius must be positive, got {r}")
         super().__init__(c.size, c - r, c + r)
         self._center = c
         self._radius = r
@@ -948,7 +961,8 @@ class Ball(_Shape):
             s = np.sqrt(np.maximum(0.0, 1.0 - z * z))
             direction = np.stack([s * np.cos(phi), s * np.sin(phi), z], axis=1)
             return self._center + self._radius * direction
-        raise ValueError(f"'grid' boundary sampling is available for balls of dimension 1 to 3, "
+        raise TidalArgumentError(
+            f"'grid' boundary sampling is available for balls of dimension 1 to 3, "
                          f"not {d}; use 'random', 'lhs' or 'sobol'")
 
 
@@ -960,7 +974,7 @@ class Disk(Ball):
         radius: radius, positive.
 
     Raises:
-        ValueError: for a centre that is not 2-D or a non-positive radius.
+        TidalArgumentError: for a centre that is not 2-D or a non-positive radius.
 
     Example:
         >>> disk = Disk((1.0, 0.0), 0.5)
@@ -987,8 +1001,8 @@ class Polygon(_Shape):
         vertices: array-like of shape ``(m, 2)``, ``m >= 3``.
 
     Raises:
-        ValueError: for fewer than 3 vertices, non-finite vertices, repeated consecutive vertices
-            (zero-length edges), zero area, or intersecting (or overlapping) edges.
+        TidalArgumentError: for fewer than 3 vertices, non-finite vertices, repeated consecutive
+            vertices (zero-length edges), zero area, or intersecting (or overlapping) edges.
 
     Example:
         >>> tri = Polygon([(0.0, 0.0), (1.0, 0.0), (0.0, 1.0)])
@@ -1004,13 +1018,14 @@ class Polygon(_Shape):
         try:
             v = np.array(vertices, dtype=np.float64)
         except (TypeError, ValueError):
-            raise ValueError("vertices must be an array of shape (m, 2) of real numbers") from None
+            raise TidalArgumentError(
+                "vertices must be an array of shape (m, 2) of real numbers") from None
         if v.ndim != 2 or v.shape[1] != 2:
-            raise ValueError(f"vertices must have shape (m, 2), got shape {v.shape}")
+            raise TidalArgumentError(f"vertices must have shape (m, 2), got shape {v.shape}")
         if len(v) < 3:
-            raise ValueError(f"a polygon needs at least 3 vertices, got {len(v)}")
+            raise TidalArgumentError(f"a polygon needs at least 3 vertices, got {len(v)}")
         if not np.all(np.isfinite(v)):
-            raise ValueError("polygon vertices must be finite")
+            raise TidalArgumentError("polygon vertices must be finite")
         edges = np.roll(v, -1, axis=0) - v
         lengths = np.hypot(edges[:, 0], edges[:, 1])
         scale = max(1.0, float(np.max(np.abs(v))))
@@ -1018,13 +1033,14 @@ class Polygon(_Shape):
         if short.size:
             i = int(short[0])
             j = (i + 1) % len(v)
-            raise ValueError(f"polygon has repeated consecutive vertices {i} and {j} (zero-length "
+            raise TidalArgumentError(
+                f"polygon has repeated consecutive vertices {i} and {j} (zero-length "
                              f"edge at {v[i].tolist()}); do not repeat the first vertex at the end")
         _check_simple_polygon(v)
         signed_area = 0.5 * float(np.sum(v[:, 0] * np.roll(v[:, 1], -1)
                                          - np.roll(v[:, 0], -1) * v[:, 1]))
         if abs(signed_area) <= 1e-12 * scale * scale:
-            raise ValueError("polygon has zero area (its vertices are collinear)")
+            raise TidalArgumentError("polygon has zero area (its vertices are collinear)")
         if signed_area < 0:
             v = v[::-1].copy()
         super().__init__(2, v.min(axis=0), v.max(axis=0))
@@ -1117,7 +1133,8 @@ def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _check_simple_polygon(v: np.ndarray) -> None:
-    """Raise ``ValueError`` when two edges of the polygon intersect or adjacent edges overlap."""
+    """Raise ``TidalArgumentError`` when two edges of the polygon intersect or adjacent edges
+    overlap."""
     m = len(v)
     p, q = v, np.roll(v, -1, axis=0)
     e = q - p
@@ -1128,7 +1145,7 @@ def _check_simple_polygon(v: np.ndarray) -> None:
     back = (np.abs(_cross(e, nxt)) <= eps) & (np.sum(e * nxt, axis=1) < 0)
     if np.any(back):
         i = int(np.flatnonzero(back)[0])
-        raise ValueError(f"polygon is not simple: edges {i} and {(i + 1) % m} overlap (the "
+        raise TidalArgumentError(f"polygon is not simple: edges {i} and {(i + 1) % m} overlap (the "
                          f"boundary turns back at vertex {(i + 1) % m})")
     for i in range(m - 2):
         j = np.arange(i + 2, m if i > 0 else m - 1)
@@ -1151,7 +1168,8 @@ def _check_simple_polygon(v: np.ndarray) -> None:
         hit = proper | touch
         if np.any(hit):
             k = int(j[np.flatnonzero(hit)[0]])
-            raise ValueError(f"polygon is not simple: edges {i} and {k} intersect (vertices "
+            raise TidalArgumentError(
+                f"polygon is not simple: edges {i} and {k} intersect (vertices "
                              f"{p[i].tolist()}-{q[i].tolist()} and {p[k].tolist()}-"
                              f"{q[k].tolist()})")
 
@@ -1177,7 +1195,7 @@ class CSG(Geometry):
 
     Raises:
         TypeError: when an operand is not a :class:`Geometry`.
-        ValueError: for operands of different dimensions or :class:`SpaceTime` operands.
+        TidalArgumentError: for operands of different dimensions or :class:`SpaceTime` operands.
 
     Example:
         >>> ell = Rectangle((-1.0, -1.0), (1.0, 1.0)) - Rectangle((0.0, 0.0), (1.0, 1.0))
@@ -1192,13 +1210,14 @@ class CSG(Geometry):
     def __init__(self, a: Geometry, b: Geometry) -> None:
         for name, g in (("a", a), ("b", b)):
             if not isinstance(g, Geometry):
-                raise TypeError(f"{type(self).__name__} operand {name} must be a Geometry, got "
+                raise TidalTypeError(
+                    f"{type(self).__name__} operand {name} must be a Geometry, got "
                                 f"{type(g).__name__}")
             if isinstance(g, SpaceTime):
-                raise ValueError("CSG of space-time domains is not supported: combine the "
+                raise TidalArgumentError("CSG of space-time domains is not supported: combine the "
                                  "spatial geometries first, then multiply by the TimeDomain")
         if a.dim != b.dim:
-            raise ValueError(f"cannot combine a {a.dim}-D and a {b.dim}-D geometry")
+            raise TidalArgumentError(f"cannot combine a {a.dim}-D and a {b.dim}-D geometry")
         lo, hi = self._combined_bbox(a, b)
         super().__init__(a.dim, lo, hi)
         self._a = a
@@ -1256,7 +1275,8 @@ class CSG(Geometry):
             parts = part._leaves() if isinstance(part, CSG) else [part]
             for leaf in parts:
                 if not isinstance(leaf, _Shape):
-                    raise ValueError(f"cannot sample the boundary of {self!r}: part {leaf!r} "
+                    raise TidalArgumentError(
+                        f"cannot sample the boundary of {self!r}: part {leaf!r} "
                                      f"has no boundary parametrisation")
                 if id(leaf) not in seen:
                     seen.add(id(leaf))
@@ -1326,7 +1346,8 @@ class CSG(Geometry):
             if found >= n:
                 return _keep_evenly(kept, n)
             m = 4 * m if found == 0 else max(m + 1, math.ceil(1.05 * m * n / found))
-        raise ValueError(f"the boundary of {self!r} appears empty (or too small for a grid): "
+        raise TidalArgumentError(
+            f"the boundary of {self!r} appears empty (or too small for a grid): "
                          f"{found} of {total} grid points on its parts' boundaries are on it")
 
 
@@ -1396,7 +1417,7 @@ class Intersection(CSG):
     """The intersection ``a & b`` of two geometries.
 
     Its boundary is each part's boundary inside the other part; sampling an intersection of
-    disjoint shapes raises ``ValueError`` (the region appears empty).
+    disjoint shapes raises ``TidalArgumentError`` (the region appears empty).
 
     Example:
         >>> lens = Disk((0.0, 0.0), 1.0) & Disk((1.0, 0.0), 1.0)
@@ -1444,7 +1465,7 @@ class SpaceTime(Geometry):
 
     Raises:
         TypeError: when ``space`` is not a Geometry or ``time`` not a :class:`TimeDomain`.
-        ValueError: when ``space`` is itself a SpaceTime.
+        TidalArgumentError: when ``space`` is itself a SpaceTime.
 
     Example:
         >>> domain = Disk((0.0, 0.0), 1.0) * TimeDomain(0.0, 0.5)
@@ -1462,11 +1483,11 @@ class SpaceTime(Geometry):
 
     def __init__(self, space: Geometry, time: TimeDomain) -> None:
         if not isinstance(space, Geometry):
-            raise TypeError(f"space must be a Geometry, got {type(space).__name__}")
+            raise TidalTypeError(f"space must be a Geometry, got {type(space).__name__}")
         if isinstance(space, SpaceTime):
-            raise ValueError("space is already a SpaceTime; a domain has one time axis")
+            raise TidalArgumentError("space is already a SpaceTime; a domain has one time axis")
         if not isinstance(time, TimeDomain):
-            raise TypeError(f"time must be a TimeDomain, got {type(time).__name__}")
+            raise TidalTypeError(f"time must be a TimeDomain, got {type(time).__name__}")
         (slo, shi), (tlo, thi) = space.bbox, time.bbox
         super().__init__(space.dim + 1, np.concatenate([slo, tlo]), np.concatenate([shi, thi]))
         self._space = space
