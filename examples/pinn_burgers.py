@@ -10,6 +10,11 @@ most machine epsilon) fires as soon as one iteration leaves the float32 loss unc
 the network has converged. ``--resume`` continues from DIR/checkpoint.npz (same seed, same points;
 L-BFGS starts a fresh curvature memory), so a long run can be split over several sessions.
 
+Measured on a 2-core CPU (2026-11-22, three seeds sharing it): about 10,000-11,400 L-BFGS
+iterations each (a float32 run, then ``--resume`` in float64 for 125 minutes), 3.2 hours of
+training per seed; relative L2 errors 1.12e-3, 4.65e-4 and 1.95e-4 for seeds 0, 1 and 2
+(median 4.65e-4; the paper reports 6.7e-4).
+
 Run: python examples/pinn_burgers.py --seed 0 --out runs/burgers0
 """
 
