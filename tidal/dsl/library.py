@@ -85,24 +85,24 @@ erf = _public_primitive(P.erf, """Error function (accurate to about 1e-15 in f64
     """)
 
 
-def _elementary(prim: P.Primitive, meaning: str, x: float) -> Callable:
-    value = float(prim.impl(np.asarray(x)))
+def _elementary(prim: P.Primitive, meaning: str, x: float, expected: str) -> Callable:
+    """A public ``td.<name>`` whose docstring example shows ``expected`` (from Python's math)."""
     return _public_primitive(prim, f"""{meaning}, usable in tidal functions and on NumPy values.
 
     Example:
         >>> import tidal as td
         >>> round(float(td.{prim.name}({x})), 6)
-        {round(value, 6)}
+        {expected}
     """)
 
 
-sin = _elementary(P.sin, "Sine", 0.5)
-cos = _elementary(P.cos, "Cosine", 0.5)
-tan = _elementary(P.tan, "Tangent", 0.5)
-exp = _elementary(P.exp, "Exponential", 0.5)
-log = _elementary(P.log, "Natural logarithm", 2.0)
-sqrt = _elementary(P.sqrt, "Square root", 2.0)
-tanh = _elementary(P.tanh, "Hyperbolic tangent", 0.5)
+sin = _elementary(P.sin, "Sine", 0.5, "0.479426")
+cos = _elementary(P.cos, "Cosine", 0.5, "0.877583")
+tan = _elementary(P.tan, "Tangent", 0.5, "0.546302")
+exp = _elementary(P.exp, "Exponential", 0.5, "1.648721")
+log = _elementary(P.log, "Natural logarithm", 2.0, "0.693147")
+sqrt = _elementary(P.sqrt, "Square root", 2.0, "1.414214")
+tanh = _elementary(P.tanh, "Hyperbolic tangent", 0.5, "0.462117")
 
 
 def _is_numeric(x) -> bool:
