@@ -339,12 +339,12 @@ class Trainer:
         self.stopped_reason: str | None = None
         self.time_limit = (None if time_limit is None
                            else _positive_float("time_limit", time_limit, allow_zero=True))
-        self._seconds = 0.0
         self._params = params
         self._history = History() if history is None else history.copy()
         self._step = self._history.step[-1] if len(self._history) else 0
         self._evaluations = self._history.evaluations[-1] if len(self._history) else 0
         self._time0 = self._history.time[-1] if len(self._history) else 0.0
+        self._time_origin = self._time0  # training time before this trainer (a resume)
         self._cache: tuple[bytes, float, np.ndarray] | None = None
         self._line_len = 0
 
@@ -739,7 +739,7 @@ class _Run:
             stop = bool(cb(t._step, loss, params.copy())) or stop
         if stop:
             raise _Stop("callback")
-        if t.time_limit is not None and t._seconds + self.elapsed() >= t.time_limit:
+        if t.time_limit is not None and self.now() - t._time_origin >= t.time_limit:
             raise _Stop("time limit")
 
     def finish(self, reason: str, loss: float | None = None) -> None:
@@ -749,7 +749,6 @@ class _Run:
             self.record(loss, t._params)
         t.stopped_reason = reason
         t._time0 = self.now()
-        t._seconds += self.elapsed()
         if t.checkpoint is not None:
             t.save(t.checkpoint)
         if t.progress:
