@@ -1,8 +1,10 @@
 """Taichi implementations of math functions Taichi lacks, bound into every generated module.
 
 Guarantees: ``_tidal_erf`` agrees with ``scipy.special.erf`` to about 1e-15 relative in f64
-(Taylor series below |x| = 2, Laplace's continued fraction for erfc above); both take scalars
-(codegen applies them per element to vectors) and compute in the precision of their argument.
+(Taylor series below |x| = 2, Laplace's continued fraction for erfc above); ``_tidal_tanh_f32``
+agrees with tanh to within 6 float32 ulps (tests/test_mathlib.py measures it). All take scalars
+(codegen applies them per element to vectors); erf and softplus compute in the precision of their
+argument, ``_tidal_tanh_f32`` in float32.
 """
 
 from __future__ import annotations
@@ -39,4 +41,30 @@ def _tidal_softplus(x):
     return ti.max(x, 0.0) + ti.log(1.0 + ti.exp(-ti.abs(x)))
 
 
-NAMESPACE = {"_tidal_erf": _tidal_erf, "_tidal_softplus": _tidal_softplus}
+# tanh(x) ~ x P(x^2) / Q(x^2) on |x| <= 9 (from 9.02 on, tanh rounds to +-1 in float32): a rational
+# fit by iteratively reweighted linear least squares in float64, relative error below 2e-8 there.
+_TANH_P = (1.0, 0.13088903250009956, 0.003109412768829558, 1.1211188089321233e-05,
+           -2.045507963389028e-08, 5.388231715563745e-11, -8.77103549124972e-14)
+_TANH_Q = (1.0, 0.4642223201194917, 0.024516931880754753, 0.0002554078834137805)
+
+
+@ti.func
+def _tidal_tanh_f32(x):
+    """float32 tanh in arithmetic only: no libm call, so it costs a few multiply-adds and one
+    division instead of a scalar library call (about 6x faster on the CPU)."""
+    xf = ti.cast(x, ti.f32)
+    c = ti.min(ti.max(xf, ti.f32(-9.0)), ti.f32(9.0))
+    s = c * c
+    num = ti.f32(_TANH_P[6])
+    for i in ti.static(range(5, -1, -1)):
+        num = num * s + ti.f32(_TANH_P[i])
+    den = ti.f32(_TANH_Q[3])
+    for i in ti.static(range(2, -1, -1)):
+        den = den * s + ti.f32(_TANH_Q[i])
+    saturated = ti.select(xf > 0, ti.f32(1.0), ti.f32(-1.0))
+    inside = ti.min(ti.max(c * num / den, ti.f32(-1.0)), ti.f32(1.0))
+    return ti.select(ti.abs(xf) >= ti.f32(9.02), saturated, inside)
+
+
+NAMESPACE = {"_tidal_erf": _tidal_erf, "_tidal_softplus": _tidal_softplus,
+             "_tidal_tanh_f32": _tidal_tanh_f32}
