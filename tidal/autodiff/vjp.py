@@ -16,6 +16,11 @@ How regions are reversed:
   common loops cost O(n); loops with nonlinear loop-carried state cost O(n^2) recomputation and
   no memory, on every backend.
 
+* Calls of tidal functions without declared rules are inlined by the forward sweep, which keeps
+  the callee's values (``env[("inlined", s)]``); the call's adjoint then walks the callee's body
+  backwards over those values, so the callee's forward work is done once, not again inside a
+  separate VJP function.
+
 Guarantees: cotangents are exact for the program as written (up to floating-point rounding);
 loop-carried cotangents are carried only where they can be nonzero (a fixed point over the body
 decides); the transformation has no knowledge of any specific primitive.
@@ -24,8 +29,8 @@ decides); the transformation has no knowledge of any specific primitive.
 from __future__ import annotations
 
 from tidal.autodiff import memory, rules
+from tidal.dsl import calls, ir
 from tidal.dsl import emitter as emitter_mod
-from tidal.dsl import ir
 from tidal.dsl import primitives as P
 from tidal.dsl.emitter import Emitter
 from tidal.dsl.optimize import Rebuilder
@@ -47,46 +52,41 @@ class CountingRebuilder(Rebuilder):
     values its body computes (``env[("tape", s)]``), so that its adjoint reads them back instead
     of recomputing; float vector state (such as a network layer's activations carried from layer
     to layer) is recorded row by row in a local matrix when it holds at most
-    :data:`TAPE_VECTOR_LIMIT` elements. Tapes the adjoint does not read are removed by dead-code
-    elimination.
+    :data:`TAPE_VECTOR_LIMIT` elements, and so are the scalar values of loops directly inside
+    the body (see :func:`_taping`). Calls of tidal functions are inlined (see the module
+    docstring). Tapes the adjoint does not read are removed by dead-code elimination.
     """
 
+    def assign(self, s: ir.Assign, env: dict) -> None:
+        if not _inlinable(s):
+            return super().assign(s, env)
+        f = s.prim.fn.transform_ir(self.em.default_fp)
+        callee = {p: self.atom(env, a) for p, a in zip(f.params, s.args)}
+        self.block(f.body.stmts, callee)
+        for o, r in zip(s.outs, f.body.results):
+            env[o] = self.atom(callee, r)
+        env[("inlined", s)] = (f, callee)
+
+    def __init__(self, em: Emitter, skip_effects: bool = False):
+        super().__init__(em, skip_effects)
+        self._pretaped: set = set()  # nested loops already given tape outputs by their parent
+
     def for_(self, s: ir.For, env: dict) -> None:
+        if s in self._pretaped:
+            return super().for_(s, env)
         start, stop = self.atom(env, s.start), self.atom(env, s.stop)
         n = (stop.value - start.value) if isinstance(start, ir.Const) and \
             isinstance(stop, ir.Const) else None
         if n is None or not 0 < n <= TAPE_LIMIT:
             return super().for_(s, env)
-        taped = [v for v in s.params if v.type.is_float and v.type.is_scalar]
-        taped += [v for v in s.params if v.type.is_float and len(v.type.shape) == 1
-                  and n * v.type.shape[0] <= TAPE_VECTOR_LIMIT]
-        taped += [o for st in s.body.stmts for o in st.defs()
-                  if o.type.is_float and o.type.is_scalar]
-        if not taped:
+        plan = _taping(s, n, start.value, self._pretaped, nest=True)
+        if plan is None:
             return super().for_(s, env)
-        pos = s.index
-        stmts = list(s.body.stmts)
-        if start.value != 0:
-            pos = ir.Var("k", _I32)
-            stmts.append(ir.Assign((pos,), P.sub, (s.index, ir.Const(start.value, _I32))))
-        tape_params, tape_results, tape_outs = [], [], []
-        for v in taped:
-            t = TType(v.type.dtype, (n,) + v.type.shape)
-            tp, tr, to = ir.Var("tape", t), ir.Var("tape", t), ir.Var("tape_" + v.name, t)
-            if v.type.is_scalar:
-                stmts.append(ir.Assign((tr,), P.setitem, (tp, v, pos)))
-            else:
-                stmts += _record_row(v, tp, tr, pos)
-            tape_params.append(tp)
-            tape_results.append(tr)
-            tape_outs.append(to)
-        body = ir.Block(stmts, tuple(s.body.results) + tuple(tape_results),
-                        tuple(s.body.params) + tuple(tape_params))
-        zeros = tuple(ir.Zero(p.type) for p in tape_params)
-        taping = ir.For(s.index, s.start, s.stop, tuple(s.inits) + zeros, body,
-                        tuple(s.outs) + tuple(tape_outs), s.loc)
+        taping, tape, nested = plan
         super().for_(taping, env)
-        env[("tape", s)] = ({v: env[o] for v, o in zip(taped, tape_outs)}, start)
+        env[("tape", s)] = ({v: env[o] for v, o in tape}, start)
+        if nested:
+            env[("nested", s)] = nested
 
     def while_(self, s: ir.While, env: dict) -> None:
         counter = ir.Var("n_iter", _I32)
@@ -100,6 +100,114 @@ class CountingRebuilder(Rebuilder):
                            tuple(s.outs) + (out,), s.loc)
         super().while_(counted, env)
         env[("count", s)] = env[out]
+
+
+def _trip(s: ir.Stmt):
+    """``(count, start)`` of a ``for`` loop with constant bounds in the IR, else None."""
+    if isinstance(s, ir.For) and isinstance(s.start, ir.Const) and isinstance(s.stop, ir.Const):
+        return s.stop.value - s.start.value, s.start.value
+    return None
+
+
+def _taping(s: ir.For, n: int, start: int, pretaped: set, nest: bool):
+    """The loop ``s`` (``n`` iterations from ``start``) rewritten to also return its tapes.
+
+    Taped: scalar float state, float vector state of at most :data:`TAPE_VECTOR_LIMIT` elements
+    in all, and the scalar float values the body defines. With ``nest``, a loop with constant
+    bounds directly inside the body also writes the scalar float values its own body computes
+    (memory reads excepted: reading memory again costs no more) into matrices carried by this
+    loop, row = this loop's iteration, so that the adjoint reads an inner loop's values (a
+    layer's pre-activations, say) back instead of recomputing the inner loop.
+
+    Returns ``(loop, [(var, tape out)], {inner loop: ([(var, tape out)], start)})`` or None when
+    there is nothing to tape.
+    """
+    pos, stmts = s.index, []
+    if start != 0:
+        pos = ir.Var("k", _I32)
+        stmts.append(ir.Assign((pos,), P.sub, (s.index, ir.Const(start, _I32))))
+    nested, mats = {}, []  # mats: (param, result, out) of this loop's matrices for inner loops
+    for st in s.body.stmts:
+        trip = _trip(st) if nest else None
+        rows = _values_to_keep(st) \
+            if trip is not None and 0 < trip[0] <= TAPE_LIMIT and \
+            n * trip[0] <= TAPE_VECTOR_LIMIT else []
+        if not rows:
+            stmts.append(st)
+            continue
+        params = [ir.Var("tape", TType(v.type.dtype, (n, trip[0]))) for v in rows]
+        inner, results = _write_rows(st, trip[1], pos, rows, params)
+        pretaped.add(inner)
+        stmts.append(inner)
+        outs = [ir.Var("tape_" + v.name, p.type) for v, p in zip(rows, params)]
+        mats += list(zip(params, results, outs))
+        nested[st] = (list(zip(rows, outs)), ir.Const(trip[1], _I32))
+    taped = [v for v in s.params if v.type.is_float and v.type.is_scalar]
+    taped += [v for v in s.params if v.type.is_float and len(v.type.shape) == 1
+              and n * v.type.shape[0] <= TAPE_VECTOR_LIMIT]
+    taped += [o for st in s.body.stmts for o in st.defs()
+              if o.type.is_float and o.type.is_scalar]
+    if not taped and not nested:
+        return None
+    tape_params, tape_results, tape_outs = [], [], []
+    for v in taped:
+        t = TType(v.type.dtype, (n,) + v.type.shape)
+        tp, tr, to = ir.Var("tape", t), ir.Var("tape", t), ir.Var("tape_" + v.name, t)
+        if v.type.is_scalar:
+            stmts.append(ir.Assign((tr,), P.setitem, (tp, v, pos)))
+        else:
+            stmts += _record_row(v, tp, tr, pos)
+        tape_params.append(tp)
+        tape_results.append(tr)
+        tape_outs.append(to)
+    tape_params += [m[0] for m in mats]
+    tape_results += [m[1] for m in mats]
+    body = ir.Block(stmts, tuple(s.body.results) + tuple(tape_results),
+                    tuple(s.body.params) + tuple(tape_params))
+    zeros = tuple(ir.Zero(p.type) for p in tape_params)
+    taping = ir.For(s.index, s.start, s.stop, tuple(s.inits) + zeros, body,
+                    tuple(s.outs) + tuple(tape_outs) + tuple(m[2] for m in mats), s.loc)
+    return taping, list(zip(taped, tape_outs)) + [(m[2], m[2]) for m in mats], nested
+
+
+def _values_to_keep(s: ir.For) -> list:
+    """The scalar float values an inner loop's body defines, memory reads excepted."""
+    return [o for st in s.body.stmts for o in st.defs()
+            if o.type.is_float and o.type.is_scalar
+            and not (isinstance(st, ir.Assign) and st.prim is P.load)]
+
+
+def _write_rows(s: ir.For, start: int, row, values, params):
+    """Inner loop ``s`` also writing each of ``values`` at ``[row, iteration]`` of the matrix
+    carried in as the matching one of ``params``; returns (the loop, the matrices after it)."""
+    pos, stmts = s.index, []
+    if start != 0:
+        pos = ir.Var("k", _I32)
+        stmts.append(ir.Assign((pos,), P.sub, (s.index, ir.Const(start, _I32))))
+    stmts += list(s.body.stmts)
+    carried = [ir.Var("tape", p.type) for p in params]
+    written = []
+    for v, c in zip(values, carried):
+        w = ir.Var("tape", c.type)
+        stmts.append(ir.Assign((w,), P.setitem, (c, v, row, pos)))
+        written.append(w)
+    body = ir.Block(stmts, tuple(s.body.results) + tuple(written),
+                    tuple(s.body.params) + tuple(carried))
+    outs = [ir.Var("tape", p.type) for p in params]
+    return ir.For(s.index, s.start, s.stop, tuple(s.inits) + tuple(params), body,
+                  tuple(s.outs) + tuple(outs), s.loc), outs
+
+
+def _read_after(stmts, i: int, vars_) -> bool:
+    """Whether a statement after ``stmts[i]`` reads any of ``vars_``."""
+    wanted = set(vars_)
+    return any(v in wanted for st in stmts[i + 1:] for v in ir.stmt_free_vars(st))
+
+
+def _inlinable(s: ir.Assign) -> bool:
+    """Whether the forward sweep inlines this statement: a call of a tidal function whose
+    derivatives come from transforming it (a declared rule is applied as a rule instead)."""
+    return isinstance(s.prim, calls.CallPrimitive) and not s.prim.fn.custom_rules
 
 
 def _record_row(v: ir.Var, tape: ir.Var, out: ir.Var, pos) -> list:
@@ -116,8 +224,17 @@ def _record_row(v: ir.Var, tape: ir.Var, out: ir.Var, pos) -> list:
     return stmts
 
 
+class _NestedTape:
+    """An inner loop's tape of scalars kept as row ``row`` of its enclosing loop's tape."""
+
+    def __init__(self, matrix, row):
+        self.matrix, self.row = matrix, row
+
+
 def _tape_row(tape, pos, v: ir.Var):
     """The value ``v`` had at iteration ``pos``, read back from its tape."""
+    if isinstance(tape, _NestedTape):
+        return P.getitem(tape.matrix, tape.row, pos)
     if v.type.is_scalar:
         return P.getitem(tape, pos)
     m = v.type.shape[0]
@@ -138,6 +255,9 @@ class Adjoints:
 
     def has(self, v) -> bool:
         return v in self._dense or v in self._sparse
+
+    def has_any(self) -> bool:
+        return bool(self._dense or self._sparse)
 
     def add(self, v: ir.Atom, c) -> None:
         """Add contribution ``c`` to ``v``'s cotangent (summing away broadcast dimensions)."""
@@ -206,6 +326,8 @@ class VjpEmitter:
                 self.em.loc = saved
 
     def assign(self, s: ir.Assign, env: dict, adj: Adjoints) -> None:
+        if ("inlined", s) in env:
+            return self.inlined_call(s, env, adj)
         cts = [adj.pop(o) for o in s.outs]
         mem = memory.applies(s.prim)
         if all(c is None for c in cts) and not (mem and s.prim.effect):
@@ -224,6 +346,19 @@ class VjpEmitter:
         for i in diff:
             adj.add(s.args[i], contribs[i])
         self.em.name = "t"
+
+    def inlined_call(self, s: ir.Assign, env: dict, adj: Adjoints) -> None:
+        """The adjoint of a call the forward sweep inlined: the callee's body backwards."""
+        f, callee = env[("inlined", s)]
+        cadj = Adjoints()
+        for o, r in zip(s.outs, f.body.results):
+            cadj.add(r, adj.pop(o))
+        if not cadj.has_any() and not (memory.applies(s.prim) and s.prim.effect):
+            return
+        self.reverse(f.body.stmts, callee, cadj)
+        for p, a in zip(f.params, s.args):
+            if p.type.is_float and cadj.has(p):
+                adj.add(a, cadj.get(p))
 
     # -- regions ---------------------------------------------------------------------------
     def parallel_for(self, s: ir.ParallelFor, env: dict) -> None:
@@ -312,10 +447,16 @@ class VjpEmitter:
                 for p in params:
                     if p in tape:
                         benv[p] = _tape_row(tape[p], pos, p)
-            for st in s.body.stmts:
+            nested = env.get(("nested", s), {})
+            for i, st in enumerate(s.body.stmts):
                 if tape and st.defs() and all(o in tape for o in st.defs()):
                     for o in st.defs():
-                        benv[o] = P.getitem(tape[o], pos)
+                        benv[o] = _tape_row(tape[o], pos, o)
+                elif st in nested and not _read_after(s.body.stmts, i, st.defs()):
+                    # an inner loop whose values this loop taped: its tapes are rows of ours
+                    carried, inner_start = nested[st]
+                    benv[("tape", st)] = ({v: _NestedTape(tape[o], pos) for v, o in carried},
+                                          inner_start)
                 else:
                     self.fwd.stmt(st, benv)
             # cotangents of outer variables accumulate straight into the carried sums
