@@ -791,6 +791,24 @@ def uses_custom_vjp(x: real, y: real) -> real:
     return cubed(x + y) * ti.sin(x)
 
 
+@td.func
+def damped_step(s: real, x: real) -> real:
+    return ti.sin(s) * (x + 0.5) + 0.1 * s * s
+
+
+@entry(S, S, taichi="wrong")
+def nested_constant_loops(x: real, y: real) -> real:
+    # loops with constant bounds away from 0: the inner loop's values are kept in the outer
+    # loop's tape; its state is used nonlinearly and it calls a function and a declared rule
+    acc = 0.0
+    for i in range(2, 5):
+        s = 0.3 * x * i + y
+        for j in range(1, 4):
+            s = 0.5 * damped_step(s, x) + cubed(s) * 0.02 + j * 0.1
+        acc += ti.sin(s) * y
+    return acc
+
+
 # ---------------------------------------------------------------------------------------------
 # vector and matrix parameters
 

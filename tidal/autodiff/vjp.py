@@ -114,8 +114,9 @@ def _taping(s: ir.For, n: int, start: int, pretaped: set, nest: bool):
 
     Taped: scalar float state, float vector state of at most :data:`TAPE_VECTOR_LIMIT` elements
     in all, and the scalar float values the body defines. With ``nest``, a loop with constant
-    bounds directly inside the body also writes the scalar float values its own body computes
-    (memory reads excepted: reading memory again costs no more) into matrices carried by this
+    bounds directly inside the body also writes its scalar float state and the scalar float
+    values its body computes (memory reads excepted: reading memory again costs no more) into
+    matrices carried by this
     loop, row = this loop's iteration, so that the adjoint reads an inner loop's values (a
     layer's pre-activations, say) back instead of recomputing the inner loop.
 
@@ -171,10 +172,12 @@ def _taping(s: ir.For, n: int, start: int, pretaped: set, nest: bool):
 
 
 def _values_to_keep(s: ir.For) -> list:
-    """The scalar float values an inner loop's body defines, memory reads excepted."""
-    return [o for st in s.body.stmts for o in st.defs()
-            if o.type.is_float and o.type.is_scalar
-            and not (isinstance(st, ir.Assign) and st.prim is P.load)]
+    """An inner loop's scalar float state and the scalar float values its body defines, memory
+    reads excepted."""
+    state = [p for p in s.params if p.type.is_float and p.type.is_scalar]
+    return state + [o for st in s.body.stmts for o in st.defs()
+                    if o.type.is_float and o.type.is_scalar
+                    and not (isinstance(st, ir.Assign) and st.prim is P.load)]
 
 
 def _write_rows(s: ir.For, start: int, row, values, params):
@@ -449,15 +452,16 @@ class VjpEmitter:
                         benv[p] = _tape_row(tape[p], pos, p)
             nested = env.get(("nested", s), {})
             for i, st in enumerate(s.body.stmts):
-                if tape and st.defs() and all(o in tape for o in st.defs()):
+                kept = bool(tape) and bool(st.defs()) and all(o in tape for o in st.defs())
+                if kept:
                     for o in st.defs():
                         benv[o] = _tape_row(tape[o], pos, o)
-                elif st in nested and not _read_after(s.body.stmts, i, st.defs()):
+                if st in nested and (kept or not _read_after(s.body.stmts, i, st.defs())):
                     # an inner loop whose values this loop taped: its tapes are rows of ours
                     carried, inner_start = nested[st]
                     benv[("tape", st)] = ({v: _NestedTape(tape[o], pos) for v, o in carried},
                                           inner_start)
-                else:
+                elif not kept:
                     self.fwd.stmt(st, benv)
             # cotangents of outer variables accumulate straight into the carried sums
             badj = Adjoints({free[j]: v for j, v in fa.items()})
