@@ -346,7 +346,8 @@ def hessian(f, argnums=0) -> TidalFunction:
 
 def laplacian(f, argnums=0) -> TidalFunction:
     """Laplacian (sum of second derivatives) with respect to a vector parameter or a tuple of
-    scalar parameters, by one Taylor pass of order 2 per direction.
+    scalar parameters, by one Taylor pass of order 2 along all coordinate directions at once
+    (the primal work is shared).
 
     Example:
         >>> import tidal as td
@@ -365,25 +366,30 @@ def laplacian(f, argnums=0) -> TidalFunction:
         dirs = _directions(F, nums)
 
         def body(pv):
-            total = None
-            for d in dirs:
-                coefs = [[v, d.get(i, ir.Zero(p.type)), ir.Zero(p.type)]
-                         for i, (p, v) in enumerate(zip(F.params, pv))]
-                y2 = emit_taylor(F, coefs, 2)[0][2] * 2.0
-                total = y2 if total is None else total + y2
-            return [total]
+            coefs = [[v] + [c for d in dirs for c in (d.get(i, ir.Zero(p.type)), ir.Zero(p.type))]
+                     for i, (p, v) in enumerate(zip(F.params, pv))]
+            (ys,) = emit_taylor(F, coefs, (2,) * len(dirs))
+            total = ys[2]
+            for j in range(1, len(dirs)):
+                total = total + ys[2 + 2 * j]
+            return [total * 2.0]
         return _params(F), body
 
     return _derived(f, ("laplacian", argnums if is_tuple else nums[0]), f"{f.name}_laplacian",
                     "laplacian", body_for)
 
 
-def taylor(f, order: int = 2, argnums=0) -> TidalFunction:
+def taylor(f, order=2, argnums=0) -> TidalFunction:
     """All derivatives up to ``order`` along one input, in one Taylor-mode pass.
 
     The returned function takes ``f``'s arguments (plus a ``direction`` of the same type when the
     parameter is a vector) and returns the tuple of **derivatives** (not normalised Taylor
     coefficients) ``(f, f', f'', ..., f^(order))`` along that input. Cost grows as ``order**2``.
+
+    With ``order`` a tuple ``(K_1, ..., K_D)`` (vector parameter only), one pass serves ``D``
+    directions and shares the primal work between them: the function takes one direction per
+    entry and returns ``f`` followed by each direction's derivatives ``1 .. K_d`` in turn, e.g.
+    ``(u, u_x, u_xx, u_t)`` for ``order=(2, 1)`` and directions ``e_x, e_t``.
 
     Example:
         >>> import taichi as ti
@@ -394,10 +400,23 @@ def taylor(f, order: int = 2, argnums=0) -> TidalFunction:
         ...     return ti.exp(2.0 * x)
         >>> [round(d, 6) for d in td.taylor(f, order=3)(0.0)]
         [1.0, 2.0, 4.0, 8.0]
+        >>> @td.func
+        ... def g(z: td.vec(2, td.f64)) -> td.f64:
+        ...     return ti.sin(z[0]) * z[1] ** 2
+        >>> e_x, e_y = (1.0, 0.0), (0.0, 1.0)
+        >>> [round(d, 6) for d in td.taylor(g, order=(2, 1))((0.0, 3.0), e_x, e_y)]
+        [0.0, 9.0, 0.0, 0.0]
     """
     f = require_tidal(f, "taylor")
-    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order < 1:
-        raise TidalArgumentError(f"taylor: order must be a positive int, got {order!r}")
+    multi = isinstance(order, tuple)
+    orders = order if multi else (order,)
+    for k in orders:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise TidalArgumentError(f"taylor: order must be a positive int or a tuple of them, "
+                                     f"got {order!r}")
+    if multi and not orders:
+        raise TidalArgumentError("taylor: order=() names no direction")
+    orders = tuple(int(k) for k in orders)
     nums, is_tuple = _argnums(f, argnums, "taylor")
     if is_tuple:
         raise TidalArgumentError("taylor: argnums must be one parameter",
@@ -405,17 +424,31 @@ def taylor(f, order: int = 2, argnums=0) -> TidalFunction:
     (a,) = nums
     _single_float_result(f, "taylor", scalar=False)
     vector = not f.param_types[a].is_scalar
+    if multi and not vector:
+        raise TidalArgumentError(
+            "taylor: several directions (a tuple order) need a vector parameter",
+            hint="along one scalar input, give one order, e.g. order=3")
 
     def body_for(F, fp):
-        extra = [("direction", F.params[a].type)] if vector else []
+        names = ["direction"] if not multi else [f"direction{d}" for d in range(len(orders))]
+        extra = [(n, F.params[a].type) for n in names] if vector else []
 
         def body(pv):
             n = len(F.params)
-            coefs = [[v] + [ir.Zero(p.type)] * order for p, v in zip(F.params, pv[:n])]
-            coefs[a][1] = pv[n] if vector else _unit(F.params[a].type, None)
-            (ys,) = emit_taylor(F, coefs, order)
-            return [ys[k] * float(math.factorial(k)) if k > 1 else ys[k]
-                    for k in range(order + 1)]
+            width = sum(orders)
+            coefs = [[v] + [ir.Zero(p.type)] * width for p, v in zip(F.params, pv[:n])]
+            pos = 1
+            for d, K in enumerate(orders):
+                coefs[a][pos] = pv[n + d] if vector else _unit(F.params[a].type, None)
+                pos += K
+            (ys,) = emit_taylor(F, coefs, order if multi else orders[0])
+            out, pos = [ys[0]], 1
+            for K in orders:
+                out += [ys[pos + k - 1] * float(math.factorial(k)) if k > 1 else ys[pos + k - 1]
+                        for k in range(1, K + 1)]
+                pos += K
+            return out
         return _params(F) + extra, body
 
-    return _derived(f, ("taylor", a, order), f"{f.name}_taylor{order}", "taylor", body_for)
+    label = "_".join(map(str, orders))
+    return _derived(f, ("taylor", a, order), f"{f.name}_taylor{label}", "taylor", body_for)

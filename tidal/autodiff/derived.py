@@ -11,7 +11,8 @@ Signatures (``n`` parameters, ``m`` results):
 * ``vjp_fn(f, wrt, cts)``: ``(params..., cotangents of masked results...) ->
   (results..., cotangents of wrt params...)``;
 * ``taylor_fn(f, K, mask)``: ``(params..., coefficients 1..K of masked params...) ->
-  (coefficients 0..K of result 1, ..., of result m)``.
+  (coefficients 0..K of result 1, ..., of result m)``; with ``K`` a tuple of orders (and one
+  mask per direction), several directions in one pass.
 """
 
 from __future__ import annotations
@@ -105,29 +106,41 @@ def vjp_fn(fn: TidalFunction, wrt: tuple[bool, ...], cts: tuple[bool, ...],
     return fn.memo(("vjp", wrt, cts, with_primal, mode), make)
 
 
-def taylor_fn(fn: TidalFunction, order: int, mask: tuple[bool, ...], mode=None
-              ) -> TidalFunction:
-    """Taylor mode of order ``order`` with input series for the parameters in ``mask``."""
+def taylor_fn(fn: TidalFunction, order, mask, mode=None) -> TidalFunction:
+    """Taylor mode of order ``order`` with input series for the parameters in ``mask``.
+
+    With several directions, ``order`` is ``(K_1, ..., K_D)`` and ``mask`` one mask per
+    direction: the function takes ``(params..., direction 1's coefficients 1..K_1 of its masked
+    params..., direction 2's ..., ...)`` and returns, per result, coefficient 0 followed by each
+    direction's coefficients ``1 .. K_d``, from one pass that shares the primal work.
+    """
+    multi = not isinstance(order, int)
+    orders = tuple(order) if multi else (order,)
+    masks = tuple(mask) if multi else (mask,)
 
     def make():
         @_in_mode(mode)
         def builder(fp):
             f = fn.transform_ir(fp)
-            extra = [(f"{p.name}_{k}", p.type) for p, m in zip(f.params, mask) if m
-                     for k in range(1, order + 1)]
+            extra = [(f"{p.name}_{k}" + (f"_{d}" if d else ""), p.type)
+                     for d, (K, m_d) in enumerate(zip(orders, masks))
+                     for p, m in zip(f.params, m_d) if m for k in range(1, K + 1)]
 
             def body(pv):
                 n = len(f.params)
                 it = iter(pv[n:])
-                coefs = []
-                for p, v, m in zip(f.params, pv[:n], mask):
-                    coefs.append([v] + ([next(it) for _ in range(order)] if m
-                                        else [ir.Zero(p.type)] * order))
+                given = [{p: [next(it) for _ in range(K)] for p, m in zip(f.params, m_d) if m}
+                         for K, m_d in zip(orders, masks)]
+                coefs = [[v] + [c for d, K in enumerate(orders)
+                                for c in given[d].get(p, [ir.Zero(p.type)] * K)]
+                         for p, v in zip(f.params, pv[:n])]
                 outs = emit_taylor(f, coefs, order)
                 return [c for cs in outs for c in cs]
 
-            return build(f"{fn.name}_taylor{order}", _params(f) + extra, body, fp, f.loc)
+            label = "_".join(map(str, orders))
+            return build(f"{fn.name}_taylor{label}", _params(f) + extra, body, fp, f.loc)
 
-        return TidalFunction(f"{fn.name}_taylor{order}", builder, kind="taylor")
+        label = "_".join(map(str, orders))
+        return TidalFunction(f"{fn.name}_taylor{label}", builder, kind="taylor")
 
     return fn.memo(("taylor", order, mask, mode), make)

@@ -11,13 +11,15 @@ Each parameter name is one of: the output name (``u``); a derivative ``u_<variab
 ``u_x``, ``u_xx``, ``u_xt`` or ``u_xxxx`` (one letter per differentiation, in any order); a
 coordinate (``x``, ``t``); or the name of an unknown coefficient of an inverse problem.
 
-:func:`plan` turns the names into Taylor-mode passes of the network: one pass per axis along
-which pure derivatives are needed (order = the highest order needed), and one order-2 pass along
+:func:`plan` turns the names into Taylor-mode directions of the network: one per axis along
+which pure derivatives are needed (order = the highest order needed), and one of order 2 along
 ``e_a + e_b`` for each mixed second derivative ``u_ab`` (recovered by polarisation,
 ``u_ab = (D2_{a+b} - u_aa - u_bb) / 2``). :func:`kernel_source` generates the kernel that
-evaluates the operator on a batch of points. Guarantees: every name is resolved or a
-:class:`~tidal.TidalArgumentError` names the function, its file and line, and the bad name; each
-pass is computed once per point however many derivatives use it.
+evaluates the operator on a batch of points, with all directions in one Taylor pass
+(``td.taylor`` with a tuple of orders), so the network's primal work is done once per point.
+Guarantees: every name is resolved or a :class:`~tidal.TidalArgumentError` names the function,
+its file and line, and the bad name; the pass is computed once per point however many
+derivatives use it.
 """
 
 from __future__ import annotations
@@ -44,9 +46,11 @@ class Derivative:
 class Plan:
     """How to evaluate an operator's arguments at a point ``z``.
 
-    ``passes`` lists ``(direction, order)`` Taylor passes; ``arguments`` gives, for each parameter
-    of the user's function, a Python expression over ``z``, the pass results ``j0, j1, ...`` and
-    the unknowns' storage ``UNKNOWNS``.
+    ``passes`` lists the ``(direction, order)`` of the Taylor directions, all evaluated by one
+    call ``J = P(z, direction_0, direction_1, ...)`` of ``td.taylor(u, order=(orders...))``
+    (``J[0]`` is ``u``, then each direction's derivatives in turn); ``arguments`` gives, for
+    each parameter of the user's function, a Python expression over ``z``, ``J`` and the
+    unknowns' storage ``UNKNOWNS``.
     """
 
     passes: list[tuple[tuple[float, ...], int]] = field(default_factory=list)
@@ -128,9 +132,15 @@ def plan(fn, names: tuple[str, ...], output: str, variables: tuple[str, ...],
         pair_pass[pair] = len(result.passes)
         direction = tuple(1.0 if a in pair else 0.0 for a in range(dim))
         result.passes.append((direction, 2))
+    orders = [k for _, k in result.passes]
+
+    def ref(k: int, m: int) -> str:
+        """Derivative of order ``m`` (1..) along direction ``k`` in ``J``."""
+        return f"J[{1 + sum(orders[:k]) + m - 1}]"
+
     for name in names:
         if name == output:
-            result.arguments.append("j0[0]" if result.passes else "U(z)")
+            result.arguments.append("J[0]" if result.passes else "U(z)")
         elif name in variables:
             result.arguments.append(f"z[{variables.index(name)}]")
         elif name in unknowns:
@@ -139,12 +149,18 @@ def plan(fn, names: tuple[str, ...], output: str, variables: tuple[str, ...],
             d = wanted[name]
             axes = [a for a in range(dim) if d.counts[a]]
             if len(axes) == 1:
-                result.arguments.append(f"j{axis_pass[axes[0]]}[{d.order}]")
+                result.arguments.append(ref(axis_pass[axes[0]], d.order))
             else:
                 a, b = axes
-                result.arguments.append(f"0.5 * (j{pair_pass[(a, b)]}[2] - j{axis_pass[a]}[2] "
-                                        f"- j{axis_pass[b]}[2])")
+                result.arguments.append(f"0.5 * ({ref(pair_pass[(a, b)], 2)} - "
+                                        f"{ref(axis_pass[a], 2)} - {ref(axis_pass[b], 2)})")
     return result
+
+
+def orders(p: Plan):
+    """The ``order`` argument of ``td.taylor`` for the plan's directions (None without any)."""
+    ks = tuple(k for _, k in p.passes)
+    return None if not ks else ks[0] if len(ks) == 1 else ks
 
 
 def _unit(dim: int, axis: int) -> tuple[float, ...]:
@@ -156,8 +172,8 @@ def kernel_source(p: Plan, name: str, write_values: bool) -> str:
 
     With ``write_values`` the kernel writes each point's value ``e_i`` to ``out``; otherwise it
     adds ``scale * e_i**2`` to ``PARTS[part]`` (the term's mean square when ``scale = 1/n``).
-    Namespace names it expects: ``VEC``, ``REAL``, ``U``, ``P0, P1, ...`` (the passes'
-    ``td.taylor`` functions), ``USER``, ``PARTS``, ``UNKNOWNS``.
+    Namespace names it expects: ``VEC``, ``REAL``, ``U``, ``P`` (``td.taylor`` of the network
+    with the orders of ``p.passes``; unused without passes), ``USER``, ``PARTS``, ``UNKNOWNS``.
     """
     lines = []
     if write_values:
@@ -169,9 +185,10 @@ def kernel_source(p: Plan, name: str, write_values: bool) -> str:
                      "target: ti.types.ndarray(dtype=REAL, ndim=1), scale: REAL, part: ti.i32):")
     lines.append("    for i in range(pts.shape[0]):")
     lines.append("        z = pts[i]")
-    for k, (direction, _order) in enumerate(p.passes):
-        literal = ", ".join(repr(float(c)) for c in direction)
-        lines.append(f"        j{k} = P{k}(z, ti.Vector([{literal}]))")
+    if p.passes:
+        directions = ", ".join("ti.Vector([" + ", ".join(repr(float(c)) for c in direction) + "])"
+                               for direction, _ in p.passes)
+        lines.append(f"        J = P(z, {directions})")
     lines.append(f"        e = USER({', '.join(p.arguments)}) - target[i]")
     if write_values:
         lines.append("        out[i] = e")

@@ -190,8 +190,8 @@ class Problem:
                            tuple(u.name for u in self.unknowns))
         namespace = {"VEC": self._vec, "REAL": self._real, "U": self.u, "USER": fn,
                      "PARTS": self.parts, "UNKNOWNS": self.unknown_field}
-        for k, (_direction, order) in enumerate(p.passes):
-            namespace[f"P{k}"] = td.taylor(self.u, order=order, argnums=0)
+        if p.passes:
+            namespace["P"] = td.taylor(self.u, order=operators.orders(p), argnums=0)
         made = []
         for write in (False, True):
             name = f"{fn.name}_{'values' if write else 'term'}"
