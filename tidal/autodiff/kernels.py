@@ -85,7 +85,9 @@ def memory_refs(fn: ir.Function, default_fp):
 
 
 def transform(spec, kind: str, active: frozenset) -> kernel_lowering.KernelIR:
-    """The adjoint (``kind="adjoint"``) or tangent kernel IR of a specialisation.
+    """The adjoint (``kind="adjoint"``), tangent, or original-plus-adjoint
+    (``kind="value_adjoint"``: each parallel loop performs its effects and its adjoint in one
+    pass) kernel IR of a specialisation.
 
     ``active`` holds the ids of the reference objects (fields, :class:`ArrayArg`) that carry
     derivatives. The result takes the specialisation's value and ndarray arguments followed by
@@ -97,10 +99,11 @@ def transform(spec, kind: str, active: frozenset) -> kernel_lowering.KernelIR:
     em = Emitter(fp)
     params = [ir.Var(p.name, p.type) for p in fn.params]
     env = dict(zip(fn.params, params))
-    with memory.mode(memory.Mode(kind, active)), em:
+    storage_kind = "adjoint" if kind == "value_adjoint" else kind
+    with memory.mode(memory.Mode(storage_kind, active)), em:
         em.begin()
-        if kind == "adjoint":
-            v = VjpEmitter(em)
+        if kind in ("adjoint", "value_adjoint"):
+            v = VjpEmitter(em, keep_effects=kind == "value_adjoint")
             v.fwd.block(fn.body.stmts, env)
             v.reverse(fn.body.stmts, env, Adjoints())
         else:
@@ -113,7 +116,7 @@ def transform(spec, kind: str, active: frozenset) -> kernel_lowering.KernelIR:
     post = list(kir.post_reads)
     for arr in kir.arrays.values():
         if id(arr) in active:
-            store = memory.storage(arr, kind)
+            store = memory.storage(arr, storage_kind)
             signature.append((store.name, "ndarray"))
             arrays[store.name] = store
     if kind == "tangent":

@@ -365,3 +365,61 @@ class Tape:
                 self.replaying = False
             self._reverse(self.replayed, active)
             self.replayed = []
+
+
+def launch_with_adjoint(kernel, *args) -> None:
+    """Launch ``kernel`` and its adjoint in one pass, for cotangents known in advance.
+
+    For a kernel whose only effects are accumulations (``F[i] += v`` inside its parallel loops)
+    into storage it does not read, with the cotangents of that storage already in its gradient
+    storage (seeded by the caller): one generated kernel performs the accumulations and adds the
+    kernel's vector-Jacobian product to the gradient storage of every float field it reads that
+    has one (``needs_grad=True``). Gradients accumulate; nothing is cleared. This is what a
+    :class:`Tape` would compute for such a launch, without running the kernel twice.
+
+    Raises:
+        TidalArgumentError: inside a tape, or for a kernel that stores values, reads what it
+            accumulates into, or has effects outside its parallel loops.
+
+    Example:
+        >>> import numpy as np, taichi as ti, tidal as td
+        >>> from tidal.autodiff.tape import launch_with_adjoint
+        >>> _ = td.init(arch="cpu", default_fp=td.f64)
+        >>> w = ti.field(ti.f64, shape=(), needs_grad=True)
+        >>> total = ti.field(ti.f64, shape=(), needs_grad=True)
+        >>> @td.kernel
+        ... def square_sum(x: ti.types.ndarray(dtype=ti.f64, ndim=1)):
+        ...     for i in range(x.shape[0]):
+        ...         total[None] += (w[None] * x[i]) ** 2
+        >>> w[None] = 2.0; total.grad[None] = 1.0
+        >>> launch_with_adjoint(square_sum, np.array([1.0, 3.0]))
+        >>> total[None], w.grad[None]  # 4 * (1 + 9) and d/dw = 2 w (1 + 9)
+        (40.0, 40.0)
+    """
+    from tidal.dsl import ir
+
+    if kernels.current() is not None:
+        raise TidalArgumentError("launch_with_adjoint cannot run inside a tape or tangent run",
+                                 hint="launch the kernel normally inside the tape")
+    spec = kernel.specialize(args)
+    kir = spec.kir
+    added = {id(r.obj) for r in kir.adds}
+    problem = None
+    if kir.writes:
+        problem = "stores values (only accumulations F[i] += v are allowed)"
+    elif added & {id(r.obj) for r in kir.reads}:
+        problem = "reads storage it accumulates into"
+    elif any(isinstance(st, ir.Assign) and st.prim.effect for st in kir.fn.body.stmts):
+        problem = "has effects outside its parallel loops"
+    if problem is not None:
+        raise TidalArgumentError(f"kernel {spec.name} {problem}: its adjoint cannot run in the "
+                                 f"same pass", hint="differentiate it with td.Tape")
+    plan = launch_plan(spec)
+    objs = dict(plan.fixed)
+    for rid, pos in plan.from_args:
+        objs[rid] = args[pos]
+    active = frozenset(rid for rid, obj in objs.items()
+                       if _is_float_obj(obj) and has_own_grad(obj))
+    fused = kernels.derived(spec, "value_adjoint", active)
+    storage = kernels.storage_args(spec, list(args), "adjoint", active)
+    run_compiled(fused.forward(), spec.call_args(list(args)) + storage)

@@ -304,11 +304,18 @@ def _has_memory_effects(s: ir.Stmt) -> bool:
 
 
 class VjpEmitter:
-    """Emits adjoint code for IR blocks into ``em``."""
+    """Emits adjoint code for IR blocks into ``em``.
 
-    def __init__(self, em: Emitter):
+    With ``keep_effects`` (kernel transformations only), each parallel loop's recomputation of
+    its body also performs the body's memory effects, so one kernel both runs the original and
+    its adjoint (see :func:`tidal.autodiff.tape.launch_with_adjoint`); every other recomputation
+    still repeats values only.
+    """
+
+    def __init__(self, em: Emitter, keep_effects: bool = False):
         self.em = em
         self.fwd = CountingRebuilder(em, skip_effects=memory.current() is not None)
+        self.body_fwd = CountingRebuilder(em) if keep_effects else self.fwd
 
     def reverse(self, stmts, env: dict, adj: Adjoints) -> None:
         """Emit the adjoint of ``stmts`` (whose primal values are in ``env``)."""
@@ -372,7 +379,7 @@ class VjpEmitter:
         em.begin()
         benv = dict(env)
         benv.update(zip(s.indices, indices))
-        self.fwd.block(s.body.stmts, benv)
+        self.body_fwd.block(s.body.stmts, benv)
         self.reverse(s.body.stmts, benv, Adjoints())
         body = em.end(())
         em.append(ir.ParallelFor(indices, [Rebuilder.atom(env, a) for a in s.starts],
