@@ -6,7 +6,6 @@ import pytest
 import taichi as ti
 
 import tidal as td
-from tidal.autodiff.tape import launch_with_adjoint
 
 from .reference import assert_close
 
@@ -53,7 +52,7 @@ def test_value_and_gradient_match_finite_differences_and_the_tape():
     out.fill(0.0)
     ti.ad.clear_all_gradients()
     out.grad.from_numpy(SEEDS)
-    launch_with_adjoint(accumulate, X, 0.5)
+    td.launch_with_adjoint(accumulate, X, 0.5)
     assert_close(float(SEEDS @ out.to_numpy()), value, rtol=1e-14, what="value")
     grad_w, grad_c = W.grad.to_numpy(), c.grad[None]
     h = 1e-6
@@ -103,12 +102,12 @@ def test_refuses_kernels_whose_adjoint_cannot_share_the_pass():
         y[0] += c[None]
 
     with pytest.raises(td.TidalError, match="stores values"):
-        launch_with_adjoint(stores, np.ones(4))
+        td.launch_with_adjoint(stores, np.ones(4))
     with pytest.raises(td.TidalError, match="reads storage it accumulates into"):
-        launch_with_adjoint(reads_its_output)
+        td.launch_with_adjoint(reads_its_output)
     with pytest.raises(td.TidalError, match="outside its parallel loops"):
-        launch_with_adjoint(serial_effect)
+        td.launch_with_adjoint(serial_effect)
     loss = ti.field(ti.f64, shape=(), needs_grad=True)
     with pytest.raises(td.TidalError, match="inside a tape"):
         with td.Tape(loss):
-            launch_with_adjoint(accumulate, X, 0.5)
+            td.launch_with_adjoint(accumulate, X, 0.5)

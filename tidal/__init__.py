@@ -18,7 +18,7 @@ from tidal.autodiff.api import (
 from tidal.autodiff.check import check_grad
 from tidal.autodiff.custom import custom_jvp, custom_vjp
 from tidal.autodiff.runs import hvp, jvp_run
-from tidal.autodiff.tape import Tape
+from tidal.autodiff.tape import Tape, launch_with_adjoint
 from tidal.dsl.errors import (
     GradientMismatch,
     SourceLoc,
@@ -68,6 +68,7 @@ __all__ = [
     "GradientMismatch",
     "SourceLoc",
     "Tape",
+    "launch_with_adjoint",
     "TidalArchError",
     "TidalArgumentError",
     "TidalCompileError",

@@ -383,7 +383,6 @@ def launch_with_adjoint(kernel, *args) -> None:
 
     Example:
         >>> import numpy as np, taichi as ti, tidal as td
-        >>> from tidal.autodiff.tape import launch_with_adjoint
         >>> _ = td.init(arch="cpu", default_fp=td.f64)
         >>> w = ti.field(ti.f64, shape=(), needs_grad=True)
         >>> total = ti.field(ti.f64, shape=(), needs_grad=True)
@@ -392,7 +391,7 @@ def launch_with_adjoint(kernel, *args) -> None:
         ...     for i in range(x.shape[0]):
         ...         total[None] += (w[None] * x[i]) ** 2
         >>> w[None] = 2.0; total.grad[None] = 1.0
-        >>> launch_with_adjoint(square_sum, np.array([1.0, 3.0]))
+        >>> td.launch_with_adjoint(square_sum, np.array([1.0, 3.0]))
         >>> total[None], w.grad[None]  # 4 * (1 + 9) and d/dw = 2 w (1 + 9)
         (40.0, 40.0)
     """
