@@ -57,6 +57,10 @@ class CountingRebuilder(Rebuilder):
     docstring). Tapes the adjoint does not read are removed by dead-code elimination.
     """
 
+    def __init__(self, em: Emitter, skip_effects: bool = False):
+        super().__init__(em, skip_effects)
+        self._pretaped: set = set()  # nested loops already given tape outputs by their parent
+
     def assign(self, s: ir.Assign, env: dict) -> None:
         if not _inlinable(s):
             return super().assign(s, env)
@@ -66,10 +70,6 @@ class CountingRebuilder(Rebuilder):
         for o, r in zip(s.outs, f.body.results):
             env[o] = self.atom(callee, r)
         env[("inlined", s)] = (f, callee)
-
-    def __init__(self, em: Emitter, skip_effects: bool = False):
-        super().__init__(em, skip_effects)
-        self._pretaped: set = set()  # nested loops already given tape outputs by their parent
 
     def for_(self, s: ir.For, env: dict) -> None:
         if s in self._pretaped:
