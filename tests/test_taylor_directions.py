@@ -1,8 +1,9 @@
 """``td.taylor`` with several directions in one pass (``order=(K_1, ..., K_D)``), against
 directional derivatives computed by mpmath at 40 digits, and against one pass per direction.
 
-The function has loops, a call of another tidal function and a branch, so the shared pass goes
-through every region kind and through the multi-direction Taylor function of the callee.
+The function has loops, a call of another tidal function, a call of a function with a declared
+rule and a branch, so the shared pass goes through every region kind, through the callee's
+multi-direction Taylor function and through a declared rule applied per direction.
 """
 
 from __future__ import annotations
@@ -26,6 +27,17 @@ def bump(a: td.f64, b: td.f64) -> td.f64:
     return ti.sin(a * b) + ti.exp(0.3 * a) * b * b
 
 
+@td.custom_jvp
+def soft(x: td.f64) -> td.f64:
+    return 2.0 * ti.tanh(x)
+
+
+@soft.defjvp
+def soft_jvp(x: td.f64, dx: td.f64):
+    t = ti.tanh(x)
+    return 2.0 * t, 2.0 * (1.0 - t * t) * dx
+
+
 @td.func
 def field(z: vec3) -> td.f64:
     acc = 0.0
@@ -35,7 +47,7 @@ def field(z: vec3) -> td.f64:
         acc = acc * ti.tanh(z[2])
     else:
         acc = acc - ti.cos(z[2])
-    return acc
+    return acc + soft(z[0] * z[2])
 
 
 def mp_field(z):
@@ -43,7 +55,8 @@ def mp_field(z):
     for k in range(3):
         a, b = z[0] + mp.mpf(k) / 10, z[1] - z[2] * k
         acc += (mp.sin(a * b) + mp.exp(mp.mpf(3) / 10 * a) * b * b) * (k + 1)
-    return acc * mp.tanh(z[2]) if acc > 0 else acc - mp.cos(z[2])
+    acc = acc * mp.tanh(z[2]) if acc > 0 else acc - mp.cos(z[2])
+    return acc + 2 * mp.tanh(z[0] * z[2])
 
 
 POINTS = [(0.3, -0.4, 0.8), (-0.7, 0.5, 0.2), (1.1, 0.9, -0.6)]

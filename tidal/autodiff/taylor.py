@@ -9,7 +9,8 @@ cost per operation. Control flow is handled by :class:`tidal.autodiff.forward.Fo
 Several directions can share one pass (``orders = (K_1, ..., K_D)``): every value then carries
 the coefficients of each direction's series after one another, all around one primal value, so
 the primal work (a network's matrix products, its activations) is done once for all directions.
-Calls are differentiated by one call of the callee's multi-direction Taylor function.
+Calls are differentiated by one call of the callee's multi-direction Taylor function (calls
+with a declared rule apply the rule once per direction).
 
 Guarantees: coefficient 0 of every value is the primal value; coefficients that are structurally
 zero are never emitted or carried; no knowledge of any specific primitive.
@@ -49,7 +50,8 @@ class TaylorEmitter(ForwardEmitter):
             for o, r in zip(s.outs, res if isinstance(res, tuple) else (res,)):
                 env[o] = r
             return
-        if len(self.orders) > 1 and isinstance(s.prim, calls.CallPrimitive):
+        if len(self.orders) > 1 and isinstance(s.prim, calls.CallPrimitive) \
+                and s.prim.transformable:
             series = self._call(s, env, der, active)
         else:
             series = {}

@@ -210,7 +210,7 @@ def _read_after(stmts, i: int, vars_) -> bool:
 def _inlinable(s: ir.Assign) -> bool:
     """Whether the forward sweep inlines this statement: a call of a tidal function whose
     derivatives come from transforming it (a declared rule is applied as a rule instead)."""
-    return isinstance(s.prim, calls.CallPrimitive) and not s.prim.fn.custom_rules
+    return isinstance(s.prim, calls.CallPrimitive) and s.prim.transformable
 
 
 def _record_row(v: ir.Var, tape: ir.Var, out: ir.Var, pos) -> list:

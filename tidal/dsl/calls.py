@@ -46,6 +46,12 @@ class CallPrimitive(P.Primitive):
     def _codegen(args, attrs, types):
         return f"{attrs[0].name}({', '.join(a for a, _ in args)})", P.PREC_CALL
 
+    @property
+    def transformable(self) -> bool:
+        """Whether the callee's derivatives come from transforming its body (no declared rule),
+        so a transformation may work through the callee's body instead of applying a rule."""
+        return not self.fn.custom_rules
+
     def derived_rule(self, kind: str):
         """The rule of kind ``jvp``, ``vjp`` or ``taylor`` for this call, made by transforming
         the callee."""
