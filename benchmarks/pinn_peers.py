@@ -192,8 +192,9 @@ def _grads_to_numpy(flat: Sequence, n_layers: int) -> Params:
     return [(arrays[2 * l], arrays[2 * l + 1]) for l in range(n_layers)]
 
 
-def torch_step(params: Params, points: Points) -> Step:
-    """A PyTorch (CPU, float32) training step: loss and parameter gradients.
+def torch_step(params: Params, points: Points, device: str = "cpu") -> Step:
+    """A PyTorch (float32; CPU unless ``device`` names another) training step: loss and
+    parameter gradients.
 
     Builds the tensors once. Each call runs the network on the collocation inputs ``x, t``
     (``(n_f, 1)`` leaves with ``requires_grad``), takes ``u_x, u_t`` by one
@@ -207,6 +208,7 @@ def torch_step(params: Params, points: Points) -> Step:
     Args:
         params: ``(W, b)`` pairs of float32 arrays.
         points: the dict of :func:`burgers_points`.
+        device: the PyTorch device of every tensor (``"cuda"`` in ``pinn_step_gpu.py``).
 
     Returns:
         A function of no arguments doing one step and returning ``(loss, grads)``, ``grads`` a
@@ -219,7 +221,8 @@ def torch_step(params: Params, points: Points) -> Step:
     f32 = torch.float32
 
     def tensor(a: np.ndarray, grad: bool = False):
-        return torch.tensor(np.asarray(a, dtype=np.float32), dtype=f32, requires_grad=grad)
+        return torch.tensor(np.asarray(a, dtype=np.float32), dtype=f32, device=device,
+                            requires_grad=grad)
 
     flat = [tensor(a, grad=True) for w, b in params for a in (w, b)]
     x_f = tensor(points["x_f"][:, None], grad=True)
@@ -241,7 +244,7 @@ def torch_step(params: Params, points: Points) -> Step:
         r = u_t + u * u_x - NU * u_xx
         loss = r.square().mean() + (net(z_b) - u_b).square().mean()
         grads = torch.autograd.grad(loss, flat)
-        return float(loss.item()), _grads_to_numpy([g.numpy() for g in grads], n_layers)
+        return float(loss.item()), _grads_to_numpy([g.cpu().numpy() for g in grads], n_layers)
 
     return step
 

@@ -68,36 +68,7 @@ def torch_cuda_step(params, points):
     import torch
 
     torch.backends.cuda.matmul.allow_tf32 = False
-    dev, f32 = torch.device("cuda"), torch.float32
-
-    def tensor(a, grad=False):
-        return torch.tensor(np.asarray(a, dtype=np.float32), dtype=f32, device=dev,
-                            requires_grad=grad)
-
-    flat = [tensor(a, grad=True) for w, b in params for a in (w, b)]
-    x_f = tensor(points["x_f"][:, None], grad=True)
-    t_f = tensor(points["t_f"][:, None], grad=True)
-    z_b = tensor(np.stack([points["x_b"], points["t_b"]], axis=1))
-    u_b = tensor(points["u_b"][:, None])
-    ones = torch.ones_like(x_f)
-    n_layers = len(params)
-
-    def net(h):
-        for l in range(n_layers - 1):
-            h = torch.tanh(torch.addmm(flat[2 * l + 1], h, flat[2 * l]))
-        return torch.addmm(flat[-1], h, flat[-2])
-
-    def step():
-        u = net(torch.cat([x_f, t_f], dim=1))
-        u_x, u_t = torch.autograd.grad(u, [x_f, t_f], ones, create_graph=True)
-        (u_xx,) = torch.autograd.grad(u_x, x_f, ones, create_graph=True)
-        r = u_t + u * u_x - peers.NU * u_xx
-        loss = r.square().mean() + (net(z_b) - u_b).square().mean()
-        grads = torch.autograd.grad(loss, flat)
-        return float(loss.item()), peers._grads_to_numpy([g.cpu().numpy() for g in grads],
-                                                         n_layers)
-
-    return step
+    return peers.torch_step(params, points, device="cuda")
 
 
 def jax_cuda_step(precision):

@@ -117,6 +117,7 @@ def taylor_fn(fn: TidalFunction, order, mask, mode=None) -> TidalFunction:
     multi = not isinstance(order, int)
     orders = tuple(order) if multi else (order,)
     masks = tuple(mask) if multi else (mask,)
+    name = f"{fn.name}_taylor{'_'.join(map(str, orders))}"
 
     def make():
         @_in_mode(mode)
@@ -137,10 +138,8 @@ def taylor_fn(fn: TidalFunction, order, mask, mode=None) -> TidalFunction:
                 outs = emit_taylor(f, coefs, order)
                 return [c for cs in outs for c in cs]
 
-            label = "_".join(map(str, orders))
-            return build(f"{fn.name}_taylor{label}", _params(f) + extra, body, fp, f.loc)
+            return build(name, _params(f) + extra, body, fp, f.loc)
 
-        label = "_".join(map(str, orders))
-        return TidalFunction(f"{fn.name}_taylor{label}", builder, kind="taylor")
+        return TidalFunction(name, builder, kind="taylor")
 
     return fn.memo(("taylor", order, mask, mode), make)

@@ -102,6 +102,15 @@ class LaunchPlan:
         self.post_writes = [w for w in writes if w[0] in post]
         self.pre_writes = [w for w in writes if w[0] not in post]
 
+    def resolve(self, args) -> dict:
+        """Reference id -> the object it denotes in a launch with ``args``."""
+        if not self.from_args:
+            return self.fixed
+        objs = dict(self.fixed)
+        for rid, pos in self.from_args:
+            objs[rid] = args[pos]
+        return objs
+
 
 def _depends_on_args(pattern) -> bool:
     return any(q is not None and q[0] == "a" for q in pattern)
@@ -197,12 +206,7 @@ class Tape:
 
     def launch(self, spec, args):
         plan = launch_plan(spec)
-        if plan.from_args:
-            objs = dict(plan.fixed)
-            for rid, pos in plan.from_args:
-                objs[rid] = args[pos]
-        else:
-            objs = plan.fixed
+        objs = plan.resolve(args)
         reads = {id(objs[rid]): objs[rid] for rid in plan.read_ids}
         writes = {id(objs[rid]): objs[rid] for rid in plan.write_ids}
         if plan.from_args:
@@ -413,10 +417,7 @@ def launch_with_adjoint(kernel, *args) -> None:
     if problem is not None:
         raise TidalArgumentError(f"kernel {spec.name} {problem}: its adjoint cannot run in the "
                                  f"same pass", hint="differentiate it with td.Tape")
-    plan = launch_plan(spec)
-    objs = dict(plan.fixed)
-    for rid, pos in plan.from_args:
-        objs[rid] = args[pos]
+    objs = launch_plan(spec).resolve(args)
     active = frozenset(rid for rid, obj in objs.items()
                        if _is_float_obj(obj) and has_own_grad(obj))
     fused = kernels.derived(spec, "value_adjoint", active)

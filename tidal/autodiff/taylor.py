@@ -32,7 +32,7 @@ class TaylorEmitter(ForwardEmitter):
         self.offsets = [sum(self.orders[:d]) for d in range(len(self.orders))]
 
     def payload_names(self, name: str) -> list[str]:
-        return [f"{name}_{k}" + (f"_{'abcdefgh'[d - 1] if d <= 8 else d}" if d else "")
+        return [f"{name}_{k}" + (f"_d{d}" if d else "")
                 for d, K in enumerate(self.orders) for k in range(1, K + 1)]
 
     def part(self, payload, d: int) -> tuple:

@@ -116,17 +116,14 @@ def _taping(s: ir.For, n: int, start: int, pretaped: set, nest: bool):
     in all, and the scalar float values the body defines. With ``nest``, a loop with constant
     bounds directly inside the body also writes its scalar float state and the scalar float
     values its body computes (memory reads excepted: reading memory again costs no more) into
-    matrices carried by this
-    loop, row = this loop's iteration, so that the adjoint reads an inner loop's values (a
-    layer's pre-activations, say) back instead of recomputing the inner loop.
+    matrices carried by this loop, row = this loop's iteration, so that the adjoint reads an
+    inner loop's values (a layer's pre-activations, say) back instead of recomputing the inner
+    loop.
 
     Returns ``(loop, [(var, tape out)], {inner loop: ([(var, tape out)], start)})`` or None when
     there is nothing to tape.
     """
-    pos, stmts = s.index, []
-    if start != 0:
-        pos = ir.Var("k", _I32)
-        stmts.append(ir.Assign((pos,), P.sub, (s.index, ir.Const(start, _I32))))
+    pos, stmts = _position(s, start)
     nested, mats = {}, []  # mats: (param, result, out) of this loop's matrices for inner loops
     for st in s.body.stmts:
         trip = _trip(st) if nest else None
@@ -171,6 +168,14 @@ def _taping(s: ir.For, n: int, start: int, pretaped: set, nest: bool):
     return taping, list(zip(taped, tape_outs)) + [(m[2], m[2]) for m in mats], nested
 
 
+def _position(s: ir.For, start: int):
+    """``(iteration number from 0, statements computing it)`` in the body of loop ``s``."""
+    if start == 0:
+        return s.index, []
+    pos = ir.Var("k", _I32)
+    return pos, [ir.Assign((pos,), P.sub, (s.index, ir.Const(start, _I32)))]
+
+
 def _values_to_keep(s: ir.For) -> list:
     """An inner loop's scalar float state and the scalar float values its body defines, memory
     reads excepted."""
@@ -183,10 +188,7 @@ def _values_to_keep(s: ir.For) -> list:
 def _write_rows(s: ir.For, start: int, row, values, params):
     """Inner loop ``s`` also writing each of ``values`` at ``[row, iteration]`` of the matrix
     carried in as the matching one of ``params``; returns (the loop, the matrices after it)."""
-    pos, stmts = s.index, []
-    if start != 0:
-        pos = ir.Var("k", _I32)
-        stmts.append(ir.Assign((pos,), P.sub, (s.index, ir.Const(start, _I32))))
+    pos, stmts = _position(s, start)
     stmts += list(s.body.stmts)
     carried = [ir.Var("tape", p.type) for p in params]
     written = []

@@ -22,7 +22,6 @@ import numpy as np
 import taichi as ti
 
 import tidal as td
-from tidal.autodiff import tape
 from tidal.dsl import loader
 from tidal.dsl.errors import TidalArgumentError
 from tidal.solvers import conditions as cond
@@ -271,7 +270,7 @@ class Problem:
         The loss is linear in the terms' mean squares (``sum_k w_k parts_k``), so their
         cotangents are the weights before anything runs, and each term's kernel runs once,
         computing its mean square and its gradient contribution together
-        (:func:`tidal.autodiff.tape.launch_with_adjoint`) instead of a forward kernel followed
+        (:func:`tidal.launch_with_adjoint`) instead of a forward kernel followed
         by an adjoint kernel that recomputes it.
         """
         self.set_flat(flat)
@@ -279,7 +278,7 @@ class Problem:
         ti.ad.clear_all_gradients()
         self.parts.grad.copy_from(self.weights)
         for k, t in enumerate(self.terms):
-            tape.launch_with_adjoint(t.kernel, *t.arrays, 1.0 / t.n, k)
+            td.launch_with_adjoint(t.kernel, *t.arrays, 1.0 / t.n, k)
         self._combine()
         self._last_parts = self.parts.to_numpy().astype(np.float64)
         grad = self.net.grad_flat()
