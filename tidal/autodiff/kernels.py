@@ -18,7 +18,7 @@ from __future__ import annotations
 from tidal.autodiff import memory
 from tidal.autodiff.jvp import JvpEmitter
 from tidal.autodiff.vjp import Adjoints, VjpEmitter
-from tidal.dsl import codegen, ir, kernel_lowering, loader, optimize, runtime
+from tidal.dsl import codegen, ir, kernel_lowering, optimize, runtime
 from tidal.dsl import primitives as P
 from tidal.dsl.emitter import Emitter
 
@@ -135,7 +135,8 @@ class DerivedSpec:
         self.name = f"{base.name}_{kind}"
         self.derived: dict = {}
         cfg = runtime.config()
-        self.generated = codegen.generate_kernel(self.kir, self.name, cfg.default_fp, cfg.arch)
+        self.generated = codegen.generate_kernel(self.kir, self.name, cfg.default_fp, cfg.arch,
+                                                 cfg.lanes)
         self._kernel = None
 
     def call_args(self, args) -> list:
@@ -143,8 +144,7 @@ class DerivedSpec:
 
     def forward(self):
         if self._kernel is None:
-            g = self.generated
-            self._kernel = loader.load(g.source, g.func_name, g.namespace, self.name, g.line_map)
+            self._kernel = self.generated.load(self.name)
         return self._kernel
 
     def source(self) -> str:

@@ -216,17 +216,15 @@ def _inlinable(s: ir.Assign) -> bool:
 
 
 def _record_row(v: ir.Var, tape: ir.Var, out: ir.Var, pos) -> list:
-    """Statements storing vector ``v`` as row ``pos`` of matrix ``tape`` (result ``out``)."""
-    stmts, current = [], tape
-    m = v.type.shape[0]
-    for j in range(m):
-        elem = ir.Var(v.name + "_e", TType(v.type.dtype))
-        nxt = out if j == m - 1 else ir.Var("tape", tape.type)
-        col = ir.Const(j, _I32)
-        stmts += [ir.Assign((elem,), P.getitem, (v, col)),
-                  ir.Assign((nxt,), P.setitem, (current, elem, pos, col))]
-        current = nxt
-    return stmts
+    """A loop storing vector ``v`` as row ``pos`` of matrix ``tape`` (result ``out``): one
+    statement in a loop rather than one per element, which keeps generated kernels small."""
+    j = ir.Var("j", _I32)
+    current, elem, nxt = (ir.Var("tape", tape.type), ir.Var(v.name + "_e", TType(v.type.dtype)),
+                          ir.Var("tape", tape.type))
+    body = ir.Block([ir.Assign((elem,), P.getitem, (v, j)),
+                     ir.Assign((nxt,), P.setitem, (current, elem, pos, j))], (nxt,), (current,))
+    return [ir.For(j, ir.Const(0, _I32), ir.Const(v.type.shape[0], _I32), (tape,), body,
+                   (out,))]
 
 
 class _NestedTape:
@@ -242,8 +240,16 @@ def _tape_row(tape, pos, v: ir.Var):
         return P.getitem(tape.matrix, tape.row, pos)
     if v.type.is_scalar:
         return P.getitem(tape, pos)
-    m = v.type.shape[0]
-    return P.make(*[P.getitem(tape, pos, j) for j in range(m)], shape=(m,))
+    # the row as a vector, built by a loop (one statement rather than one per element)
+    em = emitter_mod.current()
+    j, row = ir.Var("j", _I32), ir.Var(v.name + "_row", v.type)
+    em.begin([row])
+    filled = P.setitem(row, P.getitem(tape, pos, j), j)
+    body = em.end([filled])
+    out = ir.Var(v.name, v.type)
+    em.append(ir.For(j, ir.Const(0, _I32), ir.Const(v.type.shape[0], _I32), (ir.Zero(v.type),),
+                     body, (out,)))
+    return out
 
 
 class Adjoints:

@@ -36,6 +36,14 @@ class Generated:
     func_name: str
     namespace: dict
     line_map: dict[int, SourceLoc] = field(default_factory=dict)
+    vector_mode: bool = False  # compile with Taichi's vector mode (tidal.dsl.lanes)
+
+    def load(self, label: str):
+        """The live Taichi object of this source (see :func:`tidal.dsl.loader.load`)."""
+        from tidal.dsl import lanes, loader
+
+        obj = loader.load(self.source, self.func_name, self.namespace, label, self.line_map)
+        return lanes.vector_mode_kernel(obj) if self.vector_mode else obj
 
 
 class _Names:
@@ -225,7 +233,8 @@ class _Gen:
         args = [self.src(a) for a in s.args]
         expr = prim.codegen(args, attrs, [a.type for a in s.args])
         reads_memory = prim.extra.get("reads_memory", False)
-        inlinable = not prim.effect and (not reads_memory or not self.has_effects)
+        inlinable = (not prim.effect and not prim.extra.get("named", False)
+                     and (not reads_memory or not self.has_effects))
         if direct.get(out, 0) == 1 and out not in nested and inlinable:
             self.exprs[out] = expr
             self.expr_locs[out] = s.loc
@@ -414,20 +423,23 @@ def ndarray_type_source(arr) -> str:
     return f"ti.types.ndarray(dtype={taichi_type_source(arr.elem)}, ndim={arr.ndim})"
 
 
-def generate_kernel(kir, kernel_name: str, default_fp: DType, arch: str = "cpu") -> Generated:
+def generate_kernel(kir, kernel_name: str, default_fp: DType, arch: str = "cpu",
+                    lanes: int = 0) -> Generated:
     """Generate the Taichi source of a :class:`tidal.dsl.kernel_lowering.KernelIR` as a
     ``@ti.kernel`` taking its value and ndarray parameters in order, with accumulation in
     parallel loops rewritten (:mod:`tidal.dsl.parallel`; allocates scratch fields, so call it
-    once per kernel)."""
+    once per kernel) and, on the CPU, ``lanes`` iterations per SIMD vector where possible."""
+    from tidal.dsl import lanes as lanes_pass
     from tidal.dsl import parallel
 
-    g = _Gen(parallel.prepare(kir.fn, arch, default_fp), kernel_name, default_fp, arch)
+    fn = parallel.prepare(kir.fn, arch, default_fp, lanes)
+    g = _Gen(fn, kernel_name, default_fp, arch)
     g.kernel_signature = kir.signature
     g.kernel_arrays = kir.arrays
     for name in kir.arrays:
         g.names.used.add(name)
     src = g.kernel()
-    return Generated(src, kernel_name, g.namespace, g.line_map)
+    return Generated(src, kernel_name, g.namespace, g.line_map, lanes_pass.vectorised(fn))
 
 
 def generate(fn: ir.Function, func_name: str, default_fp: DType, arch: str = "cpu") -> Generated:

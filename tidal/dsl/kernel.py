@@ -76,14 +76,13 @@ class Specialization:
         if self._generated is None:
             cfg = runtime.config()
             self._generated = codegen.generate_kernel(self.kir, self.owner.name, cfg.default_fp,
-                                                      cfg.arch)
+                                                      cfg.arch, cfg.lanes)
         return self._generated
 
     def forward(self):
         if self._forward is None:
             g = self.generated()
-            self._forward = loader.load(g.source, g.func_name, g.namespace, self.owner.name,
-                                        g.line_map)
+            self._forward = g.load(self.owner.name)
         return self._forward
 
 

@@ -55,15 +55,19 @@ def _tidal_tanh_f32(x):
     xf = ti.cast(x, ti.f32)
     c = ti.min(ti.max(xf, ti.f32(-9.0)), ti.f32(9.0))
     s = c * c
-    num = ti.f32(_TANH_P[6])
-    for i in ti.static(range(5, -1, -1)):
+    # Horner's scheme; the first step multiplies by s, so that num and den take x's shape
+    # (the same code serves scalars and the lane vectors of tidal.dsl.lanes)
+    num = ti.f32(_TANH_P[6]) * s + ti.f32(_TANH_P[5])
+    for i in ti.static(range(4, -1, -1)):
         num = num * s + ti.f32(_TANH_P[i])
-    den = ti.f32(_TANH_Q[3])
-    for i in ti.static(range(2, -1, -1)):
+    den = ti.f32(_TANH_Q[3]) * s + ti.f32(_TANH_Q[2])
+    for i in ti.static(range(1, -1, -1)):
         den = den * s + ti.f32(_TANH_Q[i])
     saturated = ti.select(xf > 0, ti.f32(1.0), ti.f32(-1.0))
     inside = ti.min(ti.max(c * num / den, ti.f32(-1.0)), ti.f32(1.0))
-    return ti.select(ti.abs(xf) >= ti.f32(9.02), saturated, inside)
+    # |x| as max(x, -x), and -x as a product: Taichi compiles neither ti.abs nor unary minus
+    # on float vectors when it does not scalarise
+    return ti.select(ti.max(xf, xf * ti.f32(-1.0)) >= ti.f32(9.02), saturated, inside)
 
 
 NAMESPACE = {"_tidal_erf": _tidal_erf, "_tidal_softplus": _tidal_softplus,

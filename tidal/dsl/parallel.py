@@ -28,8 +28,10 @@ import os
 import taichi as ti
 
 from tidal.dsl import ir, optimize
+from tidal.dsl import lanes as lanes_pass
 from tidal.dsl import primitives as P
 from tidal.dsl.calls import CallPrimitive
+from tidal.dsl.dependence import dependent_vars
 from tidal.dsl.types import I32, TType
 
 MAX_SHARED_ELEMENTS = 1 << 16
@@ -47,8 +49,12 @@ def blocks_for(arch: str) -> int:
     return GPU_BLOCKS
 
 
-def prepare(fn: ir.Function, arch: str, default_fp) -> ir.Function:
+def prepare(fn: ir.Function, arch: str, default_fp, lanes: int = 0) -> ir.Function:
     """The kernel ``fn`` with the accumulation rewrites applied (``fn`` itself is unchanged).
+
+    With ``lanes`` > 1 on the CPU, the chunk loops of shared accumulations also run ``lanes``
+    iterations per SIMD vector where :func:`tidal.dsl.lanes.vectorise_chunk` can do that; the
+    kernel must then be launched through :func:`tidal.dsl.lanes.vector_mode_kernel`.
 
     Example:
         >>> from tidal.dsl.types import F64
@@ -58,11 +64,13 @@ def prepare(fn: ir.Function, arch: str, default_fp) -> ir.Function:
         True
     """
     fn = _inline_writing_calls(fn, default_fp)
+    if arch != "cpu" or lanes < 2 or lanes_pass.has_vector_fields(fn):
+        lanes = 0
     stmts, scratch = [], []
     changed = False
     for s in fn.body.stmts:
         if isinstance(s, ir.ParallelFor):
-            new = _rewrite_loop(s, arch, scratch, default_fp)
+            new = _rewrite_loop(s, arch, scratch, default_fp, lanes)
             changed = changed or new != [s]
             stmts.extend(new)
         else:
@@ -125,45 +133,6 @@ def _exclusive(accesses, indices) -> bool:
     return len(positions) == 1 and None not in positions
 
 
-def _dependent(loop: ir.ParallelFor) -> set:
-    """Vars of the loop body whose value may differ between iterations (a fixpoint over data
-    and control dependence on the loop indices)."""
-    dep = set(loop.indices)
-
-    def any_dep(atoms) -> bool:
-        return any(isinstance(a, ir.Var) and a in dep for a in atoms)
-
-    def mark(vs) -> bool:
-        new = [v for v in vs if v not in dep]
-        dep.update(new)
-        return bool(new)
-
-    def block(b: ir.Block) -> bool:
-        grew = False
-        for s in b.stmts:
-            for inner in s.blocks():
-                grew |= block(inner)
-            if isinstance(s, ir.Assign):
-                if any_dep(s.args):
-                    grew |= mark(s.outs)
-            elif isinstance(s, ir.If):
-                if any_dep((s.cond, *s.then.results, *s.orelse.results)):
-                    grew |= mark(s.outs)
-            elif isinstance(s, ir.For):
-                if any_dep((s.start, s.stop)):
-                    grew |= mark((s.index, *s.params, *s.outs))
-                if any_dep((*s.inits, *s.body.results)):
-                    grew |= mark((*s.params, *s.outs))
-            elif isinstance(s, ir.While):
-                if any_dep((*s.inits, *s.body.results, *s.cond.results)):
-                    grew |= mark((*s.params, *s.outs))
-        return grew
-
-    while block(loop.body):
-        pass
-    return dep
-
-
 def _field_elements(ref) -> int | None:
     shape = getattr(ref.obj, "shape", None)
     if isinstance(ref.obj, P.ArrayArg) or shape is None or None in tuple(shape):
@@ -177,7 +146,8 @@ def _field_elements(ref) -> int | None:
 # -- rewriting ---------------------------------------------------------------------------------
 
 
-def _rewrite_loop(loop: ir.ParallelFor, arch: str, scratch: list, default_fp) -> list:
+def _rewrite_loop(loop: ir.ParallelFor, arch: str, scratch: list, default_fp,
+                  lanes: int = 0) -> list:
     from tidal.dsl.kernel_lowering import called_reads
 
     accesses = _accesses(loop.body)
@@ -195,7 +165,7 @@ def _rewrite_loop(loop: ir.ParallelFor, arch: str, scratch: list, default_fp) ->
         n = _field_elements(ref)
         if n is None or n > MAX_SHARED_ELEMENTS:
             continue
-        dep = _dependent(loop) if dep is None else dep
+        dep = dependent_vars(loop.indices, loop.body) if dep is None else dep
         if all(isinstance(a, ir.Const) or a not in dep for _, idx in acc for a in idx):
             shared[ref] = None
     if not exclusive and not shared:
@@ -219,11 +189,15 @@ def _rewrite_loop(loop: ir.ParallelFor, arch: str, scratch: list, default_fp) ->
             idx = [block_var, *idx]
         return _plain_add(ref, elem, idx, value, st.loc)
 
-    body = _map_adds(loop.body, lambda st: st.attrs[0] in exclusive or st.attrs[0] in partial,
-                     add)
+    def wanted(st: ir.Assign) -> bool:
+        return st.attrs[0] in exclusive or st.attrs[0] in partial
+
     if not partial:
+        body = _map_adds(loop.body, wanted, add)
         return [ir.ParallelFor(loop.indices, loop.starts, loop.stops, body, loop.loc)]
-    out = [_blocked(loop, body, block_var, nblocks)]
+    blocked = _blocked(loop, block_var, nblocks, default_fp, lanes)
+    out = [ir.ParallelFor(blocked.indices, blocked.starts, blocked.stops,
+                          _map_adds(blocked.body, wanted, add), blocked.loc)]
     for ref, (pref, elem) in partial.items():
         out.append(_combine(ref, pref, elem, nblocks, loop.loc))
     return out
@@ -299,8 +273,11 @@ def _is_zero(a) -> bool:
     return isinstance(a, ir.Const) and int(a.value) == 0
 
 
-def _blocked(loop: ir.ParallelFor, body: ir.Block, block_var, nblocks: int) -> ir.ParallelFor:
-    """``for block in range(nblocks)``: each block runs a contiguous chunk of the iterations."""
+def _blocked(loop: ir.ParallelFor, block_var, nblocks: int, default_fp,
+             lanes: int = 0) -> ir.ParallelFor:
+    """``for block in range(nblocks)``: each block runs a contiguous chunk of the iterations
+    (``lanes`` at a time where :func:`tidal.dsl.lanes.vectorise_chunk` can)."""
+    body = loop.body
     outer: list = []
     b = _IntBuilder(outer, loop.loc)
     sizes = [b.max0(b.sub(hi, lo)) for lo, hi in zip(loop.starts, loop.stops)]
@@ -327,9 +304,14 @@ def _blocked(loop: ir.ParallelFor, body: ir.Block, block_var, nblocks: int) -> i
         rest = ib.floordiv(rest, sizes[d], "q", first)
     if rest is not loop.indices[0]:
         inner.append(ir.Assign([loop.indices[0]], P.add, (rest, loop.starts[0]), (), loop.loc))
-    chunk_loop = ir.For(flat, lo, hi, (), ir.Block(inner + body.stmts, ()), (), loop.loc)
+    chunk_body = ir.Block(inner + body.stmts, ())
+    chunk = None
+    if lanes > 1:
+        chunk = lanes_pass.vectorise_chunk(flat, lo, hi, chunk_body, default_fp, loop.loc, lanes)
+    if chunk is None:
+        chunk = [ir.For(flat, lo, hi, (), chunk_body, (), loop.loc)]
     return ir.ParallelFor((block_var,), (ir.Const(0, _INT),), (ir.Const(nblocks, _INT),),
-                          ir.Block(outer + [chunk_loop]), loop.loc)
+                          ir.Block(outer + chunk), loop.loc)
 
 
 def _combine(ref, pref, elem, nblocks: int, loc) -> ir.ParallelFor:

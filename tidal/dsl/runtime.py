@@ -28,14 +28,18 @@ class Config:
     """The active configuration: backend, float type and a generation counter.
 
     ``generation`` increases with every :func:`init`; compiled kernels are cached per generation.
+    ``lanes`` is how many loop iterations generated CPU kernels run per SIMD vector (0: none;
+    see :mod:`tidal.dsl.lanes`).
     """
 
     arch: str
     default_fp: DType
     generation: int
+    lanes: int = 0
 
 
 _CONFIG: Config | None = None
+DEFAULT_LANES = 8
 _PROBES: dict[str, bool] = {}
 
 _PROBE_SRC = """
@@ -92,7 +96,8 @@ def _resolve_arch(arch: str) -> str:
                          hint='choose one of "cpu", "gpu", "cuda", "vulkan"')
 
 
-def init(arch: str = "cpu", default_fp=ti.f32, **taichi_options) -> Config:
+def init(arch: str = "cpu", default_fp=ti.f32, simd_lanes: int | None = None,
+         **taichi_options) -> Config:
     """Initialise tidal (and Taichi) on a backend.
 
     Args:
@@ -100,6 +105,9 @@ def init(arch: str = "cpu", default_fp=ti.f32, **taichi_options) -> Config:
             ``"vulkan"``.
         default_fp: float type of Python float literals and of ``float`` annotations:
             ``td.f32`` or ``td.f64``.
+        simd_lanes: on the CPU, how many iterations of a parallel loop that accumulates into
+            shared elements (a loss and its parameter gradients) run per SIMD vector; None
+            chooses 8, 0 turns this off. Ignored on GPUs, whose threads already run in lockstep.
         **taichi_options: passed to ``ti.init`` (e.g. ``offline_cache=False``).
 
     Returns:
@@ -117,6 +125,11 @@ def init(arch: str = "cpu", default_fp=ti.f32, **taichi_options) -> Config:
     else:
         raise TidalArchError(f"arch must be a string, got {arch!r}",
                              hint='choose one of "cpu", "gpu", "cuda", "vulkan"')
+    if simd_lanes is None:
+        simd_lanes = DEFAULT_LANES
+    if not isinstance(simd_lanes, int) or isinstance(simd_lanes, bool) or simd_lanes < 0:
+        raise TidalArchError(f"simd_lanes must be a non-negative integer, got {simd_lanes!r}",
+                             hint="use 8 (the default), 4, or 0 to turn SIMD lanes off")
     fp = dtype_from_taichi(default_fp, F32) if not isinstance(default_fp, DType) else default_fp
     if not fp.is_float:
         raise TidalArchError(f"default_fp must be td.f32 or td.f64, got {default_fp!r}")
@@ -129,7 +142,7 @@ def init(arch: str = "cpu", default_fp=ti.f32, **taichi_options) -> Config:
     with contextlib.redirect_stdout(io.StringIO()):  # Taichi prints "Starting on arch=..."
         ti.init(arch=taichi_arch, default_fp=fp.taichi, **taichi_options)
     generation = (_CONFIG.generation + 1) if _CONFIG else 1
-    _CONFIG = Config(name, fp, generation)
+    _CONFIG = Config(name, fp, generation, simd_lanes if name == "cpu" else 0)
     return _CONFIG
 
 

@@ -1,0 +1,147 @@
+"""SIMD lanes on the CPU (tidal.dsl.lanes): loops that accumulate into shared elements run 8
+iterations per vector. Values are checked against NumPy closed forms in f64 (rtol 1e-12) for
+trip counts that are and are not multiples of the lane count, so the masked last group of every
+chunk is exercised; the tests also check that the generated kernels really run in lanes, or
+really do not where the body cannot."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import taichi as ti
+
+import tidal as td
+from tidal.dsl.errors import TidalArchError
+
+from .reference import assert_close
+
+LANE_INDICES = "ti.Vector([0, 1, 2, 3, 4, 5, 6, 7], dt=ti.i32)"
+COUNTS = ([0], [1], [7], [8], [9], [37], [1000], [5, 0, 17, 1000])
+
+
+@td.func
+def layer(h: td.vec(3), x: td.f64) -> td.vec(3):
+    out = h
+    for j in range(3):
+        out[j] = ti.tanh(h[j] * x + 0.25 * j)
+    return out
+
+
+def _forward_numpy(w, y):
+    """The reference of ``net_loss`` below: per point, two layers of three tanh units."""
+    h = np.stack([w[0] * y, w[1] * y, w[0] * w[1] * y])
+    for _ in range(2):
+        h = np.tanh(h * y + 0.25 * np.arange(3)[:, None])
+    return h.sum(axis=0)
+
+
+@pytest.fixture(scope="module")
+def net():
+    n = 1000
+    w = ti.field(ti.f64, shape=2, needs_grad=True)
+    y = ti.field(ti.f64, shape=n)
+    pred = ti.field(ti.f64, shape=n)
+    loss = ti.field(ti.f64, shape=(), needs_grad=True)
+    w.from_numpy(np.array([0.7, -1.3]))
+    y.from_numpy(np.random.default_rng(3).uniform(-1, 1, n))
+
+    @td.kernel
+    def net_loss(count: ti.i32):
+        for k in range(count):
+            h = ti.Vector([w[0] * y[k], w[1] * y[k], w[0] * w[1] * y[k]])
+            for _ in range(2):
+                h = layer(h, y[k])
+            s = h[0] + h[1] + h[2]
+            pred[k] = s
+            loss[None] += s * s
+
+    return net_loss, w, y, pred, loss
+
+
+def test_loss_gradient_and_stores_match_numpy_for_every_trip_count(net):
+    net_loss, w, y, pred, loss = net
+    ws, ys = w.to_numpy(), y.to_numpy()
+    eps = 1e-6
+    for counts in COUNTS:
+        pred.fill(0.0)
+        loss[None] = 0.0
+        with td.Tape(loss):
+            for c in counts:
+                net_loss(c)
+        total = sum(np.sum(_forward_numpy(ws, ys[:c]) ** 2) for c in counts)
+        assert_close(loss[None], total, rtol=1e-12, what=f"loss for {counts}")
+        top = max(counts)
+        assert_close(pred.to_numpy()[:top], _forward_numpy(ws, ys[:top]), rtol=1e-12,
+                     what=f"stored predictions for {counts}")
+        assert np.all(pred.to_numpy()[top:] == 0.0), "a masked lane stored past the end"
+        dw = []
+        for d in range(2):  # central differences of the NumPy reference, in f64
+            up, down = ws.copy(), ws.copy()
+            up[d] += eps
+            down[d] -= eps
+            dw.append(sum(np.sum(_forward_numpy(up, ys[:c]) ** 2)
+                          - np.sum(_forward_numpy(down, ys[:c]) ** 2) for c in counts)
+                      / (2 * eps))
+        assert_close(w.grad.to_numpy(), np.array(dw), rtol=1e-6,
+                     what=f"dw for {counts}")
+
+
+def test_accumulating_kernels_run_in_lanes(net):
+    src = td.source(net[0], 1000, mode="adjoint")
+    assert LANE_INDICES in src and ".sum()" in src  # lanes, and lane sums into partials
+    assert LANE_INDICES in td.source(net[0], 1000)
+
+
+def test_a_branch_that_differs_between_lanes_keeps_the_loop_scalar():
+    n = 61
+    w = ti.field(ti.f64, shape=2, needs_grad=True)
+    y = ti.field(ti.f64, shape=n)
+    loss = ti.field(ti.f64, shape=(), needs_grad=True)
+    w.from_numpy(np.array([0.4, 1.7]))
+    ys = np.random.default_rng(4).uniform(-1, 1, n)
+    y.from_numpy(ys)
+
+    @td.kernel
+    def hinge():
+        for k in range(n):
+            v = w[0] * y[k] + w[1]
+            if y[k] > 0:
+                loss[None] += v * v
+            else:
+                loss[None] += ti.sin(v)
+
+    loss[None] = 0.0
+    with td.Tape(loss):
+        hinge()
+    v = 0.4 * ys + 1.7
+    pos = ys > 0
+    assert_close(loss[None], np.sum(v[pos] ** 2) + np.sum(np.sin(v[~pos])), rtol=1e-12,
+                 what="loss")
+    dv = np.where(pos, 2 * v, np.cos(v))
+    assert_close(w.grad.to_numpy(), [np.sum(dv * ys), np.sum(dv)], rtol=1e-12, what="dw")
+    assert LANE_INDICES not in td.source(hinge, mode="adjoint")
+
+
+def test_vector_fields_keep_the_kernel_scalar_and_the_mode_is_restored():
+    n = 45
+    acc = ti.Vector.field(2, ti.f64, shape=())
+    y = ti.field(ti.f64, shape=n)
+    ys = np.linspace(-1, 1, n)
+    y.from_numpy(ys)
+
+    @td.kernel
+    def moments():
+        for k in range(n):
+            acc[None] += ti.Vector([y[k], y[k] * y[k]])
+
+    acc[None] = [0.0, 0.0]
+    moments()
+    assert_close(acc.to_numpy(), [ys.sum(), (ys * ys).sum()], rtol=1e-12, what="moments")
+    assert LANE_INDICES not in td.source(moments)
+    assert ti.lang.impl.current_cfg().real_matrix_scalarize
+
+
+def test_simd_lanes_must_be_a_non_negative_integer():
+    for bad in (-1, 2.5, True, "8"):
+        with pytest.raises(TidalArchError, match="simd_lanes"):
+            td.init(arch="cpu", default_fp=td.f64, simd_lanes=bad)
