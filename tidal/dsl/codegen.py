@@ -37,13 +37,16 @@ class Generated:
     namespace: dict
     line_map: dict[int, SourceLoc] = field(default_factory=dict)
     vector_mode: bool = False  # compile with Taichi's vector mode (tidal.dsl.lanes)
+    scratch: tuple = ()  # arrays the kernel takes after its own arguments
 
     def load(self, label: str):
         """The live Taichi object of this source (see :func:`tidal.dsl.loader.load`)."""
         from tidal.dsl import lanes, loader
 
         obj = loader.load(self.source, self.func_name, self.namespace, label, self.line_map)
-        return lanes.vector_mode_kernel(obj) if self.vector_mode else obj
+        if self.vector_mode:
+            return lanes.vector_mode_kernel(obj, self.scratch)
+        return obj
 
 
 class _Names:
@@ -134,6 +137,7 @@ class _Gen:
                                for st in ir.walk(fn.body))
         self.kernel_signature = None
         self.kernel_arrays: dict = {}
+        self.scratch_args: list = []
 
     # -- output ----------------------------------------------------------------------------
     def emit(self, depth: int, text: str, loc: SourceLoc | None = None) -> None:
@@ -388,6 +392,8 @@ class _Gen:
                 arr = self.kernel_arrays[name]
                 self.names.used.add(name)
                 params.append(f"{name}: {ndarray_type_source(arr)}")
+        for arg in self.scratch_args:
+            params.append(f"{arg.name}: {ndarray_type_source(arg)}")
         self.emit(0, "@ti.kernel", fn.loc)
         self.emit(0, f"def {self.func_name}({', '.join(params)}):", fn.loc)
         n0 = len(self.lines)
@@ -432,14 +438,17 @@ def generate_kernel(kir, kernel_name: str, default_fp: DType, arch: str = "cpu",
     from tidal.dsl import lanes as lanes_pass
     from tidal.dsl import parallel
 
-    fn = parallel.prepare(kir.fn, arch, default_fp, lanes)
+    fn, scratch = parallel.prepare(kir.fn, arch, default_fp, lanes)
     g = _Gen(fn, kernel_name, default_fp, arch)
+    g.scratch_args = [arg for arg, _ in scratch]
+    g.names.used.update(arg.name for arg in g.scratch_args)
     g.kernel_signature = kir.signature
     g.kernel_arrays = kir.arrays
     for name in kir.arrays:
         g.names.used.add(name)
     src = g.kernel()
-    return Generated(src, kernel_name, g.namespace, g.line_map, lanes_pass.vectorised(fn))
+    return Generated(src, kernel_name, g.namespace, g.line_map,
+                     lanes_pass.vectorised_block(fn.body), tuple(arr for _, arr in scratch))
 
 
 def generate(fn: ir.Function, func_name: str, default_fp: DType, arch: str = "cpu") -> Generated:

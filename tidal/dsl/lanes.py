@@ -139,9 +139,13 @@ def lane_type(t: TType, lanes: int = LANES) -> TType:
 
 
 def vectorise_chunk(index: ir.Var, lo, hi, body: ir.Block, default_fp, loc,
-                    lanes: int = LANES) -> list | None:
+                    lanes: int = LANES, lane_refs=frozenset()) -> list | None:
     """Statements that run ``for index in range(lo, hi): body`` with ``lanes`` iterations per
     vector, or None where the body cannot be vectorised.
+
+    Atomic adds into the references in ``lane_refs`` (at indices that are the same for all
+    lanes) add the masked lane vector itself, for the caller to accumulate into lane-wide
+    partial sums; other adds of lane values into one element add their sum.
 
     Example:
         >>> from tidal.dsl import ir
@@ -155,19 +159,20 @@ def vectorise_chunk(index: ir.Var, lo, hi, body: ir.Block, default_fp, loc,
     if body is None:
         return None
     try:
-        return _Vectoriser(index, body, lanes, loc).chunk_loop(lo, hi)
+        return _Vectoriser(index, body, lanes, loc, lane_refs).chunk_loop(lo, hi)
     except Decline:
         return None
 
 
-def vector_mode_kernel(kernel):
+def vector_mode_kernel(kernel, scratch=()):
     """``kernel`` launched (and so compiled) with Taichi's ``real_matrix_scalarize`` off, which
-    keeps the lane vectors of :func:`vectorise_chunk` as SIMD values."""
+    keeps the lane vectors of :func:`vectorise_chunk` as SIMD values, and with the ``scratch``
+    arrays of its lane-wide partial sums appended to its arguments."""
 
     @functools.wraps(kernel)
     def launch(*args):
         with _vector_mode():
-            return kernel(*args)
+            return kernel(*args, *scratch)
 
     return launch
 
@@ -183,10 +188,10 @@ def _vector_mode():
         cfg.real_matrix_scalarize = saved
 
 
-def vectorised(fn: ir.Function) -> bool:
-    """Whether :func:`vectorise_chunk` rewrote a loop of ``fn`` (so it must be compiled in
-    Taichi's vector mode, :func:`vector_mode_kernel`)."""
-    return any(isinstance(st, ir.Assign) and st.prim is lane_iota for st in ir.walk(fn.body))
+def vectorised_block(block: ir.Block) -> bool:
+    """Whether :func:`vectorise_chunk` rewrote a loop in ``block`` (the kernel must then be
+    compiled in Taichi's vector mode, :func:`vector_mode_kernel`)."""
+    return any(isinstance(st, ir.Assign) and st.prim is lane_iota for st in ir.walk(block))
 
 
 def has_vector_fields(fn: ir.Function) -> bool:
@@ -257,7 +262,7 @@ class _Vectoriser:
     """Builds the vectorised chunk loop. ``env`` maps each var of the original body to its new
     atom; ``lane`` holds the new vars that carry one value per lane."""
 
-    def __init__(self, index: ir.Var, body: ir.Block, lanes: int, loc):
+    def __init__(self, index: ir.Var, body: ir.Block, lanes: int, loc, lane_refs=frozenset()):
         self.index = index
         self.body = body
         self.lanes = lanes
@@ -267,6 +272,7 @@ class _Vectoriser:
         self.lane: set = set()
         self.out: list = []
         self.mask = None
+        self.lane_refs = lane_refs
 
     # -- helpers -------------------------------------------------------------------------------
     def emit(self, prim, args, out_type: TType | None, attrs=(), name="t", lane=True):
@@ -541,6 +547,9 @@ class _Vectoriser:
         live = self.emit(P.select, [self.mask, self.spread(val, elem), zero],
                          lane_type(elem, self.lanes), name="add")
         if not any(self.is_lane(i) for i in idx):
+            if ref in self.lane_refs:
+                self.out.append(ir.Assign((), P.atomic_add, [*idx, live], s.attrs, s.loc))
+                return
             total = self.emit(P.sum_, [live], elem, name="total", lane=False)
             self.out.append(ir.Assign((), P.atomic_add, [*idx, total], s.attrs, s.loc))
             return

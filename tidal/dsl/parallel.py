@@ -49,37 +49,43 @@ def blocks_for(arch: str) -> int:
     return GPU_BLOCKS
 
 
-def prepare(fn: ir.Function, arch: str, default_fp, lanes: int = 0) -> ir.Function:
-    """The kernel ``fn`` with the accumulation rewrites applied (``fn`` itself is unchanged).
+def prepare(fn: ir.Function, arch: str, default_fp, lanes: int = 0) -> tuple:
+    """The kernel ``fn`` with the accumulation rewrites applied (``fn`` itself is unchanged),
+    and the scratch arrays the rewritten kernel takes as extra trailing arguments.
 
     With ``lanes`` > 1 on the CPU, the chunk loops of shared accumulations also run ``lanes``
-    iterations per SIMD vector where :func:`tidal.dsl.lanes.vectorise_chunk` can do that; the
-    kernel must then be launched through :func:`tidal.dsl.lanes.vector_mode_kernel`.
+    iterations per SIMD vector where :func:`tidal.dsl.lanes.vectorise_chunk` can do that. Their
+    blocks then add lane vectors into lane-wide partial sums (ndarrays of vectors, one
+    horizontal sum per element at the end instead of one per add); the kernel must be launched
+    through :func:`tidal.dsl.lanes.vector_mode_kernel` with those arrays.
+
+    Returns:
+        ``(kernel IR, [(ArrayArg, ndarray), ...])``.
 
     Example:
         >>> from tidal.dsl.types import F64
         >>> from tidal.dsl import ir
         >>> empty = ir.Function("k", (), ir.Block())
-        >>> prepare(empty, "cpu", F64) is empty
+        >>> prepare(empty, "cpu", F64)[0] is empty
         True
     """
     fn = _inline_writing_calls(fn, default_fp)
     if arch != "cpu" or lanes < 2 or lanes_pass.has_vector_fields(fn):
         lanes = 0
-    stmts, scratch = [], []
+    stmts, scratch, arrays = [], [], []
     changed = False
     for s in fn.body.stmts:
         if isinstance(s, ir.ParallelFor):
-            new = _rewrite_loop(s, arch, scratch, default_fp, lanes)
+            new = _rewrite_loop(s, arch, (scratch, arrays), default_fp, lanes)
             changed = changed or new != [s]
             stmts.extend(new)
         else:
             stmts.append(s)
     if not changed:
-        return fn
+        return fn, []
     _place_scratch(scratch)
     body = ir.Block(stmts, fn.body.results, fn.body.params)
-    return ir.Function(fn.name, fn.params, body, fn.loc, fn.param_names)
+    return ir.Function(fn.name, fn.params, body, fn.loc, fn.param_names), arrays
 
 
 class _InlineWritingCalls(optimize.Rebuilder):
@@ -146,7 +152,7 @@ def _field_elements(ref) -> int | None:
 # -- rewriting ---------------------------------------------------------------------------------
 
 
-def _rewrite_loop(loop: ir.ParallelFor, arch: str, scratch: list, default_fp,
+def _rewrite_loop(loop: ir.ParallelFor, arch: str, scratch: tuple, default_fp,
                   lanes: int = 0) -> list:
     from tidal.dsl.kernel_lowering import called_reads
 
@@ -172,22 +178,44 @@ def _rewrite_loop(loop: ir.ParallelFor, arch: str, scratch: list, default_fp,
         return [loop]
     nblocks = blocks_for(arch)
     block_var = ir.Var("block", _INT)
+    fields, arrays = scratch
+    elems = {ref: next(st.attrs[1] for st in ir.walk(loop.body)
+                       if isinstance(st, ir.Assign) and st.prim is P.atomic_add
+                       and st.attrs[0] == ref) for ref in shared}
+    lane_refs = {ref for ref, elem in elems.items() if elem.is_scalar}
+    blocked = None
+    if shared:
+        blocked = _blocked(loop, block_var, nblocks, default_fp, lanes, lane_refs)
+        if not lanes_pass.vectorised_block(blocked.body):
+            lane_refs = set()
     partial = {}
-    for ref in shared:
-        elem = next(st.attrs[1] for st in ir.walk(loop.body)
-                    if isinstance(st, ir.Assign) and st.prim is P.atomic_add
-                    and st.attrs[0] == ref)
-        field = _scratch_field(elem, (nblocks, *tuple(ref.obj.shape)))
-        scratch.append((field, (nblocks, *tuple(ref.obj.shape))))
+    lane_args = set()
+    for ref, elem in elems.items():
+        shape = (nblocks, *tuple(ref.obj.shape))
+        if ref in lane_refs:
+            # (block, flat element): an index with constant strides costs less than one with
+            # the runtime strides of a many-dimensional ndarray
+            lane_elem = lanes_pass.lane_type(elem, lanes)
+            arg = P.ArrayArg(ref.name + "_lanes", 2, lane_elem)
+            arrays.append((arg, _lane_scratch(lane_elem, (nblocks, _field_elements(ref)))))
+            lane_args.add(arg)
+            partial[ref] = (P.GlobalRef(arg, arg.name), lane_elem)
+            continue
+        field = _scratch_field(elem, shape)
+        fields.append((field, shape))
         partial[ref] = (P.GlobalRef(field, ref.name + "_partial"), elem)
 
     def add(st: ir.Assign) -> list:
         ref, elem = st.attrs
         *idx, value = st.args
+        stmts = []
         if ref in partial:
-            ref, _ = partial[ref]
+            shape = tuple(ref.obj.shape)
+            ref, elem = partial[ref]
+            if ref.obj in lane_args:
+                idx = [_flat_index(idx, shape, _IntBuilder(stmts, st.loc))]
             idx = [block_var, *idx]
-        return _plain_add(ref, elem, idx, value, st.loc)
+        return stmts + _plain_add(ref, elem, idx, value, st.loc)
 
     def wanted(st: ir.Assign) -> bool:
         return st.attrs[0] in exclusive or st.attrs[0] in partial
@@ -195,11 +223,11 @@ def _rewrite_loop(loop: ir.ParallelFor, arch: str, scratch: list, default_fp,
     if not partial:
         body = _map_adds(loop.body, wanted, add)
         return [ir.ParallelFor(loop.indices, loop.starts, loop.stops, body, loop.loc)]
-    blocked = _blocked(loop, block_var, nblocks, default_fp, lanes)
     out = [ir.ParallelFor(blocked.indices, blocked.starts, blocked.stops,
                           _map_adds(blocked.body, wanted, add), blocked.loc)]
-    for ref, (pref, elem) in partial.items():
-        out.append(_combine(ref, pref, elem, nblocks, loop.loc))
+    for ref, (pref, pelem) in partial.items():
+        out.append(_combine(ref, pref, elems[ref], nblocks, loop.loc, pelem,
+                            pref.obj in lane_args))
     return out
 
 
@@ -274,7 +302,7 @@ def _is_zero(a) -> bool:
 
 
 def _blocked(loop: ir.ParallelFor, block_var, nblocks: int, default_fp,
-             lanes: int = 0) -> ir.ParallelFor:
+             lanes: int = 0, lane_refs=frozenset()) -> ir.ParallelFor:
     """``for block in range(nblocks)``: each block runs a contiguous chunk of the iterations
     (``lanes`` at a time where :func:`tidal.dsl.lanes.vectorise_chunk` can)."""
     body = loop.body
@@ -307,33 +335,63 @@ def _blocked(loop: ir.ParallelFor, block_var, nblocks: int, default_fp,
     chunk_body = ir.Block(inner + body.stmts, ())
     chunk = None
     if lanes > 1:
-        chunk = lanes_pass.vectorise_chunk(flat, lo, hi, chunk_body, default_fp, loop.loc, lanes)
+        chunk = lanes_pass.vectorise_chunk(flat, lo, hi, chunk_body, default_fp, loop.loc, lanes,
+                                           lane_refs)
     if chunk is None:
         chunk = [ir.For(flat, lo, hi, (), chunk_body, (), loop.loc)]
     return ir.ParallelFor((block_var,), (ir.Const(0, _INT),), (ir.Const(nblocks, _INT),),
                           ir.Block(outer + chunk), loop.loc)
 
 
-def _combine(ref, pref, elem, nblocks: int, loc) -> ir.ParallelFor:
-    """``ref[e] += sum over blocks of pref[block, e]``, resetting ``pref`` to zero."""
+def _combine(ref, pref, elem, nblocks: int, loc, part_elem=None,
+             flat: bool = False) -> ir.ParallelFor:
+    """``ref[e] += sum over blocks of pref[block, e]``, resetting ``pref`` to zero (lane-wide
+    partial sums, of type ``part_elem``, are summed over their lanes too; with ``flat``, ``pref``
+    is indexed by the flat position of ``e``)."""
+    part_elem = part_elem or elem
     shape = tuple(int(d) for d in ref.obj.shape)
     indices = tuple(ir.Var(f"e{d}", _INT) for d in range(len(shape))) or (ir.Var("e", _INT),)
     stops = tuple(ir.Const(d, _INT) for d in shape) or (ir.Const(1, _INT),)
     idx = list(indices) if shape else []
     blk = ir.Var("b", _INT)
     acc = ir.Var("total", elem)
-    part, acc_next = ir.Var("part", elem), ir.Var("total", elem)
+    part, acc_next = ir.Var("part", part_elem), ir.Var("total", elem)
     zero = ir.Const(0.0 if elem.is_float else 0, elem)
-    loop_body = ir.Block([ir.Assign([part], P.load, (blk, *idx), (pref, elem), loc),
-                          ir.Assign([], P.store, (blk, *idx, zero), (pref, elem), loc),
-                          ir.Assign([acc_next], P.add, (acc, part), (), loc)],
-                         (acc_next,), (acc,))
+    head: list = []
+    pidx = [_flat_index(idx, shape, _IntBuilder(head, loc))] if flat else idx
+    stmts = [ir.Assign([part], P.load, (blk, *pidx), (pref, part_elem), loc),
+             ir.Assign([], P.store, (blk, *pidx, ir.Const(zero.value, part_elem)),
+                       (pref, part_elem), loc)]
+    value = part
+    if part_elem != elem:
+        value = ir.Var("part", elem)
+        stmts.append(ir.Assign([value], P.sum_, (part,), (), loc))
+    stmts.append(ir.Assign([acc_next], P.add, (acc, value), (), loc))
+    loop_body = ir.Block(stmts, (acc_next,), (acc,))
     total = ir.Var("total", elem)
-    stmts = [ir.For(blk, ir.Const(0, _INT), ir.Const(nblocks, _INT), (zero,), loop_body,
-                    (total,), loc)]
+    stmts = head + [ir.For(blk, ir.Const(0, _INT), ir.Const(nblocks, _INT), (zero,), loop_body,
+                           (total,), loc)]
     stmts += _plain_add(ref, elem, idx, total, loc)
     return ir.ParallelFor(indices, tuple(ir.Const(0, _INT) for _ in indices), stops,
                           ir.Block(stmts), loc)
+
+
+def _flat_index(idx, shape, b: _IntBuilder):
+    """The row-major position of element ``idx`` of an array of constant ``shape``."""
+    if not idx:
+        return ir.Const(0, _INT)
+    flat = idx[0]
+    for i, n in zip(idx[1:], shape[1:]):
+        flat = b.add(b.mul(flat, ir.Const(int(n), _INT), "flat"), i, "flat")
+    return flat
+
+
+def _lane_scratch(lane_elem: TType, shape: tuple):
+    """A zeroed ndarray of lane vectors (partial sums of one kernel's blocks)."""
+    arr = ti.ndarray(ti.types.vector(lane_elem.shape[0], getattr(ti, lane_elem.dtype.name)),
+                     shape=shape)
+    arr.fill(0)
+    return arr
 
 
 def _scratch_field(elem: TType, shape: tuple):

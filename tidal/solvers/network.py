@@ -100,6 +100,8 @@ class MLP:
         self._shapes = [(width, features), (width,), (depth - 1, width, width), (depth - 1, width),
                         (width,), ()]
         self.size = int(sum(math.prod(s) for s in self._shapes))
+        kept = [f for f in self.fields if not (depth == 1 and (f is self.W or f is self.b))]
+        self._flat = _FlatLayout(kept)
         self.initialise(seed)
         self.func = self._build()
 
@@ -114,17 +116,6 @@ class MLP:
                  rng.normal(size=w) * math.sqrt(2.0 / (w + 1)), np.zeros(())]
         self.set_flat(np.concatenate([p.reshape(-1) for p in parts]))
 
-    def _storage_arrays(self, flat: np.ndarray) -> list[np.ndarray]:
-        out, k = [], 0
-        for f, shape in zip(self.fields, self._shapes):
-            size = math.prod(shape)
-            part = flat[k:k + size].reshape(shape)
-            k += size
-            if self.depth == 1 and (f is self.W or f is self.b):
-                part = np.zeros(f.shape)  # placeholder storage of a network without them
-            out.append(part)
-        return out
-
     def set_flat(self, flat: np.ndarray) -> None:
         """Set every parameter from one vector of length :attr:`size`."""
         flat = np.asarray(flat, dtype=np.float64).reshape(-1)
@@ -132,21 +123,22 @@ class MLP:
             raise TidalArgumentError(f"expected {self.size} parameters, got {flat.size}")
         if not np.all(np.isfinite(flat)):
             raise TidalArgumentError("parameters must be finite (got NaN or inf)")
-        for f, part in zip(self.fields, self._storage_arrays(flat)):
-            f.from_numpy(part.astype(np.float32 if self.dtype == td.f32 else np.float64))
+        if self.depth == 1:
+            for f in (self.W, self.b):  # placeholder storage of a network without them
+                f.fill(0.0)
+        self._flat.write(flat)
 
     def get_flat(self) -> np.ndarray:
         """All parameters as one float64 vector (the order of :meth:`set_flat`)."""
-        return self._flatten([f.to_numpy() for f in self.fields])
+        return self._flat.read(grads=False)
 
     def grad_flat(self) -> np.ndarray:
         """The parameters' gradients (``.grad`` after a tape) as one float64 vector."""
-        return self._flatten([f.grad.to_numpy() for f in self.fields])
+        return self._flat.read(grads=True)
 
-    def _flatten(self, arrays) -> np.ndarray:
-        keep = [a for f, a in zip(self.fields, arrays)
-                if not (self.depth == 1 and (f is self.W or f is self.b))]
-        return np.concatenate([np.asarray(a, dtype=np.float64).reshape(-1) for a in keep])
+    def clear_grads(self) -> None:
+        """Set the parameters' gradients to zero (and no other field's)."""
+        self._flat.clear_grads()
 
     def save(self, path: str | Path) -> None:
         """Save the parameters (and architecture) to a ``.npz`` checkpoint."""
@@ -238,3 +230,57 @@ class MLP:
             raise TidalArgumentError(f"points must have shape (n, {self.in_dim}), got "
                                      f"{points.shape}")
         return np.asarray(td.vectorize(self.func)(points), dtype=np.float64).reshape(-1)
+
+
+class _FlatLayout:
+    """Fields seen as one float64 vector (each field row-major, one after the other), read and
+    written by one kernel launch each instead of one copy per field."""
+
+    def __init__(self, fields: list):
+        self.layout = []
+        offset = 0
+        for f in fields:
+            shape = tuple(f.shape)
+            strides = tuple(math.prod(shape[d + 1:]) for d in range(len(shape)))
+            self.layout.append((f, offset, strides))
+            offset += math.prod(shape)
+        self.size = offset
+        layout = self.layout
+
+        @ti.func
+        def position(offset: ti.template(), strides: ti.template(), index):
+            k = offset
+            for d in ti.static(range(len(strides))):
+                k += index[d] * strides[d]
+            return k
+
+        @ti.kernel
+        def write(flat: ti.types.ndarray(dtype=ti.f64, ndim=1)):
+            for f, offset, strides in ti.static(layout):
+                for index in ti.grouped(f):
+                    f[index] = ti.cast(flat[position(offset, strides, index)], f.dtype)
+
+        @ti.kernel
+        def read(out: ti.types.ndarray(dtype=ti.f64, ndim=1), grads: ti.template()):
+            for f, offset, strides in ti.static(layout):
+                for index in ti.grouped(f):
+                    if ti.static(grads):
+                        out[position(offset, strides, index)] = ti.cast(f.grad[index], ti.f64)
+                    else:
+                        out[position(offset, strides, index)] = ti.cast(f[index], ti.f64)
+
+        @ti.kernel
+        def clear_grads():
+            for f, offset, strides in ti.static(layout):  # noqa: B007 - names the tuple
+                for index in ti.grouped(f):
+                    f.grad[index] = 0
+
+        self._write, self._read, self.clear_grads = write, read, clear_grads
+
+    def write(self, flat: np.ndarray) -> None:
+        self._write(np.ascontiguousarray(flat, dtype=np.float64))
+
+    def read(self, grads: bool) -> np.ndarray:
+        out = np.empty(self.size, dtype=np.float64)
+        self._read(out, grads)
+        return out

@@ -275,7 +275,8 @@ class Problem:
         """
         self.set_flat(flat)
         self._reset()
-        ti.ad.clear_all_gradients()
+        self.net.clear_grads()  # only this problem's gradients: the user's other fields keep theirs
+        self.unknown_field.grad.fill(0.0)
         self.parts.grad.copy_from(self.weights)
         for k, t in enumerate(self.terms):
             td.launch_with_adjoint(t.kernel, *t.arrays, 1.0 / t.n, k)
