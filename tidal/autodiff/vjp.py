@@ -29,6 +29,8 @@ decides); the transformation has no knowledge of any specific primitive.
 from __future__ import annotations
 
 from tidal.autodiff import memory, rules
+from tidal.autodiff.inline import inlinable as _inlinable
+from tidal.autodiff.inline import with_calls_inlined
 from tidal.dsl import calls, ir
 from tidal.dsl import emitter as emitter_mod
 from tidal.dsl import primitives as P
@@ -79,6 +81,11 @@ class CountingRebuilder(Rebuilder):
             isinstance(stop, ir.Const) else None
         if n is None or not 0 < n <= TAPE_LIMIT:
             return super().for_(s, env)
+        # calls inlined first, so that the tape can keep values computed inside callees
+        inlined = with_calls_inlined(s, self.em.default_fp)
+        if inlined is not s:
+            env[("inlined loop", s)] = inlined
+            s = inlined
         plan = _taping(s, n, start.value, self._pretaped, nest=True)
         if plan is None:
             return super().for_(s, env)
@@ -177,12 +184,19 @@ def _position(s: ir.For, start: int):
 
 
 def _values_to_keep(s: ir.For) -> list:
-    """An inner loop's scalar float state and the scalar float values its body defines, memory
-    reads excepted."""
+    """An inner loop's scalar float state, the values of its nested loops, and the scalar float
+    values its body computes with costly operations (math functions, divisions, calls); cheap
+    arithmetic is recomputed from those, and memory is read again."""
     state = [p for p in s.params if p.type.is_float and p.type.is_scalar]
     return state + [o for st in s.body.stmts for o in st.defs()
                     if o.type.is_float and o.type.is_scalar
-                    and not (isinstance(st, ir.Assign) and st.prim is P.load)]
+                    and (not isinstance(st, ir.Assign) or _costly(st.prim))]
+
+
+def _costly(prim: P.Primitive) -> bool:
+    """Whether recomputing ``prim`` costs clearly more than reading a kept value back."""
+    return prim.transcendental or prim in (P.div, P.sqrt, P.rsqrt) or \
+        isinstance(prim, calls.CallPrimitive)
 
 
 def _write_rows(s: ir.For, start: int, row, values, params):
@@ -207,12 +221,6 @@ def _read_after(stmts, i: int, vars_) -> bool:
     """Whether a statement after ``stmts[i]`` reads any of ``vars_``."""
     wanted = set(vars_)
     return any(v in wanted for st in stmts[i + 1:] for v in ir.stmt_free_vars(st))
-
-
-def _inlinable(s: ir.Assign) -> bool:
-    """Whether the forward sweep inlines this statement: a call of a tidal function whose
-    derivatives come from transforming it (a declared rule is applied as a rule instead)."""
-    return isinstance(s.prim, calls.CallPrimitive) and s.prim.transformable
 
 
 def _record_row(v: ir.Var, tape: ir.Var, out: ir.Var, pos) -> list:
@@ -425,6 +433,7 @@ class VjpEmitter:
             adj.add(free[j], o)
 
     def loop(self, s, env: dict, adj: Adjoints) -> None:
+        s = env.get(("inlined loop", s), s)  # the loop as the forward sweep ran it
         out_cts = {i: adj.pop(o) for i, o in enumerate(s.outs) if adj.has(o)}
         if not out_cts and not _has_memory_effects(s):
             return
