@@ -145,3 +145,32 @@ def test_simd_lanes_must_be_a_non_negative_integer():
     for bad in (-1, 2.5, True, "8"):
         with pytest.raises(TidalArchError, match="simd_lanes"):
             td.init(arch="cpu", default_fp=td.f64, simd_lanes=bad)
+
+
+def test_vector_code_taichi_miscompiles_in_vector_mode_keeps_the_kernel_scalar():
+    """Unary minus, abs and math functions on vectors abort Taichi's vector mode: a kernel using
+    them is not vectorised (and so runs, with the right values)."""
+    n = 23
+    w = ti.field(ti.f64, shape=2, needs_grad=True)
+    y = ti.field(ti.f64, shape=n)
+    loss = ti.field(ti.f64, shape=(), needs_grad=True)
+    ws, ys = np.array([0.3, -0.9]), np.linspace(-1, 1, n)
+    w.from_numpy(ws)
+    y.from_numpy(ys)
+
+    @td.kernel
+    def reflected():
+        for k in range(n):
+            d = ti.sin(-ti.Vector([w[0], w[1]]))
+            loss[None] += (d[0] * y[k] + d[1]) ** 2
+
+    loss[None] = 0.0
+    with td.Tape(loss):
+        reflected()
+    d = np.sin(-ws)
+    r = d[0] * ys + d[1]
+    assert_close(loss[None], np.sum(r * r), rtol=1e-12, what="loss")
+    dd = np.array([np.sum(2 * r * ys), np.sum(2 * r)])
+    assert_close(w.grad.to_numpy(), -np.cos(-ws) * dd, rtol=1e-12, what="dw")
+    assert LANE_INDICES not in td.source(reflected)
+    assert LANE_INDICES not in td.source(reflected, mode="adjoint")

@@ -19,10 +19,11 @@ Guarantees: the rewritten loop performs the same loads, stores and atomic adds a
 (atomic adds into one element are grouped by lanes, so floating-point sums may be associated
 differently). The pass declines, returning None and leaving the scalar loop in place, for any
 body it cannot vectorise this way: a branch or inner-loop bound that depends on the lane, a
-store of lane values to a shared element, an operation on lane values with no lane form, or any
-field with vector or matrix elements. Taichi only keeps vectors as SIMD values when a kernel is
-compiled with ``real_matrix_scalarize=False``; :func:`vector_mode_kernel` does that for the
-kernels this pass rewrote, and only for them.
+store of lane values to a shared element, or an operation on lane values with no lane form.
+Taichi only keeps vectors as SIMD values when a kernel is compiled with
+``real_matrix_scalarize=False``; :func:`vector_mode_kernel` does that for the kernels this pass
+rewrote, and only for them. Taichi miscompiles some vector code in that mode, so a kernel whose
+code anywhere falls outside :func:`vector_mode_safe` is not vectorised at all.
 """
 
 from __future__ import annotations
@@ -115,14 +116,13 @@ lane_tanh = _named("lane_tanh", lambda args, attrs, types: (f"_tidal_tanh_f32({a
                                                              P.PREC_CALL))
 
 # primitives whose Taichi source is already elementwise on vectors (scalars broadcast)
-_VECTOR_SOURCE = {P.add, P.sub, P.mul, P.div, P.minimum, P.maximum, P.select, P.cast,
-                  P.lt, P.le, P.gt, P.ge, P.eq, P.ne, P.logical_and, P.logical_or,
-                  P.logical_not}
+_VECTOR_SOURCE = {P.add, P.sub, P.mul, P.div, P.minimum, P.maximum, P.select,
+                  P.lt, P.le, P.gt, P.ge, P.eq, P.ne}
 _BROADCASTING = {P.add, P.sub, P.mul, P.div}
 # elementwise primitives applied lane by lane
 _PER_LANE = {P.sin, P.cos, P.tan, P.asin, P.acos, P.exp, P.log, P.sqrt, P.rsqrt, P.tanh, P.erf,
              P.sigmoid, P.softplus, P.sign, P.round_, P.pow_, P.ipow, P.mod, P.floordiv,
-             P.abs_, P.floor, P.ceil}
+             P.abs_, P.floor, P.ceil, P.cast, P.logical_and, P.logical_or, P.logical_not}
 _ELEMENTWISE = _VECTOR_SOURCE | _PER_LANE | {P.neg, P.REGISTRY["atan2"]}
 # elementwise primitives applied to whole lane arrays
 _ARRAY_SOURCE = {P.add, P.sub, P.mul, P.div, P.neg, P.minimum, P.maximum}
@@ -194,15 +194,37 @@ def vectorised_block(block: ir.Block) -> bool:
     return any(isinstance(st, ir.Assign) and st.prim is lane_iota for st in ir.walk(block))
 
 
-def has_vector_fields(fn: ir.Function) -> bool:
-    """Whether ``fn`` touches a Taichi field with vector or matrix elements (Taichi reads those
-    wrongly when it does not scalarise)."""
+# Operations Taichi compiles correctly on vectors and matrices in vector mode (measured with
+# Taichi 1.7.4: unary minus, abs, casts and math functions on float vectors abort the process in
+# LLVM, and reading an element of a vector field gives garbage).
+_VECTOR_MODE_SAFE = {P.add, P.sub, P.mul, P.div, P.minimum, P.maximum, P.select, P.getitem,
+                     P.setitem, P.make, P.broadcast, P.sum_, P.dot, P.matmul, P.transpose,
+                     P.outer, P.cross, P.pow_, P.ipow, P.lt, P.le, P.gt, P.ge, P.eq, P.ne,
+                     P.load, P.store, P.atomic_add, P.array_size}
+
+
+def vector_mode_safe(fn: ir.Function, default_fp, seen=None) -> bool:
+    """Whether all of ``fn``, and every function it calls, is code that Taichi compiles
+    correctly in vector mode: vector and matrix values only in operations known to work there,
+    and no field with vector or matrix elements."""
+    seen = set() if seen is None else seen
     for st in ir.walk(fn.body):
-        if isinstance(st, ir.Assign) and st.prim in (P.load, P.store, P.atomic_add):
+        if not isinstance(st, ir.Assign):
+            continue
+        if st.prim in (P.load, P.store, P.atomic_add):
             ref, elem = st.attrs
             if not elem.is_scalar and not isinstance(ref.obj, P.ArrayArg):
-                return True
-    return False
+                return False
+        if isinstance(st.prim, CallPrimitive):
+            if st.prim not in seen:
+                seen.add(st.prim)
+                if not vector_mode_safe(st.prim.fn.ir(default_fp), default_fp, seen):
+                    return False
+            continue
+        shaped = any(not a.type.is_scalar for a in (*st.args, *st.outs))
+        if shaped and st.prim not in _VECTOR_MODE_SAFE:
+            return False
+    return True
 
 
 class _InlineCalls(optimize.Rebuilder):

@@ -70,7 +70,7 @@ def prepare(fn: ir.Function, arch: str, default_fp, lanes: int = 0) -> tuple:
         True
     """
     fn = _inline_writing_calls(fn, default_fp)
-    if arch != "cpu" or lanes < 2 or lanes_pass.has_vector_fields(fn):
+    if arch != "cpu" or lanes < 2 or not lanes_pass.vector_mode_safe(fn, default_fp):
         lanes = 0
     stmts, scratch, arrays = [], [], []
     changed = False
