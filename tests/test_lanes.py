@@ -174,3 +174,26 @@ def test_vector_code_taichi_miscompiles_in_vector_mode_keeps_the_kernel_scalar()
     assert_close(w.grad.to_numpy(), -np.cos(-ws) * dd, rtol=1e-12, what="dw")
     assert LANE_INDICES not in td.source(reflected)
     assert LANE_INDICES not in td.source(reflected, mode="adjoint")
+
+
+def test_casts_of_the_loop_index_run_in_lanes():
+    w = ti.field(ti.f64, shape=2, needs_grad=True)
+    loss = ti.field(ti.f64, shape=(), needs_grad=True)
+    w.from_numpy(np.array([0.6, -0.2]))
+
+    @td.kernel
+    def ramp(count: ti.i32):
+        for k in range(count):
+            r = w[0] * ti.cast(k, ti.f64) * 0.01 + w[1]
+            loss[None] += r * r
+
+    for count in (13, 100):
+        loss[None] = 0.0
+        with td.Tape(loss):
+            ramp(count)
+        t = np.arange(count) * 0.01
+        r = 0.6 * t - 0.2
+        assert_close(loss[None], np.sum(r * r), rtol=1e-12, what=f"loss, {count} points")
+        assert_close(w.grad.to_numpy(), [np.sum(2 * r * t), np.sum(2 * r)], rtol=1e-12,
+                     what=f"dw, {count} points")
+    assert LANE_INDICES in td.source(ramp, 13, mode="adjoint")

@@ -85,13 +85,13 @@ def _lane_gather_cg(args, attrs, types):
 
 def _lane_map_cg(args, attrs, types):
     """An elementwise primitive applied lane by lane (for math Taichi has no vector form of)."""
-    prim, lanes, dt = attrs
+    prim, lanes, dt, prim_attrs = attrs
     scalar_types = [t.scalar for t in types]
     elems = []
     for lane in range(lanes):
         lane_args = [(f"{a}[{lane}]", P.PREC_CALL) if t.is_vector else (a, p)
                      for (a, p), t in zip(args, types)]
-        elems.append(prim.codegen(lane_args, (), scalar_types)[0])
+        elems.append(prim.codegen(lane_args, prim_attrs, scalar_types)[0])
     return f"ti.Vector([{', '.join(elems)}], dt=ti.{dt.name})", P.PREC_CALL
 
 
@@ -501,10 +501,8 @@ class _Vectoriser:
             if prim not in _BROADCASTING:
                 args = [self.spread(a, o.type) for a, o in zip(args, s.args)]
             return self.emit(prim, args, t, s.attrs, out.name)
-        if s.attrs:
-            raise Decline
         return self.emit(lane_map, [self.keep(a) for a in args], t,
-                         (prim, self.lanes, out.type.dtype), out.name)
+                         (prim, self.lanes, out.type.dtype, s.attrs), out.name)
 
     def array_elementwise(self, prim, s: ir.Assign, args):
         """Elementwise arithmetic on vectors and matrices: on lane arrays, row by row."""
