@@ -227,27 +227,13 @@ def vector_mode_safe(fn: ir.Function, default_fp, seen=None) -> bool:
     return True
 
 
-class _InlineCalls(optimize.Rebuilder):
-    """Re-emits a block with every call of a tidal function replaced by the callee's body."""
-
-    def assign(self, s: ir.Assign, env: dict) -> None:
-        if not isinstance(s.prim, CallPrimitive):
-            super().assign(s, env)
-            return
-        callee = s.prim.fn.ir(self.em.default_fp)
-        benv = dict(zip(callee.params, (self.atom(env, a) for a in s.args)))
-        self.block(callee.body.stmts, benv)
-        for o, r in zip(s.outs, callee.body.results):
-            env[o] = self.atom(benv, r)
-
-
 def _inline_calls(body: ir.Block, default_fp) -> ir.Block | None:
     if not any(isinstance(st, ir.Assign) and isinstance(st.prim, CallPrimitive)
                for st in ir.walk(body)):
         return body
     free = ir.free_vars(body)
     fn = ir.Function("chunk", free, ir.Block(body.stmts, body.results))
-    fn = optimize.rebuild(fn, default_fp, _InlineCalls)
+    fn = optimize.rebuild(fn, default_fp, optimize.CallInliner)
     env = dict(zip(fn.params, free))
     if any(isinstance(st, ir.Assign) and isinstance(st.prim, CallPrimitive)
            for st in ir.walk(fn.body)):

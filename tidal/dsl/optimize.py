@@ -206,6 +206,26 @@ class Rebuilder:
         return outs
 
 
+class CallInliner(Rebuilder):
+    """A :class:`Rebuilder` that replaces calls of tidal functions by the callees' bodies
+    (every call; subclasses choose which by overriding :meth:`inlines`)."""
+
+    def inlines(self, s: ir.Assign) -> bool:
+        from tidal.dsl.calls import CallPrimitive
+
+        return isinstance(s.prim, CallPrimitive)
+
+    def assign(self, s: ir.Assign, env: dict) -> None:
+        if not self.inlines(s):
+            super().assign(s, env)
+            return
+        callee = s.prim.fn.ir(self.em.default_fp)
+        benv = dict(zip(callee.params, (self.atom(env, a) for a in s.args)))
+        self.block(callee.body.stmts, benv)
+        for o, r in zip(s.outs, callee.body.results):
+            env[o] = self.atom(benv, r)
+
+
 def _has_effects(block: ir.Block) -> bool:
     return any(isinstance(s, ir.Assign) and s.prim.effect for s in ir.walk(block))
 

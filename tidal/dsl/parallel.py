@@ -88,18 +88,11 @@ def prepare(fn: ir.Function, arch: str, default_fp, lanes: int = 0) -> tuple:
     return ir.Function(fn.name, fn.params, body, fn.loc, fn.param_names), arrays
 
 
-class _InlineWritingCalls(optimize.Rebuilder):
+class _InlineWritingCalls(optimize.CallInliner):
     """Re-emits a kernel with calls of functions that write memory replaced by their bodies."""
 
-    def assign(self, s: ir.Assign, env: dict) -> None:
-        if not (isinstance(s.prim, CallPrimitive) and s.prim.effect):
-            super().assign(s, env)
-            return
-        callee = s.prim.fn.ir(self.em.default_fp)
-        benv = dict(zip(callee.params, (self.atom(env, a) for a in s.args)))
-        self.block(callee.body.stmts, benv)
-        for o, r in zip(s.outs, callee.body.results):
-            env[o] = self.atom(benv, r)
+    def inlines(self, s: ir.Assign) -> bool:
+        return super().inlines(s) and s.prim.effect
 
 
 def _inline_writing_calls(fn: ir.Function, default_fp) -> ir.Function:
