@@ -150,4 +150,4 @@ def applies(prim) -> bool:
     """Whether ``prim`` touches memory, so that its rule must run in the current mode even
     without derivatives flowing through its arguments (memory operations, calls of functions
     that read fields)."""
-    return current() is not None and bool(prim.extra.get("memory"))
+    return current() is not None and prim.touches_memory

@@ -17,7 +17,6 @@ rules (``derived_rule``), made by transforming the callee.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 from tidal.autodiff import memory
@@ -178,9 +177,11 @@ def nonlinear(prim: P.Primitive, jvp: Callable, vjp: Callable,
 # ----------------------------------------------------------------------------------------------
 # the rules
 
-for _p in (P.floor, P.ceil, P.round_, P.sign, P.floordiv, P.lt, P.le, P.gt, P.ge, P.eq, P.ne,
-           P.logical_and, P.logical_or, P.logical_not, P.array_size):
-    nondifferentiable(_p)
+# primitives no derivative flows through (declared without float arguments; memory operations
+# have rules of their own below)
+for _p in P.all_primitives():
+    if not _p.float_args and not _p.touches_memory:
+        nondifferentiable(_p)
 
 
 def _memory_rules() -> None:
@@ -422,19 +423,7 @@ nonlinear(
     vjp=lambda p, o, c, a: (c[0], -(c[0] * P.floor(p[0] / p[1]))),
 )
 
-_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
-
-smooth(P.sin, lambda x, y: P.cos(x))
-smooth(P.cos, lambda x, y: -P.sin(x))
-smooth(P.tan, lambda x, y: 1.0 + y * y)
-smooth(P.asin, lambda x, y: P.rsqrt(1.0 - x * x))
-smooth(P.acos, lambda x, y: -P.rsqrt(1.0 - x * x))
-smooth(P.exp, lambda x, y: y)
-smooth(P.log, lambda x, y: 1.0 / x)
-smooth(P.sqrt, lambda x, y: 0.5 / y)
-smooth(P.rsqrt, lambda x, y: -0.5 * (y * y * y))
-smooth(P.tanh, lambda x, y: 1.0 - y * y)
-smooth(P.sigmoid, lambda x, y: y * (1.0 - y))
-smooth(P.softplus, lambda x, y: P.sigmoid(x))
-smooth(P.erf, lambda x, y: _TWO_OVER_SQRT_PI * P.exp(-(x * x)))
-smooth(P.abs_, lambda x, y: P.sign(x))
+# smooth elementwise functions: rules from the derivative their declaration gives
+for _p in P.all_primitives():
+    if _p.derivative is not None:
+        smooth(_p, _p.derivative)

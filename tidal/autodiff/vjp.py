@@ -31,8 +31,8 @@ from __future__ import annotations
 from tidal.autodiff import memory, rules
 from tidal.autodiff.inline import inlinable as _inlinable
 from tidal.autodiff.inline import with_calls_inlined
-from tidal.dsl import calls, ir
 from tidal.dsl import emitter as emitter_mod
+from tidal.dsl import ir
 from tidal.dsl import primitives as P
 from tidal.dsl.emitter import Emitter
 from tidal.dsl.optimize import Rebuilder
@@ -190,13 +190,7 @@ def _values_to_keep(s: ir.For) -> list:
     state = [p for p in s.params if p.type.is_float and p.type.is_scalar]
     return state + [o for st in s.body.stmts for o in st.defs()
                     if o.type.is_float and o.type.is_scalar
-                    and (not isinstance(st, ir.Assign) or _costly(st.prim))]
-
-
-def _costly(prim: P.Primitive) -> bool:
-    """Whether recomputing ``prim`` costs clearly more than reading a kept value back."""
-    return prim.transcendental or prim in (P.div, P.sqrt, P.rsqrt) or \
-        isinstance(prim, calls.CallPrimitive)
+                    and (not isinstance(st, ir.Assign) or st.prim.costly)]
 
 
 def _write_rows(s: ir.For, start: int, row, values, params):
@@ -417,7 +411,8 @@ class VjpEmitter:
             for i, ct in out_cts.items():
                 badj.add(blk.results[i], ct)
             self.reverse(blk.stmts, benv, badj)
-            branches.append((em.end(), [badj.get(f) for f in free]))
+            contribs = [badj.get(f) for f in free]  # inside the branch: may emit statements
+            branches.append((em.end(), contribs))
         need = [j for j in range(len(free))
                 if branches[0][1][j] is not None or branches[1][1][j] is not None]
         for blk, contribs in branches:

@@ -20,7 +20,7 @@ class CallPrimitive(P.Primitive):
     """``outs = callee(*args)``. ``attrs`` is ``(GlobalRef(callee),)``."""
 
     def __init__(self, fn, param_types: tuple[TType, ...], result_types: tuple[TType, ...],
-                 effect: bool = False, reads_memory: bool = False):
+                 writes_memory: bool = False, reads_memory: bool = False):
         self.fn = fn
         self.param_types = param_types
         self.result_types = result_types
@@ -31,8 +31,9 @@ class CallPrimitive(P.Primitive):
             codegen=self._codegen,
             float_args=tuple(i for i, t in enumerate(param_types) if t.is_float),
             # derivatives of calls inside kernels write derivative storage: keep such calls
-            effect=effect,
-            extra={"memory": reads_memory},
+            writes_memory=writes_memory,
+            reads_memory=reads_memory,
+            costly=True,
         )
 
     def _infer(self, types, attrs, default_fp):
@@ -69,9 +70,9 @@ def call_prim(fn, default_fp: DType) -> CallPrimitive:
     if prim is None:
         f = fn.ir(default_fp)
         assigns = [st for st in ir.walk(f.body) if isinstance(st, ir.Assign)]
-        effect = any(st.prim.effect for st in assigns)
-        reads = any(st.prim is P.load or st.prim.extra.get("memory") for st in assigns)
-        prim = CallPrimitive(fn, f.param_types, f.result_types, effect, reads)
+        writes = any(st.prim.writes_memory for st in assigns)
+        reads = any(st.prim.reads_memory for st in assigns)
+        prim = CallPrimitive(fn, f.param_types, f.result_types, writes, reads)
         cache[default_fp] = prim
     return prim
 

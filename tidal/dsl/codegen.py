@@ -138,6 +138,7 @@ class _Gen:
         self.kernel_signature = None
         self.kernel_arrays: dict = {}
         self.scratch_args: list = []
+        self.array_names: dict = {}  # ArrayArg -> its parameter name in the generated kernel
 
     # -- output ----------------------------------------------------------------------------
     def emit(self, depth: int, text: str, loc: SourceLoc | None = None) -> None:
@@ -161,9 +162,17 @@ class _Gen:
             return e
         return self.names.get(a), P.PREC_ATOM
 
+    def array_name(self, arr: P.ArrayArg) -> str:
+        """The parameter name of an ndarray argument: its own name where that is free, else a
+        fresh one (two networks' partial sums, say, may share a field name)."""
+        name = self.array_names.get(arr)
+        if name is None:
+            name = self.array_names[arr] = self.names.fresh(arr.name)
+        return name
+
     def global_ref(self, ref: P.GlobalRef) -> P.GlobalRef:
         if getattr(ref.obj, "is_kernel_arg", False):
-            return ref  # a kernel parameter: referenced by its own name
+            return P.GlobalRef(ref.obj, self.array_name(ref.obj))
         name = self.global_names.get(ref)
         if name is None:
             name = self.names.fresh(ref.name)
@@ -236,9 +245,8 @@ class _Gen:
             reads |= self.expr_reads.get(a, set())
         args = [self.src(a) for a in s.args]
         expr = prim.codegen(args, attrs, [a.type for a in s.args])
-        reads_memory = prim.extra.get("reads_memory", False)
-        inlinable = (not prim.effect and not prim.extra.get("named", False)
-                     and (not reads_memory or not self.has_effects))
+        inlinable = (not prim.writes_memory and prim.inline_source
+                     and (not prim.reads_memory or not self.has_effects))
         if direct.get(out, 0) == 1 and out not in nested and inlinable:
             self.exprs[out] = expr
             self.expr_locs[out] = s.loc
@@ -275,7 +283,7 @@ class _Gen:
         return True
 
     def check_arch(self, s: ir.Assign) -> None:
-        if self.arch != "vulkan" or not s.prim.transcendental:
+        if self.arch != "vulkan" or s.prim.f64_on_vulkan:
             return
         if any(a.type.dtype.name == "f64" for a in s.args):
             raise TidalError(
@@ -390,10 +398,9 @@ class _Gen:
                 params.append(f"{self.names.get(p)}: {taichi_type_source(p.type)}")
             elif kind == "ndarray":
                 arr = self.kernel_arrays[name]
-                self.names.used.add(name)
-                params.append(f"{name}: {ndarray_type_source(arr)}")
+                params.append(f"{self.array_name(arr)}: {ndarray_type_source(arr)}")
         for arg in self.scratch_args:
-            params.append(f"{arg.name}: {ndarray_type_source(arg)}")
+            params.append(f"{self.array_name(arg)}: {ndarray_type_source(arg)}")
         self.emit(0, "@ti.kernel", fn.loc)
         self.emit(0, f"def {self.func_name}({', '.join(params)}):", fn.loc)
         n0 = len(self.lines)
@@ -441,11 +448,14 @@ def generate_kernel(kir, kernel_name: str, default_fp: DType, arch: str = "cpu",
     fn, scratch = parallel.prepare(kir.fn, arch, default_fp, lanes)
     g = _Gen(fn, kernel_name, default_fp, arch)
     g.scratch_args = [arg for arg, _ in scratch]
-    g.names.used.update(arg.name for arg in g.scratch_args)
     g.kernel_signature = kir.signature
     g.kernel_arrays = kir.arrays
-    for name in kir.arrays:
-        g.names.used.add(name)
+    # the kernel's own ndarray parameters keep their names; generated ones get fresh names
+    for name, kind in kir.signature:
+        if kind == "ndarray":
+            g.array_name(kir.arrays[name])
+    for arg in g.scratch_args:
+        g.array_name(arg)
     src = g.kernel()
     return Generated(src, kernel_name, g.namespace, g.line_map,
                      lanes_pass.vectorised_block(fn.body), tuple(arr for _, arr in scratch))

@@ -112,7 +112,8 @@ class Emitter:
         self.loc: SourceLoc | None = None
         self.name = "t"
         self.defs: dict = {}  # var -> (primitive, args, attrs) of the statement defining it
-        self.epochs: dict = {}  # memory reference -> number of writes emitted so far
+        self.writes = 0  # memory writes emitted so far (a read is merged only with one between
+        # the same writes)
 
     # -- context ---------------------------------------------------------------------------
     def __enter__(self):
@@ -166,18 +167,15 @@ class Emitter:
         if result is not None:
             return result
         key = None
-        if prim.effect:
-            # a write changes what later reads of that memory return
-            for a in attrs:
-                if isinstance(a, P.GlobalRef):
-                    self.epochs[a] = self.epochs.get(a, 0) + 1
-        elif prim.cse or prim.extra.get("reads_memory"):
+        if prim.writes_memory:
+            self.writes += 1  # later reads may see other values
+        elif prim.cse or prim.reads_memory:
             arg_keys = [_atom_key(a) for a in atoms]
             if prim.commutative and len(atoms) == 2 and _order_key(atoms[1]) < _order_key(atoms[0]):
                 arg_keys.reverse()
             key = (prim, tuple(arg_keys), attrs)
-            if prim.extra.get("reads_memory"):
-                key += tuple(self.epochs.get(a, 0) for a in attrs if isinstance(a, P.GlobalRef))
+            if prim.reads_memory:
+                key += (self.writes,)
             hit = self.scope.lookup(key)
             if hit is not None:
                 return hit[0] if single else hit

@@ -80,6 +80,8 @@ def _lane_gather_cg(args, attrs, types):
         elems.append(f"{ref.name}[{idx or 'None'}]")
     if elem.is_scalar:
         return f"ti.Vector([{', '.join(elems)}], dt=ti.{elem.dtype.name})", P.PREC_CALL
+    if P.needs_element_reads(ref, elem):
+        return P.element_wise_source(elems, elem), P.PREC_CALL
     return f"ti.Matrix.cols([{', '.join(elems)}])", P.PREC_CALL
 
 
@@ -96,9 +98,9 @@ def _lane_map_cg(args, attrs, types):
 
 
 def _named(name: str, codegen) -> P.Primitive:
-    # "named": codegen never inlines these into their user, whose source repeats arguments
+    # never inlined into their user, whose source repeats arguments once per lane
     return P.Primitive(name=name, infer=None, impl=None, codegen=codegen, cse=False,
-                       extra={"named": True})
+                       inline_source=False)
 
 
 lane_row = _named("lane_row", _lane_row_cg)
@@ -112,20 +114,9 @@ lane_keep = _named("lane_keep", lambda args, attrs, types: args[0])
 lane_neg = P.Primitive(name="lane_neg", infer=None, impl=None, cse=False,
                        codegen=lambda args, attrs, types: (
                            f"{P._wrap(args[0], P.PREC_MUL)} * -1", P.PREC_MUL))
-lane_tanh = _named("lane_tanh", lambda args, attrs, types: (f"_tidal_tanh_f32({args[0][0]})",
-                                                             P.PREC_CALL))
+lane_f32 = _named("lane_f32", lambda args, attrs, types: (f"{attrs[0]}({args[0][0]})",
+                                                          P.PREC_CALL))
 
-# primitives whose Taichi source is already elementwise on vectors (scalars broadcast)
-_VECTOR_SOURCE = {P.add, P.sub, P.mul, P.div, P.minimum, P.maximum, P.select,
-                  P.lt, P.le, P.gt, P.ge, P.eq, P.ne}
-_BROADCASTING = {P.add, P.sub, P.mul, P.div}
-# elementwise primitives applied lane by lane
-_PER_LANE = {P.sin, P.cos, P.tan, P.asin, P.acos, P.exp, P.log, P.sqrt, P.rsqrt, P.tanh, P.erf,
-             P.sigmoid, P.softplus, P.sign, P.round_, P.pow_, P.ipow, P.mod, P.floordiv,
-             P.abs_, P.floor, P.ceil, P.cast, P.logical_and, P.logical_or, P.logical_not}
-_ELEMENTWISE = _VECTOR_SOURCE | _PER_LANE | {P.neg, P.REGISTRY["atan2"]}
-# elementwise primitives applied to whole lane arrays
-_ARRAY_SOURCE = {P.add, P.sub, P.mul, P.div, P.neg, P.minimum, P.maximum}
 _INT_OPS = {P.add: lambda a, b: a + b, P.sub: lambda a, b: a - b, P.mul: lambda a, b: a * b,
             P.floordiv: lambda a, b: a // b}
 
@@ -194,15 +185,6 @@ def vectorised_block(block: ir.Block) -> bool:
     return any(isinstance(st, ir.Assign) and st.prim is lane_iota for st in ir.walk(block))
 
 
-# Operations Taichi compiles correctly on vectors and matrices in vector mode (measured with
-# Taichi 1.7.4: unary minus, abs, casts and math functions on float vectors abort the process in
-# LLVM, and reading an element of a vector field gives garbage).
-_VECTOR_MODE_SAFE = {P.add, P.sub, P.mul, P.div, P.minimum, P.maximum, P.select, P.getitem,
-                     P.setitem, P.make, P.broadcast, P.sum_, P.dot, P.matmul, P.transpose,
-                     P.outer, P.cross, P.pow_, P.ipow, P.lt, P.le, P.gt, P.ge, P.eq, P.ne,
-                     P.load, P.store, P.atomic_add, P.array_size}
-
-
 def vector_mode_safe(fn: ir.Function, default_fp, seen=None) -> bool:
     """Whether all of ``fn``, and every function it calls, is code that Taichi compiles
     correctly in vector mode: vector and matrix values only in operations known to work there,
@@ -213,7 +195,10 @@ def vector_mode_safe(fn: ir.Function, default_fp, seen=None) -> bool:
             continue
         if st.prim in (P.load, P.store, P.atomic_add):
             ref, elem = st.attrs
-            if not elem.is_scalar and not isinstance(ref.obj, P.ArrayArg):
+            # vector fields miscompile; ndarray vectors are read as primitives.needs_element_reads
+            # says, but writes of vector elements are not proven safe
+            if not elem.is_scalar and (st.prim is not P.load
+                                       or not isinstance(ref.obj, P.ArrayArg)):
                 return False
         if isinstance(st.prim, CallPrimitive):
             if st.prim not in seen:
@@ -222,7 +207,9 @@ def vector_mode_safe(fn: ir.Function, default_fp, seen=None) -> bool:
                     return False
             continue
         shaped = any(not a.type.is_scalar for a in (*st.args, *st.outs))
-        if shaped and st.prim not in _VECTOR_MODE_SAFE:
+        # (Taichi 1.7.4: unary minus, abs, casts and math functions on float vectors abort the
+        # process in LLVM; Primitive.vector_mode_safe records what is known to work)
+        if shaped and not st.prim.vector_mode_safe:
             return False
     return True
 
@@ -456,9 +443,9 @@ class _Vectoriser:
         if len(s.outs) != 1:
             raise Decline
         (out,) = s.outs
-        if prim in _ELEMENTWISE and all(a.type.is_scalar for a in s.args):
+        if prim.lane is not None and all(a.type.is_scalar for a in s.args):
             self.env[out] = self.elementwise(prim, s, args)
-        elif prim in _ARRAY_SOURCE and not out.type.is_scalar:
+        elif prim.lane_arrays and not out.type.is_scalar:
             self.env[out] = self.array_elementwise(prim, s, args)
         elif prim is P.broadcast:
             self.env[out] = self.rows_of(args[0], s.args[0].type, out.type.size)
@@ -478,13 +465,13 @@ class _Vectoriser:
     def elementwise(self, prim, s: ir.Assign, args):
         out = s.outs[0]
         t = lane_type(out.type, self.lanes)
-        if prim is P.neg:
+        if prim.lane == "neg":
             return self.emit(lane_neg, args, t, name=out.name)
-        if prim is P.tanh and out.type.dtype.name == "f32":
-            return self.emit(lane_tanh, [self.keep(self.spread(args[0], s.args[0].type))], t,
-                             name=out.name)
-        if prim in _VECTOR_SOURCE:
-            if prim not in _BROADCASTING:
+        if prim.lane_f32 is not None and out.type.dtype.name == "f32":
+            return self.emit(lane_f32, [self.keep(self.spread(args[0], s.args[0].type))], t,
+                             (prim.lane_f32,), name=out.name)
+        if prim.lane in ("broadcast", "spread"):
+            if prim.lane == "spread":
                 args = [self.spread(a, o.type) for a, o in zip(args, s.args)]
             return self.emit(prim, args, t, s.attrs, out.name)
         return self.emit(lane_map, [self.keep(a) for a in args], t,
@@ -496,11 +483,11 @@ class _Vectoriser:
         size = out.type.size
         new = []
         for a, o in zip(args, s.args):
-            if o.type.is_scalar and not self.is_lane(a) and prim in _BROADCASTING:
+            if o.type.is_scalar and not self.is_lane(a) and prim.lane == "broadcast":
                 new.append(a)  # Taichi broadcasts a scalar over a matrix
             else:
                 new.append(self.rows_of(a, o.type, size))
-        if prim is P.neg:
+        if prim.lane == "neg":
             return self.emit(lane_neg, new, lane_type(out.type, self.lanes), name=out.name)
         return self.emit(prim, new, lane_type(out.type, self.lanes), s.attrs, out.name)
 

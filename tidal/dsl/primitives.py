@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -63,7 +63,8 @@ class Case:
 
 @dataclass(eq=False)
 class Primitive:
-    """A primitive operation. Compared and hashed by identity.
+    """A primitive operation: one declaration holding every fact the passes ask about it.
+    Compared and hashed by identity.
 
     Attributes:
         name: short name, used in printed IR and generated names.
@@ -73,12 +74,31 @@ class Primitive:
         zero: structural zero policy: ``"any"`` (any Zero argument gives Zero, e.g. mul),
             ``"all"`` (all Zero gives Zero, e.g. add), ``"first"`` (Zero first argument gives
             Zero, e.g. div), or None.
-        float_args: positions of the arguments that derivatives flow through.
+        float_args: positions of the arguments that derivatives flow through (none: every
+            derivative is zero, unless the rule tables hold a memory rule).
+        derivative: for a smooth elementwise function of one argument, ``(x, y) -> dy/dx``
+            written with primitives; its JVP, VJP and Taylor rules are made from it
+            (:mod:`tidal.autodiff.rules`). Other differentiable primitives have rules there.
         cases: test domains; the rule tests iterate these.
         commutative: whether the two arguments may be swapped (for CSE).
-        transcendental: True for math that Vulkan cannot do in f64.
-        effect: True for operations with side effects (never folded, CSE'd or removed).
-        cse: False for operations whose result may differ between two identical calls.
+        reads_memory: its result depends on memory, so it is never merged with an identical
+            statement across a write, nor moved past one when code is generated.
+        writes_memory: it writes memory (a side effect): never folded, merged or removed.
+        cse: False for operations whose result may differ between two identical statements.
+        costly: recomputing it costs clearly more than reading a kept value back (reverse mode
+            keeps such values on its tape).
+        f64_on_vulkan: Taichi can compile it for f64 operands on Vulkan (SPIR-V's math
+            functions are 32-bit).
+        lane: its form on SIMD lane vectors (:mod:`tidal.dsl.lanes`): ``"broadcast"`` (its
+            Taichi source is elementwise on vectors and scalars broadcast), ``"spread"``
+            (elementwise on vectors of equal size), ``"per_lane"`` (applied lane by lane),
+            ``"neg"``, or None (no lane form).
+        lane_arrays: its Taichi source is elementwise on lane matrices too.
+        lane_f32: a tidal math function that is elementwise on f32 vectors (used instead of
+            the per-lane form).
+        vector_mode_safe: Taichi compiles it correctly on vectors in vector mode
+            (``real_matrix_scalarize=False``; measured with Taichi 1.7.4).
+        inline_source: code generation may inline its source into the expression that uses it.
     """
 
     name: str
@@ -87,14 +107,32 @@ class Primitive:
     codegen: Callable[..., tuple[str, int]] | None
     zero: str | None = None
     float_args: tuple[int, ...] | str = ()
+    derivative: Callable[..., Any] | None = None
     cases: tuple[Case, ...] = ()
     commutative: bool = False
-    transcendental: bool = False
-    effect: bool = False
+    reads_memory: bool = False
+    writes_memory: bool = False
     cse: bool = True
+    costly: bool = False
+    f64_on_vulkan: bool = True
+    lane: str | None = None
+    lane_arrays: bool = False
+    lane_f32: str | None = None
+    vector_mode_safe: bool = False
+    inline_source: bool = True
     simplify: Callable[..., Any] | None = None
     attrs_doc: str = ""
-    extra: dict = field(default_factory=dict)
+
+    @property
+    def effect(self) -> bool:
+        """Whether it has a side effect (a memory write)."""
+        return self.writes_memory
+
+    @property
+    def touches_memory(self) -> bool:
+        """Whether it reads or writes memory (its rules then run in a kernel's memory mode
+        even where no derivative flows through its arguments)."""
+        return self.reads_memory or self.writes_memory
 
     def __call__(self, *args, **attrs):
         for a in args:
@@ -243,32 +281,37 @@ _M2 = Interval(-1.5, 1.5, (2, 2))
 add = primitive(
     "add", infer=infer_binary("add"), impl=_np_binary(np.add), codegen=cg_binop("+", PREC_ADD),
     zero="all", float_args=(0, 1), commutative=True,
+    lane="broadcast", lane_arrays=True, vector_mode_safe=True,
     cases=(Case((_SCALAR, _SCALAR)), Case((_SCALAR, _V3)), Case((_M2, _M2))),
 )
 sub = primitive(
     "sub", infer=infer_binary("sub"), impl=_np_binary(np.subtract),
     codegen=cg_binop("-", PREC_ADD), zero="all", float_args=(0, 1),
+    lane="broadcast", lane_arrays=True, vector_mode_safe=True,
     cases=(Case((_SCALAR, _SCALAR)), Case((_V3, _SCALAR))),
 )
 mul = primitive(
     "mul", infer=infer_binary("mul"), impl=_np_binary(np.multiply),
     codegen=cg_binop("*", PREC_MUL), zero="any", float_args=(0, 1), commutative=True,
-
+    lane="broadcast", lane_arrays=True, vector_mode_safe=True,
     cases=(Case((_SCALAR, _SCALAR)), Case((_SCALAR, _V3)), Case((_M2, _M2))),
 )
 div = primitive(
     "div", infer=infer_float_elementwise("div"), impl=_np_binary(np.true_divide),
-    codegen=cg_binop("/", PREC_MUL), zero="first", float_args=(0, 1),
+    codegen=cg_binop("/", PREC_MUL), zero="first", float_args=(0, 1), costly=True,
+    lane="broadcast", lane_arrays=True, vector_mode_safe=True,
     cases=(Case((_SCALAR, _POS)), Case((_V3, _POS)), Case((_SCALAR, Interval(0.2, 2.0, (3,))))),
 )
 neg = primitive(
     "neg", infer=infer_same, impl=_np_unary(np.negative),
     codegen=lambda a, at, t: (f"-{_wrap(a[0], PREC_UNARY)}", PREC_UNARY),
-    zero="any", float_args=(0,), cases=(Case((_SCALAR,)), Case((_V3,))),
+    zero="any", float_args=(0,), lane="neg", lane_arrays=True,
+    cases=(Case((_SCALAR,)), Case((_V3,))),
 )
 pow_ = primitive(
     "pow", infer=infer_float_elementwise("pow"), impl=_np_binary(np.power),
-    codegen=cg_binop("**", PREC_POW), float_args=(0, 1), transcendental=True,
+    codegen=cg_binop("**", PREC_POW), float_args=(0, 1), costly=True, f64_on_vulkan=False,
+    lane="per_lane", vector_mode_safe=True,
     cases=(Case((_POS, Interval(-1.5, 2.5))),),
 )
 
@@ -297,42 +340,54 @@ def _ipow_infer(types, attrs, default_fp):
 
 ipow = primitive(
     "ipow", infer=_ipow_infer, impl=_ipow_impl, codegen=_ipow_cg, zero="any", float_args=(0,),
+    lane="per_lane", vector_mode_safe=True,
     attrs_doc="(n,): the integer exponent",
     cases=(Case((_SCALAR,), (2,)), Case((_SCALAR,), (3,)), Case((_POS,), (-2,)),
            Case((_SCALAR,), (5,)), Case((_V3,), (2,))),
 )
 mod = primitive(
     "mod", infer=infer_binary("mod"), impl=_np_binary(np.mod), codegen=cg_binop("%", PREC_MUL),
-    float_args=(0, 1), cases=(Case((Interval(0.1, 0.9), Interval(1.1, 2.0))),),
+    float_args=(0, 1), lane="per_lane",
+    cases=(Case((Interval(0.1, 0.9), Interval(1.1, 2.0))),),
 )
 floordiv = primitive(
     "floordiv", infer=infer_binary("floordiv"), impl=_np_binary(np.floor_divide),
-    codegen=cg_binop("//", PREC_MUL), float_args=(), cases=(Case((Interval(0.1, 0.9), _POS)),),
+    codegen=cg_binop("//", PREC_MUL), float_args=(), lane="per_lane",
+    cases=(Case((Interval(0.1, 0.9), _POS)),),
 )
 
 
-def unary_math(name: str, np_fn, ti_fn: str, domain: Interval = _SCALAR, *, zero="any",
-               transcendental=True, float_result=True, differentiable=True) -> Primitive:
-    """A float function applied elementwise, e.g. ``sin``."""
-    infer = infer_float_elementwise(name) if float_result else infer_same
+def unary_math(name: str, np_fn, ti_fn: str, derivative, domain: Interval = _SCALAR, *,
+               zero="any", f64_on_vulkan=False, **facts) -> Primitive:
+    """A smooth float function applied elementwise, e.g. ``sin``, with its derivative
+    ``(x, y) -> dy/dx``."""
     return primitive(
-        name, infer=infer, impl=_np_unary(np_fn), codegen=cg_call(ti_fn), zero=zero,
-        float_args=(0,) if differentiable else (), transcendental=transcendental,
-        cases=(Case((domain,)), Case((Interval(domain.lo, domain.hi, (3,)),))),
+        name, infer=infer_float_elementwise(name), impl=_np_unary(np_fn), codegen=cg_call(ti_fn),
+        zero=zero, float_args=(0,), derivative=derivative, costly=True,
+        f64_on_vulkan=f64_on_vulkan, lane="per_lane",
+        cases=(Case((domain,)), Case((Interval(domain.lo, domain.hi, (3,)),))), **facts,
     )
 
 
-sin = unary_math("sin", np.sin, "ti.sin")
-cos = unary_math("cos", np.cos, "ti.cos", zero=None)
-tan = unary_math("tan", np.tan, "ti.tan", Interval(-1.2, 1.2))
-asin = unary_math("asin", np.arcsin, "ti.asin", Interval(-0.9, 0.9))
-acos = unary_math("acos", np.arccos, "ti.acos", Interval(-0.9, 0.9), zero=None)
-exp = unary_math("exp", np.exp, "ti.exp", zero=None)
-log = unary_math("log", np.log, "ti.log", _POS, zero=None)
-sqrt = unary_math("sqrt", np.sqrt, "ti.sqrt", _POS, transcendental=False)
-rsqrt = unary_math("rsqrt", lambda x: 1.0 / np.sqrt(x), "ti.rsqrt", _POS, zero=None)
-tanh = unary_math("tanh", np.tanh, "ti.tanh")
-erf = unary_math("erf", _erf, "_tidal_erf")
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+
+sin = unary_math("sin", np.sin, "ti.sin", lambda x, y: cos(x))
+cos = unary_math("cos", np.cos, "ti.cos", lambda x, y: -sin(x), zero=None)
+tan = unary_math("tan", np.tan, "ti.tan", lambda x, y: 1.0 + y * y, Interval(-1.2, 1.2))
+asin = unary_math("asin", np.arcsin, "ti.asin", lambda x, y: rsqrt(1.0 - x * x),
+                  Interval(-0.9, 0.9))
+acos = unary_math("acos", np.arccos, "ti.acos", lambda x, y: -rsqrt(1.0 - x * x),
+                  Interval(-0.9, 0.9), zero=None)
+exp = unary_math("exp", np.exp, "ti.exp", lambda x, y: y, zero=None)
+log = unary_math("log", np.log, "ti.log", lambda x, y: 1.0 / x, _POS, zero=None)
+sqrt = unary_math("sqrt", np.sqrt, "ti.sqrt", lambda x, y: 0.5 / y, _POS, f64_on_vulkan=True)
+rsqrt = unary_math("rsqrt", lambda x: 1.0 / np.sqrt(x), "ti.rsqrt",
+                   lambda x, y: -0.5 * (y * y * y), _POS, zero=None)
+# float32 tanh is arithmetic (_tidal_tanh_f32): the scalar libm call costs about 15 ns on the CPU
+tanh = unary_math("tanh", np.tanh, "ti.tanh", lambda x, y: 1.0 - y * y,
+                  lane_f32="_tidal_tanh_f32")
+erf = unary_math("erf", _erf, "_tidal_erf",
+                 lambda x, y: _TWO_OVER_SQRT_PI * exp(-(x * x)))
 
 
 def _elementwise_call_cg(fn: str):
@@ -364,49 +419,56 @@ tanh.codegen = _tanh_cg
 sigmoid = primitive(
     "sigmoid", infer=infer_float_elementwise("sigmoid"), impl=_np_unary(_sigmoid),
     codegen=lambda a, at, t: (f"0.5 * ti.tanh(0.5 * {_wrap(a[0], PREC_MUL)}) + 0.5", PREC_ADD),
-    float_args=(0,), transcendental=True,
+    float_args=(0,), derivative=lambda x, y: y * (1.0 - y), costly=True, f64_on_vulkan=False,
+    lane="per_lane",
     cases=(Case((Interval(-3, 3),)), Case((Interval(-3, 3, (3,)),))),
 )
 softplus = primitive(
     "softplus", infer=infer_float_elementwise("softplus"), impl=_np_unary(_softplus),
     codegen=lambda a, at, t: (f"_tidal_softplus({a[0][0]})", PREC_CALL),
-    float_args=(0,), transcendental=True,
+    float_args=(0,), derivative=lambda x, y: sigmoid(x), costly=True, f64_on_vulkan=False,
+    lane="per_lane",
     cases=(Case((Interval(-3, 3),)), Case((Interval(-3, 3, (3,)),))),
 )
 abs_ = primitive(
     "abs", infer=infer_same, impl=_np_unary(np.abs), codegen=cg_call("ti.abs"), zero="any",
-    float_args=(0,), cases=(Case((Interval(0.2, 2.0),)), Case((Interval(-2.0, -0.2),))),
+    float_args=(0,), derivative=lambda x, y: sign(x), lane="per_lane",
+    cases=(Case((Interval(0.2, 2.0),)), Case((Interval(-2.0, -0.2),))),
 )
 sign = primitive(
     "sign", infer=infer_same, impl=_np_unary(np.sign), codegen=cg_call("ti.math.sign"),
+    lane="per_lane",
     cases=(Case((Interval(0.2, 2.0),)), Case((Interval(-2.0, -0.2),))),
 )
 floor = primitive(
     "floor", infer=infer_same, impl=_np_unary(np.floor), codegen=cg_call("ti.floor"),
+    lane="per_lane",
     cases=(Case((Interval(0.1, 0.9),)),),
 )
 ceil = primitive(
-    "ceil", infer=infer_same, impl=_np_unary(np.ceil), codegen=cg_call("ti.ceil"),
+    "ceil", infer=infer_same, impl=_np_unary(np.ceil), codegen=cg_call("ti.ceil"), lane="per_lane",
     cases=(Case((Interval(0.1, 0.9),)),),
 )
 round_ = primitive(
     "round", infer=infer_same, impl=_np_unary(_round_half_away), codegen=cg_call("ti.round"),
+    lane="per_lane",
     cases=(Case((Interval(0.1, 0.4),)),),
 )
 atan2 = primitive(
     "atan2", infer=infer_float_elementwise("atan2"), impl=_np_binary(np.arctan2),
-    codegen=cg_call("ti.atan2"), zero="first", float_args=(0, 1), transcendental=True,
+    codegen=cg_call("ti.atan2"), zero="first", float_args=(0, 1), costly=True,
+    f64_on_vulkan=False, lane="per_lane",
     cases=(Case((_SCALAR, _POS)), Case((_POS, _SCALAR))),
 )
 minimum = primitive(
     "min", infer=infer_binary("min"), impl=_np_binary(np.minimum), codegen=cg_call("ti.min"),
-    float_args=(0, 1), commutative=True,
+    float_args=(0, 1), commutative=True, lane="spread", lane_arrays=True, vector_mode_safe=True,
     cases=(Case((Interval(-2, -0.5), Interval(0.5, 2))),
            Case((Interval(0.5, 2), Interval(-2, -0.5)))),
 )
 maximum = primitive(
     "max", infer=infer_binary("max"), impl=_np_binary(np.maximum), codegen=cg_call("ti.max"),
-    float_args=(0, 1), commutative=True,
+    float_args=(0, 1), commutative=True, lane="spread", lane_arrays=True, vector_mode_safe=True,
     cases=(Case((Interval(-2, -0.5), Interval(0.5, 2))),
            Case((Interval(0.5, 2), Interval(-2, -0.5)))),
 )
@@ -427,7 +489,7 @@ def _cast_infer(types, attrs, default_fp):
 cast = primitive(
     "cast", infer=_cast_infer, impl=_cast_impl,
     codegen=lambda a, at, t: (f"ti.cast({a[0][0]}, ti.{at[0].name})", PREC_CALL),
-    zero="any", float_args=(0,), attrs_doc="(dtype,)",
+    zero="any", float_args=(0,), lane="per_lane", attrs_doc="(dtype,)",
     cases=(Case((_SCALAR,), (F64,)), Case((Interval(0.1, 0.9),), (I32,))),
 )
 
@@ -436,7 +498,8 @@ def comparison(name: str, op: str, fn) -> Primitive:
     """An elementwise comparison giving 0 or 1 (i32)."""
     return primitive(name, infer=infer_compare(name),
                      impl=_np_binary(lambda a, b: fn(a, b).astype(np.int32)),
-                     codegen=cg_binop(op, PREC_CMP), cases=(Case((_SCALAR, _SCALAR)),))
+                     codegen=cg_binop(op, PREC_CMP), lane="spread", vector_mode_safe=True,
+                     cases=(Case((_SCALAR, _SCALAR)),))
 
 
 lt = comparison("lt", "<", np.less)
@@ -448,18 +511,18 @@ ne = comparison("ne", "!=", np.not_equal)
 logical_and = primitive(
     "and", infer=infer_compare("and"),
     impl=_np_binary(lambda a, b: ((a != 0) & (b != 0)).astype(np.int32)),
-    codegen=cg_binop("&", PREC_AND), commutative=True,
+    codegen=cg_binop("&", PREC_AND), commutative=True, lane="per_lane",
     cases=(Case((Choice((0, 1)), Choice((0, 1)))),),
 )
 logical_or = primitive(
     "or", infer=infer_compare("or"),
     impl=_np_binary(lambda a, b: ((a != 0) | (b != 0)).astype(np.int32)),
-    codegen=cg_binop("|", PREC_OR), commutative=True,
+    codegen=cg_binop("|", PREC_OR), commutative=True, lane="per_lane",
     cases=(Case((Choice((0, 1)), Choice((0, 1)))),),
 )
 logical_not = primitive(
     "not", infer=infer_compare("not"), impl=_np_unary(lambda a: (a == 0).astype(np.int32)),
-    codegen=lambda a, at, t: (f"{_wrap(a[0], PREC_CMP + 1)} == 0", PREC_CMP),
+    codegen=lambda a, at, t: (f"{_wrap(a[0], PREC_CMP + 1)} == 0", PREC_CMP), lane="per_lane",
     cases=(Case((Choice((0, 1)),)),),
 )
 
@@ -476,7 +539,7 @@ def _select_infer(types, attrs, default_fp):
 
 select = primitive(
     "select", infer=_select_infer, impl=lambda c, a, b, attrs=(): np.where(c != 0, a, b),
-    codegen=cg_call("ti.select"), float_args=(1, 2),
+    codegen=cg_call("ti.select"), float_args=(1, 2), lane="spread", vector_mode_safe=True,
     cases=(Case((Choice((0, 1)), _SCALAR, _SCALAR)),),
 )
 
@@ -515,7 +578,7 @@ def _make_cg(args, attrs, types):
 
 make = primitive(
     "make", infer=_make_infer, impl=_make_impl, codegen=_make_cg, zero="all",
-    float_args="all", attrs_doc="(shape,)",
+    float_args="all", vector_mode_safe=True, attrs_doc="(shape,)",
     cases=(Case((_SCALAR, _SCALAR, _SCALAR), ((3,),)),
            Case((_SCALAR, _SCALAR, _SCALAR, _SCALAR), ((2, 2),))),
 )
@@ -547,7 +610,8 @@ def _getitem_cg(args, attrs, types):
 
 getitem = primitive(
     "getitem", infer=_getitem_infer, impl=_getitem_impl, codegen=_getitem_cg, zero="first",
-    float_args=(0,), cases=(Case((_V3, Choice((0, 2)))), Case((_M2, Choice((1,)), Choice((0,))))),
+    float_args=(0,), vector_mode_safe=True,
+    cases=(Case((_V3, Choice((0, 2)))), Case((_M2, Choice((1,)), Choice((0,))))),
 )
 
 
@@ -567,7 +631,7 @@ def _setitem_impl(v, s, *idx, attrs=()):
 
 setitem = primitive(
     "setitem", infer=_setitem_infer, impl=_setitem_impl, codegen=None, zero="all",
-    float_args=(0, 1), cases=(Case((_V3, _SCALAR, Choice((1,)))),
+    float_args=(0, 1), vector_mode_safe=True, cases=(Case((_V3, _SCALAR, Choice((1,)))),
                               Case((_M2, _SCALAR, Choice((0,)), Choice((1,))))),
 )
 
@@ -591,7 +655,7 @@ def _broadcast_cg(args, attrs, types):
 broadcast = primitive(
     "broadcast", infer=_broadcast_infer,
     impl=lambda x, attrs=(): np.full(attrs[0], x), codegen=_broadcast_cg, zero="any",
-    float_args=(0,), cases=(Case((_SCALAR,), ((3,),)),),
+    float_args=(0,), vector_mode_safe=True, cases=(Case((_SCALAR,), ((3,),)),),
 )
 
 
@@ -608,7 +672,7 @@ def _matmul_infer(types, attrs, default_fp):
 
 matmul = primitive(
     "matmul", infer=_matmul_infer, impl=lambda a, b, attrs=(): np.asarray(a) @ np.asarray(b),
-    codegen=cg_binop("@", PREC_MUL), zero="any", float_args=(0, 1),
+    codegen=cg_binop("@", PREC_MUL), zero="any", float_args=(0, 1), vector_mode_safe=True,
     cases=(Case((_M2, _M2)), Case((_M2, Interval(-1.5, 1.5, (2,))))),
 )
 
@@ -623,7 +687,8 @@ def _dot_infer(types, attrs, default_fp):
 dot = primitive(
     "dot", infer=_dot_infer, impl=lambda a, b, attrs=(): np.dot(a, b),
     codegen=lambda a, at, t: (f"{_wrap(a[0], PREC_CALL)}.dot({a[1][0]})", PREC_CALL),
-    zero="any", float_args=(0, 1), commutative=True, cases=(Case((_V3, _V3)),),
+    zero="any", float_args=(0, 1), commutative=True, vector_mode_safe=True,
+    cases=(Case((_V3, _V3)),),
 )
 
 
@@ -638,7 +703,7 @@ def _cross_infer(types, attrs, default_fp):
 cross = primitive(
     "cross", infer=_cross_infer, impl=lambda a, b, attrs=(): np.cross(a, b),
     codegen=lambda a, at, t: (f"{_wrap(a[0], PREC_CALL)}.cross({a[1][0]})", PREC_CALL),
-    zero="any", float_args=(0, 1),
+    zero="any", float_args=(0, 1), vector_mode_safe=True,
     cases=(Case((_V3, _V3)), Case((Interval(-1, 1, (2,)), Interval(-1, 1, (2,))))),
 )
 
@@ -653,7 +718,8 @@ def _outer_infer(types, attrs, default_fp):
 outer = primitive(
     "outer", infer=_outer_infer, impl=lambda a, b, attrs=(): np.outer(a, b),
     codegen=lambda a, at, t: (f"{_wrap(a[0], PREC_CALL)}.outer_product({a[1][0]})", PREC_CALL),
-    zero="any", float_args=(0, 1), cases=(Case((_V3, Interval(-1, 1, (2,)))),),
+    zero="any", float_args=(0, 1), vector_mode_safe=True,
+    cases=(Case((_V3, Interval(-1, 1, (2,)))),),
 )
 
 
@@ -667,7 +733,8 @@ def _transpose_infer(types, attrs, default_fp):
 transpose = primitive(
     "transpose", infer=_transpose_infer, impl=lambda a, attrs=(): np.asarray(a).T,
     codegen=lambda a, at, t: (f"{_wrap(a[0], PREC_CALL)}.transpose()", PREC_CALL),
-    zero="any", float_args=(0,), cases=(Case((Interval(-1, 1, (2, 3)),)),),
+    zero="any", float_args=(0,), vector_mode_safe=True,
+    cases=(Case((Interval(-1, 1, (2, 3)),)),),
 )
 
 
@@ -681,7 +748,8 @@ def _sum_infer(types, attrs, default_fp):
 sum_ = primitive(
     "sum", infer=_sum_infer, impl=lambda a, attrs=(): np.sum(a),
     codegen=lambda a, at, t: (f"{_wrap(a[0], PREC_CALL)}.sum()", PREC_CALL),
-    zero="any", float_args=(0,), cases=(Case((_V3,)), Case((_M2,))),
+    zero="any", float_args=(0,), vector_mode_safe=True,
+    cases=(Case((_V3,)), Case((_M2,))),
 )
 
 # ----------------------------------------------------------------------------------------------
@@ -737,15 +805,49 @@ def _load_infer(types, attrs, default_fp):
 
 
 def _load_cg(args, attrs, types):
-    ref = attrs[0]
-    return f"{ref.name}[{', '.join(a for a, _ in args) or 'None'}]", PREC_CALL
+    ref, elem = attrs
+    src = f"{ref.name}[{', '.join(a for a, _ in args) or 'None'}]"
+    if not needs_element_reads(ref, elem):
+        return src, PREC_CALL
+    return element_wise_source([src], elem), PREC_CALL
+
+
+def needs_element_reads(ref: GlobalRef, elem: TType) -> bool:
+    """Whether a vector or matrix element of ``ref`` is read one number at a time.
+
+    In Taichi's vector mode (Taichi 1.7.4, CPU) a whole-element load of an ndarray vector whose
+    size is not a power of two is an aligned SIMD load at an unaligned address (a segfault:
+    3-input PINN problems), while element reads of power-of-two vectors that the same kernel
+    also writes as a whole read stale values. So ndarray elements of 3, 5, 6, ... numbers are
+    read element by element, and the others whole.
+    """
+    n = elem.size
+    return isinstance(ref.obj, ArrayArg) and not elem.is_scalar and n & (n - 1) != 0
+
+
+def element_wise_source(elements: list[str], elem: TType) -> str:
+    """Source of a vector or matrix built from element reads of ``elements`` (one column per
+    entry when there are several: a matrix with a row per element of ``elem``)."""
+    rows = []
+    for c in range(elem.size):
+        comp = ", ".join(map(str, divmod(c, elem.shape[1]))) if elem.is_matrix else str(c)
+        rows.append([f"{e}[{comp}]" for e in elements])
+    dt = f"dt=ti.{elem.dtype.name}"
+    if len(elements) == 1:
+        if elem.is_vector:
+            return f"ti.Vector([{', '.join(r[0] for r in rows)}], {dt})"
+        n, m = elem.shape
+        body = ", ".join("[" + ", ".join(rows[i * m + j][0] for j in range(m)) + "]"
+                         for i in range(n))
+        return f"ti.Matrix([{body}], {dt})"
+    return "ti.Matrix([" + ", ".join("[" + ", ".join(r) + "]" for r in rows) + f"], {dt})"
 
 
 load = primitive(
     "load", infer=_load_infer, impl=None, codegen=_load_cg, float_args=(), cse=False,
     attrs_doc="(GlobalRef, element type): read an element of a Taichi field or ndarray",
     # the test builds the field; the input is the element index
-    cases=(Case((Choice((0, 2)),)),), extra={"memory": True, "reads_memory": True},
+    reads_memory=True, vector_mode_safe=True, cases=(Case((Choice((0, 2)),)),),
 )
 
 
@@ -769,22 +871,22 @@ def _memory_cg(op):
 array_size = primitive(
     "array_size", infer=lambda types, attrs, fp: (TType(I32),), impl=None,
     codegen=lambda a, at, t: (f"{at[0].name}.shape[{at[1]}]", PREC_CALL), cse=True,
-    extra={"memory": True},
+    vector_mode_safe=True,
     attrs_doc="(GlobalRef of an ndarray argument, dimension): its size along the dimension",
     cases=(Case(()),),
 )
 
 store = primitive(
     "store", infer=_store_infer, impl=None, codegen=_memory_cg("="), float_args="last",
-    cse=False, effect=True,
+    cse=False, writes_memory=True, vector_mode_safe=True,
     attrs_doc="(GlobalRef, element type): write an element (args: indices, value)",
-    cases=(Case((Choice((0, 2)),)),), extra={"memory": True},
+    cases=(Case((Choice((0, 2)),)),),
 )
 atomic_add = primitive(
     "atomic_add", infer=_store_infer, impl=None, codegen=_memory_cg("+="), float_args="last",
-    cse=False, effect=True,
+    cse=False, writes_memory=True, vector_mode_safe=True,
     attrs_doc="(GlobalRef, element type): atomically add to an element (args: indices, value)",
-    cases=(Case((Choice((0, 2)),)),), extra={"memory": True},
+    cases=(Case((Choice((0, 2)),)),),
 )
 
 # ----------------------------------------------------------------------------------------------
