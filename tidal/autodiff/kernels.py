@@ -19,43 +19,9 @@ from tidal.autodiff import memory
 from tidal.autodiff.jvp import JvpEmitter
 from tidal.autodiff.vjp import Adjoints, VjpEmitter
 from tidal.dsl import codegen, ir, kernel_lowering, optimize, runtime
+from tidal.dsl import kernel as kernel_mod
 from tidal.dsl import primitives as P
 from tidal.dsl.emitter import Emitter
-
-_CONTEXTS: list = []  # active tapes and tangent runs
-
-
-def differentiating() -> bool:
-    """Whether a tape or a tangent run is active (kernels must then be tidal-lowerable)."""
-    return bool(_CONTEXTS)
-
-
-def push(ctx) -> None:
-    _CONTEXTS.append(ctx)
-
-
-def pop(ctx) -> None:
-    _CONTEXTS.remove(ctx)
-
-
-def current():
-    return _CONTEXTS[-1] if _CONTEXTS else None
-
-
-def outer(ctx):
-    """The context that encloses ``ctx`` (a tape recording a tangent run), or None."""
-    i = _CONTEXTS.index(ctx)
-    return _CONTEXTS[i - 1] if i > 0 else None
-
-
-def launch(spec, args):
-    """Launch a kernel specialisation, letting an active tape or tangent run take part."""
-    from tidal.dsl.kernel import run_compiled
-
-    ctx = current()
-    if ctx is not None:
-        return ctx.launch(spec, args)
-    return run_compiled(spec.forward(), spec.call_args(args))
 
 
 def ref_objects(spec, args) -> dict:
@@ -93,6 +59,10 @@ def transform(spec, kind: str, active: frozenset) -> kernel_lowering.KernelIR:
     derivatives. The result takes the specialisation's value and ndarray arguments followed by
     the derivative storage of its active ndarray arguments.
     """
+    cache = spec.__dict__.setdefault("_transformed", {})
+    hit = cache.get((kind, active))
+    if hit is not None:
+        return hit
     kir = spec.kir
     fn = kir.fn
     fp = runtime.config().default_fp
@@ -122,7 +92,18 @@ def transform(spec, kind: str, active: frozenset) -> kernel_lowering.KernelIR:
     if kind == "tangent":
         post += [memory.ref(r, "tangent") for r in kir.post_reads if id(r.obj) in active]
     reads, writes, adds = memory_refs(out, fp)
-    return kernel_lowering.KernelIR(out, signature, arrays, reads, writes, adds, post)
+    cache[(kind, active)] = kernel_lowering.KernelIR(out, signature, arrays, reads, writes, adds,
+                                                     post)
+    return cache[(kind, active)]
+
+
+def check_adjoint(spec) -> None:
+    """Raise now the error the adjoint of ``spec`` would raise (a tape calls this at a kernel's
+    first launch, so that a kernel tidal cannot differentiate is refused before the rollout
+    runs, not when the tape ends). The adjoint IR is made once per specialisation."""
+    if "_adjoint_checked" not in spec.__dict__:
+        transform(spec, "adjoint", all_active(spec))
+        spec._adjoint_checked = True
 
 
 class DerivedSpec:
@@ -168,19 +149,21 @@ def storage_args(spec, args, kind: str, active: frozenset) -> list:
             if id(arr) in active]
 
 
-def source(spec, mode: str) -> str:
-    """Source of a kernel specialisation: ``forward``, ``adjoint`` or ``tangent`` (all memory
-    references active)."""
-    if mode == "forward":
-        return spec.source()
-    if mode not in ("adjoint", "tangent"):
-        from tidal.dsl.errors import TidalArgumentError
-
-        raise TidalArgumentError(f"mode must be 'forward', 'adjoint' or 'tangent', got {mode!r}")
+def all_active(spec) -> frozenset:
+    """Every float memory reference of a kernel specialisation (the widest active set)."""
     kir = spec.kir
-    active = frozenset(id(r.obj) for r in kir.reads + kir.writes + kir.adds
-                       if r.obj is not None and _is_float(r))
-    return derived(spec, mode, active).source()
+    return frozenset(id(r.obj) for r in kir.reads + kir.writes + kir.adds
+                     if r.obj is not None and _is_float(r))
+
+
+def source(spec, mode: str) -> str:
+    """Source of the ``adjoint`` or ``tangent`` kernel of a specialisation (all memory
+    references active)."""
+    return derived(spec, mode, all_active(spec)).source()
+
+
+for _mode in ("adjoint", "tangent"):
+    kernel_mod.DERIVED_SOURCES[_mode] = lambda spec, _mode=_mode: source(spec, _mode)
 
 
 def _is_float(r) -> bool:

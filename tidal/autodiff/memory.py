@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import taichi as ti
 
+from tidal.dsl import launches, runtime
 from tidal.dsl import primitives as P
-from tidal.dsl import runtime
 
 
 @dataclass(frozen=True)
@@ -139,11 +139,12 @@ def array_storage(arr, kind: str):
 
 
 def zero(obj) -> None:
-    """Set a field or ndarray (Taichi or NumPy) to zero."""
+    """Set a field or ndarray (Taichi or NumPy) to zero (unseen by an active tape)."""
     if isinstance(obj, np.ndarray):
         obj.fill(0)
     else:
-        obj.fill(0)
+        with launches.quiet():
+            obj.fill(0)
 
 
 def applies(prim) -> bool:

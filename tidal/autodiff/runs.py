@@ -13,9 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 from tidal.autodiff import kernels, memory
-from tidal.autodiff.tape import Tape
+from tidal.autodiff.tape import Tape, taichi_overwrite
+from tidal.dsl import kernel as kernel_mod
+from tidal.dsl import launches
 from tidal.dsl.errors import TidalArgumentError
-from tidal.dsl.kernel import run_compiled
 
 
 def _storage(obj, kind: str):
@@ -39,6 +40,17 @@ class TangentRun:
     def __init__(self, seeded: dict):
         self.active = dict(seeded)
 
+    def taichi_launch(self, kernel, args):
+        """A plain Taichi kernel: its tangent kernel runs (compiled by tidal from its source);
+        Taichi's ``fill``/``from_numpy`` give the object they overwrite a zero tangent."""
+        if launches.taichi_internal(kernel):
+            obj = taichi_overwrite(kernel, args)
+            if obj is not None:
+                memory.zero(_storage(obj, "tangent"))
+                self.active[id(obj)] = obj
+            return launches.run_taichi(kernel, args)
+        return self.launch(kernel_mod.from_taichi(kernel).specialize(args), args)
+
     def launch(self, spec, args):
         objs = kernels.ref_objects(spec, args)
         for r in spec.kir.writes + spec.kir.adds:
@@ -49,10 +61,10 @@ class TangentRun:
         act = frozenset(rid for rid, obj in objs.items() if id(obj) in self.active)
         tangent = kernels.derived(spec, "tangent", act)
         targs = spec.call_args(args) + kernels.storage_args(spec, args, "tangent", act)
-        outer = kernels.outer(self)
+        outer = launches.outer(self)
         if outer is not None:
             return outer.launch(tangent, targs)
-        return run_compiled(tangent.forward(), targs)
+        return launches.run_compiled(tangent.forward(), targs)
 
 
 def _check(params, vectors, what: str):
@@ -115,11 +127,11 @@ def jvp_run(run, params, tangents):
     """
     vectors = _check(params, tangents, "jvp_run")
     ctx = TangentRun(_seed(params, vectors))
-    kernels.push(ctx)
+    launches.push(ctx)
     try:
         loss = run()
     finally:
-        kernels.pop(ctx)
+        launches.pop(ctx)
     return _scalar(loss), _scalar(_storage(loss, "tangent"))
 
 
@@ -152,13 +164,13 @@ def hvp(run, params, v):
         tape.extra_active[id(p)] = p
         t = _storage(p, "tangent")
         tape.extra_active[id(t)] = t
-    kernels.push(tape)
-    kernels.push(ctx)
+    launches.push(tape)
+    launches.push(ctx)
     try:
         loss = run()
     finally:
-        kernels.pop(ctx)
-        kernels.pop(tape)
+        launches.pop(ctx)
+        launches.pop(tape)
     value = _scalar(loss)
     tape.loss = _storage(loss, "tangent")
     tape.backward()

@@ -1,6 +1,8 @@
 """``td.Tape``: record kernel launches, then run their generated adjoints in reverse.
 
-Usage matches ``ti.ad.Tape``::
+Usage matches ``ti.ad.Tape`` (the loss is zeroed on entry, every kernel launched inside is
+recorded: ``@td.kernel`` and plain ``@ti.kernel`` alike, the latter compiled by tidal from its
+source)::
 
     with td.Tape(loss):
         for t in range(steps):
@@ -19,6 +21,11 @@ What the tape guarantees, where Taichi's does not:
 * **Intermediate storage.** Fields written during the tape carry gradients even without
   ``needs_grad`` (tidal allocates shadow storage); fields neither written during the tape nor
   marked ``needs_grad`` are constants.
+* **Every launch is seen.** Plain Taichi kernels launched inside the tape (a grid cleared by a
+  ``@ti.kernel`` between substeps) are recorded and differentiated like ``td.kernel``s, or
+  refused at their first launch with an error naming the construct; ``field.fill`` and
+  ``from_numpy`` inside the tape count as overwriting the field with constants; a kernel whose
+  adjoint tidal cannot generate is refused at its first launch, not when the tape ends.
 * **Bounded memory.** With ``checkpoint_every=k``, the state of everything the recorded launches
   overwrite is saved only before every k-th launch; the backward pass replays each segment of
   ``k`` launches from its checkpoint, saving values only within the segment, and runs its
@@ -33,23 +40,56 @@ import numpy as np
 import taichi as ti
 
 from tidal.autodiff import kernels, memory
+from tidal.dsl import kernel as kernel_mod
+from tidal.dsl import launches
 from tidal.dsl import primitives as P
-from tidal.dsl.errors import TidalArgumentError
-from tidal.dsl.kernel import run_compiled
+from tidal.dsl.errors import TidalArgumentError, TidalError
+
+run_compiled = launches.run_compiled
 
 
 def snapshot(obj):
     """A copy of a field's or ndarray's contents."""
     if isinstance(obj, np.ndarray):
         return obj.copy()
-    return obj.to_numpy()
+    with launches.quiet():
+        return obj.to_numpy()
 
 
 def restore(obj, saved) -> None:
     if isinstance(obj, np.ndarray):
         np.copyto(obj, saved)
     else:
-        obj.from_numpy(saved)
+        with launches.quiet():
+            obj.from_numpy(saved)
+
+
+# Taichi's own kernels behind Python-scope operations on fields and ndarrays: the position of the
+# argument each one overwrites with values that do not depend on anything a kernel computed
+_TAICHI_WRITERS = {
+    "fill_field": 0, "fill_ndarray": 0, "fill_ndarray_matrix": 0, "field_fill_python_scope": 0,
+    "ext_arr_to_tensor": 1, "ext_arr_to_ndarray": 1, "ext_arr_to_ndarray_matrix": 1,
+    "ext_arr_to_matrix": 1, "arr_vulkan_layout_to_field_normal_layout": 1,
+}
+# ... and those that copy one field or ndarray into another (differentiable, not supported yet)
+_TAICHI_COPIES = {"tensor_to_tensor", "ndarray_to_ndarray", "blit_from_field_to_field"}
+
+
+def taichi_overwrite(kernel, args):
+    """The object a Taichi-internal kernel overwrites with constants (``fill``,
+    ``from_numpy``), or None for one that only reads (``to_numpy``).
+
+    Raises:
+        TidalError: for a copy between fields (``copy_from``), whose derivative tidal does not
+            propagate.
+    """
+    name = kernel.func.__name__
+    if name in _TAICHI_COPIES:
+        raise TidalError(f"`{name}` (field.copy_from or a similar Python-scope copy) runs inside "
+                         "a tape, and tidal does not differentiate it",
+                         hint="copy with a kernel (`dst[i] = src[i]`), or outside the tape")
+    pos = _TAICHI_WRITERS.get(name)
+    return None if pos is None else args[pos]
 
 
 def has_own_grad(obj) -> bool:
@@ -141,6 +181,27 @@ class Record:
     saved: dict  # id(object) -> (object, contents before the launch)
 
 
+class ConstantWrite:
+    """A Python-scope write (``fill``, ``from_numpy``) recorded by a tape: Taichi's kernel
+    ``kernel`` overwrites ``obj`` with values that do not depend on the recorded launches."""
+
+    name = "constant write"
+
+    def __init__(self, kernel, obj):
+        self.kernel = kernel
+        self.obj = obj
+
+
+class CustomGrad:
+    """A call of a function decorated with ``ti.ad.grad_replaced``; its backward is the
+    function registered with ``ti.ad.grad_for``."""
+
+    name = "grad_replaced function"
+
+    def __init__(self, func):
+        self.func = func
+
+
 class Tape:
     """Records ``@td.kernel`` launches and, on exit, computes gradients of ``loss``.
 
@@ -201,10 +262,46 @@ class Tape:
         if self.clear_gradients:
             ti.ad.clear_all_gradients()
             self._fields_cleared = True
-        kernels.push(self)
+        if self.loss is not None:
+            memory.zero(self.loss)  # as ti.ad.Tape does: accumulated losses start at zero
+        launches.push(self)
         return self
 
+    def taichi_launch(self, kernel, args):
+        """A plain Taichi kernel launched inside the tape: compiled by tidal from its source
+        and recorded like a ``td.kernel``; Taichi's own ``fill``/``from_numpy`` kernels are
+        recorded as constant overwrites."""
+        if launches.taichi_internal(kernel):
+            obj = taichi_overwrite(kernel, args)
+            if obj is not None:
+                self._record_constant_write(kernel, obj, args)
+            return launches.run_taichi(kernel, args)
+        tk = kernel_mod.from_taichi(kernel)
+        return self.launch(tk.specialize(args), args)
+
+    def _record_constant_write(self, kernel, obj, args) -> None:
+        saved = {}
+        if self.checkpoint_every is None or self.replaying:
+            if self._read_before(obj, None, args):
+                saved[id(obj)] = (obj, snapshot(obj))
+        elif not self.replaying and len(self.records) % self.checkpoint_every == 0:
+            self.checkpoints[len(self.records)] = self._state_of(self.written | {id(obj): obj})
+        self.written[id(obj)] = obj
+        record = Record(ConstantWrite(kernel, obj), list(args), {id(obj): obj}, {},
+                        {id(obj): obj}, saved)
+        (self.replayed if self.replaying else self.records).append(record)
+
+    def grad_replaced(self, func, args) -> None:
+        """A ``ti.ad.grad_replaced`` function called inside the tape: its ``grad_for`` function
+        runs in its place in the backward pass (the kernels it launches are not recorded)."""
+        if getattr(func, "grad", None) is None:
+            raise TidalError(f"{func.__name__} is decorated with ti.ad.grad_replaced but has no "
+                             "gradient function", hint="register one with @ti.ad.grad_for")
+        record = Record(CustomGrad(func), list(args), {}, {}, {}, {})
+        (self.replayed if self.replaying else self.records).append(record)
+
     def launch(self, spec, args):
+        kernels.check_adjoint(spec)  # a kernel tidal cannot differentiate fails now, not at exit
         plan = launch_plan(spec)
         objs = plan.resolve(args)
         reads = {id(objs[rid]): objs[rid] for rid in plan.read_ids}
@@ -282,7 +379,7 @@ class Tape:
 
     # -- backward ------------------------------------------------------------------------------
     def __exit__(self, exc_type, exc, tb):
-        kernels.pop(self)
+        launches.pop(self)
         if exc_type is None:
             self.backward()
         return False
@@ -332,6 +429,15 @@ class Tape:
         # launches of one kernel on the same objects share their adjoint and its storage
         cache: dict = {}
         for rec in reversed(records):
+            if isinstance(rec.spec, ConstantWrite):
+                # the old values influence nothing after the write: their cotangent is zero
+                memory.zero(self._adjoint_storage(rec.spec.obj))
+                for obj, saved in rec.saved.values():
+                    restore(obj, saved)
+                continue
+            if isinstance(rec.spec, CustomGrad):
+                rec.spec.func.grad(*rec.args)
+                continue
             key = (id(rec.spec), tuple(map(id, rec.objects.values())))
             hit = cache.get(key)
             if hit is None:
@@ -360,12 +466,18 @@ class Tape:
                 restore(obj, saved)
             self.replaying = True
             self.replayed = []
-            kernels.push(self)
+            launches.push(self)
             try:
                 for rec in self.records[s:s + k]:
-                    self.launch(rec.spec, rec.args)
+                    if isinstance(rec.spec, ConstantWrite):
+                        self._record_constant_write(rec.spec.kernel, rec.spec.obj, rec.args)
+                        launches.run_taichi(rec.spec.kernel, rec.args)
+                    elif isinstance(rec.spec, CustomGrad):
+                        rec.spec.func(*rec.args)  # records itself through Taichi's tape slot
+                    else:
+                        self.launch(rec.spec, rec.args)
             finally:
-                kernels.pop(self)
+                launches.pop(self)
                 self.replaying = False
             self._reverse(self.replayed, active)
             self.replayed = []
@@ -401,7 +513,7 @@ def launch_with_adjoint(kernel, *args) -> None:
     """
     from tidal.dsl import ir
 
-    if kernels.current() is not None:
+    if launches.current() is not None:
         raise TidalArgumentError("launch_with_adjoint cannot run inside a tape or tangent run",
                                  hint="launch the kernel normally inside the tape")
     spec = kernel.specialize(args)

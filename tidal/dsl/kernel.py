@@ -2,10 +2,12 @@
 
 A :class:`TidalKernel` is lowered into tidal IR for each launch signature (template arguments
 bound, ndarray element types known) and launched as generated Taichi source, the same IR its
-adjoint and tangent kernels are made from (:mod:`tidal.autodiff.kernels`). Launches inside a
-:class:`tidal.Tape` are recorded. A kernel using Taichi features outside tidal's subset still runs
-forward (as a plain Taichi kernel) outside tapes; differentiating it raises the tidal error that
-names the construct.
+adjoint and tangent kernels are made from (:mod:`tidal.autodiff.kernels`). Launches go through
+:mod:`tidal.dsl.launches`, so an active recorder (a :class:`tidal.Tape`) sees them; plain
+``@ti.kernel`` launches reach it there too and are compiled from their source like
+``@td.kernel`` (:func:`from_taichi`). A kernel using Taichi features outside tidal's subset still
+runs forward (as a plain Taichi kernel) while nothing records; inside a tape it raises, at its
+first launch, the tidal error that names the construct.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ import functools
 
 import taichi as ti
 from taichi.lang import impl as ti_impl
-from taichi.lang.exception import TaichiCompilationError
 
-from tidal.dsl import codegen, frontend, kernel_lowering, loader, optimize, runtime
+from tidal.dsl import codegen, frontend, kernel_lowering, launches, optimize, runtime
 from tidal.dsl.errors import TidalError
+
+# mode -> function(spec) giving the source of a derived kernel; filled by tidal.autodiff.kernels
+DERIVED_SOURCES: dict = {}
+run_compiled = launches.run_compiled
 
 
 def _resolve_annotations(pyfunc) -> None:
@@ -40,17 +45,6 @@ def _resolve_annotations(pyfunc) -> None:
             except Exception as e:  # noqa: BLE001 - report which annotation failed
                 raise TidalError(f"cannot evaluate the annotation of `{k}` in kernel "
                                  f"{pyfunc.__name__}: {v!r} ({e})") from None
-
-
-def run_compiled(kernel, args):
-    """Launch a Taichi kernel, reporting compile errors in generated code at the user's line."""
-    try:
-        return kernel(*args)
-    except TaichiCompilationError as e:
-        mapped = loader.user_error_from_taichi(e)
-        if mapped is not None:
-            raise mapped from None
-        raise
 
 
 class Specialization:
@@ -91,7 +85,7 @@ class TidalKernel:
 
     __tidal_kernel__ = True
 
-    def __init__(self, pyfunc):
+    def __init__(self, pyfunc, raw=None):
         frontend.remember_source(pyfunc)
         self.pyfunc = pyfunc
         self.name = pyfunc.__name__
@@ -99,7 +93,7 @@ class TidalKernel:
         self._values_only = None
         self._nparams = None
         self._specs: dict = {}
-        self._raw = None
+        self._raw = raw
         functools.update_wrapper(self, pyfunc)
 
     @property
@@ -131,7 +125,8 @@ class TidalKernel:
         return spec
 
     def raw(self):
-        """The plain Taichi kernel compiled from the user's source."""
+        """The plain Taichi kernel compiled from the user's source (launched as Taichi would,
+        untouched by an active tape)."""
         if self._raw is None:
             _resolve_annotations(self.pyfunc)
             self._raw = ti.kernel(self.pyfunc)
@@ -141,23 +136,19 @@ class TidalKernel:
         if ti_impl.inside_kernel():
             raise TidalError(f"kernel {self.name} cannot be called from inside a kernel",
                              hint="call a @td.func instead")
-        from tidal.autodiff import kernels
-
         runtime.config()
         try:
             spec = self.specialize(args)
         except TidalError:
-            if kernels.differentiating():
+            if launches.recording():
                 raise
-            return run_compiled(self.raw(), args)
-        return kernels.launch(spec, args)
+            return launches.run_taichi(self.raw()._primal, args)
+        return launches.launch(spec, args)
 
     def source(self, *args, mode: str = "forward") -> str:
         """Generated source (``mode``: ``"forward"``, ``"adjoint"`` or ``"tangent"``) for the
         launch arguments ``args``; without arguments, for the latest launch (or for a kernel
         that takes no arguments)."""
-        from tidal.autodiff import kernels
-
         if args or not self.parsed.tree.args.args:
             spec = self.specialize(args)
         elif getattr(self, "_last", None) is not None:
@@ -165,7 +156,43 @@ class TidalKernel:
         else:
             raise TidalError(f"kernel {self.name} takes arguments: launch it once, or pass "
                              "the arguments to source()")
-        return kernels.source(spec, mode)
+        if mode == "forward":
+            return spec.source()
+        if mode not in DERIVED_SOURCES:
+            from tidal.dsl.errors import TidalArgumentError
+
+            raise TidalArgumentError(f"mode must be 'forward', 'adjoint' or 'tangent', got "
+                                     f"{mode!r}")
+        return DERIVED_SOURCES[mode](spec)
+
+
+def from_taichi(taichi_kernel) -> TidalKernel:
+    """The tidal kernel compiled from the source of a plain Taichi kernel (a ``Kernel``
+    object, as Taichi launches it), made once per kernel.
+
+    Raises:
+        TidalError: for kernels of ``@ti.data_oriented`` classes, which tidal cannot compile.
+    """
+    tk = getattr(taichi_kernel, "_tidal_kernel", None)
+    if tk is None:
+        if getattr(taichi_kernel, "_classkernel", False):
+            raise TidalError(f"kernel {taichi_kernel.func.__name__} is a method of a "
+                             "@ti.data_oriented class, which tidal cannot record inside td.Tape",
+                             hint="make it a module-level @ti.kernel or @td.kernel that takes "
+                                  "the fields as ti.template() arguments")
+        tk = TidalKernel(taichi_kernel.func, raw=_RawWrapper(taichi_kernel))
+        taichi_kernel._tidal_kernel = tk
+    return tk
+
+
+class _RawWrapper:
+    """A Taichi ``Kernel`` object in the shape ``ti.kernel`` returns (``_primal``)."""
+
+    def __init__(self, primal):
+        self._primal = primal
+
+    def __call__(self, *args):
+        return self._primal(*args)
 
 
 def kernel(pyfunc):

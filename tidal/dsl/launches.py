@@ -1,0 +1,160 @@
+"""Kernel launches, and the hook through which a recorder (a tape, a tangent run) sees them.
+
+The language layer owns this hook; the layers above fill it (as Warp's launch ends with "if a
+tape is active, record this launch"). A *recorder* is any object with two methods:
+
+* ``launch(spec, args)``: a tidal kernel specialisation is launched with ``args``; the recorder
+  runs it (or its tangent kernel) and returns what the launch returns;
+* ``taichi_launch(kernel, args)``: a plain Taichi kernel (``@ti.kernel``, or one of Taichi's own
+  kernels behind ``field.fill`` and ``from_numpy``) is launched while the recorder is active.
+
+While a recorder is active every launch of a Taichi kernel from user code reaches it: Taichi's
+``Kernel.__call__`` is wrapped once (:func:`install`) so that a plain ``@ti.kernel`` launched
+inside ``td.Tape`` is recorded like a ``@td.kernel``. Kernels tidal generates itself, and
+launches made inside :func:`quiet` (tidal's own snapshots and restores), run untouched.
+Functions decorated with ``ti.ad.grad_replaced`` announce themselves through Taichi's own tape
+slot; a recorder with a ``grad_replaced(func, args)`` method receives them.
+
+Guarantees: with no recorder active, launches behave exactly as Taichi's; the hook never
+swallows a launch: each one is run once, by Taichi or by the recorder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from taichi.lang import impl as ti_impl
+from taichi.lang import kernel_impl
+from taichi.lang.exception import TaichiCompilationError
+
+from tidal.dsl import loader
+
+_RECORDERS: list = []
+_QUIET = [0]
+_TAICHI_CALL = kernel_impl.Kernel.__call__
+
+
+def run_compiled(kernel, args):
+    """Launch a compiled kernel, reporting compile errors in generated code at the user's line."""
+    try:
+        return kernel(*args)
+    except TaichiCompilationError as e:
+        mapped = loader.user_error_from_taichi(e)
+        if mapped is not None:
+            raise mapped from None
+        raise
+
+
+def current():
+    """The innermost active recorder, or None."""
+    return _RECORDERS[-1] if _RECORDERS else None
+
+
+def outer(recorder):
+    """The recorder that encloses ``recorder`` (a tape recording a tangent run), or None."""
+    i = _RECORDERS.index(recorder)
+    return _RECORDERS[i - 1] if i > 0 else None
+
+
+def recording() -> bool:
+    """Whether a recorder is active (kernels must then be lowerable by tidal)."""
+    return bool(_RECORDERS)
+
+
+def push(recorder) -> None:
+    """Make ``recorder`` the innermost active recorder."""
+    install()
+    if not _RECORDERS:
+        _TaichiTapeSlot.enter()
+    _RECORDERS.append(recorder)
+
+
+def pop(recorder) -> None:
+    """Deactivate ``recorder`` (pushed earlier with :func:`push`)."""
+    _RECORDERS.remove(recorder)
+    if not _RECORDERS:
+        _TaichiTapeSlot.leave()
+
+
+def launch(spec, args):
+    """Launch a tidal kernel specialisation, letting the active recorder take part."""
+    r = current()
+    if r is not None:
+        return r.launch(spec, args)
+    return run_compiled(spec.forward(), spec.call_args(args))
+
+
+@contextlib.contextmanager
+def quiet():
+    """Taichi kernels launched inside run untouched (tidal's own snapshots and restores)."""
+    _QUIET[0] += 1
+    try:
+        yield
+    finally:
+        _QUIET[0] -= 1
+
+
+def generated_by_tidal(kernel) -> bool:
+    """Whether a Taichi kernel was compiled from source tidal generated."""
+    code = getattr(kernel.func, "__code__", None)
+    return code is not None and code.co_filename.startswith("<tidal:")
+
+
+def taichi_internal(kernel) -> bool:
+    """Whether a Taichi kernel is one of Taichi's own (``fill``, ``from_numpy``, ...)."""
+    return getattr(kernel.func, "__module__", "").startswith("taichi.")
+
+
+def _call(self, *args, **kwargs):
+    """``Kernel.__call__`` with the hook: user kernels launched while a recorder is active go to
+    the recorder."""
+    r = current()
+    if (r is None or _QUIET[0] or self.autodiff_mode != kernel_impl.AutodiffMode.NONE
+            or ti_impl.get_runtime().grad_replaced or generated_by_tidal(self)):
+        return _TAICHI_CALL(self, *args, **kwargs)
+    if kwargs:
+        args = kernel_impl._process_args(self, args, kwargs)
+    return r.taichi_launch(self, tuple(args))
+
+
+def run_taichi(kernel, args):
+    """Run a Taichi kernel as Taichi would, bypassing the hook."""
+    with quiet():
+        return _TAICHI_CALL(kernel, *args)
+
+
+def install() -> None:
+    """Wrap Taichi's ``Kernel.__call__`` with the hook (once)."""
+    if kernel_impl.Kernel.__call__ is not _call:
+        kernel_impl.Kernel.__call__ = _call
+
+
+class _TaichiTapeSlot:
+    """Stands in Taichi's own tape slot while tidal records, so that functions decorated with
+    ``ti.ad.grad_replaced`` (which insert themselves there) reach the recorder."""
+
+    saved = None
+
+    @classmethod
+    def enter(cls) -> None:
+        rt = ti_impl.get_runtime()
+        cls.saved = rt.target_tape
+        rt.target_tape = cls()
+
+    @classmethod
+    def leave(cls) -> None:
+        ti_impl.get_runtime().target_tape = cls.saved
+        cls.saved = None
+
+    def insert(self, func, args) -> None:
+        if isinstance(func, kernel_impl.Kernel):
+            return  # kernels reach recorders through the wrapped Kernel.__call__
+        r = current()
+        handler = getattr(r, "grad_replaced", None)
+        if handler is None:
+            from tidal.dsl.errors import TidalError
+
+            raise TidalError(f"{getattr(func, '__name__', func)} (ti.ad.grad_replaced) cannot "
+                             "run here", hint="call it inside td.Tape, or outside tidal's "
+                             "derivative runs")
+        handler(func, args)
