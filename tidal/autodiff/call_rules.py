@@ -9,7 +9,7 @@ tangent along the series, so declared rules compose to any order as well.
 
 from __future__ import annotations
 
-from tidal.autodiff import derived, memory
+from tidal.autodiff import derived, memory, rules
 from tidal.autodiff.rules import Fused
 from tidal.autodiff.series import Series
 from tidal.dsl import calls, emitter, ir
@@ -172,3 +172,7 @@ def _check_arity(fn, kind, got, want):
 
 
 _CUSTOM = {"jvp": _custom_jvp, "vjp": _custom_vjp, "taylor": _custom_taylor}
+
+
+for _table in (rules.JVP, rules.VJP, rules.TAYLOR):
+    _table.family(calls.CallPrimitive, lambda prim, kind=_table.kind: rule_for(prim, kind))

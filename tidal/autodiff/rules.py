@@ -33,6 +33,8 @@ class RuleTable:
     def __init__(self, kind: str):
         self.kind = kind
         self.rules: dict[P.Primitive, Callable] = {}
+        # primitive class -> function(primitive) making its rule (one primitive per callee)
+        self.families: dict[type, Callable] = {}
 
     def __setitem__(self, prim: P.Primitive, rule: Callable) -> None:
         self.rules[prim] = rule
@@ -40,13 +42,17 @@ class RuleTable:
     def __contains__(self, prim) -> bool:
         return prim in self.rules
 
+    def family(self, cls: type, make: Callable) -> None:
+        """Rules for every primitive of class ``cls`` (calls: one primitive per callee)."""
+        self.families[cls] = make
+
     def lookup(self, prim: P.Primitive) -> Callable:
         rule = self.rules.get(prim)
         if rule is not None:
             return rule
-        derived = getattr(prim, "derived_rule", None)
-        if derived is not None:
-            return derived(self.kind)
+        for cls, make in self.families.items():
+            if isinstance(prim, cls):
+                return make(prim)
         raise TidalError(f"internal: primitive `{prim.name}` has no {self.kind} rule")
 
 
@@ -427,3 +433,7 @@ nonlinear(
 for _p in P.all_primitives():
     if _p.derivative is not None:
         smooth(_p, _p.derivative)
+
+
+# calls of tidal functions: a row of every table, filled by the call rules
+from tidal.autodiff import call_rules  # noqa: E402, F401 - registers the call family

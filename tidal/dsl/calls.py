@@ -1,9 +1,9 @@
 """Calls from one tidal function to another.
 
 A call is a primitive like any other: :class:`CallPrimitive` has one instance per callee, so calls
-take part in CSE and rule lookup by identity. Its derivative rules are not hand-written: the
-transformations produce them by transforming the callee (see ``derived_rule``), which is why
-derivatives of nested calls are themselves calls of generated tidal functions.
+take part in CSE by identity. Its derivative rules are a row of the rule tables
+(:mod:`tidal.autodiff.call_rules`) made by transforming the callee, which is why derivatives of
+nested calls are themselves calls of generated tidal functions.
 """
 
 from __future__ import annotations
@@ -52,13 +52,6 @@ class CallPrimitive(P.Primitive):
         """Whether the callee's derivatives come from transforming its body (no declared rule),
         so a transformation may work through the callee's body instead of applying a rule."""
         return not self.fn.custom_rules
-
-    def derived_rule(self, kind: str):
-        """The rule of kind ``jvp``, ``vjp`` or ``taylor`` for this call, made by transforming
-        the callee."""
-        from tidal.autodiff import call_rules
-
-        return call_rules.rule_for(self, kind)
 
     __hash__ = P.Primitive.__hash__
 
