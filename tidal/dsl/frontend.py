@@ -140,15 +140,18 @@ _NAMES = {
 }
 
 
-def check_subset(pf: ParsedFunction) -> None:
-    """Raise :class:`UnsupportedConstructError` for the first construct outside the subset."""
+def check_subset(pf: ParsedFunction, helper: bool = False) -> None:
+    """Raise :class:`UnsupportedConstructError` for the first construct outside the subset.
+
+    ``helper``: the function is inlined at its call sites (a ``@ti.func``), so its parameters
+    may have default values."""
     fdef = pf.tree
     a = fdef.args
     if a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs:
         raise UnsupportedConstructError(
             "*args, **kwargs, keyword-only and positional-only parameters are not supported",
             pf.loc(fdef), hint="list every parameter by name with a type annotation")
-    if a.defaults:
+    if a.defaults and not helper:
         raise UnsupportedConstructError(
             "default parameter values are not supported", pf.loc(fdef),
             hint="pass every argument explicitly, or close over a Python constant")

@@ -30,7 +30,7 @@ from taichi.lang.field import Field
 
 from tidal.dsl import frontend, ir
 from tidal.dsl import primitives as P
-from tidal.dsl.errors import TidalTypeError, UnsupportedConstructError
+from tidal.dsl.errors import TidalError, TidalTypeError, UnsupportedConstructError
 from tidal.dsl.lowering import Lowerer, assigned_names, field_element_type, is_static
 from tidal.dsl.types import I32, DType, TType, dtype_from_taichi, from_annotation
 
@@ -107,10 +107,10 @@ class KernelLowerer(Lowerer):
         super().__init__(pf, default_fp)
         self.bindings = bindings
         self.loop_depth = 0
-        self.nest = 0
         self.serialize_next = False
         self.in_parallel = False
-        self.forward: dict = {}
+        self.forward: dict = {}  # (reference, index atoms) -> value stored there, in this block
+        self.write_log: list = []  # references in the order of the stores and adds lowered
         self.written: dict = {}
         self.written_outside_serial: set = set()
         self.reads: dict = {}
@@ -189,12 +189,10 @@ class KernelLowerer(Lowerer):
         if top:
             self.serial = {"var": node.target.id, "loads": {}, "stores": {}, "inner": []}
         self.loop_depth += 1
-        self.nest += 1
         try:
             super().stmt_For(node)
         finally:
             self.loop_depth -= 1
-            self.nest -= 1
         if top:
             self.check_serial_loop(self.serial, node)
             self.serial = None
@@ -203,19 +201,60 @@ class KernelLowerer(Lowerer):
 
     def stmt_While(self, node):
         self.loop_depth += 1
-        self.nest += 1
         try:
             super().stmt_While(node)
         finally:
             self.loop_depth -= 1
-            self.nest -= 1
 
-    def stmt_If(self, node):
-        self.nest += 1
+    # -- helpers -------------------------------------------------------------------------------
+    def inlines(self, fn, args) -> bool:
+        """In kernels a helper is also inlined when it writes memory, cannot be compiled on its
+        own (unannotated parameters, stores), or reads a field this kernel has written: its
+        loads and stores then take part in the kernel's store forwarding and checks."""
+        if super().inlines(fn, args):
+            return True
+        from tidal.dsl import calls
+
         try:
-            super().stmt_If(node)
-        finally:
-            self.nest -= 1
+            prim = calls.call_prim(fn, self.default_fp)
+        except TidalError:
+            return True
+        if prim.writes_memory:
+            return True
+        if prim.reads_memory and self.written:
+            return any(r in self.written for r in called_reads_of(fn, self.default_fp))
+        return False
+
+    def call_static(self, fn, args, kwargs, node):
+        result = super().call_static(fn, args, kwargs, node)
+        if getattr(fn, "__tidal_function__", False) and self.written:
+            # a call left as a call (a derived function has no source to inline) must not read
+            # what this kernel wrote: its adjoint would recompute it from the old values
+            for r in called_reads_of(fn, self.default_fp):
+                if r in self.written and fn.pyfunc is None:
+                    self.fail(node, f"{fn.name} reads `{r.name}` after this kernel wrote it "
+                              f"(line {self.written[r]})", "read the value before writing, pass "
+                              "it as an argument, or split the kernel", UnsupportedConstructError)
+        return result
+
+    def enter_region(self, loop: bool):
+        """Stores are forwarded to later loads in the same block: a branch starts with what
+        was forwarded before it, a loop body (whose earlier iterations may have written) with
+        nothing; after the region, elements of references written inside are not forwarded."""
+        token = (self.forward, len(self.write_log))
+        self.forward = {} if loop else dict(self.forward)
+        return token
+
+    def leave_region(self, token) -> None:
+        forward, n = token
+        written = set(self.write_log[n:])
+        self.forward = {k: v for k, v in forward.items() if k[0] not in written}
+
+    def enter_helper(self) -> None:
+        self.loop_depth += 1  # loops inside helpers run serially, as in Taichi
+
+    def leave_helper(self) -> None:
+        self.loop_depth -= 1
 
     def parallel_for(self, node):
         ranges, targets = self.parallel_ranges(node)
@@ -226,10 +265,10 @@ class KernelLowerer(Lowerer):
             self.fail(node, f"the parallel loop assigns `{outer[0]}`, a kernel-scope variable",
                       "iterations of a top-level loop run in parallel: accumulate into a field "
                       "with +=, or keep the variable inside the loop", UnsupportedConstructError)
-        env0, forward0 = self.env, self.forward
+        env0 = self.env
         self.env = dict(env0)
         self.env.update(zip(targets, indices))
-        self.forward = {}
+        token = self.enter_region(loop=True)
         self.loop_depth += 1
         self.in_parallel = True
         self.em.begin()
@@ -239,7 +278,8 @@ class KernelLowerer(Lowerer):
             self.loop_depth -= 1
             self.in_parallel = False
         body = self.em.end(())
-        self.env, self.forward = env0, forward0
+        self.env = env0
+        self.leave_region(token)
         starts = [a for a, _ in ranges]
         stops = [b for _, b in ranges]
         self.em.append(ir.ParallelFor(indices, starts, stops, body, self.loc(node)))
@@ -313,15 +353,30 @@ class KernelLowerer(Lowerer):
     def store(self, target, value, node):
         obj = self.memory_object(target)
         ref, idx, et = self.memory_ref(obj, target)
+        if isinstance(value, tuple) and not et.is_scalar:  # `g[i, j] = [0, 0]`
+            value = self.element_from_list(value, et, node)
         v = self.convert(self.atom(value, node), et, node)
         P.store(*idx, v, ref=ref, elem=et)
         self.mark_written(ref, node, idx)
         self.writes.setdefault(ref, ref)
         self.note_access(ref, "write", idx)
-        if self.nest == 0:
-            self.forward[self._key(ref, idx)] = v
+        self.forward[self._key(ref, idx)] = v
+
+    def element_from_list(self, items, et: TType, node):
+        """A vector or matrix element of type ``et`` from a (nested) Python list."""
+        flat = [x for row in items for x in (row if isinstance(row, tuple) else (row,))]
+        if len(flat) != et.size:
+            self.fail(node, f"cannot store {len(flat)} values into an element of type {et}",
+                      cls=TidalTypeError)
+        elems = [self.convert(self.atom(x, node), et.scalar, node) for x in flat]
+        return P.make(*elems, shape=et.shape)
 
     def mark_written(self, ref, node, idx=()):
+        self.write_log.append(ref)
+        # a forwarded element stays valid only where the write provably misses it
+        key = self._key(ref, idx)[1] if idx else None
+        for k in [k for k in self.forward if k[0] == ref and not _disjoint(k[1], key)]:
+            del self.forward[k]
         if ref in self.post_reads:
             self.fail(node, f"`{ref.name}` is overwritten here after the kernel read values it "
                       f"had written (line {self.written[ref]})", "the adjoint recomputes those "
@@ -332,8 +387,6 @@ class KernelLowerer(Lowerer):
             return  # reads in the loop are checked when the loop ends (check_serial_loop)
         self.written.setdefault(ref, node.lineno)
         self.written_outside_serial.add(ref)
-        for k in [k for k in self.forward if k[0] == ref]:
-            del self.forward[k]
 
     def atomic(self, target, value, node, negate=False):
         obj = self.memory_object(target)
@@ -460,6 +513,14 @@ class KernelLowerer(Lowerer):
         return super().expr_Call(node)
 
 
+def _disjoint(a, b) -> bool:
+    """Whether two index keys (see ``KernelLowerer._key``) provably name different elements:
+    some dimension holds two different constants."""
+    if a is None or b is None:
+        return False
+    return any(isinstance(x, tuple) and isinstance(y, tuple) and x != y for x, y in zip(a, b))
+
+
 def parameter_kinds(pf) -> list:
     """Per kernel parameter ``(name, kind, annotation)``, kind ``template``/``ndarray``/
     ``value`` (annotations evaluated once and cached on the parsed function)."""
@@ -504,6 +565,13 @@ def bind(pf, args, default_fp: DType) -> dict:
         elif kind == "ndarray":
             bindings[name] = array_arg(name, ann, value, default_fp)
     return bindings
+
+
+def called_reads_of(fn, default_fp: DType) -> list:
+    """Field references a tidal function loads, directly or through the functions it calls."""
+    body = fn.ir(default_fp).body
+    own = [s.attrs[0] for s in ir.walk(body) if isinstance(s, ir.Assign) and s.prim is P.load]
+    return own + called_reads(body, default_fp, {fn})
 
 
 def called_reads(block: ir.Block, default_fp: DType, seen=None) -> list:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 import taichi as ti
 
-from tidal.dsl import ir
+from tidal.dsl import emitter, ir
 from tidal.dsl import primitives as P
 from tidal.dsl.errors import TidalTypeError
 from tidal.dsl.types import F32, F64, I32, TType
@@ -154,12 +154,19 @@ def norm_sqr(v):
     return P.dot(v, v) if v.type.is_vector else P.sum_(v * v)
 
 
-def norm(v):
-    return P.sqrt(norm_sqr(v))
+def norm(v, eps=0.0):
+    return P.sqrt(norm_sqr(v) + eps)
 
 
-def normalized(v):
-    return v / norm(v)
+def normalized(v, eps=0.0):
+    """``v / |v|`` computed as Taichi does: ``(1 / (|v| + eps)) * v``."""
+    return (1.0 / (norm(v) + eps)) * v
+
+
+def cast(v, dtype):
+    from tidal.dsl.types import dtype_from_taichi
+
+    return P.cast(v, dtype=dtype_from_taichi(dtype, emitter.current().default_fp))
 
 
 def distance(a, b):
@@ -220,6 +227,93 @@ def inverse(m):
         # inverse = adjugate / det, adjugate[i][j] = cofactor[j][i]
         elems = [cof(j, i) for i in range(3) for j in range(3)]
     return P.make(*[e * inv_det for e in elems], shape=(n, n))
+
+
+def _identity2(dt):
+    return ir.Const(((1.0, 0.0), (0.0, 1.0)), TType(dt, (2, 2)))
+
+
+def polar_decompose(a):
+    """``(U, P)`` with ``a = U @ P``, ``U`` a rotation and ``P`` symmetric positive
+    semi-definite, as ``ti.polar_decompose`` computes them (2x2: closed form; the zero matrix
+    gives ``(I, 0)``)."""
+    _square(a, "polar_decompose", (2,))
+    em = emitter.current()
+    dt = a.type.dtype
+    a00, a01, a10, a11 = a[0, 0], a[0, 1], a[1, 0], a[1, 1]
+    all_zero = P.logical_and(P.logical_and(P.eq(a00, 0.0), P.eq(a01, 0.0)),
+                             P.logical_and(P.eq(a10, 0.0), P.eq(a11, 0.0)))
+
+    def general():
+        det = a00 * a11 - a10 * a01
+        flip = P.lt(det, 0.0)
+        b = P.make(P.select(flip, a00 - a11, a00 + a11), P.select(flip, a01 + a10, a01 - a10),
+                   P.select(flip, a10 + a01, a10 - a01), P.select(flip, a11 - a00, a11 + a00),
+                   shape=(2, 2))
+        k = 1.0 / P.sqrt(P.abs_(b[0, 0] * b[1, 1] - b[1, 0] * b[0, 1]))
+        return b * k, (P.transpose(a) @ a + P.abs_(det) * _identity2(dt)) * k
+
+    return em.if_(all_zero, lambda: (_identity2(dt), a), general)
+
+
+def svd(a):
+    """``(U, S, V)`` with ``a = U @ S @ V.transpose()``, singular values in decreasing order, as
+    ``ti.svd`` computes them (2x2: from the polar decomposition and a Jacobi rotation)."""
+    _square(a, "svd", (2,))
+    em = emitter.current()
+    dt = a.type.dtype
+    r, s = polar_decompose(a)
+    s00, s01, s11 = s[0, 0], s[0, 1], s[1, 1]
+
+    def rotation():
+        tao = 0.5 * (s00 - s11)
+        w = P.sqrt(tao * tao + s01 * s01)
+        (t,) = em.if_(P.gt(tao, 0.0), lambda: (s01 / (tao + w),), lambda: (s01 / (tao - w),))
+        c = 1.0 / P.sqrt(t * t + 1.0)
+        sn = -t * c
+        return (c, sn, c * c * s00 - 2.0 * c * sn * s01 + sn * sn * s11,
+                sn * sn * s00 + 2.0 * c * sn * s01 + c * c * s11)
+
+    one, zero = ir.Const(1.0, TType(dt)), ir.Const(0.0, TType(dt))
+    c, sn, s1, s2 = em.if_(P.lt(P.abs_(s01), 1e-5), lambda: (one, zero, s00, s11), rotation)
+    swap = P.lt(s1, s2)
+    v = P.make(P.select(swap, -sn, c), P.select(swap, c, sn),
+               P.select(swap, -c, -sn), P.select(swap, -sn, c), shape=(2, 2))
+    big, small = P.select(swap, s2, s1), P.select(swap, s1, s2)
+    return r @ v, P.make(big, zero, zero, small, shape=(2, 2)), v
+
+
+def sym_eig(a):
+    """``(eigenvalues, eigenvectors)`` of a symmetric matrix (eigenvectors as columns), as
+    ``ti.sym_eig`` computes them (2x2: closed form, larger eigenvalue first)."""
+    _square(a, "sym_eig", (2,))
+    em = emitter.current()
+    dt = a.type.dtype
+    tr = a[0, 0] + a[1, 1]
+    gap = tr * tr - 4.0 * determinant(a)
+    root = P.sqrt(gap)
+    l1, l2 = (tr + root) * 0.5, (tr - root) * 0.5
+    a1 = a - l1 * _identity2(dt)
+    a2 = a - l2 * _identity2(dt)
+    zero1 = P.logical_and(P.logical_and(P.eq(a1[0, 0], 0.0), P.eq(a1[0, 1], 0.0)),
+                          P.logical_and(P.eq(a1[1, 0], 0.0), P.eq(a1[1, 1], 0.0)))
+    e = ir.Const(((0.0, 1.0), (1.0, 0.0)), TType(dt, (2, 2)))
+
+    def general():
+        v1 = normalized(P.make(a2[0, 0], a2[1, 0], shape=(2,)))
+        v2 = normalized(P.make(a1[0, 0], a1[1, 0], shape=(2,)))
+        return (P.make(v1[0], v2[0], v1[1], v2[1], shape=(2, 2)),)
+
+    (vectors,) = em.if_(zero1, lambda: (e,), general)
+    return P.make(l1, l2, shape=(2,)), vectors
+
+
+def diag(dim, val):
+    """A ``dim`` x ``dim`` matrix with ``val`` on its diagonal (``ti.Matrix.diag``)."""
+    val = val if isinstance(val, ir.Atom) else emitter.current().coerce(float(val), None)
+    zero = ir.Const(0.0 if val.type.is_float else 0, val.type)
+    return P.make(*[val if i == j else zero for i in range(dim) for j in range(dim)],
+                  shape=(dim, dim))
 
 
 def reduce_pairwise(prim, v):
@@ -304,6 +398,10 @@ _reg([ti.math.distance], distance)
 _reg([ti.math.normalize], normalized)
 _reg([ti.math.determinant], determinant)
 _reg([ti.math.inverse], inverse)
+_reg([ti.Matrix.diag], diag)
+_reg([ti.polar_decompose], lambda a, dt=None: polar_decompose(a))
+_reg([ti.svd], lambda a, dt=None: svd(a))
+_reg([ti.sym_eig], lambda a, dt=None: sym_eig(a))
 _reg([math.sinh, sinh], sinh)
 _reg([math.cosh, cosh], cosh)
 _reg([sigmoid], _unary(P.sigmoid))
@@ -313,6 +411,7 @@ for _public in (sin, cos, tan, exp, log, sqrt, tanh):
     _reg([_public], _unary(getattr(P, _public.__name__)))
 
 METHODS: dict[str, Callable] = {
+    "cast": cast,
     "norm": norm,
     "norm_sqr": norm_sqr,
     "normalized": normalized,
@@ -327,6 +426,10 @@ METHODS: dict[str, Callable] = {
     "max": vmax,
     "min": vmin,
 }
+
+# ti.Vector.normalized(v, eps) and friends: the methods called through the class
+for _name, _method in METHODS.items():
+    _reg([getattr(ti.Matrix, _name, None)], _method)
 
 COMPONENTS = {"x": 0, "y": 1, "z": 2, "w": 3}
 

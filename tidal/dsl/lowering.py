@@ -9,7 +9,12 @@ Guarantees of the IR returned by :func:`lower`:
 * Python-level work is done: names resolve to objects, ``ti.static`` conditions and loops are
   evaluated and unrolled, arithmetic on Python constants is folded, closures become constants;
 * each statement carries the user's file and line, and every problem found on the way is raised
-  as a :class:`TidalError` naming that line.
+  as a :class:`TidalError` naming that line;
+* calls of helper functions that are Taichi functions (``@ti.func``), and of tidal functions that
+  take Python objects (fields, tuples) or, in kernels, touch memory, are inlined: the callee's
+  body is lowered at the call site with its parameters bound to the arguments (typed where the
+  callee annotates them), as Taichi inlines ``ti.func``s. Other calls of tidal functions stay
+  calls, whose derivatives are the callee's.
 """
 
 from __future__ import annotations
@@ -111,6 +116,7 @@ class Lowerer:
         self.env: dict[str, Any] = {}
         self.results: tuple | None = None
         self.bools: set[ir.Var] = set()
+        self.inlining: list = []  # helpers being inlined, innermost last
 
     # -- entry -----------------------------------------------------------------------------
     def run(self) -> ir.Function:
@@ -277,6 +283,9 @@ class Lowerer:
     def stmt_Expr(self, node):
         if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
             return  # docstring
+        if isinstance(node.value, ast.Call):
+            self.expr(node.value)  # a helper called for what it does (kernels: its stores)
+            return
         self.fail(node, "this expression statement has no effect in a tidal function",
                   "tidal functions have no side effects; assign the value or return it",
                   UnsupportedConstructError)
@@ -393,7 +402,9 @@ class Lowerer:
         for stmts in (node.body, node.orelse):
             self.env = dict(env0)
             self.em.begin()
+            token = self.enter_region(loop=False)
             self.block(stmts)
+            self.leave_region(token)
             branches.append((self.env, self.em.end()))
         self.env = env0
         (env_t, blk_t), (env_e, blk_e) = branches
@@ -551,7 +562,10 @@ class Lowerer:
         """Lower a runtime loop, iterating until the carried types are stable."""
         assigned = assigned_names(body)
         env0 = self.env
+        # names of fields and ndarrays are "assigned" by element stores, which change memory,
+        # not the name: they are not loop state
         carried = [n for n in assigned if n in env0 and not isinstance(env0[n], Undefined)
+                   and not isinstance(env0[n], (Field, P.ArrayArg))
                    and not (isinstance(env0[n], ir.Var) and env0[n] is index)]
         inits = {n: self.loop_init(env0[n], n, node) for n in carried}
         types = {n: _value_types(v) for n, v in inits.items()}
@@ -559,6 +573,7 @@ class Lowerer:
             params = {n: _make_params(n, types[n]) for n in carried}
             flat_params = [p for n in carried for p in _flatten(params[n])]
             cond_block = None
+            token = self.enter_region(loop=True)
             if kind == "while":
                 self.em.begin(flat_params)
                 self.env = body_env(dict(env0, **params))
@@ -566,6 +581,7 @@ class Lowerer:
                 if is_static(cv):
                     self.em.discard()
                     self.env = env0
+                    self.leave_region(token)
                     if not cv:
                         return
                     self.fail(node, "this while loop never ends (its condition is always true)",
@@ -594,6 +610,7 @@ class Lowerer:
             if not changed:
                 break
             self.em.discard()
+            self.leave_region(token)
         else:
             self.fail(node, "could not settle the types of the loop's variables")
         flat_res = []
@@ -601,6 +618,7 @@ class Lowerer:
             for r, t in zip(_flatten(results[n]), _flatten(types[n])):
                 flat_res.append(self.convert(self.atom(r, node), t, node))
         body_block = self.em.end(tuple(flat_res))
+        self.leave_region(token)
         self.env = env0
         flat_inits = []
         for n in carried:
@@ -722,15 +740,21 @@ class Lowerer:
         if not shape and len(elts) == 1 and isinstance(elts[0], ast.Constant) \
                 and elts[0].value is None:
             elts = []
-        if len(elts) != len(shape):
-            self.fail(node, f"`{ast.unparse(node.value)}` has {len(shape)} dimensions, got "
-                      f"{len(elts)} indices", cls=TidalTypeError)
         idx = []
         for e in elts:
-            a = self.atom(self.expr(e), e)
-            if a.type.is_float or not a.type.is_scalar:
-                self.fail(node, "indices must be integers", cls=TidalTypeError)
-            idx.append(a)
+            v = self.expr(e)
+            # an index may be a vector of integers (`grid[base + offset]`) or a tuple of them
+            parts = list(v) if isinstance(v, tuple) else \
+                [v[k] for k in range(v.type.shape[0])] if isinstance(v, ir.Atom) and \
+                v.type.is_vector and not v.type.is_float else [v]
+            for part in parts:
+                a = self.atom(part, e)
+                if a.type.is_float or not a.type.is_scalar:
+                    self.fail(node, "indices must be integers", cls=TidalTypeError)
+                idx.append(a)
+        if len(idx) != len(shape):
+            self.fail(node, f"`{ast.unparse(node.value)}` has {len(shape)} dimensions, got "
+                      f"{len(idx)} indices", cls=TidalTypeError)
         if isinstance(obj, P.ArrayArg):
             return P.GlobalRef(obj, obj.name), idx, obj.elem
         name = ast.unparse(node.value).replace(".", "_").replace("[", "_").replace("]", "")
@@ -756,6 +780,13 @@ class Lowerer:
             except Exception as e:  # noqa: BLE001 - report Python's own error
                 self.fail(node, f"{e}")
         if isinstance(a, tuple) or isinstance(b, tuple):
+            # list arithmetic of Python: `[0.0] * n`, `[a] + [b]`
+            if isinstance(op, ast.Mult) and isinstance(a, tuple) and isinstance(b, int):
+                return a * b
+            if isinstance(op, ast.Mult) and isinstance(b, tuple) and isinstance(a, int):
+                return b * a
+            if isinstance(op, ast.Add) and isinstance(a, tuple) and isinstance(b, tuple):
+                return a + b
             self.fail(node, "arithmetic on tuples is not supported", cls=TidalTypeError)
         if isinstance(op, ast.Pow):
             base = self.atom(a, node)
@@ -843,7 +874,9 @@ class Lowerer:
             if kwargs:
                 self.fail(node, "keyword arguments are not supported here",
                           cls=UnsupportedConstructError)
-            return fn.fn(fn.owner, *[self.arg_atom(a, node) for a in args])
+            # static arguments that are not values (`v.cast(int)`) are passed as they are
+            return fn.fn(fn.owner, *[self.arg_atom(a, node) if _value_like(a) or
+                                     isinstance(a, tuple) else a for a in args])
         if not is_static(fn):
             self.fail(node, "this value is not callable", cls=TidalTypeError)
         return self.call_static(fn, args, kwargs, node)
@@ -860,8 +893,13 @@ class Lowerer:
             if kwargs:
                 self.fail(node, "tidal functions take positional arguments only",
                           cls=UnsupportedConstructError)
+            if fn.pyfunc is not None and self.inlines(fn, args):
+                return self.inline(fn.pyfunc, args, {}, node)
             return calls.emit_call(fn, [self.atom(a, node) for a in args], self.default_fp,
                                    self.loc(node))
+        helper = taichi_helper(fn)
+        if helper is not None:
+            return self.inline(helper, args, kwargs, node)
         if fn is ti.static:
             if len(args) != 1 or kwargs:
                 self.fail(node, "ti.static takes one argument")
@@ -889,10 +927,10 @@ class Lowerer:
             self.fail(node, "range() with runtime bounds can only be the iterable of a for loop",
                       cls=UnsupportedConstructError)
         name = getattr(fn, "__name__", repr(fn))
-        if getattr(fn, "_is_taichi_function", False) or getattr(fn, "_is_wrapped_kernel", False):
-            self.fail(node, f"`{name}` is a Taichi function; tidal cannot see inside it",
-                      f"decorate `{name}` with @td.func instead of @ti.func so tidal can compile "
-                      "and differentiate it", UnsupportedConstructError)
+        if getattr(fn, "_is_wrapped_kernel", False):
+            self.fail(node, f"`{name}` is a kernel, which cannot be called from inside a kernel "
+                      "or function", f"make `{name}` a @ti.func or @td.func",
+                      UnsupportedConstructError)
         if all(is_static(a) for a in args) and all(is_static(v) for v in kwargs.values()) \
                 and _compile_time_callable(fn):
             try:
@@ -903,6 +941,120 @@ class Lowerer:
         self.fail(node, f"cannot call `{name}` with runtime values in a tidal function",
                   f"decorate `{name}` with @td.func, or compute the value outside",
                   UnsupportedConstructError)
+
+
+    # -- helpers inlined at their call sites -------------------------------------------------
+    def inlines(self, fn, args) -> bool:
+        """Whether a call of tidal function ``fn`` on ``args`` is inlined: when an argument is
+        a Python object (a field, a tuple) rather than a value. Kernels inline more."""
+        return any(not _value_like(a) for a in args)
+
+    def inline(self, pyfunc, args, kwargs, node):
+        """Lower ``pyfunc``'s body at this call site; returns what it returns (None if
+        nothing)."""
+        if pyfunc in self.inlining:
+            self.fail(node, f"{pyfunc.__name__} calls itself (recursion is not supported)",
+                      cls=TidalTypeError)
+        frontend.remember_source(pyfunc)
+        pf = frontend.parse(pyfunc)
+        frontend.check_subset(pf, helper=True)
+        tree = frontend.rewrite_control_flow(copy.deepcopy(pf.tree))
+        env = self.bind_arguments(pf, tree, args, kwargs, node)
+        saved = (self.pf, self.env, self.results)
+        self.inlining.append(pyfunc)
+        self.enter_helper()
+        try:
+            self.pf, self.env, self.results = pf, env, None
+            self.block(tree.body)
+            result = self.results
+            if tree.returns is not None and result is not None:
+                result = self.returned(tree, result)
+        finally:
+            self.pf, self.env, self.results = saved
+            self.inlining.pop()
+            self.leave_helper()
+        return None if result == (None,) else result
+
+    def enter_region(self, loop: bool):
+        """Called before a branch or loop body is lowered (kernels override this to scope their
+        store forwarding); returns a token for :meth:`leave_region`."""
+        return None
+
+    def leave_region(self, token) -> None:
+        """Called after the branch or loop body begun with :meth:`enter_region`."""
+
+    def enter_helper(self) -> None:
+        """Called when a helper's body starts being lowered (kernels override this)."""
+
+    def leave_helper(self) -> None:
+        """Called when a helper's body has been lowered."""
+
+    def bind_arguments(self, pf, tree, args, kwargs, node) -> dict:
+        """The helper's parameters bound to the call's arguments, converted to the types the
+        helper annotates (``ti.template()`` and unannotated parameters take the argument as
+        it is, as in Taichi)."""
+        params = tree.args.args
+        defaults = pf.pyfunc.__defaults__ or ()
+        first_default = len(params) - len(defaults)
+        if len(args) > len(params):
+            self.fail(node, f"{pf.name} takes {len(params)} arguments, got {len(args)}",
+                      cls=TidalTypeError)
+        unknown = set(kwargs) - {p.arg for p in params}
+        if unknown:
+            self.fail(node, f"{pf.name} has no parameter `{sorted(unknown)[0]}`",
+                      cls=TidalTypeError)
+        env = {}
+        anns = getattr(pf.pyfunc, "__annotations__", {})
+        for i, p in enumerate(params):
+            if i < len(args):
+                v = args[i]
+            elif p.arg in kwargs:
+                v = kwargs[p.arg]
+            elif i >= first_default:
+                v = defaults[i - first_default]
+            else:
+                self.fail(node, f"{pf.name} is missing its argument `{p.arg}`",
+                          cls=TidalTypeError)
+            ann = anns.get(p.arg)
+            if isinstance(ann, str):
+                ann = eval(ann, dict(pf.globals, **pf.closure))  # noqa: S307 - user annotation
+            if ann is not None and _is_value_type(ann) and _value_like(v):
+                with self.at(node):
+                    v = self.convert(self.atom(v, node), self.to_type(ann, p), node)
+            env[p.arg] = v
+        return env
+
+    def returned(self, tree, result):
+        """A helper's result converted to its return annotation."""
+        ann = getattr(self.pf.pyfunc, "__annotations__", {}).get("return")
+        if ann is None or isinstance(ann, str):
+            return result
+        anns = ann if isinstance(ann, tuple) else getattr(ann, "__args__", None) or (ann,)
+        vals = result if isinstance(result, tuple) else (result,)
+        if len(anns) != len(vals) or not all(_is_value_type(a) for a in anns):
+            return result
+        out = tuple(self.convert(self.atom(v, tree), self.to_type(a, tree), tree)
+                    for v, a in zip(vals, anns))
+        return out if isinstance(result, tuple) else out[0]
+
+
+def taichi_helper(fn):
+    """The Python function behind a Taichi function (``@ti.func``, ``@ti.pyfunc``), or None."""
+    if getattr(fn, "__tidal_function__", False) or not getattr(fn, "_is_taichi_function", False):
+        return None
+    inner = getattr(getattr(fn, "func", None), "func", None)
+    return inner if inspect.isfunction(inner) else None
+
+
+def _value_like(v) -> bool:
+    """Whether ``v`` is a runtime value or a Python number (not an object such as a field)."""
+    return isinstance(v, (ir.Atom, bool, int, float, np.number)) or (
+        isinstance(v, np.ndarray) and v.ndim in (1, 2) and v.size <= 64)
+
+
+def _is_value_type(ann) -> bool:
+    return isinstance(ann, (VectorType, MatrixType)) or ann in (float, int) or \
+        isinstance(ann, type(ti.f64))
 
 
 def field_element_type(field: Field, default_fp: DType) -> TType:
