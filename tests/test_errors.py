@@ -191,7 +191,6 @@ def infinite_loop(x: td.f64) -> td.f64:
     (uses_dict, td.TidalTypeError, "dict", "x * TABLE"),
     (uses_undefined, td.UnsupportedConstructError, "only one branch", "return y"),
     (no_annotation, td.TidalTypeError, "annotation", "def no_annotation"),
-    (uses_ti_func, td.UnsupportedConstructError, "@td.func", "raw_taichi(x)"),
     (infinite_loop, td.UnsupportedConstructError, "never ends", "while True"),
 ], ids=lambda v: getattr(v, "__name__", None) if callable(v) else None)
 def test_unsupported_input_names_the_line(pyfunc, cls, fragment, text):
@@ -199,6 +198,12 @@ def test_unsupported_input_names_the_line(pyfunc, cls, fragment, text):
     with pytest.raises(td.TidalError) as e:
         f(0.5)
     check_error(e, cls, fragment, pyfunc, text)
+
+
+def test_a_taichi_function_helper_is_compiled_like_a_tidal_function():
+    f = td.func(uses_ti_func)
+    assert f(0.5) == 0.5
+    assert td.grad(f)(0.5) == 1.0
 
 
 def test_writing_a_field_is_refused_at_its_line():

@@ -162,6 +162,23 @@ def source(spec, mode: str) -> str:
     return derived(spec, mode, all_active(spec)).source()
 
 
+def launch_adjoint(spec, args) -> None:
+    """``kernel.grad(*args)`` as Taichi has it: run the adjoint of one launch, reading the
+    gradients of what it wrote and adding to the gradients of what it read, for the fields and
+    ndarrays that have gradient storage (``needs_grad=True``)."""
+    from tidal.dsl import launches
+
+    objs = ref_objects(spec, args)
+    act = frozenset(rid for rid, obj in objs.items()
+                    if "f" in str(getattr(obj, "dtype", "")) and
+                    memory.own_storage(obj, "adjoint") is not None)
+    adjoint = derived(spec, "adjoint", act)
+    storage = storage_args(spec, args, "adjoint", act)
+    launches.run_compiled(adjoint.forward(), spec.call_args(list(args)) + storage)
+
+
+kernel_mod.DERIVED_LAUNCHES["adjoint"] = launch_adjoint
+
 for _mode in ("adjoint", "tangent"):
     kernel_mod.DERIVED_SOURCES[_mode] = lambda spec, _mode=_mode: source(spec, _mode)
 

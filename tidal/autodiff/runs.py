@@ -51,6 +51,14 @@ class TangentRun:
             return launches.run_taichi(kernel, args)
         return self.launch(kernel_mod.from_taichi(kernel).specialize(args), args)
 
+    def python_store(self, field, key, write) -> None:
+        """``field[key] = v`` in Python scope: the element gets a zero tangent."""
+        with launches.quiet():
+            write()
+            if id(field) in self.active:
+                tangent = _storage(field, "tangent")
+                tangent[key] = tangent[key] * 0 if hasattr(field, "n") else 0
+
     def launch(self, spec, args):
         objs = kernels.ref_objects(spec, args)
         for r in spec.kir.writes + spec.kir.adds:

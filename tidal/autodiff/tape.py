@@ -182,14 +182,16 @@ class Record:
 
 
 class ConstantWrite:
-    """A Python-scope write (``fill``, ``from_numpy``) recorded by a tape: Taichi's kernel
-    ``kernel`` overwrites ``obj`` with values that do not depend on the recorded launches."""
+    """A Python-scope write (``fill``, ``from_numpy``, ``x[None] = 0.0``) recorded by a tape:
+    ``redo()`` overwrites (part of) ``obj`` with values that do not depend on the recorded
+    launches."""
 
     name = "constant write"
 
-    def __init__(self, kernel, obj):
-        self.kernel = kernel
+    def __init__(self, obj, redo, clear):
         self.obj = obj
+        self.redo = redo
+        self.clear = clear  # zeroes the overwritten part of adjoint storage
 
 
 class CustomGrad:
@@ -274,20 +276,33 @@ class Tape:
         if launches.taichi_internal(kernel):
             obj = taichi_overwrite(kernel, args)
             if obj is not None:
-                self._record_constant_write(kernel, obj, args)
+                self._record_constant_write(
+                    obj, lambda: launches.run_taichi(kernel, args))
             return launches.run_taichi(kernel, args)
         tk = kernel_mod.from_taichi(kernel)
         return self.launch(tk.specialize(args), args)
 
-    def _record_constant_write(self, kernel, obj, args) -> None:
+    def python_store(self, field, key, write) -> None:
+        """``field[key] = v`` in Python scope inside the tape, about to run as ``write()``:
+        recorded as a constant overwrite of that element."""
+        def clear(adjoint):
+            with launches.quiet():
+                adjoint[key] = 0 if not hasattr(field, "n") else adjoint[key] * 0
+        self._record_constant_write(field, write, clear)
+        with launches.quiet():
+            write()
+
+    def _record_constant_write(self, obj, redo, clear=memory.zero) -> None:
+        """Record that ``redo()`` (about to run) overwrites ``obj`` (or the part ``clear``
+        zeroes in adjoint storage) with constants."""
         saved = {}
         if self.checkpoint_every is None or self.replaying:
-            if self._read_before(obj, None, args):
+            if self._read_before(obj, None, ()):
                 saved[id(obj)] = (obj, snapshot(obj))
         elif not self.replaying and len(self.records) % self.checkpoint_every == 0:
             self.checkpoints[len(self.records)] = self._state_of(self.written | {id(obj): obj})
         self.written[id(obj)] = obj
-        record = Record(ConstantWrite(kernel, obj), list(args), {id(obj): obj}, {},
+        record = Record(ConstantWrite(obj, redo, clear), [], {id(obj): obj}, {},
                         {id(obj): obj}, saved)
         (self.replayed if self.replaying else self.records).append(record)
 
@@ -431,7 +446,7 @@ class Tape:
         for rec in reversed(records):
             if isinstance(rec.spec, ConstantWrite):
                 # the old values influence nothing after the write: their cotangent is zero
-                memory.zero(self._adjoint_storage(rec.spec.obj))
+                rec.spec.clear(self._adjoint_storage(rec.spec.obj))
                 for obj, saved in rec.saved.values():
                     restore(obj, saved)
                 continue
@@ -470,8 +485,10 @@ class Tape:
             try:
                 for rec in self.records[s:s + k]:
                     if isinstance(rec.spec, ConstantWrite):
-                        self._record_constant_write(rec.spec.kernel, rec.spec.obj, rec.args)
-                        launches.run_taichi(rec.spec.kernel, rec.args)
+                        self._record_constant_write(rec.spec.obj, rec.spec.redo,
+                                                    rec.spec.clear)
+                        with launches.quiet():
+                            rec.spec.redo()
                     elif isinstance(rec.spec, CustomGrad):
                         rec.spec.func(*rec.args)  # records itself through Taichi's tape slot
                     else:

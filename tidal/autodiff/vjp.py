@@ -401,6 +401,14 @@ class VjpEmitter:
             return
         em = self.em
         cond = Rebuilder.atom(env, s.cond)
+        if isinstance(cond, ir.Const) and not isinstance(cond.value, tuple):
+            # the forward sweep folded the condition and inlined the branch taken (its values
+            # are in env, in this scope): only that branch has an adjoint
+            taken = s.then if cond.value else s.orelse
+            for i, ct in out_cts.items():
+                adj.add(taken.results[i], ct)
+            self.reverse(taken.stmts, env, adj)
+            return
         free = [v for v in ir.stmt_free_vars(s) if v.type.is_float]
         branches = []
         for blk in (s.then, s.orelse):
@@ -421,8 +429,6 @@ class VjpEmitter:
                                            else ir.Zero(free[j].type), free[j].type)
                                     for j in need)
         outs = [ir.Var(free[j].name + "_bar", free[j].type) for j in need]
-        if isinstance(cond, ir.Const) and not isinstance(cond.value, tuple):
-            raise AssertionError("constant condition reached the reverse pass")
         em.append(ir.If(cond, branches[0][0], branches[1][0], outs, s.loc))
         for j, o in zip(need, outs):
             adj.add(free[j], o)

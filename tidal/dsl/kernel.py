@@ -20,8 +20,10 @@ from taichi.lang import impl as ti_impl
 from tidal.dsl import codegen, frontend, kernel_lowering, launches, optimize, runtime
 from tidal.dsl.errors import TidalError
 
-# mode -> function(spec) giving the source of a derived kernel; filled by tidal.autodiff.kernels
+# mode -> function(spec) giving the source of a derived kernel, and -> function(spec, args)
+# launching it; filled by tidal.autodiff.kernels
 DERIVED_SOURCES: dict = {}
+DERIVED_LAUNCHES: dict = {}
 run_compiled = launches.run_compiled
 
 
@@ -144,6 +146,14 @@ class TidalKernel:
                 raise
             return launches.run_taichi(self.raw()._primal, args)
         return launches.launch(spec, args)
+
+    def grad(self, *args):
+        """Run the adjoint of this kernel for one launch with ``args``, as Taichi's
+        ``kernel.grad(*args)`` does: gradients of what it wrote flow into the gradients of
+        what it read (fields and ndarrays with ``needs_grad=True``). Inside ``td.Tape`` there
+        is no need for it; it serves hand-written backward passes (``ti.ad.grad_for``)."""
+        runtime.config()
+        return DERIVED_LAUNCHES["adjoint"](self.specialize(args), args)
 
     def source(self, *args, mode: str = "forward") -> str:
         """Generated source (``mode``: ``"forward"``, ``"adjoint"`` or ``"tangent"``) for the

@@ -111,6 +111,7 @@ class KernelLowerer(Lowerer):
         self.in_parallel = False
         self.forward: dict = {}  # (reference, index atoms) -> value stored there, in this block
         self.write_log: list = []  # references in the order of the stores and adds lowered
+        self.write_index: dict = {}  # reference -> index atoms of each write outside serial loops
         self.written: dict = {}
         self.written_outside_serial: set = set()
         self.reads: dict = {}
@@ -179,6 +180,10 @@ class KernelLowerer(Lowerer):
         super().stmt_Expr(node)
 
     def stmt_For(self, node):
+        it = node.iter
+        if isinstance(it, ast.Call) and self._resolves_static(it.func):
+            super().stmt_For(node)  # unrolled where it stands, at the top level too
+            return
         if self.loop_depth == 0 and not self.serialize_next:
             self.parallel_for(node)
             return
@@ -198,6 +203,12 @@ class KernelLowerer(Lowerer):
             self.serial = None
         elif self.serial is not None:
             self.serial["inner"].pop()
+
+    def _resolves_static(self, func_node) -> bool:
+        try:
+            return self.expr(func_node) is ti.static
+        except TidalError:
+            return False
 
     def stmt_While(self, node):
         self.loop_depth += 1
@@ -337,7 +348,7 @@ class KernelLowerer(Lowerer):
             return self.forward[key]
         if ref in self.written and ref not in self.written_outside_serial:
             self.post_reads.setdefault(ref, ref)  # the value a serial loop left: final
-        elif ref in self.written:
+        elif ref in self.written and not self.untouched(ref, idx):
             self.fail(node, f"`{ref.name}` is read here after this kernel wrote it (line "
                       f"{self.written[ref]})", "the adjoint could not recompute the value read: "
                       "use the value you stored, read before writing, or split the kernel",
@@ -373,6 +384,8 @@ class KernelLowerer(Lowerer):
 
     def mark_written(self, ref, node, idx=()):
         self.write_log.append(ref)
+        if self.serial is None:
+            self.write_index.setdefault(ref, []).append(tuple(idx) if idx else None)
         # a forwarded element stays valid only where the write provably misses it
         key = self._key(ref, idx)[1] if idx else None
         for k in [k for k in self.forward if k[0] == ref and not _disjoint(k[1], key)]:
@@ -388,12 +401,41 @@ class KernelLowerer(Lowerer):
         self.written.setdefault(ref, node.lineno)
         self.written_outside_serial.add(ref)
 
+    def untouched(self, ref, idx) -> bool:
+        """Whether element ``idx`` of ``ref`` provably differs from every element this kernel
+        has written to it (outside serial loops): then it still holds its value from before the
+        launch, which the adjoint recomputes from. Proofs use indices that are the same in every
+        iteration: constants and scalar arguments plus constants (``s[t, i]`` is untouched by
+        writes to ``s[t + 1, j]``)."""
+        for w in self.write_index.get(ref, ()):
+            if w is None or not any(
+                    a is not None and b is not None and a[0] is b[0] and a[1] != b[1]
+                    for a, b in zip(map(self._uniform, idx), map(self._uniform, w))):
+                return False
+        return True
+
+    def _uniform(self, a):
+        """``(base, offset)`` for an index atom that is ``offset`` (base None) or a scalar
+        argument plus ``offset``; None for anything else."""
+        if isinstance(a, ir.Const):
+            return (None, int(a.value))
+        for v in self.scalar_params.values():
+            c = self._offset(a, v)
+            if c is not None:
+                return (v, c)
+        return None
+
     def atomic(self, target, value, node, negate=False):
         obj = self.memory_object(target)
         ref, idx, et = self.memory_ref(obj, target)
         v = self.convert(self.atom(value, node), et, node)
         if negate:
             v = P.neg(v)
+        if self.loop_depth == 0:
+            # at the top level a kernel runs once, serially: `acc += v` is a read, an add and a
+            # write, so later statements read the new value (forwarded)
+            self.store(target, self.load(obj, target) + v, node)
+            return
         P.atomic_add(*idx, v, ref=ref, elem=et)
         self.mark_written(ref, node, idx)
         self.adds.setdefault(ref, ref)

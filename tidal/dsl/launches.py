@@ -10,7 +10,9 @@ tape is active, record this launch"). A *recorder* is any object with two method
 
 While a recorder is active every launch of a Taichi kernel from user code reaches it: Taichi's
 ``Kernel.__call__`` is wrapped once (:func:`install`) so that a plain ``@ti.kernel`` launched
-inside ``td.Tape`` is recorded like a ``@td.kernel``. Kernels tidal generates itself, and
+inside ``td.Tape`` is recorded like a ``@td.kernel``. Python-scope element stores
+(``x[None] = 0.0``) reach a recorder's ``python_store(field, key, write)``, which runs
+``write()`` itself. Kernels tidal generates itself, and
 launches made inside :func:`quiet` (tidal's own snapshots and restores), run untouched.
 Functions decorated with ``ti.ad.grad_replaced`` announce themselves through Taichi's own tape
 slot; a recorder with a ``grad_replaced(func, args)`` method receives them.
@@ -26,12 +28,15 @@ import contextlib
 from taichi.lang import impl as ti_impl
 from taichi.lang import kernel_impl
 from taichi.lang.exception import TaichiCompilationError
+from taichi.lang.field import ScalarField
+from taichi.lang.matrix import MatrixField
 
 from tidal.dsl import loader
 
 _RECORDERS: list = []
 _QUIET = [0]
 _TAICHI_CALL = kernel_impl.Kernel.__call__
+_SETITEM = {cls: cls.__setitem__ for cls in (ScalarField, MatrixField)}
 
 
 def run_compiled(kernel, args):
@@ -77,9 +82,10 @@ def pop(recorder) -> None:
 
 
 def launch(spec, args):
-    """Launch a tidal kernel specialisation, letting the active recorder take part."""
+    """Launch a tidal kernel specialisation, letting the active recorder take part (not inside
+    a ``ti.ad.grad_replaced`` function, whose kernels its ``grad_for`` function handles)."""
     r = current()
-    if r is not None:
+    if r is not None and not ti_impl.get_runtime().grad_replaced:
         return r.launch(spec, args)
     return run_compiled(spec.forward(), spec.call_args(args))
 
@@ -123,10 +129,27 @@ def run_taichi(kernel, args):
         return _TAICHI_CALL(kernel, *args)
 
 
+def _setitem_for(cls):
+    original = _SETITEM[cls]
+
+    def setitem(self, key, value):
+        r = current()
+        handler = getattr(r, "python_store", None)
+        if handler is None or _QUIET[0]:
+            return original(self, key, value)
+        handler(self, key, lambda: original(self, key, value))
+
+    setitem._tidal_hook = True
+    return setitem
+
+
 def install() -> None:
-    """Wrap Taichi's ``Kernel.__call__`` with the hook (once)."""
+    """Wrap Taichi's ``Kernel.__call__`` and fields' ``__setitem__`` with the hook (once)."""
     if kernel_impl.Kernel.__call__ is not _call:
         kernel_impl.Kernel.__call__ = _call
+    for cls in _SETITEM:
+        if not getattr(cls.__setitem__, "_tidal_hook", False):
+            cls.__setitem__ = _setitem_for(cls)
 
 
 class _TaichiTapeSlot:
@@ -134,6 +157,7 @@ class _TaichiTapeSlot:
     ``ti.ad.grad_replaced`` (which insert themselves there) reach the recorder."""
 
     saved = None
+    grad_checker = None  # read by Taichi's Python-scope field stores
 
     @classmethod
     def enter(cls) -> None:

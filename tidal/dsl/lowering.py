@@ -202,6 +202,8 @@ class Lowerer:
             return ir.Const(int(v), TType(I32))
         if isinstance(v, (float, np.floating)):
             return ir.Const(float(v), TType(self.default_fp))
+        if isinstance(v, ti.Matrix):  # a vector or matrix made in Python scope
+            v = v.to_numpy()
         if isinstance(v, np.ndarray) and v.ndim in (1, 2) and v.size <= 64:
             dt = self.default_fp if v.dtype.kind == "f" else I32
             return self.em.const(v, TType(dt, v.shape))
@@ -915,12 +917,13 @@ class Lowerer:
             return handler(self, args, kwargs, node)
         impl = library.FUNCTIONS.get(fn) if _hashable(fn) else None
         if impl is not None:
-            if kwargs:
-                self.fail(node, f"keyword arguments are not supported for "
-                          f"{getattr(fn, '__name__', fn)}", cls=UnsupportedConstructError)
-            if all(is_static(a) for a in args) and _pure_python(fn):
+            if all(is_static(a) for a in args) and not kwargs and _pure_python(fn):
                 return fn(*args)
-            return impl(*[self.arg_atom(a, node) for a in args])
+            kw = {k: self.arg_atom(v, node) if _value_like(v) else v for k, v in kwargs.items()}
+            try:
+                return impl(*[self.arg_atom(a, node) for a in args], **kw)
+            except TypeError as e:  # the Python signature did not match the call
+                self.fail(node, f"{getattr(fn, '__name__', fn)}: {e}", cls=TidalTypeError)
         if fn is range:
             if all(is_static(a) for a in args) and not kwargs:
                 return range(*args)
@@ -1048,7 +1051,7 @@ def taichi_helper(fn):
 
 def _value_like(v) -> bool:
     """Whether ``v`` is a runtime value or a Python number (not an object such as a field)."""
-    return isinstance(v, (ir.Atom, bool, int, float, np.number)) or (
+    return isinstance(v, (ir.Atom, bool, int, float, np.number, ti.Matrix)) or (
         isinstance(v, np.ndarray) and v.ndim in (1, 2) and v.size <= 64)
 
 

@@ -27,7 +27,7 @@ import os
 
 import taichi as ti
 
-from tidal.dsl import ir, optimize
+from tidal.dsl import ir, launches, optimize
 from tidal.dsl import lanes as lanes_pass
 from tidal.dsl import primitives as P
 from tidal.dsl.calls import CallPrimitive
@@ -383,7 +383,8 @@ def _lane_scratch(lane_elem: TType, shape: tuple):
     """A zeroed ndarray of lane vectors (partial sums of one kernel's blocks)."""
     arr = ti.ndarray(ti.types.vector(lane_elem.shape[0], getattr(ti, lane_elem.dtype.name)),
                      shape=shape)
-    arr.fill(0)
+    with launches.quiet():  # tidal's own set-up, even when a tape is recording
+        arr.fill(0)
     return arr
 
 

@@ -1,0 +1,81 @@
+"""The compilation pipelines: one per entry point, each naming its stages in order.
+
+Functions (``@td.func`` and every derivative of one)::
+
+    function_ir:      build (parse, resolve names, check the subset, lower; or a derivative
+                      transformation of another function's IR) -> optimize
+    compile_function: function_ir -> generate source (printing only) -> load
+
+Kernels (``@td.kernel``, plain ``@ti.kernel`` inside a tape, and generated adjoint and tangent
+kernels)::
+
+    kernel_ir:        bind the launch arguments -> lower -> optimize
+    compile_kernel:   rewrite accumulation (per-block partial sums; on the CPU, SIMD lanes)
+                      -> generate source (printing only) -> load (in Taichi's vector mode
+                      where lanes were used)
+
+Derivative kernels enter ``compile_kernel`` with IR made by :mod:`tidal.autodiff.kernels`
+(transform -> :func:`optimized`). With :data:`tidal.dsl.verify.ENABLED` (the test suite), the
+IR verifier runs after every stage that produces IR.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tidal.dsl import codegen, ir, kernel_lowering, loader, optimize, parallel, verify
+from tidal.dsl.types import DType
+
+
+def optimized(fn: ir.Function, default_fp: DType, stage: str) -> ir.Function:
+    """Stage ``optimize`` of every pipeline: ``fn`` (produced by ``stage``) verified,
+    optimised and verified again."""
+    verify.maybe_check(fn, stage, default_fp)
+    return verify.maybe_check(optimize.optimize(fn, default_fp), f"optimize ({stage})",
+                              default_fp)
+
+
+# -- functions -----------------------------------------------------------------------------------
+
+
+def function_ir(build: Callable[[DType], ir.Function], default_fp: DType,
+                name: str) -> ir.Function:
+    """Stages build -> optimize of a function (``build`` lowers source or transforms IR)."""
+    return optimized(build(default_fp), default_fp, f"building {name}")
+
+
+def compile_function(fn: ir.Function, name: str, default_fp: DType,
+                     arch: str) -> codegen.Generated:
+    """Stages generate -> load of a function's optimised IR; the Taichi function is in
+    ``.taichi_func`` of the result."""
+    g = codegen.generate(fn, name, default_fp, arch)
+    g.taichi_func = loader.load(g.source, g.func_name, g.namespace, name, g.line_map)
+    return g
+
+
+# -- kernels -------------------------------------------------------------------------------------
+
+
+def kernel_ir(pf, args, default_fp: DType) -> kernel_lowering.KernelIR:
+    """Stages bind -> lower -> optimize of a kernel for one launch signature."""
+    bindings = kernel_lowering.bind(pf, args, default_fp)
+    kir = kernel_lowering.lower_kernel(pf, default_fp, bindings)
+    kir.fn = optimized(kir.fn, default_fp, f"lowering kernel {pf.name}")
+    kir.bindings = bindings
+    return kir
+
+
+def generate_kernel(kir: kernel_lowering.KernelIR, name: str, default_fp: DType, arch: str,
+                    lanes: int) -> codegen.Generated:
+    """Stages rewrite accumulation -> generate of a kernel (allocates the scratch fields of
+    its partial sums: call once per kernel)."""
+    fn, scratch = parallel.prepare(kir.fn, arch, default_fp, lanes)
+    verify.maybe_check(fn, f"accumulation rewrite of {name}", default_fp)
+    return codegen.generate_kernel(kir, fn, scratch, name, default_fp, arch)
+
+
+def compile_kernel(kir: kernel_lowering.KernelIR, name: str, default_fp: DType, arch: str,
+                   lanes: int):
+    """Every stage after ``kernel_ir``: ``(Generated, launchable kernel)``."""
+    g = generate_kernel(kir, name, default_fp, arch, lanes)
+    return g, loader.load_kernel(g, name)
