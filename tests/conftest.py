@@ -3,6 +3,10 @@
 import pytest
 
 import tidal as td
+from tidal.dsl import verify
+
+# the IR verifier runs after every pipeline stage in tests (tidal.dsl.pipeline)
+verify.ENABLED = True
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -59,20 +59,8 @@ class ForwardEmitter:
     # -- statements ------------------------------------------------------------------------
     def block(self, stmts, env: dict, der: dict) -> None:
         for s in stmts:
-            saved = self.em.loc
-            if s.loc is not None:
-                self.em.loc = s.loc
-            try:
-                if isinstance(s, ir.Assign):
-                    self.assign(s, env, der)
-                elif isinstance(s, ir.If):
-                    self.if_(s, env, der)
-                elif isinstance(s, ir.ParallelFor):
-                    self.parallel_for(s, env, der)
-                else:
-                    self.loop(s, env, der)
-            finally:
-                self.em.loc = saved
+            with self.em.located(s.loc):
+                ir.visit(self, s, env, der)
 
     def if_(self, s: ir.If, env: dict, der: dict) -> None:
         em = self.em

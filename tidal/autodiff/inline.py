@@ -44,66 +44,21 @@ def with_calls_inlined(loop: ir.For, default_fp) -> ir.For:
     return ir.For(loop.index, loop.start, loop.stop, loop.inits, body, loop.outs, loop.loc)
 
 
-class _Inliner:
-    """Copies IR, inlining calls. With ``fresh``, every var defined in the copy is new (for a
-    callee's body); otherwise defined vars are kept and only uses are renamed."""
+class _Inliner(ir.Copier):
+    """Copies IR, inlining calls (each callee body copied with fresh vars)."""
 
     def __init__(self, default_fp, fresh: bool):
+        super().__init__(fresh)
         self.default_fp = default_fp
-        self.fresh = fresh
 
-    def new(self, v: ir.Var, env: dict) -> ir.Var:
-        if not self.fresh:
-            return v
-        n = env[v] = ir.Var(v.name, v.type)
-        return n
-
-    def block(self, b: ir.Block, env: dict) -> ir.Block:
-        params = tuple(self.new(p, env) for p in b.params)
-        stmts: list = []
-        for s in b.stmts:
-            self.stmt(s, env, stmts)
-        return ir.Block(stmts, tuple(_use(env, r) for r in b.results), params)
-
-    def stmt(self, s: ir.Stmt, env: dict, out: list) -> None:
-        if inlinable(s):
-            callee = s.prim.fn.transform_ir(self.default_fp)
-            cenv = {p: _use(env, a) for p, a in zip(callee.params, s.args)}
-            inner = _Inliner(self.default_fp, fresh=True)
-            for st in callee.body.stmts:
-                inner.stmt(st, cenv, out)
-            for o, r in zip(s.outs, callee.body.results):
-                env[o] = _use(cenv, r)
-            return
-        if isinstance(s, ir.Assign):
-            args = [_use(env, a) for a in s.args]
-            outs = [self.new(o, env) for o in s.outs]
-            out.append(ir.Assign(outs, s.prim, args, s.attrs, s.loc))
-        elif isinstance(s, ir.If):
-            cond = _use(env, s.cond)
-            then, orelse = self.block(s.then, dict(env)), self.block(s.orelse, dict(env))
-            out.append(ir.If(cond, then, orelse, [self.new(o, env) for o in s.outs], s.loc))
-        elif isinstance(s, ir.For):
-            start, stop = _use(env, s.start), _use(env, s.stop)
-            inits = [_use(env, a) for a in s.inits]
-            benv = dict(env)
-            index = self.new(s.index, benv)
-            body = self.block(s.body, benv)
-            out.append(ir.For(index, start, stop, inits, body, [self.new(o, env) for o in s.outs],
-                              s.loc))
-        elif isinstance(s, ir.While):
-            inits = [_use(env, a) for a in s.inits]
-            benv = dict(env)
-            params = tuple(self.new(p, benv) for p in s.body.params)
-            cenv = dict(benv)
-            cond = ir.Block(self.block(ir.Block(s.cond.stmts, s.cond.results), cenv).stmts,
-                            tuple(_use(cenv, r) for r in s.cond.results), params)
-            body = self.block(ir.Block(s.body.stmts, s.body.results), benv)
-            body = ir.Block(body.stmts, body.results, params)
-            out.append(ir.While(inits, cond, body, [self.new(o, env) for o in s.outs], s.loc))
-        else:  # pragma: no cover - parallel loops are not nested in loops
-            raise TypeError(s)
-
-
-def _use(env: dict, a):
-    return env.get(a, a) if isinstance(a, ir.Var) else a
+    def replace(self, s: ir.Stmt, env: dict, out: list) -> bool:
+        if not inlinable(s):
+            return False
+        callee = s.prim.fn.transform_ir(self.default_fp)
+        cenv = {p: self.use(env, a) for p, a in zip(callee.params, s.args)}
+        inner = _Inliner(self.default_fp, fresh=True)
+        for st in callee.body.stmts:
+            inner.stmt(st, cenv, out)
+        for o, r in zip(s.outs, callee.body.results):
+            env[o] = self.use(cenv, r)
+        return True

@@ -18,7 +18,7 @@ from __future__ import annotations
 from tidal.autodiff import memory
 from tidal.autodiff.jvp import JvpEmitter
 from tidal.autodiff.vjp import Adjoints, VjpEmitter
-from tidal.dsl import codegen, ir, kernel_lowering, optimize, runtime
+from tidal.dsl import ir, kernel_lowering, pipeline, runtime
 from tidal.dsl import kernel as kernel_mod
 from tidal.dsl import primitives as P
 from tidal.dsl.emitter import Emitter
@@ -80,7 +80,7 @@ def transform(spec, kind: str, active: frozenset) -> kernel_lowering.KernelIR:
             JvpEmitter(em).block(fn.body.stmts, env, {})
         body = em.end(())
     out = ir.Function(f"{fn.name}_{kind}", params, body, fn.loc)
-    out = optimize.optimize(out, fp)
+    out = pipeline.optimized(out, fp, f"{kind} transformation of {fn.name}")
     signature = [(n, k) for n, k in kir.signature if k != "template"]
     arrays = dict(kir.arrays)
     post = list(kir.post_reads)
@@ -116,7 +116,7 @@ class DerivedSpec:
         self.name = f"{base.name}_{kind}"
         self.derived: dict = {}
         cfg = runtime.config()
-        self.generated = codegen.generate_kernel(self.kir, self.name, cfg.default_fp, cfg.arch,
+        self.generated = pipeline.generate_kernel(self.kir, self.name, cfg.default_fp, cfg.arch,
                                                  cfg.lanes)
         self._kernel = None
 
@@ -125,7 +125,7 @@ class DerivedSpec:
 
     def forward(self):
         if self._kernel is None:
-            self._kernel = self.generated.load(self.name)
+            self._kernel = pipeline.load_kernel(self.generated, self.name)
         return self._kernel
 
     def source(self) -> str:

@@ -330,20 +330,8 @@ class VjpEmitter:
     def reverse(self, stmts, env: dict, adj: Adjoints) -> None:
         """Emit the adjoint of ``stmts`` (whose primal values are in ``env``)."""
         for s in reversed(stmts):
-            saved = self.em.loc
-            if s.loc is not None:
-                self.em.loc = s.loc
-            try:
-                if isinstance(s, ir.Assign):
-                    self.assign(s, env, adj)
-                elif isinstance(s, ir.If):
-                    self.if_(s, env, adj)
-                elif isinstance(s, ir.ParallelFor):
-                    self.parallel_for(s, env)
-                else:
-                    self.loop(s, env, adj)
-            finally:
-                self.em.loc = saved
+            with self.em.located(s.loc):
+                ir.visit(self, s, env, adj)
 
     def assign(self, s: ir.Assign, env: dict, adj: Adjoints) -> None:
         if ("inlined", s) in env:
@@ -381,7 +369,7 @@ class VjpEmitter:
                 adj.add(a, cadj.get(p))
 
     # -- regions ---------------------------------------------------------------------------
-    def parallel_for(self, s: ir.ParallelFor, env: dict) -> None:
+    def parallel_for(self, s: ir.ParallelFor, env: dict, adj: Adjoints = None) -> None:
         """A parallel loop's adjoint: the same iterations, each recomputing its values and
         running its body's adjoint (iterations meet only through derivative storage)."""
         em = self.em

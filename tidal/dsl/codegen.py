@@ -39,15 +39,6 @@ class Generated:
     vector_mode: bool = False  # compile with Taichi's vector mode (tidal.dsl.lanes)
     scratch: tuple = ()  # arrays the kernel takes after its own arguments
 
-    def load(self, label: str):
-        """The live Taichi object of this source (see :func:`tidal.dsl.loader.load`)."""
-        from tidal.dsl import lanes, loader
-
-        obj = loader.load(self.source, self.func_name, self.namespace, label, self.line_map)
-        if self.vector_mode:
-            return lanes.vector_mode_kernel(obj, self.scratch)
-        return obj
-
 
 class _Names:
     def __init__(self, reserved):
@@ -436,16 +427,12 @@ def ndarray_type_source(arr) -> str:
     return f"ti.types.ndarray(dtype={taichi_type_source(arr.elem)}, ndim={arr.ndim})"
 
 
-def generate_kernel(kir, kernel_name: str, default_fp: DType, arch: str = "cpu",
-                    lanes: int = 0) -> Generated:
-    """Generate the Taichi source of a :class:`tidal.dsl.kernel_lowering.KernelIR` as a
-    ``@ti.kernel`` taking its value and ndarray parameters in order, with accumulation in
-    parallel loops rewritten (:mod:`tidal.dsl.parallel`; allocates scratch fields, so call it
-    once per kernel) and, on the CPU, ``lanes`` iterations per SIMD vector where possible."""
-    from tidal.dsl import lanes as lanes_pass
-    from tidal.dsl import parallel
-
-    fn, scratch = parallel.prepare(kir.fn, arch, default_fp, lanes)
+def generate_kernel(kir, fn: ir.Function, scratch, kernel_name: str, default_fp: DType,
+                    arch: str = "cpu", vector_mode: bool = False) -> Generated:
+    """Print ``fn`` (the IR of :class:`tidal.dsl.kernel_lowering.KernelIR` ``kir`` after the
+    accumulation rewrite, see :mod:`tidal.dsl.pipeline`) as a ``@ti.kernel`` taking ``kir``'s
+    value and ndarray parameters in order, then the ``scratch`` arrays ``[(ArrayArg, array)]``
+    of its partial sums."""
     g = _Gen(fn, kernel_name, default_fp, arch)
     g.scratch_args = [arg for arg, _ in scratch]
     g.kernel_signature = kir.signature
@@ -457,8 +444,8 @@ def generate_kernel(kir, kernel_name: str, default_fp: DType, arch: str = "cpu",
     for arg in g.scratch_args:
         g.array_name(arg)
     src = g.kernel()
-    return Generated(src, kernel_name, g.namespace, g.line_map,
-                     lanes_pass.vectorised_block(fn.body), tuple(arr for _, arr in scratch))
+    return Generated(src, kernel_name, g.namespace, g.line_map, vector_mode,
+                     tuple(arr for _, arr in scratch))
 
 
 def generate(fn: ir.Function, func_name: str, default_fp: DType, arch: str = "cpu") -> Generated:

@@ -124,6 +124,22 @@ class Emitter:
         _STACK.pop()
         return False
 
+    def located(self, loc: SourceLoc | None):
+        """Context manager: statements emitted inside carry ``loc`` (when not None)."""
+        emitter = self
+
+        class _Located:
+            def __enter__(self_inner):
+                self_inner.saved = emitter.loc
+                if loc is not None:
+                    emitter.loc = loc
+
+            def __exit__(self_inner, *exc):
+                emitter.loc = self_inner.saved
+                return False
+
+        return _Located()
+
     # -- atoms -----------------------------------------------------------------------------
     def const(self, value, t: TType) -> ir.Const:
         return make_const(value, t)

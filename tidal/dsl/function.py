@@ -14,7 +14,7 @@ from collections.abc import Callable
 import taichi as ti
 from taichi.lang import impl as ti_impl
 
-from tidal.dsl import codegen, frontend, ir, loader, lowering, optimize, runtime
+from tidal.dsl import codegen, frontend, ir, lowering, pipeline, runtime
 from tidal.dsl.errors import TidalError
 from tidal.dsl.types import DType, TType
 
@@ -51,9 +51,7 @@ class TidalFunction:
         fp = default_fp or runtime.config().default_fp
         f = self._ir_cache.get(fp)
         if f is None:
-            f = self._builder(fp)
-            f = optimize.optimize(f, fp)
-            self._ir_cache[fp] = f
+            f = self._ir_cache[fp] = pipeline.function_ir(self._builder, fp, self.name)
         return f
 
     def transform_ir(self, default_fp: DType | None = None) -> ir.Function:
@@ -98,7 +96,8 @@ class TidalFunction:
         key = (cfg.default_fp, cfg.arch)
         g = self._gen_cache.get(key)
         if g is None:
-            g = codegen.generate(self.ir(cfg.default_fp), self.name, cfg.default_fp, cfg.arch)
+            g = pipeline.generate_function(self.ir(cfg.default_fp), self.name, cfg.default_fp,
+                                           cfg.arch)
             g.taichi_func = None
             self._gen_cache[key] = g
         return g
@@ -111,8 +110,7 @@ class TidalFunction:
         """The compiled ``@ti.func`` (loaded once per configuration)."""
         g = self.generated()
         if g.taichi_func is None:
-            g.taichi_func = loader.load(g.source, g.func_name, g.namespace, self.name,
-                                        g.line_map)
+            g.taichi_func = pipeline.load_function(g, self.name)
         return g.taichi_func
 
     @property

@@ -325,6 +325,101 @@ class Function:
         return tuple(p.type for p in self.params)
 
 
+_VISIT = {Assign: "assign", If: "if_", For: "for_", While: "while_", ParallelFor: "parallel_for"}
+
+
+def visit(visitor, s: Stmt, *args):
+    """The one statement dispatch of every pass: ``visitor.assign``, ``if_``, ``for_``,
+    ``while_`` or ``parallel_for`` (``for_`` and ``while_`` fall back to ``visitor.loop``),
+    called with ``(s, *args)``."""
+    name = _VISIT.get(type(s))
+    if name is None:  # pragma: no cover - IR has no other statements
+        raise TypeError(s)
+    method = getattr(visitor, name, None)
+    if method is None:
+        method = visitor.loop
+    return method(s, *args)
+
+
+class Copier:
+    """The one IR copier: copies blocks statement by statement, renaming uses of the vars in
+    ``env``. With ``fresh`` every var the copy defines is a new var (recorded in ``env``), so a
+    body can be copied any number of times and the IR stays in single-assignment form;
+    otherwise definitions keep their vars. Subclasses replace statements by overriding
+    :meth:`replace` (inlining calls, say).
+
+    Example:
+        >>> from tidal.dsl.types import F64, TType
+        >>> x, y = Var("x", TType(F64)), Var("y", TType(F64))
+        >>> b = Block([], [x])
+        >>> Copier().block(b, {x: y}).results == (y,)
+        True
+    """
+
+    def __init__(self, fresh: bool = False):
+        self.fresh = fresh
+
+    def new(self, v: Var, env: dict) -> Var:
+        if not self.fresh:
+            return v
+        n = env[v] = Var(v.name, v.type)
+        return n
+
+    @staticmethod
+    def use(env: dict, a):
+        return env.get(a, a) if isinstance(a, Var) else a
+
+    def replace(self, s: Stmt, env: dict, out: list) -> bool:
+        """Append statements standing for ``s`` to ``out`` and return True, or return False to
+        copy ``s`` as it is."""
+        return False
+
+    def block(self, b: Block, env: dict) -> Block:
+        params = tuple(self.new(p, env) for p in b.params)
+        stmts: list = []
+        for s in b.stmts:
+            self.stmt(s, env, stmts)
+        return Block(stmts, tuple(self.use(env, r) for r in b.results), params)
+
+    def stmt(self, s: Stmt, env: dict, out: list) -> None:
+        if self.replace(s, env, out):
+            return
+        use = self.use
+        if isinstance(s, Assign):
+            args = [use(env, a) for a in s.args]
+            out.append(Assign([self.new(o, env) for o in s.outs], s.prim, args, s.attrs, s.loc))
+        elif isinstance(s, If):
+            cond = use(env, s.cond)
+            then, orelse = self.block(s.then, dict(env)), self.block(s.orelse, dict(env))
+            out.append(If(cond, then, orelse, [self.new(o, env) for o in s.outs], s.loc))
+        elif isinstance(s, For):
+            start, stop = use(env, s.start), use(env, s.stop)
+            inits = [use(env, a) for a in s.inits]
+            benv = dict(env)
+            index = self.new(s.index, benv)
+            body = self.block(s.body, benv)
+            out.append(For(index, start, stop, inits, body, [self.new(o, env) for o in s.outs],
+                           s.loc))
+        elif isinstance(s, While):
+            inits = [use(env, a) for a in s.inits]
+            benv = dict(env)
+            params = tuple(self.new(p, benv) for p in s.body.params)
+            cenv = dict(benv)
+            cond = self.block(Block(s.cond.stmts, s.cond.results), cenv)
+            body = self.block(Block(s.body.stmts, s.body.results), benv)
+            out.append(While(inits, Block(cond.stmts, cond.results, params),
+                             Block(body.stmts, body.results, params),
+                             [self.new(o, env) for o in s.outs], s.loc))
+        elif isinstance(s, ParallelFor):
+            benv = dict(env)
+            indices = [self.new(i, benv) for i in s.indices]
+            out.append(ParallelFor(indices, [use(env, a) for a in s.starts],
+                                   [use(env, a) for a in s.stops], self.block(s.body, benv),
+                                   s.loc))
+        else:  # pragma: no cover - IR has no other statements
+            raise TypeError(s)
+
+
 def walk(block: Block) -> Iterator[Stmt]:
     """All statements of ``block`` and of the blocks nested in it, outer before inner."""
     for s in block.stmts:

@@ -17,7 +17,7 @@ import functools
 import taichi as ti
 from taichi.lang import impl as ti_impl
 
-from tidal.dsl import codegen, frontend, kernel_lowering, launches, optimize, runtime
+from tidal.dsl import codegen, frontend, kernel_lowering, launches, pipeline, runtime
 from tidal.dsl.errors import TidalError
 
 # mode -> function(spec) giving the source of a derived kernel, and -> function(spec, args)
@@ -52,11 +52,10 @@ def _resolve_annotations(pyfunc) -> None:
 class Specialization:
     """A kernel lowered for one launch signature, with its generated forward kernel."""
 
-    def __init__(self, owner: TidalKernel, kir: kernel_lowering.KernelIR, bindings: dict):
+    def __init__(self, owner: TidalKernel, kir: kernel_lowering.KernelIR):
         self.owner = owner
         self.name = owner.name
         self.kir = kir
-        self.bindings = bindings
         self._forward = None
         self._generated = None
         self.derived: dict = {}
@@ -71,14 +70,14 @@ class Specialization:
     def generated(self) -> codegen.Generated:
         if self._generated is None:
             cfg = runtime.config()
-            self._generated = codegen.generate_kernel(self.kir, self.owner.name, cfg.default_fp,
+            self._generated = pipeline.generate_kernel(self.kir, self.owner.name, cfg.default_fp,
                                                       cfg.arch, cfg.lanes)
         return self._generated
 
     def forward(self):
         if self._forward is None:
             g = self.generated()
-            self._forward = g.load(self.owner.name)
+            self._forward = pipeline.load_kernel(g, self.owner.name)
         return self._forward
 
 
@@ -119,10 +118,8 @@ class TidalKernel:
         full_key = (cfg.generation, cfg.default_fp, cfg.arch, key)
         spec = self._specs.get(full_key)
         if spec is None:
-            bindings = kernel_lowering.bind(self.parsed, args, cfg.default_fp)
-            kir = kernel_lowering.lower_kernel(self.parsed, cfg.default_fp, bindings)
-            kir.fn = optimize.optimize(kir.fn, cfg.default_fp)
-            spec = self._specs[full_key] = Specialization(self, kir, bindings)
+            kir = pipeline.kernel_ir(self.parsed, args, cfg.default_fp)
+            spec = self._specs[full_key] = Specialization(self, kir)
         self._last = spec
         return spec
 

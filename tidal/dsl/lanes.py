@@ -21,17 +21,12 @@ differently). The pass declines, returning None and leaving the scalar loop in p
 body it cannot vectorise this way: a branch or inner-loop bound that depends on the lane, a
 store of lane values to a shared element, or an operation on lane values with no lane form.
 Taichi only keeps vectors as SIMD values when a kernel is compiled with
-``real_matrix_scalarize=False``; :func:`vector_mode_kernel` does that for the kernels this pass
-rewrote, and only for them. Taichi miscompiles some vector code in that mode, so a kernel whose
-code anywhere falls outside :func:`vector_mode_safe` is not vectorised at all.
+``real_matrix_scalarize=False``; :func:`tidal.dsl.loader.load_kernel` does that for the kernels
+this pass rewrote, and only for them. Taichi miscompiles some vector code in that mode, so a
+kernel whose code anywhere falls outside :func:`vector_mode_safe` is not vectorised at all.
 """
 
 from __future__ import annotations
-
-import contextlib
-import functools
-
-import taichi as ti
 
 from tidal.dsl import ir, optimize
 from tidal.dsl import primitives as P
@@ -155,33 +150,9 @@ def vectorise_chunk(index: ir.Var, lo, hi, body: ir.Block, default_fp, loc,
         return None
 
 
-def vector_mode_kernel(kernel, scratch=()):
-    """``kernel`` launched (and so compiled) with Taichi's ``real_matrix_scalarize`` off, which
-    keeps the lane vectors of :func:`vectorise_chunk` as SIMD values, and with the ``scratch``
-    arrays of its lane-wide partial sums appended to its arguments."""
-
-    @functools.wraps(kernel)
-    def launch(*args):
-        with _vector_mode():
-            return kernel(*args, *scratch)
-
-    return launch
-
-
-@contextlib.contextmanager
-def _vector_mode():
-    cfg = ti.lang.impl.current_cfg()
-    saved = cfg.real_matrix_scalarize
-    cfg.real_matrix_scalarize = False
-    try:
-        yield
-    finally:
-        cfg.real_matrix_scalarize = saved
-
-
 def vectorised_block(block: ir.Block) -> bool:
     """Whether :func:`vectorise_chunk` rewrote a loop in ``block`` (the kernel must then be
-    compiled in Taichi's vector mode, :func:`vector_mode_kernel`)."""
+    compiled in Taichi's vector mode, :func:`tidal.dsl.loader.load_kernel`)."""
     return any(isinstance(st, ir.Assign) and st.prim is lane_iota for st in ir.walk(block))
 
 
@@ -230,27 +201,7 @@ def _inline_calls(body: ir.Block, default_fp) -> ir.Block | None:
 
 def _rename_block(b: ir.Block, env: dict) -> ir.Block:
     """``b`` with the free vars in ``env`` replaced (the rebuilt body reads the chunk's vars)."""
-
-    def at(a):
-        return env.get(a, a) if isinstance(a, ir.Var) else a
-
-    def block(bb: ir.Block) -> ir.Block:
-        return ir.Block([stmt(s) for s in bb.stmts], [at(r) for r in bb.results], bb.params)
-
-    def stmt(s):
-        if isinstance(s, ir.Assign):
-            return ir.Assign(s.outs, s.prim, [at(a) for a in s.args], s.attrs, s.loc)
-        if isinstance(s, ir.If):
-            return ir.If(at(s.cond), block(s.then), block(s.orelse), s.outs, s.loc)
-        if isinstance(s, ir.For):
-            return ir.For(s.index, at(s.start), at(s.stop), [at(a) for a in s.inits],
-                          block(s.body), s.outs, s.loc)
-        if isinstance(s, ir.While):
-            return ir.While([at(a) for a in s.inits], block(s.cond), block(s.body), s.outs,
-                            s.loc)
-        raise Decline  # pragma: no cover - a chunk loop has no nested parallel loop
-
-    return block(b)
+    return ir.Copier().block(b, dict(env))
 
 
 class _Vectoriser:

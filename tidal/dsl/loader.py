@@ -5,11 +5,14 @@ Every piece of generated code (functions, derivatives, call and vectorize kernel
 reused, so Taichi (which re-reads source with ``inspect``) always sees the text that was
 compiled, and tracebacks show generated lines. It also records each file's line map so that
 errors Taichi raises while compiling generated code can be reported at the user's line
-(:func:`user_error_from_taichi`).
+(:func:`user_error_from_taichi`). Kernels whose loops run in SIMD lanes are loaded so that they
+are compiled, and only they, in Taichi's vector mode (:func:`load_kernel`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import itertools
 import linecache
 import re
@@ -44,6 +47,37 @@ def load(source: str, name: str, namespace: dict, label: str,
     ns.update(namespace)
     exec(compile(source, filename, "exec", dont_inherit=True), ns)  # noqa: S102 - executing generated code
     return ns[name]
+
+
+def load_kernel(generated, label: str):
+    """The launchable kernel of a generated kernel source (``codegen.Generated``): compiled in
+    Taichi's vector mode when its loops run in SIMD lanes, with the scratch arrays of its
+    partial sums appended to its arguments."""
+    obj = load(generated.source, generated.func_name, generated.namespace, label,
+               generated.line_map)
+    if not generated.vector_mode:
+        return obj
+    scratch = generated.scratch
+
+    @functools.wraps(obj)
+    def launch(*args):
+        with _vector_mode():
+            return obj(*args, *scratch)
+
+    return launch
+
+
+@contextlib.contextmanager
+def _vector_mode():
+    """Taichi's ``real_matrix_scalarize`` off around a launch (a kernel is compiled at its first
+    launch, with the setting then in force; Taichi 1.7.4 reads the live config)."""
+    cfg = ti.lang.impl.current_cfg()
+    saved = cfg.real_matrix_scalarize
+    cfg.real_matrix_scalarize = False
+    try:
+        yield
+    finally:
+        cfg.real_matrix_scalarize = saved
 
 
 _FILE_LINE = re.compile(r'File "(<tidal:[^"]+>)", line (\d+)')

@@ -37,24 +37,8 @@ class Rebuilder:
             self.stmt(s, env)
 
     def stmt(self, s: ir.Stmt, env: dict) -> None:
-        saved = self.em.loc
-        if s.loc is not None:
-            self.em.loc = s.loc
-        try:
-            if isinstance(s, ir.Assign):
-                self.assign(s, env)
-            elif isinstance(s, ir.If):
-                self.if_(s, env)
-            elif isinstance(s, ir.For):
-                self.for_(s, env)
-            elif isinstance(s, ir.While):
-                self.while_(s, env)
-            elif isinstance(s, ir.ParallelFor):
-                self.parallel_for(s, env)
-            else:  # pragma: no cover - IR has no other statements
-                raise TypeError(s)
-        finally:
-            self.em.loc = saved
+        with self.em.located(s.loc):
+            ir.visit(self, s, env)
 
     def assign(self, s: ir.Assign, env: dict) -> None:
         if self.skip_effects and s.prim.effect:
@@ -329,22 +313,8 @@ def _reads_given(s, need: set) -> set:
 
 
 def _copy_block(b: ir.Block) -> ir.Block:
-    """A shallow structural copy safe to prune (statements of nested regions are copied)."""
-    out = ir.Block(list(b.stmts), b.results, b.params)
-    out.stmts = [_copy_stmt(s) for s in b.stmts]
-    return out
-
-
-def _copy_stmt(s):
-    if isinstance(s, ir.Assign):
-        return s
-    if isinstance(s, ir.ParallelFor):
-        return ir.ParallelFor(s.indices, s.starts, s.stops, _copy_block(s.body), s.loc)
-    if isinstance(s, ir.If):
-        return ir.If(s.cond, _copy_block(s.then), _copy_block(s.orelse), s.outs, s.loc)
-    if isinstance(s, ir.For):
-        return ir.For(s.index, s.start, s.stop, s.inits, _copy_block(s.body), s.outs, s.loc)
-    return ir.While(s.inits, _copy_block(s.cond), _copy_block(s.body), s.outs, s.loc)
+    """A structural copy safe to prune (the same vars, new statements)."""
+    return ir.Copier().block(b, {})
 
 
 def count_stmts(fn: ir.Function) -> int:

@@ -57,7 +57,7 @@ def prepare(fn: ir.Function, arch: str, default_fp, lanes: int = 0) -> tuple:
     iterations per SIMD vector where :func:`tidal.dsl.lanes.vectorise_chunk` can do that. Their
     blocks then add lane vectors into lane-wide partial sums (ndarrays of vectors, one
     horizontal sum per element at the end instead of one per add); the kernel must be launched
-    through :func:`tidal.dsl.lanes.vector_mode_kernel` with those arrays.
+    through :func:`tidal.dsl.loader.load_kernel` with those arrays.
 
     Returns:
         ``(kernel IR, [(ArrayArg, ndarray), ...])``.

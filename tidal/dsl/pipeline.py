@@ -2,19 +2,20 @@
 
 Functions (``@td.func`` and every derivative of one)::
 
-    function_ir:      build (parse, resolve names, check the subset, lower; or a derivative
-                      transformation of another function's IR) -> optimize
-    compile_function: function_ir -> generate source (printing only) -> load
+    function_ir:       build (parse, resolve names, check the subset, lower; or a derivative
+                       transformation of another function's IR) -> optimize
+    generate_function: generate source (printing only)
+    load_function:     load
 
 Kernels (``@td.kernel``, plain ``@ti.kernel`` inside a tape, and generated adjoint and tangent
 kernels)::
 
     kernel_ir:        bind the launch arguments -> lower -> optimize
-    compile_kernel:   rewrite accumulation (per-block partial sums; on the CPU, SIMD lanes)
-                      -> generate source (printing only) -> load (in Taichi's vector mode
-                      where lanes were used)
+    generate_kernel:  rewrite accumulation (per-block partial sums; on the CPU, SIMD lanes)
+                      -> generate source (printing only)
+    load_kernel:      load (in Taichi's vector mode where lanes were used)
 
-Derivative kernels enter ``compile_kernel`` with IR made by :mod:`tidal.autodiff.kernels`
+Derivative kernels enter ``generate_kernel`` with IR made by :mod:`tidal.autodiff.kernels`
 (transform -> :func:`optimized`). With :data:`tidal.dsl.verify.ENABLED` (the test suite), the
 IR verifier runs after every stage that produces IR.
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tidal.dsl import codegen, ir, kernel_lowering, loader, optimize, parallel, verify
+from tidal.dsl import lanes as lanes_pass
 from tidal.dsl.types import DType
 
 
@@ -44,13 +46,15 @@ def function_ir(build: Callable[[DType], ir.Function], default_fp: DType,
     return optimized(build(default_fp), default_fp, f"building {name}")
 
 
-def compile_function(fn: ir.Function, name: str, default_fp: DType,
-                     arch: str) -> codegen.Generated:
-    """Stages generate -> load of a function's optimised IR; the Taichi function is in
-    ``.taichi_func`` of the result."""
-    g = codegen.generate(fn, name, default_fp, arch)
-    g.taichi_func = loader.load(g.source, g.func_name, g.namespace, name, g.line_map)
-    return g
+def generate_function(fn: ir.Function, name: str, default_fp: DType,
+                      arch: str) -> codegen.Generated:
+    """Stage generate of a function's optimised IR (printing only)."""
+    return codegen.generate(fn, name, default_fp, arch)
+
+
+def load_function(g: codegen.Generated, name: str):
+    """Stage load: the ``@ti.func`` of a generated function."""
+    return loader.load(g.source, g.func_name, g.namespace, name, g.line_map)
 
 
 # -- kernels -------------------------------------------------------------------------------------
@@ -61,7 +65,6 @@ def kernel_ir(pf, args, default_fp: DType) -> kernel_lowering.KernelIR:
     bindings = kernel_lowering.bind(pf, args, default_fp)
     kir = kernel_lowering.lower_kernel(pf, default_fp, bindings)
     kir.fn = optimized(kir.fn, default_fp, f"lowering kernel {pf.name}")
-    kir.bindings = bindings
     return kir
 
 
@@ -71,11 +74,10 @@ def generate_kernel(kir: kernel_lowering.KernelIR, name: str, default_fp: DType,
     its partial sums: call once per kernel)."""
     fn, scratch = parallel.prepare(kir.fn, arch, default_fp, lanes)
     verify.maybe_check(fn, f"accumulation rewrite of {name}", default_fp)
-    return codegen.generate_kernel(kir, fn, scratch, name, default_fp, arch)
+    return codegen.generate_kernel(kir, fn, scratch, name, default_fp, arch,
+                                   vector_mode=lanes_pass.vectorised_block(fn.body))
 
 
-def compile_kernel(kir: kernel_lowering.KernelIR, name: str, default_fp: DType, arch: str,
-                   lanes: int):
-    """Every stage after ``kernel_ir``: ``(Generated, launchable kernel)``."""
-    g = generate_kernel(kir, name, default_fp, arch, lanes)
-    return g, loader.load_kernel(g, name)
+def load_kernel(g: codegen.Generated, name: str):
+    """Stage load of a kernel (in vector mode where lanes were used)."""
+    return loader.load_kernel(g, name)

@@ -357,12 +357,36 @@ floordiv = primitive(
 )
 
 
+def _elementwise_call_cg(fn: str):
+    """Codegen for a scalar-only helper function, applied per element to vectors/matrices."""
+    def f(args, attrs, types):
+        t, src = types[0], args[0][0]
+        if t.is_scalar:
+            return f"{fn}({src})", PREC_CALL
+        idx = [(i,) for i in range(t.shape[0])] if t.is_vector else \
+            [(i, j) for i in range(t.shape[0]) for j in range(t.shape[1])]
+        elems = [f"{fn}({_wrap(args[0], PREC_CALL)}[{', '.join(map(str, k))}])" for k in idx]
+        return _make_cg([(e, PREC_CALL) for e in elems], (t.shape,), [t.scalar] * len(elems))
+    return f
+
+
+_TANH_F32_CG, _TANH_CG = _elementwise_call_cg("_tidal_tanh_f32"), cg_call("ti.tanh")
+
+
+def _tanh_cg(args, attrs, types):
+    """float32 tanh through tidal's arithmetic ``_tidal_tanh_f32`` (the scalar libm call costs
+    about 15 ns on the CPU); other precisions through ``ti.tanh``."""
+    return (_TANH_F32_CG if types[0].dtype.name == "f32" else _TANH_CG)(args, attrs, types)
+
+
+
 def unary_math(name: str, np_fn, ti_fn: str, derivative, domain: Interval = _SCALAR, *,
-               zero="any", f64_on_vulkan=False, **facts) -> Primitive:
+               zero="any", f64_on_vulkan=False, codegen=None, **facts) -> Primitive:
     """A smooth float function applied elementwise, e.g. ``sin``, with its derivative
-    ``(x, y) -> dy/dx``."""
+    ``(x, y) -> dy/dx``; its source is ``ti_fn(x)`` unless ``codegen`` says otherwise."""
     return primitive(
-        name, infer=infer_float_elementwise(name), impl=_np_unary(np_fn), codegen=cg_call(ti_fn),
+        name, infer=infer_float_elementwise(name), impl=_np_unary(np_fn),
+        codegen=codegen or cg_call(ti_fn),
         zero=zero, float_args=(0,), derivative=derivative, costly=True,
         f64_on_vulkan=f64_on_vulkan, lane="per_lane",
         cases=(Case((domain,)), Case((Interval(domain.lo, domain.hi, (3,)),))), **facts,
@@ -384,38 +408,12 @@ sqrt = unary_math("sqrt", np.sqrt, "ti.sqrt", lambda x, y: 0.5 / y, _POS, f64_on
 rsqrt = unary_math("rsqrt", lambda x: 1.0 / np.sqrt(x), "ti.rsqrt",
                    lambda x, y: -0.5 * (y * y * y), _POS, zero=None)
 # float32 tanh is arithmetic (_tidal_tanh_f32): the scalar libm call costs about 15 ns on the CPU
-tanh = unary_math("tanh", np.tanh, "ti.tanh", lambda x, y: 1.0 - y * y,
+tanh = unary_math("tanh", np.tanh, "ti.tanh", lambda x, y: 1.0 - y * y, codegen=_tanh_cg,
                   lane_f32="_tidal_tanh_f32")
-erf = unary_math("erf", _erf, "_tidal_erf",
-                 lambda x, y: _TWO_OVER_SQRT_PI * exp(-(x * x)))
+erf = unary_math("erf", _erf, "_tidal_erf", lambda x, y: _TWO_OVER_SQRT_PI * exp(-(x * x)),
+                 codegen=_elementwise_call_cg("_tidal_erf"))
 
 
-def _elementwise_call_cg(fn: str):
-    """Codegen for a scalar-only helper function, applied per element to vectors/matrices."""
-    def f(args, attrs, types):
-        t, src = types[0], args[0][0]
-        if t.is_scalar:
-            return f"{fn}({src})", PREC_CALL
-        idx = [(i,) for i in range(t.shape[0])] if t.is_vector else \
-            [(i, j) for i in range(t.shape[0]) for j in range(t.shape[1])]
-        elems = [f"{fn}({_wrap(args[0], PREC_CALL)}[{', '.join(map(str, k))}])" for k in idx]
-        return _make_cg([(e, PREC_CALL) for e in elems], (t.shape,), [t.scalar] * len(elems))
-    return f
-
-
-erf.codegen = _elementwise_call_cg("_tidal_erf")
-
-
-_TANH_F32_CG, _TANH_CG = _elementwise_call_cg("_tidal_tanh_f32"), cg_call("ti.tanh")
-
-
-def _tanh_cg(args, attrs, types):
-    """float32 tanh through tidal's arithmetic ``_tidal_tanh_f32`` (the scalar libm call costs
-    about 15 ns on the CPU); other precisions through ``ti.tanh``."""
-    return (_TANH_F32_CG if types[0].dtype.name == "f32" else _TANH_CG)(args, attrs, types)
-
-
-tanh.codegen = _tanh_cg
 sigmoid = primitive(
     "sigmoid", infer=infer_float_elementwise("sigmoid"), impl=_np_unary(_sigmoid),
     codegen=lambda a, at, t: (f"0.5 * ti.tanh(0.5 * {_wrap(a[0], PREC_MUL)}) + 0.5", PREC_ADD),

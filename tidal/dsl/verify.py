@@ -101,28 +101,20 @@ class _Verifier:
     def stmt(self, s: ir.Stmt, visible: set) -> None:
         for a in s.uses():
             self.use(a, visible, s)
-        if isinstance(s, ir.Assign):
-            self.assign(s)
-        elif isinstance(s, ir.If):
-            self.if_(s, visible)
-        elif isinstance(s, ir.For):
-            self.for_(s, visible)
-        elif isinstance(s, ir.While):
-            self.while_(s, visible)
-        elif isinstance(s, ir.ParallelFor):
-            inner = set(visible)
-            for i in s.indices:
-                self.define(i, s)
-                inner.add(i)
-            if s.body.results:
-                self.fail("a parallel loop yields values", s)
-            self.block(s.body, inner)
-        else:
-            self.fail(f"unknown statement {type(s).__name__}", s)
+        ir.visit(self, s, visible)
         for o in s.defs():
             self.define(o, s)
 
-    def assign(self, s: ir.Assign) -> None:
+    def parallel_for(self, s: ir.ParallelFor, visible: set) -> None:
+        inner = set(visible)
+        for i in s.indices:
+            self.define(i, s)
+            inner.add(i)
+        if s.body.results:
+            self.fail("a parallel loop yields values", s)
+        self.block(s.body, inner)
+
+    def assign(self, s: ir.Assign, visible: set) -> None:
         infer = s.prim.infer
         if infer is None:
             return
