@@ -104,8 +104,9 @@ def _is_float_obj(obj) -> bool:
 
 class LaunchPlan:
     """What the tape needs from every launch of one kernel specialisation, worked out once:
-    where each memory reference's object comes from (a fixed field, or an argument), and the
-    parts it reads and writes as functions of the scalar arguments."""
+    where each memory reference's object comes from (a fixed field, or an argument), the parts
+    it writes, and the parts it reads that its adjoint reads again, as functions of the scalar
+    arguments."""
 
     def __init__(self, spec):
         kir = spec.kir
@@ -130,7 +131,13 @@ class LaunchPlan:
                                  ("a", names.index(q[1]), q[2]) for q in pattern))
             return out
 
-        reads = [(id(r.obj), p) for r in kir.reads for p in patterns(r, "read")]
+        # only values the adjoint reads must survive later overwrites (reads that feed linear
+        # operations only, a copy or a sum, leave no load in the adjoint kernel); the adjoint
+        # with every reference active reads a superset of what any narrower one reads
+        needed = {id(r.obj) for r in kernels.transform(spec, "adjoint", kernels.all_active(spec))
+                  .reads}
+        reads = [(id(r.obj), p) for r in kir.reads if id(r.obj) in needed
+                 for p in patterns(r, "read")]
         # parts read that do not depend on the arguments are noted once per tape
         self.const_reads = [(rid, p) for rid, p in reads if not _depends_on_args(p)]
         self.arg_reads = [(rid, p) for rid, p in reads if _depends_on_args(p)]

@@ -10,7 +10,8 @@ top-level :class:`tidal.dsl.ir.ParallelFor` loops avoid both:
   a plain read, add and write.
 * **Calls that add.** Calls of tidal functions that write memory (derivatives of functions that
   read fields add into the fields' gradients) are inlined first, so their adds are rewritten too.
-* **Shared accumulation.** When a loop adds into a small field (at most
+* **Shared accumulation.** When a loop of many iterations (not known to be fewer than
+  :data:`MIN_BLOCKED_ITERATIONS`) adds into a small field (at most
   :data:`MAX_SHARED_ELEMENTS` elements) at indices that do not depend on the loop's indices,
   the loop's iterations are split into blocks, one thread per block; each block adds into its
   own row of a scratch field without atomics, and a second parallel loop adds the rows into the
@@ -35,6 +36,7 @@ from tidal.dsl.dependence import dependent_vars
 from tidal.dsl.types import I32, TType
 
 MAX_SHARED_ELEMENTS = 1 << 16
+MIN_BLOCKED_ITERATIONS = 256  # loops with fewer (constant) iterations keep their atomic adds
 BLOCKS_PER_CPU_THREAD = 4
 GPU_BLOCKS = 1024
 
@@ -167,6 +169,8 @@ def _rewrite_loop(loop: ir.ParallelFor, arch: str, scratch: tuple, default_fp,
         dep = dependent_vars(loop.indices, loop.body) if dep is None else dep
         if all(isinstance(a, ir.Const) or a not in dep for _, idx in acc for a in idx):
             shared[ref] = None
+    if _trip_count(loop) is not None and _trip_count(loop) < MIN_BLOCKED_ITERATIONS:
+        shared = {}  # a few atomic adds cost less than a second loop combining partial sums
     if not exclusive and not shared:
         return [loop]
     nblocks = blocks_for(arch)
@@ -222,6 +226,16 @@ def _rewrite_loop(loop: ir.ParallelFor, arch: str, scratch: tuple, default_fp,
         out.append(_combine(ref, pref, elems[ref], nblocks, loop.loc, pelem,
                             pref.obj in lane_args))
     return out
+
+
+def _trip_count(loop: ir.ParallelFor) -> int | None:
+    """The number of iterations of a parallel loop with constant bounds, else None."""
+    n = 1
+    for a, b in zip(loop.starts, loop.stops):
+        if not (isinstance(a, ir.Const) and isinstance(b, ir.Const)):
+            return None
+        n *= max(int(b.value) - int(a.value), 0)
+    return n
 
 
 def _map_adds(block: ir.Block, wanted, rewrite) -> ir.Block:
