@@ -193,7 +193,7 @@ def _rewrite_loop(loop: ir.ParallelFor, arch: str, scratch: tuple, default_fp,
             # (block, flat element): an index with constant strides costs less than one with
             # the runtime strides of a many-dimensional ndarray
             lane_elem = lanes_pass.lane_type(elem, lanes)
-            arg = P.ArrayArg(ref.name + "_lanes", 2, lane_elem)
+            arg = P.ArrayArg(ref.name + "_lanes", 2, lane_elem, aligned=True)
             arrays.append((arg, _lane_scratch(lane_elem, (nblocks, _field_elements(ref)))))
             lane_args.add(arg)
             partial[ref] = (P.GlobalRef(arg, arg.name), lane_elem)

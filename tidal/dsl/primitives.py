@@ -761,14 +761,17 @@ class ArrayArg:
         name: the kernel parameter's name.
         ndim: number of array dimensions (element dimensions excluded).
         elem: element type.
+        aligned: the array is one tidal allocated with Taichi (aligned to its element size);
+            user arrays may be NumPy memory aligned to 16 bytes only.
     """
 
     is_kernel_arg = True
 
-    def __init__(self, name: str, ndim: int, elem: TType):
+    def __init__(self, name: str, ndim: int, elem: TType, aligned: bool = False):
         self.name = name
         self.ndim = ndim
         self.elem = elem
+        self.aligned = aligned
 
     @property
     def shape(self):
@@ -813,14 +816,18 @@ def _load_cg(args, attrs, types):
 def needs_element_reads(ref: GlobalRef, elem: TType) -> bool:
     """Whether a vector or matrix element of ``ref`` is read one number at a time.
 
-    In Taichi's vector mode (Taichi 1.7.4, CPU) a whole-element load of an ndarray vector whose
-    size is not a power of two is an aligned SIMD load at an unaligned address (a segfault:
-    3-input PINN problems), while element reads of power-of-two vectors that the same kernel
-    also writes as a whole read stale values. So ndarray elements of 3, 5, 6, ... numbers are
-    read element by element, and the others whole.
+    In Taichi's vector mode (Taichi 1.7.4, CPU) a whole-element load of an ndarray vector is an
+    SIMD load that assumes the element's size as alignment: a segfault where the element's
+    size is not a power of two (3-input PINN problems) or exceeds the 16 bytes NumPy aligns its
+    memory to (4 f64 inputs in a NumPy array). Element reads of vectors the same kernel also
+    writes as a whole read stale values, so tidal's own aligned partial-sum arrays are read
+    whole. Everything else is read element by element.
     """
+    if not isinstance(ref.obj, ArrayArg) or elem.is_scalar:
+        return False
     n = elem.size
-    return isinstance(ref.obj, ArrayArg) and not elem.is_scalar and n & (n - 1) != 0
+    nbytes = n * (8 if elem.dtype.name == "f64" else 4)
+    return n & (n - 1) != 0 or (nbytes > 16 and not ref.obj.aligned)
 
 
 def element_wise_source(elements: list[str], elem: TType) -> str:
