@@ -66,7 +66,7 @@ def _residual(names: tuple[str, ...]):
 
 def _shapes():
     out = []
-    for (axes, make), with_bc in itertools.product(DOMAINS.items(), (False, True)):
+    for axes, with_bc in itertools.product(DOMAINS, (False, True)):
         for names in _residual_names(axes):
             if with_bc and names not in _residual_names(axes)[1::3]:
                 continue
