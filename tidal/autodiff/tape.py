@@ -265,6 +265,7 @@ class Tape:
         self.read_index: dict = {}  # id(object) -> parts read so far (see _note_read)
         self._const_noted: set = set()
         self._fields_cleared = False  # fields' own gradients zeroed on entry
+        self.passed: dict = {}  # Taichi ndarrays passed to recorded launches
 
     # -- recording -----------------------------------------------------------------------------
     def __enter__(self):
@@ -324,6 +325,9 @@ class Tape:
 
     def launch(self, spec, args):
         kernels.check_adjoint(spec)  # a kernel tidal cannot differentiate fails now, not at exit
+        for (_, kind), value in zip(spec.kir.signature, args):
+            if kind == "ndarray" and not isinstance(value, np.ndarray):
+                self.passed[id(value)] = value
         plan = launch_plan(spec)
         objs = plan.resolve(args)
         reads = {id(objs[rid]): objs[rid] for rid in plan.read_ids}
@@ -423,6 +427,12 @@ class Tape:
         if self.checkpoint_every is not None:
             restored.update(self.written)
         final = self._state_of(restored)
+        if self.clear_gradients:
+            # ndarrays passed to recorded launches start from zero gradients too, also those
+            # no launch read (their gradient is zero)
+            for obj in self.passed.values():
+                if id(obj) not in active and has_own_grad(obj) and _is_float_obj(obj):
+                    memory.zero(self._adjoint_storage(obj))
         for obj in active.values():
             # fields' own gradients were cleared on entry (ti.ad.clear_all_gradients)
             cleared = self._fields_cleared and has_own_grad(obj) and hasattr(obj, "snode")

@@ -209,12 +209,23 @@ class _Gen:
             else:
                 inside = {v for b in s.blocks() for v in ir.free_vars(
                     ir.Block(b.stmts, b.results, ()))}
-                reuse = [a not in inside and self.can_overwrite(a, last, k, own, depth)
-                         for a in s.inits]
+                # an init given twice (`a = t; b = t` before the loop) cannot lend its
+                # storage to both loop variables
+                reuse = [a not in inside and s.inits.count(a) == 1
+                         and self.can_overwrite(a, last, k, own, depth) for a in s.inits]
+                loop_depth = depth
                 if isinstance(s, ir.For) and self.kernel_signature is not None and depth == 1:
                     # a top-level loop of a kernel would run in parallel: keep it serial
-                    self.emit(depth, "ti.loop_config(serialize=True)", s.loc)
-                (self.for_ if isinstance(s, ir.For) else self.while_)(s, depth, reuse)
+                    if any(o in last for o in s.outs):
+                        self.emit(depth, "ti.loop_config(serialize=True)", s.loc)
+                    else:
+                        # inside a parallel loop of one iteration rather than with
+                        # loop_config(serialize=True), under which Taichi 1.7.4 loses an add
+                        # `g[j] += b` that follows `g[1] += a` where j == 1
+                        self.emit(depth, f"for {self.names.fresh('serial')} in range(1):",
+                                  s.loc)
+                        loop_depth += 1
+                (self.for_ if isinstance(s, ir.For) else self.while_)(s, loop_depth, reuse)
             own.update(s.defs())
 
     def assign(self, s: ir.Assign, depth, direct, nested, last, k, own) -> None:

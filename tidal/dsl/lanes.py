@@ -50,8 +50,13 @@ def _names(args):
     return [a for a, _ in args]
 
 
+def _indexable(args):
+    """Argument sources safe to index (an inlined ``b + c`` is parenthesised)."""
+    return [P._wrap(a, P.PREC_CALL) for a in args]
+
+
 def _lane_row_cg(args, attrs, types):
-    arr, row = _names(args)
+    arr, row = _indexable(args)
     (lanes,) = attrs
     elems = ", ".join(f"{arr}[{row}, {lane}]" for lane in range(lanes))
     return f"ti.Vector([{elems}], dt=ti.{types[0].dtype.name})", P.PREC_CALL
@@ -71,7 +76,7 @@ def _lane_gather_cg(args, attrs, types):
     elems = []
     for lane in range(lanes):
         idx = ", ".join(f"{a}[{lane}]" if t.is_vector else a
-                        for a, t in zip(_names(args), types))
+                        for a, t in zip(_indexable(args), types))
         elems.append(f"{ref.name}[{idx or 'None'}]")
     if elem.is_scalar:
         return f"ti.Vector([{', '.join(elems)}], dt=ti.{elem.dtype.name})", P.PREC_CALL
@@ -86,8 +91,8 @@ def _lane_map_cg(args, attrs, types):
     scalar_types = [t.scalar for t in types]
     elems = []
     for lane in range(lanes):
-        lane_args = [(f"{a}[{lane}]", P.PREC_CALL) if t.is_vector else (a, p)
-                     for (a, p), t in zip(args, types)]
+        lane_args = [(f"{P._wrap((a, p), P.PREC_CALL)}[{lane}]", P.PREC_CALL) if t.is_vector
+                     else (a, p) for (a, p), t in zip(args, types)]
         elems.append(prim.codegen(lane_args, prim_attrs, scalar_types)[0])
     return f"ti.Vector([{', '.join(elems)}], dt=ti.{dt.name})", P.PREC_CALL
 

@@ -85,7 +85,10 @@ def prepare(fn: ir.Function, arch: str, default_fp, lanes: int = 0) -> tuple:
             stmts.append(s)
     if not changed:
         return fn, []
-    _place_scratch(scratch)
+    _place_scratch(scratch)  # before any launch: Taichi then materialises its fields
+    with launches.quiet():  # tidal's own set-up, even when a tape is recording
+        for _, arr in arrays:
+            arr.fill(0)
     body = ir.Block(stmts, fn.body.results, fn.body.params)
     return ir.Function(fn.name, fn.params, body, fn.loc, fn.param_names), arrays
 
@@ -394,12 +397,10 @@ def _flat_index(idx, shape, b: _IntBuilder):
 
 
 def _lane_scratch(lane_elem: TType, shape: tuple):
-    """A zeroed ndarray of lane vectors (partial sums of one kernel's blocks)."""
+    """An ndarray of lane vectors (partial sums of one kernel's blocks)."""
     arr = ti.ndarray(ti.types.vector(lane_elem.shape[0], getattr(ti, lane_elem.dtype.name)),
                      shape=shape)
-    with launches.quiet():  # tidal's own set-up, even when a tape is recording
-        arr.fill(0)
-    return arr
+    return arr  # zeroed by prepare, once the kernel's scratch fields are placed
 
 
 def _scratch_field(elem: TType, shape: tuple):
