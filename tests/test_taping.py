@@ -67,3 +67,27 @@ def test_adjoint_reads_callee_values_back_instead_of_recomputing_them():
     # (one line each, which SIMD lanes may apply lane by lane)
     for call in ("ti.tanh(", "ti.exp("):
         assert sum(call in line for line in src.splitlines()) == 1, src
+
+
+def test_tape_adopts_the_runtime_of_a_users_ti_init(cpu64):
+    """A Taichi program calls ti.init itself, after tidal was initialised: tidal keeps that
+    runtime (and the fields made in it) and its float type, instead of resetting Taichi."""
+    from tidal.dsl import runtime
+
+    for fp, tol in ((ti.f64, 1e-12), (ti.f32, 1e-6)):
+        ti.init(arch=ti.cpu, default_fp=fp, log_level=ti.ERROR)
+        x = ti.field(fp, shape=3, needs_grad=True)
+        loss = ti.field(fp, shape=(), needs_grad=True)
+        x.from_numpy(np.array([1.0, 2.0, 3.0]))
+
+        @td.kernel
+        def squares():
+            for i in x:
+                loss[None] += x[i] ** 3
+
+        with td.Tape(loss):
+            squares()
+        assert runtime.config().default_fp.taichi == fp
+        np.testing.assert_allclose(loss[None], 36.0, rtol=tol)
+        np.testing.assert_allclose(x.grad.to_numpy(), [3.0, 12.0, 27.0], rtol=tol)
+    td.init(arch="cpu", default_fp=td.f64)

@@ -18,6 +18,7 @@ import warnings
 from dataclasses import dataclass
 
 import taichi as ti
+from taichi.lang import impl as ti_impl
 
 from tidal.dsl.errors import TidalArchError
 from tidal.dsl.types import F32, F64, DType, dtype_from_taichi
@@ -36,6 +37,7 @@ class Config:
     default_fp: DType
     generation: int
     lanes: int = 0
+    program: object = None  # Taichi's program object this configuration belongs to
 
 
 _CONFIG: Config | None = None
@@ -142,15 +144,30 @@ def init(arch: str = "cpu", default_fp=ti.f32, simd_lanes: int | None = None,
     with contextlib.redirect_stdout(io.StringIO()):  # Taichi prints "Starting on arch=..."
         ti.init(arch=taichi_arch, default_fp=fp.taichi, **taichi_options)
     generation = (_CONFIG.generation + 1) if _CONFIG else 1
-    _CONFIG = Config(name, fp, generation, simd_lanes if name == "cpu" else 0)
+    _CONFIG = Config(name, fp, generation, simd_lanes if name == "cpu" else 0,
+                     ti_impl.get_runtime().prog)
     return _CONFIG
 
 
 def config() -> Config:
-    """The active configuration, initialising the CPU backend in f32 if :func:`init` was not
-    called."""
-    if _CONFIG is None:
+    """The active configuration.
+
+    A program that initialised Taichi itself (``ti.init(...)``, as every Taichi program does)
+    keeps that runtime and its fields: tidal adopts its backend and float type, also when
+    ``ti.init`` runs again later. Without either, the CPU in f32 is initialised."""
+    global _CONFIG
+    prog = ti_impl.get_runtime().prog
+    if _CONFIG is not None and (prog is _CONFIG.program or prog is None):
+        return _CONFIG
+    if prog is None:
         init("cpu", F32)
+        return _CONFIG
+    cfg = ti_impl.current_cfg()
+    arch = {"x64": "cpu", "arm64": "cpu", "cuda": "cuda", "vulkan": "vulkan"}.get(
+        cfg.arch.name, cfg.arch.name)
+    fp = dtype_from_taichi(cfg.default_fp, F32)
+    generation = (_CONFIG.generation + 1) if _CONFIG else 1
+    _CONFIG = Config(arch, fp, generation, DEFAULT_LANES if arch == "cpu" else 0, prog)
     return _CONFIG
 
 
