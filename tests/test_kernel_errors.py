@@ -131,3 +131,38 @@ def test_bad_tape_arguments(fields):
         td.Tape(x)
     with pytest.raises(td.TidalError, match="checkpoint_every must be a positive int"):
         td.Tape(loss, checkpoint_every=0)
+
+
+def test_3x3_decompositions_are_refused_at_the_users_line_and_run_outside_a_tape(fields):
+    x, y, loss = fields
+    a = ti.Matrix.field(3, 3, ti.f64, shape=2)
+    a.from_numpy(np.array([np.eye(3) * 2.0, np.diag([1.0, 2.0, 3.0])]))
+
+    @td.kernel
+    def stretch_3x3():
+        for i in range(2):
+            r, s = ti.polar_decompose(a[i])
+            loss[None] += s[0, 0] * x[i]
+
+    text = refusal(stretch_3x3, fields)
+    assert f"line {line_of('r, s = ti.polar_decompose(a[i])')}" in text
+    assert "2x2" in text and "hint:" in text
+    loss[None] = 0.0
+    stretch_3x3()  # outside a tape: Taichi's own compilation of the kernel
+    assert abs(loss[None] - (2.0 * 0.1 + 1.0 * 0.2)) < 1e-12
+
+
+def test_kernels_of_data_oriented_classes_are_refused_inside_a_tape(fields):
+    x, y, loss = fields
+
+    @ti.data_oriented
+    class Squares:
+        @ti.kernel
+        def accumulate(self):
+            for i in range(8):
+                loss[None] += x[i] * x[i]
+
+    with pytest.raises(td.TidalError, match="data_oriented") as err:
+        with td.Tape(loss):
+            Squares().accumulate()
+    assert "module-level" in err.value.hint

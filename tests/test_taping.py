@@ -74,7 +74,7 @@ def test_tape_adopts_the_runtime_of_a_users_ti_init(cpu64):
     runtime (and the fields made in it) and its float type, instead of resetting Taichi."""
     from tidal.dsl import runtime
 
-    for fp, tol in ((ti.f64, 1e-12), (ti.f32, 1e-6)):
+    def run_in_own_runtime(fp, tol):
         ti.init(arch=ti.cpu, default_fp=fp, log_level=ti.ERROR)
         x = ti.field(fp, shape=3, needs_grad=True)
         loss = ti.field(fp, shape=(), needs_grad=True)
@@ -90,4 +90,7 @@ def test_tape_adopts_the_runtime_of_a_users_ti_init(cpu64):
         assert runtime.config().default_fp.taichi == fp
         np.testing.assert_allclose(loss[None], 36.0, rtol=tol)
         np.testing.assert_allclose(x.grad.to_numpy(), [3.0, 12.0, 27.0], rtol=tol)
+
+    run_in_own_runtime(ti.f64, 1e-12)
+    run_in_own_runtime(ti.f32, 1e-6)
     td.init(arch="cpu", default_fp=td.f64)

@@ -182,7 +182,7 @@ def from_taichi(taichi_kernel) -> TidalKernel:
     """
     tk = getattr(taichi_kernel, "_tidal_kernel", None)
     if tk is None:
-        if getattr(taichi_kernel, "_classkernel", False):
+        if getattr(taichi_kernel, "classkernel", False):
             raise TidalError(f"kernel {taichi_kernel.func.__name__} is a method of a "
                              "@ti.data_oriented class, which tidal cannot record inside td.Tape",
                              hint="make it a module-level @ti.kernel or @td.kernel that takes "

@@ -189,13 +189,18 @@ def trace(m):
     return total
 
 
-def _square(m, what, sizes=None):
+_DECOMPOSITION_HINT = ("tidal differentiates this decomposition of 2x2 matrices only so far: for "
+                       "larger ones, write it as a @ti.func of your own (for example a fixed "
+                       "number of Jacobi rotations), or launch this kernel outside td.Tape")
+
+
+def _square(m, what, sizes=None, hint=None):
     t = m.type
     if not (t.is_matrix and t.shape[0] == t.shape[1]):
         raise TidalTypeError(f"{what} needs a square matrix, got {t}")
     if sizes and t.shape[0] not in sizes:
         raise TidalTypeError(f"{what} supports {' and '.join(f'{n}x{n}' for n in sizes)} "
-                             f"matrices, got {t}")
+                             f"matrices, got {t}", hint=hint)
 
 
 def determinant(m):
@@ -237,7 +242,7 @@ def polar_decompose(a):
     """``(U, P)`` with ``a = U @ P``, ``U`` a rotation and ``P`` symmetric positive
     semi-definite, as ``ti.polar_decompose`` computes them (2x2: closed form; the zero matrix
     gives ``(I, 0)``)."""
-    _square(a, "polar_decompose", (2,))
+    _square(a, "polar_decompose", (2,), _DECOMPOSITION_HINT)
     em = emitter.current()
     dt = a.type.dtype
     a00, a01, a10, a11 = a[0, 0], a[0, 1], a[1, 0], a[1, 1]
@@ -259,7 +264,7 @@ def polar_decompose(a):
 def svd(a):
     """``(U, S, V)`` with ``a = U @ S @ V.transpose()``, singular values in decreasing order, as
     ``ti.svd`` computes them (2x2: from the polar decomposition and a Jacobi rotation)."""
-    _square(a, "svd", (2,))
+    _square(a, "svd", (2,), _DECOMPOSITION_HINT)
     em = emitter.current()
     dt = a.type.dtype
     r, s = polar_decompose(a)
@@ -286,7 +291,7 @@ def svd(a):
 def sym_eig(a):
     """``(eigenvalues, eigenvectors)`` of a symmetric matrix (eigenvectors as columns), as
     ``ti.sym_eig`` computes them (2x2: closed form, larger eigenvalue first)."""
-    _square(a, "sym_eig", (2,))
+    _square(a, "sym_eig", (2,), _DECOMPOSITION_HINT)
     em = emitter.current()
     dt = a.type.dtype
     tr = a[0, 0] + a[1, 1]
