@@ -151,18 +151,3 @@ def test_3x3_decompositions_are_refused_at_the_users_line_and_run_outside_a_tape
     stretch_3x3()  # outside a tape: Taichi's own compilation of the kernel
     assert abs(loss[None] - (2.0 * 0.1 + 1.0 * 0.2)) < 1e-12
 
-
-def test_kernels_of_data_oriented_classes_are_refused_inside_a_tape(fields):
-    x, y, loss = fields
-
-    @ti.data_oriented
-    class Squares:
-        @ti.kernel
-        def accumulate(self):
-            for i in range(8):
-                loss[None] += x[i] * x[i]
-
-    with pytest.raises(td.TidalError, match="data_oriented") as err:
-        with td.Tape(loss):
-            Squares().accumulate()
-    assert "module-level" in err.value.hint

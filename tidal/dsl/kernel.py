@@ -86,8 +86,9 @@ class TidalKernel:
 
     __tidal_kernel__ = True
 
-    def __init__(self, pyfunc, raw=None):
+    def __init__(self, pyfunc, raw=None, method: bool = False):
         frontend.remember_source(pyfunc)
+        self._method = method  # a method of a @ti.data_oriented class: ``self`` is a template
         self.pyfunc = pyfunc
         self.name = pyfunc.__name__
         self._pf = None
@@ -101,6 +102,7 @@ class TidalKernel:
     def parsed(self):
         if self._pf is None:
             self._pf = frontend.parse(self.pyfunc)
+            self._pf.method = self._method
             kinds = kernel_lowering.parameter_kinds(self._pf)
             self._nparams = len(kinds)
             # a kernel taking only values has one signature: skip working out its key
@@ -122,6 +124,16 @@ class TidalKernel:
             spec = self._specs[full_key] = Specialization(self, kir)
         self._last = spec
         return spec
+
+    def __get__(self, obj, objtype=None):
+        """A ``@td.kernel`` defined in a ``@ti.data_oriented`` class, called on an object: the
+        object is its first (template) argument, as in Taichi."""
+        if obj is None:
+            return self
+        if not self._method:
+            self._method = True
+            self._pf = None  # parse again, with ``self`` a template
+        return functools.partial(self, obj)
 
     def raw(self):
         """The plain Taichi kernel compiled from the user's source (launched as Taichi would,
@@ -177,17 +189,13 @@ def from_taichi(taichi_kernel) -> TidalKernel:
     """The tidal kernel compiled from the source of a plain Taichi kernel (a ``Kernel``
     object, as Taichi launches it), made once per kernel.
 
-    Raises:
-        TidalError: for kernels of ``@ti.data_oriented`` classes, which tidal cannot compile.
+    A kernel that is a method of a ``@ti.data_oriented`` class takes its object as a template
+    argument (its first), as Taichi does.
     """
     tk = getattr(taichi_kernel, "_tidal_kernel", None)
     if tk is None:
-        if getattr(taichi_kernel, "classkernel", False):
-            raise TidalError(f"kernel {taichi_kernel.func.__name__} is a method of a "
-                             "@ti.data_oriented class, which tidal cannot record inside td.Tape",
-                             hint="make it a module-level @ti.kernel or @td.kernel that takes "
-                                  "the fields as ti.template() arguments")
-        tk = TidalKernel(taichi_kernel.func, raw=_RawWrapper(taichi_kernel))
+        tk = TidalKernel(taichi_kernel.func, raw=_RawWrapper(taichi_kernel),
+                         method=bool(getattr(taichi_kernel, "classkernel", False)))
         taichi_kernel._tidal_kernel = tk
     return tk
 

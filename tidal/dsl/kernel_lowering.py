@@ -31,7 +31,13 @@ from taichi.lang.field import Field
 from tidal.dsl import frontend, ir
 from tidal.dsl import primitives as P
 from tidal.dsl.errors import TidalError, TidalTypeError, UnsupportedConstructError
-from tidal.dsl.lowering import Lowerer, assigned_names, field_element_type, is_static
+from tidal.dsl.lowering import (
+    Lowerer,
+    assigned_names,
+    field_element_type,
+    holds_memory,
+    is_static,
+)
 from tidal.dsl.types import I32, DType, TType, dtype_from_taichi, from_annotation
 
 
@@ -130,7 +136,7 @@ class KernelLowerer(Lowerer):
         params, signature, arrays = [], [], {}
         for arg in tree.args.args:
             name = arg.arg
-            if arg.annotation is None:
+            if arg.annotation is None and not is_method_self(pf, arg):
                 self.fail(arg, f"kernel parameter `{name}` has no type annotation",
                           "annotate it, e.g. `x: ti.template()`, `a: ti.types.ndarray()` or "
                           "`t: ti.i32`", TidalTypeError)
@@ -271,7 +277,7 @@ class KernelLowerer(Lowerer):
         ranges, targets = self.parallel_ranges(node)
         indices = [ir.Var(t, TType(I32)) for t in targets]
         outer = [n for n in assigned_names(node.body) if n in self.env and n not in targets
-                 and not isinstance(self.env[n], (Field, P.ArrayArg))]
+                 and not holds_memory(self.env[n])]
         if outer:
             self.fail(node, f"the parallel loop assigns `{outer[0]}`, a kernel-scope variable",
                       "iterations of a top-level loop run in parallel: accumulate into a field "
@@ -639,7 +645,10 @@ def annotation_value(pf, arg):
     """The value of a kernel parameter's annotation (evaluated as Python in the kernel's
     namespace: annotations are Taichi type objects such as ``ti.types.ndarray()``). An annotation
     Python already evaluated when the kernel was defined is used as is, so names used only in
-    annotations need not be captured."""
+    annotations need not be captured. The ``self`` of a ``@ti.data_oriented`` method is a
+    template (a Python object whose attributes the kernel reads)."""
+    if is_method_self(pf, arg):
+        return ti.template()
     if arg.annotation is None:
         return None
     evaluated = getattr(pf.pyfunc, "__annotations__", {}).get(arg.arg)
@@ -652,6 +661,12 @@ def annotation_value(pf, arg):
     except Exception as e:  # noqa: BLE001 - report the failing annotation at its line
         raise TidalTypeError(f"cannot evaluate the annotation of `{arg.arg}`: {e}",
                              pf.loc(arg)) from None
+
+
+def is_method_self(pf, arg) -> bool:
+    """Whether ``arg`` is the ``self`` parameter of a kernel that is a method of a
+    ``@ti.data_oriented`` class (``pf.method``, set when the kernel was made)."""
+    return getattr(pf, "method", False) and arg.arg == pf.tree.args.args[0].arg
 
 
 def _hashable(v) -> bool:

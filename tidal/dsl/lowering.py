@@ -77,6 +77,18 @@ def is_static(v) -> bool:
     return not isinstance(v, (ir.Atom, Method, Undefined, tuple))
 
 
+def holds_memory(value) -> bool:
+    """Whether a name bound to ``value`` reaches memory: a field, an ndarray, or a Python object
+    holding them (a ``ti.template()`` object, the ``self`` of a ``@ti.data_oriented`` method).
+    Stores through such a name (``F[i] = v``, ``obj.x[i] += v``) change memory, not the name, so
+    it is never loop state."""
+    if isinstance(value, (Field, P.ArrayArg)):
+        return True
+    return not (isinstance(value, (ir.Atom, int, float, bool, complex, str, tuple, list, dict,
+                                   np.ndarray, np.generic, Undefined))
+                or callable(value) or inspect.ismodule(value))
+
+
 def assigned_names(stmts) -> list[str]:
     """Names bound by assignment anywhere in ``stmts`` (including nested blocks), in order."""
     out: dict[str, None] = {}
@@ -567,7 +579,7 @@ class Lowerer:
         # names of fields and ndarrays are "assigned" by element stores, which change memory,
         # not the name: they are not loop state
         carried = [n for n in assigned if n in env0 and not isinstance(env0[n], Undefined)
-                   and not isinstance(env0[n], (Field, P.ArrayArg))
+                   and not holds_memory(env0[n])
                    and not (isinstance(env0[n], ir.Var) and env0[n] is index)]
         inits = {n: self.loop_init(env0[n], n, node) for n in carried}
         types = {n: _value_types(v) for n, v in inits.items()}
