@@ -291,6 +291,14 @@ class Generator:
         ctx.used.add(name)
         return f"p_{name}" if s.kind == "nd" else name
 
+    def element_read(self, ctx: Ctx, fields: list[str], feature: str) -> X:
+        """A read of one element of a vector or matrix slot chosen from ``fields``."""
+        self.features.add(feature)
+        name = self.r.choice(fields)
+        ref = self.slot_ref(ctx, name)
+        idx = self.index_into(ctx, N)
+        return X(f"{ref}[{idx}]", f"{ref}[{idx}]")
+
     def read_scalar(self, ctx: Ctx) -> X | None:
         cands = [n for n in ctx.readable if n != "loss"]
         if not cands:
@@ -452,11 +460,7 @@ class Generator:
             n = self.r.choice(sorted(locals_))
             return X(n, n)
         if kind == "field":
-            self.features.add("vector_field")
-            name = self.r.choice(v_fields)
-            idx = self.index_into(ctx, N)
-            ref = self.slot_ref(ctx, name)
-            return X(f"{ref}[{idx}]", f"{ref}[{idx}]")
+            return self.element_read(ctx, v_fields, "vector_field")
         if kind == "matvec":
             self.features.add("matmul")
             m, v = self.mexpr(ctx, depth - 1), self.vexpr(ctx, 2, depth - 1)
@@ -489,11 +493,7 @@ class Generator:
             n = self.r.choice(ctx.all_mats())
             return X(n, n)
         if kind == "field":
-            self.features.add("matrix_field")
-            name = self.r.choice(m_fields)
-            ref = self.slot_ref(ctx, name)
-            idx = self.index_into(ctx, N)
-            return X(f"{ref}[{idx}]", f"{ref}[{idx}]")
+            return self.element_read(ctx, m_fields, "matrix_field")
         if kind == "matmul":
             self.features.add("matmul")
             a, b = self.mexpr(ctx, depth - 1), self.mexpr(ctx, depth - 1)
