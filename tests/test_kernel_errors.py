@@ -9,6 +9,8 @@ import taichi as ti
 
 import tidal as td
 
+from .reference import assert_close
+
 
 def line_of(text):
     """The line number of the one line of this file that reads ``text``."""
@@ -151,3 +153,43 @@ def test_3x3_decompositions_are_refused_at_the_users_line_and_run_outside_a_tape
     stretch_3x3()  # outside a tape: Taichi's own compilation of the kernel
     assert abs(loss[None] - (2.0 * 0.1 + 1.0 * 0.2)) < 1e-12
 
+
+
+def test_reads_of_elements_other_iterations_write_are_refused(fields):
+    """In a parallel loop, reading an element another iteration writes gives a value that
+    depends on the order the iterations run in: refused at the reading line. Reading the
+    element the iteration itself updates, or one that uniform indices prove distinct, is not."""
+    x, y, loss = fields
+
+    @td.kernel
+    def chain():
+        for i in range(7):
+            x[i + 1] += 0.5 * ti.sin(x[i])
+
+    text = refusal(chain, fields)
+    assert f"line {line_of('x[i + 1] += 0.5 * ti.sin(x[i])')}" in text
+    assert "other iterations" in text
+
+    @td.kernel
+    def own_element():
+        for i in range(8):
+            x[i] += 0.5 * ti.sin(x[i])
+
+    @td.kernel
+    def shifted(t: ti.i32):
+        for i in range(4):
+            y[2 * t + 1] += x[i] * y[2 * t]
+
+    @td.kernel
+    def squares():
+        for i in range(8):
+            loss[None] += x[i] ** 2
+
+    x0 = x.to_numpy()
+    with td.Tape(loss):
+        own_element()
+        shifted(1)
+        squares()
+    x1 = x0 + 0.5 * np.sin(x0)
+    assert_close(x.grad.to_numpy(), 2 * x1 * (1 + 0.5 * np.cos(x0)), rtol=1e-12,
+                 what="x.grad")

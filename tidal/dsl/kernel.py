@@ -126,14 +126,9 @@ class TidalKernel:
         return spec
 
     def __get__(self, obj, objtype=None):
-        """A ``@td.kernel`` defined in a ``@ti.data_oriented`` class, called on an object: the
-        object is its first (template) argument, as in Taichi."""
-        if obj is None:
-            return self
-        if not self._method:
-            self._method = True
-            self._pf = None  # parse again, with ``self`` a template
-        return functools.partial(self, obj)
+        """A ``@td.kernel`` defined in a class, called on an object: the object is its first
+        (template) argument, as in Taichi."""
+        return self if obj is None else functools.partial(self, obj)
 
     def raw(self):
         """The plain Taichi kernel compiled from the user's source (launched as Taichi would,
@@ -233,4 +228,11 @@ def kernel(pyfunc):
         >>> apply(a, out); out.tolist()
         [2.0, 4.0]
     """
-    return TidalKernel(pyfunc)
+    return TidalKernel(pyfunc, method=_defined_in_class(pyfunc))
+
+
+def _defined_in_class(pyfunc) -> bool:
+    """Whether ``pyfunc`` was defined in a class body (its qualified name is ``Class.name``, not
+    ``function.<locals>.name``)."""
+    scope = pyfunc.__qualname__.rpartition(".")[0]
+    return bool(scope) and scope.rpartition(".")[2] != "<locals>"

@@ -115,6 +115,7 @@ class KernelLowerer(Lowerer):
         self.loop_depth = 0
         self.serialize_next = False
         self.in_parallel = False
+        self.parallel_accesses: tuple = ([], [])  # (reads, writes) of the current parallel loop
         self.forward: dict = {}  # (reference, index atoms) -> value stored there, in this block
         self.write_log: list = []  # references in the order of the stores and adds lowered
         self.write_index: dict = {}  # reference -> index atoms of each write outside serial loops
@@ -288,18 +289,82 @@ class KernelLowerer(Lowerer):
         token = self.enter_region(loop=True)
         self.loop_depth += 1
         self.in_parallel = True
+        self.parallel_accesses = ([], [])
         self.em.begin()
         try:
             self.block(node.body)
         finally:
             self.loop_depth -= 1
             self.in_parallel = False
+        if not all(isinstance(a, ir.Const) and isinstance(b, ir.Const) and b.value - a.value <= 1
+                   for a, b in ranges):
+            self.check_other_iterations(indices)
         body = self.em.end(())
         self.env = env0
         self.leave_region(token)
         starts = [a for a, _ in ranges]
         stops = [b for _, b in ranges]
         self.em.append(ir.ParallelFor(indices, starts, stops, body, self.loc(node)))
+
+    def check_other_iterations(self, indices) -> None:
+        """Refuse a read of an element that another iteration of the parallel loop may write
+        (``x[i + 1] += f(x[i])``): its value would depend on the order the iterations run in.
+        A read is safe when the loop writes that field only at the very element read, indexed
+        by every loop index (each iteration its own element), or only where uniform indices
+        prove it differs (``s[t + 1, i]`` against ``s[t, i]``)."""
+        reads, writes = self.parallel_accesses
+        own = {id(v) for v in indices}
+        for ref, ridx, node in reads:
+            for wref, widx in writes:
+                if wref != ref:
+                    continue
+                same = widx is not None and len(widx) == len(ridx) and all(
+                    a is b or (isinstance(a, ir.Const) and isinstance(b, ir.Const)
+                               and a.key() == b.key()) for a, b in zip(ridx, widx)) \
+                    and own <= {id(a) for a in widx}
+                if not (same or self._differ_in_every_iteration(ridx, widx, own)):
+                    self.fail(node, f"`{ref.name}` is read here and written by the same "
+                              f"parallel loop (line {self.written.get(ref, '?')}) at elements "
+                              "other iterations may touch", "iterations of a top-level loop "
+                              "run in parallel, in no fixed order: read from one field and write "
+                              "another, or split the loop into two kernels",
+                              UnsupportedConstructError)
+
+    def _differ_in_every_iteration(self, idx, other, own) -> bool:
+        """Whether elements ``idx`` and ``other`` differ whatever the iterations: in some
+        dimension both are ``b + c`` for one value ``b`` that no loop index (ids ``own``)
+        feeds, with different constants ``c``."""
+        if other is None:
+            return False
+        for a, b in zip(idx, other):
+            ua, ub = self._invariant_offset(a, own), self._invariant_offset(b, own)
+            if ua is not None and ub is not None and ua[0] is ub[0] and ua[1] != ub[1]:
+                return True
+        return False
+
+    def _invariant_offset(self, a, own):
+        """``(base, c)`` with ``a = base + c`` and ``base`` the same in every iteration (None for
+        a constant ``a``), or None."""
+        if isinstance(a, ir.Const):
+            return (None, int(a.value))
+        d = self.em.defs.get(a)
+        if d is not None and d[0] in (P.add, P.sub) and isinstance(d[1][1], ir.Const) \
+                and self._invariant(d[1][0], own):
+            c = int(d[1][1].value)
+            return (d[1][0], c if d[0] is P.add else -c)
+        return (a, 0) if self._invariant(a, own) else None
+
+    def _invariant(self, a, own) -> bool:
+        """Whether atom ``a`` is computed from constants and kernel arguments only (no loop
+        index, no memory)."""
+        if isinstance(a, ir.Const):
+            return True
+        if id(a) in own:
+            return False
+        d = self.em.defs.get(a)
+        if d is None:
+            return a in self.scalar_params.values()
+        return not d[0].touches_memory and all(self._invariant(x, own) for x in d[1])
 
     def parallel_ranges(self, node):
         """((start, stop) atoms per dimension, target names) of a top-level loop."""
@@ -360,6 +425,8 @@ class KernelLowerer(Lowerer):
                       "use the value you stored, read before writing, or split the kernel",
                       UnsupportedConstructError)
         self.reads.setdefault(ref, ref)
+        if self.in_parallel:
+            self.parallel_accesses[0].append((ref, tuple(idx), node))
         self.read_sites[(ref, id(node))] = (None if self.serial is None else id(self.serial),
                                              node)
         self.note_access(ref, "read", idx)
@@ -390,6 +457,8 @@ class KernelLowerer(Lowerer):
 
     def mark_written(self, ref, node, idx=()):
         self.write_log.append(ref)
+        if self.in_parallel:
+            self.parallel_accesses[1].append((ref, tuple(idx) if idx else None))
         if self.serial is None:
             self.write_index.setdefault(ref, []).append(tuple(idx) if idx else None)
         # a forwarded element stays valid only where the write provably misses it
@@ -407,18 +476,20 @@ class KernelLowerer(Lowerer):
         self.written.setdefault(ref, node.lineno)
         self.written_outside_serial.add(ref)
 
+    def _provably_differ(self, idx, other) -> bool:
+        """Whether elements ``idx`` and ``other`` differ in some dimension indexed uniformly
+        (see :meth:`untouched`); ``other`` None (a whole-field write) never differs."""
+        return other is not None and any(
+            a is not None and b is not None and a[0] is b[0] and a[1] != b[1]
+            for a, b in zip(map(self._uniform, idx), map(self._uniform, other)))
+
     def untouched(self, ref, idx) -> bool:
         """Whether element ``idx`` of ``ref`` provably differs from every element this kernel
         has written to it (outside serial loops): then it still holds its value from before the
         launch, which the adjoint recomputes from. Proofs use indices that are the same in every
         iteration: constants and scalar arguments plus constants (``s[t, i]`` is untouched by
         writes to ``s[t + 1, j]``)."""
-        for w in self.write_index.get(ref, ()):
-            if w is None or not any(
-                    a is not None and b is not None and a[0] is b[0] and a[1] != b[1]
-                    for a, b in zip(map(self._uniform, idx), map(self._uniform, w))):
-                return False
-        return True
+        return all(self._provably_differ(idx, w) for w in self.write_index.get(ref, ()))
 
     def _uniform(self, a):
         """``(base, offset)`` for an index atom that is ``offset`` (base None) or a scalar
