@@ -97,15 +97,6 @@ def transform(spec, kind: str, active: frozenset) -> kernel_lowering.KernelIR:
     return cache[(kind, active)]
 
 
-def check_adjoint(spec) -> None:
-    """Raise now the error the adjoint of ``spec`` would raise (a tape calls this at a kernel's
-    first launch, so that a kernel tidal cannot differentiate is refused before the rollout
-    runs, not when the tape ends). The adjoint IR is made once per specialisation."""
-    if "_adjoint_checked" not in spec.__dict__:
-        transform(spec, "adjoint", all_active(spec))
-        spec._adjoint_checked = True
-
-
 class DerivedSpec:
     """An adjoint or tangent kernel, usable wherever a kernel specialisation is (a tape can
     record tangent kernels and run their adjoints: Hessian-vector products)."""

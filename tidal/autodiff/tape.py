@@ -39,29 +39,13 @@ from dataclasses import dataclass
 import numpy as np
 import taichi as ti
 
-from tidal.autodiff import kernels, memory
+from tidal.autodiff import kernels, memory, snapshots
 from tidal.dsl import kernel as kernel_mod
 from tidal.dsl import launches
 from tidal.dsl import primitives as P
 from tidal.dsl.errors import TidalArgumentError, TidalError
 
 run_compiled = launches.run_compiled
-
-
-def snapshot(obj):
-    """A copy of a field's or ndarray's contents."""
-    if isinstance(obj, np.ndarray):
-        return obj.copy()
-    with launches.quiet():
-        return obj.to_numpy()
-
-
-def restore(obj, saved) -> None:
-    if isinstance(obj, np.ndarray):
-        np.copyto(obj, saved)
-    else:
-        with launches.quiet():
-            obj.from_numpy(saved)
 
 
 # Taichi's own kernels behind Python-scope operations on fields and ndarrays: the position of the
@@ -120,8 +104,12 @@ class LaunchPlan:
         self.fixed = {rid: obj for rid, (pos, obj) in self.objects.items() if pos is None}
         self.from_args = [(rid, pos) for rid, (pos, obj) in self.objects.items()
                           if pos is not None]
-        self.read_ids = [id(r.obj) for r in kir.reads]
         self.write_ids = [id(r.obj) for r in kir.writes + kir.adds]
+        # what a launch with no array argument writes is the same every time
+        self.fixed_writes = None if self.from_args else {
+            id(self.fixed[rid]): self.fixed[rid] for rid in self.write_ids}
+        kinds = [kind for _, kind in kir.signature]
+        self.ndarray_positions = [i for i, kind in enumerate(kinds) if kind == "ndarray"]
 
         def patterns(r, kind):
             ndim = r.obj.ndim if isinstance(r.obj, P.ArrayArg) else len(r.obj.shape)
@@ -178,13 +166,11 @@ def launch_plan(spec) -> LaunchPlan:
     return plan
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     spec: object
-    args: list
-    objects: dict  # id(reference object) -> object at this launch
-    reads: dict
-    writes: dict
+    args: tuple | list
+    objects: dict  # id(reference object) -> object at this launch (not to be mutated)
     saved: dict  # id(object) -> (object, contents before the launch)
 
 
@@ -257,7 +243,6 @@ class Tape:
         self.clear_gradients = clear_gradients
         self.checkpoint_every = checkpoint_every
         self.records: list[Record] = []
-        self.read: dict = {}
         self.written: dict = {}
         self.checkpoints: dict = {}  # launch number -> {id: (object, contents)}
         self.replaying = False
@@ -266,6 +251,7 @@ class Tape:
         self._const_noted: set = set()
         self._fields_cleared = False  # fields' own gradients zeroed on entry
         self.passed: dict = {}  # Taichi ndarrays passed to recorded launches
+        self.copies = snapshots.Store()  # saved values, released when the tape ends
 
     # -- recording -----------------------------------------------------------------------------
     def __enter__(self):
@@ -306,12 +292,11 @@ class Tape:
         saved = {}
         if self.checkpoint_every is None or self.replaying:
             if self._read_before(obj, None, ()):
-                saved[id(obj)] = (obj, snapshot(obj))
+                saved[id(obj)] = (obj, self.copies.save(obj))
         elif not self.replaying and len(self.records) % self.checkpoint_every == 0:
             self.checkpoints[len(self.records)] = self._state_of(self.written | {id(obj): obj})
         self.written[id(obj)] = obj
-        record = Record(ConstantWrite(obj, redo, clear), [], {id(obj): obj}, {},
-                        {id(obj): obj}, saved)
+        record = Record(ConstantWrite(obj, redo, clear), [], {id(obj): obj}, saved)
         (self.replayed if self.replaying else self.records).append(record)
 
     def grad_replaced(self, func, args) -> None:
@@ -320,54 +305,62 @@ class Tape:
         if getattr(func, "grad", None) is None:
             raise TidalError(f"{func.__name__} is decorated with ti.ad.grad_replaced but has no "
                              "gradient function", hint="register one with @ti.ad.grad_for")
-        record = Record(CustomGrad(func), list(args), {}, {}, {}, {})
+        record = Record(CustomGrad(func), list(args), {}, {})
         (self.replayed if self.replaying else self.records).append(record)
 
     def launch(self, spec, args):
-        kernels.check_adjoint(spec)  # a kernel tidal cannot differentiate fails now, not at exit
-        for (_, kind), value in zip(spec.kir.signature, args):
-            if kind == "ndarray" and not isinstance(value, np.ndarray):
-                self.passed[id(value)] = value
-        plan = launch_plan(spec)
-        objs = plan.resolve(args)
-        reads = {id(objs[rid]): objs[rid] for rid in plan.read_ids}
-        writes = {id(objs[rid]): objs[rid] for rid in plan.write_ids}
-        if plan.from_args:
-            for obj in writes.values():
-                if isinstance(obj, np.ndarray) and _is_float_obj(obj):
-                    raise TidalArgumentError(
-                        f"kernel {spec.name} writes a NumPy array inside a tape",
-                        hint="use a Taichi field or ti.ndarray (with needs_grad=True) for "
-                             "values that are differentiated")
+        # the plan is made at a kernel's first launch, with its adjoint: a kernel tidal cannot
+        # differentiate fails now, not when the tape ends
+        plan = spec.__dict__.get("_launch_plan") or launch_plan(spec)
+        for i in plan.ndarray_positions:
+            if not isinstance(args[i], np.ndarray):
+                self.passed[id(args[i])] = args[i]
+        if plan.fixed_writes is None:
+            objs = plan.resolve(args)
+            writes = {id(objs[rid]): objs[rid] for rid in plan.write_ids}
+            self._check_array_writes(spec, writes)
+        else:
+            objs, writes = plan.fixed, plan.fixed_writes
         n = len(self.records)
         k = self.checkpoint_every
         if k is not None and not self.replaying and n % k == 0:
             self.checkpoints[n] = self._state_of(self.written | writes)
         saving = k is None or self.replaying
         saved = {}
-        if saving:
+        if saving and plan.post_writes:
             self._save_overwritten(plan.post_writes, objs, args, saved)
-        for rid, pattern in plan.const_reads:
-            key = (id(objs[rid]), pattern)
-            if key not in self._const_noted:
-                self._const_noted.add(key)
-                self._note_read(objs[rid], pattern, args)
+        if plan.const_reads and plan not in self._const_noted:
+            for rid, pattern in plan.const_reads:
+                key = (id(objs[rid]), pattern)
+                if key not in self._const_noted:
+                    self._const_noted.add(key)
+                    self._note_read(objs[rid], pattern, args)
+            if plan.fixed_writes is not None:
+                self._const_noted.add(plan)  # the same objects every launch: all noted
         for rid, pattern in plan.arg_reads:
             self._note_read(objs[rid], pattern, args)
-        if saving:
+        if saving and plan.pre_writes:
             self._save_overwritten(plan.pre_writes, objs, args, saved)
-        self.read.update(reads)
         self.written.update(writes)
-        record = Record(spec, list(args), objs, reads, writes, saved)
+        record = Record(spec, args, objs, saved)
         (self.replayed if self.replaying else self.records).append(record)
         return run_compiled(spec.forward(), spec.call_args(args))
+
+    @staticmethod
+    def _check_array_writes(spec, writes: dict) -> None:
+        for obj in writes.values():
+            if isinstance(obj, np.ndarray) and _is_float_obj(obj):
+                raise TidalArgumentError(
+                    f"kernel {spec.name} writes a NumPy array inside a tape",
+                    hint="use a Taichi field or ti.ndarray (with needs_grad=True) for values "
+                         "that are differentiated")
 
     def _save_overwritten(self, writes, objs, args, saved: dict) -> None:
         """Snapshot each written object whose written part overlaps a part read so far."""
         for rid, firsts in writes:
             obj = objs[rid]
             if id(obj) not in saved and any(self._read_before(obj, f, args) for f in firsts):
-                saved[id(obj)] = (obj, snapshot(obj))
+                saved[id(obj)] = (obj, self.copies.save(obj))
 
     def _note_read(self, obj, pattern, args) -> None:
         """Remember which part of ``obj`` was read: per dimension, the fixed indices seen and
@@ -399,21 +392,24 @@ class Tape:
         v = q[1] if q[0] == "c" else int(args[q[1]]) + q[2]
         return spanned[d] or v in fixed[d]
 
-    @staticmethod
-    def _state_of(objs: dict) -> dict:
-        return {oid: (obj, snapshot(obj)) for oid, obj in objs.items()}
+    def _state_of(self, objs: dict) -> dict:
+        return {oid: (obj, self.copies.save(obj)) for oid, obj in objs.items()}
 
     # -- backward ------------------------------------------------------------------------------
     def __exit__(self, exc_type, exc, tb):
         launches.pop(self)
         if exc_type is None:
             self.backward()
+        else:
+            self.copies.release()
         return False
 
     def _active(self) -> dict:
+        # launches of a kernel with no array argument share one objects dict: visit each once
+        dicts = {id(rec.objects): rec.objects for rec in self.records}
         seen = {}
-        for rec in self.records:
-            seen.update((id(o), o) for o in rec.objects.values())
+        for objects in dicts.values():
+            seen.update((id(o), o) for o in objects.values())
         objs = dict(self.extra_active)
         for oid, obj in seen.items():
             if _is_float_obj(obj) and (oid in self.written or has_own_grad(obj)):
@@ -421,6 +417,13 @@ class Tape:
         return objs
 
     def backward(self) -> None:
+        """Run the adjoints of the recorded launches in reverse (``__exit__`` calls this)."""
+        try:
+            self._backward()
+        finally:
+            self.copies.release()
+
+    def _backward(self) -> None:
         active = self._active()
         # objects the backward pass restores to earlier values get their final values back
         restored = {oid: obj for rec in self.records for oid, (obj, _) in rec.saved.items()}
@@ -450,7 +453,7 @@ class Tape:
         else:
             self._reverse_checkpointed(active)
         for obj, saved in final.values():
-            restore(obj, saved)
+            self.copies.restore(obj, saved)
 
     def _adjoint_storage(self, obj):
         if isinstance(obj, np.ndarray) or not hasattr(obj, "snode"):
@@ -460,42 +463,53 @@ class Tape:
     def _reverse(self, records, active: dict) -> None:
         # launches of one kernel on the same objects share their adjoint and its storage
         cache: dict = {}
+        by_dict: dict = {}  # the same, keyed by the objects dict (records hold it alive)
         for rec in reversed(records):
             if isinstance(rec.spec, ConstantWrite):
                 # the old values influence nothing after the write: their cotangent is zero
                 rec.spec.clear(self._adjoint_storage(rec.spec.obj))
                 for obj, saved in rec.saved.values():
-                    restore(obj, saved)
+                    self.copies.restore(obj, saved)
                 continue
             if isinstance(rec.spec, CustomGrad):
                 rec.spec.func.grad(*rec.args)
                 continue
-            key = (id(rec.spec), tuple(map(id, rec.objects.values())))
-            hit = cache.get(key)
+            # (a kernel with no array argument has one objects dict for all its launches)
+            hit = by_dict.get((id(rec.spec), id(rec.objects)))
             if hit is None:
-                act = frozenset(rid for rid, obj in rec.objects.items() if id(obj) in active)
-                adjoint = kernels.derived(rec.spec, "adjoint", act)
-                storage = kernels.storage_args(rec.spec, rec.args, "adjoint", act)
-                post = {id(rec.objects[id(r.obj)]) for r in rec.spec.kir.post_reads}
-                hit = cache[key] = (adjoint.forward(), storage, post)
+                key = (id(rec.spec), tuple(map(id, rec.objects.values())))
+                hit = cache.get(key)
+                if hit is None:
+                    act = frozenset(rid for rid, obj in rec.objects.items()
+                                    if id(obj) in active)
+                    adjoint = kernels.derived(rec.spec, "adjoint", act)
+                    storage = kernels.storage_args(rec.spec, rec.args, "adjoint", act)
+                    post = {id(rec.objects[id(r.obj)]) for r in rec.spec.kir.post_reads}
+                    hit = cache[key] = (adjoint.forward(), storage, post)
+                by_dict[(id(rec.spec), id(rec.objects))] = hit
             kernel, storage, post = hit
+            if not rec.saved:
+                run_compiled(kernel, rec.spec.call_args(rec.args) + storage)
+                continue
             # values the launch read before writing them are restored first; values it read
             # after writing them (post_reads) are restored once its adjoint has run
             for oid, (obj, saved) in rec.saved.items():
                 if oid not in post:
-                    restore(obj, saved)
+                    self.copies.restore(obj, saved)
             run_compiled(kernel, rec.spec.call_args(rec.args) + storage)
             for oid, (obj, saved) in rec.saved.items():
                 if oid in post:
-                    restore(obj, saved)
+                    self.copies.restore(obj, saved)
 
     def _reverse_checkpointed(self, active: dict) -> None:
         k = self.checkpoint_every
         n = len(self.records)
         starts = list(range(0, n, k))
         for s in reversed(starts):
-            for obj, saved in self.checkpoints[s].values():
-                restore(obj, saved)
+            checkpoint = self.checkpoints.pop(s)
+            for obj, saved in checkpoint.values():
+                self.copies.restore(obj, saved)
+            self.copies.release([saved for _, saved in checkpoint.values()])
             self.replaying = True
             self.replayed = []
             launches.push(self)
@@ -514,6 +528,9 @@ class Tape:
                 launches.pop(self)
                 self.replaying = False
             self._reverse(self.replayed, active)
+            # the segment's saved values are spent: their slots serve the next segment
+            self.copies.release([saved for rec in self.replayed
+                                 for _, saved in rec.saved.values()])
             self.replayed = []
 
 

@@ -59,9 +59,12 @@ class Specialization:
         self._forward = None
         self._generated = None
         self.derived: dict = {}
+        self._has_templates = any(kind == "template" for _, kind in kir.signature)
 
     def call_args(self, args) -> list:
         """The arguments of the generated kernels (values and ndarrays, in order)."""
+        if not self._has_templates:
+            return list(args)
         return [a for a, (_, kind) in zip(args, self.kir.signature) if kind != "template"]
 
     def source(self) -> str:

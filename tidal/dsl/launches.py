@@ -40,8 +40,14 @@ _SETITEM = {cls: cls.__setitem__ for cls in (ScalarField, MatrixField)}
 
 
 def run_compiled(kernel, args):
-    """Launch a compiled kernel, reporting compile errors in generated code at the user's line."""
+    """Launch a compiled kernel, reporting compile errors in generated code at the user's line.
+
+    Kernels tidal generated are never recorded, so a plain one (a ``ti.kernel`` object) is
+    launched past the hook and Taichi's decorator wrapper, straight into ``Kernel.__call__``."""
+    primal = getattr(kernel, "_primal", None)
     try:
+        if primal is not None:
+            return _TAICHI_CALL(primal, *args)
         return kernel(*args)
     except TaichiCompilationError as e:
         mapped = loader.user_error_from_taichi(e)

@@ -12,7 +12,6 @@ are compiled, and only they, in Taichi's vector mode (:func:`load_kernel`).
 from __future__ import annotations
 
 import contextlib
-import functools
 import itertools
 import linecache
 import re
@@ -59,7 +58,8 @@ def load_kernel(generated, label: str):
         return obj
     scratch = generated.scratch
 
-    @functools.wraps(obj)
+    # not functools.wraps: that would copy the plain kernel's ``_primal``, through which
+    # launches.run_compiled would launch it without vector mode and scratch arrays
     def launch(*args):
         with _vector_mode():
             return obj(*args, *scratch)
