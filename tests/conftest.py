@@ -1,6 +1,14 @@
 """Shared test set-up: tidal on the CPU in f64 unless a test module initialises otherwise."""
 
+import os
+
 import pytest
+
+# Taichi's offline cache off in the tests: they must not depend on it, and a kernel it returns
+# for a template argument after ti.init has run again in the same process can address fields of
+# the earlier program (suspected cause of rare segfaults in long test workers; TI_ variables are
+# Taichi's defaults for ti.init, which explicit arguments override)
+os.environ.setdefault("TI_OFFLINE_CACHE", "0")
 
 import tidal as td
 from tidal.dsl import verify
@@ -12,6 +20,19 @@ verify.ENABLED = True
 @pytest.fixture(scope="session", autouse=True)
 def _cpu_f64():
     td.init(arch="cpu", default_fp=td.f64)
+    yield
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _fresh_runtime_when_crowded():
+    """A test worker runs many modules in one Taichi program, and Taichi's CPU runtime holds
+    at most 512 field groups (tidal refuses the 513th): start a module on a fresh runtime when
+    more than 256 are in use (a module allocates far fewer than 256)."""
+    from taichi.lang import impl
+
+    prog = impl.get_runtime().prog
+    if prog is not None and prog.get_snode_tree_size() > int(os.environ.get("TIDAL_REINIT_TREES", 256)):
+        td.init(arch="cpu", default_fp=td.f64)
     yield
 
 

@@ -135,24 +135,19 @@ def test_bad_tape_arguments(fields):
         td.Tape(loss, checkpoint_every=0)
 
 
-def test_3x3_decompositions_are_refused_at_the_users_line_and_run_outside_a_tape(fields):
+def test_decompositions_of_4x4_matrices_are_refused_at_the_users_line(fields):
     x, y, loss = fields
-    a = ti.Matrix.field(3, 3, ti.f64, shape=2)
-    a.from_numpy(np.array([np.eye(3) * 2.0, np.diag([1.0, 2.0, 3.0])]))
+    a = ti.Matrix.field(4, 4, ti.f64, shape=2)
 
     @td.kernel
-    def stretch_3x3():
+    def stretch_4x4():
         for i in range(2):
             r, s = ti.polar_decompose(a[i])
             loss[None] += s[0, 0] * x[i]
 
-    text = refusal(stretch_3x3, fields)
+    text = refusal(stretch_4x4, fields)
     assert f"line {line_of('r, s = ti.polar_decompose(a[i])')}" in text
-    assert "2x2" in text and "hint:" in text
-    loss[None] = 0.0
-    stretch_3x3()  # outside a tape: Taichi's own compilation of the kernel
-    assert abs(loss[None] - (2.0 * 0.1 + 1.0 * 0.2)) < 1e-12
-
+    assert "2x2 and 3x3" in text
 
 
 def test_reads_of_elements_other_iterations_write_are_refused(fields):
@@ -193,3 +188,33 @@ def test_reads_of_elements_other_iterations_write_are_refused(fields):
     x1 = x0 + 0.5 * np.sin(x0)
     assert_close(x.grad.to_numpy(), 2 * x1 * (1 + 0.5 * np.cos(x0)), rtol=1e-12,
                  what="x.grad")
+
+
+def test_a_field_taichi_could_not_address_is_refused_instead_of_crashing():
+    """Taichi 1.7's CPU runtime crashes on any launch once a program has 513 field groups (SNode
+    trees); tidal refuses the 513th, and td.init() gives a working runtime again."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import numpy as np, taichi as ti, tidal as td
+        td.init(arch="cpu", default_fp=td.f64)
+        made = 0
+        try:
+            for _ in range(600):
+                f = ti.field(ti.f64, shape=2)
+                f.fill(1.0)  # a launch after each allocation: a new group every time
+                made += 1
+        except td.TidalError as e:
+            assert "513th group of fields" in str(e) and "td.init()" in str(e), e
+        assert made == 512, made
+        td.init(arch="cpu", default_fp=td.f64)
+        g = ti.field(ti.f64, shape=3)
+        g.fill(2.0)
+        assert g.to_numpy().tolist() == [2.0, 2.0, 2.0]
+        print("OK")
+    """)
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0 and "OK" in r.stdout, r.stderr[-2000:]

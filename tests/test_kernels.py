@@ -186,3 +186,51 @@ def test_hvp_matches_differences_of_gradients(name):
         p.from_numpy(b0)
     for k, (a, gp, gm) in enumerate(zip(hv, *diffs)):
         assert_close(a, (gp - gm) / (2 * h), rtol=1e-6, what=f"{name} hvp param{k}")
+
+
+@pytest.mark.parametrize("rows", [1, 3])
+def test_serial_loop_inside_a_parallel_loop_reading_what_it_wrote(rows):
+    """y[e, t + 1] = f(y[e, t]) in a serial loop inside `for e`: the adjoint must recompute
+    from the values the launch left, not from the values before it (a rollout kernel)."""
+    import math as _m
+
+    n = 6
+    y = ti.field(ti.f64, shape=(rows, n + 1), needs_grad=True)
+    w = ti.field(ti.f64, shape=(), needs_grad=True)
+    loss = ti.field(ti.f64, shape=(), needs_grad=True)
+
+    @td.kernel
+    def rollout():
+        for e in range(rows):
+            for t in range(n):
+                y[e, t + 1] = ti.sin(w[None] * y[e, t]) + 0.1 * e
+
+    @td.kernel
+    def total():
+        for e in range(rows):
+            loss[None] += y[e, n] ** 2
+
+    def value(wv):
+        y0 = np.zeros((rows, n + 1))
+        y0[:, 0] = 0.7 + 0.1 * np.arange(rows)
+        y.from_numpy(y0)
+        w[None] = wv
+        with td.Tape(loss):
+            rollout()
+            total()
+        return loss[None], w.grad[None]
+
+    def reference(wv):
+        total_ = 0.0
+        for e in range(rows):
+            v = 0.7 + 0.1 * e
+            for _ in range(n):
+                v = _m.sin(wv * v) + 0.1 * e
+            total_ += v * v
+        return total_
+
+    got, grad = value(1.3)
+    h = 1e-6
+    assert abs(got - reference(1.3)) < 1e-12
+    fd = (reference(1.3 + h) - reference(1.3 - h)) / (2 * h)
+    assert abs(grad - fd) < 1e-7 * (1 + abs(fd))

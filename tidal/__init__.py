@@ -64,6 +64,16 @@ from tidal.dsl.types import (
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    # td.fit lives in tidal.physics, which is written in tidal: imported on first use
+    if name == "fit":
+        from tidal.physics.fit import fit
+
+        return fit
+    raise AttributeError(f"module 'tidal' has no attribute {name!r}")
+
+
 __all__ = [
     "GradientMismatch",
     "SourceLoc",
@@ -86,6 +96,7 @@ __all__ = [
     "erf",
     "exp",
     "f32",
+    "fit",
     "f64",
     "func",
     "grad",

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tidal.autodiff import memory
-from tidal.autodiff.series import Series, cauchy, integrate
+from tidal.autodiff.series import Series, cauchy, integrate_system
 from tidal.dsl import emitter, ir
 from tidal.dsl import primitives as P
 from tidal.dsl.errors import TidalError
@@ -142,17 +142,15 @@ def bilinear(prim: P.Primitive, transpose: Callable) -> None:
 
 
 def taylor_from_jvp(jvp: Callable) -> Callable:
-    """Taylor rule of a single-output primitive from its JVP rule: ``y' = jvp(x, y, x')``.
+    """Taylor rule of a primitive from its JVP rule: ``y' = jvp(x, y, x')``.
 
-    The JVP rule is evaluated on series; coefficient ``k`` of ``y`` is coefficient ``k - 1`` of
-    ``y'`` divided by ``k``.
+    The JVP rule is evaluated on series; coefficient ``k`` of each output is coefficient
+    ``k - 1`` of its derivative divided by ``k``.
     """
 
     def taylor(xs, o, attrs, order):
-        def derivative(y: Series) -> Series:
-            return jvp(xs, (y,), tuple(x.d() for x in xs), attrs)[0]
-
-        return (integrate(o[0], derivative, order),)
+        return integrate_system(o, lambda ys: jvp(xs, ys, tuple(x.d() for x in xs), attrs),
+                                order)
 
     return taylor
 
@@ -435,5 +433,5 @@ for _p in P.all_primitives():
         smooth(_p, _p.derivative)
 
 
-# calls of tidal functions: a row of every table, filled by the call rules
-from tidal.autodiff import call_rules  # noqa: E402, F401 - registers the call family
+# rows of every table registered by other modules: calls of tidal functions, 3x3 decompositions
+from tidal.autodiff import call_rules, decomposition_rules  # noqa: E402, F401 - registration

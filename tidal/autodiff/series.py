@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 from tidal.dsl import ir
 from tidal.dsl import primitives as P
-from tidal.dsl.types import TType
+from tidal.dsl.types import I32, TType
 
 _CONTEXTS: list[dict] = []
 
@@ -120,6 +120,7 @@ class Series:
 
     def __getitem__(self, idx):
         idx = idx if isinstance(idx, tuple) else (idx,)
+        idx = tuple(ir.Const(i, TType(I32)) if isinstance(i, int) else i for i in idx)
         return apply(P.getitem, (self, *idx), ())
 
 
@@ -160,18 +161,27 @@ def apply(prim: P.Primitive, args, attrs: tuple):
 
 def integrate(y0: ir.Atom, derivative: Callable[[Series], Series], order: int) -> Series:
     """The series ``y`` with ``y(0) = y0`` and ``y' = derivative(y)`` (may refer to ``y``)."""
-    holder: list[Series] = []
+    return integrate_system((y0,), lambda ys: (derivative(ys[0]),), order)[0]
 
-    def coef(k: int) -> ir.Atom:
-        if not holder[1:]:
-            holder.append(derivative(holder[0]))
-        yp = holder[1]
-        c = yp.coef(k - 1)
-        return c if k == 1 else c * (1.0 / k)
 
-    y = Series(order, y0.type, fn=coef, coefs=[y0])
-    holder.append(y)
-    return y
+def integrate_system(y0s: Sequence[ir.Atom],
+                     derivative: Callable[[tuple[Series, ...]], Sequence[Series]],
+                     order: int) -> tuple[Series, ...]:
+    """The series ``ys`` with ``ys(0) = y0s`` and ``ys' = derivative(ys)`` (which may refer to
+    every one of ``ys``): coefficient ``k`` of each needs coefficients below ``k`` only."""
+    holder: list = []
+
+    def coef_of(i: int) -> Callable[[int], ir.Atom]:
+        def coef(k: int) -> ir.Atom:
+            if not holder[1:]:
+                holder.append(tuple(derivative(holder[0])))
+            c = holder[1][i].coef(k - 1)
+            return c if k == 1 else c * (1.0 / k)
+        return coef
+
+    ys = tuple(Series(order, y0.type, fn=coef_of(i), coefs=[y0]) for i, y0 in enumerate(y0s))
+    holder.append(ys)
+    return ys
 
 
 def cauchy(a: Series, b: Series, k: int, prim: P.Primitive = P.mul) -> ir.Atom:

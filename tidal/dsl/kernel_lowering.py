@@ -195,7 +195,10 @@ class KernelLowerer(Lowerer):
             self.parallel_for(node)
             return
         self.serialize_next = False
-        top = self.loop_depth == 0 and isinstance(node.target, ast.Name)
+        # the outermost serial loop (at the top level, or inside a parallel loop: each
+        # iteration then runs it serially) records its loads and stores: a read of what an
+        # earlier iteration wrote is checked, and marked as read after the launch wrote it
+        top = self.serial is None and isinstance(node.target, ast.Name)
         if self.serial is not None:
             self.serial["inner"].append(node)
         if top:
@@ -310,8 +313,9 @@ class KernelLowerer(Lowerer):
         """Refuse a read of an element that another iteration of the parallel loop may write
         (``x[i + 1] += f(x[i])``): its value would depend on the order the iterations run in.
         A read is safe when the loop writes that field only at the very element read, indexed
-        by every loop index (each iteration its own element), or only where uniform indices
-        prove it differs (``s[t + 1, i]`` against ``s[t, i]``)."""
+        by every loop index (each iteration its own element), only at elements that carry every
+        loop index at the same position as the read (each iteration its own slice), or only
+        where uniform indices prove it differs (``s[t + 1, i]`` against ``s[t, i]``)."""
         reads, writes = self.parallel_accesses
         own = {id(v) for v in indices}
         for ref, ridx, node in reads:
@@ -322,7 +326,12 @@ class KernelLowerer(Lowerer):
                     a is b or (isinstance(a, ir.Const) and isinstance(b, ir.Const)
                                and a.key() == b.key()) for a, b in zip(ridx, widx)) \
                     and own <= {id(a) for a in widx}
-                if not (same or self._differ_in_every_iteration(ridx, widx, own)):
+                # every loop index at the same position in both: iterations of the loop touch
+                # disjoint elements (Y[e, t + 1] = f(Y[e, t]) in a serial loop inside `for e`)
+                partitioned = widx is not None and len(widx) == len(ridx) and own <= {
+                    id(a) for a, b in zip(ridx, widx) if a is b and id(a) in own}
+                if not (same or partitioned
+                        or self._differ_in_every_iteration(ridx, widx, own)):
                     self.fail(node, f"`{ref.name}` is read here and written by the same "
                               f"parallel loop (line {self.written.get(ref, '?')}) at elements "
                               "other iterations may touch", "iterations of a top-level loop "
@@ -574,8 +583,14 @@ class KernelLowerer(Lowerer):
                           f"line {stored[ref][0][1].lineno}",
                           "the adjoint recomputes from the values the loop leaves: read it "
                           "inside that loop, or split the kernel", UnsupportedConstructError)
+        pre_reads: dict = {}
         for ref, idx, n, t, inner in rec["loads"].values():
             if ref not in stored:
+                continue
+            # elements no store of the loop can touch (p[t - 1, i, j] against p[t, i, j], with
+            # t the same in every iteration): nothing to check, nothing read after a write
+            if all(self._differ_in_every_iteration(idx, si, set()) for si, _, _, _ in
+                   stored[ref]):
                 continue
             ok = False
             for d in range(len(idx)):
@@ -590,8 +605,18 @@ class KernelLowerer(Lowerer):
                     ok = all((sn.lineno, sn.col_offset) < (n.lineno, n.col_offset)
                              and (si is None or si is not inner)
                              for _, sn, _, si in stored[ref])
+                    # read before this iteration writes the element (v[i, j][0] = ...: the
+                    # element is read, changed and stored), outside inner loops: the value
+                    # from before the launch, which a tape restores before the adjoint
+                    if not ok and inner is None and all(
+                            (n.lineno, n.col_offset) <= (sn.lineno, sn.col_offset)
+                            and si is None for _, sn, _, si in stored[ref]):
+                        pre_reads.setdefault(ref, n)
+                        ok = "pre"
                 if ok:
                     break
+            if ok == "pre":
+                continue
             if not ok:
                 self.fail(n, f"`{ref.name}` is read here in a loop that also writes it (line "
                           f"{stored[ref][0][1].lineno})",
@@ -599,6 +624,12 @@ class KernelLowerer(Lowerer):
                           "variable (write x[t + 1] from x[t]), or launch one kernel per step",
                           UnsupportedConstructError)
             self.post_reads.setdefault(ref, ref)
+        for ref, n in pre_reads.items():
+            if ref in self.post_reads:
+                self.fail(n, f"`{ref.name}` is read here before the loop overwrites it, and "
+                          "elsewhere after: the adjoint cannot have both values",
+                          "read the old values from another field, or split the kernel",
+                          UnsupportedConstructError)
 
     def stmt_AugAssign(self, node):
         if self.memory_object(node.target) is not None:

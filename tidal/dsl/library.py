@@ -189,11 +189,6 @@ def trace(m):
     return total
 
 
-_DECOMPOSITION_HINT = ("tidal differentiates this decomposition of 2x2 matrices only so far: for "
-                       "larger ones, write it as a @ti.func of your own (for example a fixed "
-                       "number of Jacobi rotations), or launch this kernel outside td.Tape")
-
-
 def _square(m, what, sizes=None, hint=None):
     t = m.type
     if not (t.is_matrix and t.shape[0] == t.shape[1]):
@@ -239,10 +234,12 @@ def _identity2(dt):
 
 
 def polar_decompose(a):
-    """``(U, P)`` with ``a = U @ P``, ``U`` a rotation and ``P`` symmetric positive
-    semi-definite, as ``ti.polar_decompose`` computes them (2x2: closed form; the zero matrix
-    gives ``(I, 0)``)."""
-    _square(a, "polar_decompose", (2,), _DECOMPOSITION_HINT)
+    """``(U, P)`` with ``a = U @ P``, ``U`` a rotation and ``P`` symmetric, as
+    ``ti.polar_decompose`` computes them (2x2: closed form, the zero matrix giving ``(I, 0)``;
+    3x3: Taichi's own, differentiated in closed form)."""
+    _square(a, "polar_decompose", (2, 3))
+    if a.type.shape[0] == 3:
+        return P.polar3(a)
     em = emitter.current()
     dt = a.type.dtype
     a00, a01, a10, a11 = a[0, 0], a[0, 1], a[1, 0], a[1, 1]
@@ -263,8 +260,11 @@ def polar_decompose(a):
 
 def svd(a):
     """``(U, S, V)`` with ``a = U @ S @ V.transpose()``, singular values in decreasing order, as
-    ``ti.svd`` computes them (2x2: from the polar decomposition and a Jacobi rotation)."""
-    _square(a, "svd", (2,), _DECOMPOSITION_HINT)
+    ``ti.svd`` computes them (2x2: from the polar decomposition and a Jacobi rotation; 3x3:
+    Taichi's own, whose last singular value is negative where ``det(a) < 0``)."""
+    _square(a, "svd", (2, 3))
+    if a.type.shape[0] == 3:
+        return P.svd3(a)
     em = emitter.current()
     dt = a.type.dtype
     r, s = polar_decompose(a)
@@ -290,8 +290,11 @@ def svd(a):
 
 def sym_eig(a):
     """``(eigenvalues, eigenvectors)`` of a symmetric matrix (eigenvectors as columns), as
-    ``ti.sym_eig`` computes them (2x2: closed form, larger eigenvalue first)."""
-    _square(a, "sym_eig", (2,), _DECOMPOSITION_HINT)
+    ``ti.sym_eig`` computes them (2x2: closed form, larger eigenvalue first; 3x3: Taichi's own,
+    which reads the upper triangle)."""
+    _square(a, "sym_eig", (2, 3))
+    if a.type.shape[0] == 3:
+        return P.sym_eig3(a)
     em = emitter.current()
     dt = a.type.dtype
     tr = a[0, 0] + a[1, 1]

@@ -933,7 +933,9 @@ class Lowerer:
                 return fn(*args)
             kw = {k: self.arg_atom(v, node) if _value_like(v) else v for k, v in kwargs.items()}
             try:
-                return impl(*[self.arg_atom(a, node) for a in args], **kw)
+                # a type argument (ti.svd(m, ti.f64)) passes as it is
+                return impl(*[a if isinstance(a, type(ti.f64)) else self.arg_atom(a, node)
+                              for a in args], **kw)
             except TypeError as e:  # the Python signature did not match the call
                 self.fail(node, f"{getattr(fn, '__name__', fn)}: {e}", cls=TidalTypeError)
         if fn is range:

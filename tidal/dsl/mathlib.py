@@ -4,10 +4,10 @@ Guarantees: ``_tidal_erf`` agrees with ``scipy.special.erf`` to about 1e-15 rela
 (Taylor series below |x| = 2, Laplace's continued fraction for erfc above); ``_tidal_tanh_f32``
 agrees with tanh to within 6 float32 ulps (tests/test_mathlib.py measures it). All take scalars
 (codegen applies them per element to vectors); erf and softplus compute in the precision of their
-argument, ``_tidal_tanh_f32`` in float32.
+argument, ``_tidal_tanh_f32`` in float32. The 3x3 decompositions (``_tidal_svd3``,
+``_tidal_polar3``, ``_tidal_sym_eig3``) are Taichi's, refined to full precision (below).
 """
 
-from __future__ import annotations
 
 import taichi as ti
 
@@ -70,5 +70,85 @@ def _tidal_tanh_f32(x):
     return ti.select(ti.max(xf, xf * ti.f32(-1.0)) >= ti.f32(9.02), saturated, inside)
 
 
+# 3x3 decompositions: Taichi's own, then one Newton step. Taichi's f64 SVD stops after 8 Jacobi
+# sweeps, about 1e-11 from the exact factors (up to 2e-10 on random matrices), and its
+# eigensolver can be 1e-6 off near diagonal matrices. The factors are made orthonormal (one
+# Newton-Schulz step); then the step removes
+# the remaining off-diagonal part of U^T A V to first order (rotations U <- U cay(Wu),
+# V <- V cay(Wv), the generators solving the same 2x2 systems as the derivative rules of
+# tidal.autodiff.decomposition_rules), which squares the error. Pairs of singular values (or
+# eigenvalues) closer than 1e-6 of the largest are left as Taichi found them: their rotation is
+# arbitrary, and quantities that do not depend on it are already exact.
+
+
+@ti.func
+def _tidal_cayley(w, dt: ti.template()):
+    """The rotation (I - w/2)^-1 (I + w/2) of a skew 3x3 matrix ``w``."""
+    eye = ti.Matrix.identity(dt, 3)
+    return (eye - 0.5 * w).inverse() @ (eye + 0.5 * w)
+
+
+@ti.func
+def _tidal_orthonormal(q, dt: ti.template()):
+    """One Newton-Schulz step towards the nearest orthogonal matrix (squares the error)."""
+    return q @ (1.5 * ti.Matrix.identity(dt, 3) - 0.5 * q.transpose() @ q)
+
+
+@ti.func
+def _tidal_svd3(a, dt: ti.template()):
+    u, sig, v = ti.svd(a, dt)
+    u = _tidal_orthonormal(u, dt)
+    v = _tidal_orthonormal(v, dt)
+    p = u.transpose() @ a @ v
+    scale = ti.max(ti.abs(sig[0, 0]), ti.max(ti.abs(sig[1, 1]), ti.abs(sig[2, 2])))
+    wu = ti.Matrix.zero(dt, 3, 3)
+    wv = ti.Matrix.zero(dt, 3, 3)
+    for i, j in ti.static(ti.ndrange(3, 3)):
+        if ti.static(i != j):
+            si, sj = sig[i, i], sig[j, j]
+            c = ti.cast(0.0, dt)
+            d = ti.cast(0.0, dt)
+            if ti.abs(sj - si) > 1e-6 * scale:
+                c = 0.5 / (sj - si)
+            if ti.abs(sj + si) > 1e-6 * scale:
+                d = 0.5 / (sj + si)
+            wu[i, j] = c * (p[i, j] + p[j, i]) + d * (p[i, j] - p[j, i])
+            wv[i, j] = c * (p[i, j] + p[j, i]) - d * (p[i, j] - p[j, i])
+    u = u @ _tidal_cayley(wu, dt)
+    v = v @ _tidal_cayley(wv, dt)
+    p = u.transpose() @ a @ v
+    zero = ti.cast(0.0, dt)
+    sig = ti.Matrix([[p[0, 0], zero, zero], [zero, p[1, 1], zero], [zero, zero, p[2, 2]]],
+                    dt=dt)
+    return u, sig, v
+
+
+@ti.func
+def _tidal_polar3(a, dt: ti.template()):
+    u, sig, v = _tidal_svd3(a, dt)
+    return u @ v.transpose(), v @ sig @ v.transpose()
+
+
+@ti.func
+def _tidal_sym_eig3(a, dt: ti.template()):
+    """Eigenvalues and eigenvectors of the symmetric matrix with ``a``'s upper triangle (the
+    entries Taichi's solver reads)."""
+    e = ti.Matrix([[a[0, 0], a[0, 1], a[0, 2]], [a[0, 1], a[1, 1], a[1, 2]],
+                   [a[0, 2], a[1, 2], a[2, 2]]], dt=dt)
+    lam, v = ti.sym_eig(e, dt)
+    v = _tidal_orthonormal(v, dt)
+    p = v.transpose() @ e @ v
+    scale = ti.max(ti.abs(lam[0]), ti.max(ti.abs(lam[1]), ti.abs(lam[2])))
+    w = ti.Matrix.zero(dt, 3, 3)
+    for i, j in ti.static(ti.ndrange(3, 3)):
+        if ti.static(i != j):
+            if ti.abs(lam[j] - lam[i]) > 1e-6 * scale:
+                w[i, j] = p[i, j] / (lam[j] - lam[i])
+    v = v @ _tidal_cayley(w, dt)
+    p = v.transpose() @ e @ v
+    return ti.Vector([p[0, 0], p[1, 1], p[2, 2]], dt=dt), v
+
+
 NAMESPACE = {"_tidal_erf": _tidal_erf, "_tidal_softplus": _tidal_softplus,
-             "_tidal_tanh_f32": _tidal_tanh_f32}
+             "_tidal_tanh_f32": _tidal_tanh_f32, "_tidal_svd3": _tidal_svd3,
+             "_tidal_polar3": _tidal_polar3, "_tidal_sym_eig3": _tidal_sym_eig3}

@@ -736,6 +736,42 @@ transpose = primitive(
 )
 
 
+# 3x3 decompositions: Taichi's own functions (its SVD is a fixed number of Jacobi sweeps in C++,
+# the symmetric eigensolver Cardano's method on the upper triangle) refined by one Newton step to
+# full precision (tidal.dsl.mathlib); their derivative rules
+# (tidal.autodiff.decomposition_rules) are the closed forms of the decompositions, not
+# derivatives of the iterations.
+
+
+def _decomposition(name: str, outputs, domain: Interval, doc: str):
+    def infer(types, attrs, default_fp):
+        (a,) = types
+        if not (a.is_matrix and a.shape == (3, 3) and a.is_float):
+            _err(f"{name}: needs a 3x3 float matrix, got {a}")
+        return outputs(a)
+
+    def codegen(args, attrs, types):
+        return f"_tidal_{name}({args[0][0]}, ti.{types[0].dtype.name})", PREC_CALL
+
+    # no NumPy form: several outputs are never folded, and NumPy's sign conventions are not
+    # Taichi's; Vulkan's SPIR-V math (sqrt, atan2, cos) is 32-bit
+    return primitive(name, infer=infer, impl=None, codegen=codegen, float_args=(0,),
+                     costly=True, f64_on_vulkan=False, inline_source=False,
+                     cases=(Case((domain,)),), attrs_doc=doc)
+
+
+polar3 = _decomposition(
+    "polar3", lambda a: (a, a), Interval(-1.5, 1.5, (3, 3)),
+    "outputs (R, S): A = R S, R a rotation, S symmetric (ti.polar_decompose)")
+svd3 = _decomposition(
+    "svd3", lambda a: (a, a, a), Interval(-1.5, 1.5, (3, 3)),
+    "outputs (U, Sigma, V): A = U Sigma V^T, U and V rotations, Sigma diagonal (ti.svd)")
+sym_eig3 = _decomposition(
+    "sym_eig3", lambda a: (a.with_shape((3,)), a), Interval(-1.5, 1.5, (3, 3)),
+    "outputs (eigenvalues, eigenvectors as columns) of the symmetric matrix with A's upper "
+    "triangle (ti.sym_eig)")
+
+
 def _sum_infer(types, attrs, default_fp):
     (a,) = types
     if a.is_scalar:

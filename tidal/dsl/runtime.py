@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import taichi as ti
 from taichi.lang import impl as ti_impl
 
-from tidal.dsl.errors import TidalArchError
+from tidal.dsl.errors import TidalArchError, TidalError
 from tidal.dsl.types import F32, F64, DType, dtype_from_taichi
 
 
@@ -42,6 +42,42 @@ class Config:
 
 _CONFIG: Config | None = None
 DEFAULT_LANES = 8
+
+# Taichi 1.7.4's CPU and CUDA runtimes address at most 512 SNode trees; every ti.field created
+# after the first kernel launch makes a new one, and a kernel launched on a field of tree 512 or
+# later crashes the process. Such an allocation is refused instead (see _guard_snode_trees).
+LLVM_SNODE_TREES = 512
+
+
+def _guard_snode_trees() -> None:
+    """Wrap Taichi's ``FieldsBuilder._finalize`` so that a tree Taichi's CPU/CUDA runtime
+    cannot address is never made: its allocation (and every launch while it is pending) raises
+    a :class:`TidalError` instead of crashing the process (installed once, when tidal is
+    imported). Trees freed with ``FieldsBuilder.destroy`` still count."""
+    from taichi._snode.fields_builder import FieldsBuilder
+
+    original = FieldsBuilder._finalize
+    if getattr(original, "_tidal_guard", False):
+        return
+
+    def finalize(self, raise_warning, compile_only):
+        # the tree must not be created at all: once it exists, every launch crashes
+        if (ti_impl.current_cfg().arch in (ti.x64, ti.arm64, ti.cuda)
+                and ti_impl.get_runtime().prog.get_snode_tree_size() >= LLVM_SNODE_TREES):
+            raise TidalError(
+                f"this field would be the {LLVM_SNODE_TREES + 1}th group of fields (SNode "
+                f"tree) of this Taichi program; Taichi's CPU and CUDA runtimes launch kernels "
+                f"on at most {LLVM_SNODE_TREES}, and a kernel on this one would crash the "
+                "process. Every ti.field created after the first kernel launch starts a new "
+                "group", hint="create fields once and reuse them (not in a loop), allocate "
+                "them before launching kernels, or call td.init() / ti.reset() to free them all")
+        return original(self, raise_warning, compile_only)
+
+    finalize._tidal_guard = True
+    FieldsBuilder._finalize = finalize
+
+
+_guard_snode_trees()
 _PROBES: dict[str, bool] = {}
 
 _PROBE_SRC = """

@@ -147,30 +147,44 @@ def taichi_type_source(t: TType) -> str:
     return f"ti.types.matrix({t.shape[0]}, {t.shape[1]}, {base})"
 
 
+# Taichi fixes ``float`` to its default float when a type is created (often at import, before
+# ``td.init``), so types of the default float are made once per shape and resolved by identity:
+# they mean the default float type of the configuration a function is compiled for.
+_DEFAULT_FLOAT_TYPES: dict = {}  # id(type) -> shape
+_DEFAULT_FLOAT_BY_SHAPE: dict = {}  # shape -> type
+
+
+def _default_float_type(shape: tuple):
+    t = _DEFAULT_FLOAT_BY_SHAPE.get(shape)
+    if t is None:
+        t = ti.types.vector(shape[0], float) if len(shape) == 1 else \
+            ti.types.matrix(shape[0], shape[1], float)
+        _DEFAULT_FLOAT_BY_SHAPE[shape] = t
+        _DEFAULT_FLOAT_TYPES[id(t)] = shape
+    return t
+
+
 def vec(n: int, dtype=float):
-    """A vector type for annotations, e.g. ``td.vec(3, td.f64)``.
+    """A vector type for annotations, e.g. ``td.vec(3, td.f64)``; without a dtype, of the
+    default float type (``td.init``'s ``default_fp``), whenever it is created.
 
     Example:
         >>> import tidal as td
         >>> v3 = td.vec(3, td.f64)
     """
-    return ti.types.vector(n, dtype)
+    return _default_float_type((n,)) if dtype is float else ti.types.vector(n, dtype)
 
 
 def mat(n: int, m: int, dtype=float):
-    """A matrix type for annotations, e.g. ``td.mat(2, 2, td.f64)``.
+    """A matrix type for annotations, e.g. ``td.mat(2, 2, td.f64)``; without a dtype, of the
+    default float type.
 
     Example:
         >>> import tidal as td
         >>> m2 = td.mat(2, 2, td.f64)
     """
-    return ti.types.matrix(n, m, dtype)
+    return _default_float_type((n, m)) if dtype is float else ti.types.matrix(n, m, dtype)
 
 
-vec2, vec3, vec4 = (ti.types.vector(n, float) for n in (2, 3, 4))
-mat2, mat3, mat4 = (ti.types.matrix(n, n, float) for n in (2, 3, 4))
-# Taichi fixes ``float`` to its default float when a type is created (at import, before
-# ``td.init``), so these shorthands are resolved by identity: they mean the default float type.
-_DEFAULT_FLOAT_TYPES = {id(t): shape for t, shape in
-                        ((vec2, (2,)), (vec3, (3,)), (vec4, (4,)), (mat2, (2, 2)),
-                         (mat3, (3, 3)), (mat4, (4, 4)))}
+vec2, vec3, vec4 = (vec(n) for n in (2, 3, 4))
+mat2, mat3, mat4 = (mat(n, n) for n in (2, 3, 4))

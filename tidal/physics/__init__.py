@@ -1,6 +1,10 @@
-"""Differentiable simulators written as tidal kernels."""
+"""Differentiable simulators written as tidal kernels, and fitting their parameters."""
 
+from tidal.physics.fit import FitResult, fit
 from tidal.physics.heat import Heat2D
 from tidal.physics.mass_spring import MassSpring, lattice
+from tidal.physics.ode import ODE
+from tidal.physics.systems import lorenz, lotka_volterra, pendulum
 
-__all__ = ["Heat2D", "MassSpring", "lattice"]
+__all__ = ["ODE", "FitResult", "Heat2D", "MassSpring", "fit", "lattice", "lorenz",
+           "lotka_volterra", "pendulum"]
