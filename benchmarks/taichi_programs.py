@@ -1,8 +1,8 @@
 """Taichi programs under ti.ad.Tape and under td.Tape: warm and cold forward + backward time.
 
 Every program of ``tests/programs`` (DiffTaichi-kind simulations written for tidal's tests, each
-a ``build(kernel, Tape)`` that differs between the two only by that rename) runs f64 on the CPU,
-Taichi's offline cache off:
+a ``build(kernel, Tape)`` that differs between the two only by that rename) runs f64 on the CPU
+(``--arch cuda``: on CUDA), Taichi's offline cache off:
 
 * cold: the first ``reset(); with Tape(loss): run()`` in a fresh process (lowering, code
   generation, compilation of the forward and the adjoint kernels, and the run);
@@ -40,7 +40,8 @@ def _setup():
 
     import tidal as td
 
-    td.init(arch="cpu", default_fp=td.f64, offline_cache=False)
+    td.init(arch=os.environ.get("TIDAL_BENCH_ARCH", "cpu"), default_fp=td.f64,
+            offline_cache=False)
     return ti, td
 
 
@@ -84,8 +85,11 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="program names (default: all)")
     parser.add_argument("--repeats", type=int, default=21)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--arch", default="cpu", choices=("cpu", "cuda"),
+                        help="backend of both frameworks (default: cpu)")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    os.environ["TIDAL_BENCH_ARCH"] = args.arch  # read by the child processes' _setup
     if args.child:
         name, which, repeats = args.child
         print("RESULT " + json.dumps(measure(name, which, int(repeats))))
@@ -95,7 +99,7 @@ def main() -> None:
 
     names = args.only or PROGRAMS
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"{platform.python_version()}, {time.strftime('%Y-%m-%d')}; f64 CPU, offline cache "
+          f"{platform.python_version()}, {time.strftime('%Y-%m-%d')}; f64 {args.arch}, offline cache "
           f"off, warm = median of {args.repeats}")
     head = (f"{'program':24} {'Taichi warm':>12} {'tidal warm':>11} {'ratio':>6} "
             f"{'Taichi cold':>12} {'tidal cold':>11} {'ratio':>6}  Taichi's gradient")

@@ -16,10 +16,14 @@ from tidal.dsl import verify
 # the IR verifier runs after every pipeline stage in tests (tidal.dsl.pipeline)
 verify.ENABLED = True
 
+# the backend of tests that do not choose one: the CPU, or TIDAL_TEST_ARCH=cuda on a GPU machine
+# (the f64 program and simulator checks run unchanged there)
+ARCH = os.environ.get("TIDAL_TEST_ARCH", "cpu")
+
 
 @pytest.fixture(scope="session", autouse=True)
-def _cpu_f64():
-    td.init(arch="cpu", default_fp=td.f64)
+def _default_f64():
+    td.init(arch=ARCH, default_fp=td.f64)
     yield
 
 
@@ -32,7 +36,7 @@ def _fresh_runtime_when_crowded():
 
     prog = impl.get_runtime().prog
     if prog is not None and prog.get_snode_tree_size() > int(os.environ.get("TIDAL_REINIT_TREES", 256)):
-        td.init(arch="cpu", default_fp=td.f64)
+        td.init(arch=ARCH, default_fp=td.f64)
     yield
 
 

@@ -35,6 +35,7 @@ import taichi as ti
 import tidal as td
 from tidal.dsl import runtime
 
+from .conftest import ARCH
 from .programs import PROGRAMS
 
 # DiffTaichi's kernels call math.exp on constants, which Taichi evaluates in Python with a warning
@@ -68,12 +69,12 @@ _BUILT: dict = {}
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _cpu_f64():
-    """f64 on the CPU (re-initialised only if an earlier module switched, since that frees
-    every field)."""
+def _default_f64():
+    """f64 on the tests' backend (re-initialised only if an earlier module switched, since that
+    frees every field)."""
     cfg = runtime.config()
-    if cfg.arch != "cpu" or cfg.default_fp != runtime.F64:
-        td.init(arch="cpu", default_fp=td.f64)
+    if cfg.arch != ARCH or cfg.default_fp != runtime.F64:
+        td.init(arch=ARCH, default_fp=td.f64)
     yield
 
 

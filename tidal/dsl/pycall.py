@@ -56,7 +56,8 @@ def batch_kernel(fns, pattern: tuple[bool, ...]):
     are written to one ``(n, columns)`` array per result dtype (see :func:`_layout`).
     """
     cfg = runtime.config()
-    key = (cfg.generation, pattern, tuple(id(f) for f in fns[1:]))
+    # the functions themselves, not their id(): a function that dies could leave its id to another
+    key = (cfg.generation, pattern, tuple(fns[1:]))
     owner = fns[0]
     kern = owner._kernels.get(key)
     if kern is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import os
 import subprocess
 import sys
@@ -78,6 +79,52 @@ def _guard_snode_trees() -> None:
 
 
 _guard_snode_trees()
+
+
+def _runtime_serial() -> int:
+    """A number that identifies Taichi's current runtime (a new one with every ``ti.init``)."""
+    rt = ti_impl.get_runtime()
+    serial = getattr(rt, "_tidal_serial", None)
+    if serial is None:
+        serial = rt._tidal_serial = next(_RUNTIME_SERIALS)
+    return serial
+
+
+_RUNTIME_SERIALS = itertools.count(1)
+
+
+def _guard_ndarray_lifetimes() -> None:
+    """Make a Taichi ndarray that outlives its runtime harmless (installed once, on import).
+
+    Taichi 1.7.4's ``ScalarNdarray.__del__`` asks the *current* program to delete the ndarray's
+    C++ object. After ``ti.init`` (or ``td.init``) the old program has already freed it, and a
+    new ndarray is often allocated at the same address: an old ndarray collected later then
+    deletes the new one, whose next launch reads freed memory (a wrong value or a segfault,
+    long after the cause). The guard remembers the runtime each ndarray was made in and lets
+    ``__del__`` act only in that runtime (the old program freed the memory already)."""
+    from taichi.lang._ndarray import ScalarNdarray
+
+    original_init, original_del = ScalarNdarray.__init__, ScalarNdarray.__del__
+    if getattr(original_del, "_tidal_guard", False):
+        return
+
+    def __init__(self, *args, **kwargs):
+        self._tidal_runtime = _runtime_serial()
+        original_init(self, *args, **kwargs)
+
+    def __del__(self, serial=_runtime_serial):
+        try:
+            same = getattr(self, "_tidal_runtime", None) == serial()
+        except Exception:  # noqa: BLE001 - interpreter shutdown: modules are half torn down
+            return
+        if same:
+            original_del(self)
+
+    __del__._tidal_guard = True
+    ScalarNdarray.__init__, ScalarNdarray.__del__ = __init__, __del__
+
+
+_guard_ndarray_lifetimes()
 _PROBES: dict[str, bool] = {}
 
 _PROBE_SRC = """

@@ -133,7 +133,7 @@ class Problem:
                                                dtype=self._store))
         self._linear, self._pair = self._linear_kernel(), self._pair_kernel()
         self._combine = self._combine_kernel()
-        self._operators: dict[int, tuple] = {}
+        self._operators: dict[object, tuple] = {}
         self.pde, self.forcing = pde, forcing
         if collocation is None:
             points = domain.sample_interior(int(n_collocation), method=method, seed=self.seed)
@@ -180,8 +180,8 @@ class Problem:
         return term
 
     def _operator_kernels(self, fn) -> tuple:
-        if id(fn) in self._operators:
-            return self._operators[id(fn)]
+        if fn in self._operators:
+            return self._operators[fn]
         if not isinstance(fn, td.TidalFunction):
             raise TidalArgumentError(f"the residual {operators.where(fn)} must be a tidal "
                                      f"function (decorate it with @td.func)")
@@ -197,8 +197,8 @@ class Problem:
             name = f"{fn.name}_{'values' if write else 'term'}"
             src = operators.kernel_source(p, name, write)
             made.append(td.kernel(loader.load(src, name, namespace, name)))
-        self._operators[id(fn)] = tuple(made)
-        return self._operators[id(fn)]
+        self._operators[fn] = tuple(made)
+        return self._operators[fn]
 
     def _linear_kernel(self):
         tangent, parts, vec, real = self._tangent, self.parts, self._vec, self._real
