@@ -99,8 +99,8 @@ def main() -> None:
 
     names = args.only or PROGRAMS
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"{platform.python_version()}, {time.strftime('%Y-%m-%d')}; f64 {args.arch}, offline cache "
-          f"off, warm = median of {args.repeats}")
+          f"{platform.python_version()}, {time.strftime('%Y-%m-%d')}; f64 {args.arch}, "
+          f"offline cache off, warm = median of {args.repeats}")
     head = (f"{'program':24} {'Taichi warm':>12} {'tidal warm':>11} {'ratio':>6} "
             f"{'Taichi cold':>12} {'tidal cold':>11} {'ratio':>6}  Taichi's gradient")
     print(head)

@@ -35,7 +35,8 @@ def _fresh_runtime_when_crowded():
     from taichi.lang import impl
 
     prog = impl.get_runtime().prog
-    if prog is not None and prog.get_snode_tree_size() > int(os.environ.get("TIDAL_REINIT_TREES", 256)):
+    limit = int(os.environ.get("TIDAL_REINIT_TREES", 256))
+    if prog is not None and prog.get_snode_tree_size() > limit:
         td.init(arch=ARCH, default_fp=td.f64)
     yield
 
