@@ -261,6 +261,63 @@ def test_bad_input_is_refused_clearly():
 
 
 @td.func
+def _oscillator(y: td.vec(2), p: td.vec(1), t: float) -> td.vec(2):
+    return td.vec(2)(y[1], -p[0] * p[0] * y[0])
+
+
+@td.func
+def _decay(y: td.vec(1), p: td.vec(1), t: float) -> td.vec(1):
+    return -p[0] * y
+
+
+def _warnings_of(sim) -> list:
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sim.simulate()
+    return [w for w in caught if issubclass(w.category, td.TidalWarning)]
+
+
+@pytest.mark.parametrize("integrator, limit", [("leapfrog", 2.0), ("symplectic_euler", 2.0),
+                                               ("rk4", 2.0 * math.sqrt(2.0))])
+def test_a_step_beyond_the_oscillation_stability_limit_warns(integrator, limit):
+    """On the imaginary axis (an undamped oscillator, omega dt < limit): leapfrog and
+    symplectic Euler are stable up to omega dt = 2, RK4 up to 2 sqrt(2)."""
+    dt = 0.1
+    for omega_dt, warns in ((0.95 * limit, False), (1.05 * limit, True)):
+        sim = ODE(_oscillator, ["q", "v"], {"omega": omega_dt / dt}, y0=[1.0, 0.0], dt=dt,
+                  steps=200, integrator=integrator)
+        step_radius, flow_radius = sim.stability()
+        assert flow_radius == pytest.approx(1.0, abs=1e-12)  # the exact flow is a rotation
+        assert (step_radius > 1.0 + 1e-9) == warns, (omega_dt, step_radius)
+        caught = _warnings_of(sim)
+        assert len(caught) == warns, [str(w.message) for w in caught]
+        if warns:
+            assert "stability limit" in str(caught[0].message)
+            assert "smaller dt" in str(caught[0].message)
+
+
+def test_explicit_euler_on_decay_warns_past_dt_two_over_rate():
+    """Explicit Euler multiplies by 1 - rate dt: stable while rate dt < 2."""
+    for dt, warns in ((0.95, False), (1.05, True)):
+        sim = ODE(_decay, ["u"], {"rate": 2.0}, y0=[1.0], dt=dt, steps=60, integrator="euler")
+        step_radius, flow_radius = sim.stability()
+        assert step_radius == pytest.approx(abs(1.0 - 2.0 * dt), rel=1e-12)
+        assert flow_radius == pytest.approx(math.exp(-2.0 * dt), rel=1e-12)
+        assert len(_warnings_of(sim)) == warns
+
+
+def test_physical_growth_is_not_taken_for_instability():
+    """Lorenz grows on its own (a positive eigenvalue at the start): RK4 at a small step
+    follows it, and that is no warning."""
+    sim = lorenz(dt=0.01, steps=300)
+    step_radius, flow_radius = sim.stability()
+    assert flow_radius > 1.0
+    assert not _warnings_of(sim)
+
+
+@td.func
 def _scaled(y: td.vec(2)) -> td.vec(2):
     """Made at import, before td.init: td.vec(2) must still mean the default float type."""
     return y * (1.0 + 1e-12)

@@ -13,13 +13,19 @@ conditions) run side by side and are fitted jointly. Parameters are the right-ha
 parameters and ``"y0"``, the initial states.
 """
 
+import warnings
+
 import numpy as np
 import taichi as ti
 
 import tidal as td
 from tidal.dsl import runtime
-from tidal.dsl.errors import TidalArgumentError
+from tidal.dsl.errors import TidalArgumentError, TidalWarning
 from tidal.physics import integrators
+
+# a step is called unstable where, linearised at the initial state, it amplifies some mode over
+# the whole rollout by this factor more than the exact flow does
+SPURIOUS_GROWTH = 10.0
 
 
 class ODE:
@@ -71,6 +77,7 @@ class ODE:
         self.experiments, self.steps, self.dt, self.t0 = len(y0), steps, float(dt), float(t0)
         self.integrator = integrator
         step = integrators.make_step(rhs, d, k, integrator)
+        self._rhs, self._step, self._checked = rhs, step, False
         real = runtime.config().default_fp.taichi
         shape = (self.experiments, steps + 1)
         self.Y = ti.Vector.field(d, real, shape=shape, needs_grad=True)
@@ -148,9 +155,40 @@ class ODE:
         states[:, 0] = self._y0
         self.Y.from_numpy(states)
 
+    def stability(self) -> tuple[float, float]:
+        """How much one step and the exact flow amplify the fastest-growing mode, linearised
+        at the first experiment's initial state with the current parameters: the spectral
+        radius of the step's Jacobian (the amplification matrix, exact by forward-mode
+        derivatives of the step) and ``exp(dt * max Re(eigenvalues of d rhs / dy))``."""
+        y, p = self._y0[0], self._p
+        amplification = np.atleast_2d(td.jacobian(self._step)(y, p, self.t0, self.dt))
+        jacobian = np.atleast_2d(td.jacobian(self._rhs)(y, p, self.t0))
+        step_radius = float(np.max(np.abs(np.linalg.eigvals(amplification))))
+        flow_radius = float(np.exp(self.dt * np.max(np.linalg.eigvals(jacobian).real)))
+        return step_radius, flow_radius
+
+    def _check_step(self) -> None:
+        """Warn (once) where the step size lies outside the integrator's stability limit."""
+        if self._checked:
+            return
+        self._checked = True
+        step_radius, flow_radius = self.stability()
+        ratio = step_radius / max(flow_radius, 1.0)
+        spurious = float(np.exp(min(self.steps * np.log(ratio), 700.0))) if ratio > 0 else 0.0
+        if not np.isfinite(spurious) or spurious > SPURIOUS_GROWTH:
+            warnings.warn(
+                f"dt = {self.dt:g} is outside the stability limit of {self.integrator!r} for "
+                f"this system: linearised at y0, one step amplifies a mode by "
+                f"{step_radius:.4g} where the exact flow grows by at most "
+                f"{max(flow_radius, 1.0):.4g}, {spurious:.3g}x over the {self.steps} steps. "
+                f"Use a smaller dt (more steps) or integrator='rk4'", TidalWarning,
+                stacklevel=3)
+
     def simulate(self, whole: bool = True) -> np.ndarray:
         """The trajectory, shape ``(experiments, steps + 1, d)``: one rollout launch, or
-        ``whole=False``: one ``advance`` launch per step."""
+        ``whole=False``: one ``advance`` launch per step. Warns (once) where ``dt`` is outside
+        the integrator's stability limit (see :meth:`stability`)."""
+        self._check_step()
         self._load()
         if whole:
             self.rollout()
@@ -197,6 +235,7 @@ class ODE:
 
     def loss_grad(self, names) -> tuple[float, list]:
         """The weighted sum of squared residuals and its gradient for each of ``names``."""
+        self._check_step()
         self._load()
         with td.Tape(self.loss):
             self._run()
@@ -205,6 +244,7 @@ class ODE:
 
     def loss_grad_hvp(self, names, vectors) -> tuple[float, list, list]:
         """Loss, gradients, and the Hessian applied to ``vectors`` (one per name)."""
+        self._check_step()
         self._load()
         vp = np.zeros(len(self.param_names))
         vy = np.zeros((self.experiments, self.steps + 1, len(self.state)))
