@@ -16,7 +16,7 @@ import scipy.integrate
 import taichi as ti
 
 import tidal as td
-from tidal.physics import ODE, lorenz, lotka_volterra, pendulum
+from tidal.physics import ODE, lorenz, lotka_volterra, pair_system, pendulum
 
 from .reference import assert_close
 
@@ -100,6 +100,9 @@ def test_per_step_and_whole_rollout_kernels_give_the_same_trajectory(integrator)
     assert_close(sim.simulate(whole=False), sim.simulate(whole=True), rtol=1e-12)
 
 
+LJ_TRIANGLE = [[0.0, 0.0], [1.15, 0.05], [0.5, 1.0]]
+
+
 def _models():
     return {
         "pendulum": (pendulum(length=1.2, damping=0.15, y0=[(1.0, 0.0), (0.3, -1.0)],
@@ -107,6 +110,9 @@ def _models():
         "lotka_volterra": (lotka_volterra(y0=(10.0, 5.0), dt=0.02, steps=200),
                            ["alpha", "beta", "delta", "gamma"]),
         "lorenz": (lorenz(dt=0.002, steps=200), ["sigma", "rho", "beta", "y0"]),
+        # forces are -td.grad of the potential: these derivatives go through a derivative
+        "lennard_jones": (pair_system("lennard_jones", LJ_TRIANGLE, epsilon=1.0, sigma=1.0,
+                                      dt=0.005, steps=150), ["epsilon", "sigma", "y0"]),
     }
 
 
@@ -119,7 +125,7 @@ def _loss(sim, names, flat):
     return sim.loss_grad(names)
 
 
-@pytest.mark.parametrize("name", ["pendulum", "lotka_volterra", "lorenz"])
+@pytest.mark.parametrize("name", ["pendulum", "lotka_volterra", "lorenz", "lennard_jones"])
 def test_gradient_and_hvp_equal_central_differences(name):
     sim, names = _models()[name]
     r = np.random.default_rng(sum(map(ord, name)))

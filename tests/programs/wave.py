@@ -33,7 +33,12 @@ def build(kernel, Tape):
 
     @ti.func
     def get_p(t, i, j):
-        return p[t, i, j] if 0 <= i < n_grid and 0 <= j < n_grid else 0.0
+        # the indices are clamped: Taichi evaluates both sides of a conditional expression, and
+        # the adjoint of an out-of-bounds read adds 0.0 outside the field, which flushes the
+        # denormal-looking pointers it may hit to zero (tidal reads only the chosen side)
+        ic = ti.min(ti.max(i, 0), n_grid - 1)
+        jc = ti.min(ti.max(j, 0), n_grid - 1)
+        return p[t, ic, jc] if 0 <= i < n_grid and 0 <= j < n_grid else 0.0
 
     @ti.func
     def laplacian(t, i, j):

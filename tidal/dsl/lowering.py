@@ -876,9 +876,31 @@ class Lowerer:
         c = self.expr(node.test)
         if is_static(c):
             return self.expr(node.body if c else node.orelse)
-        a = self.atom(self.expr(node.body), node)
-        b = self.atom(self.expr(node.orelse), node)
-        return P.select(self.truth(c, node), a, b)
+        # Python evaluates only the branch the condition picks, and `x[i - 1] if i > 0 else 0.0`
+        # relies on it: branches that read memory become an `if`, so a guarded load (and its
+        # adjoint's add, which would otherwise write outside the field) runs only where the
+        # guard holds. Taichi's select evaluates both. Branches without memory stay a select.
+        cond = self.truth(c, node)
+        branches = []
+        for sub in (node.body, node.orelse):
+            self.em.begin()
+            token = self.enter_region(loop=False)
+            value = self.atom(self.expr(sub), node)
+            self.leave_region(token)
+            branches.append((value, self.em.end()))
+        (a, blk_a), (b, blk_b) = branches
+        if not any(isinstance(st, ir.Assign) and st.prim.touches_memory
+                   for blk in (blk_a, blk_b) for st in ir.walk(blk)):
+            for st in blk_a.stmts + blk_b.stmts:
+                self.em.append(st)
+            return P.select(cond, a, b)
+        t = join_types(a.type, b.type)
+        for blk, value in ((blk_a, a), (blk_b, b)):
+            with self.em.reopen(blk):
+                blk.results = (self.convert(value, t, node),)
+        out = ir.Var("picked", t)
+        self.em.append(ir.If(cond, blk_a, blk_b, (out,), self.loc(node)))
+        return out
 
     def expr_Call(self, node):
         fn = self.expr(node.func)

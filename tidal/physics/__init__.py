@@ -4,7 +4,8 @@ from tidal.physics.fit import FitResult, fit
 from tidal.physics.heat import Heat2D
 from tidal.physics.mass_spring import MassSpring, lattice
 from tidal.physics.ode import ODE
+from tidal.physics.particles import pair_energy, pair_system
 from tidal.physics.systems import lorenz, lotka_volterra, pendulum
 
 __all__ = ["ODE", "FitResult", "Heat2D", "MassSpring", "fit", "lattice", "lorenz",
-           "lotka_volterra", "pendulum"]
+           "lotka_volterra", "pair_energy", "pair_system", "pendulum"]

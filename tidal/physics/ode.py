@@ -28,6 +28,16 @@ from tidal.physics import integrators
 SPURIOUS_GROWTH = 10.0
 
 
+def _state_jacobian(fn, args) -> np.ndarray:
+    """``d fn / d args[0]`` at ``args``: one batched forward-mode evaluation, a tangent per
+    state component (exact; far less code to compile than ``td.jacobian``'s unrolled
+    directions on large states)."""
+    d = len(args[0])
+    tangents = [np.eye(d)] + [np.zeros_like(np.asarray(a, dtype=np.float64)) for a in args[1:]]
+    _, columns = td.jvp(fn)(*args, *tangents)
+    return np.asarray(columns, dtype=np.float64).reshape(d, d).T
+
+
 class ODE:
     """An ODE system with named state components and parameters.
 
@@ -161,8 +171,8 @@ class ODE:
         radius of the step's Jacobian (the amplification matrix, exact by forward-mode
         derivatives of the step) and ``exp(dt * max Re(eigenvalues of d rhs / dy))``."""
         y, p = self._y0[0], self._p
-        amplification = np.atleast_2d(td.jacobian(self._step)(y, p, self.t0, self.dt))
-        jacobian = np.atleast_2d(td.jacobian(self._rhs)(y, p, self.t0))
+        amplification = _state_jacobian(self._step, (y, p, self.t0, self.dt))
+        jacobian = _state_jacobian(self._rhs, (y, p, self.t0))
         step_radius = float(np.max(np.abs(np.linalg.eigvals(amplification))))
         flow_radius = float(np.exp(self.dt * np.max(np.linalg.eigvals(jacobian).real)))
         return step_radius, flow_radius
