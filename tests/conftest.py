@@ -28,14 +28,16 @@ def _default_f64():
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _fresh_runtime_when_crowded():
-    """A test worker runs many modules in one Taichi program, and Taichi's CPU runtime holds
-    at most 512 field groups (tidal refuses the 513th): start a module on a fresh runtime when
-    more than 256 are in use (a module allocates far fewer than 256)."""
+def _fresh_runtime_per_module():
+    """Every test module starts on a fresh Taichi runtime, so no module sees fields, trees or
+    kernels another left behind. (A worker runs many modules in one process: Taichi's CPU
+    runtime holds at most 512 field groups, and state one module leaves has been seen to crash
+    a later module's first sweep over every field, ti.ad.clear_all_gradients, in rare runs.)
+    TIDAL_REINIT_TREES=N re-initialises only once more than N field groups are in use."""
     from taichi.lang import impl
 
     prog = impl.get_runtime().prog
-    limit = int(os.environ.get("TIDAL_REINIT_TREES", 256))
+    limit = int(os.environ.get("TIDAL_REINIT_TREES", 0))
     if prog is not None and prog.get_snode_tree_size() > limit:
         td.init(arch=ARCH, default_fp=td.f64)
     yield
