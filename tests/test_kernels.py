@@ -234,3 +234,68 @@ def test_serial_loop_inside_a_parallel_loop_reading_what_it_wrote(rows):
     assert abs(got - reference(1.3)) < 1e-12
     fd = (reference(1.3 + h) - reference(1.3 - h)) / (2 * h)
     assert abs(grad - fd) < 1e-7 * (1 + abs(fd))
+
+
+@pytest.mark.parametrize("outer", ["parallel rows", "one launch"])
+def test_a_function_reading_what_a_serial_loop_wrote(outer):
+    """u[t + 1, i] = u[t, i] + c[i] * (neighbours of u[t]) with the neighbours read inside a
+    td.func: the callee's loads are the loop's reads of what earlier iterations wrote, so the
+    adjoint needs the values the launch leaves (it once used the tape's copy from before the
+    launch, and the gradient in c was wrong while those in u0 were right)."""
+    n, steps = 7, 5
+    u = ti.field(ti.f64, shape=(steps + 1, n), needs_grad=True)
+    c = ti.field(ti.f64, shape=n, needs_grad=True)
+    loss = ti.field(ti.f64, shape=(), needs_grad=True)
+
+    @td.func
+    def nudged(t: ti.i32, i: ti.i32) -> ti.f64:
+        new = u[t, i]
+        if 0 < i < n - 1:
+            new = u[t, i] + c[i] * (u[t, i - 1] - 2.0 * u[t, i] + u[t, i + 1])
+        return new
+
+    if outer == "parallel rows":
+        @td.kernel
+        def rollout():
+            for i in range(n):  # each column on its own (reads of neighbours: no)
+                for t in range(steps):
+                    u[t + 1, i] = u[t, i] * (1.0 + c[i])
+    else:
+        @td.kernel
+        def rollout():
+            for _ in range(1):
+                for t in range(steps):
+                    for i in range(n):
+                        u[t + 1, i] = nudged(t, i)
+
+    @td.kernel
+    def total():
+        for i in range(n):
+            loss[None] += u[steps, i] ** 2 * (1.0 + 0.1 * i)
+
+    u0 = np.sin(np.arange(n) + 0.5)
+    c0 = 0.1 + 0.02 * np.arange(n)
+
+    def reference(cv):
+        v = u0.copy()
+        for _ in range(steps):
+            if outer == "parallel rows":
+                v = v * (1.0 + cv)
+            else:
+                w = v.copy()
+                w[1:-1] = v[1:-1] + cv[1:-1] * (v[:-2] - 2.0 * v[1:-1] + v[2:])
+                v = w
+        return float(np.sum(v ** 2 * (1.0 + 0.1 * np.arange(n))))
+
+    start = np.zeros((steps + 1, n))
+    start[0] = u0
+    u.from_numpy(start)
+    c.from_numpy(c0)
+    with td.Tape(loss):
+        rollout()
+        total()
+    assert_close(loss[None], reference(c0), rtol=1e-12)
+    h = 1e-6
+    fd = np.array([(reference(c0 + h * e) - reference(c0 - h * e)) / (2 * h)
+                   for e in np.eye(n)])
+    assert_close(c.grad.to_numpy(), fd, rtol=1e-7, what="dloss/dc")

@@ -230,8 +230,9 @@ class KernelLowerer(Lowerer):
     # -- helpers -------------------------------------------------------------------------------
     def inlines(self, fn, args) -> bool:
         """In kernels a helper is also inlined when it writes memory, cannot be compiled on its
-        own (unannotated parameters, stores), or reads a field this kernel has written: its
-        loads and stores then take part in the kernel's store forwarding and checks."""
+        own (unannotated parameters, stores), reads a field this kernel has written, or reads
+        memory inside a serial loop: its loads and stores then take part in the kernel's store
+        forwarding and checks."""
         if super().inlines(fn, args):
             return True
         from tidal.dsl import calls
@@ -241,6 +242,12 @@ class KernelLowerer(Lowerer):
         except TidalError:
             return True
         if prim.writes_memory:
+            return True
+        if prim.reads_memory and self.serial is not None:
+            # inside a serial loop the loop's own stores are known only once its body is
+            # lowered: a callee that reads memory is inlined, so that its loads are checked
+            # against them (a read of what an earlier iteration wrote needs the values the
+            # launch leaves, not those a tape saved before it)
             return True
         if prim.reads_memory and self.written:
             return any(r in self.written for r in called_reads_of(fn, self.default_fp))

@@ -106,10 +106,14 @@ class _Layout:
         return np.where(self.log, np.log(np.where(self.log, values, 1.0)), values)
 
 
+# by default the covariance (one Hessian-vector product per value) is computed up to this size
+UNCERTAINTY_LIMIT = 200
+
+
 def fit(model, data, params=None, *, method: str = "L-BFGS-B", bounds: dict | None = None,
         log_scale=False, weights=None, noise: float | None = None, max_iter: int = 100,
         tol: float = 1e-14, learning_rate: float = 0.05, callback: Callable | None = None,
-        progress: bool = True, uncertainty: bool = True) -> FitResult:
+        progress: bool = True, uncertainty: bool | None = None) -> FitResult:
     """Fit parameters of ``model`` to observations ``data`` by minimising the weighted sum of
     squared residuals.
 
@@ -134,7 +138,9 @@ def fit(model, data, params=None, *, method: str = "L-BFGS-B", bounds: dict | No
         callback: ``callback(iteration, values, loss)`` after each iteration; return True to
             stop.
         progress: print one progress line (loss and values) on stderr.
-        uncertainty: compute the covariance (one Hessian-vector product per fitted value).
+        uncertainty: compute the covariance (one Hessian-vector product per fitted value);
+            None (default): when at most ``UNCERTAINTY_LIMIT`` values are fitted (fields of
+            thousands of values would cost as many products; their standard errors are NaN).
 
     Returns:
         A :class:`FitResult`; the model is left at the fitted values.
@@ -191,6 +197,8 @@ def fit(model, data, params=None, *, method: str = "L-BFGS-B", bounds: dict | No
     loss, _ = model.loss_grad(names)
     state.evaluations += 1
     covariance = np.full((len(values), len(values)), np.nan)
+    if uncertainty is None:
+        uncertainty = len(values) <= UNCERTAINTY_LIMIT
     if uncertainty and len(values):
         hessian = _hessian(model, layout, state)
         dof = observed - len(values)
