@@ -113,3 +113,16 @@ def test_bad_input_is_refused_clearly():
         pair_system("lennard_jones", CLUSTER, np.zeros((3, 2)), epsilon=1.0, sigma=1.0)
     with pytest.raises(td.TidalError, match="positions must have shape"):
         pair_system("lennard_jones", [0.0, 1.0], epsilon=1.0, sigma=1.0)
+
+
+def test_the_particles_example_fits_and_saves_its_figure(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "physics_particles.py"
+    r = subprocess.run([sys.executable, str(example), "--small"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (tmp_path / "physics_particles.png").stat().st_size > 10_000
+    assert "epsilon = 1.29" in r.stdout or "epsilon = 1.30" in r.stdout, r.stdout
