@@ -94,3 +94,17 @@ def assert_close(got, ref, rtol: float = FD_RTOL, what: str = "") -> None:
             f"{what}: {int(bad.sum())} of {bad.size} values differ; worst: got "
             f"{got.reshape(-1)[k]!r}, reference {ref.reshape(-1)[k]!r} (err "
             f"{err.reshape(-1)[k]:.3e}, tol {tol.reshape(-1)[k]:.3e})")
+
+
+def run_example(name: str, cwd, *options: str):
+    """Run ``examples/<name>.py`` with ``options`` in a fresh interpreter in ``cwd``; asserts it
+    exits cleanly and returns the completed process (its stdout holds what it printed)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parent.parent / "examples" / f"{name}.py"
+    r = subprocess.run([sys.executable, str(example), *options], cwd=cwd, capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return r

@@ -18,7 +18,7 @@ import taichi as ti
 import tidal as td
 from tidal.physics import ODE, lorenz, lotka_volterra, pair_system, pendulum
 
-from .reference import assert_close
+from .reference import assert_close, run_example
 
 
 def test_exponential_decay_matches_its_closed_form():
@@ -335,14 +335,7 @@ def test_vector_types_made_before_init_follow_the_default_float():
 
 
 def test_the_pendulum_example_fits_and_saves_its_figure(tmp_path):
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    example = Path(__file__).resolve().parent.parent / "examples" / "physics_pendulum.py"
-    r = subprocess.run([sys.executable, str(example), "--small"], cwd=tmp_path,
-                       capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr[-2000:]
+    r = run_example("physics_pendulum", tmp_path, "--small")
     assert (tmp_path / "physics_pendulum.png").stat().st_size > 10_000
     # each method's lines: "  length = 1.49... +- 0.0..." within 3 standard errors of the truth
     for name, truth in (("length", 1.5), ("damping", 0.25)):

@@ -14,7 +14,7 @@ import pytest
 import tidal as td
 from tidal.physics import pair_energy, pair_system
 
-from .reference import assert_close
+from .reference import assert_close, run_example
 
 CLUSTER = np.array([[0.0, 0.0], [1.15, 0.05], [0.5, 1.0], [-0.6, 0.9]])
 
@@ -116,13 +116,6 @@ def test_bad_input_is_refused_clearly():
 
 
 def test_the_particles_example_fits_and_saves_its_figure(tmp_path):
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    example = Path(__file__).resolve().parent.parent / "examples" / "physics_particles.py"
-    r = subprocess.run([sys.executable, str(example), "--small"], cwd=tmp_path,
-                       capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr[-2000:]
+    r = run_example("physics_particles", tmp_path, "--small")
     assert (tmp_path / "physics_particles.png").stat().st_size > 10_000
     assert "epsilon = 1.29" in r.stdout or "epsilon = 1.30" in r.stdout, r.stdout

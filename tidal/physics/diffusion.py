@@ -21,11 +21,12 @@ import taichi as ti
 import tidal as td
 from tidal.dsl import runtime
 from tidal.dsl.errors import TidalArgumentError, TidalWarning
+from tidal.physics.simulator import Simulator
 
 NAMES = ("kappa", "source", "u0")
 
 
-class Diffusion2D:
+class Diffusion2D(Simulator):
     """Diffusion with a diffusivity field, observed anywhere on the grid at any step.
 
     Args:
@@ -174,36 +175,17 @@ class Diffusion2D:
         u[0] = self._values["u0"]
         self.U.from_numpy(u)
 
-    def simulate(self, whole: bool = True) -> np.ndarray:
-        """The field at every step, ``(steps + 1, n, n)``: one rollout launch, or
-        ``whole=False``: one ``advance`` launch (parallel over cells) per step."""
-        self._load()
-        if whole:
-            self.rollout()
-        else:
-            for t in range(self.steps):
-                self.advance(t)
-        return self.U.to_numpy().astype(np.float64)
+    @property
+    def states(self):
+        """The field at every step, ``u[t, i, j]`` (what :meth:`simulate` returns)."""
+        return self.U
 
     # -- what td.fit uses ----------------------------------------------------------------------
-    def observe(self, data, weights=None) -> int:
-        """Bind observations ``(steps + 1, n, n)``, NaN where nothing was observed (sensors
-        observe a few cells); returns the number of observed values."""
-        shape = (self.steps + 1, self.n, self.n)
-        data = np.asarray(data, dtype=np.float64)
-        if data.shape != shape:
-            raise TidalArgumentError(f"observations must have shape {shape} (steps + 1, n, n), "
-                                     f"got {np.shape(data)}",
-                                     hint="mark cells or steps that were not observed with NaN")
-        w = np.ones(shape) if weights is None else np.broadcast_to(
-            np.asarray(weights, dtype=np.float64), shape).copy()
-        if np.any(w < 0) or not np.all(np.isfinite(w)):
-            raise TidalArgumentError("weights must be finite and non-negative")
-        missing = ~np.isfinite(data)
-        w[missing] = 0.0
-        self.data.from_numpy(np.where(missing, 0.0, data))
-        self.weights.from_numpy(w)
-        return int(np.count_nonzero(w))
+    layout = "steps + 1, n, n: NaN marks cells without a sensor"
+
+    @property
+    def observation_shape(self) -> tuple:
+        return (self.steps + 1, self.n, self.n)
 
     def _run(self):
         self.loss.fill(0.0)

@@ -22,6 +22,7 @@ import tidal as td
 from tidal.dsl import runtime
 from tidal.dsl.errors import TidalArgumentError, TidalWarning
 from tidal.physics import integrators
+from tidal.physics.simulator import Simulator
 
 # a step is called unstable where, linearised at the initial state, it amplifies some mode over
 # the whole rollout by this factor more than the exact flow does
@@ -38,7 +39,7 @@ def _state_jacobian(fn, args) -> np.ndarray:
     return np.asarray(columns, dtype=np.float64).reshape(d, d).T
 
 
-class ODE:
+class ODE(Simulator):
     """An ODE system with named state components and parameters.
 
     Args:
@@ -97,7 +98,6 @@ class ODE:
         self.loss = ti.field(real, shape=(), needs_grad=True)
         self._y0 = y0.copy()
         self._p = np.array([float(params[n]) for n in self.param_names])
-        self._observations = 0
         self._kernels(step)
 
     # -- kernels, made from the one step --------------------------------------------------------
@@ -178,7 +178,8 @@ class ODE:
         return step_radius, flow_radius
 
     def _check_step(self) -> None:
-        """Warn (once) where the step size lies outside the integrator's stability limit."""
+        """Warn (once) where the step size lies outside the integrator's stability limit
+        (also the check :meth:`simulate` makes before a run)."""
         if self._checked:
             return
         self._checked = True
@@ -194,48 +195,29 @@ class ODE:
                 f"Use a smaller dt (more steps) or integrator='rk4'", TidalWarning,
                 stacklevel=3)
 
-    def simulate(self, whole: bool = True) -> np.ndarray:
-        """The trajectory, shape ``(experiments, steps + 1, d)``: one rollout launch, or
-        ``whole=False``: one ``advance`` launch per step. Warns (once) where ``dt`` is outside
-        the integrator's stability limit (see :meth:`stability`)."""
-        self._check_step()
-        self._load()
-        if whole:
-            self.rollout()
-        else:
-            for t in range(self.steps):
-                self.advance(t)
-        return self.Y.to_numpy().astype(np.float64)
+    _before_run = _check_step
+
+    @property
+    def states(self):
+        """The field of every state, ``Y[e, t]`` (what :meth:`simulate` returns)."""
+        return self.Y
 
     def times(self) -> np.ndarray:
         return self.t0 + self.dt * np.arange(self.steps + 1)
 
     # -- what td.fit uses ----------------------------------------------------------------------
-    def observe(self, data, weights=None) -> int:
-        """Bind observations of the trajectory: ``data`` of shape ``(experiments, steps + 1,
-        d)`` (or without the experiments axis for one experiment), NaN where a component was
-        not observed; ``weights`` of the same shape (default 1). Returns the number of
-        observed values."""
-        shape = (self.experiments, self.steps + 1, len(self.state))
-        data = np.asarray(data, dtype=np.float64)
-        if data.shape == shape[1:] and self.experiments == 1:
-            data = data[None]
-        if data.shape != shape:
-            raise TidalArgumentError(f"observations must have shape {shape} (experiments, "
-                                     f"steps + 1, state {self.state}), got {np.shape(data)}",
-                                     hint="mark components or times that were not observed "
-                                          "with NaN")
-        w = np.ones(shape) if weights is None else np.broadcast_to(
-            np.asarray(weights, dtype=np.float64), shape).copy()
-        if np.any(w < 0) or not np.all(np.isfinite(w)):
-            raise TidalArgumentError("weights must be finite and non-negative")
-        missing = ~np.isfinite(data)
-        w[missing] = 0.0
-        data = np.where(missing, 0.0, data)
-        self.data.from_numpy(data)
-        self.weights.from_numpy(w)
-        self._observations = int(np.count_nonzero(w))
-        return self._observations
+    @property
+    def layout(self) -> str:
+        return f"experiments, steps + 1, state {self.state}"
+
+    @property
+    def observation_shape(self) -> tuple:
+        """``(experiments, steps + 1, d)``; one experiment's data may omit the first axis."""
+        return (self.experiments, self.steps + 1, len(self.state))
+
+    def _as_observations(self, data: np.ndarray) -> np.ndarray:
+        return data[None] if self.experiments == 1 and data.shape == \
+            self.observation_shape[1:] else data
 
     def _run(self):
         self.loss.fill(0.0)
