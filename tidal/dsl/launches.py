@@ -31,7 +31,7 @@ from taichi.lang.exception import TaichiCompilationError
 from taichi.lang.field import ScalarField
 from taichi.lang.matrix import MatrixField
 
-from tidal.dsl import loader
+from tidal.dsl import direct, loader
 
 _RECORDERS: list = []
 _QUIET = [0]
@@ -43,11 +43,12 @@ def run_compiled(kernel, args):
     """Launch a compiled kernel, reporting compile errors in generated code at the user's line.
 
     Kernels tidal generated are never recorded, so a plain one (a ``ti.kernel`` object) is
-    launched past the hook and Taichi's decorator wrapper, straight into ``Kernel.__call__``."""
+    launched past the hook and Taichi's decorator wrapper: straight into the compiled code when
+    :func:`tidal.dsl.direct.call` can, otherwise into ``Kernel.__call__``."""
     primal = getattr(kernel, "_primal", None)
     try:
         if primal is not None:
-            return _TAICHI_CALL(primal, *args)
+            return direct.call(primal, args)
         return kernel(*args)
     except TaichiCompilationError as e:
         mapped = loader.user_error_from_taichi(e)
@@ -164,6 +165,7 @@ class _TaichiTapeSlot:
 
     saved = None
     grad_checker = None  # read by Taichi's Python-scope field stores
+    ignores_kernels = True  # read by tidal.dsl.direct: kernels reach recorders through the hook
 
     @classmethod
     def enter(cls) -> None:
