@@ -2,7 +2,7 @@
 
 One run compares, on the same problem (a lattice from :mod:`mass_spring_peers`, 1,000 steps):
 
-* tidal, per-step kernels (``forces`` and ``advance``, two launches per step) under ``td.Tape``;
+* tidal, per-step kernels (``forces`` and ``moves``, two launches per step) under ``td.Tape``;
 * tidal, the whole rollout as one kernel with a serial time loop under ``td.Tape``;
 * ``ti.ad.Tape`` on the very same per-step kernels (``kernel.raw()``: Taichi's own kernels
   compiled from the same source, differentiated by Taichi);
@@ -44,7 +44,7 @@ def build(problem: dict, stiffness: np.ndarray) -> MassSpring:
     sim = MassSpring(problem["positions"], problem["springs"], stiffness, problem["steps"],
                      dt=problem["dt"], damping=problem["damping"], gravity=problem["gravity"],
                      anchored=np.flatnonzero(problem["free"] == 0.0), rest=problem["rest"])
-    sim.set_target(problem["target"])
+    sim.observe(problem["target"])
     return sim
 
 
@@ -57,14 +57,15 @@ def tidal_whole(sim: MassSpring):
 
 
 def taichi_step(sim: MassSpring):
-    forces, advance, mismatch = sim.forces.raw(), sim.advance.raw(), sim.mismatch.raw()
+    forces, moves, mismatch = sim.forces.raw(), sim.moves.raw(), sim.mismatch.raw()
 
     def value_and_grad(k):
-        sim.reset(k)
+        sim.set("stiffness", k)
+        sim.reset()
         with ti.ad.Tape(loss=sim.loss):
             for t in range(sim.steps):
                 forces(t)
-                advance(t)
+                moves(t)
             mismatch()
         return float(sim.loss[None]), sim.k.grad.to_numpy()
 
@@ -77,12 +78,13 @@ def compile_probe(method: str) -> dict:
     td.init(arch="cpu", default_fp=td.f64, offline_cache=False)
     problem, k = peers.lattice_problem(4, 4, steps=20)
     sim = build(problem, k)
-    sim.reset(k)
+    sim.set("stiffness", k)
+    sim.reset()
     if method == "taichi-step":
         fn = taichi_step(sim)
         for t in range(sim.steps):  # compile the forward kernels first
             sim.forces.raw()(t)
-            sim.advance.raw()(t)
+            sim.moves.raw()(t)
         sim.mismatch.raw()()
     else:
         fn = tidal_step(sim) if method == "tidal-step" else tidal_whole(sim)

@@ -255,11 +255,11 @@ class KernelLowerer(Lowerer):
 
     def call_static(self, fn, args, kwargs, node):
         result = super().call_static(fn, args, kwargs, node)
-        if getattr(fn, "__tidal_function__", False) and self.written:
+        if getattr(fn, "__tidal_function__", False) and self.written and fn.pyfunc is None:
             # a call left as a call (a derived function has no source to inline) must not read
             # what this kernel wrote: its adjoint would recompute it from the old values
             for r in called_reads_of(fn, self.default_fp):
-                if r in self.written and fn.pyfunc is None:
+                if r in self.written:
                     self.fail(node, f"{fn.name} reads `{r.name}` after this kernel wrote it "
                               f"(line {self.written[r]})", "read the value before writing, pass "
                               "it as an argument, or split the kernel", UnsupportedConstructError)

@@ -1,25 +1,34 @@
-"""A differentiable 2-D mass-spring network, written as tidal kernels.
+"""Mass-spring networks and cloth in 2-D and 3-D, simulated and fitted in tidal.
 
-Masses move under spring forces, linear damping and gravity, integrated with symplectic Euler;
-anchored masses stay put. Positions and velocities are stored per time step (``x[t, i]``), so a
-rollout overwrites nothing and its adjoint recomputes from stored states. Two ways to run it:
+Masses move under Hooke springs, linear damping and gravity (along ``-y``); pinned masses stay
+put; an optional ball (a disc in 2-D) and floor (``y >= floor``) push masses out and remove the
+velocity into them. One step is written once, as two ``td.func``s: the force of one spring
+(scattered to its two masses) and the update of one mass (``"symplectic_euler"``: velocity
+first, then position from the new velocity; ``"euler"``: both from the old state). From them
+come both runs: ``advance(t)`` (one step: a kernel parallel over springs, then one parallel
+over masses, for interactive use) and ``rollout()`` (the whole time loop in one launch, for
+fitting). Every state is stored (``x[t, i]``, ``v[t, i]``), so both give identical
+trajectories and the adjoint overwrites nothing.
 
-* :meth:`MassSpring.step_kernels`: two kernel launches per step (forces, then integration), the
-  style of ``ti.ad.Tape`` programs;
-* one launch of :meth:`MassSpring.rollout` with the whole time loop inside the kernel, which
-  avoids per-launch overhead (forward and adjoint).
+Named parameters that :func:`tidal.fit` can fit: ``"stiffness"`` (one per spring),
+``"damping"``, ``"x0"`` and ``"v0"`` (initial positions and velocities, ``(n, dim)``).
 """
-
-from __future__ import annotations
 
 import numpy as np
 import taichi as ti
 
 import tidal as td
+from tidal.dsl import runtime
+from tidal.dsl.errors import TidalArgumentError
+from tidal.physics.simulator import Simulator
+
+NAMES = ("stiffness", "damping", "x0", "v0")
+INTEGRATORS = ("symplectic_euler", "euler")
+_FAR = 1e30  # the height of an absent floor is -_FAR, the radius of an absent ball -1
 
 
 def lattice(nx: int, ny: int | None = None, spacing: float = 0.1):
-    """A square lattice of masses with horizontal, vertical and diagonal springs.
+    """A square lattice of masses in 2-D with horizontal, vertical and diagonal springs.
 
     The top row is anchored; springs between two anchored masses (which never stretch) are left
     out.
@@ -43,6 +52,36 @@ def lattice(nx: int, ny: int | None = None, spacing: float = 0.1):
     positions = np.array([[i * spacing, j * spacing] for j in range(ny) for i in range(nx)])
     anchored = [nx * (ny - 1) + i for i in range(nx)]
     top = set(anchored)
+    springs = [(a, b) for a, b in _grid_springs(nx, ny, bend=False)
+               if not (a in top and b in top)]
+    return positions, np.array(springs, dtype=np.int32), anchored
+
+
+def cloth(nx: int, ny: int | None = None, spacing: float = 0.05, height: float = 1.0,
+          bend: bool = True):
+    """A horizontal sheet of cloth in 3-D: masses on a grid in the ``x``-``z`` plane at
+    ``y = height``, with structural, shear and (``bend``) bending springs; its two far corners
+    are pinned.
+
+    Returns:
+        ``(positions, springs, pinned)`` as for :func:`lattice`, positions ``(n, 3)``.
+
+    Example:
+        >>> from tidal.physics import cloth
+        >>> positions, springs, pinned = cloth(4)
+        >>> positions.shape, len(springs), pinned
+        ((16, 3), 58, [12, 15])
+    """
+    ny = nx if ny is None else ny
+    positions = np.array([[i * spacing, height, j * spacing] for j in range(ny)
+                          for i in range(nx)])
+    springs = np.array(_grid_springs(nx, ny, bend=bend), dtype=np.int32)
+    return positions, springs, [nx * (ny - 1), nx * ny - 1]
+
+
+def _grid_springs(nx: int, ny: int, bend: bool) -> list:
+    """Pairs of grid masses: neighbours, both diagonals of each cell (only the rising one
+    without ``bend``, as :func:`lattice` has always had) and, with ``bend``, masses two apart."""
     springs = []
     for j in range(ny):
         for i in range(nx):
@@ -53,161 +92,306 @@ def lattice(nx: int, ny: int | None = None, spacing: float = 0.1):
                 springs.append((a, a + nx))
             if i + 1 < nx and j + 1 < ny:
                 springs.append((a, a + nx + 1))
-    springs = [(a, b) for a, b in springs if not (a in top and b in top)]
-    return positions, np.array(springs, dtype=np.int32), anchored
+                if bend:
+                    springs.append((a + 1, a + nx))
+            if bend and i + 2 < nx:
+                springs.append((a, a + 2))
+            if bend and j + 2 < ny:
+                springs.append((a, a + 2 * nx))
+    return springs
 
 
-class MassSpring:
-    """A mass-spring network with per-spring stiffness as the differentiable parameter.
+class MassSpring(Simulator):
+    """Masses joined by springs, in 2-D or 3-D (the width of ``positions``).
 
     Args:
-        positions: (n, 2) initial positions.
+        positions: (n, dim) initial positions, dim 2 or 3.
         springs: (m, 2) pairs of mass indices.
-        stiffness: (m,) spring constants.
+        stiffness: (m,) spring constants (a scalar fills them).
         steps: number of time steps.
         dt: time step.
         damping: velocity damping rate.
-        gravity: downward acceleration.
+        gravity: downward (``-y``) acceleration.
         anchored: indices of masses that do not move.
-        rest: (m,) rest lengths (default: the initial lengths).
+        rest: (m,) rest lengths (default: the lengths in ``positions``).
+        mass: a scalar or (n,) masses.
+        velocities: (n, dim) initial velocities (default 0).
+        integrator: ``"symplectic_euler"`` (default) or ``"euler"`` (explicit).
+        ball: ``(center, radius)`` of a fixed ball (a disc in 2-D) that masses cannot enter.
+        floor: height below which masses cannot go.
 
     Example:
         >>> import numpy as np, tidal as td
         >>> from tidal.physics import MassSpring
         >>> _ = td.init(arch="cpu", default_fp=td.f64)
         >>> sim = MassSpring(np.array([[0.0, 0.0], [1.0, 0.0]]), np.array([[0, 1]]),
-        ...                  np.array([10.0]), steps=10, anchored=[0])
-        >>> loss, grad = sim.value_and_grad(np.array([10.0]), np.zeros((11, 2, 2)))
-        >>> grad.shape
-        (1,)
+        ...                  10.0, steps=10, anchored=[0])
+        >>> sim.simulate().shape
+        (11, 2, 2)
     """
 
     def __init__(self, positions, springs, stiffness, steps: int, dt: float = 1e-3,
-                 damping: float = 0.5, gravity: float = 9.8, anchored=(), rest=None):
+                 damping: float = 0.5, gravity: float = 9.8, anchored=(), rest=None,
+                 mass=1.0, velocities=None, integrator: str = "symplectic_euler",
+                 ball=None, floor: float | None = None):
         positions = np.asarray(positions, dtype=np.float64)
-        springs = np.asarray(springs, dtype=np.int32)
-        n, m = len(positions), len(springs)
-        self.n, self.m, self.steps, self.dt = n, m, steps, dt
-        self.x0 = positions
+        springs = np.asarray(springs)
+        if positions.ndim != 2 or positions.shape[1] not in (2, 3) or len(positions) < 1:
+            raise TidalArgumentError(f"positions must have shape (n, 2) or (n, 3), got "
+                                     f"{np.shape(positions)}")
+        n, dim = positions.shape
+        if springs.ndim != 2 or springs.shape[1] != 2 or len(springs) < 1 \
+                or not np.issubdtype(springs.dtype, np.integer):
+            raise TidalArgumentError(f"springs must be an (m, 2) array of mass indices, got "
+                                     f"shape {np.shape(springs)}")
+        if springs.min() < 0 or springs.max() >= n or np.any(springs[:, 0] == springs[:, 1]):
+            raise TidalArgumentError(f"springs must join two different masses of the {n}")
+        if not isinstance(steps, int) or steps < 1:
+            raise TidalArgumentError(f"steps must be a positive int, got {steps!r}")
+        if not dt > 0:
+            raise TidalArgumentError(f"dt must be positive, got {dt!r}")
+        if integrator not in INTEGRATORS:
+            raise TidalArgumentError(f"unknown integrator {integrator!r}",
+                                     hint=f"choose one of {', '.join(INTEGRATORS)}")
+        m = len(springs)
+        self.n, self.m, self.dim, self.steps, self.dt = n, m, dim, steps, float(dt)
+        self.integrator = integrator
         if rest is None:
             rest = np.linalg.norm(positions[springs[:, 1]] - positions[springs[:, 0]], axis=1)
-        self.x = ti.Vector.field(2, ti.f64, shape=(steps + 1, n), needs_grad=True)
-        self.v = ti.Vector.field(2, ti.f64, shape=(steps + 1, n), needs_grad=True)
-        self.f = ti.Vector.field(2, ti.f64, shape=(steps, n), needs_grad=True)
-        self.k = ti.field(ti.f64, shape=m, needs_grad=True)
-        self.rest = ti.field(ti.f64, shape=m)
-        self.ends = ti.field(ti.i32, shape=(m, 2))
-        self.free = ti.field(ti.f64, shape=n)
-        self.target = ti.Vector.field(2, ti.f64, shape=(steps + 1, n))
-        self.loss = ti.field(ti.f64, shape=(), needs_grad=True)
-        self.rest.from_numpy(np.asarray(rest, dtype=np.float64))
-        self.ends.from_numpy(springs)
-        free = np.ones(n)
-        free[list(anchored)] = 0.0
-        self.free.from_numpy(free)
-        self.k.from_numpy(np.asarray(stiffness, dtype=np.float64))
-        self._build(n, m, steps, dt, damping, gravity)
+        rest = np.broadcast_to(np.asarray(rest, dtype=np.float64), (m,))
+        if np.any(rest <= 0):
+            raise TidalArgumentError("rest lengths must be positive (two masses of a spring "
+                                     "start at the same place)", hint="pass rest=...")
+        mass = np.broadcast_to(np.asarray(mass, dtype=np.float64), (n,))
+        if np.any(mass <= 0):
+            raise TidalArgumentError("masses must be positive")
+        anchored = np.asarray(anchored, dtype=np.int64).reshape(-1)
+        if anchored.size and (anchored.min() < 0 or anchored.max() >= n):
+            raise TidalArgumentError(f"anchored indices must lie in 0..{n - 1}")
+        self._values = {"stiffness": np.zeros(m), "damping": np.array(0.0),
+                        "x0": positions.copy(), "v0": np.zeros((n, dim))}
+        self.set("stiffness", stiffness)
+        self.set("damping", damping)
+        if velocities is not None:
+            self.set("v0", velocities)
 
-    def _build(self, n, m, steps, dt, damping, gravity):
-        x, v, f, k, rest, ends, free = self.x, self.v, self.f, self.k, self.rest, self.ends, \
-            self.free
-        target, loss = self.target, self.loss
+        real = runtime.config().default_fp.taichi
+        self.x = ti.Vector.field(dim, real, shape=(steps + 1, n), needs_grad=True)
+        self.v = ti.Vector.field(dim, real, shape=(steps + 1, n), needs_grad=True)
+        self.f = ti.Vector.field(dim, real, shape=(steps, n), needs_grad=True)
+        self.k = ti.field(real, shape=m, needs_grad=True)
+        self.c = ti.field(real, shape=(), needs_grad=True)
+        self.rest = ti.field(real, shape=m)
+        self.ends = ti.field(ti.i32, shape=(m, 2))
+        self.free = ti.field(real, shape=n)
+        self.inv_mass = ti.field(real, shape=n)
+        self.data = ti.Vector.field(dim, real, shape=(steps + 1, n))
+        self.weights = ti.Vector.field(dim, real, shape=(steps + 1, n))
+        self.loss = ti.field(real, shape=(), needs_grad=True)
+        self.rest.from_numpy(rest.copy())
+        self.ends.from_numpy(springs.astype(np.int32))
+        free = np.ones(n)
+        free[anchored] = 0.0
+        self.free.from_numpy(free)
+        self.inv_mass.from_numpy(1.0 / mass)
+        center, radius = (np.zeros(dim), -1.0) if ball is None else ball
+        center = np.asarray(center, dtype=np.float64)
+        if center.shape != (dim,) or (ball is not None and not radius > 0):
+            raise TidalArgumentError(f"ball must be (center of {dim} coordinates, positive "
+                                     f"radius), got {ball!r}")
+        self._kernels(gravity, center, float(radius), -_FAR if floor is None else float(floor))
+
+    # -- kernels, made from the one step -------------------------------------------------------
+    def _kernels(self, gravity, center, radius, floor) -> None:
+        x, v, f, k, c, rest, ends = self.x, self.v, self.f, self.k, self.c, self.rest, self.ends
+        free, inv_mass, data, weights, loss = self.free, self.inv_mass, self.data, \
+            self.weights, self.loss
+        n, m, dim, steps, dt = self.n, self.m, self.dim, self.steps, self.dt
+        symplectic = 1.0 if self.integrator == "symplectic_euler" else 0.0
+        g = np.zeros(dim)
+        g[1] = -gravity
+        g = tuple(g)
+        ball = tuple(center)
+
+        @td.func
+        def spring_force(t: ti.i32, s: ti.i32):
+            """Hooke force of spring s at step t, added to its two masses."""
+            a = ends[s, 0]
+            b = ends[s, 1]
+            d = x[t, b] - x[t, a]
+            length = d.norm()
+            fs = k[s] * (length - rest[s]) / length * d
+            f[t, a] += fs
+            f[t, b] -= fs
+
+        @td.func
+        def move(t: ti.i32, i: ti.i32):
+            """State of mass i at step t + 1 from its state and force at step t."""
+            acc = inv_mass[i] * f[t, i] + ti.Vector(g) - c[None] * v[t, i]
+            vn = free[i] * (v[t, i] + dt * acc)
+            xn = x[t, i] + dt * (symplectic * vn + (1.0 - symplectic) * free[i] * v[t, i])
+            off = xn - ti.Vector(ball)
+            dist = off.norm()
+            if dist < radius:  # pushed out of the ball, the velocity into it removed
+                normal = off / dist
+                xn = ti.Vector(ball) + radius * normal
+                into = vn.dot(normal)
+                if into < 0.0:
+                    vn = vn - into * normal
+            if xn[1] < floor:
+                xn[1] = floor
+                if vn[1] < 0.0:
+                    vn[1] = 0.0
+            v[t + 1, i] = vn
+            x[t + 1, i] = xn
 
         @td.kernel
         def forces(t: ti.i32):
             for s in range(m):
-                a = ends[s, 0]
-                b = ends[s, 1]
-                d = x[t, b] - x[t, a]
-                length = d.norm()
-                fs = k[s] * (length - rest[s]) / length * d
-                f[t, a] += fs
-                f[t, b] -= fs
+                spring_force(t, s)
 
         @td.kernel
-        def advance(t: ti.i32):
+        def moves(t: ti.i32):
             for i in range(n):
-                acc = f[t, i] + ti.Vector([0.0, -gravity]) - damping * v[t, i]
-                vi = free[i] * (v[t, i] + dt * acc)
-                v[t + 1, i] = vi
-                x[t + 1, i] = x[t, i] + dt * vi
+                move(t, i)
+
+        def advance(t: int) -> None:
+            """One step: the spring forces, then every mass (two launches: the second reads
+            what the first accumulated)."""
+            forces(t)
+            moves(t)
 
         @td.kernel
         def rollout():
-            ti.loop_config(serialize=True)
-            for t in range(steps):
-                for s in range(m):
-                    a = ends[s, 0]
-                    b = ends[s, 1]
-                    d = x[t, b] - x[t, a]
-                    length = d.norm()
-                    fs = k[s] * (length - rest[s]) / length * d
-                    f[t, a] += fs
-                    f[t, b] -= fs
-                for i in range(n):
-                    acc = f[t, i] + ti.Vector([0.0, -gravity]) - damping * v[t, i]
-                    vi = free[i] * (v[t, i] + dt * acc)
-                    v[t + 1, i] = vi
-                    x[t + 1, i] = x[t, i] + dt * vi
+            for _ in range(1):  # one launch; the time loop, springs and masses run in order
+                for t in range(steps):
+                    for s in range(m):
+                        spring_force(t, s)
+                    for i in range(n):
+                        move(t, i)
 
         @td.kernel
         def mismatch():
             for t, i in ti.ndrange(steps + 1, n):
-                loss[None] += (x[t, i] - target[t, i]).norm_sqr()
+                r = x[t, i] - data[t, i]
+                loss[None] += (weights[t, i] * r * r).sum()
 
-        self.forces, self.advance, self.rollout, self.mismatch = forces, advance, rollout, \
-            mismatch
+        self.forces, self.moves, self.advance = forces, moves, advance
+        self.rollout, self.mismatch = rollout, mismatch
 
-    # -- running -----------------------------------------------------------------------------
-    def reset(self, stiffness=None) -> None:
-        """Initial state (at rest), zero forces and loss; optionally new stiffnesses."""
-        if stiffness is not None:
-            self.k.from_numpy(np.asarray(stiffness, dtype=np.float64))
-        xs = np.zeros((self.steps + 1, self.n, 2))
-        xs[0] = self.x0
+    # -- parameters ----------------------------------------------------------------------------
+    @property
+    def names(self) -> tuple:
+        """Names of everything that can be fitted."""
+        return NAMES
+
+    def get(self, name: str) -> np.ndarray:
+        """A copy of ``"stiffness"`` (m,), ``"damping"`` (0-d), ``"x0"`` or ``"v0"``
+        (n, dim)."""
+        self._known(name)
+        return self._values[name].copy()
+
+    def set(self, name: str, value) -> None:
+        """Set ``"stiffness"`` (a scalar fills every spring), ``"damping"``, ``"x0"`` or
+        ``"v0"``."""
+        self._known(name)
+        shape = self._values[name].shape
+        value = np.asarray(value, dtype=np.float64)
+        if name == "stiffness" and value.ndim == 0:
+            value = np.full(shape, float(value))
+        if value.shape != shape:
+            raise TidalArgumentError(f"{name} must have shape {shape}, got {value.shape}")
+        if not np.all(np.isfinite(value)):
+            raise TidalArgumentError(f"{name} must be finite")
+        self._values[name] = value.copy()
+
+    def _known(self, name: str) -> None:
+        if name not in NAMES:
+            raise TidalArgumentError(f"unknown parameter {name!r}",
+                                     hint=f"this model has {', '.join(NAMES)}")
+
+    # -- running -------------------------------------------------------------------------------
+    def _load(self) -> None:
+        self.k.from_numpy(self._values["stiffness"])
+        self.c[None] = float(self._values["damping"])
+        xs = np.zeros((self.steps + 1, self.n, self.dim))
+        xs[0] = self._values["x0"]
         self.x.from_numpy(xs)
-        self.v.fill(0.0)
+        xs[0] = self._values["v0"]
+        self.v.from_numpy(xs)
         self.f.fill(0.0)
-        self.loss[None] = 0.0
 
-    def run(self, whole: bool = False):
-        """Launch the rollout and the loss (after :meth:`reset`); returns the loss field."""
+    @property
+    def states(self):
+        """Positions at every step, ``x[t, i]`` (what :meth:`simulate` returns)."""
+        return self.x
+
+    def trajectory(self, stiffness=None) -> np.ndarray:
+        """Positions ``(steps + 1, n, dim)``, optionally for other stiffnesses (kept)."""
+        if stiffness is not None:
+            self.set("stiffness", stiffness)
+        return self.simulate()
+
+    # -- what td.fit uses ----------------------------------------------------------------------
+    layout = "steps + 1, masses, coordinates: NaN marks values not observed"
+
+    @property
+    def observation_shape(self) -> tuple:
+        return (self.steps + 1, self.n, self.dim)
+
+    def run(self, whole: bool = True):
+        """Launch the rollout (or one ``advance`` per step) and the loss, after the state was
+        loaded; returns the loss field."""
+        self.loss.fill(0.0)
         if whole:
             self.rollout()
         else:
             for t in range(self.steps):
-                self.forces(t)
                 self.advance(t)
         self.mismatch()
         return self.loss
 
-    def step_kernels(self):
-        return self.forces, self.advance
+    def _grads(self, names, gk, gc, gx, gv) -> list:
+        by_name = {"stiffness": gk, "damping": gc, "x0": np.asarray(gx)[0],
+                   "v0": np.asarray(gv)[0]}
+        return [np.asarray(by_name[n], dtype=np.float64).reshape(self._values[n].shape).copy()
+                for n in names]
 
-    def trajectory(self, stiffness) -> np.ndarray:
-        """Positions (steps + 1, n, 2) for the given stiffnesses."""
-        self.reset(stiffness)
-        self.run(whole=True)
-        return self.x.to_numpy()
-
-    def set_target(self, positions) -> None:
-        self.target.from_numpy(np.asarray(positions, dtype=np.float64))
-
-    def value_and_grad(self, stiffness, target=None, whole: bool = True):
-        """Loss and its gradient with respect to the stiffnesses (a tidal Tape)."""
-        if target is not None:
-            self.set_target(target)
-        self.reset(stiffness)
+    def loss_grad(self, names, whole: bool = True) -> tuple[float, list]:
+        """The weighted sum of squared position residuals and its gradient for each of
+        ``names``."""
+        self._load()
         with td.Tape(self.loss):
             self.run(whole)
-        return float(self.loss[None]), self.k.grad.to_numpy()
+        return float(self.loss[None]), self._grads(
+            names, self.k.grad.to_numpy(), self.c.grad.to_numpy(), self.x.grad.to_numpy(),
+            self.v.grad.to_numpy())
+
+    def loss_grad_hvp(self, names, vectors, whole: bool = True) -> tuple[float, list, list]:
+        """Loss, gradients, and the Hessian applied to ``vectors`` (one per name)."""
+        self._load()
+        tangent = {name: np.zeros(self._values[name].shape) for name in NAMES}
+        for name, vec in zip(names, vectors):
+            tangent[name] = np.asarray(vec, dtype=np.float64).reshape(tangent[name].shape)
+        tx = np.zeros((self.steps + 1, self.n, self.dim))
+        tv = np.zeros_like(tx)
+        tx[0], tv[0] = tangent["x0"], tangent["v0"]
+        value, grads, hvps = td.hvp(lambda: self.run(whole), [self.k, self.c, self.x, self.v],
+                                    [tangent["stiffness"], tangent["damping"], tx, tv])
+        return float(value), self._grads(names, *grads), self._grads(names, *hvps)
+
+    # -- shortcuts for the stiffnesses alone ---------------------------------------------------
+    def value_and_grad(self, stiffness, target=None, whole: bool = True):
+        """Loss and its gradient with respect to the stiffnesses at ``stiffness`` (and, when
+        given, after observing ``target``, (steps + 1, n, dim) positions)."""
+        if target is not None:
+            self.observe(target)
+        self.set("stiffness", stiffness)
+        value, (g,) = self.loss_grad(["stiffness"], whole)
+        return value, g
 
     def hvp(self, stiffness, direction, whole: bool = True):
-        """Loss, gradient and Hessian-vector product along ``direction``."""
-        self.reset(stiffness)
-
-        def run():
-            return self.run(whole)
-
-        value, (g,), (hv,) = td.hvp(run, [self.k], [np.asarray(direction, dtype=np.float64)])
+        """Loss, gradient and Hessian-vector product along ``direction`` (stiffnesses)."""
+        self.set("stiffness", stiffness)
+        value, (g,), (hv,) = self.loss_grad_hvp(["stiffness"], [direction], whole)
         return value, g, hv

@@ -37,11 +37,16 @@ class Simulator:
         default)."""
         return data
 
+    def reset(self) -> None:
+        """Load the current parameters and initial state into the fields (what every run does
+        first; call it before launching ``advance`` or ``rollout`` yourself)."""
+        self._before_run()
+        self._load()
+
     def simulate(self, whole: bool = True) -> np.ndarray:
         """Every state of the run: one ``rollout`` launch, or ``whole=False``: one ``advance``
         launch per step (the same values)."""
-        self._before_run()
-        self._load()
+        self.reset()
         if whole:
             self.rollout()
         else:
