@@ -2,11 +2,13 @@
 
 from tidal.physics.diffusion import Diffusion2D
 from tidal.physics.fit import FitResult, fit
+from tidal.physics.grids import AdvectionDiffusion1D, Burgers1D, Wave1D
 from tidal.physics.heat import Heat2D
 from tidal.physics.mass_spring import MassSpring, cloth, lattice
 from tidal.physics.ode import ODE
 from tidal.physics.particles import pair_energy, pair_system
 from tidal.physics.systems import lorenz, lotka_volterra, pendulum
 
-__all__ = ["ODE", "Diffusion2D", "FitResult", "Heat2D", "MassSpring", "cloth", "fit", "lattice",
-           "lorenz", "lotka_volterra", "pair_energy", "pair_system", "pendulum"]
+__all__ = ["ODE", "AdvectionDiffusion1D", "Burgers1D", "Diffusion2D", "FitResult", "Heat2D",
+           "MassSpring", "Wave1D", "cloth", "fit", "lattice", "lorenz", "lotka_volterra",
+           "pair_energy", "pair_system", "pendulum"]
