@@ -15,7 +15,7 @@ import taichi as ti
 from taichi.lang import impl as ti_impl
 
 from tidal.dsl import codegen, frontend, ir, lowering, pipeline, runtime
-from tidal.dsl.errors import TidalError
+from tidal.dsl.errors import TidalError, UnsupportedConstructError
 from tidal.dsl.types import DType, TType
 
 
@@ -42,6 +42,7 @@ class TidalFunction:
         self._derived: dict = {}
         self._kernels: dict = {}
         self.custom_rules: dict = {}
+        self._taichi_helper = None  # ti.func(pyfunc), for helpers tidal only inlines
         if pyfunc is not None:
             functools.update_wrapper(self, pyfunc)
 
@@ -107,8 +108,19 @@ class TidalFunction:
         return self.generated().source
 
     def taichi_object(self):
-        """The compiled ``@ti.func`` (loaded once per configuration)."""
-        g = self.generated()
+        """The compiled ``@ti.func`` (loaded once per configuration).
+
+        A kernel helper that tidal compiles only inlined into kernels (it writes fields) is,
+        called from a kernel Taichi compiles (``td.kernel.raw()``), Taichi's own compilation of
+        the user's source, as ``@ti.func`` would be."""
+        try:
+            g = self.generated()
+        except UnsupportedConstructError:
+            if self.pyfunc is None:
+                raise
+            if self._taichi_helper is None:
+                self._taichi_helper = ti.func(self.pyfunc)
+            return self._taichi_helper
         if g.taichi_func is None:
             g.taichi_func = pipeline.load_function(g, self.name)
         return g.taichi_func

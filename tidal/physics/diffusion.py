@@ -124,7 +124,7 @@ class Diffusion2D(Simulator):
                 loss[None] += smoothing * (gx * gx + gy * gy)
 
         self.advance, self.rollout = advance, rollout
-        self._mismatch, self._roughness = mismatch, roughness
+        self.mismatch, self._roughness = mismatch, roughness
 
     # -- parameters ----------------------------------------------------------------------------
     @property
@@ -190,7 +190,7 @@ class Diffusion2D(Simulator):
     def _run(self):
         self.loss.fill(0.0)
         self.rollout()
-        self._mismatch()
+        self.mismatch()
         if self.smoothing:
             self._roughness()
         return self.loss
