@@ -1,0 +1,77 @@
+"""The simulators on the GPU code path (SPIR-V through software Vulkan) in f32: the loss and its
+gradient agree with the same model on the CPU in f64 (2e-3 * (1 + |reference|), as in
+test_vulkan.py). Skipped where no Vulkan device exists."""
+
+import numpy as np
+import pytest
+
+import tidal as td
+from tidal.dsl import runtime
+from tidal.physics import Diffusion2D, MassSpring, Wave1D, lattice, pair_system, pendulum
+
+from .reference import assert_close
+
+pytestmark = [pytest.mark.vulkan, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+
+
+def _pendulum():
+    return pendulum(length=1.3, damping=0.2, y0=[(1.0, 0.0), (0.4, 1.5)], dt=0.02,
+                    steps=100), ["length", "damping", "y0"]
+
+
+def _mass_spring():
+    pts, springs, anchored = lattice(3)
+    rng = np.random.default_rng(0)
+    start = pts + rng.uniform(-0.02, 0.02, pts.shape)
+    start[anchored] = pts[anchored]
+    rest = np.linalg.norm(pts[springs[:, 1]] - pts[springs[:, 0]], axis=1)
+    return MassSpring(start, springs, rng.uniform(50, 150, len(springs)), steps=100, dt=2e-3,
+                      damping=0.3, anchored=anchored, rest=rest, floor=-0.02), \
+        ["stiffness", "damping"]
+
+
+def _particles():
+    cluster = np.array([[0.0, 0.0], [1.15, 0.05], [0.5, 1.0]])
+    return pair_system("lennard_jones", cluster, epsilon=1.1, sigma=1.0, dt=0.005,
+                       steps=100), ["epsilon", "sigma"]
+
+
+def _diffusion():
+    n = 12
+    x = np.linspace(0.0, 1.0, n)
+    X, Y = np.meshgrid(x, x, indexing="ij")
+    kappa = 0.05 * (1.0 + 0.5 * X * Y)
+    return Diffusion2D(kappa, np.sin(np.pi * X) * np.sin(np.pi * Y), dt=0.002, steps=40,
+                       source=X), ["kappa", "source"]
+
+
+def _wave():
+    x = np.linspace(0.0, 1.0, 24)
+    return Wave1D(0.8, np.sin(np.pi * x), dt=0.02, steps=60), ["c", "u0"]
+
+
+MODELS = {"pendulum": _pendulum, "mass_spring": _mass_spring, "particles": _particles,
+          "diffusion": _diffusion, "wave": _wave}
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_f32_gradients_on_vulkan_agree_with_f64_on_the_cpu(name):
+    if not runtime.probe("vulkan"):
+        pytest.skip("no Vulkan device")
+    results = {}
+    data = None
+    for arch, fp in (("cpu", td.f64), ("vulkan", td.f32)):
+        td.init(arch=arch, default_fp=fp)
+        sim, names = MODELS[name]()
+        if data is None:
+            clean = sim.simulate()
+            data = clean + 0.01 * np.random.default_rng(1).normal(size=clean.shape)
+        sim.observe(data)
+        loss, grads = sim.loss_grad(names)
+        results[arch] = (loss, np.concatenate([np.ravel(g) for g in grads]))
+    td.init(arch="cpu", default_fp=td.f64)
+    (l64, g64), (l32, g32) = results["cpu"], results["vulkan"]
+    assert np.all(np.isfinite(g32))
+    assert_close(l32, l64, rtol=2e-3, what=f"{name} loss")
+    scale = np.max(np.abs(g64))  # gradients compared relative to their largest component
+    assert_close(g32 / scale, g64 / scale, rtol=2e-3, what=f"{name} gradient")
