@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import tidal as td
-from tidal.physics import Diffusion2D
+from tidal.physics import Diffusion2D, Heat2D
 
 from .reference import assert_close
 
@@ -179,3 +179,46 @@ def test_a_step_beyond_the_stability_limit_warns_and_bad_input_is_refused():
         sim.observe(np.zeros((5, n, n)))
     with pytest.raises(td.TidalError, match=r"\(n, n\) field"):
         Diffusion2D(np.ones((4, 4)), np.zeros((4, 5)), dt=0.1, steps=2)
+
+
+# -- Heat2D: one diffusivity, point sensors (a composition of Diffusion2D) ------------------------
+def test_heat2d_decays_a_sine_mode_by_its_closed_form_factor():
+    n, steps, r, alpha = 17, 30, 0.2, 0.9
+    i = np.arange(n)
+    u0 = np.outer(np.sin(np.pi * i / (n - 1)), np.sin(np.pi * i / (n - 1)))
+    heat = Heat2D(u0, steps, dt_over_h2=r, alpha=alpha)
+    factor = 1.0 - 8.0 * alpha * r * math.sin(math.pi / (2 * (n - 1))) ** 2
+    expect = u0[None] * factor ** np.arange(steps + 1)[:, None, None]
+    assert_close(heat.simulate(), expect, rtol=1e-12)
+
+
+def test_heat2d_alpha_from_sensor_readings_with_derivatives_checked():
+    n, steps = 16, 60
+    X, Y = _grid(n)
+    u0 = np.exp(-((X - 0.4) ** 2 + (Y - 0.6) ** 2) / 0.03)
+    sensors = np.array([[4, 4], [4, 11], [11, 4], [8, 8], [11, 11]])
+    readings = Heat2D(u0, steps, 1.0, sensors=sensors, alpha=0.2).readings()
+    assert readings.shape == (steps + 1, len(sensors))
+    heat = Heat2D(u0, steps, 1.0, sensors=sensors, alpha=0.15)
+    assert heat.observe(readings) == (steps + 1) * len(sensors)
+    value, (g,) = heat.loss_grad(["alpha"])
+    _, (g2,), (hv,) = heat.loss_grad_hvp(["alpha"], [1.0])
+    eps = 1e-6
+
+    def at(a):
+        heat.set("alpha", a)
+        return heat.loss_grad(["alpha"])
+
+    (lp, (gp,)), (lm, (gm,)) = at(0.15 + eps), at(0.15 - eps)
+    assert_close(g, (lp - lm) / (2 * eps), rtol=1e-6, what="d loss / d alpha")
+    assert_close(hv, (gp - gm) / (2 * eps), rtol=1e-6, what="d2 loss / d alpha2")
+    assert_close(g2, g, rtol=1e-12, what="gradient from the hvp run")
+    for method in ("L-BFGS-B", "Newton-CG"):
+        heat.set("alpha", 0.1)
+        r = td.fit(heat, readings, ["alpha"], method=method, log_scale=True, max_iter=30,
+                   progress=False)
+        assert abs(float(r.values["alpha"]) - 0.2) < 0.2e-8, (method, r.values)
+    with pytest.raises(td.TidalError, match="unknown parameter"):
+        heat.set("kappa", np.ones((n, n)))
+    with pytest.raises(td.TidalError, match="sensors"):
+        Heat2D(u0, steps, 1.0, sensors=[[0, n]])

@@ -66,9 +66,9 @@ class Diffusion2D(Simulator):
         self.h = 1.0 / (n - 1) if h is None else float(h)
         self.smoothing = float(smoothing)
         self._values = {"kappa": np.zeros((n, n)), "source": np.zeros((n, n)), "u0": u0.copy()}
-        self.set("kappa", kappa)
+        Diffusion2D.set(self, "kappa", kappa)  # (subclasses may rename parameters)
         if source is not None:
-            self.set("source", source)
+            Diffusion2D.set(self, "source", source)
         real = runtime.config().default_fp.taichi
         self.U = ti.field(real, shape=(steps + 1, n, n), needs_grad=True)
         self.K = ti.field(real, shape=(n, n), needs_grad=True)

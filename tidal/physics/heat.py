@@ -1,94 +1,108 @@
-"""A differentiable 2-D heat equation on a square grid, written as tidal kernels.
+"""The 2-D heat equation with one diffusivity, observed by point sensors: a composition of
+:class:`~tidal.physics.diffusion.Diffusion2D`.
 
-Explicit finite differences with fixed (zero) boundary values; the diffusivity ``alpha`` is the
-differentiable parameter. The solution is stored per time step (``u[t, i, j]``).
+``u_t = alpha (u_xx + u_yy)`` on an ``n x n`` grid with unit cells (``dt`` is ``dt / h^2``);
+boundary cells keep their initial values. It is ``Diffusion2D`` with the diffusivity field held
+at one value, the named parameter ``"alpha"``, whose gradient is the sum of the field's (and
+whose Hessian-vector products come from the field's along a uniform direction); observations
+may be given as sensor readings, ``(steps + 1, sensors)``.
 """
 
-from __future__ import annotations
-
 import numpy as np
-import taichi as ti
 
-import tidal as td
+from tidal.dsl.errors import TidalArgumentError
+from tidal.physics.diffusion import Diffusion2D
 
 
-class Heat2D:
-    """u_t = alpha * (u_xx + u_yy) on an n x n grid, observed at sensor points.
+class Heat2D(Diffusion2D):
+    """``u_t = alpha (u_xx + u_yy)``, observed at sensor cells.
 
     Args:
-        u0: (n, n) initial temperature.
+        u0: (n, n) initial temperature (its boundary cells stay fixed).
         steps: number of explicit time steps.
-        dt_over_h2: dt / h^2 (the scheme is stable for alpha * dt / h^2 <= 1/4).
-        sensors: (s, 2) grid indices where the solution is observed.
+        dt_over_h2: ``dt / h^2`` (stable for ``alpha * dt / h^2 <= 1/4``; beyond that a run
+            warns).
+        sensors: (s, 2) grid indices of the cells observed (default: every cell).
+        alpha: the diffusivity.
 
     Example:
         >>> import numpy as np, tidal as td
         >>> from tidal.physics import Heat2D
         >>> _ = td.init(arch="cpu", default_fp=td.f64)
-        >>> heat = Heat2D(np.ones((5, 5)), steps=4, dt_over_h2=0.5, sensors=[[2, 2]])
-        >>> readings = heat.readings(0.3)
-        >>> readings.shape
+        >>> heat = Heat2D(np.ones((5, 5)), steps=4, dt_over_h2=0.5, sensors=[[2, 2]],
+        ...               alpha=0.3)
+        >>> heat.readings().shape
         (5, 1)
     """
 
-    def __init__(self, u0, steps: int, dt_over_h2: float, sensors):
+    def __init__(self, u0, steps: int, dt_over_h2: float, sensors=None, alpha: float = 1.0):
         u0 = np.asarray(u0, dtype=np.float64)
-        n = u0.shape[0]
-        sensors = np.asarray(sensors, dtype=np.int32)
-        self.n, self.steps, self.u0 = n, steps, u0
-        self.alpha = ti.field(ti.f64, shape=(), needs_grad=True)
-        self.u = ti.field(ti.f64, shape=(steps + 1, n, n), needs_grad=True)
-        self.sensors = ti.field(ti.i32, shape=sensors.shape)
-        self.sensors.from_numpy(sensors)
-        self.observed = ti.field(ti.f64, shape=(steps + 1, len(sensors)))
-        self.loss = ti.field(ti.f64, shape=(), needs_grad=True)
-        u, alpha, sens, observed, loss = self.u, self.alpha, self.sensors, self.observed, \
-            self.loss
-        ns = len(sensors)
-        r = dt_over_h2
+        super().__init__(np.full(np.shape(u0), float(alpha)), u0, dt=dt_over_h2, steps=steps,
+                         h=1.0)
+        if sensors is None:
+            sensors = np.argwhere(np.ones((self.n, self.n), dtype=bool))
+        sensors = np.asarray(sensors)
+        if sensors.ndim != 2 or sensors.shape[1] != 2 or not np.issubdtype(sensors.dtype,
+                                                                              np.integer) \
+                or sensors.min() < 0 or sensors.max() >= self.n:
+            raise TidalArgumentError(f"sensors must be an (s, 2) array of cell indices in "
+                                     f"0..{self.n - 1}, got {sensors!r}")
+        self.sensors = sensors
 
-        @td.kernel
-        def step(t: ti.i32):
-            for i, j in ti.ndrange((1, n - 1), (1, n - 1)):
-                lap = u[t, i - 1, j] + u[t, i + 1, j] + u[t, i, j - 1] + u[t, i, j + 1] \
-                    - 4.0 * u[t, i, j]
-                u[t + 1, i, j] = u[t, i, j] + alpha[None] * r * lap
+    # -- "alpha" in place of the field ---------------------------------------------------------
+    @property
+    def names(self) -> tuple:
+        return ("alpha", "source", "u0")
 
-        @td.kernel
-        def mismatch():
-            for t, s in ti.ndrange(steps + 1, ns):
-                d = u[t, sens[s, 0], sens[s, 1]] - observed[t, s]
-                loss[None] += d * d
+    def get(self, name: str) -> np.ndarray:
+        if name == "alpha":
+            return np.array(super().get("kappa")[0, 0])
+        self._check_name(name)
+        return super().get(name)
 
-        self.step, self.mismatch = step, mismatch
+    def set(self, name: str, value) -> None:
+        if name == "alpha":
+            value = np.asarray(value, dtype=np.float64)
+            if value.size != 1:
+                raise TidalArgumentError(f"alpha is a scalar, got shape {value.shape}")
+            super().set("kappa", float(value.reshape(-1)[0]))
+            return
+        self._check_name(name)
+        super().set(name, value)
 
-    def reset(self, alpha: float) -> None:
-        self.alpha[None] = alpha
-        start = np.zeros((self.steps + 1, self.n, self.n))
-        start[0] = self.u0
-        self.u.from_numpy(start)
-        self.loss[None] = 0.0
+    def _check_name(self, name: str) -> None:
+        if name not in self.names:
+            raise TidalArgumentError(f"unknown parameter {name!r}",
+                                     hint=f"this model has {', '.join(self.names)}")
 
-    def run(self):
-        for t in range(self.steps):
-            self.step(t)
-        self.mismatch()
-        return self.loss
+    def _inner(self, names) -> list:
+        for n in names:
+            self._check_name(n)
+        return ["kappa" if n == "alpha" else n for n in names]
 
-    def readings(self, alpha: float) -> np.ndarray:
-        """Simulated sensor readings, (steps + 1, sensors)."""
-        self.reset(alpha)
-        for t in range(self.steps):
-            self.step(t)
-        u = self.u.to_numpy()
-        s = self.sensors.to_numpy()
-        return u[:, s[:, 0], s[:, 1]]
+    def _outer(self, names, values) -> list:
+        return [np.array(np.sum(v)) if n == "alpha" else v for n, v in zip(names, values)]
 
-    def observe(self, readings) -> None:
-        self.observed.from_numpy(np.asarray(readings, dtype=np.float64))
+    def loss_grad(self, names) -> tuple[float, list]:
+        value, grads = super().loss_grad(self._inner(names))
+        return value, self._outer(names, grads)
 
-    def value_and_grad(self, alpha: float):
-        self.reset(alpha)
-        with td.Tape(self.loss):
-            self.run()
-        return float(self.loss[None]), float(self.alpha.grad[None])
+    def loss_grad_hvp(self, names, vectors) -> tuple[float, list, list]:
+        full = [np.full((self.n, self.n), float(np.reshape(v, -1)[0])) if n == "alpha" else v
+                for n, v in zip(names, vectors)]
+        value, grads, hvps = super().loss_grad_hvp(self._inner(names), full)
+        return value, self._outer(names, grads), self._outer(names, hvps)
+
+    # -- sensors -------------------------------------------------------------------------------
+    layout = "steps + 1, sensors (readings) or steps + 1, n, n (NaN: not observed)"
+
+    def _as_observations(self, data: np.ndarray) -> np.ndarray:
+        if data.shape != (self.steps + 1, len(self.sensors)):
+            return data
+        fields = np.full(self.observation_shape, np.nan)
+        fields[:, self.sensors[:, 0], self.sensors[:, 1]] = data
+        return fields
+
+    def readings(self) -> np.ndarray:
+        """Simulated sensor readings, ``(steps + 1, sensors)``."""
+        return self.simulate()[:, self.sensors[:, 0], self.sensors[:, 1]]
