@@ -7,6 +7,7 @@ a diffusivity field with smoothing (1,024 unknowns), and bad input."""
 from __future__ import annotations
 
 import math
+import re
 import warnings
 
 import numpy as np
@@ -222,3 +223,11 @@ def test_heat2d_alpha_from_sensor_readings_with_derivatives_checked():
         heat.set("kappa", np.ones((n, n)))
     with pytest.raises(td.TidalError, match="sensors"):
         Heat2D(u0, steps, 1.0, sensors=[[0, n]])
+
+
+def test_the_heat_example_recovers_the_diffusivity(tmp_path):
+    from .reference import run_example
+
+    out = run_example("fit_heat_diffusivity", tmp_path).stdout
+    errors = [float(e) for e in re.findall(r"relative error ([0-9.e+-]+)", out)]
+    assert len(errors) == 2 and max(errors) <= 1e-8, out
