@@ -8,8 +8,9 @@ from tidal.physics.mass_spring import MassSpring, cloth, lattice
 from tidal.physics.mpm import MPM2D
 from tidal.physics.ode import ODE
 from tidal.physics.particles import pair_energy, pair_system
+from tidal.physics.rigid import RigidBoxes2D
 from tidal.physics.systems import lorenz, lotka_volterra, pendulum
 
 __all__ = ["ODE", "AdvectionDiffusion1D", "Burgers1D", "Diffusion2D", "FitResult", "Heat2D",
-           "MPM2D", "MassSpring", "Wave1D", "cloth", "fit", "lattice", "lorenz", "lotka_volterra",
-           "pair_energy", "pair_system", "pendulum"]
+           "MPM2D", "MassSpring", "RigidBoxes2D", "Wave1D", "cloth", "fit", "lattice",
+           "lorenz", "lotka_volterra", "pair_energy", "pair_system", "pendulum"]
