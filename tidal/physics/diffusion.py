@@ -23,8 +23,6 @@ from tidal.dsl import runtime
 from tidal.dsl.errors import TidalArgumentError, TidalWarning
 from tidal.physics.simulator import Simulator
 
-NAMES = ("kappa", "source", "u0")
-
 
 class Diffusion2D(Simulator):
     """Diffusion with a diffusivity field, observed anywhere on the grid at any step.
@@ -126,98 +124,38 @@ class Diffusion2D(Simulator):
         self.advance, self.rollout = advance, rollout
         self.mismatch, self._roughness = mismatch, roughness
 
-    # -- parameters ----------------------------------------------------------------------------
-    @property
-    def names(self) -> tuple:
-        """Names of everything that can be fitted."""
-        return NAMES
+    # -- parameters and runs (the rest is the Simulator base's) -------------------------------
+    def _param_fields(self) -> dict:
+        return {"kappa": (self.K, False), "source": (self.S, False), "u0": (self.U, True)}
 
-    def get(self, name: str) -> np.ndarray:
-        """A copy of ``"kappa"``, ``"source"`` or ``"u0"`` (each ``(n, n)``)."""
-        self._known(name)
-        return self._values[name].copy()
-
-    def set(self, name: str, value) -> None:
-        """Set ``"kappa"``, ``"source"`` or ``"u0"`` (a scalar fills the grid)."""
-        self._known(name)
-        value = np.broadcast_to(np.asarray(value, dtype=np.float64), (self.n, self.n)).copy() \
-            if np.ndim(value) == 0 else np.asarray(value, dtype=np.float64)
-        if value.shape != (self.n, self.n):
-            raise TidalArgumentError(f"{name} must have shape ({self.n}, {self.n}), got "
-                                     f"{value.shape}")
-        if not np.all(np.isfinite(value)):
-            raise TidalArgumentError(f"{name} must be finite")
+    def _check(self, name: str, value: np.ndarray) -> None:
         if name == "kappa" and np.any(value < 0):
             raise TidalArgumentError("kappa must be non-negative",
                                      hint="fit it with log_scale=True or bounds to keep it so")
-        self._values[name] = value.copy()
 
-    def _known(self, name: str) -> None:
-        if name not in NAMES:
-            raise TidalArgumentError(f"unknown parameter {name!r}",
-                                     hint=f"this model has {', '.join(NAMES)}")
-
-    # -- running -------------------------------------------------------------------------------
     def stability(self) -> float:
         """``dt max(kappa) / h^2``: the explicit scheme is stable up to 1/4."""
         return self.dt * float(np.max(self._values["kappa"])) / (self.h * self.h)
 
-    def _load(self) -> None:
+    def _before_run(self) -> None:
         if not self._warned and self.stability() > 0.25:
             self._warned = True
             warnings.warn(f"dt max(kappa) / h^2 = {self.stability():.3g} is above 1/4, the "
                           f"stability limit of explicit diffusion: the field will blow up. Use "
                           f"dt <= {0.25 * self.h ** 2 / np.max(self._values['kappa']):.3g} "
-                          f"(more steps)", TidalWarning, stacklevel=3)
-        self.K.from_numpy(self._values["kappa"])
-        self.S.from_numpy(self._values["source"])
-        u = np.zeros((self.steps + 1, self.n, self.n))
-        u[0] = self._values["u0"]
-        self.U.from_numpy(u)
+                          f"(more steps)", TidalWarning, stacklevel=4)
+
+    def _extra_loss(self) -> None:
+        if self.smoothing:
+            self._roughness()
 
     @property
     def states(self):
         """The field at every step, ``u[t, i, j]`` (what :meth:`simulate` returns)."""
         return self.U
 
-    # -- what td.fit uses ----------------------------------------------------------------------
     layout = "steps + 1, n, n: NaN marks cells without a sensor"
 
     @property
     def observation_shape(self) -> tuple:
         return (self.steps + 1, self.n, self.n)
-
-    def _run(self):
-        self.loss.fill(0.0)
-        self.rollout()
-        self.mismatch()
-        if self.smoothing:
-            self._roughness()
-        return self.loss
-
-    def _grads(self, names, k, s, u) -> list:
-        by_name = {"kappa": k, "source": s, "u0": u}
-        return [np.asarray(by_name[n], dtype=np.float64).copy() for n in names]
-
-    def loss_grad(self, names) -> tuple[float, list]:
-        """The weighted sum of squared residuals (plus the smoothness penalty) and its gradient
-        for each of ``names``."""
-        self._load()
-        with td.Tape(self.loss):
-            self._run()
-        return float(self.loss[None]), self._grads(names, self.K.grad.to_numpy(),
-                                                   self.S.grad.to_numpy(),
-                                                   self.U.grad.to_numpy()[0])
-
-    def loss_grad_hvp(self, names, vectors) -> tuple[float, list, list]:
-        """Loss, gradients, and the Hessian applied to ``vectors`` (one per name)."""
-        self._load()
-        tangent = {n: np.zeros((self.n, self.n)) for n in NAMES}
-        for n, v in zip(names, vectors):
-            tangent[n] = np.asarray(v, dtype=np.float64).reshape(self.n, self.n)
-        tu = np.zeros((self.steps + 1, self.n, self.n))
-        tu[0] = tangent["u0"]
-        value, (gk, gs, gu), (hk, hs, hu) = td.hvp(
-            self._run, [self.K, self.S, self.U], [tangent["kappa"], tangent["source"], tu])
-        return (float(value), self._grads(names, gk, gs, np.asarray(gu)[0]),
-                self._grads(names, hk, hs, np.asarray(hu)[0]))

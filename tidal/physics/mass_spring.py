@@ -22,7 +22,6 @@ from tidal.dsl import runtime
 from tidal.dsl.errors import TidalArgumentError
 from tidal.physics.simulator import Simulator
 
-NAMES = ("stiffness", "damping", "x0", "v0")
 INTEGRATORS = ("symplectic_euler", "euler")
 _FAR = 1e30  # the height of an absent floor is -_FAR, the radius of an absent ball -1
 
@@ -279,46 +278,12 @@ class MassSpring(Simulator):
         self.forces, self.moves, self.advance = forces, moves, advance
         self.rollout, self.mismatch = rollout, mismatch
 
-    # -- parameters ----------------------------------------------------------------------------
-    @property
-    def names(self) -> tuple:
-        """Names of everything that can be fitted."""
-        return NAMES
+    # -- parameters and runs (the rest is the Simulator base's) -------------------------------
+    def _param_fields(self) -> dict:
+        return {"stiffness": (self.k, False), "damping": (self.c, False), "x0": (self.x, True),
+                "v0": (self.v, True)}
 
-    def get(self, name: str) -> np.ndarray:
-        """A copy of ``"stiffness"`` (m,), ``"damping"`` (0-d), ``"x0"`` or ``"v0"``
-        (n, dim)."""
-        self._known(name)
-        return self._values[name].copy()
-
-    def set(self, name: str, value) -> None:
-        """Set ``"stiffness"`` (a scalar fills every spring), ``"damping"``, ``"x0"`` or
-        ``"v0"``."""
-        self._known(name)
-        shape = self._values[name].shape
-        value = np.asarray(value, dtype=np.float64)
-        if name == "stiffness" and value.ndim == 0:
-            value = np.full(shape, float(value))
-        if value.shape != shape:
-            raise TidalArgumentError(f"{name} must have shape {shape}, got {value.shape}")
-        if not np.all(np.isfinite(value)):
-            raise TidalArgumentError(f"{name} must be finite")
-        self._values[name] = value.copy()
-
-    def _known(self, name: str) -> None:
-        if name not in NAMES:
-            raise TidalArgumentError(f"unknown parameter {name!r}",
-                                     hint=f"this model has {', '.join(NAMES)}")
-
-    # -- running -------------------------------------------------------------------------------
-    def _load(self) -> None:
-        self.k.from_numpy(self._values["stiffness"])
-        self.c[None] = float(self._values["damping"])
-        xs = np.zeros((self.steps + 1, self.n, self.dim))
-        xs[0] = self._values["x0"]
-        self.x.from_numpy(xs)
-        xs[0] = self._values["v0"]
-        self.v.from_numpy(xs)
+    def _load_more(self) -> None:
         self.f.fill(0.0)
 
     @property
@@ -332,53 +297,11 @@ class MassSpring(Simulator):
             self.set("stiffness", stiffness)
         return self.simulate()
 
-    # -- what td.fit uses ----------------------------------------------------------------------
     layout = "steps + 1, masses, coordinates: NaN marks values not observed"
 
     @property
     def observation_shape(self) -> tuple:
         return (self.steps + 1, self.n, self.dim)
-
-    def run(self, whole: bool = True):
-        """Launch the rollout (or one ``advance`` per step) and the loss, after the state was
-        loaded; returns the loss field."""
-        self.loss.fill(0.0)
-        if whole:
-            self.rollout()
-        else:
-            for t in range(self.steps):
-                self.advance(t)
-        self.mismatch()
-        return self.loss
-
-    def _grads(self, names, gk, gc, gx, gv) -> list:
-        by_name = {"stiffness": gk, "damping": gc, "x0": np.asarray(gx)[0],
-                   "v0": np.asarray(gv)[0]}
-        return [np.asarray(by_name[n], dtype=np.float64).reshape(self._values[n].shape).copy()
-                for n in names]
-
-    def loss_grad(self, names, whole: bool = True) -> tuple[float, list]:
-        """The weighted sum of squared position residuals and its gradient for each of
-        ``names``."""
-        self._load()
-        with td.Tape(self.loss):
-            self.run(whole)
-        return float(self.loss[None]), self._grads(
-            names, self.k.grad.to_numpy(), self.c.grad.to_numpy(), self.x.grad.to_numpy(),
-            self.v.grad.to_numpy())
-
-    def loss_grad_hvp(self, names, vectors, whole: bool = True) -> tuple[float, list, list]:
-        """Loss, gradients, and the Hessian applied to ``vectors`` (one per name)."""
-        self._load()
-        tangent = {name: np.zeros(self._values[name].shape) for name in NAMES}
-        for name, vec in zip(names, vectors):
-            tangent[name] = np.asarray(vec, dtype=np.float64).reshape(tangent[name].shape)
-        tx = np.zeros((self.steps + 1, self.n, self.dim))
-        tv = np.zeros_like(tx)
-        tx[0], tv[0] = tangent["x0"], tangent["v0"]
-        value, grads, hvps = td.hvp(lambda: self.run(whole), [self.k, self.c, self.x, self.v],
-                                    [tangent["stiffness"], tangent["damping"], tx, tv])
-        return float(value), self._grads(names, *grads), self._grads(names, *hvps)
 
     # -- shortcuts for the stiffnesses alone ---------------------------------------------------
     def value_and_grad(self, stiffness, target=None, whole: bool = True):

@@ -22,8 +22,6 @@ from tidal.dsl import runtime
 from tidal.dsl.errors import TidalArgumentError
 from tidal.physics.simulator import Simulator
 
-NAMES = ("E", "x0", "v0")
-
 
 def block(corner, size, spacing: float):
     """Particle positions filling a rectangle: ``corner`` (2,), ``size`` (2,), one particle per
@@ -218,44 +216,16 @@ class MPM2D(Simulator):
         self.to_grid, self.on_grid, self.to_particles = to_grid, on_grid, to_particles
         self.advance, self.rollout, self.mismatch = advance, rollout, mismatch
 
-    # -- parameters ----------------------------------------------------------------------------
-    @property
-    def names(self) -> tuple:
-        """Names of everything that can be fitted."""
-        return NAMES
+    # -- parameters and runs (the rest is the Simulator base's) -------------------------------
+    def _param_fields(self) -> dict:
+        return {"E": (self.E, False), "x0": (self.x, True), "v0": (self.v, True)}
 
-    def get(self, name: str) -> np.ndarray:
-        """A copy of ``"E"`` (0-d), ``"x0"`` or ``"v0"`` (particles, 2)."""
-        self._known(name)
-        return self._values[name].copy()
-
-    def set(self, name: str, value) -> None:
-        """Set ``"E"`` (positive), ``"x0"`` or ``"v0"``."""
-        self._known(name)
-        value = np.asarray(value, dtype=np.float64)
-        shape = self._values[name].shape
-        if value.shape != shape:
-            raise TidalArgumentError(f"{name} must have shape {shape}, got {value.shape}")
-        if not np.all(np.isfinite(value)):
-            raise TidalArgumentError(f"{name} must be finite")
+    def _check(self, name: str, value: np.ndarray) -> None:
         if name == "E" and not value > 0:
             raise TidalArgumentError(f"E must be positive, got {float(value)}",
                                      hint="fit it with log_scale=True to keep it so")
-        self._values[name] = value.copy()
 
-    def _known(self, name: str) -> None:
-        if name not in NAMES:
-            raise TidalArgumentError(f"unknown parameter {name!r}",
-                                     hint=f"this model has {', '.join(NAMES)}")
-
-    # -- running -------------------------------------------------------------------------------
-    def _load(self) -> None:
-        self.E[None] = float(self._values["E"])
-        zeros = np.zeros((self.steps + 1, self.particles, 2))
-        zeros[0] = self._values["x0"]
-        self.x.from_numpy(zeros)
-        zeros[0] = self._values["v0"]
-        self.v.from_numpy(zeros)
+    def _load_more(self) -> None:
         self.C.fill(0.0)
         identity = np.zeros((self.steps + 1, self.particles, 2, 2))
         identity[0] = np.eye(2)
@@ -273,43 +243,3 @@ class MPM2D(Simulator):
     @property
     def observation_shape(self) -> tuple:
         return (self.steps + 1, self.particles, 2)
-
-    def run(self, whole: bool = True):
-        """Launch the rollout (or one ``advance`` per step) and the loss, after
-        :meth:`reset`; returns the loss field."""
-        self.loss.fill(0.0)
-        if whole:
-            self.rollout()
-        else:
-            for t in range(self.steps):
-                self.advance(t)
-        self.mismatch()
-        return self.loss
-
-    def _grads(self, names, ge, gx, gv) -> list:
-        by_name = {"E": ge, "x0": np.asarray(gx)[0], "v0": np.asarray(gv)[0]}
-        return [np.asarray(by_name[n], dtype=np.float64).reshape(self._values[n].shape).copy()
-                for n in names]
-
-    def loss_grad(self, names, whole: bool = True) -> tuple[float, list]:
-        """The weighted sum of squared position residuals and its gradient for each of
-        ``names``."""
-        self._load()
-        with td.Tape(self.loss):
-            self.run(whole)
-        return float(self.loss[None]), self._grads(names, self.E.grad.to_numpy(),
-                                                   self.x.grad.to_numpy(),
-                                                   self.v.grad.to_numpy())
-
-    def loss_grad_hvp(self, names, vectors, whole: bool = True) -> tuple[float, list, list]:
-        """Loss, gradients, and the Hessian applied to ``vectors`` (one per name)."""
-        self._load()
-        tangent = {name: np.zeros(self._values[name].shape) for name in NAMES}
-        for name, vec in zip(names, vectors):
-            tangent[name] = np.asarray(vec, dtype=np.float64).reshape(tangent[name].shape)
-        tx = np.zeros((self.steps + 1, self.particles, 2))
-        tv = np.zeros_like(tx)
-        tx[0], tv[0] = tangent["x0"], tangent["v0"]
-        value, grads, hvps = td.hvp(lambda: self.run(whole), [self.E, self.x, self.v],
-                                    [tangent["E"], tx, tv])
-        return float(value), self._grads(names, *grads), self._grads(names, *hvps)

@@ -25,7 +25,6 @@ from tidal.dsl import runtime
 from tidal.dsl.errors import TidalArgumentError
 from tidal.physics.simulator import Simulator
 
-NAMES = ("mass", "restitution", "friction", "x0", "v0", "angle0", "omega0")
 CORNERS = ((1.0, 1.0), (-1.0, 1.0), (-1.0, -1.0), (1.0, -1.0))
 
 
@@ -180,54 +179,18 @@ class RigidBoxes2D(Simulator):
 
         self.advance, self.rollout, self.mismatch = advance, rollout, mismatch
 
-    # -- parameters ----------------------------------------------------------------------------
-    @property
-    def names(self) -> tuple:
-        """Names of everything that can be fitted."""
-        return NAMES
+    # -- parameters and runs (the rest is the Simulator base's) -------------------------------
+    def _param_fields(self) -> dict:
+        return {"mass": (self.m, False), "restitution": (self.e, False),
+                "friction": (self.mu, False), "x0": (self.x, True), "v0": (self.v, True),
+                "angle0": (self.angle, True), "omega0": (self.omega, True)}
 
-    def get(self, name: str) -> np.ndarray:
-        """A copy of a named parameter (see the module docstring for shapes)."""
-        self._known(name)
-        return self._values[name].copy()
-
-    def set(self, name: str, value) -> None:
-        """Set a named parameter (``"mass"`` accepts a scalar for every body)."""
-        self._known(name)
-        shape = self._values[name].shape
-        value = np.asarray(value, dtype=np.float64)
-        if name == "mass" and value.ndim == 0:
-            value = np.full(shape, float(value))
-        if value.shape != shape:
-            raise TidalArgumentError(f"{name} must have shape {shape}, got {value.shape}")
-        if not np.all(np.isfinite(value)):
-            raise TidalArgumentError(f"{name} must be finite")
+    def _check(self, name: str, value: np.ndarray) -> None:
         if name == "mass" and np.any(value <= 0):
             raise TidalArgumentError("masses must be positive",
                                      hint="fit them with log_scale=True to keep them so")
         if name in ("restitution", "friction") and value < 0:
             raise TidalArgumentError(f"{name} must be non-negative, got {float(value)}")
-        self._values[name] = value.copy()
-
-    def _known(self, name: str) -> None:
-        if name not in NAMES:
-            raise TidalArgumentError(f"unknown parameter {name!r}",
-                                     hint=f"this model has {', '.join(NAMES)}")
-
-    # -- running -------------------------------------------------------------------------------
-    def _load(self) -> None:
-        val = self._values
-        self.m.from_numpy(val["mass"])
-        self.e[None] = float(val["restitution"])
-        self.mu[None] = float(val["friction"])
-        for field, name in ((self.x, "x0"), (self.v, "v0")):
-            full = np.zeros((self.steps + 1, self.bodies, 2))
-            full[0] = val[name]
-            field.from_numpy(full)
-        for field, name in ((self.angle, "angle0"), (self.omega, "omega0")):
-            full = np.zeros((self.steps + 1, self.bodies))
-            full[0] = val[name]
-            field.from_numpy(full)
 
     def simulate(self, whole: bool = True) -> np.ndarray:
         """Poses ``(steps + 1, bodies, 3)``: centre ``x``, ``y`` and angle at every step."""
@@ -243,48 +206,3 @@ class RigidBoxes2D(Simulator):
     @property
     def observation_shape(self) -> tuple:
         return (self.steps + 1, self.bodies, 3)
-
-    def run(self, whole: bool = True):
-        """The rollout (or one ``advance`` per step) and the loss, after :meth:`reset`."""
-        self.loss.fill(0.0)
-        if whole:
-            self.rollout()
-        else:
-            for t in range(self.steps):
-                self.advance(t)
-        self.mismatch()
-        return self.loss
-
-    def _grads(self, names, gm, ge, gmu, gx, gv, ga, gw) -> list:
-        first = {"x0": gx, "v0": gv, "angle0": ga, "omega0": gw}
-        by_name = {"mass": gm, "restitution": ge, "friction": gmu,
-                   **{k: np.asarray(g)[0] for k, g in first.items()}}
-        return [np.asarray(by_name[n], dtype=np.float64).reshape(self._values[n].shape).copy()
-                for n in names]
-
-    def _fields(self) -> list:
-        return [self.m, self.e, self.mu, self.x, self.v, self.angle, self.omega]
-
-    def loss_grad(self, names, whole: bool = True) -> tuple[float, list]:
-        """The weighted sum of squared pose residuals and its gradient for each of ``names``."""
-        self._load()
-        with td.Tape(self.loss):
-            self.run(whole)
-        return float(self.loss[None]), self._grads(names, *[f.grad.to_numpy()
-                                                          for f in self._fields()])
-
-    def loss_grad_hvp(self, names, vectors, whole: bool = True) -> tuple[float, list, list]:
-        """Loss, gradients, and the Hessian applied to ``vectors`` (one per name)."""
-        self._load()
-        tangent = {name: np.zeros(self._values[name].shape) for name in NAMES}
-        for name, vec in zip(names, vectors):
-            tangent[name] = np.asarray(vec, dtype=np.float64).reshape(tangent[name].shape)
-        states = []
-        for name in ("x0", "v0", "angle0", "omega0"):
-            full = np.zeros((self.steps + 1,) + tangent[name].shape)
-            full[0] = tangent[name]
-            states.append(full)
-        value, grads, hvps = td.hvp(lambda: self.run(whole), self._fields(),
-                                    [tangent["mass"], tangent["restitution"],
-                                     tangent["friction"], *states])
-        return float(value), self._grads(names, *grads), self._grads(names, *hvps)
