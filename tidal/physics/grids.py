@@ -80,7 +80,7 @@ class _Grid1D(Simulator):
             if value is not None:
                 self.set(name, value)
         fp = runtime.config().default_fp
-        real, self._real = fp.taichi, fp.numpy
+        real = fp.taichi
         self.U = ti.field(real, shape=(self.steps + 1, n), needs_grad=True)
         self._fields = {name: ti.field(real, shape=(), needs_grad=True) for name in self.SCALARS}
         self._fields.update({name: ti.field(real, shape=(n,), needs_grad=True)
@@ -113,61 +113,27 @@ class _Grid1D(Simulator):
                 d = U[t, i] - data[t, i]
                 loss[None] += weights[t, i] * d * d
 
-        self.advance, self.rollout, self._mismatch = advance, rollout, mismatch
+        self.advance, self.rollout, self.mismatch = advance, rollout, mismatch
 
-    # -- parameters ----------------------------------------------------------------------------
-    @property
-    def names(self) -> tuple:
-        """Names of everything that can be fitted."""
-        return self.SCALARS + self.FIELDS + ("u0",)
+    # -- parameters and runs (the rest is the Simulator base's) -------------------------------
+    def _param_fields(self) -> dict:
+        return {**{name: (f, False) for name, f in self._fields.items()}, "u0": (self.U, True)}
 
-    def get(self, name: str) -> np.ndarray:
-        """A copy of a parameter: a 0-d array for a scalar, ``(n,)`` for a field."""
-        self._known(name)
-        return self._values[name].copy()
-
-    def set(self, name: str, value) -> None:
-        """Set a parameter (a scalar fills a field)."""
-        self._known(name)
-        value = np.asarray(value, dtype=np.float64)
-        if name in self.SCALARS:
-            if value.shape not in ((), (1,)):
-                raise TidalArgumentError(f"{name} is a scalar, got shape {value.shape}")
-            value = value.reshape(())
-        else:
-            if value.ndim == 0:
-                value = np.full(self.n, float(value))
-            if value.shape != (self.n,):
-                raise TidalArgumentError(f"{name} must have shape ({self.n},), got "
-                                         f"{value.shape}")
-        if not np.all(np.isfinite(value)):
-            raise TidalArgumentError(f"{name} must be finite")
+    def _check(self, name: str, value: np.ndarray) -> None:
         if name in self.NON_NEGATIVE and np.any(value < 0):
             raise TidalArgumentError(f"{name} must be non-negative",
                                      hint="fit it with log_scale=True or bounds to keep it so")
-        self._values[name] = value.copy()
 
-    def _known(self, name: str) -> None:
-        if name not in self.names:
-            raise TidalArgumentError(f"unknown parameter {name!r}",
-                                     hint=f"this model has {', '.join(self.names)}")
-
-    # -- running -------------------------------------------------------------------------------
     def _instability(self) -> str | None:
         """A sentence saying how the step size breaks the stability limit, or None."""
         return None
 
-    def _load(self) -> None:
+    def _before_run(self) -> None:
         if not self._warned:
             message = self._instability()
             if message is not None:
                 self._warned = True
                 warnings.warn(message, TidalWarning, stacklevel=4)
-        for name, f in self._fields.items():
-            f.from_numpy(self._values[name].astype(self._real))
-        u = np.zeros((self.steps + 1, self.n), dtype=self._real)
-        u[0] = self._values["u0"]
-        self.U.from_numpy(u)
 
     @property
     def states(self):
@@ -186,45 +152,6 @@ class _Grid1D(Simulator):
     @property
     def observation_shape(self) -> tuple:
         return (self.steps + 1, self.n)
-
-    def _run(self):
-        self.loss.fill(0.0)
-        self.rollout()
-        self._mismatch()
-        return self.loss
-
-    def _pick(self, names, by_field: list, u_all) -> list:
-        by_name = dict(zip(self._fields, by_field))
-        by_name["u0"] = np.asarray(u_all)[0]
-        return [np.array(by_name[n], dtype=np.float64) for n in names]
-
-    def loss_grad(self, names) -> tuple[float, list]:
-        """The weighted sum of squared residuals and its gradient for each of ``names``."""
-        for n in names:
-            self._known(n)
-        self._load()
-        with td.Tape(self.loss):
-            self._run()
-        return float(self.loss[None]), self._pick(
-            names, [f.grad.to_numpy() for f in self._fields.values()], self.U.grad.to_numpy())
-
-    def loss_grad_hvp(self, names, vectors) -> tuple[float, list, list]:
-        """Loss, gradients, and the Hessian applied to ``vectors`` (one per name)."""
-        for n in names:
-            self._known(n)
-        if len(vectors) != len(names):
-            raise TidalArgumentError(f"{len(vectors)} vectors for {len(names)} names")
-        self._load()
-        tangent = {n: np.zeros(np.shape(self._values[n])) for n in self.names}
-        for n, v in zip(names, vectors):
-            tangent[n] = np.asarray(v, dtype=np.float64).reshape(np.shape(self._values[n]))
-        tu = np.zeros((self.steps + 1, self.n))
-        tu[0] = tangent["u0"]
-        fields = list(self._fields.values())
-        value, grads, hvps = td.hvp(self._run, fields + [self.U],
-                                    [tangent[n] for n in self._fields] + [tu])
-        return (float(value), self._pick(names, grads[:-1], grads[-1]),
-                self._pick(names, hvps[:-1], hvps[-1]))
 
 
 def _dirichlet_h(n: int) -> float:

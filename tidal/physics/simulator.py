@@ -81,6 +81,10 @@ class Simulator:
         value = np.asarray(value, dtype=np.float64)
         if value.ndim == 0 and shape != ():
             value = np.full(shape, float(value))
+        if shape == () and value.shape != ():
+            if value.shape != (1,):
+                raise TidalArgumentError(f"{name} is a scalar, got shape {value.shape}")
+            value = value.reshape(())
         if value.shape != shape:
             raise TidalArgumentError(f"{name} must have shape {shape}, got {value.shape}")
         if not np.all(np.isfinite(value)):
@@ -192,6 +196,8 @@ class Simulator:
         """Loss, gradients, and the Hessian applied to ``vectors`` (one per name)."""
         for n in names:
             self._known(n)
+        if len(vectors) != len(names):
+            raise TidalArgumentError(f"{len(vectors)} vectors for {len(names)} names")
         self.reset()
         slots, order, fields, tangents = self._tangent_layout()
         for n, vec in zip(names, vectors):
