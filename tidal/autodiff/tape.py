@@ -259,7 +259,14 @@ class Tape:
             ti.ad.clear_all_gradients()
             self._fields_cleared = True
         if self.loss is not None:
-            memory.zero(self.loss)  # as ti.ad.Tape does: accumulated losses start at zero
+            # as ti.ad.Tape does: accumulated losses start at zero (a 0-D field by one element
+            # store, far cheaper than a launched fill)
+            if hasattr(self.loss, "snode") and tuple(self.loss.shape) == () \
+                    and not hasattr(self.loss, "n"):
+                with launches.quiet():
+                    self.loss[None] = 0
+            else:
+                memory.zero(self.loss)
         launches.push(self)
         return self
 
@@ -279,9 +286,16 @@ class Tape:
     def python_store(self, field, key, write) -> None:
         """``field[key] = v`` in Python scope inside the tape, about to run as ``write()``:
         recorded as a constant overwrite of that element."""
+        if not hasattr(field, "n"):
+            zero = 0
+        elif getattr(field, "ndim", 1) == 1:
+            zero = [0] * field.n  # (a literal: reading the element first costs a launch)
+        else:
+            zero = [[0] * field.m for _ in range(field.n)]
+
         def clear(adjoint):
             with launches.quiet():
-                adjoint[key] = 0 if not hasattr(field, "n") else adjoint[key] * 0
+                adjoint[key] = zero
         self._record_constant_write(field, write, clear)
         with launches.quiet():
             write()
