@@ -108,3 +108,28 @@ def run_example(name: str, cwd, *options: str):
                        text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     return r
+
+
+def check_named_derivatives(sim, names, dirs, h: float, rtol: float = 1e-6) -> None:
+    """A simulator's ``loss_grad`` and ``loss_grad_hvp`` along ``dirs`` (one per name) against
+    central differences of the loss and of the gradient in f64 (relative ``rtol``), and the
+    gradient of the hvp run against the tape's (1e-11). Leaves the parameters as they were."""
+    base = {n: sim.get(n) for n in names}
+    _, grads = sim.loss_grad(names)
+
+    def at(eps):
+        for n, d in zip(names, dirs):
+            sim.set(n, base[n] + eps * d)
+        return sim.loss_grad(names)
+
+    (lp, gp), (lm, gm) = at(h), at(-h)
+    at(0.0)
+    ad = sum(float(np.sum(g * d)) for g, d in zip(grads, dirs))
+    assert_close(ad, (lp - lm) / (2 * h), rtol=rtol, what="directional derivative")
+    _, grads2, hvps = sim.loss_grad_hvp(names, dirs)
+    for g, g2 in zip(grads, grads2):
+        assert_close(g2, g, rtol=1e-11, what="gradient from the hvp run")
+    fd = np.concatenate([np.ravel((a - b) / (2 * h)) for a, b in zip(gp, gm)])
+    hv = np.concatenate([np.ravel(x) for x in hvps])
+    cosine = hv @ fd / (np.linalg.norm(hv) * np.linalg.norm(fd))
+    assert np.linalg.norm(hv - fd) / np.linalg.norm(fd) < rtol, cosine

@@ -10,7 +10,7 @@ from tests.conftest import ARCH
 from tidal.physics import MPM2D
 from tidal.physics.mpm import block
 
-from .reference import assert_close, run_example
+from .reference import assert_close, check_named_derivatives, run_example
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -107,27 +107,8 @@ def test_derivatives_of_E_and_the_initial_state_equal_central_differences():
     sim, pos, vel = _falling(steps=40)
     rng = np.random.default_rng(0)
     sim.observe(sim.simulate() + 0.002 * rng.normal(size=sim.observation_shape))
-    names = ["E", "x0", "v0"]
-    base = {n: sim.get(n) for n in names}
     dirs = [np.array(1.0), 0.01 * rng.normal(size=pos.shape), rng.normal(size=pos.shape)]
-    _, grads = sim.loss_grad(names)
-
-    def at(eps):
-        for n, d in zip(names, dirs):
-            sim.set(n, base[n] + eps * d)
-        return sim.loss_grad(names)
-
-    h = 1e-5
-    (lp, gp), (lm, gm) = at(h), at(-h)
-    at(0.0)
-    ad = sum(float(np.sum(g * d)) for g, d in zip(grads, dirs))
-    assert_close(ad, (lp - lm) / (2 * h), rtol=1e-6, what="directional derivative")
-    _, grads2, hvps = sim.loss_grad_hvp(names, dirs)
-    for g, g2 in zip(grads, grads2):
-        assert_close(g2, g, rtol=1e-11, what="gradient from the hvp run")
-    fd = np.concatenate([np.ravel((a - b) / (2 * h)) for a, b in zip(gp, gm)])
-    hv = np.concatenate([np.ravel(x) for x in hvps])
-    assert np.linalg.norm(hv - fd) / np.linalg.norm(fd) < 1e-6
+    check_named_derivatives(sim, ["E", "x0", "v0"], dirs, h=1e-5)
 
 
 def test_youngs_modulus_is_recovered_from_the_bounce():

@@ -10,7 +10,7 @@ import tidal as td
 from tests.conftest import ARCH
 from tidal.physics import RigidBoxes2D
 
-from .reference import assert_close
+from .reference import assert_close, check_named_derivatives
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 CORNERS = ((1.0, 1.0), (-1.0, 1.0), (-1.0, -1.0), (1.0, -1.0))
@@ -95,26 +95,8 @@ def test_derivatives_of_every_named_parameter_equal_central_differences():
     rng = np.random.default_rng(0)
     sim.observe(sim.simulate() + 0.002 * rng.normal(size=sim.observation_shape))
     names = list(sim.names)
-    base = {n: sim.get(n) for n in names}
-    dirs = [rng.normal(size=np.shape(base[n])) for n in names]
-    _, grads = sim.loss_grad(names)
-
-    def at(eps):
-        for n, d in zip(names, dirs):
-            sim.set(n, base[n] + eps * d)
-        return sim.loss_grad(names)
-
-    h = 1e-6
-    (lp, gp), (lm, gm) = at(h), at(-h)
-    at(0.0)
-    ad = sum(float(np.sum(g * d)) for g, d in zip(grads, dirs))
-    assert_close(ad, (lp - lm) / (2 * h), rtol=1e-6, what="directional derivative")
-    _, grads2, hvps = sim.loss_grad_hvp(names, dirs)
-    for g, g2 in zip(grads, grads2):
-        assert_close(g2, g, rtol=1e-11, what="gradient from the hvp run")
-    fd = np.concatenate([np.ravel((a - b) / (2 * h)) for a, b in zip(gp, gm)])
-    hv = np.concatenate([np.ravel(x) for x in hvps])
-    assert np.linalg.norm(hv - fd) / np.linalg.norm(fd) < 1e-6
+    dirs = [rng.normal(size=np.shape(sim.get(n))) for n in names]
+    check_named_derivatives(sim, names, dirs, h=1e-6)
 
 
 @pytest.mark.parametrize("method", ["Newton-CG", "L-BFGS-B"])
