@@ -36,6 +36,10 @@ class Diffusion2D(Simulator):
         h: cell size (default ``1 / (n - 1)``: the unit square).
         source: ``(n, n)`` source field (default 0).
         smoothing: weight of ``sum |grad kappa|^2`` added to the fitting loss.
+        checkpoint_every: store the field only at every this many steps (a divisor of
+            ``steps``) and recompute the steps between while differentiating: memory for
+            ``checkpoint_every + steps / checkpoint_every`` fields instead of ``steps``
+            (default: every step is stored).
 
     Example:
         >>> import numpy as np, tidal as td
@@ -48,19 +52,18 @@ class Diffusion2D(Simulator):
     """
 
     def __init__(self, kappa, u0, dt: float, steps: int, h: float | None = None, source=None,
-                 smoothing: float = 0.0):
+                 smoothing: float = 0.0, checkpoint_every: int | None = None):
         u0 = np.asarray(u0, dtype=np.float64)
         if u0.ndim != 2 or u0.shape[0] != u0.shape[1] or u0.shape[0] < 3:
             raise TidalArgumentError(f"u0 must be an (n, n) field with n >= 3, got shape "
                                      f"{np.shape(u0)}")
         n = u0.shape[0]
-        if not isinstance(steps, int) or steps < 1:
-            raise TidalArgumentError(f"steps must be a positive int, got {steps!r}")
+        window = self._plan(steps, checkpoint_every)
         if not dt > 0:
             raise TidalArgumentError(f"dt must be positive, got {dt!r}")
         if smoothing < 0:
             raise TidalArgumentError(f"smoothing must be non-negative, got {smoothing!r}")
-        self.n, self.steps, self.dt = n, steps, float(dt)
+        self.n, self.dt = n, float(dt)
         self.h = 1.0 / (n - 1) if h is None else float(h)
         self.smoothing = float(smoothing)
         self._values = {"kappa": np.zeros((n, n)), "source": np.zeros((n, n)), "u0": u0.copy()}
@@ -68,11 +71,11 @@ class Diffusion2D(Simulator):
         if source is not None:
             Diffusion2D.set(self, "source", source)
         real = runtime.config().default_fp.taichi
-        self.U = ti.field(real, shape=(steps + 1, n, n), needs_grad=True)
+        self.U = ti.field(real, shape=(window + 1, n, n), needs_grad=True)
         self.K = ti.field(real, shape=(n, n), needs_grad=True)
         self.S = ti.field(real, shape=(n, n), needs_grad=True)
-        self.data = ti.field(real, shape=(steps + 1, n, n))
-        self.weights = ti.field(real, shape=(steps + 1, n, n))
+        self.data = ti.field(real, shape=(window + 1, n, n))
+        self.weights = ti.field(real, shape=(window + 1, n, n))
         self.loss = ti.field(real, shape=(), needs_grad=True)
         self._warned = False
         self._kernels()
@@ -80,7 +83,7 @@ class Diffusion2D(Simulator):
     # -- kernels, made from the one cell update -------------------------------------------------
     def _kernels(self) -> None:
         U, K, S, data, weights, loss = self.U, self.K, self.S, self.data, self.weights, self.loss
-        n, steps, dt, smoothing = self.n, self.steps, self.dt, self.smoothing
+        n, steps, dt, smoothing = self.n, self.window, self.dt, self.smoothing
         r = self.dt / (self.h * self.h)
 
         @td.func

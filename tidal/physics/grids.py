@@ -55,15 +55,15 @@ class _Grid1D(Simulator):
     MIN_CELLS = 3
     layout = "steps + 1, n: NaN marks cells without a sensor"
 
-    def _setup(self, u0, dt, steps, h, default_h, scalars: dict, fields: dict) -> None:
+    def _setup(self, u0, dt, steps, h, default_h, scalars: dict, fields: dict,
+               checkpoint_every: int | None = None) -> None:
         u0 = np.asarray(u0, dtype=np.float64)
         if u0.ndim != 1 or u0.shape[0] < self.MIN_CELLS:
             raise TidalArgumentError(f"u0 must be an (n,) field with n >= {self.MIN_CELLS}, got "
                                      f"shape {np.shape(u0)}",
                                      hint="one value per grid point")
         n = u0.shape[0]
-        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-            raise TidalArgumentError(f"steps must be a positive int, got {steps!r}")
+        window = self._plan(steps, checkpoint_every)
         if not (isinstance(dt, (int, float, np.floating, np.integer)) and np.isfinite(dt)
                 and dt > 0):
             raise TidalArgumentError(f"dt must be a positive number, got {dt!r}")
@@ -71,7 +71,7 @@ class _Grid1D(Simulator):
         if not (isinstance(h, (int, float, np.floating, np.integer)) and np.isfinite(h)
                 and h > 0):
             raise TidalArgumentError(f"h must be a positive number, got {h!r}")
-        self.n, self.steps, self.dt, self.h = n, int(steps), float(dt), float(h)
+        self.n, self.dt, self.h = n, float(dt), float(h)
         self._values = {name: np.array(0.0) for name in self.SCALARS}
         self._values.update({name: np.zeros(n) for name in self.FIELDS})
         self._values["u0"] = np.zeros(n)
@@ -81,19 +81,19 @@ class _Grid1D(Simulator):
                 self.set(name, value)
         fp = runtime.config().default_fp
         real = fp.taichi
-        self.U = ti.field(real, shape=(self.steps + 1, n), needs_grad=True)
+        self.U = ti.field(real, shape=(window + 1, n), needs_grad=True)
         self._fields = {name: ti.field(real, shape=(), needs_grad=True) for name in self.SCALARS}
         self._fields.update({name: ti.field(real, shape=(n,), needs_grad=True)
                              for name in self.FIELDS})
-        self.data = ti.field(real, shape=(self.steps + 1, n))
-        self.weights = ti.field(real, shape=(self.steps + 1, n))
+        self.data = ti.field(real, shape=(window + 1, n))
+        self.weights = ti.field(real, shape=(window + 1, n))
         self.loss = ti.field(real, shape=(), needs_grad=True)
         self._warned = False
 
     def _kernels(self, updated) -> None:
         """``advance``, ``rollout`` and the loss kernel from the cell update ``updated``."""
         U, data, weights, loss = self.U, self.data, self.weights, self.loss
-        n, steps = self.n, self.steps
+        n, steps = self.n, self.window
 
         @td.kernel
         def advance(t: ti.i32):
@@ -247,6 +247,9 @@ class AdvectionDiffusion1D(_Grid1D):
             warns).
         steps: number of steps.
         h: cell size (default ``1 / n``: the unit periodic interval).
+        checkpoint_every: store the field only at every this many steps (a divisor of
+            ``steps``) and recompute the steps between while differentiating
+            (default: every step is stored).
 
     Named parameters: ``"velocity"``, ``"diffusivity"``, ``"u0"``.
 
@@ -267,9 +270,9 @@ class AdvectionDiffusion1D(_Grid1D):
     NON_NEGATIVE = ("diffusivity",)
 
     def __init__(self, velocity: float, diffusivity: float, u0, dt: float, steps: int,
-                 h: float | None = None):
+                 h: float | None = None, checkpoint_every: int | None = None):
         self._setup(u0, dt, steps, h, _periodic_h,
-                    {"velocity": velocity, "diffusivity": diffusivity}, {})
+                    {"velocity": velocity, "diffusivity": diffusivity}, {}, checkpoint_every)
         U, A, D = self.U, self._fields["velocity"], self._fields["diffusivity"]
         n = self.n
         p = self.dt / self.h
@@ -321,6 +324,9 @@ class Burgers1D(_Grid1D):
             h)^2 <= 2 nu dt / h^2`` (a run beyond either warns).
         steps: number of steps.
         h: cell size (default ``1 / n``: the unit periodic interval).
+        checkpoint_every: store the field only at every this many steps (a divisor of
+            ``steps``) and recompute the steps between while differentiating
+            (default: every step is stored).
 
     Named parameters: ``"viscosity"``, ``"u0"``.
 
@@ -340,8 +346,10 @@ class Burgers1D(_Grid1D):
     SCALARS = ("viscosity",)
     NON_NEGATIVE = ("viscosity",)
 
-    def __init__(self, viscosity: float, u0, dt: float, steps: int, h: float | None = None):
-        self._setup(u0, dt, steps, h, _periodic_h, {"viscosity": viscosity}, {})
+    def __init__(self, viscosity: float, u0, dt: float, steps: int, h: float | None = None,
+                 checkpoint_every: int | None = None):
+        self._setup(u0, dt, steps, h, _periodic_h, {"viscosity": viscosity}, {},
+                    checkpoint_every)
         U, NU = self.U, self._fields["viscosity"]
         n = self.n
         p = self.dt / (4.0 * self.h)

@@ -35,10 +35,11 @@ class Heat2D(Diffusion2D):
         (5, 1)
     """
 
-    def __init__(self, u0, steps: int, dt_over_h2: float, sensors=None, alpha: float = 1.0):
+    def __init__(self, u0, steps: int, dt_over_h2: float, sensors=None, alpha: float = 1.0,
+                 checkpoint_every: int | None = None):
         u0 = np.asarray(u0, dtype=np.float64)
         super().__init__(np.full(np.shape(u0), float(alpha)), u0, dt=dt_over_h2, steps=steps,
-                         h=1.0)
+                         h=1.0, checkpoint_every=checkpoint_every)
         if sensors is None:
             sensors = np.argwhere(np.ones((self.n, self.n), dtype=bool))
         sensors = np.asarray(sensors)

@@ -118,6 +118,10 @@ class MassSpring(Simulator):
         integrator: ``"symplectic_euler"`` (default) or ``"euler"`` (explicit).
         ball: ``(center, radius)`` of a fixed ball (a disc in 2-D) that masses cannot enter.
         floor: height below which masses cannot go.
+        checkpoint_every: store the state only at every this many steps (a divisor of
+            ``steps``) and recompute the steps between while differentiating (memory for
+            ``checkpoint_every + steps / checkpoint_every`` states instead of ``steps``);
+            default: every state is stored.
 
     Example:
         >>> import numpy as np, tidal as td
@@ -132,7 +136,7 @@ class MassSpring(Simulator):
     def __init__(self, positions, springs, stiffness, steps: int, dt: float = 1e-3,
                  damping: float = 0.5, gravity: float = 9.8, anchored=(), rest=None,
                  mass=1.0, velocities=None, integrator: str = "symplectic_euler",
-                 ball=None, floor: float | None = None):
+                 ball=None, floor: float | None = None, checkpoint_every: int | None = None):
         positions = np.asarray(positions, dtype=np.float64)
         springs = np.asarray(springs)
         if positions.ndim != 2 or positions.shape[1] not in (2, 3) or len(positions) < 1:
@@ -145,15 +149,14 @@ class MassSpring(Simulator):
                                      f"shape {np.shape(springs)}")
         if springs.min() < 0 or springs.max() >= n or np.any(springs[:, 0] == springs[:, 1]):
             raise TidalArgumentError(f"springs must join two different masses of the {n}")
-        if not isinstance(steps, int) or steps < 1:
-            raise TidalArgumentError(f"steps must be a positive int, got {steps!r}")
+        window = self._plan(steps, checkpoint_every)
         if not dt > 0:
             raise TidalArgumentError(f"dt must be positive, got {dt!r}")
         if integrator not in INTEGRATORS:
             raise TidalArgumentError(f"unknown integrator {integrator!r}",
                                      hint=f"choose one of {', '.join(INTEGRATORS)}")
         m = len(springs)
-        self.n, self.m, self.dim, self.steps, self.dt = n, m, dim, steps, float(dt)
+        self.n, self.m, self.dim, self.dt = n, m, dim, float(dt)
         self.integrator = integrator
         if rest is None:
             rest = np.linalg.norm(positions[springs[:, 1]] - positions[springs[:, 0]], axis=1)
@@ -175,17 +178,17 @@ class MassSpring(Simulator):
             self.set("v0", velocities)
 
         real = runtime.config().default_fp.taichi
-        self.x = ti.Vector.field(dim, real, shape=(steps + 1, n), needs_grad=True)
-        self.v = ti.Vector.field(dim, real, shape=(steps + 1, n), needs_grad=True)
-        self.f = ti.Vector.field(dim, real, shape=(steps, n), needs_grad=True)
+        self.x = ti.Vector.field(dim, real, shape=(window + 1, n), needs_grad=True)
+        self.v = ti.Vector.field(dim, real, shape=(window + 1, n), needs_grad=True)
+        self.f = ti.Vector.field(dim, real, shape=(window, n), needs_grad=True)
         self.k = ti.field(real, shape=m, needs_grad=True)
         self.c = ti.field(real, shape=(), needs_grad=True)
         self.rest = ti.field(real, shape=m)
         self.ends = ti.field(ti.i32, shape=(m, 2))
         self.free = ti.field(real, shape=n)
         self.inv_mass = ti.field(real, shape=n)
-        self.data = ti.Vector.field(dim, real, shape=(steps + 1, n))
-        self.weights = ti.Vector.field(dim, real, shape=(steps + 1, n))
+        self.data = ti.Vector.field(dim, real, shape=(window + 1, n))
+        self.weights = ti.Vector.field(dim, real, shape=(window + 1, n))
         self.loss = ti.field(real, shape=(), needs_grad=True)
         self.rest.from_numpy(rest.copy())
         self.ends.from_numpy(springs.astype(np.int32))
@@ -205,7 +208,7 @@ class MassSpring(Simulator):
         x, v, f, k, c, rest, ends = self.x, self.v, self.f, self.k, self.c, self.rest, self.ends
         free, inv_mass, data, weights, loss = self.free, self.inv_mass, self.data, \
             self.weights, self.loss
-        n, m, dim, steps, dt = self.n, self.m, self.dim, self.steps, self.dt
+        n, m, dim, steps, dt = self.n, self.m, self.dim, self.window, self.dt
         symplectic = 1.0 if self.integrator == "symplectic_euler" else 0.0
         g = np.zeros(dim)
         g[1] = -gravity

@@ -52,6 +52,9 @@ class MPM2D(Simulator):
         gravity: downward acceleration.
         density: particle mass per unit area (each particle carries ``(dx / 2)^2`` of area).
         wall: width of the sticky boundary in cells.
+        checkpoint_every: store the particles only at every this many steps (a divisor of
+            ``steps``) and recompute the steps between while differentiating (default: every
+            step is stored).
 
     Example:
         >>> import numpy as np, tidal as td
@@ -65,7 +68,7 @@ class MPM2D(Simulator):
 
     def __init__(self, positions, steps: int, E: float = 100.0, nu: float = 0.2,
                  velocities=None, grid: int = 32, dt: float = 2e-4, gravity: float = 9.8,
-                 density: float = 1.0, wall: int = 3):
+                 density: float = 1.0, wall: int = 3, checkpoint_every: int | None = None):
         positions = np.asarray(positions, dtype=np.float64)
         if positions.ndim != 2 or positions.shape[1] != 2 or len(positions) < 1:
             raise TidalArgumentError(f"positions must have shape (particles, 2), got "
@@ -77,13 +80,12 @@ class MPM2D(Simulator):
         if not np.all(inside):
             raise TidalArgumentError(f"particles must start inside the walls, in "
                                      f"({wall / grid:g}, {1 - wall / grid:g})^2")
-        if not isinstance(steps, int) or steps < 1:
-            raise TidalArgumentError(f"steps must be a positive int, got {steps!r}")
+        window = self._plan(steps, checkpoint_every)
         if not dt > 0:
             raise TidalArgumentError(f"dt must be positive, got {dt!r}")
         if not 0.0 <= nu < 0.5:
             raise TidalArgumentError(f"the Poisson ratio must lie in [0, 0.5), got {nu!r}")
-        self.particles, self.steps, self.dt, self.grid = len(positions), steps, float(dt), grid
+        self.particles, self.dt, self.grid = len(positions), float(dt), grid
         self.nu = float(nu)
         self._values = {"E": np.array(0.0), "x0": positions.copy(),
                         "v0": np.zeros_like(positions)}
@@ -91,14 +93,14 @@ class MPM2D(Simulator):
         if velocities is not None:
             self.set("v0", velocities)
         real = runtime.config().default_fp.taichi
-        n, shape = self.particles, (steps + 1, self.particles)
+        n, shape = self.particles, (window + 1, self.particles)
         self.x = ti.Vector.field(2, real, shape=shape, needs_grad=True)
         self.v = ti.Vector.field(2, real, shape=shape, needs_grad=True)
         self.C = ti.Matrix.field(2, 2, real, shape=shape, needs_grad=True)
         self.F = ti.Matrix.field(2, 2, real, shape=shape, needs_grad=True)
-        self.grid_p = ti.Vector.field(2, real, shape=(steps, grid, grid), needs_grad=True)
-        self.grid_m = ti.field(real, shape=(steps, grid, grid), needs_grad=True)
-        self.grid_v = ti.Vector.field(2, real, shape=(steps, grid, grid), needs_grad=True)
+        self.grid_p = ti.Vector.field(2, real, shape=(window, grid, grid), needs_grad=True)
+        self.grid_m = ti.field(real, shape=(window, grid, grid), needs_grad=True)
+        self.grid_v = ti.Vector.field(2, real, shape=(window, grid, grid), needs_grad=True)
         self.E = ti.field(real, shape=(), needs_grad=True)
         self.data = ti.Vector.field(2, real, shape=shape)
         self.weights = ti.Vector.field(2, real, shape=shape)
@@ -111,7 +113,7 @@ class MPM2D(Simulator):
         x, v, C, F, E = self.x, self.v, self.C, self.F, self.E
         grid_p, grid_m, grid_v = self.grid_p, self.grid_m, self.grid_v
         data, weights, loss = self.data, self.weights, self.loss
-        steps, dt, g, nu = self.steps, self.dt, self.grid, self.nu
+        steps, dt, g, nu = self.window, self.dt, self.grid, self.nu
         inv_dx = float(g)
         real = runtime.config().default_fp.taichi
         mu_per_E, la_per_E = 0.5 / (1.0 + nu), nu / ((1.0 + nu) * (1.0 - 2.0 * nu))
@@ -225,9 +227,12 @@ class MPM2D(Simulator):
             raise TidalArgumentError(f"E must be positive, got {float(value)}",
                                      hint="fit it with log_scale=True to keep it so")
 
+    def _carried(self) -> list:
+        return [self.x, self.v, self.C, self.F]
+
     def _load_more(self) -> None:
         self.C.fill(0.0)
-        identity = np.zeros((self.steps + 1, self.particles, 2, 2))
+        identity = np.zeros((self.window + 1, self.particles, 2, 2))
         identity[0] = np.eye(2)
         self.F.from_numpy(identity)
         self.grid_p.fill(0.0)

@@ -45,6 +45,9 @@ class RigidBoxes2D(Simulator):
         push: (steps, bodies, 2) applied force at the centre during each step (default 0).
         gravity: downward acceleration.
         floor: height of the ground.
+        checkpoint_every: store the poses only at every this many steps (a divisor of
+            ``steps``) and recompute the steps between while differentiating (default: every
+            step is stored).
 
     Example:
         >>> import numpy as np, tidal as td
@@ -58,7 +61,7 @@ class RigidBoxes2D(Simulator):
     def __init__(self, half_extents, positions, steps: int, dt: float = 2e-3, mass=1.0,
                  restitution: float = 0.5, friction: float = 0.3, velocities=None,
                  angles=None, spins=None, push=None, gravity: float = 9.8,
-                 floor: float = 0.0):
+                 floor: float = 0.0, checkpoint_every: int | None = None):
         ext = np.asarray(half_extents, dtype=np.float64)
         pos = np.asarray(positions, dtype=np.float64)
         if ext.ndim != 2 or ext.shape[1] != 2 or np.any(ext <= 0):
@@ -66,12 +69,11 @@ class RigidBoxes2D(Simulator):
                                      f"{ext.tolist()}")
         if pos.shape != ext.shape:
             raise TidalArgumentError(f"positions must have shape {ext.shape}, got {pos.shape}")
-        if not isinstance(steps, int) or steps < 1:
-            raise TidalArgumentError(f"steps must be a positive int, got {steps!r}")
+        window = self._plan(steps, checkpoint_every)
         if not dt > 0:
             raise TidalArgumentError(f"dt must be positive, got {dt!r}")
         nb = len(ext)
-        self.bodies, self.steps, self.dt, self.floor = nb, steps, float(dt), float(floor)
+        self.bodies, self.dt, self.floor = nb, float(dt), float(floor)
         self._values = {"mass": np.ones(nb), "restitution": np.array(0.0),
                         "friction": np.array(0.0), "x0": pos.copy(),
                         "v0": np.zeros((nb, 2)), "angle0": np.zeros(nb),
@@ -89,7 +91,7 @@ class RigidBoxes2D(Simulator):
             raise TidalArgumentError(f"push must have shape {(steps, nb, 2)}, got "
                                      f"{push.shape}")
         real = runtime.config().default_fp.taichi
-        shape = (steps + 1, nb)
+        shape = (window + 1, nb)
         self.x = ti.Vector.field(2, real, shape=shape, needs_grad=True)
         self.v = ti.Vector.field(2, real, shape=shape, needs_grad=True)
         self.angle = ti.field(real, shape=shape, needs_grad=True)
@@ -98,12 +100,13 @@ class RigidBoxes2D(Simulator):
         self.e = ti.field(real, shape=(), needs_grad=True)
         self.mu = ti.field(real, shape=(), needs_grad=True)
         self.ext = ti.Vector.field(2, real, shape=nb)
-        self.push = ti.Vector.field(2, real, shape=(steps, nb))
+        self.push = ti.Vector.field(2, real, shape=(window, nb))
         self.data = ti.Vector.field(3, real, shape=shape)
         self.weights = ti.Vector.field(3, real, shape=shape)
         self.loss = ti.field(real, shape=(), needs_grad=True)
         self.ext.from_numpy(ext)
-        self.push.from_numpy(push)
+        self._push = push.copy()
+        self.push.from_numpy(push[:window])
         self._extents = ext
         self._kernels(gravity)
 
@@ -119,7 +122,7 @@ class RigidBoxes2D(Simulator):
             self.mu
         ext, push, data, weights, loss = self.ext, self.push, self.data, self.weights, \
             self.loss
-        nb, steps, dt, floor = self.bodies, self.steps, self.dt, self.floor
+        nb, steps, dt, floor = self.bodies, self.window, self.dt, self.floor
         real = runtime.config().default_fp.taichi
 
         @td.func
@@ -192,9 +195,14 @@ class RigidBoxes2D(Simulator):
         if name in ("restitution", "friction") and value < 0:
             raise TidalArgumentError(f"{name} must be non-negative, got {float(value)}")
 
+    def _load_window(self, s: int) -> None:
+        self.push.from_numpy(self._push[s * self.window:(s + 1) * self.window])
+
     def simulate(self, whole: bool = True) -> np.ndarray:
         """Poses ``(steps + 1, bodies, 3)``: centre ``x``, ``y`` and angle at every step."""
-        super().simulate(whole)
+        return super().simulate(whole)
+
+    def _window_states(self) -> np.ndarray:
         return np.concatenate([self.x.to_numpy(), self.angle.to_numpy()[..., None]], axis=2)
 
     @property

@@ -19,11 +19,26 @@ guarantees the same behaviour for every model:
 
 Models whose parameters do not live one per field (:class:`~tidal.physics.ode.ODE` packs them
 in one vector) override those methods.
+
+**Checkpointing.** A model built with ``checkpoint_every=k`` stores only ``k + 1`` states in its
+fields (a window) however many steps it runs: a run goes window by window, keeping the state at
+every ``k``-th step (a checkpoint, in NumPy) and nothing else. The gradient then goes back window
+by window: each window is recomputed from its checkpoint under ``td.Tape`` with the adjoint of
+the state it hands on (``lam``) added to its loss as ``sum(lam * last state)``, so the adjoint
+of its first state is the ``lam`` of the window before. Hessian-vector products do the same over
+tangents: a forward sweep carries the state's tangent from window to window, the backward sweep
+carries ``lam`` and its tangent. Memory: the window and the checkpoints,
+``(k + 1) + steps / k`` states instead of ``steps + 1``; time: one extra forward run. Values
+and derivatives equal the unwindowed run's to rounding. A model supports it by sizing its
+time-indexed fields by :attr:`window` (steps held) rather than ``steps``, and naming its carried
+state in :meth:`_carried` (by default, the fields whose first slice is a parameter).
 """
 
 import numpy as np
+import taichi as ti
 
 import tidal as td
+from tidal.autodiff import memory
 from tidal.dsl.errors import TidalArgumentError
 
 
@@ -32,6 +47,10 @@ class Simulator:
     subclass's kernels and fields."""
 
     steps: int
+    #: steps between checkpoints (None: every state is stored)
+    checkpoint_every: int | None = None
+    #: steps the time-indexed fields hold (``steps``, or ``checkpoint_every``)
+    window: int
     #: words naming the axes of ``observation_shape`` in error messages
     layout = ""
     _values: dict
@@ -62,6 +81,48 @@ class Simulator:
         """``data`` in ``observation_shape`` where a shorter form is accepted (unchanged by
         default)."""
         return data
+
+    def _carried(self) -> list:
+        """The state fields (time first) whose last slice starts the next window: by default
+        the fields whose first slice is a parameter."""
+        out = []
+        for field, first in self._param_fields().values():
+            if first and all(field is not f for f in out):
+                out.append(field)
+        return out
+
+    def _load_window(self, s: int) -> None:
+        """Fields besides the state to prepare for window ``s`` (none by default; a model with
+        inputs over time loads their slice here)."""
+
+    def _plan(self, steps: int, checkpoint_every) -> int:
+        """Check ``steps`` and ``checkpoint_every``; set them and :attr:`window` (what the
+        time-indexed fields must hold) and return the window."""
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+            raise TidalArgumentError(f"steps must be a positive int, got {steps!r}")
+        steps = int(steps)
+        k = checkpoint_every
+        if k is not None:
+            if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= steps:
+                raise TidalArgumentError(f"checkpoint_every must be an int in 1..steps "
+                                         f"({steps}), got {k!r}")
+            k = int(k)
+            if steps % k:
+                near = [d for d in range(1, steps + 1) if steps % d == 0]
+                best = sorted(near, key=lambda d: abs(d - k))[:3]
+                raise TidalArgumentError(
+                    f"checkpoint_every={k} does not divide steps={steps}",
+                    hint=f"use a divisor of {steps}, such as {', '.join(map(str, sorted(best)))}")
+            if k == steps:
+                k = None
+        self.steps, self.checkpoint_every = steps, k
+        self.window = steps if k is None else k
+        return self.window
+
+    @property
+    def windows(self) -> int:
+        """How many windows a run goes through (1 without checkpointing)."""
+        return self.steps // self.window
 
     # -- parameters ----------------------------------------------------------------------------
     @property
@@ -120,25 +181,49 @@ class Simulator:
     def simulate(self, whole: bool = True) -> np.ndarray:
         """Every state of the run: one ``rollout`` launch, or ``whole=False``: one ``advance``
         launch per step (the same values)."""
-        self.reset()
+        if self.checkpoint_every is None:
+            self.reset()
+            self._step_all(whole)
+            return self._window_states().astype(np.float64)
+        self._before_run()
+        parts = []
+        self._sweep(whole, lambda s: parts.append(self._window_states()[0 if s == 0 else 1:]))
+        return np.concatenate(parts).astype(np.float64)
+
+    def _window_states(self) -> np.ndarray:
+        """The states the fields hold now, as :meth:`simulate` returns them (by default the
+        ``states`` field)."""
+        return self.states.to_numpy()
+
+    def _step_all(self, whole: bool) -> None:
         if whole:
             self.rollout()
         else:
-            for t in range(self.steps):
+            for t in range(self.window):
                 self.advance(t)
-        return self.states.to_numpy().astype(np.float64)
 
     def run(self, whole: bool = True):
         """The rollout (or one ``advance`` per step) and the loss, after :meth:`reset`;
-        returns the loss field."""
+        returns the loss field. With checkpointing: every window in turn (its own
+        :meth:`reset` first), the loss field holding the total."""
+        if self.checkpoint_every is not None:
+            self._before_run()
+            total, _ = self._sweep(whole)
+            self.loss[None] = total
+            return self.loss
+        return self._run_window(0, whole, carry=False)
+
+    def _run_window(self, s: int, whole: bool, carry: bool):
+        """The loss of window ``s``: its steps, its mismatch, the extra terms once (window 0)
+        and, with ``carry``, ``sum(lam * last state)``."""
         self.loss.fill(0.0)
-        if whole:
-            self.rollout()
-        else:
-            for t in range(self.steps):
-                self.advance(t)
+        self._step_all(whole)
         self.mismatch()
-        self._extra_loss()
+        if s == 0:
+            self._extra_loss()
+        if carry:
+            for kernel in self._carry_kernels():
+                kernel()
         return self.loss
 
     # -- observations --------------------------------------------------------------------------
@@ -152,13 +237,16 @@ class Simulator:
             raise TidalArgumentError(f"observations must have shape {shape} ({self.layout}), "
                                      f"got {np.shape(data)}",
                                      hint="mark values that were not observed with NaN")
-        w = np.ones(shape) if weights is None else np.broadcast_to(
-            np.asarray(weights, dtype=np.float64), shape).copy()
+        w = np.broadcast_to(np.asarray(1.0 if weights is None else weights, dtype=np.float64),
+                            shape)
         if np.any(w < 0) or not np.all(np.isfinite(w)):
             raise TidalArgumentError("weights must be finite and non-negative")
-        missing = ~np.isfinite(data)
-        w[missing] = 0.0
-        self.data.from_numpy(np.where(missing, 0.0, data))
+        observed = np.isfinite(data)
+        if self.checkpoint_every is not None:  # kept as given; loaded a window at a time
+            self._observed = (data, w)
+            return int(np.count_nonzero(observed & (w != 0)))
+        w = np.where(observed, w, 0.0)
+        self.data.from_numpy(np.where(observed, data, 0.0))
         self.weights.from_numpy(w)
         return int(np.count_nonzero(w))
 
@@ -168,8 +256,8 @@ class Simulator:
         slots = self._param_fields()
         names = list(slots)
         fields = [slots[n][0] for n in names]
-        zeros = [np.zeros(((self.steps + 1,) if slots[n][1] else ()) + self._values[n].shape)
-                 for n in names]
+        zeros = [np.zeros(((f.shape[0],) if slots[n][1] else ()) + self._values[n].shape)
+                 for n, f in zip(names, fields)]
         return slots, names, fields, zeros
 
     def _parts(self, names, slots, order, arrays) -> list:
@@ -185,6 +273,9 @@ class Simulator:
         for each of ``names``."""
         for n in names:
             self._known(n)
+        if self.checkpoint_every is not None:
+            value, grads, _ = self._windowed_derivatives(names, None, whole)
+            return value, grads
         self.reset()
         with td.Tape(self.loss):
             self.run(whole)
@@ -198,6 +289,8 @@ class Simulator:
             self._known(n)
         if len(vectors) != len(names):
             raise TidalArgumentError(f"{len(vectors)} vectors for {len(names)} names")
+        if self.checkpoint_every is not None:
+            return self._windowed_derivatives(names, vectors, whole)
         self.reset()
         slots, order, fields, tangents = self._tangent_layout()
         for n, vec in zip(names, vectors):
@@ -210,3 +303,177 @@ class Simulator:
         value, grads, hvps = td.hvp(lambda: self.run(whole), fields, tangents)
         return (float(value), self._parts(names, slots, order, grads),
                 self._parts(names, slots, order, hvps))
+
+    # -- checkpointed runs (window by window) --------------------------------------------------
+    def _start_window(self, s: int, checkpoint) -> None:
+        """Load the fields for window ``s``: parameters and other fields as for a whole run,
+        then (``s > 0``) the checkpoint into the carried fields' first slice, and the window's
+        observations (the first slice's weight zero after window 0: counted once)."""
+        self._load()
+        self._load_window(s)
+        if s:
+            for field, value in zip(self._carried(), checkpoint):
+                full = np.zeros(field.shape + value.shape[len(field.shape) - 1:])
+                full[0] = value
+                field.from_numpy(full)
+        observed = getattr(self, "_observed", None)
+        lo, hi = s * self.window, (s + 1) * self.window + 1
+        if observed is None:
+            self.weights.fill(0.0)
+            return
+        data, weights = observed
+        d = data[lo:hi]
+        w = np.where(np.isfinite(d), weights[lo:hi], 0.0)
+        if s:
+            w[0] = 0.0
+        self.data.from_numpy(np.where(np.isfinite(d), d, 0.0))
+        self.weights.from_numpy(w)
+
+    def _last_states(self) -> list:
+        return [f.to_numpy()[-1].copy() for f in self._carried()]
+
+    def _sweep(self, whole: bool, each=None):
+        """Every window forward; returns the total loss and the checkpoints (the carried state
+        at the start of every window, and after the last)."""
+        checkpoints, total = [None], 0.0
+        for s in range(self.windows):
+            self._start_window(s, checkpoints[s])
+            total += float(self._run_window(s, whole, carry=False)[None])
+            if each is not None:
+                each(s)
+            checkpoints.append(self._last_states())
+        return total, checkpoints
+
+    def _carry_fields(self) -> list:
+        """One ``lam`` field per carried field, shaped like one of its slices."""
+        if getattr(self, "_lams", None) is None:
+            lams = []
+            for f in self._carried():
+                kw = dict(dtype=f.dtype, shape=f.shape[1:], needs_grad=True)
+                if hasattr(f, "m") and f.ndim == 2:
+                    lams.append(ti.Matrix.field(f.n, f.m, **kw))
+                elif hasattr(f, "n"):
+                    lams.append(ti.Vector.field(f.n, **kw))
+                else:
+                    lams.append(ti.field(**kw))
+            self._lams = lams
+        return self._lams
+
+    def _carry_kernels(self) -> list:
+        if getattr(self, "_carries", None) is None:
+            self._carries = [_carry_kernel(f, lam, self.loss, self.window)
+                             for f, lam in zip(self._carried(), self._carry_fields())]
+        return self._carries
+
+    def _windowed_derivatives(self, names, vectors, whole: bool):
+        """Loss, gradients and (with ``vectors``) Hessian-vector products window by window:
+        checkpoints forward (with the state's tangent when there are vectors), then back from
+        the last window, each recomputed from its checkpoint with the carried adjoint."""
+        self._before_run()
+        slots = self._param_fields()
+        carried, lams = self._carried(), self._carry_fields()
+        fixed = [n for n in slots if not slots[n][1]]
+        fixed_fields = [slots[n][0] for n in fixed]
+        direction = dict(zip(names, vectors)) if vectors is not None else {}
+        v_fixed = [np.asarray(direction.get(n, np.zeros(self._values[n].shape)), np.float64)
+                   .reshape(self._values[n].shape) for n in fixed]
+        first_of = {id(slots[n][0]): n for n in slots if slots[n][1]}
+
+        def window_tangent(field, first_slice):
+            t = np.zeros(field.shape + first_slice.shape[len(field.shape) - 1:])
+            t[0] = first_slice
+            return t
+
+        # forward: checkpoints (and the state's tangent at each)
+        checkpoints, tangents, value = [None], [], 0.0
+        if vectors is not None:
+            tangents.append([np.asarray(direction[first_of[id(f)]], np.float64).reshape(
+                self._values[first_of[id(f)]].shape) if first_of.get(id(f)) in direction
+                else np.zeros(f.shape[1:] + _element(f)) for f in carried])
+        for s in range(self.windows):
+            self._start_window(s, checkpoints[s])
+            if vectors is None:
+                value += float(self._run_window(s, whole, carry=False)[None])
+            else:
+                v, _ = td.jvp_run(lambda s=s: self._run_window(s, whole, carry=False),
+                                  fixed_fields + carried, v_fixed + [
+                                      window_tangent(f, t) for f, t in zip(carried, tangents[s])])
+                value += v
+                tangents.append([memory.storage(f, "tangent").to_numpy()[-1].copy()
+                                 for f in carried])
+            checkpoints.append(self._last_states())
+        # backward, window by window
+        grads = {n: np.zeros(self._values[n].shape) for n in fixed}
+        hvps = {n: np.zeros(self._values[n].shape) for n in fixed}
+        lam = [np.zeros(f.shape[1:] + _element(f)) for f in carried]
+        lam_dot = [np.zeros_like(a) for a in lam]
+        for s in reversed(range(self.windows)):
+            self._start_window(s, checkpoints[s])
+            for field, a in zip(lams, lam):
+                field.from_numpy(a)
+            if vectors is None:
+                with td.Tape(self.loss):
+                    self._run_window(s, whole, carry=True)
+                g = [f.grad.to_numpy() for f in fixed_fields + carried]
+                h = None
+            else:
+                _, g, h = td.hvp(lambda s=s: self._run_window(s, whole, carry=True),
+                                 fixed_fields + carried + lams,
+                                 v_fixed + [window_tangent(f, t) for f, t in
+                                            zip(carried, tangents[s])] + lam_dot)
+            for i, n in enumerate(fixed):
+                grads[n] += np.asarray(g[i], np.float64).reshape(grads[n].shape)
+                if h is not None:
+                    hvps[n] += np.asarray(h[i], np.float64).reshape(hvps[n].shape)
+            lam = [np.asarray(a, np.float64)[0].copy() for a in g[len(fixed):len(fixed) + len(lam)]]
+            if h is not None:
+                lam_dot = [np.asarray(a, np.float64)[0].copy()
+                           for a in h[len(fixed):len(fixed) + len(lam)]]
+        for f, a, ad in zip(carried, lam, lam_dot):
+            n = first_of.get(id(f))
+            if n is not None:
+                grads[n], hvps[n] = a.reshape(self._values[n].shape), \
+                    ad.reshape(self._values[n].shape)
+        grads_out = [grads[n].copy() for n in names]
+        if vectors is None:
+            return value, grads_out, None
+        return value, grads_out, [hvps[n].copy() for n in names]
+
+
+def _element(field) -> tuple:
+    """The element shape of a field's values (``()`` for a scalar field)."""
+    if hasattr(field, "m") and getattr(field, "ndim", 1) == 2:
+        return (field.n, field.m)
+    if hasattr(field, "n"):
+        return (field.n,)
+    return ()
+
+
+def _carry_kernel(field, lam, loss, last: int):
+    """A kernel adding ``sum(lam * field[last])`` to ``loss``."""
+    shape, tensor = lam.shape, bool(_element(field))
+    if len(shape) == 1:
+        if tensor:
+            @td.kernel
+            def carry():
+                for i in range(shape[0]):
+                    loss[None] += (lam[i] * field[last, i]).sum()
+        else:
+            @td.kernel
+            def carry():
+                for i in range(shape[0]):
+                    loss[None] += lam[i] * field[last, i]
+    elif len(shape) == 2:
+        if tensor:
+            @td.kernel
+            def carry():
+                for i, j in ti.ndrange(shape[0], shape[1]):
+                    loss[None] += (lam[i, j] * field[last, i, j]).sum()
+        else:
+            @td.kernel
+            def carry():
+                for i, j in ti.ndrange(shape[0], shape[1]):
+                    loss[None] += lam[i, j] * field[last, i, j]
+    else:
+        raise TidalArgumentError(f"checkpointing carries states of 1 or 2 axes, got {shape}")
+    return carry
