@@ -17,6 +17,7 @@ from tidal.physics import (
     Heat2D,
     MassSpring,
     RigidBoxes2D,
+    Smoke2D,
     lattice,
 )
 from tidal.physics.mpm import block
@@ -79,8 +80,16 @@ def _rigid(k, rng):
     return sim, ["mass", "restitution", "friction", "x0", "v0", "angle0", "omega0"]
 
 
+def _smoke(k, rng):
+    d0 = 0.2 * rng.random((8, 8))
+    d0[2:4, 3:5] += 1.0
+    return Smoke2D(d0, steps=12, dt=0.5, buoyancy=1.0, v0=0.3 * rng.standard_normal((8, 8, 2)),
+                   smoothing=0.01, checkpoint_every=k), ["d0", "v0", "buoyancy", "source"]
+
+
 MODELS = {"diffusion": _diffusion, "heat": _heat, "advection": _advection,
-          "burgers": _burgers, "mass-spring": _springs, "mpm": _mpm, "rigid": _rigid}
+          "burgers": _burgers, "mass-spring": _springs, "mpm": _mpm, "rigid": _rigid,
+          "smoke": _smoke}
 
 
 def _everything(sim, names, rng):

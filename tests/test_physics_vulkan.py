@@ -7,7 +7,19 @@ import pytest
 
 import tidal as td
 from tidal.dsl import runtime
-from tidal.physics import Diffusion2D, MassSpring, Wave1D, lattice, pair_system, pendulum
+from tidal.physics import (
+    MPM2D,
+    Burgers1D,
+    Diffusion2D,
+    MassSpring,
+    RigidBoxes2D,
+    Smoke2D,
+    Wave1D,
+    lattice,
+    pair_system,
+    pendulum,
+)
+from tidal.physics.mpm import block
 
 from .reference import assert_close
 
@@ -50,8 +62,32 @@ def _wave():
     return Wave1D(0.8, np.sin(np.pi * x), dt=0.02, steps=60), ["c", "u0"]
 
 
+def _burgers():
+    x = np.arange(24) / 24
+    return Burgers1D(0.05, 0.5 + np.sin(2 * np.pi * x), dt=0.005, steps=40), ["viscosity", "u0"]
+
+
+def _mpm():
+    pos = block((0.4, 0.22), (0.09, 0.09), 0.03)
+    return MPM2D(pos, steps=20, E=150.0, grid=16, dt=1e-3,
+                 velocities=np.tile([0.3, -2.0], (len(pos), 1))), ["E"]
+
+
+def _rigid():
+    return RigidBoxes2D([[0.2, 0.1]], [[0.0, 0.2]], steps=40, dt=5e-3, restitution=0.5,
+                        velocities=[[0.5, -2.0]], angles=[0.2], spins=[1.0]), \
+        ["mass", "restitution", "v0"]
+
+
+def _smoke():
+    d0 = np.zeros((8, 8))
+    d0[2:4, 3:5] = 1.0
+    return Smoke2D(d0, steps=10, dt=0.5, buoyancy=1.0), ["d0", "buoyancy"]
+
+
 MODELS = {"pendulum": _pendulum, "mass_spring": _mass_spring, "particles": _particles,
-          "diffusion": _diffusion, "wave": _wave}
+          "diffusion": _diffusion, "wave": _wave, "burgers": _burgers, "mpm": _mpm,
+          "rigid": _rigid, "smoke": _smoke}
 
 
 @pytest.mark.parametrize("name", list(MODELS))

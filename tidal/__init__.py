@@ -17,6 +17,7 @@ from tidal.autodiff.api import (
 )
 from tidal.autodiff.check import check_grad
 from tidal.autodiff.custom import custom_jvp, custom_vjp
+from tidal.autodiff.linear import LinearMap
 from tidal.autodiff.runs import hvp, jvp_run
 from tidal.autodiff.tape import Tape, launch_with_adjoint
 from tidal.dsl.errors import (
@@ -76,6 +77,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "GradientMismatch",
+    "LinearMap",
     "SourceLoc",
     "Tape",
     "launch_with_adjoint",

@@ -59,6 +59,21 @@ class TangentRun:
                 tangent = _storage(field, "tangent")
                 tangent[key] = tangent[key] * 0 if hasattr(field, "n") else 0
 
+    def linear(self, op, srcs: list, dsts: list, args: tuple) -> None:
+        """A :class:`~tidal.autodiff.linear.LinearMap`: the map applied to the values and to
+        their tangents (zero for sources with none), both recorded by an enclosing tape."""
+        for obj in srcs + dsts:
+            if id(obj) not in self.active:
+                memory.zero(_storage(obj, "tangent"))
+                self.active[id(obj)] = obj
+        tangents = ([_storage(s, "tangent") for s in srcs], [_storage(d, "tangent") for d in dsts])
+        outer = launches.outer(self)
+        for pair in ((srcs, dsts), tangents):
+            if outer is not None:
+                outer.linear(op, pair[0], pair[1], args)
+            else:
+                op.run(pair[0], pair[1], args)
+
     def launch(self, spec, args):
         objs = kernels.ref_objects(spec, args)
         for r in spec.kir.writes + spec.kir.adds:

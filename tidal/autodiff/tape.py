@@ -197,6 +197,15 @@ class CustomGrad:
         self.func = func
 
 
+class LinearStep:
+    """A call of a :class:`~tidal.autodiff.linear.LinearMap`: its adjoint applies the map's
+    transpose to the cotangents of what it wrote."""
+
+    def __init__(self, op, srcs: list, dsts: list):
+        self.op, self.srcs, self.dsts = op, srcs, dsts
+        self.name = op.name
+
+
 class Tape:
     """Records ``@td.kernel`` launches and, on exit, computes gradients of ``loss``.
 
@@ -321,6 +330,29 @@ class Tape:
                              "gradient function", hint="register one with @ti.ad.grad_for")
         record = Record(CustomGrad(func), list(args), {}, {})
         (self.replayed if self.replaying else self.records).append(record)
+
+    def linear(self, op, srcs: list, dsts: list, args: tuple) -> None:
+        """A :class:`~tidal.autodiff.linear.LinearMap` called inside the tape: recorded as one
+        step (values it overwrites that a recorded launch read are saved first), then run."""
+        n = len(self.records)
+        k = self.checkpoint_every
+        writes = {id(d): d for d in dsts}
+        if k is not None and not self.replaying and n % k == 0:
+            self.checkpoints[n] = self._state_of(self.written | writes)
+        saved = {}
+        if k is None or self.replaying:
+            for d in dsts:
+                first = op.pattern(d, args)
+                fixed = (0, first[0]) if first and first[0] is not None else None
+                if id(d) not in saved and self._read_before(d, fixed, args):
+                    saved[id(d)] = (d, self.copies.save(d))
+        for src in srcs:
+            self._note_read(src, op.pattern(src, args), args)
+        self.written.update(writes)
+        objects = {id(o): o for o in srcs + dsts}
+        record = Record(LinearStep(op, srcs, dsts), list(args), objects, saved)
+        (self.replayed if self.replaying else self.records).append(record)
+        op.run(srcs, dsts, args)
 
     def launch(self, spec, args):
         # the plan is made at a kernel's first launch, with its adjoint: a kernel tidal cannot
@@ -488,6 +520,14 @@ class Tape:
             if isinstance(rec.spec, CustomGrad):
                 rec.spec.func.grad(*rec.args)
                 continue
+            if isinstance(rec.spec, LinearStep):
+                step = rec.spec
+                step.op.run_transpose([self._adjoint_storage(d) for d in step.dsts],
+                                      [self._adjoint_storage(s) for s in step.srcs],
+                                      tuple(rec.args))
+                for obj, saved in rec.saved.values():
+                    self.copies.restore(obj, saved)
+                continue
             # (a kernel with no array argument has one objects dict for all its launches)
             hit = by_dict.get((id(rec.spec), id(rec.objects)))
             if hit is None:
@@ -536,6 +576,9 @@ class Tape:
                             rec.spec.redo()
                     elif isinstance(rec.spec, CustomGrad):
                         rec.spec.func(*rec.args)  # records itself through Taichi's tape slot
+                    elif isinstance(rec.spec, LinearStep):
+                        self.linear(rec.spec.op, rec.spec.srcs, rec.spec.dsts,
+                                    tuple(rec.args))
                     else:
                         self.launch(rec.spec, rec.args)
             finally:

@@ -9,8 +9,9 @@ from tidal.physics.mpm import MPM2D
 from tidal.physics.ode import ODE
 from tidal.physics.particles import pair_energy, pair_system
 from tidal.physics.rigid import RigidBoxes2D
+from tidal.physics.smoke import Smoke2D
 from tidal.physics.systems import lorenz, lotka_volterra, pendulum
 
 __all__ = ["ODE", "AdvectionDiffusion1D", "Burgers1D", "Diffusion2D", "FitResult", "Heat2D",
-           "MPM2D", "MassSpring", "RigidBoxes2D", "Wave1D", "cloth", "fit", "lattice",
+           "MPM2D", "MassSpring", "RigidBoxes2D", "Smoke2D", "Wave1D", "cloth", "fit", "lattice",
            "lorenz", "lotka_volterra", "pair_energy", "pair_system", "pendulum"]
