@@ -33,7 +33,17 @@ import mass_spring_peers as peers  # noqa: E402
 from common import median_ms, rel  # noqa: E402
 
 import tidal as td  # noqa: E402
-from tidal.physics import Diffusion2D, MassSpring, pair_system, pendulum  # noqa: E402
+from tidal.physics import (  # noqa: E402
+    MPM2D,
+    Burgers1D,
+    Diffusion2D,
+    MassSpring,
+    Particles,
+    RigidBoxes2D,
+    pair_system,
+    pendulum,
+)
+from tidal.physics.mpm import block  # noqa: E402
 
 
 class Case:
@@ -41,10 +51,12 @@ class Case:
     taken, its per-step kernels (launched ``kernels(t)`` for every step under ti.ad.Tape),
     the gradient fields Taichi fills, and a JAX builder (None: no JAX version)."""
 
-    def __init__(self, title, model, names, step_kernels, grad_fields, jax_builder):
+    def __init__(self, title, model, names, step_kernels, grad_fields, jax_builder,
+                 first_kernels=()):
         self.title, self.model, self.names = title, model, names
         self.step_kernels, self.grad_fields, self.jax_builder = step_kernels, grad_fields, \
             jax_builder
+        self.first_kernels = first_kernels  # launched once before the steps (no argument)
 
     def tidal(self):
         value, grads = self.model.loss_grad(self.names)
@@ -52,12 +64,15 @@ class Case:
 
     def taichi(self):
         raw = [k.raw() for k in self.step_kernels]
+        first = [k.raw() for k in self.first_kernels]
         mismatch = self.model.mismatch.raw()
         sim = self.model
 
         def value_and_grad():
             sim.reset()
             with ti.ad.Tape(loss=sim.loss):
+                for k in first:
+                    k()
                 for t in range(sim.steps):
                     for k in raw:
                         k(t)
@@ -219,6 +234,86 @@ def diffusion_case(n: int, steps: int) -> Case:
                 [sim.advance], [lambda: sim.K.grad.to_numpy()], jax_builder)
 
 
+def many_particles_case(n: int, steps: int) -> Case:
+    x0 = 1.12 * np.argwhere(np.ones((int(np.sqrt(n)),) * 2)).astype(np.float64)
+    x0 += np.random.default_rng(2).uniform(-0.05, 0.05, x0.shape)
+    v0 = 0.3 * np.random.default_rng(3).standard_normal(x0.shape)
+    data = Particles("lennard_jones", x0, steps=steps, dt=0.002, velocities=v0, epsilon=1.0,
+                     sigma=1.0).simulate()
+    sim = Particles("lennard_jones", x0, steps=steps, dt=0.002, velocities=v0, epsilon=1.1,
+                    sigma=0.97)
+    sim.observe(data)
+
+    def jax_builder():
+        import jax
+        import jax.numpy as jnp
+
+        d, dt = jnp.asarray(data), 0.002
+        iu, ju = np.triu_indices(len(x0), 1)
+
+        def energy(x, p):
+            delta = x[iu] - x[ju]
+            r = jnp.sqrt(jnp.sum(delta * delta, axis=1))
+            s6 = (p[1] / r) ** 6
+            return jnp.sum(4.0 * p[0] * (s6 * s6 - s6))
+
+        force = jax.grad(energy)
+
+        def loss(p):
+            def body(state, _):
+                x, v, a = state
+                x = x + dt * v + 0.5 * dt * dt * a
+                new_a = -force(x, p)
+                v = v + 0.5 * dt * (a + new_a)
+                return (x, v, new_a), x
+            x = jnp.asarray(x0)
+            _, xs = jax.lax.scan(body, (x, jnp.asarray(v0), -force(x, p)), None, length=steps)
+            return jnp.sum((jnp.concatenate([x[None], xs], 0) - d) ** 2)
+
+        fn = jax.jit(jax.value_and_grad(loss))
+        p0 = jnp.array([1.1, 0.97])
+        return lambda: (lambda v, g: (float(v), np.asarray(g)))(*fn(p0))
+
+    return Case(f"Particles (fields), {len(x0)} LJ particles x {steps} steps", sim,
+                ["epsilon", "sigma"], [sim.drift, sim.kick],
+                [lambda: np.array([sim._scalars[n].grad[None] for n in ("epsilon", "sigma")])],
+                jax_builder, first_kernels=[sim.start])
+
+
+def mpm_case(steps: int) -> Case:
+    pos = block((0.4, 0.22), (0.12, 0.12), 0.03)
+    vel = np.tile([0.3, -2.0], (len(pos), 1))
+    data = MPM2D(pos, steps=steps, E=150.0, grid=16, dt=1e-3, velocities=vel).simulate()
+    sim = MPM2D(pos, steps=steps, E=120.0, grid=16, dt=1e-3, velocities=vel)
+    sim.observe(data)
+    return Case(f"MPM, {len(pos)} particles, 16x16 grid x {steps} steps", sim, ["E"],
+                [sim.to_grid, sim.on_grid, sim.to_particles],
+                [lambda: np.array([sim.E.grad[None]])], None)
+
+
+def rigid_case(steps: int) -> Case:
+    kw = dict(steps=steps, dt=2e-3, angles=[0.3, -0.2], spins=[1.0, 0.0],
+              velocities=[[1.5, 0.0], [-1.0, 1.0]])
+    ext, start = [[0.2, 0.1], [0.15, 0.15]], [[0.0, 0.6], [1.0, 0.4]]
+    data = RigidBoxes2D(ext, start, mass=[1.0, 2.0], restitution=0.6, **kw).simulate()
+    sim = RigidBoxes2D(ext, start, mass=[1.2, 1.8], restitution=0.5, **kw)
+    sim.observe(data)
+    return Case(f"rigid boxes, 2 bodies with contact x {steps} steps", sim,
+                ["mass", "restitution"], [sim.advance],
+                [lambda: sim.m.grad.to_numpy(), lambda: np.array([sim.e.grad[None]])], None)
+
+
+def burgers_case(n: int, steps: int) -> Case:
+    x = np.arange(n) / n
+    u0 = 0.5 + np.sin(2 * np.pi * x)
+    data = Burgers1D(0.02, u0, dt=0.002, steps=steps).simulate()
+    sim = Burgers1D(0.025, u0, dt=0.002, steps=steps)
+    sim.observe(data)
+    return Case(f"Burgers, {n} cells x {steps} steps", sim, ["viscosity", "u0"],
+                [sim.advance], [lambda: np.array([sim._fields["viscosity"].grad[None]]),
+                                lambda: sim.U.grad.to_numpy()[0]], None)
+
+
 # -- main ---------------------------------------------------------------------------------------
 def _jax_available() -> bool:
     try:
@@ -242,7 +337,11 @@ def main() -> None:
     cases = [lambda: pendulum_case(64, int(1000 * s)),
              lambda: mass_spring_case(10 if args.small else 16, int(1000 * s)),
              lambda: particles_case(4, int(1000 * s)),
-             lambda: diffusion_case(16 if args.small else 32, int(400 * s))]
+             lambda: diffusion_case(16 if args.small else 32, int(400 * s)),
+             lambda: many_particles_case(16 if args.small else 64, int(500 * s)),
+             lambda: mpm_case(int(200 * s)),
+             lambda: rigid_case(int(500 * s)),
+             lambda: burgers_case(64, int(1000 * s))]
     print(f"tidal.physics loss + gradient, float64, CPU ({platform.processor() or 'cpu'}, "
           f"{os.cpu_count()} cores), {time.strftime('%Y-%m-%d')}, median of {args.repeats} "
           f"warm calls; JAX {'present' if has_jax else 'not installed'}\n")
@@ -251,7 +350,7 @@ def main() -> None:
         td.init(arch="cpu", default_fp=td.f64, offline_cache=False)
         case = make()
         runs = {"tidal": case.tidal, "Taichi": case.taichi()}
-        if has_jax:
+        if has_jax and case.jax_builder is not None:
             runs["JAX"] = case.jax_builder()
         results, times = {}, {}
         for name, fn in runs.items():

@@ -16,6 +16,7 @@ from tidal.physics import (
     Diffusion2D,
     Heat2D,
     MassSpring,
+    Particles,
     RigidBoxes2D,
     Smoke2D,
     lattice,
@@ -87,9 +88,16 @@ def _smoke(k, rng):
                    smoothing=0.01, checkpoint_every=k), ["d0", "v0", "buoyancy", "source"]
 
 
+def _particles(k, rng):
+    x = 1.12 * np.argwhere(np.ones((3, 3))).astype(float) + 0.05 * rng.standard_normal((9, 2))
+    return Particles("morse", x, steps=12, dt=0.01, velocities=0.2 * rng.standard_normal(x.shape),
+                     depth=1.0, width=2.0, r0=1.1, checkpoint_every=k), \
+        ["depth", "width", "mass", "x0", "v0"]
+
+
 MODELS = {"diffusion": _diffusion, "heat": _heat, "advection": _advection,
           "burgers": _burgers, "mass-spring": _springs, "mpm": _mpm, "rigid": _rigid,
-          "smoke": _smoke}
+          "smoke": _smoke, "particles": _particles}
 
 
 def _everything(sim, names, rng):

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.optimize
 
+from tidal.autodiff import parameters
 from tidal.dsl.errors import TidalArgumentError
 
 METHODS = ("L-BFGS-B", "Newton-CG", "trust-krylov", "adam")
@@ -80,23 +81,15 @@ class FitResult:
         return "\n".join(lines)
 
 
-class _Layout:
+class _Layout(parameters.FlatLayout):
     """The fitted names as one flat vector of optimisation variables (log of the value where
     ``log_scale`` asks for it)."""
 
     def __init__(self, model, names, log_names):
+        super().__init__([np.shape(model.get(n)) for n in names])
         self.names = tuple(names)
-        self.shapes = [np.shape(model.get(n)) for n in names]
-        self.sizes = [int(np.prod(s)) for s in self.shapes]
         self.log = np.concatenate([np.full(k, n in log_names) for n, k in
                                    zip(names, self.sizes)]) if names else np.zeros(0, bool)
-
-    def split(self, flat):
-        out, i = [], 0
-        for shape, k in zip(self.shapes, self.sizes):
-            out.append(np.asarray(flat[i:i + k]).reshape(shape))
-            i += k
-        return out
 
     def values(self, x) -> np.ndarray:
         """Model values (flat) of optimisation variables ``x``."""

@@ -81,11 +81,10 @@ class ODE(Simulator):
         if y0.ndim != 2 or y0.shape[1] != d:
             raise TidalArgumentError(f"y0 must have shape ({d},) or (experiments, {d}) for "
                                      f"the state {self.state}, got {np.shape(y0)}")
-        if not isinstance(steps, int) or steps < 1:
-            raise TidalArgumentError(f"steps must be a positive int, got {steps!r}")
+        self._plan(steps, None)  # every state is stored (an ODE's states are small)
         if not dt > 0:
             raise TidalArgumentError(f"dt must be positive, got {dt!r}")
-        self.experiments, self.steps, self.dt, self.t0 = len(y0), steps, float(dt), float(t0)
+        self.experiments, self.dt, self.t0 = len(y0), float(dt), float(t0)
         self.integrator = integrator
         step = integrators.make_step(rhs, d, k, integrator)
         self._rhs, self._step, self._checked = rhs, step, False

@@ -21,6 +21,7 @@ import numpy as np
 import taichi as ti
 
 import tidal as td
+from tidal.autodiff import parameters
 from tidal.dsl.errors import TidalArgumentError
 
 ACTIVATIONS = ("tanh", "sin", "softplus", "sigmoid")
@@ -101,7 +102,7 @@ class MLP:
                         (width,), ()]
         self.size = int(sum(math.prod(s) for s in self._shapes))
         kept = [f for f in self.fields if not (depth == 1 and (f is self.W or f is self.b))]
-        self._flat = _FlatLayout(kept)
+        self._flat = parameters.FieldVector(kept)
         self.initialise(seed)
         self.func = self._build()
 
@@ -230,57 +231,3 @@ class MLP:
             raise TidalArgumentError(f"points must have shape (n, {self.in_dim}), got "
                                      f"{points.shape}")
         return np.asarray(td.vectorize(self.func)(points), dtype=np.float64).reshape(-1)
-
-
-class _FlatLayout:
-    """Fields seen as one float64 vector (each field row-major, one after the other), read and
-    written by one kernel launch each instead of one copy per field."""
-
-    def __init__(self, fields: list):
-        self.layout = []
-        offset = 0
-        for f in fields:
-            shape = tuple(f.shape)
-            strides = tuple(math.prod(shape[d + 1:]) for d in range(len(shape)))
-            self.layout.append((f, offset, strides))
-            offset += math.prod(shape)
-        self.size = offset
-        layout = self.layout
-
-        @ti.func
-        def position(offset: ti.template(), strides: ti.template(), index):
-            k = offset
-            for d in ti.static(range(len(strides))):
-                k += index[d] * strides[d]
-            return k
-
-        @ti.kernel
-        def write(flat: ti.types.ndarray(dtype=ti.f64, ndim=1)):
-            for f, offset, strides in ti.static(layout):
-                for index in ti.grouped(f):
-                    f[index] = ti.cast(flat[position(offset, strides, index)], f.dtype)
-
-        @ti.kernel
-        def read(out: ti.types.ndarray(dtype=ti.f64, ndim=1), grads: ti.template()):
-            for f, offset, strides in ti.static(layout):
-                for index in ti.grouped(f):
-                    if ti.static(grads):
-                        out[position(offset, strides, index)] = ti.cast(f.grad[index], ti.f64)
-                    else:
-                        out[position(offset, strides, index)] = ti.cast(f[index], ti.f64)
-
-        @ti.kernel
-        def clear_grads():
-            for f, offset, strides in ti.static(layout):  # noqa: B007 - names the tuple
-                for index in ti.grouped(f):
-                    f.grad[index] = 0
-
-        self._write, self._read, self.clear_grads = write, read, clear_grads
-
-    def write(self, flat: np.ndarray) -> None:
-        self._write(np.ascontiguousarray(flat, dtype=np.float64))
-
-    def read(self, grads: bool) -> np.ndarray:
-        out = np.empty(self.size, dtype=np.float64)
-        self._read(out, grads)
-        return out

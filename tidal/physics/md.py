@@ -1,0 +1,256 @@
+"""Many particles interacting by a pair potential (molecular dynamics), simulated and fitted in
+tidal.
+
+:func:`~tidal.physics.particles.pair_system` writes every pair of a small system out as
+straight-line code (fast for a few particles, but its code and compile time grow with the
+square of their number). :class:`Particles` keeps particles in fields and loops over them: the
+force on particle ``i`` is ``sum_j -phi'(r_ij) (x_i - x_j) / r_ij`` over the other particles
+(a loop in the kernel, one thread per particle, so no two threads add to one force), with
+``phi' = td.grad(phi)`` derived from the potential's tidal source. Only pairs closer than
+``cutoff`` interact (default: all); the potential is then shifted by its value at the cutoff,
+so the energy stays continuous. Velocity Verlet, one step written once:
+
+* ``drift(t)``: ``x[t+1] = x[t] + dt v[t] + dt^2 / 2 a[t]`` (parallel over particles);
+* ``kick(t)``: ``a[t+1]`` from the pair forces at ``x[t+1]``, then ``v[t+1] = v[t] + dt / 2
+  (a[t] + a[t+1])`` (parallel over particles);
+
+``advance(t)`` launches both (and, at ``t = 0``, the accelerations at the start); ``rollout()``
+launches the starting accelerations, then runs every step in one launch. Every state is
+stored (or one window with ``checkpoint_every``), so both give identical trajectories.
+
+Named parameters that :func:`tidal.fit` can fit: the potential's (``"epsilon"``, ``"sigma"``
+for Lennard-Jones; ``"depth"``, ``"width"``, ``"r0"`` for Morse; ``"G"``, ``"softening"`` for
+gravity), ``"mass"``, ``"x0"`` and ``"v0"`` (``(n, dim)``). Observations are positions,
+``(steps + 1, n, dim)``.
+"""
+
+import numpy as np
+import taichi as ti
+
+import tidal as td
+from tidal.dsl import runtime
+from tidal.dsl.errors import TidalArgumentError
+from tidal.physics.particles import POTENTIALS
+from tidal.physics.simulator import Simulator
+
+
+class Particles(Simulator):
+    """Particles in 1-3 dimensions interacting by a pair potential, in free space.
+
+    Args:
+        potential: ``"lennard_jones"``, ``"morse"`` or ``"gravity"``.
+        positions: ``(n, dim)`` initial positions (no two alike).
+        steps: number of time steps.
+        dt: time step.
+        velocities: ``(n, dim)`` initial velocities (default 0).
+        mass: the particles' common mass.
+        cutoff: pairs farther apart than this do not interact (default: every pair does).
+        checkpoint_every: store the state only at every this many steps (a divisor of
+            ``steps``) and recompute the steps between while differentiating (default: every
+            step is stored).
+        **params: the potential's parameter values (all of them).
+
+    Example:
+        >>> import numpy as np, tidal as td
+        >>> from tidal.physics import Particles
+        >>> _ = td.init(arch="cpu", default_fp=td.f64)
+        >>> grid = 1.12 * np.argwhere(np.ones((4, 4))).astype(float)
+        >>> gas = Particles("lennard_jones", grid, steps=10, dt=0.002, epsilon=1.0, sigma=1.0)
+        >>> gas.simulate().shape
+        (11, 16, 2)
+    """
+
+    def __init__(self, potential: str, positions, steps: int, dt: float = 0.005,
+                 velocities=None, mass: float = 1.0, cutoff: float | None = None,
+                 checkpoint_every: int | None = None, **params):
+        if potential not in POTENTIALS:
+            raise TidalArgumentError(f"unknown potential {potential!r}",
+                                     hint=f"choose one of {', '.join(POTENTIALS)}")
+        phi, names = POTENTIALS[potential]
+        missing = [n for n in names if n not in params]
+        unknown = [n for n in params if n not in names]
+        if missing or unknown:
+            raise TidalArgumentError(
+                f"the {potential} potential takes the parameters {', '.join(names)}; "
+                + (f"missing {', '.join(missing)}" if missing else
+                   f"unknown {', '.join(unknown)}"))
+        x = np.asarray(positions, dtype=np.float64)
+        if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] not in (1, 2, 3):
+            raise TidalArgumentError(f"positions must have shape (particles, dim) with at "
+                                     f"least two particles and dim 1, 2 or 3, got "
+                                     f"{np.shape(positions)}")
+        n, dim = x.shape
+        gaps = np.linalg.norm(x[:, None] - x[None], axis=-1) + np.eye(n)
+        if np.min(gaps) == 0.0:
+            raise TidalArgumentError("two particles start at the same position (the pair "
+                                     "force is undefined at distance 0)")
+        window = self._plan(steps, checkpoint_every)
+        if not (isinstance(dt, (int, float)) and np.isfinite(dt) and dt > 0):
+            raise TidalArgumentError(f"dt must be a positive number, got {dt!r}")
+        if cutoff is not None and not (np.isfinite(cutoff) and cutoff > 0):
+            raise TidalArgumentError(f"cutoff must be a positive number, got {cutoff!r}")
+        self.potential, self.potential_names = potential, tuple(names)
+        self.n, self.dim, self.dt = n, dim, float(dt)
+        self.cutoff = None if cutoff is None else float(cutoff)
+        self._values = {name: np.array(0.0) for name in names}
+        self._values.update({"mass": np.array(1.0), "x0": x.copy(), "v0": np.zeros_like(x)})
+        for name in names:
+            self.set(name, params[name])
+        self.set("mass", mass)
+        if velocities is not None:
+            self.set("v0", velocities)
+        real = runtime.config().default_fp.taichi
+        shape = (window + 1, n)
+        self.x = ti.Vector.field(dim, real, shape=shape, needs_grad=True)
+        self.v = ti.Vector.field(dim, real, shape=shape, needs_grad=True)
+        self.a = ti.Vector.field(dim, real, shape=shape, needs_grad=True)
+        self._scalars = {name: ti.field(real, shape=(), needs_grad=True)
+                         for name in (*names, "mass")}
+        self.data = ti.Vector.field(dim, real, shape=shape)
+        self.weights = ti.Vector.field(dim, real, shape=shape)
+        self.loss = ti.field(real, shape=(), needs_grad=True)
+        self._kernels(phi, len(names))
+
+    # -- the step, written once ----------------------------------------------------------------
+    def _kernels(self, phi, k: int) -> None:
+        x, v, a, data, weights, loss = self.x, self.v, self.a, self.data, self.weights, \
+            self.loss
+        n, dim, dt, window = self.n, self.dim, self.dt, self.window
+        fields = [self._scalars[name] for name in self.potential_names]
+        mass = self._scalars["mass"]
+        first, second = fields[0], fields[1]
+        third = fields[2] if k == 3 else fields[1]  # (unused for two parameters)
+        force = td.grad(phi, argnums=0)  # dphi/dr, derived from the potential's source
+        far = 1e300 if self.cutoff is None else self.cutoff
+
+        @td.func
+        def coefficients() -> td.vec(k):
+            q = td.vec(k)(0.0)
+            q[0] = first[None]
+            q[1] = second[None]
+            if ti.static(k == 3):
+                q[2] = third[None]
+            return q
+
+        @td.func
+        def acceleration(t: ti.i32, i: ti.i32) -> td.vec(dim):
+            """The pair forces on particle i at step t, over its mass."""
+            q = coefficients()
+            total = td.vec(dim)(0.0)
+            for j in range(n):
+                if j != i:
+                    delta = x[t, i] - x[t, j]
+                    r = delta.norm()
+                    if r < far:
+                        total += -force(r, q) / r * delta
+            return total / mass[None]
+
+        @td.func
+        def drift_one(t: ti.i32, i: ti.i32):
+            x[t + 1, i] = x[t, i] + dt * v[t, i] + 0.5 * dt * dt * a[t, i]
+
+        @td.func
+        def kick_one(t: ti.i32, i: ti.i32):
+            a[t + 1, i] = acceleration(t + 1, i)
+            v[t + 1, i] = v[t, i] + 0.5 * dt * (a[t, i] + a[t + 1, i])
+
+        @td.kernel
+        def start():
+            for i in range(n):
+                a[0, i] = acceleration(0, i)
+
+        @td.kernel
+        def drift(t: ti.i32):
+            for i in range(n):
+                drift_one(t, i)
+
+        @td.kernel
+        def kick(t: ti.i32):
+            for i in range(n):
+                kick_one(t, i)
+
+        def advance(t: int) -> None:
+            """One step: positions, then forces and velocities (two launches; the second
+            reads every position the first wrote). Step 0 first computes the starting
+            accelerations."""
+            if t == 0:
+                start()
+            drift(t)
+            kick(t)
+
+        @td.kernel
+        def steps():
+            for _ in range(1):  # one launch; the time loop and the particles run in order
+                for t in range(window):
+                    for i in range(n):
+                        drift_one(t, i)
+                    for i in range(n):
+                        kick_one(t, i)
+
+        def rollout() -> None:
+            """The starting accelerations, then every step in one launch."""
+            start()
+            steps()
+
+        @td.kernel
+        def mismatch():
+            for t, i in ti.ndrange(window + 1, n):
+                r = x[t, i] - data[t, i]
+                loss[None] += (weights[t, i] * r * r).sum()
+
+        self.start, self.drift, self.kick, self.advance = start, drift, kick, advance
+        self.rollout, self.mismatch = rollout, mismatch
+
+    # -- parameters and runs (the rest is the Simulator base's) -------------------------------
+    def _param_fields(self) -> dict:
+        return {**{name: (f, False) for name, f in self._scalars.items()},
+                "x0": (self.x, True), "v0": (self.v, True)}
+
+    def _check(self, name: str, value: np.ndarray) -> None:
+        if name == "mass" and not value > 0:
+            raise TidalArgumentError(f"mass must be positive, got {float(value)}",
+                                     hint="fit it with log_scale=True to keep it so")
+
+    def _load_more(self) -> None:
+        self.a.fill(0.0)
+
+    def energy(self, trajectory=None) -> np.ndarray:
+        """Kinetic plus potential energy at every stored step of the last run (NumPy, from
+        the fields; the potential shifted to zero at the cutoff), or of ``trajectory`` =
+        ``(positions, velocities)``."""
+        if trajectory is None:
+            trajectory = (self.x.to_numpy(), self.v.to_numpy())
+        x, v = (np.asarray(q, dtype=np.float64) for q in trajectory)
+        p = {name: float(self._values[name]) for name in self.potential_names}
+        kinetic = 0.5 * float(self._values["mass"]) * np.sum(v * v, axis=(1, 2))
+        delta = x[:, :, None] - x[:, None]
+        r = np.linalg.norm(delta, axis=-1)
+        i, j = np.triu_indices(self.n, 1)
+        r = r[:, i, j]
+        pair = _numpy_potential(self.potential, r, p)
+        if self.cutoff is not None:
+            pair = np.where(r < self.cutoff, pair - _numpy_potential(
+                self.potential, np.array(self.cutoff), p), 0.0)
+        return kinetic + pair.sum(axis=1)
+
+    @property
+    def states(self):
+        """Positions at every step, ``x[t, i]`` (what :meth:`simulate` returns)."""
+        return self.x
+
+    layout = "steps + 1, particles, coordinates: NaN marks values not observed"
+
+    @property
+    def observation_shape(self) -> tuple:
+        return (self.steps + 1, self.n, self.dim)
+
+
+def _numpy_potential(potential: str, r, p: dict):
+    """The three potentials in NumPy (a check independent of the tidal source)."""
+    if potential == "lennard_jones":
+        s6 = (p["sigma"] / r) ** 6
+        return 4.0 * p["epsilon"] * (s6 * s6 - s6)
+    if potential == "morse":
+        e = 1.0 - np.exp(-p["width"] * (r - p["r0"]))
+        return p["depth"] * e * e
+    return -p["G"] / np.sqrt(r * r + p["softening"] ** 2)
