@@ -100,7 +100,12 @@ MODELS = {"diffusion": _diffusion, "heat": _heat, "advection": _advection,
           "smoke": _smoke, "particles": _particles}
 
 
-def _everything(sim, names, rng):
+# their Hessian-vector products (tangent kernels, then their adjoints) take a minute or more to
+# compile: compared in the slow run, gradients in CI
+HEAVY = ("mpm", "rigid")
+
+
+def _everything(sim, names, rng, hvp=True):
     truth = sim.simulate()
     noisy = truth + 0.01 * rng.standard_normal(truth.shape)
     noisy.reshape(noisy.shape[0], -1)[3, 0] = np.nan  # one value not observed
@@ -109,20 +114,19 @@ def _everything(sim, names, rng):
     count = sim.observe(noisy)
     vectors = [rng.standard_normal(np.shape(sim.get(n))) for n in names]
     value, grads = sim.loss_grad(names)
-    value2, grads2, hvps = sim.loss_grad_hvp(names, vectors)
+    value2, grads2, hvps = sim.loss_grad_hvp(names, vectors) if hvp else (value, grads, [])
     return dict(whole=sim.simulate(), steps=sim.simulate(whole=False), count=count,
                 value=value, value2=value2, grads=grads, grads2=grads2, hvps=hvps)
 
 
-@pytest.mark.parametrize("model", list(MODELS))
-def test_checkpointed_runs_equal_the_stored_run(model):
+def _compare(model, hvp):
     stored, names = MODELS[model](None, np.random.default_rng(0))
-    reference = _everything(stored, names, np.random.default_rng(1))
+    reference = _everything(stored, names, np.random.default_rng(1), hvp)
     for k in ((4, 3) if model == "diffusion" else (3,)):
         sim, _ = MODELS[model](k, np.random.default_rng(0))
         assert sim.window == k and sim.windows == 12 // k
         assert sim.states.shape[0] == k + 1  # the fields hold one window
-        got = _everything(sim, names, np.random.default_rng(1))
+        got = _everything(sim, names, np.random.default_rng(1), hvp)
         assert_close(got["whole"], reference["whole"], rtol=1e-12, what=f"{model} k={k}")
         assert_close(got["steps"], reference["whole"], rtol=1e-12, what=f"{model} steps")
         assert got["count"] == reference["count"]
@@ -131,6 +135,17 @@ def test_checkpointed_runs_equal_the_stored_run(model):
         for key in ("grads", "grads2", "hvps"):
             for name, a, b in zip(names, got[key], reference[key]):
                 assert_close(a, b, rtol=1e-10, what=f"{model} {key} of {name}, k={k}")
+
+
+@pytest.mark.parametrize("model", list(MODELS))
+def test_checkpointed_runs_equal_the_stored_run(model):
+    _compare(model, hvp=model not in HEAVY)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", HEAVY)
+def test_checkpointed_hessian_vector_products_of_the_heavy_models(model):
+    _compare(model, hvp=True)
 
 
 def test_a_fit_through_a_checkpointed_rollout_equals_the_stored_fit():

@@ -12,7 +12,7 @@ from tests.conftest import ARCH
 from tidal.dsl.errors import TidalArgumentError
 from tidal.physics import Particles, pair_system
 
-from .reference import assert_close, check_named_derivatives
+from .reference import assert_close, check_named_derivatives, run_example
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -126,3 +126,9 @@ def test_bad_input_is_refused(kw, words):
         del args["sigma"]
     with pytest.raises(TidalArgumentError, match=words):
         Particles(**args)
+
+
+def test_the_gas_example_fits_and_saves_its_figure(tmp_path):
+    r = run_example("physics_gas", tmp_path, "--small")
+    assert (tmp_path / "physics_gas.png").exists()
+    assert "standard errors away" in r.stdout

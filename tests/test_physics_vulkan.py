@@ -9,9 +9,11 @@ import tidal as td
 from tidal.dsl import runtime
 from tidal.physics import (
     MPM2D,
+    AdvectionDiffusion1D,
     Burgers1D,
     Diffusion2D,
     MassSpring,
+    Particles,
     RigidBoxes2D,
     Smoke2D,
     Wave1D,
@@ -79,6 +81,20 @@ def _rigid():
         ["mass", "restitution", "v0"]
 
 
+def _advection():
+    x = np.arange(24) / 24
+    return AdvectionDiffusion1D(0.8, 0.01, np.sin(2 * np.pi * x), dt=0.01, steps=40), \
+        ["velocity", "diffusivity", "u0"]
+
+
+def _gas():
+    x = 1.12 * np.argwhere(np.ones((3, 3))).astype(float)
+    x += np.random.default_rng(4).uniform(-0.05, 0.05, x.shape)
+    return Particles("lennard_jones", x, steps=60, dt=0.005, epsilon=1.0, sigma=1.0,
+                     velocities=0.3 * np.random.default_rng(5).standard_normal(x.shape)), \
+        ["epsilon", "sigma", "v0"]
+
+
 def _smoke():
     d0 = np.zeros((8, 8))
     d0[2:4, 3:5] = 1.0
@@ -87,10 +103,12 @@ def _smoke():
 
 MODELS = {"pendulum": _pendulum, "mass_spring": _mass_spring, "particles": _particles,
           "diffusion": _diffusion, "wave": _wave, "burgers": _burgers, "mpm": _mpm,
-          "rigid": _rigid, "smoke": _smoke}
+          "rigid": _rigid, "smoke": _smoke, "gas": _gas}
+SLOW = {"advection": _advection}  # (half a minute to compile on software Vulkan)
 
 
-@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize("name", list(MODELS) + [pytest.param(n, marks=pytest.mark.slow)
+                                                 for n in SLOW])
 def test_f32_gradients_on_vulkan_agree_with_f64_on_the_cpu(name):
     if not runtime.probe("vulkan"):
         pytest.skip("no Vulkan device")
@@ -98,7 +116,7 @@ def test_f32_gradients_on_vulkan_agree_with_f64_on_the_cpu(name):
     data = None
     for arch, fp in (("cpu", td.f64), ("vulkan", td.f32)):
         td.init(arch=arch, default_fp=fp)
-        sim, names = MODELS[name]()
+        sim, names = {**MODELS, **SLOW}[name]()
         if data is None:
             clean = sim.simulate()
             data = clean + 0.01 * np.random.default_rng(1).normal(size=clean.shape)
