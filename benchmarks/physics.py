@@ -347,7 +347,9 @@ def main() -> None:
           f"warm calls; JAX {'present' if has_jax else 'not installed'}\n")
     rows = []
     for make in cases:
-        td.init(arch="cpu", default_fp=td.f64, offline_cache=False)
+        # a fixed autodiff stack: with Taichi's default (adaptive) size its adjoint of the
+        # particles' force loop dies with a bus error at 64 particles
+        td.init(arch="cpu", default_fp=td.f64, offline_cache=False, ad_stack_size=256)
         case = make()
         runs = {"tidal": case.tidal, "Taichi": case.taichi()}
         if has_jax and case.jax_builder is not None:
