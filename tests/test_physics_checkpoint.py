@@ -3,12 +3,14 @@ trajectories (whole rollout and step by step), loss, gradients and Hessian-vecto
 the same model storing every state, holds only a window of ``k + 1`` states in its fields, and
 refuses a ``k`` that does not divide the steps."""
 
+import warnings
+
 import numpy as np
 import pytest
 
 import tidal as td
 from tests.conftest import ARCH
-from tidal.dsl.errors import TidalArgumentError
+from tidal.dsl.errors import TidalArgumentError, TidalWarning
 from tidal.physics import (
     MPM2D,
     AdvectionDiffusion1D,
@@ -22,6 +24,7 @@ from tidal.physics import (
     lattice,
 )
 from tidal.physics.mpm import block
+from tidal.physics.simulator import square_root_divisor
 
 from .reference import assert_close
 
@@ -178,3 +181,21 @@ def test_the_divisors_suggested_divide_the_steps():
     hint = str(err.value).split("such as")[-1]
     suggested = [int(s) for s in hint.replace(",", " ").split() if s.isdigit()]
     assert suggested and all(10_000 % d == 0 for d in suggested) and 100 in suggested
+
+
+def test_auto_picks_the_divisor_nearest_the_square_root():
+    assert [square_root_divisor(s) for s in (12, 100, 20_000, 13, 1)] == [3, 10, 125, 1, 1]
+    sim = Burgers1D(0.05, np.sin(2 * np.pi * np.arange(8) / 8), dt=0.005, steps=100,
+                    checkpoint_every="auto")
+    assert sim.window == 10 and sim.windows == 10
+
+
+def test_a_run_too_big_to_store_warns_before_it_allocates_and_says_what_to_pass():
+    u0 = np.zeros((64, 64))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", TidalWarning)  # stop at the warning: nothing allocated
+        with pytest.raises(TidalWarning, match="checkpoint_every=125"):
+            Diffusion2D(np.full((64, 64), 0.01), u0, dt=0.01, steps=20_000)
+        sim = Diffusion2D(np.full((64, 64), 0.01), u0, dt=0.01, steps=20_000,
+                          checkpoint_every="auto")  # no warning
+    assert sim.window == 125 and sim.states.shape[0] == 126

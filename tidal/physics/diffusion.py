@@ -36,10 +36,10 @@ class Diffusion2D(Simulator):
         h: cell size (default ``1 / (n - 1)``: the unit square).
         source: ``(n, n)`` source field (default 0).
         smoothing: weight of ``sum |grad kappa|^2`` added to the fitting loss.
-        checkpoint_every: store the field only at every this many steps (a divisor of
-            ``steps``) and recompute the steps between while differentiating: memory for
-            ``checkpoint_every + steps / checkpoint_every`` fields instead of ``steps``
-            (default: every step is stored).
+        checkpoint_every: hold a window of this many steps (a divisor of ``steps``, or
+            ``"auto"``: the one nearest its square root) and a checkpoint at each
+            window's end, recomputing windows while differentiating (default: every
+            step is stored).
 
     Example:
         >>> import numpy as np, tidal as td
@@ -58,7 +58,7 @@ class Diffusion2D(Simulator):
             raise TidalArgumentError(f"u0 must be an (n, n) field with n >= 3, got shape "
                                      f"{np.shape(u0)}")
         n = u0.shape[0]
-        window = self._plan(steps, checkpoint_every)
+        window = self._plan(steps, checkpoint_every, per_step=4 * n * n)
         if not dt > 0:
             raise TidalArgumentError(f"dt must be positive, got {dt!r}")
         if smoothing < 0:

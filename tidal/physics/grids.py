@@ -63,7 +63,7 @@ class _Grid1D(Simulator):
                                      f"shape {np.shape(u0)}",
                                      hint="one value per grid point")
         n = u0.shape[0]
-        window = self._plan(steps, checkpoint_every)
+        window = self._plan(steps, checkpoint_every, per_step=4 * n)
         if not (isinstance(dt, (int, float, np.floating, np.integer)) and np.isfinite(dt)
                 and dt > 0):
             raise TidalArgumentError(f"dt must be a positive number, got {dt!r}")
@@ -247,9 +247,10 @@ class AdvectionDiffusion1D(_Grid1D):
             warns).
         steps: number of steps.
         h: cell size (default ``1 / n``: the unit periodic interval).
-        checkpoint_every: store the field only at every this many steps (a divisor of
-            ``steps``) and recompute the steps between while differentiating
-            (default: every step is stored).
+        checkpoint_every: hold a window of this many steps (a divisor of ``steps``, or
+            ``"auto"``: the one nearest its square root) and a checkpoint at each
+            window's end, recomputing windows while differentiating (default: every
+            step is stored).
 
     Named parameters: ``"velocity"``, ``"diffusivity"``, ``"u0"``.
 
@@ -324,9 +325,10 @@ class Burgers1D(_Grid1D):
             h)^2 <= 2 nu dt / h^2`` (a run beyond either warns).
         steps: number of steps.
         h: cell size (default ``1 / n``: the unit periodic interval).
-        checkpoint_every: store the field only at every this many steps (a divisor of
-            ``steps``) and recompute the steps between while differentiating
-            (default: every step is stored).
+        checkpoint_every: hold a window of this many steps (a divisor of ``steps``, or
+            ``"auto"``: the one nearest its square root) and a checkpoint at each
+            window's end, recomputing windows while differentiating (default: every
+            step is stored).
 
     Named parameters: ``"viscosity"``, ``"u0"``.
 

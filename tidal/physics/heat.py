@@ -24,6 +24,7 @@ class Heat2D(Diffusion2D):
             warns).
         sensors: (s, 2) grid indices of the cells observed (default: every cell).
         alpha: the diffusivity.
+        checkpoint_every: as for :class:`~tidal.physics.diffusion.Diffusion2D`.
 
     Example:
         >>> import numpy as np, tidal as td

@@ -118,10 +118,10 @@ class MassSpring(Simulator):
         integrator: ``"symplectic_euler"`` (default) or ``"euler"`` (explicit).
         ball: ``(center, radius)`` of a fixed ball (a disc in 2-D) that masses cannot enter.
         floor: height below which masses cannot go.
-        checkpoint_every: store the state only at every this many steps (a divisor of
-            ``steps``) and recompute the steps between while differentiating (memory for
-            ``checkpoint_every + steps / checkpoint_every`` states instead of ``steps``);
-            default: every state is stored.
+        checkpoint_every: hold a window of this many steps (a divisor of ``steps``, or
+            ``"auto"``: the one nearest its square root) and a checkpoint at each
+            window's end, recomputing windows while differentiating (default: every
+            step is stored).
 
     Example:
         >>> import numpy as np, tidal as td
@@ -149,7 +149,7 @@ class MassSpring(Simulator):
                                      f"shape {np.shape(springs)}")
         if springs.min() < 0 or springs.max() >= n or np.any(springs[:, 0] == springs[:, 1]):
             raise TidalArgumentError(f"springs must join two different masses of the {n}")
-        window = self._plan(steps, checkpoint_every)
+        window = self._plan(steps, checkpoint_every, per_step=8 * n * dim)
         if not dt > 0:
             raise TidalArgumentError(f"dt must be positive, got {dt!r}")
         if integrator not in INTEGRATORS:

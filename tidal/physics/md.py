@@ -45,8 +45,9 @@ class Particles(Simulator):
         velocities: ``(n, dim)`` initial velocities (default 0).
         mass: the particles' common mass.
         cutoff: pairs farther apart than this do not interact (default: every pair does).
-        checkpoint_every: store the state only at every this many steps (a divisor of
-            ``steps``) and recompute the steps between while differentiating (default: every
+        checkpoint_every: hold a window of this many steps (a divisor of ``steps``, or
+            ``"auto"``: the one nearest its square root) and a checkpoint at each
+            window's end, recomputing windows while differentiating (default: every
             step is stored).
         **params: the potential's parameter values (all of them).
 
@@ -84,7 +85,7 @@ class Particles(Simulator):
         if np.min(gaps) == 0.0:
             raise TidalArgumentError("two particles start at the same position (the pair "
                                      "force is undefined at distance 0)")
-        window = self._plan(steps, checkpoint_every)
+        window = self._plan(steps, checkpoint_every, per_step=8 * n * dim)
         if not (isinstance(dt, (int, float)) and np.isfinite(dt) and dt > 0):
             raise TidalArgumentError(f"dt must be a positive number, got {dt!r}")
         if cutoff is not None and not (np.isfinite(cutoff) and cutoff > 0):

@@ -52,8 +52,9 @@ class MPM2D(Simulator):
         gravity: downward acceleration.
         density: particle mass per unit area (each particle carries ``(dx / 2)^2`` of area).
         wall: width of the sticky boundary in cells.
-        checkpoint_every: store the particles only at every this many steps (a divisor of
-            ``steps``) and recompute the steps between while differentiating (default: every
+        checkpoint_every: hold a window of this many steps (a divisor of ``steps``, or
+            ``"auto"``: the one nearest its square root) and a checkpoint at each
+            window's end, recomputing windows while differentiating (default: every
             step is stored).
 
     Example:
@@ -80,7 +81,8 @@ class MPM2D(Simulator):
         if not np.all(inside):
             raise TidalArgumentError(f"particles must start inside the walls, in "
                                      f"({wall / grid:g}, {1 - wall / grid:g})^2")
-        window = self._plan(steps, checkpoint_every)
+        window = self._plan(steps, checkpoint_every,
+                            per_step=28 * len(positions) + 10 * grid * grid)
         if not dt > 0:
             raise TidalArgumentError(f"dt must be positive, got {dt!r}")
         if not 0.0 <= nu < 0.5:

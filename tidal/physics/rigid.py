@@ -45,8 +45,9 @@ class RigidBoxes2D(Simulator):
         push: (steps, bodies, 2) applied force at the centre during each step (default 0).
         gravity: downward acceleration.
         floor: height of the ground.
-        checkpoint_every: store the poses only at every this many steps (a divisor of
-            ``steps``) and recompute the steps between while differentiating (default: every
+        checkpoint_every: hold a window of this many steps (a divisor of ``steps``, or
+            ``"auto"``: the one nearest its square root) and a checkpoint at each
+            window's end, recomputing windows while differentiating (default: every
             step is stored).
 
     Example:
@@ -69,7 +70,7 @@ class RigidBoxes2D(Simulator):
                                      f"{ext.tolist()}")
         if pos.shape != ext.shape:
             raise TidalArgumentError(f"positions must have shape {ext.shape}, got {pos.shape}")
-        window = self._plan(steps, checkpoint_every)
+        window = self._plan(steps, checkpoint_every, per_step=20 * len(ext))
         if not dt > 0:
             raise TidalArgumentError(f"dt must be positive, got {dt!r}")
         nb = len(ext)

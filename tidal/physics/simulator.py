@@ -34,12 +34,26 @@ time-indexed fields by :attr:`window` (steps held) rather than ``steps``, and na
 state in :meth:`_carried` (by default, the fields whose first slice is a parameter).
 """
 
+import warnings
+
 import numpy as np
 import taichi as ti
 
 import tidal as td
 from tidal.autodiff import memory
-from tidal.dsl.errors import TidalArgumentError
+from tidal.dsl import runtime
+from tidal.dsl.errors import TidalArgumentError, TidalWarning
+
+#: storing every state costs more than this many bytes: a model warns and suggests a window
+MEMORY_WARNING = 2 ** 31
+
+
+def square_root_divisor(steps: int) -> int:
+    """The divisor of ``steps`` nearest its square root (the window that minimises window plus
+    checkpoints)."""
+    divisors = [d for d in range(1, int(np.sqrt(steps)) + 1) if steps % d == 0]
+    divisors += [steps // d for d in divisors]
+    return min(divisors, key=lambda d: (abs(d - np.sqrt(steps)), d))
 
 
 class Simulator:
@@ -95,17 +109,33 @@ class Simulator:
         """Fields besides the state to prepare for window ``s`` (none by default; a model with
         inputs over time loads their slice here)."""
 
-    def _plan(self, steps: int, checkpoint_every) -> int:
-        """Check ``steps`` and ``checkpoint_every``; set them and :attr:`window` (what the
-        time-indexed fields must hold) and return the window."""
+    def _plan(self, steps: int, checkpoint_every, per_step: int = 0) -> int:
+        """Check ``steps`` and ``checkpoint_every`` (``"auto"``: the divisor of ``steps``
+        nearest its square root); set them and :attr:`window` (what the time-indexed fields
+        must hold) and return the window. ``per_step``: how many values the model stores per
+        step (states, their gradients, observations); where storing every step would take more
+        than :data:`MEMORY_WARNING` bytes, warn and say which window to use."""
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
             raise TidalArgumentError(f"steps must be a positive int, got {steps!r}")
         steps = int(steps)
         k = checkpoint_every
+        if isinstance(k, str) and k == "auto":
+            k = square_root_divisor(steps)
+        if k is None and per_step:
+            size = 8 if runtime.config().default_fp.taichi == ti.f64 else 4
+            total = (steps + 1) * per_step * size
+            if total > MEMORY_WARNING:
+                suggest = square_root_divisor(steps)
+                warnings.warn(
+                    f"storing all {steps + 1} steps of this model takes about "
+                    f"{total / 2 ** 30:.1f} GiB; pass checkpoint_every={suggest} (or "
+                    f"checkpoint_every='auto') to hold {suggest + 1} steps and a checkpoint "
+                    f"every {suggest} instead (one more forward run per gradient)",
+                    TidalWarning, stacklevel=3)
         if k is not None:
             if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= steps:
                 raise TidalArgumentError(f"checkpoint_every must be an int in 1..steps "
-                                         f"({steps}), got {k!r}")
+                                         f"({steps}) or 'auto', got {k!r}")
             k = int(k)
             if steps % k:
                 near = [d for d in range(1, steps + 1) if steps % d == 0]

@@ -51,8 +51,9 @@ class Smoke2D(Simulator):
             fitting the initial density from few observations).
         tol: relative residual at which the pressure solve stops (default ``1e-12`` in
             float64, ``1e-6`` in float32).
-        checkpoint_every: store the state only at every this many steps (a divisor of
-            ``steps``) and recompute the steps between while differentiating (default: every
+        checkpoint_every: hold a window of this many steps (a divisor of ``steps``, or
+            ``"auto"``: the one nearest its square root) and a checkpoint at each
+            window's end, recomputing windows while differentiating (default: every
             step is stored).
 
     Example:
@@ -76,7 +77,7 @@ class Smoke2D(Simulator):
                                      f"got shape {np.shape(d0)}",
                                      hint="the pressure solve needs an even n")
         n = d0.shape[0]
-        window = self._plan(steps, checkpoint_every)
+        window = self._plan(steps, checkpoint_every, per_step=12 * n * n)
         if not (isinstance(dt, (int, float)) and np.isfinite(dt) and dt > 0):
             raise TidalArgumentError(f"dt must be a positive number, got {dt!r}")
         if not (np.isfinite(smoothing) and smoothing >= 0):
