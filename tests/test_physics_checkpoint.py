@@ -106,6 +106,8 @@ MODELS = {"diffusion": _diffusion, "heat": _heat, "advection": _advection,
 # their Hessian-vector products (tangent kernels, then their adjoints) take a minute or more to
 # compile: compared in the slow run, gradients in CI
 HEAVY = ("mpm", "rigid")
+# checked in the slow run only (CI time): the base layer they share is covered by the others
+SLOW_MODELS = ("heat", "advection", "burgers", "mpm", "rigid")
 
 
 def _everything(sim, names, rng, hvp=True):
@@ -140,7 +142,8 @@ def _compare(model, hvp):
                 assert_close(a, b, rtol=1e-10, what=f"{model} {key} of {name}, k={k}")
 
 
-@pytest.mark.parametrize("model", list(MODELS))
+@pytest.mark.parametrize("model", [pytest.param(m, marks=pytest.mark.slow)
+                                   if m in SLOW_MODELS else m for m in MODELS])
 def test_checkpointed_runs_equal_the_stored_run(model):
     _compare(model, hvp=model not in HEAVY)
 

@@ -47,8 +47,8 @@ def test_forces_equal_the_closed_form():
 
 @pytest.mark.parametrize("potential, params", [
     ("lennard_jones", dict(epsilon=1.0, sigma=1.0)),
-    ("morse", dict(depth=1.0, width=2.0, r0=1.1)),
-    ("gravity", dict(G=0.5, softening=0.1))])
+    pytest.param("morse", dict(depth=1.0, width=2.0, r0=1.1), marks=pytest.mark.slow),
+    pytest.param("gravity", dict(G=0.5, softening=0.1), marks=pytest.mark.slow)])
 def test_trajectories_equal_the_unrolled_pair_system(potential, params):
     x = np.array([[0.0, 0.0, 0.0], [1.1, 0.05, 0.0], [0.1, 1.15, 0.0], [0.05, 0.0, 1.2]])
     v = 0.1 * np.random.default_rng(1).standard_normal(x.shape)
