@@ -141,6 +141,22 @@ def mass_spring_case(nx: int, steps: int) -> Case:
                 jax_builder)
 
 
+def jax_lennard_jones(n: int):
+    """The Lennard-Jones energy of ``n`` particles ``x`` with ``p = (epsilon, sigma)``, in JAX
+    (every pair once)."""
+    import jax.numpy as jnp
+
+    iu, ju = np.triu_indices(n, 1)
+
+    def energy(x, p):
+        delta = x[iu] - x[ju]
+        r = jnp.sqrt(jnp.sum(delta * delta, axis=1))
+        s6 = (p[1] / r) ** 6
+        return jnp.sum(4.0 * p[0] * (s6 * s6 - s6))
+
+    return energy
+
+
 def particles_case(n: int, steps: int) -> Case:
     rng = np.random.default_rng(1)
     side = int(np.ceil(np.sqrt(n)))
@@ -156,15 +172,7 @@ def particles_case(n: int, steps: int) -> Case:
         import jax.numpy as jnp
 
         d, dt, nd = jnp.asarray(data), 0.005, n * 2
-        iu, ju = np.triu_indices(n, 1)
-
-        def energy(x, p):
-            delta = x[iu] - x[ju]
-            r = jnp.sqrt(jnp.sum(delta * delta, axis=1))
-            s6 = (p[1] / r) ** 6
-            return jnp.sum(4.0 * p[0] * (s6 * s6 - s6))
-
-        force = jax.grad(energy)
+        force = jax.grad(jax_lennard_jones(n))
 
         def accel(y, p):
             return -force(y[:nd].reshape(n, 2), p).reshape(-1) / p[2]
@@ -249,15 +257,7 @@ def many_particles_case(n: int, steps: int) -> Case:
         import jax.numpy as jnp
 
         d, dt = jnp.asarray(data), 0.002
-        iu, ju = np.triu_indices(len(x0), 1)
-
-        def energy(x, p):
-            delta = x[iu] - x[ju]
-            r = jnp.sqrt(jnp.sum(delta * delta, axis=1))
-            s6 = (p[1] / r) ** 6
-            return jnp.sum(4.0 * p[0] * (s6 * s6 - s6))
-
-        force = jax.grad(energy)
+        force = jax.grad(jax_lennard_jones(len(x0)))
 
         def loss(p):
             def body(state, _):

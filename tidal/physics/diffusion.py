@@ -36,10 +36,8 @@ class Diffusion2D(Simulator):
         h: cell size (default ``1 / (n - 1)``: the unit square).
         source: ``(n, n)`` source field (default 0).
         smoothing: weight of ``sum |grad kappa|^2`` added to the fitting loss.
-        checkpoint_every: hold a window of this many steps (a divisor of ``steps``, or
-            ``"auto"``: the one nearest its square root) and a checkpoint at each
-            window's end, recomputing windows while differentiating (default: every
-            step is stored).
+        checkpoint_every: steps per stored window, or ``"auto"`` (see
+            :class:`~tidal.physics.simulator.Simulator`); default: every step is stored.
 
     Example:
         >>> import numpy as np, tidal as td

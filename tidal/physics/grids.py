@@ -247,10 +247,8 @@ class AdvectionDiffusion1D(_Grid1D):
             warns).
         steps: number of steps.
         h: cell size (default ``1 / n``: the unit periodic interval).
-        checkpoint_every: hold a window of this many steps (a divisor of ``steps``, or
-            ``"auto"``: the one nearest its square root) and a checkpoint at each
-            window's end, recomputing windows while differentiating (default: every
-            step is stored).
+        checkpoint_every: steps per stored window, or ``"auto"`` (see
+            :class:`~tidal.physics.simulator.Simulator`); default: every step is stored.
 
     Named parameters: ``"velocity"``, ``"diffusivity"``, ``"u0"``.
 
@@ -325,10 +323,8 @@ class Burgers1D(_Grid1D):
             h)^2 <= 2 nu dt / h^2`` (a run beyond either warns).
         steps: number of steps.
         h: cell size (default ``1 / n``: the unit periodic interval).
-        checkpoint_every: hold a window of this many steps (a divisor of ``steps``, or
-            ``"auto"``: the one nearest its square root) and a checkpoint at each
-            window's end, recomputing windows while differentiating (default: every
-            step is stored).
+        checkpoint_every: steps per stored window, or ``"auto"`` (see
+            :class:`~tidal.physics.simulator.Simulator`); default: every step is stored.
 
     Named parameters: ``"viscosity"``, ``"u0"``.
 

@@ -118,10 +118,8 @@ class MassSpring(Simulator):
         integrator: ``"symplectic_euler"`` (default) or ``"euler"`` (explicit).
         ball: ``(center, radius)`` of a fixed ball (a disc in 2-D) that masses cannot enter.
         floor: height below which masses cannot go.
-        checkpoint_every: hold a window of this many steps (a divisor of ``steps``, or
-            ``"auto"``: the one nearest its square root) and a checkpoint at each
-            window's end, recomputing windows while differentiating (default: every
-            step is stored).
+        checkpoint_every: steps per stored window, or ``"auto"`` (see
+            :class:`~tidal.physics.simulator.Simulator`); default: every step is stored.
 
     Example:
         >>> import numpy as np, tidal as td

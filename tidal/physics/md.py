@@ -30,7 +30,7 @@ import taichi as ti
 import tidal as td
 from tidal.dsl import runtime
 from tidal.dsl.errors import TidalArgumentError
-from tidal.physics.particles import POTENTIALS
+from tidal.physics import particles
 from tidal.physics.simulator import Simulator
 
 
@@ -45,10 +45,8 @@ class Particles(Simulator):
         velocities: ``(n, dim)`` initial velocities (default 0).
         mass: the particles' common mass.
         cutoff: pairs farther apart than this do not interact (default: every pair does).
-        checkpoint_every: hold a window of this many steps (a divisor of ``steps``, or
-            ``"auto"``: the one nearest its square root) and a checkpoint at each
-            window's end, recomputing windows while differentiating (default: every
-            step is stored).
+        checkpoint_every: steps per stored window, or ``"auto"`` (see
+            :class:`~tidal.physics.simulator.Simulator`); default: every step is stored.
         **params: the potential's parameter values (all of them).
 
     Example:
@@ -64,17 +62,7 @@ class Particles(Simulator):
     def __init__(self, potential: str, positions, steps: int, dt: float = 0.005,
                  velocities=None, mass: float = 1.0, cutoff: float | None = None,
                  checkpoint_every: int | None = None, **params):
-        if potential not in POTENTIALS:
-            raise TidalArgumentError(f"unknown potential {potential!r}",
-                                     hint=f"choose one of {', '.join(POTENTIALS)}")
-        phi, names = POTENTIALS[potential]
-        missing = [n for n in names if n not in params]
-        unknown = [n for n in params if n not in names]
-        if missing or unknown:
-            raise TidalArgumentError(
-                f"the {potential} potential takes the parameters {', '.join(names)}; "
-                + (f"missing {', '.join(missing)}" if missing else
-                   f"unknown {', '.join(unknown)}"))
+        phi, names = particles.potential_of(potential, params)
         x = np.asarray(positions, dtype=np.float64)
         if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] not in (1, 2, 3):
             raise TidalArgumentError(f"positions must have shape (particles, dim) with at "

@@ -52,10 +52,8 @@ class MPM2D(Simulator):
         gravity: downward acceleration.
         density: particle mass per unit area (each particle carries ``(dx / 2)^2`` of area).
         wall: width of the sticky boundary in cells.
-        checkpoint_every: hold a window of this many steps (a divisor of ``steps``, or
-            ``"auto"``: the one nearest its square root) and a checkpoint at each
-            window's end, recomputing windows while differentiating (default: every
-            step is stored).
+        checkpoint_every: steps per stored window, or ``"auto"`` (see
+            :class:`~tidal.physics.simulator.Simulator`); default: every step is stored.
 
     Example:
         >>> import numpy as np, tidal as td

@@ -43,6 +43,26 @@ POTENTIALS = {"lennard_jones": (lennard_jones, ("epsilon", "sigma")),
               "gravity": (gravity, ("G", "softening"))}
 
 
+def potential_of(potential: str, params: dict):
+    """The potential's ``td.func`` and parameter names, after checking that ``params`` names
+    exactly those parameters.
+
+    Raises:
+        TidalArgumentError: for an unknown potential, a missing or an unknown parameter.
+    """
+    if potential not in POTENTIALS:
+        raise TidalArgumentError(f"unknown potential {potential!r}",
+                                 hint=f"choose one of {', '.join(POTENTIALS)}")
+    phi, names = POTENTIALS[potential]
+    missing = [n for n in names if n not in params]
+    unknown = [n for n in params if n not in names]
+    if missing or unknown:
+        raise TidalArgumentError(
+            f"the {potential} potential takes the parameters {', '.join(names)}; "
+            + (f"missing {', '.join(missing)}" if missing else f"unknown {', '.join(unknown)}"))
+    return phi, names
+
+
 def pair_rhs(potential, n: int, dim: int, k: int):
     """The right-hand side ``td.func`` of ``n`` particles in ``dim`` dimensions interacting by
     ``potential`` (``k`` parameters, then the mass as parameter ``k``)."""
@@ -100,16 +120,7 @@ def pair_system(potential: str, positions, velocities=None, mass: float = 1.0,
         >>> sim.simulate().shape
         (1, 11, 8)
     """
-    if potential not in POTENTIALS:
-        raise TidalArgumentError(f"unknown potential {potential!r}",
-                                 hint=f"choose one of {', '.join(POTENTIALS)}")
-    phi, names = POTENTIALS[potential]
-    missing = [n for n in names if n not in params]
-    unknown = [n for n in params if n not in names]
-    if missing or unknown:
-        raise TidalArgumentError(
-            f"the {potential} potential takes the parameters {', '.join(names)}; "
-            + (f"missing {', '.join(missing)}" if missing else f"unknown {', '.join(unknown)}"))
+    phi, names = potential_of(potential, params)
     x = np.asarray(positions, dtype=np.float64)
     if x.ndim == 2:
         x = x[None]

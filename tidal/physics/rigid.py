@@ -45,10 +45,8 @@ class RigidBoxes2D(Simulator):
         push: (steps, bodies, 2) applied force at the centre during each step (default 0).
         gravity: downward acceleration.
         floor: height of the ground.
-        checkpoint_every: hold a window of this many steps (a divisor of ``steps``, or
-            ``"auto"``: the one nearest its square root) and a checkpoint at each
-            window's end, recomputing windows while differentiating (default: every
-            step is stored).
+        checkpoint_every: steps per stored window, or ``"auto"`` (see
+            :class:`~tidal.physics.simulator.Simulator`); default: every step is stored.
 
     Example:
         >>> import numpy as np, tidal as td

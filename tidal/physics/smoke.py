@@ -51,10 +51,8 @@ class Smoke2D(Simulator):
             fitting the initial density from few observations).
         tol: relative residual at which the pressure solve stops (default ``1e-12`` in
             float64, ``1e-6`` in float32).
-        checkpoint_every: hold a window of this many steps (a divisor of ``steps``, or
-            ``"auto"``: the one nearest its square root) and a checkpoint at each
-            window's end, recomputing windows while differentiating (default: every
-            step is stored).
+        checkpoint_every: steps per stored window, or ``"auto"`` (see
+            :class:`~tidal.physics.simulator.Simulator`); default: every step is stored.
 
     Example:
         >>> import numpy as np, tidal as td
