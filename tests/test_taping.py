@@ -133,3 +133,51 @@ def test_kernels_of_data_oriented_classes_are_differentiated(decorator):
     assert_close(w.loss[None], np.sum(y ** 2), rtol=1e-12, what="loss")
     assert_close(w.x.grad.to_numpy(), 2 * y * 0.5 * 1.5 * np.cos(1.5 * x), rtol=1e-12,
                  what="x.grad")
+
+
+def test_a_called_function_reading_a_part_later_overwritten_keeps_it_for_the_adjoint(cpu64):
+    """A typed ``td.func`` left as a call reads row ``t + 1``, which the next launch overwrites:
+    the tape must save that row as it was when read. (Before call reads were mapped to the
+    launch's arguments the tape saved only row ``t``, which the kernel reads directly, and the
+    gradient came out as ``ti.ad.Tape``'s, which breaks Taichi's global data access rule here.)
+    Checked against central differences of a NumPy reference."""
+    n, steps = 4, 2
+    x = ti.field(ti.f64, shape=(steps + 2, n), needs_grad=True)
+    loss = ti.field(ti.f64, shape=(), needs_grad=True)
+
+    @td.func
+    def ahead(t: ti.i32, i: ti.i32) -> ti.f64:
+        return ti.sin(x[t + 1, i])
+
+    @td.kernel
+    def accumulate(t: ti.i32):
+        for i in range(n):
+            loss[None] += x[t, i] * ahead(t, i)
+
+    @td.kernel
+    def advance(t: ti.i32):
+        for i in range(n):
+            x[t + 1, i] = 1.5 * x[t, i] + 0.1
+
+    start = np.stack([0.3 + 0.1 * np.arange(n), 0.2 * np.arange(n), np.full(n, 0.7),
+                      np.zeros(n)])
+
+    def reference(x0):
+        s = start.copy()
+        s[0] = x0
+        total = 0.0
+        for t in range(steps):
+            total += np.sum(s[t] * np.sin(s[t + 1]))
+            s[t + 1] = 1.5 * s[t] + 0.1
+        return total
+
+    x.from_numpy(start)
+    with td.Tape(loss):
+        for t in range(steps):
+            accumulate(t)
+            advance(t)
+    assert_close(loss[None], reference(start[0]), rtol=1e-12, what="loss")
+    eps = 1e-6
+    fd = [(reference(start[0] + eps * e) - reference(start[0] - eps * e)) / (2 * eps)
+          for e in np.eye(n)]
+    assert_close(x.grad.to_numpy()[0], np.array(fd), rtol=1e-7, what="gradient")

@@ -253,6 +253,17 @@ class KernelLowerer(Lowerer):
             return any(r in self.written for r in called_reads_of(fn, self.default_fp))
         return False
 
+    def emit_call(self, fn, atoms, node):
+        """A call left as a call also notes what it reads, in terms of the launch's
+        arguments, for the tape (see :func:`call_read_patterns`)."""
+        site = [self.site_entry(a) for a in atoms]
+        for ref, pattern in call_read_patterns(fn, self.default_fp):
+            mapped = tuple(_at_site(q, site) for q in pattern)
+            seen = self.access.setdefault(ref, {}).setdefault("read", [])
+            if mapped not in seen:
+                seen.append(mapped)
+        return super().emit_call(fn, atoms, node)
+
     def call_static(self, fn, args, kwargs, node):
         result = super().call_static(fn, args, kwargs, node)
         if getattr(fn, "__tidal_function__", False) and self.written and fn.pyfunc is None:
@@ -536,22 +547,22 @@ class KernelLowerer(Lowerer):
 
     def note_access(self, ref, kind: str, idx) -> None:
         """Record which part of ``ref`` an access touches, in terms of the launch's scalar
-        arguments (see :meth:`KernelIR.slabs`)."""
-        pattern = []
-        for a in idx:
-            if isinstance(a, ir.Const):
-                pattern.append(("c", int(a.value)))
-                continue
-            entry = None
-            for name, v in self.scalar_params.items():
-                c = self._offset(a, v)
-                if c is not None:
-                    entry = ("arg", name, c)
-                    break
-            pattern.append(entry)
+        arguments (see :class:`KernelIR`)."""
+        pattern = [self.site_entry(a) for a in idx]
         self.access.setdefault(ref, {}).setdefault(kind, [])
         if tuple(pattern) not in self.access[ref][kind]:
             self.access[ref][kind].append(tuple(pattern))
+
+    def site_entry(self, a):
+        """An index atom as an access-pattern entry: ``("c", value)``, ``("arg", name,
+        offset)`` for a scalar argument plus a constant, or None."""
+        if isinstance(a, ir.Const):
+            return ("c", int(a.value))
+        for name, v in self.scalar_params.items():
+            c = self._offset(a, v)
+            if c is not None:
+                return ("arg", name, c)
+        return None
 
     def _offset(self, a, t):
         """``c`` when index atom ``a`` is ``t + c`` for the loop index ``t``, else None."""
@@ -729,6 +740,70 @@ def called_reads_of(fn, default_fp: DType) -> list:
     body = fn.ir(default_fp).body
     own = [s.attrs[0] for s in ir.walk(body) if isinstance(s, ir.Assign) and s.prim is P.load]
     return own + called_reads(body, default_fp, {fn})
+
+
+def call_read_patterns(fn, default_fp: DType) -> list:
+    """``(ref, pattern)`` for every load ``fn`` makes, directly or through the functions it
+    calls: per dimension ``("c", value)``, ``("p", k, offset)`` (parameter ``k`` plus a
+    constant) or None (anything else). Every load is covered (cached on ``fn``)."""
+    key = ("read_patterns", default_fp)
+    out = fn._call_prims.get(key)
+    if out is None:
+        f = fn.ir(default_fp)
+        out = fn._call_prims[key] = _block_read_patterns(f.body, list(f.params), default_fp)
+    return out
+
+
+def _block_read_patterns(body: ir.Block, params: list, default_fp: DType) -> list:
+    from tidal.dsl.calls import CallPrimitive
+
+    defs = {}
+    for st in ir.walk(body):
+        if isinstance(st, ir.Assign) and len(st.outs) == 1:
+            defs[st.outs[0]] = st
+
+    def entry(a):
+        if isinstance(a, ir.Const):
+            return ("c", int(a.value)) if not a.type.is_float else None
+        if a in params:
+            return ("p", params.index(a), 0)
+        st = defs.get(a)
+        if st is None or st.prim not in (P.add, P.sub):
+            return None
+        x, y = st.args
+        ex, ey = entry(x), entry(y)
+        if ex is None or ey is None or (ex[0] == "p" and ey[0] == "p"):
+            return None
+        if st.prim is P.sub:
+            if ey[0] != "c":
+                return None
+            ey = ("c", -ey[1])
+        if ex[0] == "c" and ey[0] == "c":
+            return ("c", ex[1] + ey[1])
+        p, c = (ex, ey) if ex[0] == "p" else (ey, ex)
+        return ("p", p[1], p[2] + c[1])
+
+    out = []
+    for st in ir.walk(body):
+        if not isinstance(st, ir.Assign):
+            continue
+        if st.prim is P.load:
+            out.append((st.attrs[0], tuple(entry(a) for a in st.args)))
+        elif isinstance(st.prim, CallPrimitive) and st.prim.reads_memory:
+            site = [entry(a) for a in st.args]
+            for ref, pattern in call_read_patterns(st.prim.fn, default_fp):
+                out.append((ref, tuple(_at_site(q, site, "p") for q in pattern)))
+    return out
+
+
+def _at_site(q, site: list, kind: str = "arg"):
+    """A callee's pattern entry ``q`` at a call whose argument entries are ``site``."""
+    if q is None or q[0] == "c":
+        return q
+    s = site[q[1]]
+    if s is None or s[0] == "c":
+        return None if s is None else ("c", s[1] + q[2])
+    return (s[0], s[1], s[2] + q[2]) if s[0] == kind else None
 
 
 def called_reads(block: ir.Block, default_fp: DType, seen=None) -> list:

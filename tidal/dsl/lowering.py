@@ -923,7 +923,6 @@ class Lowerer:
         return self.atom(a, node)
 
     def call_static(self, fn, args, kwargs, node):
-        from tidal.dsl import calls
 
         if getattr(fn, "__tidal_function__", False):
             if kwargs:
@@ -931,8 +930,7 @@ class Lowerer:
                           cls=UnsupportedConstructError)
             if fn.pyfunc is not None and self.inlines(fn, args):
                 return self.inline(fn.pyfunc, args, {}, node)
-            return calls.emit_call(fn, [self.atom(a, node) for a in args], self.default_fp,
-                                   self.loc(node))
+            return self.emit_call(fn, [self.atom(a, node) for a in args], node)
         helper = taichi_helper(fn)
         if helper is not None:
             return self.inline(helper, args, kwargs, node)
@@ -983,6 +981,12 @@ class Lowerer:
 
 
     # -- helpers inlined at their call sites -------------------------------------------------
+    def emit_call(self, fn, atoms: list, node):
+        """A call of tidal function ``fn`` on ``atoms``, left as a call."""
+        from tidal.dsl import calls
+
+        return calls.emit_call(fn, atoms, self.default_fp, self.loc(node))
+
     def inlines(self, fn, args) -> bool:
         """Whether a call of tidal function ``fn`` on ``args`` is inlined: when an argument is
         a Python object (a field, a tuple) rather than a value. Kernels inline more."""
