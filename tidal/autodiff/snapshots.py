@@ -2,8 +2,10 @@
 
 A tape saves the values a launch is about to overwrite and restores them before that launch's
 adjoint runs. For a Taichi field the copy stays on the device: it goes into a slot of a buffer
-field of the same element type and shape, by one small Taichi kernel (about 20 us a copy on a
-2-core CPU, where ``to_numpy`` and ``from_numpy`` cost about 140 us each). Buffers are kept in
+field of the same element type and shape, by one small Taichi kernel per field and buffer that
+takes only scalars, so that it launches directly (:mod:`tidal.dsl.direct`; about 25 us a copy
+on a 2-core CPU, where Taichi's call of a template kernel costs about 85 us and ``to_numpy``
+and ``from_numpy`` about 140 us each). Buffers are kept in
 per-shape pools and reused by later tapes; a buffer grows by allocating a chunk twice the size
 of the last, so a program allocates a few buffers once. NumPy arrays and Taichi ndarrays are
 copied through NumPy.
@@ -17,37 +19,28 @@ active tape.
 import numpy as np
 import taichi as ti
 
-from tidal.dsl import launches, runtime
+from tidal.dsl import direct, launches, runtime
 
 # above this many elements, copies on the CPU run as parallel loops (below it, a serial loop
 # avoids the cost of starting the thread pool, which dominates small copies)
 _SERIAL_LIMIT = 1 << 18
 
 
-@ti.kernel
-def _save_serial(src: ti.template(), buf: ti.template(), slot: ti.i32):
-    ti.loop_config(serialize=True)
-    for index in ti.grouped(ti.ndrange(*src.shape)):
-        buf[slot, index] = src[index]
+def _copy_kernel(src, buf, serial: bool):
+    """The kernel ``copy(slot, back)``: ``buf[slot] = src`` (``back`` 0) or ``src =
+    buf[slot]`` (``back`` 1), with both fields bound, so that only scalars are passed (it
+    launches directly) and one compilation serves both directions."""
 
+    @ti.kernel
+    def copy(slot: ti.i32, back: ti.i32):
+        ti.loop_config(serialize=serial)
+        for index in ti.grouped(ti.ndrange(*src.shape)):
+            if back:
+                src[index] = buf[slot, index]
+            else:
+                buf[slot, index] = src[index]
 
-@ti.kernel
-def _load_serial(buf: ti.template(), slot: ti.i32, dst: ti.template()):
-    ti.loop_config(serialize=True)
-    for index in ti.grouped(ti.ndrange(*dst.shape)):
-        dst[index] = buf[slot, index]
-
-
-@ti.kernel
-def _save_parallel(src: ti.template(), buf: ti.template(), slot: ti.i32):
-    for index in ti.grouped(ti.ndrange(*src.shape)):
-        buf[slot, index] = src[index]
-
-
-@ti.kernel
-def _load_parallel(buf: ti.template(), slot: ti.i32, dst: ti.template()):
-    for index in ti.grouped(ti.ndrange(*dst.shape)):
-        dst[index] = buf[slot, index]
+    return copy._primal  # Taichi's Kernel object, launched past tidal's launch hook
 
 
 class _Pool:
@@ -60,10 +53,18 @@ class _Pool:
         self.size = 0
         elements = int(np.prod(like.shape, dtype=np.int64)) * getattr(like, "n", 1) * \
             getattr(like, "m", 1)
-        serial = runtime.config().arch == "cpu" and elements <= _SERIAL_LIMIT
-        # Taichi's Kernel objects, launched past tidal's launch hook
-        self.save_kernel = (_save_serial if serial else _save_parallel)._primal
-        self.load_kernel = (_load_serial if serial else _load_parallel)._primal
+        self.serial = runtime.config().arch == "cpu" and elements <= _SERIAL_LIMIT
+        # (id(field), id(buffer)) -> (field, copy kernel); the field is held so that its id
+        # is not reused while the pool lives
+        self.kernels: dict = {}
+
+    def copy_kernel(self, field, buf):
+        """The kernel copying between ``field`` and buffer ``buf`` (see :func:`_copy_kernel`)."""
+        entry = self.kernels.get((id(field), id(buf)))
+        if entry is None:
+            entry = self.kernels[(id(field), id(buf))] = (
+                field, _copy_kernel(field, buf, self.serial))
+        return entry[1]
 
     def take(self):
         if not self.free:
@@ -84,24 +85,30 @@ class _Pool:
 
 
 _POOLS: dict = {}  # (runtime generation, element type and shape) -> _Pool
+_POOL_OF: dict = {}  # id(field) -> (field, runtime generation, its _Pool)
 
 
 def _pool(field) -> _Pool:
-    key = (runtime.config().generation, str(field.dtype), tuple(field.shape),
+    generation = runtime.config().generation
+    known = _POOL_OF.get(id(field))
+    if known is not None and known[0] is field and known[1] == generation:
+        return known[2]
+    key = (generation, str(field.dtype), tuple(field.shape),
            getattr(field, "n", None), getattr(field, "m", None), getattr(field, "ndim", None))
     pool = _POOLS.get(key)
     if pool is None:
         pool = _POOLS[key] = _Pool(field)
+    _POOL_OF[id(field)] = (field, generation, pool)
     return pool
 
 
 class FieldCopy:
     """The contents of a field, held in a slot of a pooled buffer until released."""
 
-    __slots__ = ("pool", "buf", "slot")
+    __slots__ = ("pool", "buf", "slot", "kernel")
 
-    def __init__(self, pool: _Pool, buf, slot: int):
-        self.pool, self.buf, self.slot = pool, buf, slot
+    def __init__(self, pool: _Pool, buf, slot: int, kernel):
+        self.pool, self.buf, self.slot, self.kernel = pool, buf, slot, kernel
 
 
 class Store:
@@ -119,8 +126,9 @@ class Store:
                 return obj.to_numpy()
         pool = _pool(obj)
         buf, slot = pool.take()
-        launches.run_taichi(pool.save_kernel, (obj, buf, slot))
-        copy = FieldCopy(pool, buf, slot)
+        kernel = pool.copy_kernel(obj, buf)
+        direct.call(kernel, (slot, 0))
+        copy = FieldCopy(pool, buf, slot, kernel)
         self.held.append(copy)
         return copy
 
@@ -128,7 +136,7 @@ class Store:
     def restore(obj, saved) -> None:
         """Put back the contents ``saved`` (from :meth:`save` of the same object)."""
         if isinstance(saved, FieldCopy):
-            launches.run_taichi(saved.pool.load_kernel, (saved.buf, saved.slot, obj))
+            direct.call(saved.kernel, (saved.slot, 1))
         elif isinstance(obj, np.ndarray):
             np.copyto(obj, saved)
         else:
