@@ -212,7 +212,9 @@ class Tape:
     Args:
         loss: a 0-D field, or a one-element Taichi ndarray, with ``needs_grad=True``.
         clear_gradients: zero the gradients of the recorded fields and ndarrays first
-            (as ``ti.ad.Tape`` does).
+            (as ``ti.ad.Tape`` does: every field's gradient in the runtime); ``"recorded"``:
+            zero only the gradients of what the recorded launches touch, leaving other fields'
+            gradients as they are (cheaper when the runtime holds other large fields).
         checkpoint_every: keep memory bounded by saving overwritten state only every
             ``checkpoint_every`` launches and recomputing in between.
 
@@ -248,6 +250,9 @@ class Tape:
                                              or checkpoint_every < 1):
             raise TidalArgumentError(f"checkpoint_every must be a positive int, got "
                                      f"{checkpoint_every!r}")
+        if clear_gradients not in (True, False, "recorded"):
+            raise TidalArgumentError(f"clear_gradients must be True, False or 'recorded', got "
+                                     f"{clear_gradients!r}")
         self.loss = loss
         self.clear_gradients = clear_gradients
         self.checkpoint_every = checkpoint_every
@@ -264,7 +269,7 @@ class Tape:
 
     # -- recording -----------------------------------------------------------------------------
     def __enter__(self):
-        if self.clear_gradients:
+        if self.clear_gradients is True:
             ti.ad.clear_all_gradients()
             self._fields_cleared = True
         if self.loss is not None:

@@ -5,6 +5,9 @@ CPU an atomic f64 add is a compare-and-swap loop, and when all threads add into 
 elements (gradients of shared parameters) they also contend for them. Two rewrites of a kernel's
 top-level :class:`tidal.dsl.ir.ParallelFor` loops avoid both:
 
+* **Single-threaded loops.** A loop of one iteration (the idiom ``for _ in range(1)`` that
+  runs a whole time loop in one launch) runs in one thread: every ``+=`` in it is a plain read,
+  add and write.
 * **Exclusive adds.** When every access to a field in the loop indexes it by all of the loop's
   indices, each at the same position, no two iterations touch the same element: ``+=`` becomes
   a plain read, add and write.
@@ -154,6 +157,12 @@ def _rewrite_loop(loop: ir.ParallelFor, arch: str, scratch: tuple, default_fp,
                   lanes: int = 0) -> list:
     from tidal.dsl.kernel_lowering import called_reads
 
+    if _trip_count(loop) == 1:
+        # one iteration runs in one thread (the whole-rollout idiom ``for _ in range(1)``):
+        # no add needs to be atomic
+        body = _map_adds(loop.body, lambda st: True,
+                         lambda st: _plain_add(*st.attrs, st.args[:-1], st.args[-1], st.loc))
+        return [ir.ParallelFor(loop.indices, loop.starts, loop.stops, body, loop.loc)]
     accesses = _accesses(loop.body)
     called = set(called_reads(loop.body, default_fp))
     exclusive, shared = set(), {}

@@ -43,6 +43,7 @@ import tidal as td
 from tidal.autodiff import memory
 from tidal.dsl import runtime
 from tidal.dsl.errors import TidalArgumentError, TidalWarning
+from tidal.physics import slices
 
 #: storing every state costs more than this many bytes: a model warns and suggests a window
 MEMORY_WARNING = 2 ** 31
@@ -190,17 +191,22 @@ class Simulator:
 
     # -- running -------------------------------------------------------------------------------
     def _load(self) -> None:
-        """Write every parameter into its field (initial states into the first time slice,
-        the later steps zeroed), then the model's other fields."""
+        """Write every parameter into its field (initial states into the first time slice),
+        then the model's other fields."""
         for name, (field, first) in self._param_fields().items():
             value = self._values[name]
             if first:
-                full = np.zeros((field.shape[0],) + value.shape)
-                full[0] = value
-                field.from_numpy(full)
+                self._load_first(field, value)
             else:
                 field.from_numpy(value)
         self._load_more()
+
+    @staticmethod
+    def _load_first(field, value) -> None:
+        """``value`` into the first time slice of state ``field`` (every run writes the later
+        slices before reading them)."""
+        slices.write_slice(field, 0, np.asarray(value).reshape(
+            tuple(field.shape[1:]) + slices.element_shape(field)))
 
     def reset(self) -> None:
         """Load the current parameters and initial state into the fields (what every run does
@@ -307,11 +313,18 @@ class Simulator:
             value, grads, _ = self._windowed_derivatives(names, None, whole)
             return value, grads
         self.reset()
-        with td.Tape(self.loss):
+        slots = self._param_fields()
+        for field, first in slots.values():
+            if not first:  # (a parameter no kernel reads keeps a zero gradient)
+                memory.zero(field.grad)
+        with td.Tape(self.loss, clear_gradients="recorded"):
             self.run(whole)
-        slots, order, fields, _ = self._tangent_layout()
-        return float(self.loss[None]), self._parts(names, slots, order,
-                                                   [f.grad.to_numpy() for f in fields])
+        grads = []
+        for n in names:
+            field, first = slots[n]
+            g = slices.read_slice(field.grad, 0) if first else field.grad.to_numpy()
+            grads.append(np.asarray(g, dtype=np.float64).reshape(self._values[n].shape))
+        return float(self.loss[None]), grads
 
     def loss_grad_hvp(self, names, vectors, whole: bool = True) -> tuple[float, list, list]:
         """Loss, gradients, and the Hessian applied to ``vectors`` (one per name)."""
@@ -343,9 +356,7 @@ class Simulator:
         self._load_window(s)
         if s:
             for field, value in zip(self._carried(), checkpoint):
-                full = np.zeros(field.shape + value.shape[len(field.shape) - 1:])
-                full[0] = value
-                field.from_numpy(full)
+                self._load_first(field, value)
         observed = getattr(self, "_observed", None)
         lo, hi = s * self.window, (s + 1) * self.window + 1
         if observed is None:
@@ -360,7 +371,7 @@ class Simulator:
         self.weights.from_numpy(w)
 
     def _last_states(self) -> list:
-        return [f.to_numpy()[-1].copy() for f in self._carried()]
+        return [slices.read_slice(f, f.shape[0] - 1) for f in self._carried()]
 
     def _sweep(self, whole: bool, each=None):
         """Every window forward; returns the total loss and the checkpoints (the carried state
@@ -419,7 +430,7 @@ class Simulator:
         if vectors is not None:
             tangents.append([np.asarray(direction[first_of[id(f)]], np.float64).reshape(
                 self._values[first_of[id(f)]].shape) if first_of.get(id(f)) in direction
-                else np.zeros(f.shape[1:] + _element(f)) for f in carried])
+                else np.zeros(f.shape[1:] + slices.element_shape(f)) for f in carried])
         for s in range(self.windows):
             self._start_window(s, checkpoints[s])
             if vectors is None:
@@ -435,7 +446,7 @@ class Simulator:
         # backward, window by window
         grads = {n: np.zeros(self._values[n].shape) for n in fixed}
         hvps = {n: np.zeros(self._values[n].shape) for n in fixed}
-        lam = [np.zeros(f.shape[1:] + _element(f)) for f in carried]
+        lam = [np.zeros(f.shape[1:] + slices.element_shape(f)) for f in carried]
         lam_dot = [np.zeros_like(a) for a in lam]
         for s in reversed(range(self.windows)):
             self._start_window(s, checkpoints[s])
@@ -470,18 +481,11 @@ class Simulator:
         return value, grads_out, [hvps[n].copy() for n in names]
 
 
-def _element(field) -> tuple:
-    """The element shape of a field's values (``()`` for a scalar field)."""
-    if hasattr(field, "m") and getattr(field, "ndim", 1) == 2:
-        return (field.n, field.m)
-    if hasattr(field, "n"):
-        return (field.n,)
-    return ()
 
 
 def _carry_kernel(field, lam, loss, last: int):
     """A kernel adding ``sum(lam * field[last])`` to ``loss``."""
-    shape, tensor = lam.shape, bool(_element(field))
+    shape, tensor = lam.shape, bool(slices.element_shape(field))
     if len(shape) == 1:
         if tensor:
             @td.kernel
