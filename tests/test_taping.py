@@ -181,3 +181,56 @@ def test_a_called_function_reading_a_part_later_overwritten_keeps_it_for_the_adj
     fd = [(reference(start[0] + eps * e) - reference(start[0] - eps * e)) / (2 * eps)
           for e in np.eye(n)]
     assert_close(x.grad.to_numpy()[0], np.array(fd), rtol=1e-7, what="gradient")
+
+
+def _two_parameter_program():
+    """``loss = sum_i (a x_i + b)^2`` accumulated in a one-iteration loop (the whole-rollout
+    idiom, whose adds tidal makes plain instead of atomic), with a and b in their own fields."""
+    n = 6
+    a = ti.field(ti.f64, shape=(), needs_grad=True)
+    b = ti.field(ti.f64, shape=(), needs_grad=True)
+    x = ti.field(ti.f64, shape=n, needs_grad=True)
+    loss = ti.field(ti.f64, shape=(), needs_grad=True)
+    xs = np.linspace(-1.0, 2.0, n)
+    a[None], b[None] = 0.7, -0.3
+    x.from_numpy(xs)
+
+    @td.kernel
+    def total():
+        for _ in range(1):
+            for i in range(n):
+                loss[None] += (a[None] * x[i] + b[None]) ** 2
+
+    r = 0.7 * xs - 0.3
+    return (a, b, x, loss, total), (float(np.sum(r * r)), float(np.sum(2 * r * xs)),
+                                    float(np.sum(2 * r)), 2 * r * 0.7)
+
+
+def test_tape_wrt_computes_only_the_gradients_asked_for(cpu64):
+    (a, b, x, loss, total), (value, da, db, dx) = _two_parameter_program()
+    b.grad[None] = 123.0  # not asked for: left alone
+    x.grad.fill(7.0)
+    with td.Tape(loss, clear_gradients="recorded", wrt=[a]):
+        total()
+    assert_close(loss[None], value, rtol=1e-13, what="loss")
+    assert_close(a.grad[None], da, rtol=1e-13, what="d/da")
+    assert b.grad[None] == 123.0 and np.all(x.grad.to_numpy() == 7.0)
+    with td.Tape(loss):  # the default: every gradient, all cleared first
+        total()
+    assert_close(np.array([a.grad[None], b.grad[None]]), np.array([da, db]), rtol=1e-13,
+                 what="d/da, d/db")
+    assert_close(x.grad.to_numpy(), dx, rtol=1e-13, what="d/dx")
+
+
+def test_clear_gradients_recorded_zeroes_what_the_launches_touch_only(cpu64):
+    (a, b, x, loss, total), (value, da, db, dx) = _two_parameter_program()
+    other = ti.field(ti.f64, shape=3, needs_grad=True)
+    other.grad.fill(5.0)
+    a.grad[None] = 100.0  # stale: must not leak into the result
+    with td.Tape(loss, clear_gradients="recorded"):
+        total()
+    assert_close(np.array([a.grad[None], b.grad[None]]), np.array([da, db]), rtol=1e-13,
+                 what="d/da, d/db")
+    assert np.all(other.grad.to_numpy() == 5.0)
+    with pytest.raises(td.TidalError, match="clear_gradients"):
+        td.Tape(loss, clear_gradients="some")

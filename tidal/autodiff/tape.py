@@ -217,6 +217,10 @@ class Tape:
             gradients as they are (cheaper when the runtime holds other large fields).
         checkpoint_every: keep memory bounded by saving overwritten state only every
             ``checkpoint_every`` launches and recomputing in between.
+        wrt: the fields and ndarrays whose gradients are wanted (default: every float field
+            the launches read that has gradient storage). Fields the launches only read and
+            that are not listed get no gradient (their gradient storage is left alone), so the
+            adjoints skip that work.
 
     Example:
         >>> import taichi as ti
@@ -236,7 +240,7 @@ class Tape:
     """
 
     def __init__(self, loss, clear_gradients: bool = True, checkpoint_every: int | None = None,
-                 _seed_shadow: bool = False):
+                 wrt=None, _seed_shadow: bool = False):
         if loss is not None and not _seed_shadow and memory.own_storage(loss, "adjoint") is None:
             raise TidalArgumentError(
                 "the loss has no gradient storage",
@@ -254,6 +258,7 @@ class Tape:
             raise TidalArgumentError(f"clear_gradients must be True, False or 'recorded', got "
                                      f"{clear_gradients!r}")
         self.loss = loss
+        self.wrt = None if wrt is None else {id(obj) for obj in wrt}
         self.clear_gradients = clear_gradients
         self.checkpoint_every = checkpoint_every
         self.records: list[Record] = []
@@ -463,7 +468,8 @@ class Tape:
             seen.update((id(o), o) for o in objects.values())
         objs = dict(self.extra_active)
         for oid, obj in seen.items():
-            if _is_float_obj(obj) and (oid in self.written or has_own_grad(obj)):
+            wanted = self.wrt is None or oid in self.wrt
+            if _is_float_obj(obj) and (oid in self.written or (wanted and has_own_grad(obj))):
                 objs[oid] = obj
         return objs
 

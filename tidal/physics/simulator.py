@@ -314,10 +314,11 @@ class Simulator:
             return value, grads
         self.reset()
         slots = self._param_fields()
-        for field, first in slots.values():
-            if not first:  # (a parameter no kernel reads keeps a zero gradient)
-                memory.zero(field.grad)
-        with td.Tape(self.loss, clear_gradients="recorded"):
+        wanted = [slots[n][0] for n in names]
+        for n in names:
+            if not slots[n][1]:  # (a parameter no kernel reads has a zero gradient)
+                memory.zero(slots[n][0].grad)
+        with td.Tape(self.loss, clear_gradients="recorded", wrt=wanted):
             self.run(whole)
         grads = []
         for n in names:
