@@ -234,3 +234,26 @@ def test_clear_gradients_recorded_zeroes_what_the_launches_touch_only(cpu64):
     assert np.all(other.grad.to_numpy() == 5.0)
     with pytest.raises(td.TidalError, match="clear_gradients"):
         td.Tape(loss, clear_gradients="some")
+
+
+def test_a_called_function_taking_vector_and_float_constants(cpu64):
+    """Calls left as calls note what the callee reads in terms of the call's arguments; a
+    vector or float constant argument is no index and must not be taken for one."""
+    w = ti.field(ti.f64, shape=3, needs_grad=True)
+    loss = ti.field(ti.f64, shape=(), needs_grad=True)
+    ws = np.array([0.5, -1.0, 2.0])
+    w.from_numpy(ws)
+
+    @td.func
+    def weighted(d: td.vec(2), s: ti.f64, i: ti.i32) -> ti.f64:
+        return w[i] * (d[0] + s)
+
+    @td.kernel
+    def total():
+        for i in range(3):
+            loss[None] += weighted(ti.Vector([1.0, 0.0]), 0.5, i) ** 2
+
+    with td.Tape(loss):
+        total()
+    assert_close(loss[None], float(np.sum((1.5 * ws) ** 2)), rtol=1e-13, what="loss")
+    assert_close(w.grad.to_numpy(), 2 * 1.5 ** 2 * ws, rtol=1e-13, what="gradient")

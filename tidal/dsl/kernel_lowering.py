@@ -557,7 +557,7 @@ class KernelLowerer(Lowerer):
         """An index atom as an access-pattern entry: ``("c", value)``, ``("arg", name,
         offset)`` for a scalar argument plus a constant, or None."""
         if isinstance(a, ir.Const):
-            return ("c", int(a.value))
+            return _constant_entry(a)
         for name, v in self.scalar_params.items():
             c = self._offset(a, v)
             if c is not None:
@@ -764,7 +764,7 @@ def _block_read_patterns(body: ir.Block, params: list, default_fp: DType) -> lis
 
     def entry(a):
         if isinstance(a, ir.Const):
-            return ("c", int(a.value)) if not a.type.is_float else None
+            return _constant_entry(a)
         if a in params:
             return ("p", params.index(a), 0)
         st = defs.get(a)
@@ -794,6 +794,13 @@ def _block_read_patterns(body: ir.Block, params: list, default_fp: DType) -> lis
             for ref, pattern in call_read_patterns(st.prim.fn, default_fp):
                 out.append((ref, tuple(_at_site(q, site, "p") for q in pattern)))
     return out
+
+
+def _constant_entry(a: ir.Const):
+    """``("c", value)`` for an integer scalar constant (an index), None for any other."""
+    if a.type.is_scalar and not a.type.is_float:
+        return ("c", int(a.value))
+    return None
 
 
 def _at_site(q, site: list, kind: str = "arg"):
