@@ -132,3 +132,37 @@ def test_the_gas_example_fits_and_saves_its_figure(tmp_path):
     r = run_example("physics_gas", tmp_path, "--small")
     assert (tmp_path / "physics_gas.png").exists()
     assert "standard errors away" in r.stdout
+
+
+@pytest.mark.parametrize("dim, side", [(2, 5), (3, 3), (1, 7)])
+def test_a_cell_list_gives_the_forces_trajectory_and_gradients_of_every_pair(dim, side):
+    """The cell list visits only neighbouring cells: against the loop over every pair with the
+    same cutoff, equal trajectories and equal gradients (their reference is checked against
+    central differences above). The particles move out of the grid's starting box (a fast
+    one is sent away), which its clamped edge cells must absorb."""
+    x = _lattice(side, dim=dim, seed=7)
+    v = 0.5 * np.random.default_rng(8).standard_normal(x.shape)
+    v[0] = -40.0  # leaves the grid (two cells of margin) within the run
+    kw = dict(steps=40, dt=0.005, velocities=v, epsilon=1.0, sigma=1.0, cutoff=1.7)
+    every = Particles("lennard_jones", x, **kw)
+    cells = Particles("lennard_jones", x, cell_list=True, **kw)
+    path = every.simulate()
+    assert np.any(np.abs(path[-1, 0] - x[0]) > 2 * 1.7 * 2)  # it did leave the grid
+    assert_close(cells.simulate(), path, rtol=1e-13, what="trajectory")
+    assert_close(cells.simulate(whole=False), path, rtol=1e-13, what="per-step trajectory")
+    every.set("epsilon", 1.1)
+    cells.set("epsilon", 1.1)
+    every.observe(path)
+    cells.observe(path)
+    names = ["epsilon", "sigma", "x0"]
+    value, grads = every.loss_grad(names)
+    value_c, grads_c = cells.loss_grad(names)
+    assert_close(value_c, value, rtol=1e-13, what="loss")
+    for name, g, gc in zip(names, grads, grads_c):
+        assert_close(gc, g, rtol=1e-10, what=f"d/d{name}")
+
+
+def test_a_cell_list_needs_a_cutoff():
+    with pytest.raises(TidalArgumentError, match="needs a cutoff"):
+        Particles("lennard_jones", [[0.0, 0.0], [1.2, 0.0]], steps=4, epsilon=1.0, sigma=1.0,
+                  cell_list=True)
