@@ -95,6 +95,15 @@ def _gas():
         ["epsilon", "sigma", "v0"]
 
 
+def _gas_cells():
+    x = 1.12 * np.argwhere(np.ones((4, 4))).astype(float)
+    x += np.random.default_rng(6).uniform(-0.05, 0.05, x.shape)
+    return Particles("lennard_jones", x, steps=40, dt=0.005, epsilon=1.0, sigma=1.0,
+                     cutoff=1.7, cell_list=True,
+                     velocities=0.3 * np.random.default_rng(7).standard_normal(x.shape)), \
+        ["epsilon", "sigma", "x0"]
+
+
 def _smoke():
     d0 = np.zeros((8, 8))
     d0[2:4, 3:5] = 1.0
@@ -105,7 +114,7 @@ MODELS = {"pendulum": _pendulum, "mass_spring": _mass_spring, "particles": _part
           "diffusion": _diffusion, "wave": _wave, "burgers": _burgers,
           "smoke": _smoke, "gas": _gas}
 # (15-30 s each to compile on software Vulkan: checked in the slow run)
-SLOW = {"advection": _advection, "mpm": _mpm, "rigid": _rigid}
+SLOW = {"advection": _advection, "mpm": _mpm, "rigid": _rigid, "gas_cells": _gas_cells}
 
 
 @pytest.mark.parametrize("name", list(MODELS) + [pytest.param(n, marks=pytest.mark.slow)
