@@ -11,6 +11,7 @@ import tidal as td
 from tidal.solvers import (
     MLP,
     DirichletBC,
+    Hypercube,
     InitialCondition,
     Interval,
     NeumannBC,
@@ -234,3 +235,28 @@ def test_objective_is_deterministic():
     flat = p.get_flat()
     (v1, g1), (v2, g2) = p.value_and_grad(flat), p.value_and_grad(flat)
     assert v1 == v2 and np.array_equal(g1, g2)
+
+
+def test_a_five_dimensional_box_needs_variable_names_and_says_so():
+    """x, y, z, w name at most four coordinates: a fifth refuses with a hint to pass
+    ``variables=``, and with names the problem's loss and gradient are computed."""
+
+    @td.func
+    def poisson(u_aa: td.f64, u_bb: td.f64, u_cc: td.f64, u_dd: td.f64, u_ee: td.f64) -> td.f64:
+        return u_aa + u_bb + u_cc + u_dd + u_ee + 1.0
+
+    box = Hypercube([0.0] * 5, [1.0] * 5)
+    net = MLP(5, width=4, depth=1, dtype=td.f64)
+    conditions = [DirichletBC(box, 0.0, n=8)]
+    with pytest.raises(td.TidalArgumentError, match="no default variable names") as e:
+        Problem(box, poisson, conditions, net, n_collocation=8)
+    assert "variables='abcde'" in str(e.value)
+    problem = Problem(box, poisson, conditions, net, n_collocation=8, variables="abcde")
+    flat = problem.get_flat()
+    value, grad = problem.value_and_grad(flat)
+    direction = np.random.default_rng(0).standard_normal(flat.shape)
+    h = 1e-6
+    slope = (problem.value_and_grad(flat + h * direction)[0]
+             - problem.value_and_grad(flat - h * direction)[0]) / (2 * h)
+    assert value > 0
+    assert_close(float(grad @ direction), slope, rtol=1e-6, what="directional derivative")

@@ -108,7 +108,9 @@ class Problem:
         if len(self.variables) != domain.dim or len(set(self.variables)) != domain.dim or any(
                 len(v) != 1 or not v.isalpha() for v in self.variables):
             raise TidalArgumentError(f"variables must be {domain.dim} distinct single letters, "
-                                     f"got {self.variables}")
+                                     f"got {self.variables}",
+                                     hint=f"pass variables= with one letter per coordinate, "
+                                          f"e.g. variables={_example_names(domain.dim)!r}")
         self.output = output
         self.unknowns = tuple(unknowns)
         names = [u.name for u in self.unknowns]
@@ -379,9 +381,21 @@ class Problem:
 
 
 def _default_names(domain: Geometry) -> tuple[str, ...]:
-    if isinstance(domain, SpaceTime):
-        return ("x", "y", "z")[:domain.dim - 1] + ("t",)
-    return ("x", "y", "z", "w")[:domain.dim]
+    """x, y, z (and w), with t last for space-time domains; a domain with more coordinates has
+    no default names (the user passes ``variables=``)."""
+    space = domain.dim - 1 if isinstance(domain, SpaceTime) else domain.dim
+    letters = ("x", "y", "z") if isinstance(domain, SpaceTime) else ("x", "y", "z", "w")
+    if space > len(letters):
+        raise TidalArgumentError(
+            f"a domain of {domain.dim} coordinates has no default variable names",
+            hint=f"name them, one letter per coordinate: Problem(..., "
+                 f"variables={_example_names(domain.dim)!r}); residual parameters then read "
+                 f"u_a, u_bb, ...")
+    return letters[:space] + (("t",) if isinstance(domain, SpaceTime) else ())
+
+
+def _example_names(dim: int) -> str:
+    return "abcdefghijklmnopqrs"[:dim] if dim <= 19 else "one letter each"
 
 
 def _with_transform(net_func, transform, vec, real):
