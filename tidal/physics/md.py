@@ -137,11 +137,11 @@ class Particles(Simulator):
             return q
 
         cells = self.cells
-        count = begin = members = shape = offsets = cell_of = None
         use_cells = cells is not None
+        count = begin = members = offsets = cell_of = neighbour = None
         if use_cells:
-            count, begin, members, shape = cells.count, cells.start, cells.members, cells.shape
-            offsets, cell_of = cells.offsets, cells.coordinates
+            count, begin, members = cells.count, cells.start, cells.members
+            offsets, cell_of, neighbour = cells.offsets, cells.coordinates, cells.neighbour
 
         @ti.func
         def pair(delta, q):
@@ -166,13 +166,8 @@ class Particles(Simulator):
                 home = x[t, i]
                 base = cell_of(home)
                 for o in ti.static(range(len(offsets))):
-                    inside = True
-                    c = 0
-                    for d in ti.static(range(dim)):
-                        kd = base[d] + offsets[o][d]
-                        inside = inside and kd >= 0 and kd < shape[d]
-                        c = c * shape[d] + kd
-                    if inside:
+                    c = neighbour(base, o)
+                    if c >= 0:
                         first = begin[t, c]
                         for m in range(first, first + count[t, c]):
                             j = members[t, m]
@@ -210,11 +205,11 @@ class Particles(Simulator):
             accelerations. With a cell list, the particles are sorted into cells before each
             force evaluation."""
             if t == 0:
-                if cells is not None:
+                if use_cells:
                     cells.sort(x, 0)
                 start()
             drift(t)
-            if cells is not None:
+            if use_cells:
                 cells.sort(x, t + 1)
             kick(t)
 
@@ -230,7 +225,7 @@ class Particles(Simulator):
         def rollout() -> None:
             """The starting accelerations, then every step in one launch (with a cell list,
             one :func:`advance` per step)."""
-            if cells is not None:
+            if use_cells:
                 for t in range(window):
                     advance(t)
                 return
@@ -341,6 +336,21 @@ class _CellGrid:
                 f = f * shape[d] + c[d]
             return f
 
+        offsets = self.offsets
+
+        @ti.func
+        def neighbour(base, o):
+            """The flat index of the cell at ``offsets[o]`` from cell ``base``; -1 outside."""
+            inside = True
+            c = 0
+            for d in ti.static(range(dim)):
+                k = base[d] + offsets[o][d]
+                inside = inside and k >= 0 and k < shape[d]
+                c = c * shape[d] + k
+            if not inside:
+                c = -1
+            return c
+
         @ti.kernel
         def sort(x: ti.template(), t: ti.i32):
             for c in range(total):
@@ -357,7 +367,7 @@ class _CellGrid:
                 c = flat(coordinates(x[t, i]))
                 members[t, start[t, c] + ti.atomic_add(cursor[c], 1)] = i
 
-        self.coordinates, self._sort = coordinates, sort
+        self.coordinates, self.neighbour, self._sort = coordinates, neighbour, sort
 
     def sort(self, x, t: int) -> None:
         """Sort the particles of step ``t`` (positions ``x[t]``) into their cells (unseen by
