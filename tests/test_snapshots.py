@@ -11,6 +11,7 @@ import taichi as ti
 
 import tidal as td
 from tidal.autodiff import snapshots
+from tidal.dsl import field_io
 
 from .reference import assert_close
 
@@ -30,7 +31,7 @@ def _fields():
 
 @pytest.mark.parametrize("serial_limit", [1 << 18, 0], ids=["serial", "parallel"])
 def test_restore_puts_back_exactly_what_was_saved(monkeypatch, serial_limit):
-    monkeypatch.setattr(snapshots, "_SERIAL_LIMIT", serial_limit)
+    monkeypatch.setattr(field_io, "SERIAL_LIMIT", serial_limit)
     monkeypatch.setattr(snapshots, "_POOLS", {})
     store = snapshots.Store()
     for f in _fields():

@@ -222,6 +222,16 @@ def test_tape_wrt_computes_only_the_gradients_asked_for(cpu64):
     assert_close(x.grad.to_numpy(), dx, rtol=1e-13, what="d/dx")
 
 
+def test_a_wanted_field_no_launch_reads_gets_a_zero_gradient(cpu64):
+    (a, b, x, loss, total), (value, da, db, dx) = _two_parameter_program()
+    unread = ti.field(ti.f64, shape=4, needs_grad=True)
+    unread.grad.fill(9.0)  # stale
+    with td.Tape(loss, clear_gradients="recorded", wrt=[a, unread]):
+        total()
+    assert_close(a.grad[None], da, rtol=1e-13, what="d/da")
+    assert np.all(unread.grad.to_numpy() == 0.0)
+
+
 def test_clear_gradients_recorded_zeroes_what_the_launches_touch_only(cpu64):
     (a, b, x, loss, total), (value, da, db, dx) = _two_parameter_program()
     other = ti.field(ti.f64, shape=3, needs_grad=True)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import taichi as ti
 
-from tidal.dsl import launches, runtime
+from tidal.dsl import field_io, launches, runtime
 from tidal.dsl import primitives as P
 
 
@@ -140,11 +140,19 @@ def array_storage(arr, kind: str):
 
 def zero(obj) -> None:
     """Set a field or ndarray (Taichi or NumPy) to zero (unseen by an active tape)."""
+    fill(obj, 0)
+
+
+def fill(obj, value) -> None:
+    """Set every element of a field or ndarray (Taichi or NumPy) to the scalar ``value``
+    (unseen by an active tape)."""
     if isinstance(obj, np.ndarray):
-        obj.fill(0)
+        obj.fill(value)
+    elif hasattr(obj, "snode"):
+        field_io.fill(obj, value)
     else:
         with launches.quiet():
-            obj.fill(0)
+            obj.fill(value)
 
 
 def applies(prim) -> bool:

@@ -19,11 +19,7 @@ active tape.
 import numpy as np
 import taichi as ti
 
-from tidal.dsl import direct, launches, runtime
-
-# above this many elements, copies on the CPU run as parallel loops (below it, a serial loop
-# avoids the cost of starting the thread pool, which dominates small copies)
-_SERIAL_LIMIT = 1 << 18
+from tidal.dsl import direct, field_io, launches, runtime
 
 
 def _copy_kernel(src, buf, serial: bool):
@@ -53,7 +49,7 @@ class _Pool:
         self.size = 0
         elements = int(np.prod(like.shape, dtype=np.int64)) * getattr(like, "n", 1) * \
             getattr(like, "m", 1)
-        self.serial = runtime.config().arch == "cpu" and elements <= _SERIAL_LIMIT
+        self.serial = field_io.serial(elements)  # (small copies skip the thread pool)
         # (id(field), id(buffer)) -> (field, copy kernel); the field is held so that its id
         # is not reused while the pool lives
         self.kernels: dict = {}

@@ -213,14 +213,15 @@ class Tape:
         loss: a 0-D field, or a one-element Taichi ndarray, with ``needs_grad=True``.
         clear_gradients: zero the gradients of the recorded fields and ndarrays first
             (as ``ti.ad.Tape`` does: every field's gradient in the runtime); ``"recorded"``:
-            zero only the gradients of what the recorded launches touch, leaving other fields'
-            gradients as they are (cheaper when the runtime holds other large fields).
+            zero only the gradients of what the recorded launches touch and of ``wrt``, leaving
+            other fields' gradients as they are (cheaper when the runtime holds other large
+            fields).
         checkpoint_every: keep memory bounded by saving overwritten state only every
             ``checkpoint_every`` launches and recomputing in between.
         wrt: the fields and ndarrays whose gradients are wanted (default: every float field
             the launches read that has gradient storage). Fields the launches only read and
             that are not listed get no gradient (their gradient storage is left alone), so the
-            adjoints skip that work.
+            adjoints skip that work. Listed objects that no launch reads get a zero gradient.
 
     Example:
         >>> import taichi as ti
@@ -258,7 +259,7 @@ class Tape:
             raise TidalArgumentError(f"clear_gradients must be True, False or 'recorded', got "
                                      f"{clear_gradients!r}")
         self.loss = loss
-        self.wrt = None if wrt is None else {id(obj) for obj in wrt}
+        self.wrt = None if wrt is None else {id(obj): obj for obj in wrt}
         self.clear_gradients = clear_gradients
         self.checkpoint_every = checkpoint_every
         self.records: list[Record] = []
@@ -493,18 +494,20 @@ class Tape:
             for obj in self.passed.values():
                 if id(obj) not in active and has_own_grad(obj) and _is_float_obj(obj):
                     memory.zero(self._adjoint_storage(obj))
-        for obj in active.values():
+        wanted_unread = [] if self.wrt is None else [
+            obj for oid, obj in self.wrt.items()
+            if oid not in active and has_own_grad(obj) and _is_float_obj(obj)]
+        for obj in [*active.values(), *wanted_unread]:
+            if obj is self.loss:
+                continue  # its adjoint is set to one below
             # fields' own gradients were cleared on entry (ti.ad.clear_all_gradients)
             cleared = self._fields_cleared and has_own_grad(obj) and hasattr(obj, "snode")
             if not cleared and (self.clear_gradients or not has_own_grad(obj)):
                 memory.zero(self._adjoint_storage(obj))
-        loss_grad = self._adjoint_storage(self.loss)
-        if isinstance(loss_grad, np.ndarray):
-            loss_grad.reshape(-1)[0] = 1.0
-        else:
-            # a launched fill (the loss has one element), ordered after the zeroing fills: on
-            # Vulkan, Taichi writes an ndarray element from Python at once, ahead of queued fills
-            loss_grad.fill(1.0)
+        # (the loss has one element; a launched fill for an ndarray, ordered after the zeroing
+        # fills: on Vulkan, Taichi writes an ndarray element from Python at once, ahead of
+        # queued fills)
+        memory.fill(self._adjoint_storage(self.loss), 1.0)
         if self.checkpoint_every is None:
             self._reverse(self.records, active)
         else:

@@ -1,17 +1,21 @@
 """Launching kernels tidal generated without Taichi's per-call Python work.
 
 Taichi's ``Kernel.__call__`` re-derives, at every launch, what never changes for a kernel whose
-arguments are all scalars: the instance key of its arguments, the compiled kernel, the runtime's
-materialisation, the argument setters. On this project's 2-core machine that is about 55 us of
-Python per launch, while launching the compiled code takes about 20 us; for small simulations,
-whose tapes are a handful of launches, it is most of the time. :func:`call` does that work once
-per kernel and runtime and then launches the compiled code directly.
+arguments are all scalars (or NumPy arrays of one type): the instance key of its arguments, the
+compiled kernel, the runtime's materialisation, the argument setters. On this project's 2-core
+machine that is about 55 us of Python per launch, while launching the compiled code takes about
+20 us; for small simulations, whose tapes are a handful of launches, it is most of the time.
+:func:`call` does that work once per kernel and runtime and then launches the compiled code
+directly.
 
 Guarantees: the direct path is taken only when Taichi's own path would launch the very same
 compiled kernel with the same argument values, namely when
 
-* every parameter is a scalar (no templates, ndarrays, matrices or argument packs) and the
-  kernel returns nothing and prints nothing, so its one compiled instance serves every call;
+* every parameter is a scalar or an ndarray of a fixed scalar type and number of dimensions
+  (no templates, matrices or argument packs), the kernel returns nothing and prints nothing,
+  and it has one compiled instance, made for the kinds of arguments passed now: scalars and
+  C-contiguous NumPy arrays of the annotated type and dimensions (a Taichi ndarray, a
+  Fortran-ordered array or any other array goes through Taichi, which copies or refuses it);
 * the kernel was launched once through Taichi in this runtime (which compiled it), and
   no field has been declared since (otherwise Taichi must first place the new fields);
 * no ``ti.ad.Tape`` or ``ti.ad.FwdMode`` of Taichi's is active (Taichi's call records the
@@ -28,7 +32,8 @@ import numpy as np
 from taichi.lang import impl as ti_impl
 from taichi.lang import kernel_impl
 from taichi.lang.exception import handle_exception_from_cpp
-from taichi.types import primitive_types
+from taichi.lang.util import to_numpy_type
+from taichi.types import ndarray_type, primitive_types
 from taichi.types.utils import is_signed
 
 _TAICHI_CALL = kernel_impl.Kernel.__call__
@@ -36,6 +41,7 @@ _INELIGIBLE = "ineligible"
 # the Python values Taichi's call accepts for scalar parameters (others: Taichi's error)
 _REAL = (float, int, np.floating, np.integer)
 _INTEGER = (int, np.integer)
+_INT32_LIMIT = np.iinfo(np.int32).max  # (Taichi warns about larger arrays; its path only)
 
 
 def call(kernel, args):
@@ -45,11 +51,11 @@ def call(kernel, args):
     if (plan is not None and plan is not _INELIGIBLE and plan[0] is kernel.compiled_kernels
             and plan[0] and ti_impl._root_fb.empty and len(args) == len(plan[3])
             and _no_taichi_recorder()):
-        if all(isinstance(a, s[2]) for a, s in zip(args, plan[3])):
+        if all(s[0](a) for a, s in zip(args, plan[3])):
             return _launch(plan, args)
     result = _TAICHI_CALL(kernel, *args)
     if plan is not _INELIGIBLE:
-        kernel._tidal_direct = _plan(kernel)
+        kernel._tidal_direct = _plan(kernel, args)
     return result
 
 
@@ -65,18 +71,19 @@ def _no_taichi_recorder() -> bool:
 def _launch(plan, args) -> None:
     _, t_kernel, compiled, setters = plan
     ctx = t_kernel.make_launch_context()
-    for i, (setter, convert, _) in enumerate(setters):
-        getattr(ctx, setter)((i,), convert(args[i]))
+    for i, (_, put) in enumerate(setters):
+        put(ctx, (i,), args[i])
     try:
         ti_impl.get_runtime().prog.launch_kernel(compiled, ctx)
     except Exception as e:  # as Taichi's own launch reports C++ errors
         raise handle_exception_from_cpp(e) from None
 
 
-def _plan(kernel):
+def _plan(kernel, args):
     """``(compiled-kernels dict, C++ kernel, compiled data, argument setters)`` for a kernel
     that can be launched directly in the current runtime, None when it cannot yet (try again
-    next call), or ``_INELIGIBLE`` when it never can.
+    next call), or ``_INELIGIBLE`` when it never can. ``args`` are those of the call that
+    just went through Taichi: the one compiled instance is the one made for their kinds.
 
     Taichi gives a kernel a new ``compiled_kernels`` dict when the runtime is reset (and empties
     it when compiled functions are cleared), so the plan holds for as long as that dict is the
@@ -85,20 +92,46 @@ def _plan(kernel):
             or kernel.autodiff_mode != kernel_impl.AutodiffMode.NONE):
         return _INELIGIBLE
     setters = []
-    for arg in kernel.arguments:
-        needed = arg.annotation
-        if id(needed) in primitive_types.real_type_ids:
-            setters.append(("set_arg_float", float, _REAL))
-        elif id(needed) in primitive_types.integer_type_ids:
-            setters.append(("set_arg_int" if is_signed(needed) else "set_arg_uint", int, _INTEGER))
-        else:
+    for arg, value in zip(kernel.arguments, args):
+        setter = _setter(arg.annotation)
+        if setter is _INELIGIBLE:
             return _INELIGIBLE
+        if not setter[0](value):  # compiled for another kind of array: Taichi's path only
+            return None
+        setters.append(setter)
     if len(kernel.compiled_kernels) != 1:
         return None
     t_kernel = next(iter(kernel.compiled_kernels.values()))
     prog = ti_impl.get_runtime().prog
     compiled = prog.compile_kernel(prog.config(), prog.get_device_caps(), t_kernel)
     return (kernel.compiled_kernels, t_kernel, compiled, tuple(setters))
+
+
+def _setter(needed):
+    """``(accepts(value), put(ctx, indices, value))`` for a parameter annotated ``needed``, or
+    ``_INELIGIBLE``."""
+    if id(needed) in primitive_types.real_type_ids:
+        return (lambda v: isinstance(v, _REAL),
+                lambda ctx, i, v: ctx.set_arg_float(i, float(v)))
+    if id(needed) in primitive_types.integer_type_ids:
+        if is_signed(needed):
+            return (lambda v: isinstance(v, _INTEGER),
+                    lambda ctx, i, v: ctx.set_arg_int(i, int(v)))
+        return (lambda v: isinstance(v, _INTEGER),
+                lambda ctx, i, v: ctx.set_arg_uint(i, int(v)))
+    if (isinstance(needed, ndarray_type.NdarrayType) and needed.ndim is not None
+            and needed.dtype is not None and id(needed.dtype) in primitive_types.type_ids):
+        dtype, ndim = np.dtype(to_numpy_type(needed.dtype)), needed.ndim
+
+        def accepts(v):
+            return (type(v) is np.ndarray and v.dtype == dtype and v.ndim == ndim
+                    and v.flags.c_contiguous and v.size < _INT32_LIMIT)
+
+        # Taichi's own call does exactly this for such an array (its C++ launch moves host
+        # memory to and from a GPU where there is one)
+        return (accepts, lambda ctx, i, v: ctx.set_arg_external_array_with_shape(
+            i, v.ctypes.data, v.nbytes, v.shape, 0))
+    return _INELIGIBLE
 
 
 __all__ = ["call"]

@@ -19,7 +19,7 @@ import numpy as np
 import taichi as ti
 
 import tidal as td
-from tidal.dsl import runtime
+from tidal.dsl import field_io, runtime
 from tidal.dsl.errors import TidalArgumentError, TidalWarning
 from tidal.physics import integrators
 from tidal.physics.simulator import Simulator
@@ -159,10 +159,10 @@ class ODE(Simulator):
     # -- running -------------------------------------------------------------------------------
     def _load(self) -> None:
         """Write the parameters and initial states into the fields (before a run)."""
-        self.P.from_numpy(self._p)
+        field_io.from_numpy(self.P, self._p)
         states = np.zeros((self.experiments, self.steps + 1, len(self.state)))
         states[:, 0] = self._y0
-        self.Y.from_numpy(states)
+        field_io.from_numpy(self.Y, states)
 
     def stability(self) -> tuple[float, float]:
         """How much one step and the exact flow amplify the fastest-growing mode, linearised
@@ -219,7 +219,7 @@ class ODE(Simulator):
             self.observation_shape[1:] else data
 
     def _run(self):
-        self.loss.fill(0.0)
+        self.loss[None] = 0.0  # (seen by a tape around the run)
         self.rollout()
         self.mismatch()
         return self.loss
@@ -230,8 +230,8 @@ class ODE(Simulator):
         self._load()
         with td.Tape(self.loss):
             self._run()
-        return float(self.loss[None]), [self._grad_of(n, self.P.grad.to_numpy(),
-                                                      self.Y.grad.to_numpy()) for n in names]
+        p_grad, y_grad = field_io.to_numpy(self.P.grad), field_io.to_numpy(self.Y.grad)
+        return float(self.loss[None]), [self._grad_of(n, p_grad, y_grad) for n in names]
 
     def loss_grad_hvp(self, names, vectors) -> tuple[float, list, list]:
         """Loss, gradients, and the Hessian applied to ``vectors`` (one per name)."""

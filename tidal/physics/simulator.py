@@ -41,9 +41,8 @@ import taichi as ti
 
 import tidal as td
 from tidal.autodiff import memory
-from tidal.dsl import runtime
+from tidal.dsl import field_io, runtime
 from tidal.dsl.errors import TidalArgumentError, TidalWarning
-from tidal.physics import slices
 
 #: storing every state costs more than this many bytes: a model warns and suggests a window
 MEMORY_WARNING = 2 ** 31
@@ -198,15 +197,15 @@ class Simulator:
             if first:
                 self._load_first(field, value)
             else:
-                field.from_numpy(value)
+                field_io.from_numpy(field, value)
         self._load_more()
 
     @staticmethod
     def _load_first(field, value) -> None:
         """``value`` into the first time slice of state ``field`` (every run writes the later
         slices before reading them)."""
-        slices.write_slice(field, 0, np.asarray(value).reshape(
-            tuple(field.shape[1:]) + slices.element_shape(field)))
+        field_io.write_slice(field, 0, np.asarray(value).reshape(
+            tuple(field.shape[1:]) + field_io.element_shape(field)))
 
     def reset(self) -> None:
         """Load the current parameters and initial state into the fields (what every run does
@@ -252,7 +251,7 @@ class Simulator:
     def _run_window(self, s: int, whole: bool, carry: bool):
         """The loss of window ``s``: its steps, its mismatch, the extra terms once (window 0)
         and, with ``carry``, ``sum(lam * last state)``."""
-        self.loss.fill(0.0)
+        self.loss[None] = 0.0  # (seen by a tape around the run, as a launched fill would be)
         self._step_all(whole)
         self.mismatch()
         if s == 0:
@@ -315,15 +314,12 @@ class Simulator:
         self.reset()
         slots = self._param_fields()
         wanted = [slots[n][0] for n in names]
-        for n in names:
-            if not slots[n][1]:  # (a parameter no kernel reads has a zero gradient)
-                memory.zero(slots[n][0].grad)
         with td.Tape(self.loss, clear_gradients="recorded", wrt=wanted):
             self.run(whole)
         grads = []
         for n in names:
             field, first = slots[n]
-            g = slices.read_slice(field.grad, 0) if first else field.grad.to_numpy()
+            g = field_io.read_slice(field.grad, 0) if first else field_io.to_numpy(field.grad)
             grads.append(np.asarray(g, dtype=np.float64).reshape(self._values[n].shape))
         return float(self.loss[None]), grads
 
@@ -372,7 +368,7 @@ class Simulator:
         self.weights.from_numpy(w)
 
     def _last_states(self) -> list:
-        return [slices.read_slice(f, f.shape[0] - 1) for f in self._carried()]
+        return [field_io.read_slice(f, f.shape[0] - 1) for f in self._carried()]
 
     def _sweep(self, whole: bool, each=None):
         """Every window forward; returns the total loss and the checkpoints (the carried state
@@ -431,7 +427,7 @@ class Simulator:
         if vectors is not None:
             tangents.append([np.asarray(direction[first_of[id(f)]], np.float64).reshape(
                 self._values[first_of[id(f)]].shape) if first_of.get(id(f)) in direction
-                else np.zeros(f.shape[1:] + slices.element_shape(f)) for f in carried])
+                else np.zeros(f.shape[1:] + field_io.element_shape(f)) for f in carried])
         for s in range(self.windows):
             self._start_window(s, checkpoints[s])
             if vectors is None:
@@ -447,7 +443,7 @@ class Simulator:
         # backward, window by window
         grads = {n: np.zeros(self._values[n].shape) for n in fixed}
         hvps = {n: np.zeros(self._values[n].shape) for n in fixed}
-        lam = [np.zeros(f.shape[1:] + slices.element_shape(f)) for f in carried]
+        lam = [np.zeros(f.shape[1:] + field_io.element_shape(f)) for f in carried]
         lam_dot = [np.zeros_like(a) for a in lam]
         for s in reversed(range(self.windows)):
             self._start_window(s, checkpoints[s])
@@ -486,7 +482,7 @@ class Simulator:
 
 def _carry_kernel(field, lam, loss, last: int):
     """A kernel adding ``sum(lam * field[last])`` to ``loss``."""
-    shape, tensor = lam.shape, bool(slices.element_shape(field))
+    shape, tensor = lam.shape, bool(field_io.element_shape(field))
     if len(shape) == 1:
         if tensor:
             @td.kernel

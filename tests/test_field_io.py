@@ -1,0 +1,79 @@
+"""tidal.dsl.field_io fills fields and moves them to and from NumPy by kernels of their own:
+the values must be exactly Taichi's ``fill`` / ``from_numpy`` / ``to_numpy``, for every kind
+of field, on the backend under test and on Vulkan."""
+
+import numpy as np
+import pytest
+import taichi as ti
+
+import tidal as td
+from tests.conftest import ARCH
+from tidal.dsl import field_io, runtime
+
+FIELDS = {
+    "0-d scalar": lambda dt: ti.field(dt, shape=()),
+    "1-d scalar": lambda dt: ti.field(dt, shape=7),
+    "2-d vector": lambda dt: ti.Vector.field(3, dt, shape=(4, 5)),
+    "3-d matrix": lambda dt: ti.Matrix.field(2, 3, dt, shape=(3, 2, 2)),
+    "0-d vector": lambda dt: ti.Vector.field(2, dt, shape=()),
+    "large": lambda dt: ti.field(dt, shape=(field_io.SERIAL_LIMIT // 64 + 3, 65)),
+}
+
+
+def _round_trips(dtype):
+    rng = np.random.default_rng(1)
+    for name, make in FIELDS.items():
+        f = make(dtype)
+        shape = tuple(f.shape) + field_io.element_shape(f)
+        for _ in range(2):  # the first call compiles, the second launches directly
+            a = rng.normal(size=shape).astype(field_io.numpy_type(f))
+            field_io.from_numpy(f, a)
+            np.testing.assert_array_equal(f.to_numpy(), a, err_msg=name)
+            np.testing.assert_array_equal(field_io.to_numpy(f), a, err_msg=name)
+            field_io.fill(f, 2.5)
+            np.testing.assert_array_equal(f.to_numpy(), np.full(shape, 2.5), err_msg=name)
+        if f.shape:
+            s = f.shape[0] - 1
+            b = rng.normal(size=shape[1:]).astype(field_io.numpy_type(f))
+            field_io.write_slice(f, s, b)
+            expect = np.full(shape, 2.5, dtype=b.dtype)
+            expect[s] = b
+            np.testing.assert_array_equal(f.to_numpy(), expect, err_msg=name)
+            np.testing.assert_array_equal(field_io.read_slice(f, s), b, err_msg=name)
+            field_io.write_slice(f, 0, 1.0)  # a scalar broadcasts over the slice
+            assert np.all(f.to_numpy()[0] == 1.0), name
+
+
+def test_every_kind_of_field_round_trips_exactly_in_f64():
+    td.init(arch=ARCH, default_fp=td.f64)
+    _round_trips(ti.f64)
+
+
+def test_integer_fields_fill_and_load():
+    td.init(arch=ARCH, default_fp=td.f64)
+    f = ti.field(ti.i32, shape=(3, 4))
+    field_io.fill(f, 7)
+    assert np.all(f.to_numpy() == 7)
+    field_io.from_numpy(f, np.arange(12).reshape(3, 4))
+    np.testing.assert_array_equal(field_io.to_numpy(f), np.arange(12).reshape(3, 4))
+
+
+def test_a_new_runtime_gets_new_kernels():
+    td.init(arch=ARCH, default_fp=td.f64)
+    f = ti.field(ti.f64, shape=3)
+    field_io.fill(f, 1.0)
+    td.init(arch=ARCH, default_fp=td.f64)
+    g = ti.field(ti.f64, shape=3)
+    field_io.fill(g, 4.0)
+    np.testing.assert_array_equal(field_io.to_numpy(g), [4.0, 4.0, 4.0])
+
+
+@pytest.mark.vulkan
+def test_every_kind_of_field_round_trips_exactly_on_vulkan_in_f32():
+    if not runtime.probe("vulkan"):
+        pytest.skip("no Vulkan device on this machine")
+    td.init(arch="vulkan", default_fp=td.f32)
+    try:
+        _round_trips(ti.f32)
+    finally:
+        td.init(arch=ARCH, default_fp=td.f64)

@@ -1,0 +1,221 @@
+"""Filling Taichi fields and moving them, whole or one time slice, to and from NumPy, fast.
+
+Taichi's ``field.fill``, ``from_numpy`` and ``to_numpy`` are template kernels: every call
+re-derives the instance key from the field in Python (about 85 us on this project's 2-core
+machine) and runs a parallel loop, whose thread-pool start costs about as much again for a
+small field. Simulators and tapes move their parameters, losses and gradients at every
+evaluation, so for them that is most of the time of a small problem. Here each field gets its
+own small kernels, with the field bound in (their arguments are only scalars and NumPy arrays,
+so :mod:`tidal.dsl.direct` launches them straight into their compiled code), made on first use
+and kept for the life of the runtime; on the CPU, a field of at most :data:`SERIAL_LIMIT`
+values is filled or copied by a serial loop.
+
+Guarantees: :func:`fill` sets every element (every component of a vector or matrix element)
+to ``value``; :func:`from_numpy` sets ``field`` to ``array`` (cast to the field's type);
+:func:`to_numpy` returns a new array of ``field.shape + element shape`` in the field's NumPy
+type; :func:`write_slice` / :func:`read_slice` do the same for ``field[s, ...]`` only. All run
+unseen by an active tape and work on scalar, vector and matrix fields of any number of
+dimensions (a 0-d field too), on every backend.
+
+Example:
+    >>> import numpy as np, taichi as ti, tidal as td
+    >>> from tidal.dsl import field_io
+    >>> _ = td.init(arch="cpu", default_fp=td.f64)
+    >>> f = ti.Vector.field(2, ti.f64, shape=(3, 4))
+    >>> field_io.write_slice(f, 1, np.arange(8.0).reshape(4, 2))
+    >>> field_io.read_slice(f, 1)[3].tolist(), field_io.read_slice(f, 0)[3].tolist()
+    ([6.0, 7.0], [0.0, 0.0])
+    >>> field_io.fill(f, 0.5); float(field_io.to_numpy(f).sum())
+    12.0
+"""
+
+import numpy as np
+import taichi as ti
+from taichi.lang.util import to_numpy_type
+from taichi.types import primitive_types
+
+from tidal.dsl import direct, launches, runtime
+
+# on the CPU, fields of at most this many values are filled and copied by a serial loop
+# (below it, starting the thread pool costs more than the loop)
+SERIAL_LIMIT = 1 << 18
+
+
+def element_shape(field) -> tuple:
+    """The shape of one element of ``field`` (``()`` for a scalar field)."""
+    if not hasattr(field, "n"):
+        return ()
+    return (field.n,) if field.ndim == 1 else (field.n, field.m)
+
+
+def numpy_type(field):
+    """The NumPy type of ``field``'s values."""
+    return np.dtype(to_numpy_type(field.dtype))
+
+
+def serial(values: int) -> bool:
+    """Whether a loop over ``values`` values runs serially (on the CPU, when small)."""
+    return runtime.config().arch == "cpu" and values <= SERIAL_LIMIT
+
+
+def fill(field, value) -> None:
+    """Every element of ``field`` set to the scalar ``value``."""
+    k = _kernels(field)
+    _launch(k.fill, (k.dtype.type(value).item(),))
+
+
+def from_numpy(field, array) -> None:
+    """``field`` set to ``array`` (of shape ``field.shape + element shape``)."""
+    k = _kernels(field)
+    _launch(k.load, (_as_array(array, k.shape, k.dtype),))
+
+
+def to_numpy(field) -> np.ndarray:
+    """A copy of ``field`` as a NumPy array of its shape and element shape."""
+    k = _kernels(field)
+    out = np.empty(k.shape, dtype=k.dtype)
+    _launch(k.store, (out,))
+    return out
+
+
+def write_slice(field, s: int, array) -> None:
+    """``field[s, ...] = array`` for a field indexed by time first."""
+    k = _kernels(field)
+    _launch(k.load_slice, (int(s), _as_array(array, k.shape[1:], k.dtype)))
+
+
+def read_slice(field, s: int) -> np.ndarray:
+    """A copy of ``field[s, ...]`` for a field indexed by time first."""
+    k = _kernels(field)
+    out = np.empty(k.shape[1:], dtype=k.dtype)
+    _launch(k.store_slice, (int(s), out))
+    return out
+
+
+def _as_array(array, shape: tuple, dtype) -> np.ndarray:
+    """``array`` as a C-ordered array of ``shape`` and ``dtype`` (copied only if need be)."""
+    a = np.asarray(array, dtype=dtype)
+    if a.shape != shape:
+        a = np.broadcast_to(a, shape)
+    return a if a.flags.c_contiguous else np.array(a, order="C")
+
+
+def _launch(kernel, args) -> None:
+    with launches.quiet():
+        direct.call(kernel, args)
+
+
+class _FieldKernels:
+    """The kernels of one field: ``fill(value)``, ``load(array)``, ``store(array)``,
+    ``load_slice(s, array)``, ``store_slice(s, array)`` (Taichi ``Kernel`` objects)."""
+
+    def __init__(self, field):
+        self.field = field  # held, so that its id is not reused while these live
+        self.shape = tuple(field.shape) + element_shape(field)
+        self.dtype = numpy_type(field)
+        values = int(np.prod(self.shape, dtype=np.int64))
+        slice_values = values // field.shape[0] if field.shape else values
+        whole = _make(field, serial(values))
+        self.fill, self.load, self.store = whole
+        if len(field.shape) >= 1:
+            self.load_slice, self.store_slice = _make_slice(field, serial(slice_values))
+
+
+_CACHE: dict = {}
+
+
+def _kernels(field) -> _FieldKernels:
+    gen = runtime.config().generation
+    hit = _CACHE.get(id(field))
+    if hit is None or hit[0] != gen or hit[1].field is not field:
+        if hit is not None and hit[0] != gen:
+            _CACHE.clear()  # a new runtime: every kernel of the old one is gone
+        hit = _CACHE[id(field)] = (gen, _FieldKernels(field))
+    return hit[1]
+
+
+def _scalar_type(field):
+    """Taichi's own object for ``field``'s type (what kernel annotations must be)."""
+    return next(t for t in primitive_types.all_types if t == field.dtype)
+
+
+def _make(field, serialize: bool):
+    """``fill``, ``load`` and ``store`` kernels with ``field`` bound."""
+    dims, el = len(field.shape), element_shape(field)
+    scalar = _scalar_type(field)
+    array = ti.types.ndarray(dtype=scalar, ndim=dims + len(el))
+    shape = tuple(field.shape)
+    kind = 0 if not el else len(el)
+
+    @ti.kernel
+    def fill(value: scalar):
+        ti.loop_config(serialize=serialize)
+        for index in ti.grouped(ti.ndrange(*shape)):
+            if ti.static(kind == 0):
+                field[index] = value
+            else:
+                field[index].fill(value)
+
+    @ti.kernel
+    def load(a: array):
+        ti.loop_config(serialize=serialize)
+        for index in ti.grouped(ti.ndrange(*shape)):
+            if ti.static(kind == 0):
+                field[index] = a[index]
+            elif ti.static(kind == 1):
+                for c in ti.static(range(el[0])):
+                    field[index][c] = a[index, c]
+            else:
+                for c, d in ti.static(ti.ndrange(el[0], el[1])):
+                    field[index][c, d] = a[index, c, d]
+
+    @ti.kernel
+    def store(a: array):
+        ti.loop_config(serialize=serialize)
+        for index in ti.grouped(ti.ndrange(*shape)):
+            if ti.static(kind == 0):
+                a[index] = field[index]
+            elif ti.static(kind == 1):
+                for c in ti.static(range(el[0])):
+                    a[index, c] = field[index][c]
+            else:
+                for c, d in ti.static(ti.ndrange(el[0], el[1])):
+                    a[index, c, d] = field[index][c, d]
+
+    return fill._primal, load._primal, store._primal
+
+
+def _make_slice(field, serialize: bool):
+    """``load_slice`` and ``store_slice`` kernels with ``field`` bound."""
+    dims, el = len(field.shape), element_shape(field)
+    array = ti.types.ndarray(dtype=_scalar_type(field), ndim=dims - 1 + len(el))
+    kind = 0 if not el else len(el)
+    rest = tuple(field.shape[1:])
+
+    @ti.kernel
+    def load_slice(s: ti.i32, a: array):
+        ti.loop_config(serialize=serialize)
+        for index in ti.grouped(ti.ndrange(*rest)):
+            if ti.static(kind == 0):
+                field[s, index] = a[index]
+            elif ti.static(kind == 1):
+                for c in ti.static(range(el[0])):
+                    field[s, index][c] = a[index, c]
+            else:
+                for c, d in ti.static(ti.ndrange(el[0], el[1])):
+                    field[s, index][c, d] = a[index, c, d]
+
+    @ti.kernel
+    def store_slice(s: ti.i32, a: array):
+        ti.loop_config(serialize=serialize)
+        for index in ti.grouped(ti.ndrange(*rest)):
+            if ti.static(kind == 0):
+                a[index] = field[s, index]
+            elif ti.static(kind == 1):
+                for c in ti.static(range(el[0])):
+                    a[index, c] = field[s, index][c]
+            else:
+                for c, d in ti.static(ti.ndrange(el[0], el[1])):
+                    a[index, c, d] = field[s, index][c, d]
+
+    return load_slice._primal, store_slice._primal
