@@ -79,7 +79,6 @@ else:
     trainer = Trainer(problem, problem.get_flat(), checkpoint=checkpoint, time_limit=limit,
                       checkpoint_every=100)
 trainer.lbfgs(max_iter=max(args.iterations - trainer.step, 0))
-problem.set_flat(trainer.params)
 wall = time.perf_counter() - start
 
 x, t, exact = burgers_grid(nx=256, nt=100)

@@ -51,7 +51,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="points of the initial condition and of the boundary condition")
     parser.add_argument("--width", type=int, default=20)
     parser.add_argument("--depth", type=int, default=3)
-    parser.add_argument("--progress", action="store_true", help="print a progress line")
+    parser.add_argument("--progress", action="store_true", help="show a progress bar")
     return parser.parse_args(argv)
 
 
@@ -73,7 +73,6 @@ def run(args: argparse.Namespace) -> dict:
     problem = build(args)
     trainer = Trainer(problem, problem.get_flat(), progress=args.progress)
     trainer.lbfgs(max_iter=args.iterations)
-    problem.set_flat(trainer.params)
     wall = time.perf_counter() - start
     x = t = np.linspace(0.0, 1.0, 101)
     u = problem.predict_grid(x, t)

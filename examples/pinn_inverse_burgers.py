@@ -67,7 +67,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--nu", type=float, default=NU,
                         help="viscosity of the data, the true lambda2 (a larger one gives a "
                              "smoother solution and an easier problem)")
-    parser.add_argument("--progress", action="store_true", help="print a progress line")
+    parser.add_argument("--progress", action="store_true", help="show a progress bar")
     return parser.parse_args(argv)
 
 
@@ -92,7 +92,6 @@ def run(args: argparse.Namespace) -> dict:
     trainer = Trainer(problem, problem.get_flat(), progress=args.progress,
                       time_limit=None if args.minutes is None else 60 * args.minutes)
     trainer.lbfgs(max_iter=args.iterations)
-    problem.set_flat(trainer.params)
     wall = time.perf_counter() - start
 
     x, t = np.linspace(-1.0, 1.0, 256), np.arange(100) / 100.0

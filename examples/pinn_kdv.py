@@ -60,7 +60,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="points of the initial condition and of the boundary condition")
     parser.add_argument("--width", type=int, default=20)
     parser.add_argument("--depth", type=int, default=4)
-    parser.add_argument("--progress", action="store_true", help="print a progress line")
+    parser.add_argument("--progress", action="store_true", help="show a progress bar")
     return parser.parse_args(argv)
 
 
@@ -83,7 +83,6 @@ def run(args: argparse.Namespace) -> dict:
     problem = build(args)
     trainer = Trainer(problem, problem.get_flat(), progress=args.progress)
     trainer.lbfgs(max_iter=args.iterations)
-    problem.set_flat(trainer.params)
     wall = time.perf_counter() - start
     x = np.linspace(*X_RANGE, 201)
     t = np.linspace(*T_RANGE, 101)

@@ -67,7 +67,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--depth", type=int, default=3)
     parser.add_argument("--only", choices=["square", "csg"], default=None,
                         help="solve one of the two problems")
-    parser.add_argument("--progress", action="store_true", help="print a progress line")
+    parser.add_argument("--progress", action="store_true", help="show a progress bar")
     return parser.parse_args(argv)
 
 
@@ -100,7 +100,6 @@ def solve(name: str, problem: Problem, args: argparse.Namespace, start: float) -
     """Train ``problem``, compare with the exact solution on a grid, write the figures."""
     trainer = Trainer(problem, problem.get_flat(), progress=args.progress)
     trainer.lbfgs(max_iter=args.iterations)
-    problem.set_flat(trainer.params)
     wall = time.perf_counter() - start
     x = np.linspace(0.0, 1.0, 101)
     grid = np.stack([g.reshape(-1) for g in np.meshgrid(x, x, indexing="ij")], axis=1)

@@ -11,6 +11,7 @@ import scipy.optimize
 from scipy.optimize import rosen, rosen_der
 
 import tidal as td
+from tidal.solvers.schedules import CosineDecay, ExponentialDecay, InverseTimeDecay, StepDecay
 from tidal.solvers.training import History, Trainer
 
 
@@ -77,13 +78,15 @@ class Guarded:
 
 
 def numpy_adam(grad, x0, steps, lr, b1=0.9, b2=0.999, eps=1e-8, wd=0.0):
-    """Reference Adam (Kingma & Ba, with bias correction); returns x after each step."""
+    """Reference Adam (Kingma & Ba, with bias correction); returns x after each step. ``lr`` is
+    a number or a function of the 0-based step."""
     x, m, v, out = x0.copy(), np.zeros_like(x0), np.zeros_like(x0), []
     for t in range(1, steps + 1):
+        rate = lr(t - 1) if callable(lr) else lr
         g = grad(x) + wd * x
         m = b1 * m + (1 - b1) * g
         v = b2 * v + (1 - b2) * g * g
-        x = x - lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
+        x = x - rate * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
         out.append(x.copy())
     return out
 
@@ -111,7 +114,7 @@ def test_adam_matches_numpy_reference(wd):
     obj = Quadratic()
     x0 = np.linspace(-1.0, 1.0, obj.size)
     cb, seen = recorder()
-    t = Trainer(obj, x0, progress=False, callbacks=[cb], log_every=1)
+    t = Trainer(obj, x0, progress=False, callbacks=[cb], log_every=1, keep_best=False)
     t.adam(steps=60, lr=0.05, betas=(0.8, 0.99), eps=1e-6, weight_decay=wd)
     ref = numpy_adam(lambda x: obj.a @ x - obj.b, x0, 60, 0.05, 0.8, 0.99, 1e-6, wd)
     assert [s for s, _, _ in seen] == list(range(1, 61))
@@ -244,15 +247,16 @@ def test_time_limit_counts_across_optimiser_calls():
 
 
 # --------------------------------------------------------------------------------- progress
-def test_progress_line(capsys):
+def test_progress_bar(capsys):
     t = Trainer(Quadratic(), np.zeros(7), progress=True, log_every=5)
     t.fit(adam_steps=10, lbfgs_iter=20, lr=0.01)
     err = capsys.readouterr().err
-    assert err.count("\n") == 2 and err.endswith("\n")
+    assert err.count("\n") == 2 and err.endswith("\n")  # one finished bar per optimiser call
     adam_line, lbfgs_line = err.split("\n")[:2]
-    assert adam_line.startswith("\radam 0/10") and "\radam 10/10 step 10 loss " in adam_line
-    assert " norm " in adam_line and " x0 " in adam_line and adam_line.rstrip().endswith("s")
-    assert "\rlbfgs " in lbfgs_line and "/20 " in lbfgs_line
+    last = adam_line.split("\r")[-1]
+    assert last.startswith("adam: 100%") and "10/10" in last
+    assert "step 10" in last and "loss " in last and "norm " in last and "x0 " in last
+    assert lbfgs_line.split("\r")[-1].startswith("lbfgs:") and "/20" in lbfgs_line
 
 
 def test_no_progress_prints_nothing(capsys):
@@ -470,3 +474,104 @@ def test_interrupt_inside_objective_keeps_evaluated_params():
         t.adam(steps=100, lr=0.01)
     assert t.step == 5
     np.testing.assert_array_equal(t.params, seen[-1][2])
+
+
+# ------------------------------------------------------------------- schedules and best params
+@pytest.mark.parametrize("schedule", [
+    StepDecay(every=7, factor=0.5), ExponentialDecay(factor=0.2, every=20),
+    InverseTimeDecay(every=10, rate=0.5), CosineDecay(floor=1e-3), CosineDecay(steps=15)])
+def test_adam_with_a_schedule_matches_numpy_with_those_learning_rates(schedule):
+    obj = Quadratic()
+    x0 = np.linspace(-1.0, 1.0, obj.size)
+    cb, seen = recorder()
+    t = Trainer(obj, x0, progress=False, callbacks=[cb], keep_best=False)
+    t.adam(steps=40, lr=0.05, schedule=schedule)
+    rates = [schedule(0.05, k, 40) for k in range(40)]
+    ref = numpy_adam(lambda x: obj.a @ x - obj.b, x0, 40, lambda k: rates[k])
+    for (_, _, p), r in zip(seen, ref):
+        np.testing.assert_allclose(p, r, rtol=1e-12, atol=1e-13)
+    # the closed forms, independently of the classes' own arithmetic
+    expect = {StepDecay: 0.05 * 0.5 ** (39 // 7), ExponentialDecay: 0.05 * 0.2 ** (39 / 20),
+              InverseTimeDecay: 0.05 / (1 + 0.5 * 3.9)}
+    if type(schedule) in expect:
+        assert rates[-1] == pytest.approx(expect[type(schedule)], rel=1e-14)
+    if isinstance(schedule, CosineDecay):
+        span = schedule.steps or 40
+        closed = [schedule.floor + (0.05 - schedule.floor) * 0.5 * (1 + np.cos(np.pi * min(k, span)
+                                                                         / span))
+                  for k in range(40)]
+        np.testing.assert_allclose(rates, closed, rtol=1e-13)
+        assert rates[0] == 0.05
+
+
+class Holder(Quadratic):
+    """A Quadratic that, like a Problem, holds parameters of its own (``set_flat``)."""
+
+    held = None
+
+    def set_flat(self, flat):
+        self.held = np.array(flat)
+
+
+def test_adam_ends_at_the_lowest_loss_it_saw_not_at_a_final_spike():
+    obj = Holder()
+    x0 = np.linspace(-1.0, 1.0, obj.size)
+    cb, seen = recorder()
+    t = Trainer(obj, x0, progress=False, callbacks=[cb])
+    t.adam(steps=60, lr=0.9)  # far too large: the loss jumps about
+    losses = [obj.value(x0)] + [loss for _, loss, _ in seen]
+    assert losses[-1] > min(losses)  # (the run this test needs: the last step is not the best)
+    k = int(np.argmin(losses))
+    best = x0 if k == 0 else seen[k - 1][2]
+    np.testing.assert_array_equal(t.params, best)
+    np.testing.assert_array_equal(obj.held, best)  # the objective was left at them
+    assert t.best_step == k and t.best_value == min(losses)
+    assert t.step == 60 and t.history.step[-1] == 60  # the step count still counts every step
+
+    plain = Trainer(Holder(), x0, progress=False, keep_best=False)
+    plain.adam(steps=60, lr=0.9)
+    np.testing.assert_array_equal(plain.params, seen[-1][2])
+
+
+def test_a_validation_metric_chooses_the_kept_parameters_at_logged_steps():
+    obj = Quadratic()
+    target = np.full(obj.size, 0.3)
+    calls = []
+
+    def distance(params):
+        calls.append(params.copy())
+        return float(np.linalg.norm(params - target))
+
+    t = Trainer(obj, np.zeros(obj.size), progress=False, log_every=5, validation=distance)
+    h = t.adam(steps=50, lr=0.05)
+    assert len(calls) == len(h) == 11  # steps 0, 5, ..., 50
+    metrics = h.scalars["validation"]
+    k = int(np.argmin(metrics))
+    np.testing.assert_array_equal(t.params, calls[k])
+    assert t.best_step == h.step[k] and t.best_value == metrics[k]
+
+
+def test_lbfgs_keeps_the_best_and_continues_from_adams_best():
+    obj = Holder()
+    x0 = np.linspace(-1.0, 1.0, obj.size)
+    t = Trainer(obj, x0, progress=False)
+    t.adam(steps=30, lr=0.9)
+    kept = t.params
+    t.lbfgs(max_iter=50)
+    assert obj.value(t.params) <= obj.value(kept)
+    np.testing.assert_allclose(t.params, np.linalg.solve(obj.a, obj.b), rtol=1e-7, atol=1e-8)
+    np.testing.assert_array_equal(obj.held, t.params)
+
+
+def test_schedule_and_validation_bad_input():
+    t = Trainer(Quadratic(), np.zeros(7), progress=False)
+    with pytest.raises(td.TidalError, match="schedule must be"):
+        t.adam(steps=3, schedule="cosine")
+    with pytest.raises(td.TidalError, match="every must be a positive integer"):
+        StepDecay(every=0)
+    with pytest.raises(td.TidalError, match="factor must be a number in"):
+        ExponentialDecay(factor=1.5)
+    with pytest.raises(td.TidalError, match="floor"):
+        CosineDecay(floor=-1.0)
+    with pytest.raises(td.TidalError, match="validation must be"):
+        Trainer(Quadratic(), np.zeros(7), validation=3.0)

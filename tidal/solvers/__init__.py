@@ -25,13 +25,21 @@ from tidal.solvers.geometry import (
     TimeDomain,
     Union,
 )
-from tidal.solvers.network import MLP
+from tidal.solvers.network import MLP, Separate
 from tidal.solvers.plots import relative_l2_error
 from tidal.solvers.problem import Problem, Unknown
+from tidal.solvers.schedules import (
+    CosineDecay,
+    ExponentialDecay,
+    InverseTimeDecay,
+    Schedule,
+    StepDecay,
+)
 from tidal.solvers.training import History, Objective, Trainer
 
-__all__ = ["MLP", "Ball", "Box", "Difference", "DirichletBC", "Disk", "Geometry", "History",
-           "Hypercube", "InitialCondition", "Intersection", "Interval", "NeumannBC", "Objective",
+__all__ = ["MLP", "Ball", "Box", "CosineDecay", "Difference", "DirichletBC", "Disk",
+           "ExponentialDecay", "Geometry", "History", "Hypercube", "InitialCondition",
+           "Intersection", "Interval", "InverseTimeDecay", "NeumannBC", "Objective",
            "Observations", "OperatorCondition", "PeriodicBC", "Polygon", "Problem", "Rectangle",
-           "RobinBC", "SpaceTime", "TimeDomain", "Trainer", "Union", "Unknown",
-           "relative_l2_error"]
+           "RobinBC", "Schedule", "Separate", "SpaceTime", "StepDecay", "TimeDomain", "Trainer",
+           "Union", "Unknown", "relative_l2_error"]

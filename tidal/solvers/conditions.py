@@ -16,6 +16,8 @@ wrong shape).
 
 from __future__ import annotations
 
+import inspect
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -57,13 +59,30 @@ class OperatorBatch:
 
 
 class Condition:
-    """Base class: a named, weighted loss term."""
+    """Base class: a named, weighted loss term; ``output`` names the network output it
+    constrains (None: the only one), ``made_at`` the user's line that made it."""
 
     weight: float = 1.0
     label: str = "condition"
+    output: str | None = None
+    made_at: str = "a condition"
 
     def batch(self, dim: int, seed: int):
         raise NotImplementedError
+
+
+def _made_at(condition: Condition, output) -> None:
+    """Record ``output`` and the user's file and line that created ``condition`` (the first
+    frame outside tidal), for errors the problem raises later."""
+    if output is not None and not isinstance(output, str):
+        raise TidalArgumentError(f"output must be the name of a network output, got {output!r}")
+    condition.output = output
+    frame = inspect.currentframe()
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(here):
+        frame = frame.f_back
+    where = f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame is not None else "?"
+    condition.made_at = f"{type(condition).__name__} made at {where}"
 
 
 def _weight(w: float) -> float:
@@ -138,6 +157,7 @@ class DirichletBC(Condition):
         where: optional predicate selecting part of the boundary.
         method: ``"random"``, ``"lhs"``, ``"sobol"`` or ``"grid"``.
         weight: weight of the term in the loss.
+        output: the output it constrains, for a network with several (e.g. ``"v"``).
 
     Example:
         >>> import numpy as np
@@ -150,9 +170,10 @@ class DirichletBC(Condition):
     label = "dirichlet"
 
     def __init__(self, region: Geometry, value: Value = 0.0, n: int = 100, where: Where = None,
-                 method: str = "random", weight: float = 1.0):
+                 method: str = "random", weight: float = 1.0, output: str | None = None):
         self.region, self.value, self.n, self.where = region, value, int(n), where
         self.method, self.weight = method, _weight(weight)
+        _made_at(self, output)
 
     def _points(self, seed: int) -> np.ndarray:
         return sample_region(self.region, self.n, self.where, self.method, seed,
@@ -197,8 +218,9 @@ class RobinBC(NeumannBC):
     label = "robin"
 
     def __init__(self, region: Geometry, alpha: float, value: Value = 0.0, n: int = 100,
-                 where: Where = None, method: str = "random", weight: float = 1.0):
-        super().__init__(region, value, n, where, method, weight)
+                 where: Where = None, method: str = "random", weight: float = 1.0,
+                 output: str | None = None):
+        super().__init__(region, value, n, where, method, weight, output)
         self.alpha = float(alpha)
 
 
@@ -217,12 +239,13 @@ class InitialCondition(Condition):
     label = "initial"
 
     def __init__(self, domain: SpaceTime, value: Value = 0.0, n: int = 100,
-                 method: str = "random", weight: float = 1.0):
+                 method: str = "random", weight: float = 1.0, output: str | None = None):
         if not isinstance(domain, SpaceTime):
             raise TidalArgumentError(f"InitialCondition needs a SpaceTime domain (space * "
                                      f"TimeDomain(t0, t1)), got {type(domain).__name__}")
         self.domain, self.value, self.n = domain, value, int(n)
         self.method, self.weight = method, _weight(weight)
+        _made_at(self, output)
 
     def batch(self, dim: int, seed: int) -> LinearBatch:
         p = self.domain.sample_initial(self.n, method=self.method, seed=seed)
@@ -234,7 +257,8 @@ class InitialCondition(Condition):
 class PeriodicBC(Condition):
     """``u`` equal on the two faces ``axis = lo`` and ``axis = hi`` of a box-like domain.
 
-    Points are sampled on the ``lo`` face and paired with their images on the ``hi`` face.
+    Points are sampled on the ``lo`` face and paired with their images on the ``hi`` face. For a
+    network with several outputs, every output is periodic unless ``output`` names one.
 
     Example:
         >>> from tidal.solvers import Rectangle, PeriodicBC
@@ -246,7 +270,8 @@ class PeriodicBC(Condition):
     label = "periodic"
 
     def __init__(self, region: Geometry, axis: int, n: int = 100, method: str = "random",
-                 weight: float = 1.0):
+                 weight: float = 1.0, output: str | None = None):
+        _made_at(self, output)
         if not isinstance(region, Geometry):
             raise TidalArgumentError(f"PeriodicBC needs a Geometry, got {type(region).__name__}")
         if not 0 <= int(axis) < region.dim:
@@ -279,7 +304,8 @@ class Observations(Condition):
 
     label = "observations"
 
-    def __init__(self, points, values, weight: float = 1.0):
+    def __init__(self, points, values, weight: float = 1.0, output: str | None = None):
+        _made_at(self, output)
         self.points = np.asarray(points, dtype=np.float64)
         self.values = np.asarray(values, dtype=np.float64)
         self.weight = _weight(weight)
@@ -341,6 +367,7 @@ class OperatorCondition(Condition):
         if initial and region is None:
             raise TidalArgumentError("OperatorCondition(initial=True) samples a SpaceTime region",
                                      hint="pass region=domain instead of points")
+        _made_at(self, None)
         self.fn, self.value, self.region, self.n, self.where = fn, value, region, int(n), where
         self.points = None if points is None else np.asarray(points, dtype=np.float64)
         self.method, self.weight, self.initial = method, _weight(weight), bool(initial)

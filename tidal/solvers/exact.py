@@ -310,3 +310,30 @@ def helmholtz_2d_source(x: npt.ArrayLike, y: npt.ArrayLike, k0: float = 4.0 * np
         -1.0
     """
     return -(k0**2) * helmholtz_2d_exact(x, y, k0)
+
+
+def kovasznay_exact(x: npt.ArrayLike, y: npt.ArrayLike, re: float = 20.0) -> np.ndarray:
+    """Kovasznay flow (Kovasznay 1948), an exact steady solution of the incompressible
+    Navier-Stokes equations ``u . grad u + grad p - (1/Re) lap u = 0``, ``div u = 0``:
+    ``u = 1 - exp(l x) cos(2 pi y)``, ``v = l / (2 pi) exp(l x) sin(2 pi y)``,
+    ``p = (1 - exp(2 l x)) / 2`` with ``l = Re / 2 - sqrt(Re^2 / 4 + 4 pi^2)``.
+
+    Args:
+        x, y: coordinates (broadcast against each other).
+        re: the Reynolds number (DeepXDE's example and the PINN literature use 20 on
+            ``[-0.5, 1] x [-0.5, 1.5]``).
+
+    Returns:
+        ``(..., 3)``: ``u, v, p`` in the last axis.
+
+    Example:
+        >>> [round(float(c), 6) for c in kovasznay_exact(0.0, 0.25)]
+        [1.0, -0.288086, 0.0]
+    """
+    x, y = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+    lam = re / 2.0 - np.sqrt(re * re / 4.0 + 4.0 * np.pi ** 2)
+    e = np.exp(lam * x)
+    u = 1.0 - e * np.cos(2.0 * np.pi * y)
+    v = lam / (2.0 * np.pi) * e * np.sin(2.0 * np.pi * y)
+    p = 0.5 * (1.0 - np.exp(2.0 * lam * x))
+    return np.stack([u, v, p], axis=-1)

@@ -28,13 +28,17 @@ ACTIVATIONS = ("tanh", "sin", "softplus", "sigmoid")
 
 
 class MLP:
-    """A multilayer perceptron ``in_dim -> depth x width -> out_dim = 1`` as a tidal function.
+    """A multilayer perceptron ``in_dim -> depth x width -> out_dim`` as a tidal function.
 
     Args:
         in_dim: number of inputs (the length of ``z``).
         width: neurons per hidden layer.
         depth: number of hidden layers (at least 1).
-        activation: one of ``"tanh"``, ``"sin"``, ``"softplus"``, ``"sigmoid"``.
+        activation: a tidal function of one real (e.g. ``td.tanh``-based ``@td.func``), or one
+            of the names ``"tanh"``, ``"sin"``, ``"softplus"``, ``"sigmoid"``.
+        out_dim: number of outputs; with more than one, ``func`` returns a vector of them (one
+            network shared by every output; for one network per output see
+            :class:`Separate`).
         seed: seed of the Glorot-normal initialisation.
         lo, hi: optional input bounds; inputs are mapped affinely from ``[lo, hi]`` to
             ``[-1, 1]`` inside the network.
@@ -55,16 +59,23 @@ class MLP:
         >>> u = net.predict(np.array([[0.1, 0.2], [0.3, 0.4]]))
         >>> u.shape
         (2,)
+        >>> MLP(2, width=8, depth=2, out_dim=3, dtype=td.f64).predict(np.zeros((5, 2))).shape
+        (5, 3)
     """
 
-    def __init__(self, in_dim: int, width: int = 20, depth: int = 3, activation: str = "tanh",
+    def __init__(self, in_dim: int, width: int = 20, depth: int = 3, activation="tanh",
                  seed: int = 0, lo: Sequence[float] | None = None,
                  hi: Sequence[float] | None = None, dtype=None, fourier_features: int = 0,
-                 fourier_scale: float = 1.0):
-        if activation not in ACTIVATIONS:
-            raise TidalArgumentError(f"unknown activation {activation!r}; use one of "
+                 fourier_scale: float = 1.0, out_dim: int = 1):
+        if not isinstance(activation, td.TidalFunction) and activation not in ACTIVATIONS:
+            raise TidalArgumentError(f"unknown activation {activation!r}; pass a tidal function "
+                                     f"of one real (@td.func) or one of "
                                      f"{', '.join(ACTIVATIONS)}")
-        for name, v in (("in_dim", in_dim), ("width", width), ("depth", depth)):
+        if isinstance(activation, td.TidalFunction) and len(activation.param_names) != 1:
+            raise TidalArgumentError(f"the activation {activation.name} must take one real, "
+                                     f"it takes {len(activation.param_names)} arguments")
+        for name, v in (("in_dim", in_dim), ("width", width), ("depth", depth),
+                        ("out_dim", out_dim)):
             if not isinstance(v, int) or v < 1:
                 raise TidalArgumentError(f"{name} must be a positive int, got {v!r}")
         if not isinstance(fourier_features, int) or fourier_features < 0:
@@ -74,6 +85,7 @@ class MLP:
             raise TidalArgumentError(f"fourier_scale must be a positive number, got "
                                      f"{fourier_scale!r}")
         self.in_dim, self.width, self.depth, self.activation = in_dim, width, depth, activation
+        self.out_dim = out_dim
         self.fourier_features = fourier_features
         features = 2 * fourier_features if fourier_features else in_dim
         self.features = features
@@ -95,11 +107,12 @@ class MLP:
         self.b0 = ti.field(real, shape=width, needs_grad=True)
         self.W = ti.field(real, shape=(hidden, width, width), needs_grad=True)
         self.b = ti.field(real, shape=(hidden, width), needs_grad=True)
-        self.Wout = ti.field(real, shape=width, needs_grad=True)
-        self.bout = ti.field(real, shape=(), needs_grad=True)
+        outs = () if out_dim == 1 else (out_dim,)  # (one output: the shapes of earlier versions)
+        self.Wout = ti.field(real, shape=outs + (width,), needs_grad=True)
+        self.bout = ti.field(real, shape=outs, needs_grad=True)
         self.fields = [self.W0, self.b0, self.W, self.b, self.Wout, self.bout]
         self._shapes = [(width, features), (width,), (depth - 1, width, width), (depth - 1, width),
-                        (width,), ()]
+                        outs + (width,), outs]
         self.size = int(sum(math.prod(s) for s in self._shapes))
         kept = [f for f in self.fields if not (depth == 1 and (f is self.W or f is self.b))]
         self._flat = parameters.FieldVector(kept)
@@ -114,7 +127,8 @@ class MLP:
         parts = [rng.normal(size=(w, d)) * math.sqrt(2.0 / (w + d)), np.zeros(w),
                  rng.normal(size=(self.depth - 1, w, w)) * math.sqrt(1.0 / w),
                  np.zeros((self.depth - 1, w)),
-                 rng.normal(size=w) * math.sqrt(2.0 / (w + 1)), np.zeros(())]
+                 rng.normal(size=self._shapes[4]) * math.sqrt(2.0 / (w + self.out_dim)),
+                 np.zeros(self._shapes[5])]
         self.set_flat(np.concatenate([p.reshape(-1) for p in parts]))
 
     def set_flat(self, flat: np.ndarray) -> None:
@@ -144,20 +158,26 @@ class MLP:
     def save(self, path: str | Path) -> None:
         """Save the parameters (and architecture) to a ``.npz`` checkpoint."""
         np.savez(path, params=self.get_flat(), in_dim=self.in_dim, width=self.width,
-                 depth=self.depth, activation=self.activation,
-                 fourier_features=self.fourier_features, frequencies=self.B.to_numpy())
+                 depth=self.depth, activation=self._activation_name(),
+                 fourier_features=self.fourier_features, frequencies=self.B.to_numpy(),
+                 out_dim=self.out_dim)
+
+    def _activation_name(self) -> str:
+        a = self.activation
+        return a.name if isinstance(a, td.TidalFunction) else a
 
     def load(self, path: str | Path) -> None:
         """Load parameters saved by :meth:`save`; the architecture must match."""
         with np.load(path) as data:
             arch = (int(data["in_dim"]), int(data["width"]), int(data["depth"]),
-                    str(data["activation"]), int(data.get("fourier_features", 0)))
-            mine = (self.in_dim, self.width, self.depth, self.activation,
-                    self.fourier_features)
+                    str(data["activation"]), int(data.get("fourier_features", 0)),
+                    int(data.get("out_dim", 1)))
+            mine = (self.in_dim, self.width, self.depth, self._activation_name(),
+                    self.fourier_features, self.out_dim)
             if arch != mine:
                 raise TidalArgumentError(f"checkpoint {path} holds a network {arch} (inputs, "
-                                         f"width, depth, activation, Fourier features); this "
-                                         f"one is {mine}")
+                                         f"width, depth, activation, Fourier features, "
+                                         f"outputs); this one is {mine}")
             self.set_flat(data["params"])
             if "frequencies" in data:
                 self.B.from_numpy(data["frequencies"].astype(self.B.to_numpy().dtype))
@@ -170,25 +190,15 @@ class MLP:
         vec_in = td.vec(dim, real)
         scale = [float(s) for s in self.scale]
         shift = [float(s) for s in self.shift]
-        kind = ACTIVATIONS.index(self.activation)
-
-        @td.func
-        def act(a: real) -> real:
-            out = a
-            if ti.static(kind == 0):
-                out = ti.tanh(a)
-            elif ti.static(kind == 1):
-                out = ti.sin(a)
-            elif ti.static(kind == 2):
-                out = td.softplus(a)
-            else:
-                out = td.sigmoid(a)
-            return out
+        act = self.activation if isinstance(self.activation, td.TidalFunction) else \
+            _named_activation(ACTIVATIONS.index(self.activation), real)
+        n_out = self.out_dim
+        vec_out = td.vec(n_out, real) if n_out > 1 else real
 
         m, B, two_pi = self.fourier_features, self.B, 2.0 * math.pi
 
         @td.func
-        def net(z: vec_in) -> real:
+        def net(z: vec_in) -> vec_out:
             h = ti.Vector.zero(real, width)
             if ti.static(m == 0):
                 for j in range(width):
@@ -217,17 +227,130 @@ class MLP:
                         a += W[layer, j, k] * h[k]
                     h2[j] = act(a)
                 h = h2
-            out = bout[None]
-            for k in range(width):
-                out += Wout[k] * h[k]
-            return out
+            if ti.static(n_out == 1):
+                out = bout[None]
+                for k in range(width):
+                    out += Wout[k] * h[k]
+                return out
+            else:
+                outs = ti.Vector.zero(real, n_out)
+                for c in ti.static(range(n_out)):
+                    o = bout[c]
+                    for k in range(width):
+                        o += Wout[c, k] * h[k]
+                    outs[c] = o
+                return outs
 
         return net
 
     def predict(self, points: np.ndarray) -> np.ndarray:
-        """The network at ``points`` (shape ``(n, in_dim)``), as a float64 array ``(n,)``."""
-        points = np.asarray(points, dtype=np.float64)
-        if points.ndim != 2 or points.shape[1] != self.in_dim:
-            raise TidalArgumentError(f"points must have shape (n, {self.in_dim}), got "
-                                     f"{points.shape}")
-        return np.asarray(td.vectorize(self.func)(points), dtype=np.float64).reshape(-1)
+        """The network at ``points`` (shape ``(n, in_dim)``), as a float64 array ``(n,)``, or
+        ``(n, out_dim)`` with several outputs."""
+        return predict(self, points)
+
+
+def predict(net, points) -> np.ndarray:
+    """A network's ``func`` at ``points`` (shape ``(n, in_dim)``): float64 ``(n,)``, or
+    ``(n, out_dim)`` for a network with several outputs."""
+    points = np.asarray(points, dtype=np.float64)
+    if points.ndim != 2 or points.shape[1] != net.in_dim:
+        raise TidalArgumentError(f"points must have shape (n, {net.in_dim}), got "
+                                 f"{points.shape}")
+    out = np.asarray(td.vectorize(net.func)(points), dtype=np.float64)
+    return out.reshape(len(points), net.out_dim) if net.out_dim > 1 else out.reshape(-1)
+
+
+def _named_activation(kind: int, real):
+    """The tidal function of one of :data:`ACTIVATIONS`."""
+
+    @td.func
+    def act(a: real) -> real:
+        out = a
+        if ti.static(kind == 0):
+            out = ti.tanh(a)
+        elif ti.static(kind == 1):
+            out = ti.sin(a)
+        elif ti.static(kind == 2):
+            out = td.softplus(a)
+        else:
+            out = td.sigmoid(a)
+        return out
+
+    return act
+
+
+class Separate:
+    """One network per output, seen as one network with several outputs: ``func(z)`` is the
+    vector of the networks' outputs, and the flat parameters are theirs one after another.
+
+    Args:
+        nets: networks of one output each, with the same inputs and float type.
+
+    Example:
+        >>> import numpy as np, tidal as td
+        >>> from tidal.solvers import MLP, Separate
+        >>> _ = td.init(arch="cpu", default_fp=td.f64)
+        >>> pair = Separate([MLP(2, width=4, depth=1, seed=s, dtype=td.f64) for s in (0, 1)])
+        >>> pair.out_dim, pair.size == 2 * pair.nets[0].size
+        (2, True)
+        >>> pair.predict(np.zeros((3, 2))).shape
+        (3, 2)
+    """
+
+    def __init__(self, nets):
+        self.nets = list(nets)
+        if len(self.nets) < 2:
+            raise TidalArgumentError(f"Separate needs at least two networks, got "
+                                     f"{len(self.nets)}")
+        first = self.nets[0]
+        for net in self.nets:
+            if getattr(net, "out_dim", None) != 1:
+                raise TidalArgumentError("Separate takes networks of one output each",
+                                         hint="for one network with several outputs use "
+                                              "MLP(..., out_dim=k)")
+            if net.in_dim != first.in_dim or net.dtype != first.dtype:
+                raise TidalArgumentError("the networks of Separate must have the same inputs "
+                                         "and float type")
+        self.in_dim, self.dtype, self.out_dim = first.in_dim, first.dtype, len(self.nets)
+        self._sizes = [net.size for net in self.nets]
+        self.size = int(sum(self._sizes))
+        self.func = self._build()
+
+    def _build(self):
+        funcs = [net.func for net in self.nets]
+        real, n = self.dtype, self.out_dim
+        vec_in, vec_out = td.vec(self.in_dim, real), td.vec(n, real)
+
+        @td.func
+        def separate(z: vec_in) -> vec_out:
+            outs = ti.Vector.zero(real, n)
+            for c in ti.static(range(n)):
+                outs[c] = funcs[c](z)
+            return outs
+
+        return separate
+
+    def get_flat(self) -> np.ndarray:
+        """Every network's parameters, one after another."""
+        return np.concatenate([net.get_flat() for net in self.nets])
+
+    def set_flat(self, flat) -> None:
+        """Set every network's parameters from one vector of length :attr:`size`."""
+        flat = np.asarray(flat, dtype=np.float64).reshape(-1)
+        if flat.size != self.size:
+            raise TidalArgumentError(f"expected {self.size} parameters, got {flat.size}")
+        for net, part in zip(self.nets, np.split(flat, np.cumsum(self._sizes)[:-1])):
+            net.set_flat(part)
+
+    def grad_flat(self) -> np.ndarray:
+        """Every network's parameter gradients, one after another."""
+        return np.concatenate([net.grad_flat() for net in self.nets])
+
+    def clear_grads(self) -> None:
+        """Zero every network's parameter gradients."""
+        for net in self.nets:
+            net.clear_grads()
+
+    def predict(self, points) -> np.ndarray:
+        """The outputs at ``points``, float64 ``(n, out_dim)``."""
+        return predict(self, points)

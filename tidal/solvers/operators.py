@@ -7,19 +7,22 @@ A residual such as ``u_t + u u_x - nu u_xx`` is written once, as a tidal functio
     def burgers(u: td.f32, u_t: td.f32, u_x: td.f32, u_xx: td.f32) -> td.f32:
         return u_t + u * u_x - nu * u_xx
 
-Each parameter name is one of: the output name (``u``); a derivative ``u_<variables>`` such as
-``u_x``, ``u_xx``, ``u_xt`` or ``u_xxxx`` (one letter per differentiation, in any order); a
-coordinate (``x``, ``t``); or the name of an unknown coefficient of an inverse problem.
+Each parameter name is one of: an output name (``u``, or ``u``, ``v``, ``p`` for a network with
+several outputs); a derivative ``<output>_<variables>`` such as ``u_x``, ``v_yy``, ``u_xt`` or
+``u_xxxx`` (one letter per differentiation, in any order); a coordinate (``x``, ``t``); or the
+name of an unknown coefficient of an inverse problem.
 
-:func:`plan` turns the names into Taylor-mode directions of the network: one per axis along
-which pure derivatives are needed (order = the highest order needed), and one of order 2 along
-``e_a + e_b`` for each mixed second derivative ``u_ab`` (recovered by polarisation,
-``u_ab = (D2_{a+b} - u_aa - u_bb) / 2``). :func:`kernel_source` generates the kernel that
-evaluates the operator on a batch of points, with all directions in one Taylor pass
-(``td.taylor`` with a tuple of orders), so the network's primal work is done once per point.
+:func:`plan` turns the names of one or several operators (a system of equations) into
+Taylor-mode directions of the network: one per axis along which pure derivatives are needed
+(order = the highest order any output needs), and one of order 2 along ``e_a + e_b`` for each
+mixed second derivative ``u_ab`` (recovered by polarisation, ``u_ab = (D2_{a+b} - u_aa - u_bb) /
+2``). A network with several outputs is one vector-valued function, so each direction gives the
+derivatives of every output at once. :func:`kernel_source` generates the kernel that evaluates
+the operators on a batch of points, with all directions in one Taylor pass (``td.taylor`` with
+a tuple of orders), so the network's primal work is done once per point for all equations.
 Guarantees: every name is resolved or a :class:`~tidal.TidalArgumentError` names the function,
 its file and line, and the bad name; the pass is computed once per point however many
-derivatives use it.
+derivatives and equations use it.
 """
 
 from __future__ import annotations
@@ -48,13 +51,13 @@ class Plan:
 
     ``passes`` lists the ``(direction, order)`` of the Taylor directions, all evaluated by one
     call ``J = P(z, direction_0, direction_1, ...)`` of ``td.taylor(u, order=(orders...))``
-    (``J[0]`` is ``u``, then each direction's derivatives in turn); ``arguments`` gives, for
-    each parameter of the user's function, a Python expression over ``z``, ``J`` and the
-    unknowns' storage ``UNKNOWNS``.
+    (``J[0]`` is ``u``, then each direction's derivatives in turn; each a vector of the outputs
+    for a network with several); ``arguments`` gives, for each operator and each of its
+    parameters, a Python expression over ``z``, ``J`` and the unknowns' storage ``UNKNOWNS``.
     """
 
     passes: list[tuple[tuple[float, ...], int]] = field(default_factory=list)
-    arguments: list[str] = field(default_factory=list)
+    arguments: list[list[str]] = field(default_factory=list)
 
 
 def where(fn) -> str:
@@ -81,39 +84,56 @@ def parse(name: str, output: str, variables: tuple[str, ...]) -> Derivative | No
     return Derivative(tuple(count.get(v, 0) for v in variables))
 
 
-def plan(fn, names: tuple[str, ...], output: str, variables: tuple[str, ...],
-         unknowns: tuple[str, ...]) -> Plan:
-    """Resolve every parameter name of ``fn`` and choose the Taylor passes.
+def plan(fns, outputs: tuple[str, ...], variables: tuple[str, ...],
+         unknowns: tuple[str, ...], vector: bool = False) -> Plan:
+    """Resolve every parameter name of the operators ``fns`` (tidal functions) and choose the
+    Taylor passes they share. ``outputs`` names the network's outputs; ``vector`` says whether
+    the network returns a vector of them (else one scalar, ``outputs`` of length 1).
 
     Raises:
-        TidalArgumentError: for a name that is neither the output, a derivative of it in the
+        TidalArgumentError: for a name that is neither an output, a derivative of one in the
             problem's variables, a variable, nor an unknown; and for mixed derivatives above order
             2 (not supported).
+
+    Example:
+        >>> import tidal as td
+        >>> @td.func
+        ... def continuity(u_x: td.f64, v_y: td.f64) -> td.f64:
+        ...     return u_x + v_y
+        >>> p = plan([continuity], ("u", "v", "p"), ("x", "y"), (), vector=True)
+        >>> p.arguments
+        [['J[1][0]', 'J[2][1]']]
     """
     dim = len(variables)
-    wanted: dict[str, Derivative] = {}
-    for name in names:
-        if name == output or name in variables or name in unknowns:
-            continue
-        d = parse(name, output, variables)
-        if d is None:
-            raise TidalArgumentError(
-                f"{where(fn)} has a parameter `{name}`, which is not a derivative tidal can "
-                f"provide: the output is `{output}`, the variables are "
-                f"{', '.join(variables)}" + (f", the unknowns {', '.join(unknowns)}"
-                                            if unknowns else ""),
-                hint=f"name derivatives {output}_<variables>, e.g. {output}_{variables[0]}, "
-                     f"{output}_{variables[0] * 2}" + (f", {output}_{variables[0]}{variables[1]}"
-                                                       if dim > 1 else ""))
-        mixed = [a for a in range(dim) if d.counts[a]]
-        if len(mixed) > 1 and d.order > 2:
-            raise TidalArgumentError(
-                f"{where(fn)} asks for `{name}`: mixed derivatives are supported up to order 2",
-                hint="write the operator with pure derivatives or second-order mixed ones")
-        wanted[name] = d
+    wanted: dict[str, tuple[int, Derivative]] = {}
+    for fn in fns:
+        for name in fn.param_names:
+            if name in outputs or name in variables or name in unknowns or name in wanted:
+                continue
+            found = [(k, d) for k, o in enumerate(outputs)
+                     if (d := parse(name, o, variables)) is not None]
+            if not found:
+                example = outputs[0]
+                raise TidalArgumentError(
+                    f"{where(fn)} has a parameter `{name}`, which is not a derivative tidal can "
+                    f"provide: the output{'s are' if len(outputs) > 1 else ' is'} "
+                    f"{', '.join(f'`{o}`' for o in outputs)}, the variables are "
+                    f"{', '.join(variables)}" + (f", the unknowns {', '.join(unknowns)}"
+                                                if unknowns else ""),
+                    hint=f"name derivatives <output>_<variables>, e.g. {example}_{variables[0]}, "
+                         f"{example}_{variables[0] * 2}" + (
+                             f", {example}_{variables[0]}{variables[1]}" if dim > 1 else ""))
+            k, d = found[0]
+            mixed = [a for a in range(dim) if d.counts[a]]
+            if len(mixed) > 1 and d.order > 2:
+                raise TidalArgumentError(
+                    f"{where(fn)} asks for `{name}`: mixed derivatives are supported up to "
+                    f"order 2",
+                    hint="write the operator with pure derivatives or second-order mixed ones")
+            wanted[name] = (k, d)
     axis_order = [0] * dim
     pairs = []
-    for d in wanted.values():
+    for _, d in wanted.values():
         axes = [a for a in range(dim) if d.counts[a]]
         if len(axes) == 1:
             axis_order[axes[0]] = max(axis_order[axes[0]], d.order)
@@ -134,26 +154,33 @@ def plan(fn, names: tuple[str, ...], output: str, variables: tuple[str, ...],
         result.passes.append((direction, 2))
     orders = [k for _, k in result.passes]
 
-    def ref(k: int, m: int) -> str:
-        """Derivative of order ``m`` (1..) along direction ``k`` in ``J``."""
-        return f"J[{1 + sum(orders[:k]) + m - 1}]"
+    def part(expr: str, k: int) -> str:
+        return f"{expr}[{k}]" if vector else expr
 
-    for name in names:
-        if name == output:
-            result.arguments.append("J[0]" if result.passes else "U(z)")
-        elif name in variables:
-            result.arguments.append(f"z[{variables.index(name)}]")
-        elif name in unknowns:
-            result.arguments.append(f"UNKNOWNS[{unknowns.index(name)}]")
-        else:
-            d = wanted[name]
-            axes = [a for a in range(dim) if d.counts[a]]
-            if len(axes) == 1:
-                result.arguments.append(ref(axis_pass[axes[0]], d.order))
+    def ref(k: int, m: int, out: int) -> str:
+        """Derivative of order ``m`` (1..) along direction ``k`` in ``J``, of output ``out``."""
+        return part(f"J[{1 + sum(orders[:k]) + m - 1}]", out)
+
+    for fn in fns:
+        arguments = []
+        for name in fn.param_names:
+            if name in outputs:
+                k = outputs.index(name)
+                arguments.append(part("J[0]", k) if result.passes else part("U(z)", k))
+            elif name in variables:
+                arguments.append(f"z[{variables.index(name)}]")
+            elif name in unknowns:
+                arguments.append(f"UNKNOWNS[{unknowns.index(name)}]")
             else:
-                a, b = axes
-                result.arguments.append(f"0.5 * ({ref(pair_pass[(a, b)], 2)} - "
-                                        f"{ref(axis_pass[a], 2)} - {ref(axis_pass[b], 2)})")
+                k, d = wanted[name]
+                axes = [a for a in range(dim) if d.counts[a]]
+                if len(axes) == 1:
+                    arguments.append(ref(axis_pass[axes[0]], d.order, k))
+                else:
+                    a, b = axes
+                    arguments.append(f"0.5 * ({ref(pair_pass[(a, b)], 2, k)} - "
+                                     f"{ref(axis_pass[a], 2, k)} - {ref(axis_pass[b], 2, k)})")
+        result.arguments.append(arguments)
     return result
 
 
@@ -168,30 +195,33 @@ def _unit(dim: int, axis: int) -> tuple[float, ...]:
 
 
 def kernel_source(p: Plan, name: str, write_values: bool) -> str:
-    """Source of a kernel evaluating the operator minus a target at a batch of points.
+    """Source of a kernel evaluating the operators minus their targets at a batch of points.
 
-    With ``write_values`` the kernel writes each point's value ``e_i`` to ``out``; otherwise it
-    adds ``scale * e_i**2`` to ``PARTS[part]`` (the term's mean square when ``scale = 1/n``).
-    Namespace names it expects: ``VEC``, ``REAL``, ``U``, ``P`` (``td.taylor`` of the network
-    with the orders of ``p.passes``; unused without passes), ``USER``, ``PARTS``, ``UNKNOWNS``.
+    Operator ``k`` is ``USER<k>`` in the namespace and its target column ``k`` of the
+    ``(n, operators)`` array ``target``. With ``write_values`` the kernel writes each point's
+    values ``e_ik`` to ``out[i, k]``; otherwise it adds ``scale * e_ik**2`` to
+    ``PARTS[part + k]`` (operator ``k``'s mean square when ``scale = 1/n``). Namespace names it
+    expects: ``VEC``, ``REAL``, ``U``, ``P`` (``td.taylor`` of the network with the orders of
+    ``p.passes``; unused without passes), ``USER0``, ``USER1``, ..., ``PARTS``, ``UNKNOWNS``.
     """
     lines = []
     if write_values:
         lines.append(f"def {name}(pts: ti.types.ndarray(dtype=VEC, ndim=1), "
-                     "target: ti.types.ndarray(dtype=REAL, ndim=1), "
-                     "out: ti.types.ndarray(dtype=REAL, ndim=1)):")
+                     "target: ti.types.ndarray(dtype=REAL, ndim=2), "
+                     "out: ti.types.ndarray(dtype=REAL, ndim=2)):")
     else:
         lines.append(f"def {name}(pts: ti.types.ndarray(dtype=VEC, ndim=1), "
-                     "target: ti.types.ndarray(dtype=REAL, ndim=1), scale: REAL, part: ti.i32):")
+                     "target: ti.types.ndarray(dtype=REAL, ndim=2), scale: REAL, part: ti.i32):")
     lines.append("    for i in range(pts.shape[0]):")
     lines.append("        z = pts[i]")
     if p.passes:
         directions = ", ".join("ti.Vector([" + ", ".join(repr(float(c)) for c in direction) + "])"
                                for direction, _ in p.passes)
         lines.append(f"        J = P(z, {directions})")
-    lines.append(f"        e = USER({', '.join(p.arguments)}) - target[i]")
-    if write_values:
-        lines.append("        out[i] = e")
-    else:
-        lines.append("        PARTS[part] += scale * e * e")
+    for k, arguments in enumerate(p.arguments):
+        lines.append(f"        e{k} = USER{k}({', '.join(arguments)}) - target[i, {k}]")
+        if write_values:
+            lines.append(f"        out[i, {k}] = e{k}")
+        else:
+            lines.append(f"        PARTS[part + {k}] += scale * e{k} * e{k}")
     return "\n".join(lines) + "\n"

@@ -1,12 +1,14 @@
-"""A PINN problem: a domain, a PDE residual written as math, conditions and a network, as one
+"""A PINN problem: a domain, PDE residuals written as math, conditions and a network, as one
 differentiable objective over flat float64 parameters.
 
-The residual and operator conditions are tidal functions whose parameter names request
-derivatives (:mod:`tidal.solvers.operators`); linear conditions share one kernel
-(:mod:`tidal.solvers.conditions`). Each term is one fused kernel over its points: the network's
-Taylor-mode passes, the residual and the squared error, accumulated into the term's mean square.
-The loss is the weighted sum of the terms; its gradient with respect to the network parameters
-and the unknown coefficients comes from ``td.Tape`` (the kernels' generated adjoints).
+The residuals and operator conditions are tidal functions whose parameter names request
+derivatives of the network's outputs (:mod:`tidal.solvers.operators`); linear conditions share
+one kernel per output (:mod:`tidal.solvers.conditions`). A system of equations (several
+residuals, a network with several outputs ``u, v, p``) is evaluated by one fused kernel over the
+collocation points: one Taylor-mode pass of the network gives every output's derivatives, each
+residual adds its own squared error to its own term. The loss is the weighted sum of the terms;
+its gradient with respect to the network parameters and the unknown coefficients comes from
+the kernels' generated adjoints.
 
 Guarantees: :meth:`Problem.value_and_grad` returns ``sum_k w_k mean_i e_{k,i}^2`` and its exact
 gradient (to the network's floating-point precision) in the order of :meth:`Problem.get_flat`
@@ -27,7 +29,10 @@ from tidal.dsl.errors import TidalArgumentError
 from tidal.solvers import conditions as cond
 from tidal.solvers import operators
 from tidal.solvers.geometry import Geometry, SpaceTime
-from tidal.solvers.network import MLP
+
+# what Problem needs of a network (MLP, Separate, or any object with these)
+NETWORK_ATTRIBUTES = ("in_dim", "dtype", "size", "func", "get_flat", "set_flat", "grad_flat",
+                      "clear_grads")
 
 
 @dataclass
@@ -45,11 +50,15 @@ class Unknown:
 
 @dataclass
 class _Term:
-    label: str
-    weight: float
+    """One kernel's loss terms: ``len(labels)`` consecutive parts (a system of residuals has
+    one per equation), from ``first`` on."""
+
+    labels: list
+    weights: list
     kernel: object
     arrays: tuple
     n: int
+    first: int = 0
 
 
 class Problem:
@@ -58,22 +67,29 @@ class Problem:
     Args:
         domain: the geometry (a :class:`SpaceTime` for time-dependent problems, time last).
         pde: a tidal function of derivative names (e.g. ``u, u_t, u_x, u_xx``) returning the
-            residual; penalised at the collocation points.
-        conditions: boundary, initial, periodic, observed and operator conditions.
-        net: the network; its ``in_dim`` must equal ``domain.dim``.
+            residual, or a list of them (a system: e.g. two momentum equations and continuity
+            naming ``u_x, v_y, p_x, ...``); penalised at the collocation points, each as its
+            own loss term.
+        conditions: boundary, initial, periodic, observed and operator conditions (with several
+            outputs, each names the output it constrains: ``DirichletBC(..., output="v")``).
+        net: the network (an :class:`MLP`, a :class:`Separate`, or any object with the same
+            attributes); its ``in_dim`` must equal ``domain.dim`` and its ``out_dim`` the number
+            of outputs.
         n_collocation: number of collocation points in the domain's interior.
         method: sampling of collocation points (``"lhs"``, ``"sobol"``, ``"random"``, ``"grid"``).
         seed: seed of all sampling.
         variables: names of the coordinates (default ``x, y, z`` for space and ``t`` for time).
         output: name of the network's output in derivative names (default ``u``).
+        outputs: names of a network's several outputs, in order (e.g. ``("u", "v", "p")``):
+            letters and digits, no underscore.
         unknowns: trainable coefficients (inverse problems), usable by name in ``pde``.
         output_transform: optional tidal function ``(z, n) -> u`` of the coordinates and the raw
             network output, for hard constraints (e.g. ``u = x (1 - x) n`` vanishes at 0 and 1).
-        pde_weight: weight of the residual term.
+        pde_weight: weight of the residual term (a list: one per residual).
         collocation: optional ``(n, dim)`` collocation points used instead of sampling.
         forcing: the right-hand side ``f`` of ``pde(...) = f``: a number, or a NumPy function of
             the ``(n, dim)`` points returning ``(n,)`` values (e.g. a source known only as
-            data); evaluated once per collocation point.
+            data); evaluated once per collocation point (a list: one per residual).
 
     Example:
         >>> import numpy as np, tidal as td
@@ -90,16 +106,19 @@ class Problem:
         True
     """
 
-    def __init__(self, domain: Geometry, pde, conditions: Sequence[cond.Condition], net: MLP,
+    def __init__(self, domain: Geometry, pde, conditions: Sequence[cond.Condition], net,
                  n_collocation: int = 1000, method: str = "lhs", seed: int = 0,
                  variables: Sequence[str] | None = None, output: str = "u",
                  unknowns: Sequence[Unknown] = (), output_transform=None,
-                 pde_weight: float = 1.0, collocation=None, forcing: cond.Value = 0.0):
+                 pde_weight=1.0, collocation=None, forcing=0.0,
+                 outputs: Sequence[str] | None = None):
         if not isinstance(domain, Geometry):
             raise TidalArgumentError(f"domain must be a tidal.solvers Geometry, got "
                                      f"{type(domain).__name__}")
-        if not isinstance(net, MLP):
-            raise TidalArgumentError(f"net must be a tidal.solvers.MLP, got {type(net).__name__}")
+        missing = [a for a in NETWORK_ATTRIBUTES if not hasattr(net, a)]
+        if missing:
+            raise TidalArgumentError(f"net must be a tidal.solvers network (MLP, Separate, ...), "
+                                     f"got {type(net).__name__} without {', '.join(missing)}")
         if net.in_dim != domain.dim:
             raise TidalArgumentError(f"the network takes {net.in_dim} inputs but the domain has "
                                      f"{domain.dim} coordinates")
@@ -111,11 +130,14 @@ class Problem:
                                      f"got {self.variables}",
                                      hint=f"pass variables= with one letter per coordinate, "
                                           f"e.g. variables={_example_names(domain.dim)!r}")
-        self.output = output
         self.unknowns = tuple(unknowns)
         names = [u.name for u in self.unknowns]
         if len(set(names)) != len(names):
             raise TidalArgumentError(f"unknowns have repeated names: {names}")
+        self.outputs = _check_outputs(output if outputs is None else outputs, outputs is None,
+                                      getattr(net, "out_dim", 1), self.variables, names)
+        self.output = self.outputs[0]
+        self._vector = getattr(net, "out_dim", 1) > 1
         self.conditions = list(conditions)
         for c in self.conditions:
             if not isinstance(c, cond.Condition):
@@ -124,28 +146,40 @@ class Problem:
         real = net.dtype
         self._real, self._store = real, (np.float32 if real == td.f32 else np.float64)
         self._vec = td.vec(domain.dim, real)
-        self.u = _with_transform(net.func, output_transform, self._vec, real)
+        out_type = td.vec(len(self.outputs), real) if self._vector else real
+        self.u = _with_transform(net.func, output_transform, self._vec, out_type)
         self._tangent = td.jvp(self.u)
-        n_terms = 1 + len(self.conditions)
+        self.pdes = _as_list(pde)
+        pde_weights = _per_equation(pde_weight, len(self.pdes), "pde_weight")
+        forcings = _per_equation(forcing, len(self.pdes), "forcing")
+        n_terms = len(self.pdes) + len(self.conditions)
         self.parts = ti.field(real, shape=n_terms, needs_grad=True)
         self.weights = ti.field(real, shape=n_terms)
         self.loss = ti.field(real, shape=(), needs_grad=True)
         self.unknown_field = ti.field(real, shape=max(1, len(self.unknowns)), needs_grad=True)
         self.unknown_field.from_numpy(np.array([u.initial for u in self.unknowns] or [0.0],
                                                dtype=self._store))
-        self._linear, self._pair = self._linear_kernel(), self._pair_kernel()
+        self._linear: dict = {}  # output index (None: the one output) -> kernel
+        self._pair: dict = {}
         self._combine = self._combine_kernel()
         self._operators: dict[object, tuple] = {}
-        self.pde, self.forcing = pde, forcing
+        self.pde = pde
+        self.forcings = forcings
+        self.forcing = forcing
         if collocation is None:
             points = domain.sample_interior(int(n_collocation), method=method, seed=self.seed)
         else:
             points = self._check_points(collocation)
-        self.terms = [self._operator_term("pde", pde_weight, pde, points,
+        labels = ["pde"] if len(self.pdes) == 1 else _equation_labels(self.pdes)
+        self.terms = [self._operator_term(labels, pde_weights, self.pdes, points,
                                           self._forcing_at(points))]
         for k, c in enumerate(self.conditions):
             self.terms.append(self._condition_term(c, self.seed + 1 + k))
-        self.weights.from_numpy(np.array([t.weight for t in self.terms], dtype=self._store))
+        first = 0
+        for t in self.terms:
+            t.first, first = first, first + len(t.labels)
+        self.weights.from_numpy(np.array([w for t in self.terms for w in t.weights],
+                                         dtype=self._store))
         self.size = net.size + len(self.unknowns)
         self._last_parts: np.ndarray | None = None
 
@@ -162,48 +196,81 @@ class Problem:
     def _condition_term(self, c: cond.Condition, seed: int) -> _Term:
         batch = c.batch(self.domain.dim, seed)
         if isinstance(batch, cond.OperatorBatch):
-            return self._operator_term(c.label, c.weight, batch.fn, batch.points, batch.target)
+            return self._operator_term([c.label], [c.weight], [batch.fn], batch.points,
+                                       batch.target[:, None])
+        k = self._output_index(c)
+        label = c.label if k is None else f"{c.label}_{self.outputs[k]}"
         if isinstance(batch, cond.PairBatch):
             arrays = (self._array(batch.first, True), self._array(batch.second, True))
-            return _Term(c.label, c.weight, self._pair, arrays, len(batch.first))
+            return _Term([label], [c.weight], self._pair_kernel(k), arrays, len(batch.first))
         arrays = (self._array(batch.points, True), self._array(batch.directions, True),
                   self._array(batch.a, False), self._array(batch.b, False),
                   self._array(batch.target, False))
-        return _Term(c.label, c.weight, self._linear, arrays, len(batch.points))
+        return _Term([label], [c.weight], self._linear_kernel(k), arrays, len(batch.points))
 
-    def _operator_term(self, label: str, weight: float, fn, points, target) -> _Term:
-        kernels = self._operator_kernels(fn)
+    def _output_index(self, c: cond.Condition) -> int | None:
+        """The output condition ``c`` constrains: None for a one-output network (or, for a
+        periodic condition, every output), else its index in :attr:`outputs`."""
+        name = getattr(c, "output", None)
+        if name is None:
+            if not self._vector or isinstance(c, cond.PeriodicBC):
+                return None
+            raise TidalArgumentError(
+                f"{c.made_at}: this problem has outputs {', '.join(self.outputs)}; say which "
+                f"one {type(c).__name__} constrains",
+                hint=f"pass output={self.outputs[0]!r} (or another of them)")
+        if name not in self.outputs:
+            raise TidalArgumentError(
+                f"{c.made_at}: {type(c).__name__}(output={name!r}) names an output this problem "
+                f"does not have; its outputs are {', '.join(self.outputs)}")
+        return self.outputs.index(name) if self._vector else None
+
+    def _operator_term(self, labels, weights, fns, points, target) -> _Term:
+        kernels = self._operator_kernels(tuple(fns))
         points = np.asarray(points, dtype=np.float64)
         if len(points) == 0:
-            raise TidalArgumentError(f"the {label} term has no points")
-        arrays = (self._array(points, True), self._array(target, False))
-        term = _Term(label, weight, kernels[0], arrays, len(points))
+            raise TidalArgumentError(f"the {labels[0]} term has no points")
+        arrays = (self._array(points, True), self._table(target))
+        term = _Term(list(labels), list(weights), kernels[0], arrays, len(points))
         term.values_kernel = kernels[1]
         return term
 
-    def _operator_kernels(self, fn) -> tuple:
-        if fn in self._operators:
-            return self._operators[fn]
-        if not isinstance(fn, td.TidalFunction):
-            raise TidalArgumentError(f"the residual {operators.where(fn)} must be a tidal "
-                                     f"function (decorate it with @td.func)")
-        names = fn.param_names
-        p = operators.plan(fn, names, self.output, self.variables,
-                           tuple(u.name for u in self.unknowns))
-        namespace = {"VEC": self._vec, "REAL": self._real, "U": self.u, "USER": fn,
+    def _table(self, values: np.ndarray):
+        """An ``(n, k)`` ndarray of targets, one column per operator."""
+        values = np.asarray(values, dtype=self._store)
+        a = ti.ndarray(self._real, shape=values.shape)
+        a.from_numpy(values)
+        return a
+
+    def _operator_kernels(self, fns: tuple) -> tuple:
+        if fns in self._operators:
+            return self._operators[fns]
+        for fn in fns:
+            if not isinstance(fn, td.TidalFunction):
+                raise TidalArgumentError(f"the residual {operators.where(fn)} must be a tidal "
+                                         f"function (decorate it with @td.func)")
+        p = operators.plan(fns, self.outputs, self.variables,
+                           tuple(u.name for u in self.unknowns), vector=self._vector)
+        namespace = {"VEC": self._vec, "REAL": self._real, "U": self.u,
                      "PARTS": self.parts, "UNKNOWNS": self.unknown_field}
+        namespace.update({f"USER{k}": fn for k, fn in enumerate(fns)})
         if p.passes:
             namespace["P"] = td.taylor(self.u, order=operators.orders(p), argnums=0)
         made = []
+        base = "_".join(fn.name for fn in fns)[:60]
         for write in (False, True):
-            name = f"{fn.name}_{'values' if write else 'term'}"
+            name = f"{base}_{'values' if write else 'term'}"
             src = operators.kernel_source(p, name, write)
             made.append(td.kernel(loader.load(src, name, namespace, name)))
-        self._operators[fn] = tuple(made)
-        return self._operators[fn]
+        self._operators[fns] = tuple(made)
+        return self._operators[fns]
 
-    def _linear_kernel(self):
+    def _linear_kernel(self, k: int | None):
+        if k in self._linear:
+            return self._linear[k]
         tangent, parts, vec, real = self._tangent, self.parts, self._vec, self._real
+        whole = k is None
+        c_k = 0 if whole else k
 
         @td.kernel
         def linear_term(pts: ti.types.ndarray(dtype=vec, ndim=1),
@@ -213,21 +280,43 @@ class Problem:
                         target: ti.types.ndarray(dtype=real, ndim=1), scale: real, part: ti.i32):
             for i in range(pts.shape[0]):
                 c = tangent(pts[i], dirs[i])
-                e = a[i] * c[0] + b[i] * c[1] - target[i]
+                e = 0.0
+                if ti.static(whole):
+                    e = a[i] * c[0] + b[i] * c[1] - target[i]
+                else:
+                    e = a[i] * c[0][c_k] + b[i] * c[1][c_k] - target[i]
                 parts[part] += scale * e * e
 
+        self._linear[k] = linear_term
         return linear_term
 
-    def _pair_kernel(self):
+    def _pair_kernel(self, k: int | None):
+        if k in self._pair:
+            return self._pair[k]
         u, parts, vec, real = self.u, self.parts, self._vec, self._real
+        every = k is None and self._vector  # a periodic condition on every output
+        single = k is None and not self._vector
+        c_k = 0 if k is None else k
+        n_out = len(self.outputs)
 
         @td.kernel
         def pair_term(first: ti.types.ndarray(dtype=vec, ndim=1),
                       second: ti.types.ndarray(dtype=vec, ndim=1), scale: real, part: ti.i32):
             for i in range(first.shape[0]):
-                e = u(first[i]) - u(second[i])
-                parts[part] += scale * e * e
+                if ti.static(single):
+                    e = u(first[i]) - u(second[i])
+                    parts[part] += scale * e * e
+                elif ti.static(every):
+                    d = u(first[i]) - u(second[i])
+                    s = 0.0
+                    for c in ti.static(range(n_out)):
+                        s += d[c] * d[c]
+                    parts[part] += scale * s
+                else:
+                    e = u(first[i])[c_k] - u(second[i])[c_k]
+                    parts[part] += scale * e * e
 
+        self._pair[k] = pair_term
         return pair_term
 
     def _combine_kernel(self):
@@ -258,8 +347,8 @@ class Problem:
             self.unknown_field.from_numpy(flat[self.net.size:].astype(self._store))
 
     def _run(self) -> None:
-        for k, t in enumerate(self.terms):
-            t.kernel(*t.arrays, 1.0 / t.n, k)
+        for t in self.terms:
+            t.kernel(*t.arrays, 1.0 / t.n, t.first)
         self._combine()
 
     def _reset(self) -> None:
@@ -280,8 +369,8 @@ class Problem:
         self.net.clear_grads()  # only this problem's gradients: the user's other fields keep theirs
         self.unknown_field.grad.fill(0.0)
         self.parts.grad.copy_from(self.weights)
-        for k, t in enumerate(self.terms):
-            td.launch_with_adjoint(t.kernel, *t.arrays, 1.0 / t.n, k)
+        for t in self.terms:
+            td.launch_with_adjoint(t.kernel, *t.arrays, 1.0 / t.n, t.first)
         self._combine()
         self._last_parts = self.parts.to_numpy().astype(np.float64)
         grad = self.net.grad_flat()
@@ -303,8 +392,9 @@ class Problem:
         flat = np.asarray(flat, dtype=np.float64)
         self.value(flat)
         out = {}
-        for t, v in zip(self.terms, self._last_parts):
-            key = f"loss_{t.label}"
+        labels = [label for t in self.terms for label in t.labels]
+        for label, v in zip(labels, self._last_parts):
+            key = f"loss_{label}"
             out[key] = out.get(key, 0.0) + float(v)
         for u, v in zip(self.unknowns, flat[self.net.size:]):
             out[u.name] = float(v)
@@ -312,16 +402,20 @@ class Problem:
 
     # -- residuals, refinement, prediction -----------------------------------------------------
     def _forcing_at(self, points: np.ndarray) -> np.ndarray:
-        return cond.evaluate(self.forcing, points, "the PDE's forcing")
+        """The forcing of every residual at ``points``, ``(n, residuals)``."""
+        what = ["the PDE's forcing"] if len(self.pdes) == 1 else [
+            f"the forcing of {fn.name}" for fn in self.pdes]
+        return np.stack([cond.evaluate(f, points, w) for f, w in zip(self.forcings, what)], 1)
 
     def residual(self, points) -> np.ndarray:
         """The PDE residual ``pde(...) - forcing`` at ``points`` (shape ``(n, dim)``), float64
-        ``(n,)``."""
+        ``(n,)``; for a system of residuals ``(n, residuals)``."""
         points = self._check_points(points)
-        out = ti.ndarray(self._real, shape=len(points))
+        out = ti.ndarray(self._real, shape=(len(points), len(self.pdes)))
         self.terms[0].values_kernel(self._array(points, True),
-                                    self._array(self._forcing_at(points), False), out)
-        return out.to_numpy().astype(np.float64)
+                                    self._table(self._forcing_at(points)), out)
+        values = out.to_numpy().astype(np.float64)
+        return values[:, 0] if len(self.pdes) == 1 else values
 
     def refine(self, n_candidates: int, n_add: int, seed: int | None = None) -> np.ndarray:
         """Residual-based adaptive refinement: add the ``n_add`` points of largest ``|residual|``
@@ -335,10 +429,12 @@ class Problem:
         seed = self.seed + 7919 if seed is None else seed
         candidates = self.domain.sample_interior(n_candidates, method="random", seed=seed)
         r = np.abs(self.residual(candidates))
+        if r.ndim == 2:
+            r = r.sum(axis=1)
         added = candidates[np.argsort(-r)[:n_add]]
         t = self.terms[0]
         points = np.concatenate([t.arrays[0].to_numpy().astype(np.float64), added])
-        t.arrays = (self._array(points, True), self._array(self._forcing_at(points), False))
+        t.arrays = (self._array(points, True), self._table(self._forcing_at(points)))
         t.n = len(points)
         return added
 
@@ -347,15 +443,29 @@ class Problem:
         """The current collocation points, float64 ``(n, dim)``."""
         return self.terms[0].arrays[0].to_numpy().astype(np.float64)
 
-    def predict(self, points) -> np.ndarray:
-        """The solution (network with output transform) at ``points``, float64 ``(n,)``."""
+    def predict(self, points, output: str | None = None) -> np.ndarray:
+        """The solution (network with output transform) at ``points``, float64 ``(n,)``; with
+        several outputs ``(n, outputs)``, or ``(n,)`` for the one named ``output``."""
         points = self._check_points(points)
-        return np.asarray(td.vectorize(self.u)(points), dtype=np.float64).reshape(-1)
+        values = np.asarray(td.vectorize(self.u)(points), dtype=np.float64)
+        if not self._vector:
+            if output is not None and output != self.output:
+                raise TidalArgumentError(f"this problem's output is {self.output!r}, not "
+                                         f"{output!r}")
+            return values.reshape(-1)
+        values = values.reshape(len(points), len(self.outputs))
+        if output is None:
+            return values
+        if output not in self.outputs:
+            raise TidalArgumentError(f"this problem has outputs {', '.join(self.outputs)}, not "
+                                     f"{output!r}")
+        return values[:, self.outputs.index(output)]
 
-    def predict_grid(self, *axes) -> np.ndarray:
+    def predict_grid(self, *axes, output: str | None = None) -> np.ndarray:
         """The solution on the grid spanned by one 1-D array per coordinate (``ij`` indexing).
 
-        Example: ``u = problem.predict_grid(x, t)`` has shape ``(len(x), len(t))``.
+        Example: ``u = problem.predict_grid(x, t)`` has shape ``(len(x), len(t))`` (with
+        several outputs, a last axis of outputs unless ``output`` names one).
         """
         if len(axes) != self.domain.dim:
             raise TidalArgumentError(f"give one axis per coordinate ({self.domain.dim}), got "
@@ -363,7 +473,8 @@ class Problem:
         grids = np.meshgrid(*[np.asarray(a, dtype=np.float64).reshape(-1) for a in axes],
                             indexing="ij")
         points = np.stack([g.reshape(-1) for g in grids], axis=1)
-        return self.predict(points).reshape(grids[0].shape)
+        values = self.predict(points, output)
+        return values.reshape(grids[0].shape + values.shape[1:])
 
     def _check_points(self, points) -> np.ndarray:
         points = np.asarray(points, dtype=np.float64)
@@ -398,7 +509,7 @@ def _example_names(dim: int) -> str:
     return "abcdefghijklmnopqrs"[:dim] if dim <= 19 else "one letter each"
 
 
-def _with_transform(net_func, transform, vec, real):
+def _with_transform(net_func, transform, vec, out_type):
     if transform is None:
         return net_func
     if not isinstance(transform, td.TidalFunction):
@@ -406,8 +517,54 @@ def _with_transform(net_func, transform, vec, real):
                                  "(decorate it with @td.func)")
 
     @td.func
-    def transformed(z: vec) -> real:
+    def transformed(z: vec) -> out_type:
         return transform(z, net_func(z))
 
     return transformed
+
+
+def _as_list(pde) -> list:
+    items = list(pde) if isinstance(pde, (list, tuple)) else [pde]
+    if not items:
+        raise TidalArgumentError("pde must be a tidal function or a non-empty list of them")
+    return items
+
+
+def _per_equation(value, n: int, what: str) -> list:
+    """``value`` for each of ``n`` residuals: a list of ``n``, or one value for all (a single
+    residual only, for per-point values)."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise TidalArgumentError(f"{what} has {len(value)} entries for {n} residual(s)",
+                                     hint=f"give one {what} per residual, in the order of pde")
+        return list(value)
+    return [value] * n
+
+
+def _equation_labels(fns) -> list:
+    names = [getattr(fn, "name", "pde") for fn in fns]
+    return [f"pde_{n}" if names.count(n) == 1 else f"pde_{n}_{k}" for k, n in enumerate(names)]
+
+
+def _check_outputs(names, single: bool, out_dim: int, variables, unknowns) -> tuple:
+    """The outputs' names, checked against the network and the other names."""
+    names = (names,) if isinstance(names, str) else tuple(names)
+    for name in names:
+        if not isinstance(name, str) or not name.isidentifier() or "_" in name:
+            raise TidalArgumentError(f"output names must be letters and digits without "
+                                     f"underscores, got {name!r}",
+                                     hint="e.g. outputs=('u', 'v', 'p')")
+    if len(set(names)) != len(names):
+        raise TidalArgumentError(f"two outputs have one name: {names}",
+                                 hint="give every output its own name")
+    if len(names) != out_dim:
+        hint = ("name them: Problem(..., outputs=('u', 'v', ...))" if single else
+                f"build the network with out_dim={len(names)}")
+        raise TidalArgumentError(f"the network has {out_dim} output(s) but the problem names "
+                                 f"{len(names)}: {', '.join(names)}", hint=hint)
+    for name in names:
+        if name in variables or name in unknowns:
+            raise TidalArgumentError(f"the output name {name!r} is also a "
+                                     f"{'variable' if name in variables else 'unknown'}")
+    return names
 

@@ -18,6 +18,11 @@ the other stopped. It guarantees:
   losses, optimisers, evaluation counts, scalars); only the wall times differ.
 * **Atomic checkpoints.** A checkpoint is written to a temporary file and moved into place with
   :func:`os.replace`, so a crash never leaves a half-written file.
+* **The best parameters.** With ``keep_best`` (the default), each optimiser call ends at the
+  parameters with the lowest loss it evaluated at a step (or, given ``validation``, the lowest
+  validation metric among the logged steps), not at its last iterate: a final Adam spike is
+  never what the user gets. An objective with ``set_flat`` (a :class:`~tidal.solvers.Problem`)
+  is left holding those parameters, so the model predicts with them.
 
 Each call to :meth:`Trainer.adam` starts fresh Adam moments (as re-creating a PyTorch optimiser
 does); a run resumed from a checkpoint therefore matches an uninterrupted one whenever the
@@ -40,9 +45,11 @@ import numpy as np
 import scipy.optimize
 import taichi as ti
 from taichi.lang import impl as _ti_impl
+from tqdm.auto import tqdm
 
 from tidal.dsl import runtime
 from tidal.dsl.errors import TidalArgumentError, TidalWarning
+from tidal.solvers.schedules import Schedule
 
 _FORMAT = "tidal-trainer-checkpoint-1"
 
@@ -51,6 +58,10 @@ LBFGS_EXTRA_OPTIONS = frozenset({"maxls", "eps", "iprint", "disp", "finite_diff_
 
 Callback = Callable[[int, float, np.ndarray], "bool | None"]
 """A training callback: ``callback(step, loss, params)``; returning True stops training."""
+
+Validation = Callable[[np.ndarray], float]
+"""A validation metric: ``validation(params) -> float``, lower is better (e.g. the relative L2
+error against a reference solution)."""
 
 
 class Objective(Protocol):
@@ -274,12 +285,20 @@ class Trainer:
         history: a history to continue (e.g. from :meth:`load_checkpoint`; copied).
         time_limit: stop training once this trainer's optimiser calls have run this many seconds
             in all (checked after every step, so the last step may overrun it); None: no limit.
+        keep_best: end each optimiser call at the best parameters it saw (see ``validation``)
+            instead of the last ones.
+        validation: a metric ``validation(params) -> float`` (lower is better) evaluated at every
+            logged step and reported in the history and progress bar as ``validation``; with
+            ``keep_best``, "best" means the lowest metric instead of the lowest loss.
 
     Attributes:
         stopped_reason: why the last optimiser call stopped: ``"max steps"`` (possibly with
             SciPy's message), ``"converged: <message>"``, ``"callback"``, ``"time limit"``,
             ``"non-finite loss at step N"`` / ``"non-finite gradient at step N"`` or
             ``"scipy: <message>"``; None before any training.
+        best_step: the step whose parameters the last optimiser call ended at with
+            ``keep_best`` (None before any training).
+        best_value: the loss (or validation metric) at ``best_step``.
 
     Example:
         >>> import numpy as np
@@ -303,7 +322,8 @@ class Trainer:
     def __init__(self, objective: Objective, params0: np.ndarray, *, progress: bool = True,
                  checkpoint: str | os.PathLike | None = None, checkpoint_every: int | None = None,
                  callbacks: Sequence[Callback] = (), log_every: int = 100,
-                 history: History | None = None, time_limit: float | None = None):
+                 history: History | None = None, time_limit: float | None = None,
+                 keep_best: bool = True, validation: Validation | None = None):
         size = getattr(objective, "size", None)
         if not callable(getattr(objective, "value_and_grad", None)) or size is None:
             raise TidalArgumentError(
@@ -326,6 +346,10 @@ class Trainer:
             if not callable(cb):
                 raise TidalArgumentError(f"callback {cb!r} is not callable",
                                          hint="pass functions callback(step, loss, params)")
+        if validation is not None and not callable(validation):
+            raise TidalArgumentError(f"validation must be a function of the parameters, got "
+                                     f"{validation!r}",
+                                     hint="pass validation=lambda params: error(params)")
         if history is not None and not isinstance(history, History):
             raise TidalArgumentError(f"history must be a History, got {type(history).__name__}")
         self.objective = objective
@@ -346,7 +370,10 @@ class Trainer:
         self._time0 = self._history.time[-1] if len(self._history) else 0.0
         self._time_origin = self._time0  # training time before this trainer (a resume)
         self._cache: tuple[bytes, float, np.ndarray] | None = None
-        self._line_len = 0
+        self.keep_best = bool(keep_best)
+        self.validation = validation
+        self.best_step: int | None = None
+        self.best_value = math.nan
 
     # ----------------------------------------------------------------------------------- state
     @property
@@ -453,7 +480,8 @@ class Trainer:
 
     # ------------------------------------------------------------------------------ optimisers
     def adam(self, steps: int, lr: float = 1e-3, *, betas: tuple[float, float] = (0.9, 0.999),
-             eps: float = 1e-8, weight_decay: float = 0.0) -> History:
+             eps: float = 1e-8, weight_decay: float = 0.0,
+             schedule: Schedule | None = None) -> History:
         """Run ``steps`` Adam updates from the current parameters.
 
         Standard Adam with bias correction (Kingma & Ba); ``weight_decay`` adds
@@ -468,6 +496,8 @@ class Trainer:
             betas: moment decay rates, each in [0, 1).
             eps: added to the square root of the second moment (> 0).
             weight_decay: L2 coefficient (>= 0).
+            schedule: a learning-rate schedule (:mod:`tidal.solvers.schedules`, e.g.
+                ``ExponentialDecay(0.1, every=5000)``); None: ``lr`` throughout.
 
         Returns:
             The history.
@@ -495,6 +525,11 @@ class Trainer:
         if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
             raise TidalArgumentError(f"betas must each lie in [0, 1), got {betas!r}",
                                      hint="the usual choice is betas=(0.9, 0.999)")
+        if schedule is not None and not isinstance(schedule, Schedule):
+            raise TidalArgumentError(
+                f"schedule must be a tidal.solvers.schedules.Schedule, got {schedule!r}",
+                hint="e.g. schedule=StepDecay(every=1000, factor=0.5), ExponentialDecay(...), "
+                     "CosineDecay() or InverseTimeDecay(...)")
         _ensure_taichi()
         run = _Run(self, "adam", steps)
         p = self._params
@@ -508,7 +543,8 @@ class Trainer:
             for k in range(1, steps + 1):
                 good[:] = p
                 pending = True
-                _adam_kernel(p, g, m, v, lr, beta1, beta2, eps, weight_decay,
+                rate = lr if schedule is None else float(schedule(lr, k - 1, steps))
+                _adam_kernel(p, g, m, v, rate, beta1, beta2, eps, weight_decay,
                              1.0 - beta1 ** k, 1.0 - beta2 ** k)
                 loss, g = run.evaluate(p, self._step + 1)
                 pending = False
@@ -619,7 +655,7 @@ class Trainer:
         return self._history
 
     def fit(self, adam_steps: int = 0, lbfgs_iter: int = 0, lr: float = 1e-3,
-            **lbfgs_kwargs: Any) -> History:
+            schedule: Schedule | None = None, **lbfgs_kwargs: Any) -> History:
         """Adam for ``adam_steps`` steps, then L-BFGS for up to ``lbfgs_iter`` iterations.
 
         L-BFGS is skipped when Adam stopped early (a callback or a non-finite loss).
@@ -628,6 +664,7 @@ class Trainer:
             adam_steps: Adam updates.
             lbfgs_iter: L-BFGS iteration limit (``max_iter``).
             lr: Adam learning rate.
+            schedule: Adam's learning-rate schedule (see :meth:`adam`).
             **lbfgs_kwargs: further arguments of :meth:`lbfgs`.
 
         Returns:
@@ -645,7 +682,7 @@ class Trainer:
             (True, 'lbfgs')
         """
         if adam_steps:
-            self.adam(adam_steps, lr)
+            self.adam(adam_steps, lr, schedule=schedule)
             if self.stopped_reason != "max steps":
                 return self._history
         if lbfgs_iter:
@@ -653,6 +690,16 @@ class Trainer:
         return self._history
 
     # ------------------------------------------------------------------------------- internals
+    def _best_name(self) -> str:
+        return "loss" if self.validation is None else "validation"
+
+    def _leave_objective_at_params(self) -> None:
+        """Set the objective to the trainer's parameters where it holds parameters of its own
+        (``set_flat``), so that the model predicts with what training kept."""
+        set_flat = getattr(self.objective, "set_flat", None)
+        if callable(set_flat):
+            set_flat(self._params.copy())
+
     def _evaluate(self, x: np.ndarray) -> tuple[float, np.ndarray, bool]:
         """Loss and gradient at ``x`` (cached for the last point); the flag says whether the
         objective was called."""
@@ -680,7 +727,8 @@ class Trainer:
 
 
 class _Run:
-    """Bookkeeping of one optimiser call: history, progress line, checkpoints, callbacks."""
+    """Bookkeeping of one optimiser call: history, progress bar, best parameters, checkpoints,
+    callbacks."""
 
     def __init__(self, trainer: Trainer, optimiser: str, total: int):
         self.t = trainer
@@ -691,7 +739,14 @@ class _Run:
         self.time0 = trainer._time0
         self.last_loss = math.nan
         self.last_recorded = -1
-        self.shown = False
+        self.best: np.ndarray | None = None
+        self.best_step: int | None = None
+        self.best_value = math.inf
+        self.best_cache = None  # the evaluation at the best parameters (no re-evaluation)
+        self.bar = None
+        if trainer.progress:
+            self.bar = tqdm(total=total, desc=optimiser, unit="step", file=sys.stderr,
+                            dynamic_ncols=True, leave=True, mininterval=0.2)
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
@@ -713,22 +768,45 @@ class _Run:
             return cache[1]
         return self.evaluate(np.array(x, dtype=np.float64), self.t._step + 1)[0]
 
+    def consider(self, value: float, params: np.ndarray) -> None:
+        """Keep ``params`` (at the current step) if ``value`` is the best so far."""
+        if math.isfinite(value) and value < self.best_value:
+            self.best_value, self.best_step = value, self.t._step
+            if self.best is None:
+                self.best = params.copy()
+            else:
+                self.best[:] = params
+            cache = self.t._cache
+            self.best_cache = cache if cache is not None and cache[0] == params.tobytes() \
+                else None
+
     def record(self, loss: float, params: np.ndarray) -> None:
         t = self.t
         if self.last_recorded == t._step or (len(t._history) and t._history.step[-1] == t._step):
             return
         scalars = t._describe(params)
+        if t.validation is not None:
+            metric = float(t.validation(params.copy()))
+            scalars["validation"] = metric
+            if t.keep_best:
+                self.consider(metric, params)
         t._history.append(t._step, loss, self.now(), self.optimiser, t._evaluations, scalars)
         self.last_recorded = t._step
         self.show(loss, scalars)
 
     def start(self, loss: float, params: np.ndarray) -> None:
         self.last_loss = loss
+        if self.t.keep_best and self.t.validation is None:
+            self.consider(loss, params)
         self.record(loss, params)
 
     def accepted(self, loss: float, params: np.ndarray, last: bool) -> None:
         t = self.t
         self.last_loss = loss
+        if t.keep_best and t.validation is None:
+            self.consider(loss, params)
+        if self.bar is not None:
+            self.bar.update(1)
         if last or t._step % t.log_every == 0:
             self.record(loss, params)
         if t.checkpoint is not None and t.checkpoint_every and t._step % t.checkpoint_every == 0:
@@ -749,14 +827,19 @@ class _Run:
             self.record(loss, t._params)
         t.stopped_reason = reason
         t._time0 = self.now()
+        if t.keep_best and self.best is not None:
+            t.best_step, t.best_value = self.best_step, self.best_value
+            if not np.array_equal(self.best, t._params):
+                t._params[:] = self.best
+                t._cache = self.best_cache
+            if self.bar is not None and self.best_step != t._step:
+                self.bar.set_postfix_str(f"{self.bar.postfix}, kept step {self.best_step}",
+                                         refresh=True)
+        t._leave_objective_at_params()
         if t.checkpoint is not None:
             t.save(t.checkpoint)
-        if t.progress:
-            if not self.shown:
-                self.show(loss, {k: v[-1] for k, v in t._history.scalars.items()})
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-            t._line_len = 0
+        if self.bar is not None:
+            self.bar.close()
 
     def non_finite(self, e: _NonFinite) -> None:
         t = self.t
@@ -766,22 +849,18 @@ class _Run:
                 if math.isfinite(self.last_loss) else
                 "kept the starting parameters unchanged (the loss or gradient is already "
                 "non-finite there; check the objective and params0)")
+        if t.keep_best and t.best_step is not None and t.best_step != t._step:
+            kept = f"kept the best parameters (step {t.best_step}, {t._best_name()} " \
+                   f"{t.best_value:.6e})"
         warnings.warn(f"tidal: {self.optimiser} stopped at step {e.step}: {e.what}; {kept}{where}",
                       TidalWarning, stacklevel=3)
 
     def show(self, loss: float, scalars: dict[str, float]) -> None:
-        t = self.t
-        if not t.progress:
+        if self.bar is None:
             return
-        done = t._step - self.offset
-        extra = "".join(f" {k} {v:.4e}" for k, v in scalars.items())
-        line = (f"{self.optimiser} {done}/{self.total} step {t._step} loss {loss:.6e}{extra} "
-                f"{time.perf_counter() - self.started:.1f}s")
-        pad = max(0, t._line_len - len(line))
-        sys.stderr.write("\r" + line + " " * pad)
-        sys.stderr.flush()
-        t._line_len = len(line)
-        self.shown = True
+        parts = [f"step {self.t._step}", f"loss {loss:.4e}"]
+        parts += [f"{k} {v:.4e}" for k, v in scalars.items()]
+        self.bar.set_postfix_str(", ".join(parts), refresh=False)
 
 
 __all__ = ["LBFGS_EXTRA_OPTIONS", "Callback", "History", "Objective", "Trainer"]
