@@ -12,6 +12,7 @@ from tidal.solvers import (
     MLP,
     DirichletBC,
     Observations,
+    OperatorCondition,
     PeriodicBC,
     Problem,
     Rectangle,
@@ -209,3 +210,20 @@ def test_a_condition_on_an_unknown_output_names_the_users_line(cpu64):
         _problem(net, [DirichletBC(DOMAIN, 0.0, n=4)])
     with pytest.raises(td.TidalError, match="net must be a tidal.solvers network"):
         Problem(DOMAIN, continuity, [], object(), n_collocation=5)
+
+
+@td.func
+def normal_stress(p: td.f64, u_x: td.f64) -> td.f64:
+    return -p + 2.0 / RE * u_x
+
+
+def test_an_operator_condition_of_several_outputs(cpu64):
+    """A traction-like condition mixing the pressure and a velocity derivative, on x = 1."""
+    net = MLP(2, width=6, depth=2, seed=8, dtype=td.f64, out_dim=3)
+    points = np.column_stack([np.ones(6), np.linspace(-0.5, 1.5, 6)])
+    outflow = OperatorCondition(normal_stress, points=points, value=lambda p: p[:, 1])
+    problem = _problem(net, [outflow])
+    parts = problem.describe(problem.get_flat())
+    U = problem.predict
+    expect = -U(points)[:, 2] + 2.0 / RE * _central(U, points, 0, 1)[:, 0] - points[:, 1]
+    assert parts["loss_operator"] == pytest.approx(np.mean(expect ** 2), rel=1e-6)

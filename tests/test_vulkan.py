@@ -189,7 +189,7 @@ def test_adam_kernel_on_vulkan_matches_numpy():
         x = x - 0.05 * (m / (1 - 0.9 ** k)) / (np.sqrt(v / (1 - 0.999 ** k)) + 1e-8)
     td.init(arch="vulkan", default_fp=td.f32)
     try:
-        trainer = Trainer(Quadratic(), np.zeros(3), progress=False)
+        trainer = Trainer(Quadratic(), np.zeros(3), progress=False, keep_best=False)
         trainer.adam(steps=30, lr=0.05)
     finally:
         td.init(arch="cpu", default_fp=td.f64)

@@ -8,7 +8,8 @@ parameters by ``td.Tape``.
 
 Guarantees: parameters are initialised deterministically from the seed (Glorot-normal weights,
 zero biases); :meth:`MLP.get_flat` and :meth:`MLP.set_flat` round-trip the parameters through one
-float64 vector in a fixed order (layer by layer, weights then biases, weights stored as
+float64 vector in a fixed order (field by field: first-layer weights and biases, every hidden
+layer's weights, every hidden layer's biases, output weights and biases; weights stored as
 ``(out, in)``); checkpoints saved by :meth:`MLP.save` load back bit for bit.
 """
 
