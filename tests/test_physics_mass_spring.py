@@ -186,6 +186,35 @@ def test_bad_input_is_refused_with_a_hint():
         sim.observe(np.zeros((6, len(pts), 3)))
 
 
+@pytest.mark.parametrize("integrator", ["symplectic_euler", "euler"])
+def test_a_step_beyond_the_stiffest_vibration_limit_warns_and_the_run_does_grow(integrator):
+    """The warning agrees with what the run does: undamped and without gravity, a lattice
+    kicked by small random velocities stays small below symplectic Euler's limit omega dt = 2
+    and blows up above it (explicit Euler grows at any dt; over 400 steps its growth passes
+    the warning's 10x only at large omega dt)."""
+    import warnings
+
+    pts, springs, anchored = lattice(3)
+    kick = 1e-3 * np.random.default_rng(0).normal(size=pts.shape)
+    probe = MassSpring(pts, springs, 100.0, steps=4, anchored=anchored)
+    omega = np.sqrt(probe.stiffest_mode())
+    for omega_dt, stable in ((1.9, True), (2.1, False)):
+        sim = MassSpring(pts, springs, 100.0, steps=400, dt=omega_dt / omega, damping=0.0,
+                         gravity=0.0, anchored=anchored, velocities=kick, integrator=integrator)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = sim.simulate()
+        warned = [w for w in caught if issubclass(w.category, td.TidalWarning)]
+        moved = np.nanmax(np.abs(out - pts)) if np.all(np.isfinite(out)) else np.inf
+        if integrator == "symplectic_euler":
+            assert bool(warned) == (not stable), (omega_dt, [str(w.message) for w in warned])
+            assert (moved < 1.0) == stable, (omega_dt, moved)
+        else:
+            assert warned and moved > 1.0  # explicit Euler: growth at these steps
+        if warned:
+            assert "stability limit" in str(warned[0].message)
+
+
 def test_the_mass_spring_example_fits_and_saves_its_figure(tmp_path):
     r = run_example("physics_mass_spring", tmp_path, "--small")
     assert (tmp_path / "physics_mass_spring.png").exists()

@@ -277,6 +277,17 @@ def test_bad_input_is_refused_clearly():
         pendulum(integrator="rk5")
     with pytest.raises(td.TidalError, match="even number"):
         lorenz(integrator="leapfrog")
+    # what a first user got wrong (2026-12-04 trial): each a TidalError, not NumPy's
+    with pytest.raises(td.TidalError, match="weights of shape \\(5,\\) do not broadcast"):
+        td.fit(sim, observed, ["length"], weights=np.ones(5), progress=False)
+    with pytest.raises(td.TidalError, match="y0 must be finite"):
+        pendulum(y0=(np.nan, 0.0), steps=10)
+    with pytest.raises(td.TidalError, match="observations contain inf"):
+        td.fit(sim, np.where(observed > 0.5, np.inf, observed), ["length"], progress=False)
+    with pytest.raises(td.TidalError, match="nothing is observed"):
+        td.fit(sim, np.full_like(observed, np.nan), ["length"], progress=False)
+    with pytest.raises(td.TidalError, match="noise .* positive number"):
+        td.fit(sim, observed, ["length"], noise=-0.01, progress=False)
 
 
 @td.func

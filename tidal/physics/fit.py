@@ -168,6 +168,9 @@ def fit(model, data, params=None, *, method: str = "L-BFGS-B", bounds: dict | No
         raise TidalArgumentError(f"{method} does not take bounds",
                                  hint='use method="L-BFGS-B", or log_scale=True to keep '
                                       'values positive')
+    if noise is not None and not _positive_number(noise):
+        raise TidalArgumentError(f"noise is the observations' standard deviation: a positive "
+                                 f"number, got {noise!r}")
     observed = model.observe(data, weights)
     layout = _Layout(model, names, log_names)
     start = np.concatenate([np.ravel(model.get(n)) for n in names])
@@ -233,6 +236,14 @@ def _names(model, params) -> tuple:
         raise TidalArgumentError(f"a parameter is named twice in {names}")
     _check_known(model, names, "params")
     return names
+
+
+def _positive_number(value) -> bool:
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return False
+    return math.isfinite(x) and x > 0
 
 
 def _check_known(model, names, what: str) -> None:

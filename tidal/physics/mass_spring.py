@@ -14,13 +14,17 @@ Named parameters that :func:`tidal.fit` can fit: ``"stiffness"`` (one per spring
 ``"damping"``, ``"x0"`` and ``"v0"`` (initial positions and velocities, ``(n, dim)``).
 """
 
+import warnings
+
 import numpy as np
+import scipy.sparse
+import scipy.sparse.linalg
 import taichi as ti
 
 import tidal as td
 from tidal.dsl import runtime
-from tidal.dsl.errors import TidalArgumentError
-from tidal.physics.simulator import Simulator
+from tidal.dsl.errors import TidalArgumentError, TidalWarning
+from tidal.physics.simulator import SPURIOUS_GROWTH, Simulator
 
 INTEGRATORS = ("symplectic_euler", "euler")
 _FAR = 1e30  # the height of an absent floor is -_FAR, the radius of an absent ball -1
@@ -156,15 +160,18 @@ class MassSpring(Simulator):
         m = len(springs)
         self.n, self.m, self.dim, self.dt = n, m, dim, float(dt)
         self.integrator = integrator
+        self._springs, self._warned = springs.astype(np.int64), False
         if rest is None:
             rest = np.linalg.norm(positions[springs[:, 1]] - positions[springs[:, 0]], axis=1)
         rest = np.broadcast_to(np.asarray(rest, dtype=np.float64), (m,))
         if np.any(rest <= 0):
             raise TidalArgumentError("rest lengths must be positive (two masses of a spring "
                                      "start at the same place)", hint="pass rest=...")
+        self._rest = rest.copy()
         mass = np.broadcast_to(np.asarray(mass, dtype=np.float64), (n,))
         if np.any(mass <= 0):
             raise TidalArgumentError("masses must be positive")
+        self._mass = mass.copy()
         anchored = np.asarray(anchored, dtype=np.int64).reshape(-1)
         if anchored.size and (anchored.min() < 0 or anchored.max() >= n):
             raise TidalArgumentError(f"anchored indices must lie in 0..{n - 1}")
@@ -192,6 +199,7 @@ class MassSpring(Simulator):
         self.ends.from_numpy(springs.astype(np.int32))
         free = np.ones(n)
         free[anchored] = 0.0
+        self._free = free.copy()
         self.free.from_numpy(free)
         self.inv_mass.from_numpy(1.0 / mass)
         center, radius = (np.zeros(dim), -1.0) if ball is None else ball
@@ -286,6 +294,69 @@ class MassSpring(Simulator):
 
     def _load_more(self) -> None:
         self.f.fill(0.0)
+
+    # -- stability -----------------------------------------------------------------------------
+    def stiffest_mode(self) -> float:
+        """``omega^2`` of the stiffest vibration: the largest eigenvalue of ``M^-1 K`` with ``K``
+        the springs' Hessian at the initial positions (free masses only)."""
+        x = self._values["x0"]
+        a, b = self._springs[:, 0], self._springs[:, 1]
+        d = x[b] - x[a]
+        length = np.linalg.norm(d, axis=1)
+        u = d / length[:, None]
+        k = self._values["stiffness"]
+        eye = np.eye(self.dim)
+        blocks = k[:, None, None] * (u[:, :, None] * u[:, None, :] + (
+            1.0 - self._rest / length)[:, None, None] * (eye - u[:, :, None] * u[:, None, :]))
+        rows, cols, vals = [], [], []
+        dofs = np.arange(self.dim)
+        for p, q, sign in ((a, a, 1.0), (b, b, 1.0), (a, b, -1.0), (b, a, -1.0)):
+            r = (p[:, None, None] * self.dim + dofs[None, :, None]).repeat(self.dim, 2)
+            c = (q[:, None, None] * self.dim + dofs[None, None, :]).repeat(self.dim, 1)
+            rows.append(r.ravel())
+            cols.append(c.ravel())
+            vals.append(sign * blocks.ravel())
+        size = self.n * self.dim
+        K = scipy.sparse.coo_matrix((np.concatenate(vals), (np.concatenate(rows),
+                                     np.concatenate(cols))), shape=(size, size)).tocsr()
+        keep = np.repeat(self._free > 0, self.dim)
+        scale = 1.0 / np.sqrt(np.repeat(self._mass, self.dim))[keep]
+        K = scipy.sparse.diags(scale) @ K[keep][:, keep] @ scipy.sparse.diags(scale)
+        if K.shape[0] == 0:
+            return 0.0
+        if K.shape[0] <= 2000:
+            return float(np.linalg.eigvalsh(K.toarray())[-1])
+        return float(scipy.sparse.linalg.eigsh(K, k=1, which="LA",
+                                               return_eigenvectors=False)[0])
+
+    def stability(self) -> float:
+        """How much one step amplifies the stiffest vibration (the spectral radius of the
+        step on that mode, with the damping): above 1, the run grows where the physics decays.
+        Symplectic Euler is stable while ``omega dt < 2`` (undamped); explicit Euler never
+        quite is, and relies on the damping."""
+        lam, dt, c = max(self.stiffest_mode(), 0.0), self.dt, float(self._values["damping"])
+        if self.integrator == "symplectic_euler":
+            step = np.array([[1.0 - lam * dt * dt, dt * (1.0 - c * dt)], [-lam * dt, 1.0 - c * dt]])
+        else:
+            step = np.array([[1.0, dt], [-lam * dt, 1.0 - c * dt]])
+        return float(np.max(np.abs(np.linalg.eigvals(step))))
+
+    def _before_run(self) -> None:
+        if self._warned:
+            return
+        radius = self.stability()
+        growth = float(np.exp(min(self.steps * np.log(max(radius, 1e-300)), 700.0)))
+        if growth > SPURIOUS_GROWTH:
+            self._warned = True
+            omega = np.sqrt(max(self.stiffest_mode(), 0.0))
+            limit = "" if self.integrator != "symplectic_euler" else \
+                f" (symplectic Euler needs omega dt < 2: dt < {2.0 / omega:.3g})"
+            warnings.warn(
+                f"dt = {self.dt:g} is outside the stability limit of {self.integrator!r} for "
+                f"these springs: the stiffest vibration (omega = {omega:.4g} per unit time) "
+                f"grows by {radius:.4g} per step, {growth:.3g}x over the {self.steps} steps"
+                f"{limit}. Use a smaller dt (more steps) or stiffer damping",
+                TidalWarning, stacklevel=4)
 
     @property
     def states(self):

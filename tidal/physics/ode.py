@@ -22,11 +22,7 @@ import tidal as td
 from tidal.dsl import field_io, runtime
 from tidal.dsl.errors import TidalArgumentError, TidalWarning
 from tidal.physics import integrators
-from tidal.physics.simulator import Simulator
-
-# a step is called unstable where, linearised at the initial state, it amplifies some mode over
-# the whole rollout by this factor more than the exact flow does
-SPURIOUS_GROWTH = 10.0
+from tidal.physics.simulator import SPURIOUS_GROWTH, Simulator
 
 
 def _state_jacobian(fn, args) -> np.ndarray:
@@ -76,6 +72,11 @@ class ODE(Simulator):
         if "y0" in self.param_names:
             raise TidalArgumentError("`y0` names the initial states; rename the parameter")
         y0 = np.asarray(y0, dtype=np.float64)
+        if not np.all(np.isfinite(y0)):
+            raise TidalArgumentError(f"y0 must be finite, got {y0.tolist()}")
+        bad = [n for n, v in params.items() if not np.all(np.isfinite(np.asarray(v, float)))]
+        if bad:
+            raise TidalArgumentError(f"parameter values must be finite: {', '.join(bad)}")
         if y0.ndim == 1:
             y0 = y0[None]
         if y0.ndim != 2 or y0.shape[1] != d:

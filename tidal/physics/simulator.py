@@ -45,6 +45,10 @@ from tidal.dsl import field_io, runtime
 from tidal.dsl.errors import TidalArgumentError, TidalWarning
 
 #: storing every state costs more than this many bytes: a model warns and suggests a window
+# a step is called unstable where, linearised at the initial state, it amplifies some mode over
+# the whole rollout by this factor more than the exact flow does (the models' stability checks)
+SPURIOUS_GROWTH = 10.0
+
 MEMORY_WARNING = 2 ** 31
 
 
@@ -272,11 +276,22 @@ class Simulator:
             raise TidalArgumentError(f"observations must have shape {shape} ({self.layout}), "
                                      f"got {np.shape(data)}",
                                      hint="mark values that were not observed with NaN")
-        w = np.broadcast_to(np.asarray(1.0 if weights is None else weights, dtype=np.float64),
-                            shape)
+        if np.any(np.isinf(data)):
+            raise TidalArgumentError("observations contain inf",
+                                     hint="mark values that were not observed with NaN")
+        try:
+            w = np.broadcast_to(np.asarray(1.0 if weights is None else weights,
+                                           dtype=np.float64), shape)
+        except ValueError:
+            raise TidalArgumentError(f"weights of shape {np.shape(weights)} do not broadcast "
+                                     f"to the observations' shape {shape} ({self.layout})",
+                                     hint="give one weight, or weights of the observations' "
+                                          "shape (or one that broadcasts to it)") from None
         if np.any(w < 0) or not np.all(np.isfinite(w)):
             raise TidalArgumentError("weights must be finite and non-negative")
         observed = np.isfinite(data)
+        if not np.any(observed & (w != 0)):
+            raise TidalArgumentError("nothing is observed: every value is NaN or has weight 0")
         if self.checkpoint_every is not None:  # kept as given; loaded a window at a time
             self._observed = (data, w)
             return int(np.count_nonzero(observed & (w != 0)))

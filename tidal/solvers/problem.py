@@ -59,6 +59,7 @@ class _Term:
     arrays: tuple
     n: int
     first: int = 0
+    extra: tuple = ()  # arguments after ``scale, part`` (the output a condition constrains)
 
 
 class Problem:
@@ -159,8 +160,7 @@ class Problem:
         self.unknown_field = ti.field(real, shape=max(1, len(self.unknowns)), needs_grad=True)
         self.unknown_field.from_numpy(np.array([u.initial for u in self.unknowns] or [0.0],
                                                dtype=self._store))
-        self._linear: dict = {}  # output index (None: the one output) -> kernel
-        self._pair: dict = {}
+        self._linear = self._pair = None  # made when a condition needs them
         self._combine = self._combine_kernel()
         self._operators: dict[object, tuple] = {}
         self.pde = pde
@@ -200,13 +200,17 @@ class Problem:
                                        batch.target[:, None])
         k = self._output_index(c)
         label = c.label if k is None else f"{c.label}_{self.outputs[k]}"
+        # one kernel per kind serves every output (the output is an argument: compiled once)
+        extra = () if not self._vector else (-1 if k is None else k,)
         if isinstance(batch, cond.PairBatch):
             arrays = (self._array(batch.first, True), self._array(batch.second, True))
-            return _Term([label], [c.weight], self._pair_kernel(k), arrays, len(batch.first))
+            return _Term([label], [c.weight], self._pair_kernel(), arrays, len(batch.first),
+                         extra=extra)
         arrays = (self._array(batch.points, True), self._array(batch.directions, True),
                   self._array(batch.a, False), self._array(batch.b, False),
                   self._array(batch.target, False))
-        return _Term([label], [c.weight], self._linear_kernel(k), arrays, len(batch.points))
+        return _Term([label], [c.weight], self._linear_kernel(), arrays, len(batch.points),
+                     extra=extra)
 
     def _output_index(self, c: cond.Condition) -> int | None:
         """The output condition ``c`` constrains: None for a one-output network (or, for a
@@ -265,58 +269,78 @@ class Problem:
         self._operators[fns] = tuple(made)
         return self._operators[fns]
 
-    def _linear_kernel(self, k: int | None):
-        if k in self._linear:
-            return self._linear[k]
+    def _linear_kernel(self):
+        """``e = a u + b (d . grad u) - g`` over a batch; for a network with several outputs
+        ``u`` is the output numbered by the last argument."""
+        if self._linear is not None:
+            return self._linear
         tangent, parts, vec, real = self._tangent, self.parts, self._vec, self._real
-        whole = k is None
-        c_k = 0 if whole else k
-
-        @td.kernel
-        def linear_term(pts: ti.types.ndarray(dtype=vec, ndim=1),
-                        dirs: ti.types.ndarray(dtype=vec, ndim=1),
-                        a: ti.types.ndarray(dtype=real, ndim=1),
-                        b: ti.types.ndarray(dtype=real, ndim=1),
-                        target: ti.types.ndarray(dtype=real, ndim=1), scale: real, part: ti.i32):
-            for i in range(pts.shape[0]):
-                c = tangent(pts[i], dirs[i])
-                e = 0.0
-                if ti.static(whole):
-                    e = a[i] * c[0] + b[i] * c[1] - target[i]
-                else:
-                    e = a[i] * c[0][c_k] + b[i] * c[1][c_k] - target[i]
-                parts[part] += scale * e * e
-
-        self._linear[k] = linear_term
-        return linear_term
-
-    def _pair_kernel(self, k: int | None):
-        if k in self._pair:
-            return self._pair[k]
-        u, parts, vec, real = self.u, self.parts, self._vec, self._real
-        every = k is None and self._vector  # a periodic condition on every output
-        single = k is None and not self._vector
-        c_k = 0 if k is None else k
         n_out = len(self.outputs)
 
-        @td.kernel
-        def pair_term(first: ti.types.ndarray(dtype=vec, ndim=1),
-                      second: ti.types.ndarray(dtype=vec, ndim=1), scale: real, part: ti.i32):
-            for i in range(first.shape[0]):
-                if ti.static(single):
-                    e = u(first[i]) - u(second[i])
+        if not self._vector:
+            @td.kernel
+            def linear_term(pts: ti.types.ndarray(dtype=vec, ndim=1),
+                            dirs: ti.types.ndarray(dtype=vec, ndim=1),
+                            a: ti.types.ndarray(dtype=real, ndim=1),
+                            b: ti.types.ndarray(dtype=real, ndim=1),
+                            target: ti.types.ndarray(dtype=real, ndim=1), scale: real,
+                            part: ti.i32):
+                for i in range(pts.shape[0]):
+                    c = tangent(pts[i], dirs[i])
+                    e = a[i] * c[0] + b[i] * c[1] - target[i]
                     parts[part] += scale * e * e
-                elif ti.static(every):
-                    d = u(first[i]) - u(second[i])
-                    s = 0.0
-                    for c in ti.static(range(n_out)):
-                        s += d[c] * d[c]
-                    parts[part] += scale * s
-                else:
-                    e = u(first[i])[c_k] - u(second[i])[c_k]
+        else:
+            @td.kernel
+            def linear_term(pts: ti.types.ndarray(dtype=vec, ndim=1),
+                            dirs: ti.types.ndarray(dtype=vec, ndim=1),
+                            a: ti.types.ndarray(dtype=real, ndim=1),
+                            b: ti.types.ndarray(dtype=real, ndim=1),
+                            target: ti.types.ndarray(dtype=real, ndim=1), scale: real,
+                            part: ti.i32, output: ti.i32):
+                for i in range(pts.shape[0]):
+                    c = tangent(pts[i], dirs[i])
+                    value = 0.0
+                    slope = 0.0
+                    for q in ti.static(range(n_out)):
+                        if q == output:
+                            value = c[0][q]
+                            slope = c[1][q]
+                    e = a[i] * value + b[i] * slope - target[i]
                     parts[part] += scale * e * e
 
-        self._pair[k] = pair_term
+        self._linear = linear_term
+        return linear_term
+
+    def _pair_kernel(self):
+        """``e = u(first) - u(second)`` over a batch; for a network with several outputs, the
+        output numbered by the last argument, or every output (summed squares) for -1."""
+        if self._pair is not None:
+            return self._pair
+        u, parts, vec, real = self.u, self.parts, self._vec, self._real
+        n_out = len(self.outputs)
+
+        if not self._vector:
+            @td.kernel
+            def pair_term(first: ti.types.ndarray(dtype=vec, ndim=1),
+                          second: ti.types.ndarray(dtype=vec, ndim=1), scale: real,
+                          part: ti.i32):
+                for i in range(first.shape[0]):
+                    e = u(first[i]) - u(second[i])
+                    parts[part] += scale * e * e
+        else:
+            @td.kernel
+            def pair_term(first: ti.types.ndarray(dtype=vec, ndim=1),
+                          second: ti.types.ndarray(dtype=vec, ndim=1), scale: real,
+                          part: ti.i32, output: ti.i32):
+                for i in range(first.shape[0]):
+                    d = u(first[i]) - u(second[i])
+                    s = 0.0
+                    for q in ti.static(range(n_out)):
+                        if output < 0 or q == output:
+                            s += d[q] * d[q]
+                    parts[part] += scale * s
+
+        self._pair = pair_term
         return pair_term
 
     def _combine_kernel(self):
@@ -348,7 +372,7 @@ class Problem:
 
     def _run(self) -> None:
         for t in self.terms:
-            t.kernel(*t.arrays, 1.0 / t.n, t.first)
+            t.kernel(*t.arrays, 1.0 / t.n, t.first, *t.extra)
         self._combine()
 
     def _reset(self) -> None:
@@ -370,7 +394,7 @@ class Problem:
         self.unknown_field.grad.fill(0.0)
         self.parts.grad.copy_from(self.weights)
         for t in self.terms:
-            td.launch_with_adjoint(t.kernel, *t.arrays, 1.0 / t.n, t.first)
+            td.launch_with_adjoint(t.kernel, *t.arrays, 1.0 / t.n, t.first, *t.extra)
         self._combine()
         self._last_parts = self.parts.to_numpy().astype(np.float64)
         grad = self.net.grad_flat()
