@@ -744,6 +744,8 @@ class _Run:
         self.best_value = math.inf
         self.best_cache = None  # the evaluation at the best parameters (no re-evaluation)
         self.bar = None
+        self.shown_scalars: dict = {}
+        self.scalars_step = trainer._step
         if trainer.progress:
             self.bar = tqdm(total=total, desc=optimiser, unit="step", file=sys.stderr,
                             dynamic_ncols=True, leave=True, mininterval=0.2)
@@ -805,10 +807,12 @@ class _Run:
         self.last_loss = loss
         if t.keep_best and t.validation is None:
             self.consider(loss, params)
-        if self.bar is not None:
-            self.bar.update(1)
         if last or t._step % t.log_every == 0:
             self.record(loss, params)
+        elif self.bar is not None:  # the loss at every step; the terms at logged steps
+            self.show(loss, self.shown_scalars, self.scalars_step)
+        if self.bar is not None:
+            self.bar.update(1)
         if t.checkpoint is not None and t.checkpoint_every and t._step % t.checkpoint_every == 0:
             self.record(loss, params)
             t.save(t.checkpoint)
@@ -855,11 +859,18 @@ class _Run:
         warnings.warn(f"tidal: {self.optimiser} stopped at step {e.step}: {e.what}; {kept}{where}",
                       TidalWarning, stacklevel=3)
 
-    def show(self, loss: float, scalars: dict[str, float]) -> None:
+    def show(self, loss: float, scalars: dict[str, float], at: int | None = None) -> None:
+        """The bar's line: the step and its loss, then the scalars (``describe``, validation)
+        of the last logged step, marked with that step when it is an earlier one."""
         if self.bar is None:
             return
+        if at is None:
+            self.shown_scalars, self.scalars_step = scalars, self.t._step
         parts = [f"step {self.t._step}", f"loss {loss:.4e}"]
-        parts += [f"{k} {v:.4e}" for k, v in scalars.items()]
+        terms = ", ".join(f"{k} {v:.4e}" for k, v in scalars.items())
+        if terms:
+            parts.append(terms if at is None or at == self.t._step else
+                         f"(at step {at}) {terms}")
         self.bar.set_postfix_str(", ".join(parts), refresh=False)
 
 
