@@ -160,7 +160,7 @@ class MassSpring(Simulator):
         m = len(springs)
         self.n, self.m, self.dim, self.dt = n, m, dim, float(dt)
         self.integrator = integrator
-        self._springs, self._warned = springs.astype(np.int64), False
+        self._springs, self._warned, self._checked = springs.astype(np.int64), False, None
         if rest is None:
             rest = np.linalg.norm(positions[springs[:, 1]] - positions[springs[:, 0]], axis=1)
         rest = np.broadcast_to(np.asarray(rest, dtype=np.float64), (m,))
@@ -342,8 +342,15 @@ class MassSpring(Simulator):
         return float(np.max(np.abs(np.linalg.eigvals(step))))
 
     def _before_run(self) -> None:
-        if self._warned:
+        # the eigenvalue costs far more than a small run: check the first run, then again only
+        # when the stiffest spring is stiffer or the damping weaker than at every check so far
+        k_max = float(np.max(self._values["stiffness"]))
+        damping = float(self._values["damping"])
+        if self._warned or (self._checked is not None and k_max <= self._checked[0]
+                            and damping >= self._checked[1]):
             return
+        self._checked = (k_max if self._checked is None else max(k_max, self._checked[0]),
+                         damping if self._checked is None else min(damping, self._checked[1]))
         radius = self.stability()
         growth = float(np.exp(min(self.steps * np.log(max(radius, 1e-300)), 700.0)))
         if growth > SPURIOUS_GROWTH:
