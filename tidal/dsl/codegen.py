@@ -24,7 +24,7 @@ from tidal.dsl.types import DType, TType, taichi_type_source
 
 _RESERVED = set(keyword.kwlist) | {
     "ti", "range", "float", "int", "len", "abs", "min", "max", "print", "True", "False", "None",
-    "_tidal_erf", "_tidal_softplus",
+    "_tidal_erf", "_tidal_softplus", "_tidal_zeros",
 }
 
 
@@ -94,7 +94,7 @@ def literal(c: ir.Const, default_fp: DType) -> str:
     if not isinstance(c.value, tuple):
         if c.value == 0:
             dims = ", ".join(map(str, t.shape))
-            return f"ti.{'Vector' if t.is_vector else 'Matrix'}.zero({dt}, {dims})"
+            return f"_tidal_zeros({dt}, {dims})"
         flat = [c.value] * t.size
     else:
         flat = [x for row in c.value for x in (row if isinstance(row, tuple) else (row,))]
