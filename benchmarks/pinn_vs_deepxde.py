@@ -16,11 +16,12 @@ of its errors, summed with weight 1, in both libraries):
   Test grid: 256 x 100 (``tidal.solvers.exact.burgers_grid``, Cole-Hopf).
 * ``diffusion_reaction``: u_t = u_xx + exp(-t) (3 sin(2x)/2 + 8 sin(3x)/3 + 15 sin(4x)/4
   + 63 sin(8x)/8) on [-pi, pi] x [0, 1], exact u = exp(-t) (sin x + sin(2x)/2 + sin(3x)/3
-  + sin(4x)/4 + sin(8x)/8), with u = exact on x = +-pi (80 points) and at t = 0 (160 points),
-  two terms; network 2 -> 3 x 30 tanh -> 1; 320 collocation points (the count of DeepXDE's
-  example ``examples/pinn_forward/diffusion_reaction.py``, which imposes the conditions exactly
-  by an output transform instead and uses 6 x 30; the boundary/initial counts are those of
-  DeepXDE's Burgers example). Test grid: 256 x 101.
+  + sin(4x)/4 + sin(8x)/8) (the residual and exact solution of
+  ``examples/pinn_diffusion_reaction.py``), with u = exact on x = +-pi (80 points) and at t = 0
+  (160 points), two terms; network 2 -> 3 x 30 tanh -> 1; 320 collocation points (the count of
+  DeepXDE's example ``examples/pinn_forward/diffusion_reaction.py``, which imposes the
+  conditions exactly by an output transform instead and uses 6 x 30; the boundary/initial
+  counts are those of DeepXDE's Burgers example). Test grid: 256 x 101.
 * ``kovasznay``: steady Navier-Stokes at Re = 20 on [-0.5, 1] x [-0.5, 1.5], outputs u, v, p,
   residuals x-momentum, y-momentum and continuity; exact u and v at 400 boundary points, exact
   p at those of them on the outflow side x = 1 (about 115; DeepXDE's example); network
@@ -117,14 +118,25 @@ from tidal.solvers.exact import burgers_grid, kovasznay_exact
 
 PROBLEMS = ("burgers", "diffusion_reaction", "kovasznay")
 NU = 0.01 / math.pi  # Burgers viscosity
-# the Kovasznay residuals tidal trains are the example's own (one definition of the problem)
-_spec = importlib.util.spec_from_file_location(
-    "pinn_kovasznay", os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir,
-                                   "examples", "pinn_kovasznay.py"))
-_kovasznay = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_kovasznay)
+
+
+def _example(name: str):
+    """``examples/<name>.py`` as a module: the residuals tidal trains are the examples' own (one
+    definition of each problem)."""
+    spec = importlib.util.spec_from_file_location(
+        name, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "examples",
+                           f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_kovasznay = _example("pinn_kovasznay")
 momentum_x, momentum_y, continuity = (_kovasznay.momentum_x, _kovasznay.momentum_y,
                                       _kovasznay.continuity)
+_diffusion_reaction = _example("pinn_diffusion_reaction")
+diffusion_reaction_residual = _diffusion_reaction.diffusion_reaction
+diffusion_reaction_exact = _diffusion_reaction.exact  # of (n, 2) points (x, t)
 RE = _kovasznay.RE  # Kovasznay Reynolds number
 LBFGS_HISTORY = 100  # correction pairs kept by L-BFGS (DeepXDE's default), both libraries
 LBFGS_GTOL = 1e-8  # stop when the largest gradient component is below this, both libraries
@@ -139,13 +151,6 @@ CHUNK_SHARE = 0.02  # DeepXDE L-BFGS: iterations per torch LBFGS.step call, as a
 @td.func
 def burgers_residual(u: td.f64, u_t: td.f64, u_x: td.f64, u_xx: td.f64) -> td.f64:
     return u_t + u * u_x - NU * u_xx
-
-
-@td.func
-def diffusion_reaction_residual(u_t: td.f64, u_xx: td.f64, x: td.f64, t: td.f64) -> td.f64:
-    source = (3.0 * td.sin(2.0 * x) / 2.0 + 8.0 * td.sin(3.0 * x) / 3.0
-              + 15.0 * td.sin(4.0 * x) / 4.0 + 63.0 * td.sin(8.0 * x) / 8.0)
-    return u_t - u_xx - td.exp(-t) * source
 
 
 @td.func
@@ -230,12 +235,6 @@ def grid_points(*axes) -> np.ndarray:
     """The ``ij`` grid spanned by 1-D axes as ``(n, len(axes))`` points."""
     grids = np.meshgrid(*axes, indexing="ij")
     return np.stack([g.reshape(-1) for g in grids], axis=1)
-
-
-def diffusion_reaction_exact(p: np.ndarray) -> np.ndarray:
-    x, t = p[:, 0], p[:, 1]
-    return np.exp(-t) * (np.sin(x) + np.sin(2 * x) / 2 + np.sin(3 * x) / 3 + np.sin(4 * x) / 4
-                         + np.sin(8 * x) / 8)
 
 
 def make_case(name: str, small: bool, seed: int) -> Case:

@@ -12,6 +12,9 @@ with the usual NumPy rules and return ``float64`` arrays of the broadcast shape.
 * :func:`poisson_2d_square_exact`: Poisson equation on the unit square, zero Dirichlet data.
 * :func:`helmholtz_2d_exact` / :func:`helmholtz_2d_source`: Helmholtz equation on the unit
   square with a manufactured solution.
+* :func:`diffusion_reaction_exact`: a 1-D diffusion equation with a decaying source (DeepXDE's
+  diffusion-reaction example).
+* :func:`kovasznay_exact`: Kovasznay flow, an exact steady Navier-Stokes solution.
 """
 
 from __future__ import annotations
@@ -27,9 +30,11 @@ from tidal.dsl.errors import TidalArgumentError
 __all__ = [
     "burgers_exact",
     "burgers_grid",
+    "diffusion_reaction_exact",
     "heat_1d_exact",
     "helmholtz_2d_exact",
     "helmholtz_2d_source",
+    "kovasznay_exact",
     "poisson_2d_square_exact",
     "wave_1d_exact",
 ]
@@ -337,3 +342,31 @@ def kovasznay_exact(x: npt.ArrayLike, y: npt.ArrayLike, re: float = 20.0) -> np.
     v = lam / (2.0 * np.pi) * e * np.sin(2.0 * np.pi * y)
     p = 0.5 * (1.0 - np.exp(2.0 * lam * x))
     return np.stack([u, v, p], axis=-1)
+
+
+def diffusion_reaction_exact(x: npt.ArrayLike, t: npt.ArrayLike) -> np.ndarray:
+    """A diffusion equation with a decaying source (the diffusion-reaction problem of DeepXDE's
+    examples): ``u = exp(-t) (sin x + sin 2x / 2 + sin 3x / 3 + sin 4x / 4 + sin 8x / 8)``.
+
+    Solves ``u_t = u_xx + exp(-t) (3 sin 2x / 2 + 8 sin 3x / 3 + 15 sin 4x / 4 + 63 sin 8x / 8)``
+    for ``x`` in ``[-pi, pi]``, ``t`` in ``[0, 1]``: each mode ``sin(k x) / k`` of the solution
+    decays as ``exp(-t)``, so ``u_t - u_xx = exp(-t) (k^2 - 1) sin(k x) / k`` summed over
+    ``k = 1, 2, 3, 4, 8``. It vanishes at ``x = +-pi`` and starts from ``u(x, 0) = sin x +
+    sin 2x / 2 + sin 3x / 3 + sin 4x / 4 + sin 8x / 8``.
+
+    Args:
+        x: positions (broadcast against ``t``).
+        t: times.
+
+    Returns:
+        ``float64`` array with the broadcast shape of ``x`` and ``t``.
+
+    Example:
+        >>> from tidal.solvers.exact import diffusion_reaction_exact
+        >>> [round(float(u), 12) for u in diffusion_reaction_exact([0.0, np.pi / 2], 0.0)]
+        [0.0, 0.666666666667]
+    """
+    x = np.asarray(x, dtype=np.float64)
+    t = np.asarray(t, dtype=np.float64)
+    modes = sum(np.sin(k * x) / k for k in (1, 2, 3, 4, 8))
+    return np.exp(-t) * modes
