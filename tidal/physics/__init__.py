@@ -9,6 +9,12 @@ from tidal.physics.md import Particles
 from tidal.physics.mpm import MPM2D
 from tidal.physics.ode import ODE
 from tidal.physics.particles import pair_energy, pair_system
+from tidal.physics.reaction_diffusion import (
+    ReactionDiffusion1D,
+    allen_cahn,
+    brusselator,
+    gray_scott,
+)
 from tidal.physics.rigid import RigidBoxes2D
 from tidal.physics.smoke import Smoke2D
 from tidal.physics.systems import lorenz, lotka_volterra, pendulum
@@ -17,3 +23,4 @@ __all__ = ["ODE", "AdvectionDiffusion1D", "Burgers1D", "Diffusion2D", "FitResult
            "MPM2D", "MassSpring", "Particles", "RigidBoxes2D", "Smoke2D", "Wave1D", "cloth",
            "fit", "lattice", "lorenz", "lotka_volterra", "pair_energy", "pair_system",
            "pendulum"]
+__all__ += ["ReactionDiffusion1D", "allen_cahn", "brusselator", "gray_scott"]
