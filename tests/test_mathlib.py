@@ -37,3 +37,63 @@ def test_float32_tanh_derivatives_match_float64_closed_forms(tanh32):
     # d/dx tanh = 1 - tanh^2 from the float32 value: an error of e in tanh moves it by 2 e
     np.testing.assert_allclose(d1, 1.0 - t * t, rtol=1e-6, atol=2 * 6 * 6e-8)
     assert np.asarray(td.vectorize(td.grad(tanh32))(np.float32(30.0))) == 0.0
+
+
+def test_float32_tanh_keeps_nan_and_saturates_at_infinity(tanh32):
+    x = np.array([np.nan, np.inf, -np.inf, 0.5] * 8, dtype=np.float32)  # enough for SIMD lanes
+    for n in (1, len(x)):
+        got = np.asarray(td.vectorize(tanh32)(x[:n]), dtype=np.float64)
+        ref = np.tanh(x[:n].astype(np.float64))
+        np.testing.assert_allclose(got, ref, rtol=1e-6)  # NaN where NaN, +-1 at +-inf
+
+
+@pytest.fixture
+def tanh64(cpu64):
+    @td.func
+    def f(x: td.f64) -> td.f64:
+        return td.tanh(x)
+
+    return f
+
+
+def _ulps(got: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Errors in units of the last place, counted at least at 1e-290 (spacings of subnormals
+    read as 0 once Taichi has set the CPU to flush them)."""
+    return np.abs(got - ref) / np.spacing(np.maximum(np.abs(ref), 1e-290))
+
+
+def test_float64_tanh_is_within_3_ulps_of_a_50_digit_reference(tanh64):
+    import mpmath
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(-1.0, 1.0, 4000) * 10.0 ** rng.uniform(-9.0, 1.3, 4000),
+                        [0.17328679513998632, 0.34657359027997264, 19.06, -19.1, 1e-300]])
+    with mpmath.workdps(50):
+        ref = np.array([float(mpmath.tanh(mpmath.mpf(float(v)))) for v in x])
+    got = np.asarray(td.vectorize(tanh64)(x), dtype=np.float64)  # SIMD lanes
+    assert np.max(_ulps(got, ref)) <= 3.0
+
+
+def test_float64_tanh_on_lanes_and_on_scalars_agree_with_numpy_everywhere(tanh64):
+    import taichi as ti
+
+    from tidal.dsl.mathlib import _tidal_tanh_f64
+
+    x = np.concatenate([np.linspace(-25.0, 25.0, 200_001), np.geomspace(1e-300, 1.0, 20_001),
+                        -np.geomspace(1e-300, 1.0, 20_001), [0.0, np.inf, -np.inf, np.nan]])
+    lanes = np.asarray(td.vectorize(tanh64)(x), dtype=np.float64)
+
+    @ti.kernel
+    def scalar(a: ti.types.ndarray(dtype=ti.f64, ndim=1), out: ti.types.ndarray(dtype=ti.f64,
+                                                                               ndim=1)):
+        for i in range(a.shape[0]):
+            out[i] = _tidal_tanh_f64(a[i])
+
+    scalars = np.zeros_like(x)
+    scalar(x, scalars)
+    ref = np.tanh(x)
+    for got in (lanes, scalars):
+        assert np.isnan(got[-1])
+        np.testing.assert_array_equal(got[-4:-1], [0.0, 1.0, -1.0])
+        assert np.max(_ulps(got[:-4], ref[:-4])) <= 4.0  # 3 from the exact value, 1 for numpy's
+        assert np.all(np.abs(got[:-1]) <= 1.0)

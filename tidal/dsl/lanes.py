@@ -114,8 +114,8 @@ lane_keep = _named("lane_keep", lambda args, attrs, types: args[0])
 lane_neg = P.Primitive(name="lane_neg", infer=None, impl=None, cse=False,
                        codegen=lambda args, attrs, types: (
                            f"{P._wrap(args[0], P.PREC_MUL)} * -1", P.PREC_MUL))
-lane_f32 = _named("lane_f32", lambda args, attrs, types: (f"{attrs[0]}({args[0][0]})",
-                                                          P.PREC_CALL))
+lane_form = _named("lane_form", lambda args, attrs, types: (f"{attrs[0]}({args[0][0]})",
+                                                            P.PREC_CALL))
 
 _INT_OPS = {P.add: lambda a, b: a + b, P.sub: lambda a, b: a - b, P.mul: lambda a, b: a * b,
             P.floordiv: lambda a, b: a // b}
@@ -461,9 +461,10 @@ class _Vectoriser:
         t = lane_type(out.type, self.lanes)
         if prim.lane == "neg":
             return self.emit(lane_neg, args, t, name=out.name)
-        if prim.lane_f32 is not None and out.type.dtype.name == "f32":
-            return self.emit(lane_f32, [self.keep(self.spread(args[0], s.args[0].type))], t,
-                             (prim.lane_f32,), name=out.name)
+        form = dict(prim.lane_forms).get(out.type.dtype.name)
+        if form is not None:
+            return self.emit(lane_form, [self.keep(self.spread(args[0], s.args[0].type))], t,
+                             (form,), name=out.name)
         if prim.lane in ("broadcast", "spread"):
             if prim.lane == "spread":
                 args = [self.spread(a, o.type) for a, o in zip(args, s.args)]
