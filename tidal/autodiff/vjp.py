@@ -120,7 +120,8 @@ def _taping(s: ir.For, n: int, start: int, pretaped: set, nest: bool):
     """The loop ``s`` (``n`` iterations from ``start``) rewritten to also return its tapes.
 
     Taped: scalar float state, float vector state of at most :data:`TAPE_VECTOR_LIMIT` elements
-    in all, and the scalar float values the body defines. With ``nest``, a loop with constant
+    in all, and the scalar float values the body defines that are worth it (:func:`_costly`;
+    the reverse sweep recomputes the others from them). With ``nest``, a loop with constant
     bounds directly inside the body also writes its scalar float state and the scalar float
     values its body computes (memory reads excepted: reading memory again costs no more) into
     matrices carried by this loop, row = this loop's iteration, so that the adjoint reads an
@@ -151,7 +152,7 @@ def _taping(s: ir.For, n: int, start: int, pretaped: set, nest: bool):
     taped += [v for v in s.params if v.type.is_float and len(v.type.shape) == 1
               and n * v.type.shape[0] <= TAPE_VECTOR_LIMIT]
     taped += [o for st in s.body.stmts for o in st.defs()
-              if o.type.is_float and o.type.is_scalar]
+              if o.type.is_float and o.type.is_scalar and _costly(st)]
     if not taped and not nested:
         return None
     tape_params, tape_results, tape_outs = [], [], []
@@ -183,14 +184,19 @@ def _position(s: ir.For, start: int):
     return pos, [ir.Assign((pos,), P.sub, (s.index, ir.Const(start, _I32)))]
 
 
+def _costly(st: ir.Stmt) -> bool:
+    """Whether the values ``st`` defines are worth a tape: those of costly operations (math
+    functions, divisions, calls) and of regions; cheap arithmetic is recomputed from them by the
+    reverse sweep, constants are not stored, and memory is read again."""
+    return not isinstance(st, ir.Assign) or st.prim.costly
+
+
 def _values_to_keep(s: ir.For) -> list:
     """An inner loop's scalar float state, the values of its nested loops, and the scalar float
-    values its body computes with costly operations (math functions, divisions, calls); cheap
-    arithmetic is recomputed from those, and memory is read again."""
+    values its body computes that are worth a tape (:func:`_costly`)."""
     state = [p for p in s.params if p.type.is_float and p.type.is_scalar]
     return state + [o for st in s.body.stmts for o in st.defs()
-                    if o.type.is_float and o.type.is_scalar
-                    and (not isinstance(st, ir.Assign) or st.prim.costly)]
+                    if o.type.is_float and o.type.is_scalar and _costly(st)]
 
 
 def _write_rows(s: ir.For, start: int, row, values, params):
