@@ -39,54 +39,84 @@ from tidal.solvers import (
 from tidal.solvers.exact import burgers_grid
 from tidal.solvers.plots import plot_comparison, plot_loss_history
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--seed", type=int, default=0)
-parser.add_argument("--out", type=Path, default=Path("runs/burgers"))
-parser.add_argument("--iterations", type=int, default=50_000, help="most L-BFGS iterations")
-parser.add_argument("--minutes", type=float, default=None, help="stop training after this long")
-parser.add_argument("--collocation", type=int, default=10_000)
-parser.add_argument("--precision", choices=["f32", "f64"], default="f64")
-parser.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.npz")
-parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
-args = parser.parse_args()
-args.out.mkdir(parents=True, exist_ok=True)
-real = td.f64 if args.precision == "f64" else td.f32
-td.init(arch="cpu", default_fp=real,
-        **({} if args.threads is None else {"cpu_max_num_threads": args.threads}))
-
 NU = 0.01 / math.pi
 
 
 @td.func
-def burgers(u: real, u_t: real, u_x: real, u_xx: real) -> real:
+def burgers(u: td.f64, u_t: td.f64, u_x: td.f64, u_xx: td.f64) -> td.f64:
     return u_t + u * u_x - NU * u_xx
 
 
-domain = Interval(-1.0, 1.0) * TimeDomain(0.0, 1.0)
-net = MLP(2, width=20, depth=8, activation="tanh", seed=args.seed, lo=[-1, 0], hi=[1, 1],
-          dtype=real)
-problem = Problem(domain, burgers, [
-    InitialCondition(domain, lambda p: -np.sin(np.pi * p[:, 0]), n=50),
-    DirichletBC(domain, 0.0, n=50),
-], net, n_collocation=args.collocation, method="lhs", seed=args.seed)
+@td.func
+def burgers_f32(u: td.f32, u_t: td.f32, u_x: td.f32, u_xx: td.f32) -> td.f32:
+    return u_t + u * u_x - NU * u_xx
 
-start = time.perf_counter()
-checkpoint = args.out / "checkpoint.npz"
-limit = None if args.minutes is None else 60 * args.minutes
-if args.resume:
-    trainer = Trainer.from_checkpoint(problem, checkpoint, time_limit=limit, checkpoint_every=100)
-else:
-    trainer = Trainer(problem, problem.get_flat(), checkpoint=checkpoint, time_limit=limit,
-                      checkpoint_every=100)
-trainer.lbfgs(max_iter=max(args.iterations - trainer.step, 0))
-wall = time.perf_counter() - start
 
-x, t, exact = burgers_grid(nx=256, nt=100)
-u = problem.predict_grid(x, t)
-np.savez(args.out / "prediction.npz", x=x, t=t, u=u)
-plot_comparison(x, t, u, exact, args.out / "solution.png")
-plot_loss_history(trainer.history, args.out / "loss.png")
-print(f"training: {trainer.step} L-BFGS iterations, {wall:.0f} s this run "
-      f"({trainer.history.time[-1]:.0f} s in all), stopped: "
-      f"{trainer.stopped_reason}, final loss {trainer.history.loss[-1]:.3e}")
-print(f"relative_l2_error: {relative_l2_error(u, exact):.3e}")
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=Path("runs/burgers"))
+    parser.add_argument("--iterations", type=int, default=50_000, help="most L-BFGS iterations")
+    parser.add_argument("--minutes", type=float, default=None,
+                        help="stop training after this long")
+    parser.add_argument("--collocation", type=int, default=10_000)
+    parser.add_argument("--precision", choices=["f32", "f64"], default="f64")
+    parser.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.npz")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads (default: all cores)")
+    return parser.parse_args(argv)
+
+
+def build(args: argparse.Namespace) -> Problem:
+    """The published problem: 8 x 20 tanh network, 50 initial and 50 boundary points."""
+    real = td.f64 if args.precision == "f64" else td.f32
+    domain = Interval(-1.0, 1.0) * TimeDomain(0.0, 1.0)
+    net = MLP(2, width=20, depth=8, activation="tanh", seed=args.seed, lo=[-1, 0], hi=[1, 1],
+              dtype=real)
+    return Problem(domain, burgers if real == td.f64 else burgers_f32, [
+        InitialCondition(domain, lambda p: -np.sin(np.pi * p[:, 0]), n=50),
+        DirichletBC(domain, 0.0, n=50),
+    ], net, n_collocation=args.collocation, method="lhs", seed=args.seed)
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Build, train (resuming from the checkpoint with ``--resume``), write and print the
+    prediction's error against the exact solution."""
+    args.out.mkdir(parents=True, exist_ok=True)
+    problem = build(args)
+    start = time.perf_counter()
+    checkpoint = args.out / "checkpoint.npz"
+    limit = None if args.minutes is None else 60 * args.minutes
+    if args.resume:
+        trainer = Trainer.from_checkpoint(problem, checkpoint, time_limit=limit,
+                                          checkpoint_every=100)
+    else:
+        trainer = Trainer(problem, problem.get_flat(), checkpoint=checkpoint, time_limit=limit,
+                          checkpoint_every=100)
+    trainer.lbfgs(max_iter=max(args.iterations - trainer.step, 0))
+    wall = time.perf_counter() - start
+
+    x, t, exact = burgers_grid(nx=256, nt=100)
+    u = problem.predict_grid(x, t)
+    np.savez(args.out / "prediction.npz", x=x, t=t, u=u)
+    plot_comparison(x, t, u, exact, args.out / "solution.png")
+    plot_loss_history(trainer.history, args.out / "loss.png")
+    error = relative_l2_error(u, exact)
+    print(f"training: {trainer.step} L-BFGS iterations, {wall:.0f} s this run "
+          f"({trainer.history.time[-1]:.0f} s in all), stopped: "
+          f"{trainer.stopped_reason}, final loss {trainer.history.loss[-1]:.3e}")
+    print(f"relative_l2_error: {error:.3e}")
+    return {"error": error, "wall": wall, "steps": trainer.step}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run the example on the CPU in the precision asked for."""
+    args = parse_args(argv)
+    td.init(arch="cpu", default_fp=td.f64 if args.precision == "f64" else td.f32,
+            **({} if args.threads is None else {"cpu_max_num_threads": args.threads}))
+    return run(args)
+
+
+if __name__ == "__main__":
+    main()

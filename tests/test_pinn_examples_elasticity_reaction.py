@@ -77,8 +77,11 @@ def test_diffusion_reaction_exact_solves_the_equation(cpu64):
 
 def test_diffusion_reaction(cpu64, tmp_path, capsys):
     out = run("pinn_diffusion_reaction", tmp_path, "--width", "16", "--adam", "200",
-              "--iterations", "1000")
-    assert out["errors"]["u"] < 1.5e-2  # measured 5.7e-3
+              "--iterations", "2000")
+    # measured 2026-12-05: 6.1e-3 (seeds 1 and 2: 9.0e-3, 8.0e-3; 8 s with the compile). After
+    # 1,000 iterations the error ranged from 6.6e-3 to 2.2e-2 over seeds and over changes of
+    # rounding (an L-BFGS path this short is that sensitive), too wide for a test
+    assert out["errors"]["u"] < 2e-2
     assert "relative_l2_error u: " in capsys.readouterr().out
     assert figures(tmp_path) == ["loss.png", "solution.png"]
 
