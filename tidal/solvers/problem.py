@@ -178,6 +178,7 @@ class Problem:
         first = 0
         for t in self.terms:
             t.first, first = first, first + len(t.labels)
+        self.version = 0  # counts changes of points and weights (a Trainer's cache reads it)
         self.weights.from_numpy(np.array([w for t in self.terms for w in t.weights],
                                          dtype=self._store))
         self.size = net.size + len(self.unknowns)
@@ -441,6 +442,40 @@ class Problem:
         values = out.to_numpy().astype(np.float64)
         return values[:, 0] if len(self.pdes) == 1 else values
 
+    @property
+    def labels(self) -> list[str]:
+        """The loss terms' labels, in order (``pde`` or the residuals' names, then one per
+        condition, e.g. ``dirichlet_u``)."""
+        return [label for t in self.terms for label in t.labels]
+
+    def set_weights(self, weights: dict[str, float]) -> None:
+        """Set the weight of every loss term with a given label, e.g.
+        ``problem.set_weights({"pde": 0.1, "dirichlet_u": 10.0})``; a :class:`Trainer` of this
+        problem sees the new loss at its next evaluation (Adam continues; L-BFGS, whose
+        curvature pairs belong to the old loss, should be started again).
+
+        Raises:
+            TidalArgumentError: for a label the problem does not have, or a weight that is not
+                a finite number >= 0.
+        """
+        current = np.array([w for t in self.terms for w in t.weights], dtype=np.float64)
+        labels = self.labels
+        for label, w in dict(weights).items():
+            if label not in labels:
+                raise TidalArgumentError(f"this problem has no loss term {label!r}; its terms "
+                                         f"are {', '.join(dict.fromkeys(labels))}")
+            if isinstance(w, bool) or not isinstance(w, (int, float)) or not np.isfinite(w) \
+                    or w < 0:
+                raise TidalArgumentError(f"the weight of {label!r} must be a finite number "
+                                         f">= 0, got {w!r}")
+            current[[k for k, lab in enumerate(labels) if lab == label]] = float(w)
+        first = 0
+        for t in self.terms:
+            t.weights = list(current[first:first + len(t.labels)])
+            first += len(t.labels)
+        self.weights.from_numpy(current.astype(self._store))
+        self.version += 1
+
     def refine(self, n_candidates: int, n_add: int, seed: int | None = None) -> np.ndarray:
         """Residual-based adaptive refinement: add the ``n_add`` points of largest ``|residual|``
         among ``n_candidates`` random interior points to the collocation points.
@@ -460,6 +495,7 @@ class Problem:
         points = np.concatenate([t.arrays[0].to_numpy().astype(np.float64), added])
         t.arrays = (self._array(points, True), self._table(self._forcing_at(points)))
         t.n = len(points)
+        self.version += 1
         return added
 
     @property

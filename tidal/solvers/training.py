@@ -700,10 +700,17 @@ class Trainer:
         if callable(set_flat):
             set_flat(self._params.copy())
 
+    def _key(self, x: np.ndarray) -> bytes:
+        """The cache key of an evaluation at ``x``: the parameters and the objective's
+        ``version`` (a problem counts its changes of points and weights, so that an evaluation
+        made before one is never taken for one after it)."""
+        version = int(getattr(self.objective, "version", 0))
+        return np.asarray(x, dtype=np.float64).tobytes() + version.to_bytes(8, "little")
+
     def _evaluate(self, x: np.ndarray) -> tuple[float, np.ndarray, bool]:
         """Loss and gradient at ``x`` (cached for the last point); the flag says whether the
         objective was called."""
-        key = x.tobytes()
+        key = self._key(x)
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1], self._cache[2], False
         loss, grad = self.objective.value_and_grad(np.array(x, dtype=np.float64))
@@ -766,7 +773,7 @@ class _Run:
 
     def cached_loss(self, x: np.ndarray) -> float:
         cache = self.t._cache
-        if cache is not None and cache[0] == np.asarray(x, dtype=np.float64).tobytes():
+        if cache is not None and cache[0] == self.t._key(x):
             return cache[1]
         return self.evaluate(np.array(x, dtype=np.float64), self.t._step + 1)[0]
 
@@ -779,7 +786,7 @@ class _Run:
             else:
                 self.best[:] = params
             cache = self.t._cache
-            self.best_cache = cache if cache is not None and cache[0] == params.tobytes() \
+            self.best_cache = cache if cache is not None and cache[0] == self.t._key(params) \
                 else None
 
     def record(self, loss: float, params: np.ndarray) -> None:
