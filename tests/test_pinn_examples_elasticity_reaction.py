@@ -4,32 +4,12 @@ about 2-3x the errors measured at these sizes; see each test). The problems them
 checked independently of the code that trains them: the diffusion-reaction residual and the
 elasticity body force and stresses against float64 finite differences of the exact solutions."""
 
-import importlib.util
-from pathlib import Path
 
 import numpy as np
 
 import tidal as td
+from tests.test_pinn_examples import example, figures, run
 from tidal.solvers.exact import diffusion_reaction_exact
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-
-
-def example(name: str):
-    """Import ``examples/<name>.py`` as a module."""
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def run(name: str, tmp_path: Path, *options: str) -> dict:
-    mod = example(name)
-    return mod.run(mod.parse_args([*options, "--out", str(tmp_path)]))
-
-
-def figures(tmp_path: Path) -> list[str]:
-    return sorted(p.name for p in tmp_path.glob("*.png") if p.stat().st_size > 0)
 
 
 def central(f, p: np.ndarray, axis: int, h: float) -> np.ndarray:

@@ -5,28 +5,15 @@ tidal.physics.ReactionDiffusion1D that the examples compare with (thresholds abo
 errors measured at these sizes; see each test). The references themselves are checked in
 tests/test_physics_reaction_diffusion.py; here, that the examples' hard constraints hold."""
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-
-
-def example(name: str):
-    """Import ``examples/<name>.py`` as a module."""
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.test_pinn_examples import example, figures
 
 
 def run(module, tmp_path: Path, *options: str) -> dict:
     return module.run(module.parse_args([*options, "--out", str(tmp_path)]))
-
-
-def figures(tmp_path: Path) -> list[str]:
-    return sorted(p.name for p in tmp_path.glob("*.png") if p.stat().st_size > 0)
 
 
 def test_allen_cahn(cpu64, tmp_path, capsys):
