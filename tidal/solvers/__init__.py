@@ -32,6 +32,7 @@ from tidal.solvers.schedules import (
     CosineDecay,
     ExponentialDecay,
     InverseTimeDecay,
+    Linear,
     Schedule,
     StepDecay,
 )
@@ -39,7 +40,7 @@ from tidal.solvers.training import History, Objective, Trainer
 
 __all__ = ["MLP", "Ball", "Box", "CosineDecay", "Difference", "DirichletBC", "Disk",
            "ExponentialDecay", "Geometry", "History", "Hypercube", "InitialCondition",
-           "Intersection", "Interval", "InverseTimeDecay", "NeumannBC", "Objective",
+           "Intersection", "Interval", "InverseTimeDecay", "Linear", "NeumannBC", "Objective",
            "Observations", "OperatorCondition", "PeriodicBC", "Polygon", "Problem", "Rectangle",
            "RobinBC", "Schedule", "Separate", "SpaceTime", "StepDecay", "TimeDomain", "Trainer",
            "Union", "Unknown", "relative_l2_error"]

@@ -452,13 +452,14 @@ class Problem:
         """Set the weight of every loss term with a given label, e.g.
         ``problem.set_weights({"pde": 0.1, "dirichlet_u": 10.0})``; a :class:`Trainer` of this
         problem sees the new loss at its next evaluation (Adam continues; L-BFGS, whose
-        curvature pairs belong to the old loss, should be started again).
+        curvature pairs belong to the old loss, should be started again). To change weights
+        while Adam runs, give :meth:`Trainer.adam` a ``weights`` schedule instead.
 
         Raises:
             TidalArgumentError: for a label the problem does not have, or a weight that is not
                 a finite number >= 0.
         """
-        current = np.array([w for t in self.terms for w in t.weights], dtype=np.float64)
+        current = self.term_weights
         labels = self.labels
         for label, w in dict(weights).items():
             if label not in labels:
@@ -469,6 +470,17 @@ class Problem:
                 raise TidalArgumentError(f"the weight of {label!r} must be a finite number "
                                          f">= 0, got {w!r}")
             current[[k for k, lab in enumerate(labels) if lab == label]] = float(w)
+        self.set_term_weights(current)
+
+    @property
+    def term_weights(self) -> np.ndarray:
+        """The weight of each loss term, in the order of :attr:`labels` (a copy)."""
+        return np.array([w for t in self.terms for w in t.weights], dtype=np.float64)
+
+    def set_term_weights(self, weights) -> None:
+        """Set every term's weight from an array in the order of :attr:`labels` (what a
+        :class:`Trainer`'s weight schedule calls; checked by :meth:`set_weights`)."""
+        current = np.asarray(weights, dtype=np.float64).copy()
         first = 0
         for t in self.terms:
             t.weights = list(current[first:first + len(t.labels)])

@@ -1,10 +1,11 @@
-"""Learning-rate schedules for :meth:`tidal.solvers.Trainer.adam`: objects, not strings.
+"""Schedules of the learning rate and of loss weights for :meth:`tidal.solvers.Trainer.adam`:
+objects, not strings.
 
-A schedule maps the starting learning rate ``lr``, the update number ``k`` (0 for the first
-update of an ``adam`` call) and the call's number of updates ``total`` to the learning rate of
-update ``k``. Each is a pure function of those three numbers, so a run is deterministic and a
-call resumed from a checkpoint between ``adam`` calls continues its schedule from the start of
-that call, as re-creating a PyTorch scheduler does.
+A schedule maps the starting value ``lr`` (a learning rate, or a loss term's weight), the update
+number ``k`` (0 for the first update of an ``adam`` call) and the call's number of updates
+``total`` to the value at update ``k``. Each is a pure function of those three numbers, so a
+run is deterministic and a call resumed from a checkpoint between ``adam`` calls continues its
+schedule from the start of that call, as re-creating a PyTorch scheduler does.
 
 Example:
     >>> from tidal.solvers.schedules import CosineDecay, ExponentialDecay, StepDecay
@@ -123,4 +124,33 @@ class CosineDecay(Schedule):
         return self.floor + (lr - self.floor) * 0.5 * (1.0 + math.cos(math.pi * done))
 
 
-__all__ = ["CosineDecay", "ExponentialDecay", "InverseTimeDecay", "Schedule", "StepDecay"]
+class Linear(Schedule):
+    """From ``start`` (default: the starting value) to ``end`` linearly over ``steps`` updates
+    (default: the whole call), then ``end``: a learning-rate warm-up, or a loss weight ramped
+    up or down (``Trainer.adam(..., weights={"pde": Linear(end=100.0)})``).
+
+    Example:
+        >>> Linear(end=10.0, steps=4)(2.0, 1, 100)
+        4.0
+        >>> Linear(end=1e-3, start=0.0, steps=10)(1e-3, 20, 100)
+        0.001
+    """
+
+    def __init__(self, end: float, steps: int | None = None, start: float | None = None):
+        for name, value in (("end", end), ("start", start)):
+            if value is not None and (isinstance(value, bool)
+                                      or not isinstance(value, (int, float))
+                                      or not math.isfinite(value) or value < 0):
+                raise TidalArgumentError(f"{name} must be a finite number >= 0, got {value!r}")
+        self.end = float(end)
+        self.steps = None if steps is None else _positive("steps", steps, integer=True)
+        self.start = None if start is None else float(start)
+
+    def __call__(self, lr: float, k: int, total: int) -> float:
+        span = self.steps or max(total, 1)
+        begin = lr if self.start is None else self.start
+        return begin + (self.end - begin) * min(k, span) / span
+
+
+__all__ = ["CosineDecay", "ExponentialDecay", "InverseTimeDecay", "Linear", "Schedule",
+           "StepDecay"]

@@ -70,6 +70,10 @@ class Objective(Protocol):
     An objective may also define ``describe(flat) -> dict[str, float]``, named scalars to report
     (per-term losses, recovered coefficients of an inverse problem, ...). When it does, the
     progress line and the history include them at every logged step.
+    An objective made of weighted loss terms may define ``labels`` (one per term),
+    ``term_weights`` (an array in that order) and ``set_term_weights(array)``; Adam's loss-weight
+    schedules (``Trainer.adam(weights=...)``) use them, and its ``version`` (an int that changes
+    with its weights or points) keeps the trainer from reusing an evaluation across a change.
 
     Example:
         >>> import numpy as np
@@ -481,7 +485,8 @@ class Trainer:
     # ------------------------------------------------------------------------------ optimisers
     def adam(self, steps: int, lr: float = 1e-3, *, betas: tuple[float, float] = (0.9, 0.999),
              eps: float = 1e-8, weight_decay: float = 0.0,
-             schedule: Schedule | None = None) -> History:
+             schedule: Schedule | None = None,
+             weights: dict[str, Schedule] | None = None) -> History:
         """Run ``steps`` Adam updates from the current parameters.
 
         Standard Adam with bias correction (Kingma & Ba); ``weight_decay`` adds
@@ -498,6 +503,15 @@ class Trainer:
             weight_decay: L2 coefficient (>= 0).
             schedule: a learning-rate schedule (:mod:`tidal.solvers.schedules`, e.g.
                 ``ExponentialDecay(0.1, every=5000)``); None: ``lr`` throughout.
+            weights: loss-weight schedules, ``{label: schedule}`` for an objective with loss
+                terms (a :class:`~tidal.solvers.Problem`; labels as in its ``labels``): the
+                loss evaluated after update ``k`` weighs each term with that label by
+                ``schedule(w0, k, steps)``, ``w0`` its weight when the call starts, e.g.
+                ``{"pde": Linear(end=10.0)}``. The terms keep the last weights after the call
+                (so a following ``lbfgs`` trains that loss), and the weights are recorded in
+                the history as ``weight_<label>``. Losses at different weights are not
+                comparable, so with ``keep_best`` and no ``validation`` the best parameters
+                are chosen among the steps evaluated at the final weights.
 
         Returns:
             The history.
@@ -530,14 +544,18 @@ class Trainer:
                 f"schedule must be a tidal.solvers.schedules.Schedule, got {schedule!r}",
                 hint="e.g. schedule=StepDecay(every=1000, factor=0.5), ExponentialDecay(...), "
                      "CosineDecay() or InverseTimeDecay(...)")
+        weigh = self._weight_schedules(weights, steps)
         _ensure_taichi()
         run = _Run(self, "adam", steps)
+        run.weigh = weigh
         p = self._params
         m = np.zeros_like(p)
         v = np.zeros_like(p)
         good = p.copy()
         pending = False  # p holds an update not yet evaluated (rolled back on any exception)
         try:
+            if weigh is not None:
+                weigh(0)
             loss, g = run.evaluate(p, self._step)
             run.start(loss, p)
             for k in range(1, steps + 1):
@@ -546,6 +564,8 @@ class Trainer:
                 rate = lr if schedule is None else float(schedule(lr, k - 1, steps))
                 _adam_kernel(p, g, m, v, rate, beta1, beta2, eps, weight_decay,
                              1.0 - beta1 ** k, 1.0 - beta2 ** k)
+                if weigh is not None:
+                    weigh(k)
                 loss, g = run.evaluate(p, self._step + 1)
                 pending = False
                 self._step += 1
@@ -655,7 +675,8 @@ class Trainer:
         return self._history
 
     def fit(self, adam_steps: int = 0, lbfgs_iter: int = 0, lr: float = 1e-3,
-            schedule: Schedule | None = None, **lbfgs_kwargs: Any) -> History:
+            schedule: Schedule | None = None, weights: dict[str, Schedule] | None = None,
+            **lbfgs_kwargs: Any) -> History:
         """Adam for ``adam_steps`` steps, then L-BFGS for up to ``lbfgs_iter`` iterations.
 
         L-BFGS is skipped when Adam stopped early (a callback or a non-finite loss).
@@ -665,6 +686,8 @@ class Trainer:
             lbfgs_iter: L-BFGS iteration limit (``max_iter``).
             lr: Adam learning rate.
             schedule: Adam's learning-rate schedule (see :meth:`adam`).
+            weights: Adam's loss-weight schedules (see :meth:`adam`); L-BFGS then trains the
+                loss at the final weights.
             **lbfgs_kwargs: further arguments of :meth:`lbfgs`.
 
         Returns:
@@ -682,7 +705,7 @@ class Trainer:
             (True, 'lbfgs')
         """
         if adam_steps:
-            self.adam(adam_steps, lr, schedule=schedule)
+            self.adam(adam_steps, lr, schedule=schedule, weights=weights)
             if self.stopped_reason != "max steps":
                 return self._history
         if lbfgs_iter:
@@ -699,6 +722,51 @@ class Trainer:
         set_flat = getattr(self.objective, "set_flat", None)
         if callable(set_flat):
             set_flat(self._params.copy())
+
+    def _weight_schedules(self, weights: dict[str, Schedule] | None,
+                          steps: int) -> Callable[[int], None] | None:
+        """Check ``weights`` (label -> schedule) against the objective's loss terms and return
+        ``weigh(k)``, which sets the terms' weights for update ``k`` (None without schedules)."""
+        if not weights:
+            return None
+        objective = self.objective
+        if not all(hasattr(objective, a) for a in ("labels", "term_weights",
+                                                   "set_term_weights")):
+            raise TidalArgumentError(
+                f"weights= schedules need an objective with loss terms (labels, term_weights, "
+                f"set_term_weights), such as a tidal.solvers.Problem; got {objective!r}")
+        if not isinstance(weights, dict):
+            raise TidalArgumentError(f"weights must be a dict {{label: schedule}}, got "
+                                     f"{weights!r}", hint='e.g. weights={"pde": Linear(end=10.0)}')
+        labels = list(objective.labels)
+        for label, schedule in weights.items():
+            if label not in labels:
+                raise TidalArgumentError(
+                    f"weights names the loss term {label!r}, which the objective does not have; "
+                    f"its terms are {', '.join(dict.fromkeys(labels))}")
+            if not isinstance(schedule, Schedule):
+                raise TidalArgumentError(
+                    f"the weight schedule of {label!r} must be a tidal.solvers.schedules."
+                    f"Schedule, got {schedule!r}",
+                    hint="e.g. Linear(end=10.0), StepDecay(every=1000, factor=0.5), CosineDecay()")
+        start = np.asarray(objective.term_weights, dtype=np.float64).copy()
+        scheduled = [(k, weights[label]) for k, label in enumerate(labels) if label in weights]
+        last = [None]
+
+        def weigh(k: int) -> None:
+            current = start.copy()
+            for term, schedule in scheduled:
+                w = float(schedule(start[term], k, steps))
+                if not (math.isfinite(w) and w >= 0):
+                    raise TidalArgumentError(
+                        f"the weight schedule {schedule!r} of {labels[term]!r} gave {w!r} at "
+                        f"update {k}; weights must be finite and >= 0")
+                current[term] = w
+            if last[0] is None or not np.array_equal(current, last[0]):
+                objective.set_term_weights(current)  # a change of version only when they change
+                last[0] = current
+
+        return weigh
 
     def _key(self, x: np.ndarray) -> bytes:
         """The cache key of an evaluation at ``x``: the parameters and the objective's
@@ -750,6 +818,8 @@ class _Run:
         self.best_step: int | None = None
         self.best_value = math.inf
         self.best_cache = None  # the evaluation at the best parameters (no re-evaluation)
+        self.best_version = None  # the objective's version when the best loss was evaluated
+        self.weigh: Callable[[int], None] | None = None  # loss-weight schedules (adam)
         self.bar = None
         self.shown_scalars: dict = {}
         self.scalars_step = trainer._step
@@ -777,8 +847,12 @@ class _Run:
             return cache[1]
         return self.evaluate(np.array(x, dtype=np.float64), self.t._step + 1)[0]
 
-    def consider(self, value: float, params: np.ndarray) -> None:
-        """Keep ``params`` (at the current step) if ``value`` is the best so far."""
+    def consider(self, value: float, params: np.ndarray, by_loss: bool = False) -> None:
+        """Keep ``params`` (at the current step) if ``value`` is the best so far. A loss is
+        only compared with losses of the same objective version (same weights and points)."""
+        version = int(getattr(self.t.objective, "version", 0))
+        if by_loss and version != self.best_version:
+            self.best_value, self.best_version = math.inf, version
         if math.isfinite(value) and value < self.best_value:
             self.best_value, self.best_step = value, self.t._step
             if self.best is None:
@@ -794,6 +868,9 @@ class _Run:
         if self.last_recorded == t._step or (len(t._history) and t._history.step[-1] == t._step):
             return
         scalars = t._describe(params)
+        if self.weigh is not None:
+            for label, w in zip(t.objective.labels, t.objective.term_weights):
+                scalars[f"weight_{label}"] = float(w)
         if t.validation is not None:
             metric = float(t.validation(params.copy()))
             scalars["validation"] = metric
@@ -806,14 +883,14 @@ class _Run:
     def start(self, loss: float, params: np.ndarray) -> None:
         self.last_loss = loss
         if self.t.keep_best and self.t.validation is None:
-            self.consider(loss, params)
+            self.consider(loss, params, by_loss=True)
         self.record(loss, params)
 
     def accepted(self, loss: float, params: np.ndarray, last: bool) -> None:
         t = self.t
         self.last_loss = loss
         if t.keep_best and t.validation is None:
-            self.consider(loss, params)
+            self.consider(loss, params, by_loss=True)
         if last or t._step % t.log_every == 0:
             self.record(loss, params)
         elif self.bar is not None:  # the loss at every step; the terms at logged steps
