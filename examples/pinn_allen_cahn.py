@@ -10,9 +10,9 @@ only diffusion (1e-4) lifts it, amplified by e^{5t}: a residual error there grow
 t = 1. Plain PINNs are known to fail here; this example uses the usual remedies, all with the
 public API:
 
-* periodicity by construction: the network sees cos(pi x), sin(pi x) and t (a small wrapper
-  around an MLP of three inputs, a network object as Problem takes one), so u and every
-  derivative are periodic, and no loss term is needed for it;
+* periodicity by construction: the network sees cos(pi x), sin(pi x) and t
+  (``Periodic(MLP(3, ...), periods={0: 2.0})``), so u and every derivative are periodic,
+  and no loss term is needed for it;
 * the initial condition as a hard constraint: u = x^2 cos(pi x) + t n(x, t) (an output
   transform), so the loss is the residual alone;
 * time marching: the collocation points (Latin hypercube) are split into ten time slabs, each
@@ -50,7 +50,15 @@ import taichi as ti
 
 import tidal as td
 from tidal.physics import allen_cahn
-from tidal.solvers import MLP, Interval, OperatorCondition, Problem, TimeDomain, Trainer
+from tidal.solvers import (
+    MLP,
+    Interval,
+    OperatorCondition,
+    Periodic,
+    Problem,
+    TimeDomain,
+    Trainer,
+)
 from tidal.solvers.plots import plot_comparison, plot_loss_history, relative_l2_error
 
 EPSILON2, RATE = 1e-4, 5.0
@@ -72,26 +80,6 @@ def from_initial(z: td.vec2, n: td.f64) -> td.f64:
 def initial(x: np.ndarray) -> np.ndarray:
     """``u(x, 0) = x^2 cos(pi x)``."""
     return x ** 2 * np.cos(np.pi * x)
-
-
-class PeriodicNet:
-    """An MLP of ``(cos(pi x), sin(pi x), t)``: a network of ``(x, t)`` of period 2 in ``x``
-    with every derivative, by construction (a network object as :class:`Problem` takes one:
-    inputs, outputs, parameters and their gradients)."""
-
-    def __init__(self, width: int, depth: int, seed: int):
-        self.mlp = MLP(3, width=width, depth=depth, seed=seed, lo=[-1.0, -1.0, T_RANGE[0]],
-                       hi=[1.0, 1.0, T_RANGE[1]], dtype=td.f64)
-        self.in_dim, self.out_dim, self.dtype, self.size = 2, 1, td.f64, self.mlp.size
-        inner = self.mlp.func
-
-        @td.func
-        def periodic(z: td.vec2) -> td.f64:
-            return inner(td.vec3(ti.cos(PI * z[0]), ti.sin(PI * z[0]), z[1]))
-
-        self.func = periodic
-        self.get_flat, self.set_flat = self.mlp.get_flat, self.mlp.set_flat
-        self.grad_flat, self.clear_grads = self.mlp.grad_flat, self.mlp.clear_grads
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -119,7 +107,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def build(args: argparse.Namespace) -> Problem:
     """The residual on each time slab as its own term; no conditions (both are built in)."""
     domain = Interval(*X_RANGE) * TimeDomain(*T_RANGE)
-    net = PeriodicNet(args.width, args.depth, args.seed)
+    net = Periodic(MLP(3, width=args.width, depth=args.depth, seed=args.seed, dtype=td.f64,
+                       lo=[-1.0, -1.0, T_RANGE[0]], hi=[1.0, 1.0, T_RANGE[1]]),
+                   periods={0: X_RANGE[1] - X_RANGE[0]})
     points = domain.sample_interior(args.collocation, method="lhs", seed=args.seed)
     edges = np.linspace(*T_RANGE, args.slabs + 1)
     slab = np.clip(np.searchsorted(edges, points[:, 1], side="right") - 1, 0, args.slabs - 1)
@@ -155,10 +145,10 @@ def train(problem: Problem, args: argparse.Namespace, start: float) -> Trainer:
     for k in range(1, n if args.march > 0 else 1):
         if out_of_time(trainer):
             break
-        problem.weights.from_numpy((np.arange(n) < k).astype(np.float64))
+        problem.set_term_weights(np.arange(n) < k)
         trainer = stage(trainer)
         trainer.lbfgs(max_iter=args.march)
-    problem.weights.from_numpy(np.ones(n))
+    problem.set_term_weights(np.ones(n))
     first = args.iterations // 2 if args.refine else args.iterations
     for part, iterations in enumerate((first, args.iterations - first)):
         if out_of_time(trainer) or iterations == 0:

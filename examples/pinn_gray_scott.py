@@ -15,7 +15,7 @@ pulse, so the relative L2 error of v measures the pulse itself, where the Brusse
 sit on a large constant (a, b / a) that flatters relative errors.
 
 One network of (x, t), an MLP 3 -> depth x width tanh -> 2, gives u and v; its inputs are
-cos(pi x), sin(pi x) and t, so both outputs and all their derivatives are periodic by
+cos(pi x), sin(pi x) and t (``Periodic``), so both outputs and all their derivatives are periodic by
 construction (a PeriodicBC loss term pairs values only, not u_x). The initial condition is a
 hard constraint, u = u0(x) + (t / 20) n_u, v = v0(x) + (t / 20) n_v (an output transform), so
 the loss is the two residuals alone, each its own term, evaluated by one kernel from one Taylor
@@ -46,7 +46,7 @@ import taichi as ti
 
 import tidal as td
 from tidal.physics import gray_scott
-from tidal.solvers import MLP, Interval, Problem, TimeDomain, Trainer
+from tidal.solvers import MLP, Interval, Periodic, Problem, TimeDomain, Trainer
 from tidal.solvers.plots import plot_comparison, plot_loss_history, relative_l2_error
 
 DU, DV, FEED, KILL = 0.01, 0.005, 0.04, 0.06
@@ -80,26 +80,6 @@ def initial(x: np.ndarray) -> np.ndarray:
     return np.stack([1.0 - 0.5 * g, 0.5 * g])
 
 
-class PeriodicNet:
-    """An MLP of ``(cos(pi x), sin(pi x), t)``: a network of ``(x, t)`` with two outputs, of
-    period 2 in ``x`` with every derivative (a network object as :class:`Problem` takes
-    one: inputs, outputs, parameters and their gradients)."""
-
-    def __init__(self, width: int, depth: int, seed: int):
-        self.mlp = MLP(3, width=width, depth=depth, seed=seed, out_dim=2, dtype=td.f64,
-                       lo=[-1.0, -1.0, T_RANGE[0]], hi=[1.0, 1.0, T_RANGE[1]])
-        self.in_dim, self.out_dim, self.dtype, self.size = 2, 2, td.f64, self.mlp.size
-        inner = self.mlp.func
-
-        @td.func
-        def periodic(z: td.vec2) -> td.vec2:
-            return inner(td.vec3(ti.cos(PI * z[0]), ti.sin(PI * z[0]), z[1]))
-
-        self.func = periodic
-        self.get_flat, self.set_flat = self.mlp.get_flat, self.mlp.set_flat
-        self.grad_flat, self.clear_grads = self.mlp.grad_flat, self.mlp.clear_grads
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -131,7 +111,9 @@ def reference(t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def build(args: argparse.Namespace) -> Problem:
     """Two residuals for two outputs of one periodic network, the initial state built in."""
     domain = Interval(*X_RANGE) * TimeDomain(*T_RANGE)
-    net = PeriodicNet(args.width, args.depth, args.seed)
+    net = Periodic(MLP(3, width=args.width, depth=args.depth, seed=args.seed, out_dim=2,
+                       dtype=td.f64, lo=[-1.0, -1.0, T_RANGE[0]], hi=[1.0, 1.0, T_RANGE[1]]),
+                   periods={0: X_RANGE[1] - X_RANGE[0]})
     return Problem(domain, [substrate, activator], [], net, outputs=("u", "v"),
                    output_transform=from_initial, n_collocation=args.collocation,
                    method="lhs", seed=args.seed)

@@ -355,3 +355,106 @@ class Separate:
     def predict(self, points) -> np.ndarray:
         """The outputs at ``points``, float64 ``(n, out_dim)``."""
         return predict(self, points)
+
+
+class Periodic:
+    """A network periodic along chosen input axes, with all its derivatives: each periodic axis
+    ``a`` of period ``P`` enters the inner network as the two features ``cos(2 pi z_a / P)``,
+    ``sin(2 pi z_a / P)`` in its place; the other inputs pass through in order. So the inner
+    network takes one more input per periodic axis (give it bounds for the features, e.g.
+    ``lo=[-1, -1, t0], hi=[1, 1, t1]`` for ``(x, t)`` periodic in ``x``). A periodic condition
+    built into the network replaces a :class:`~tidal.solvers.PeriodicBC` loss term and holds
+    for every derivative, which a loss term pairing values does not.
+
+    Args:
+        net: the inner network (``MLP``, ``Separate`` or any object with the network
+            attributes), of ``in_dim + len(periods)`` inputs.
+        periods: ``{axis: period}`` for the periodic input axes of the new network.
+
+    Example:
+        >>> import numpy as np, tidal as td
+        >>> from tidal.solvers import MLP, Periodic
+        >>> _ = td.init(arch="cpu", default_fp=td.f64)
+        >>> net = Periodic(MLP(3, width=8, depth=2, seed=0, dtype=td.f64), periods={0: 2.0})
+        >>> net.in_dim
+        2
+        >>> u = net.predict(np.array([[-0.3, 0.5], [1.7, 0.5]]))
+        >>> bool(abs(u[0] - u[1]) < 1e-12)
+        True
+    """
+
+    def __init__(self, net, periods: dict[int, float]):
+        if not isinstance(periods, dict) or not periods:
+            raise TidalArgumentError(f"periods must be a non-empty dict {{axis: period}}, got "
+                                     f"{periods!r}", hint="e.g. periods={0: 2.0}")
+        inner_dim = getattr(net, "in_dim", None)
+        if not isinstance(inner_dim, int) or not callable(getattr(net, "func", None)):
+            raise TidalArgumentError(f"Periodic wraps a network (an MLP, Separate, ...), got "
+                                     f"{net!r}")
+        in_dim = inner_dim - len(periods)
+        for axis, period in periods.items():
+            if isinstance(axis, bool) or not isinstance(axis, int) or not 0 <= axis < in_dim:
+                raise TidalArgumentError(
+                    f"periodic axis {axis!r} is not an input of the periodic network: with "
+                    f"{len(periods)} periodic axes an inner network of {inner_dim} inputs gives "
+                    f"one of {max(in_dim, 0)} inputs (axes 0..{in_dim - 1})",
+                    hint="the inner network takes one more input per periodic axis (cos and "
+                         "sin in place of the axis)")
+            if isinstance(period, bool) or not isinstance(period, (int, float)) \
+                    or not math.isfinite(period) or period <= 0:
+                raise TidalArgumentError(f"the period of axis {axis} must be a positive "
+                                         f"number, got {period!r}")
+        self.net, self.periods = net, {int(a): float(p) for a, p in periods.items()}
+        self.in_dim, self.out_dim, self.dtype, self.size = in_dim, net.out_dim, net.dtype, net.size
+        self.func = self._build()
+
+    def _build(self):
+        # each inner input: (kind, source axis, angular frequency); kind 0 pass, 1 cos, 2 sin
+        features = []
+        for a in range(self.in_dim):
+            if a in self.periods:
+                omega = 2.0 * math.pi / self.periods[a]
+                features += [(1, a, omega), (2, a, omega)]
+            else:
+                features.append((0, a, 0.0))
+        inner, real, n = self.net.func, self.dtype, len(features)
+        kinds = [k for k, _, _ in features]
+        sources = [a for _, a, _ in features]
+        omegas = [w for _, _, w in features]
+        vec_in, vec_feat = td.vec(self.in_dim, real), td.vec(n, real)
+        vec_out = td.vec(self.out_dim, real) if self.out_dim > 1 else real
+
+        @td.func
+        def periodic(z: vec_in) -> vec_out:
+            f = ti.Vector.zero(real, n)
+            for j in ti.static(range(n)):
+                if ti.static(kinds[j] == 0):
+                    f[j] = z[sources[j]]
+                if ti.static(kinds[j] == 1):
+                    f[j] = ti.cos(omegas[j] * z[sources[j]])
+                if ti.static(kinds[j] == 2):
+                    f[j] = ti.sin(omegas[j] * z[sources[j]])
+            return inner(vec_feat(f))
+
+        return periodic
+
+    def get_flat(self) -> np.ndarray:
+        """The inner network's parameters."""
+        return self.net.get_flat()
+
+    def set_flat(self, flat) -> None:
+        """Set the inner network's parameters."""
+        self.net.set_flat(flat)
+
+    def grad_flat(self) -> np.ndarray:
+        """The inner network's parameter gradients."""
+        return self.net.grad_flat()
+
+    def clear_grads(self) -> None:
+        """Zero the inner network's parameter gradients."""
+        self.net.clear_grads()
+
+    def predict(self, points) -> np.ndarray:
+        """The network at ``points`` (shape ``(n, in_dim)``), float64."""
+        return predict(self, points)
+
