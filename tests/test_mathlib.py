@@ -1,5 +1,7 @@
 """tidal's own math functions (tidal/dsl/mathlib.py) against float64 references."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -70,7 +72,8 @@ def test_float64_tanh_is_within_3_ulps_of_a_50_digit_reference(tanh64):
                         [0.17328679513998632, 0.34657359027997264, 19.06, -19.1, 1e-300]])
     with mpmath.workdps(50):
         ref = np.array([float(mpmath.tanh(mpmath.mpf(float(v)))) for v in x])
-    got = np.asarray(td.vectorize(tanh64)(x), dtype=np.float64)  # SIMD lanes
+    got, src = _in_lanes(td.tanh, x)
+    assert "_tidal_tanh_f64(" in src
     assert np.max(_ulps(got, ref)) <= 3.0
 
 
@@ -81,7 +84,7 @@ def test_float64_tanh_on_lanes_and_on_scalars_agree_with_numpy_everywhere(tanh64
 
     x = np.concatenate([np.linspace(-25.0, 25.0, 200_001), np.geomspace(1e-300, 1.0, 20_001),
                         -np.geomspace(1e-300, 1.0, 20_001), [0.0, np.inf, -np.inf, np.nan]])
-    lanes = np.asarray(td.vectorize(tanh64)(x), dtype=np.float64)
+    lanes = _in_lanes(td.tanh, x)[0]
 
     @ti.kernel
     def scalar(a: ti.types.ndarray(dtype=ti.f64, ndim=1), out: ti.types.ndarray(dtype=ti.f64,
@@ -97,3 +100,78 @@ def test_float64_tanh_on_lanes_and_on_scalars_agree_with_numpy_everywhere(tanh64
         np.testing.assert_array_equal(got[-4:-1], [0.0, 1.0, -1.0])
         assert np.max(_ulps(got[:-4], ref[:-4])) <= 4.0  # 3 from the exact value, 1 for numpy's
         assert np.all(np.abs(got[:-1]) <= 1.0)
+
+
+_TOTAL = None
+LANE_INDICES = "ti.Vector([0, 1, 2, 3, 4, 5, 6, 7], dt=ti.i32)"
+
+
+def _in_lanes(math, x: np.ndarray) -> tuple[np.ndarray, str]:
+    """``math`` (``td.exp``, ``td.tanh``) of float64 ``x`` by a kernel that also sums the values
+    into one element, the kind of loop tidal runs 8 iterations per SIMD vector, and the kernel's
+    generated source."""
+    import taichi as ti
+
+    global _TOTAL
+    _TOTAL = ti.field(ti.f64, shape=())
+
+    @td.kernel
+    def apply_and_sum(a: ti.types.ndarray(dtype=ti.f64, ndim=1),
+                      out: ti.types.ndarray(dtype=ti.f64, ndim=1)):
+        for i in range(a.shape[0]):
+            e = math(a[i])
+            out[i] = e
+            _TOTAL[None] += e
+
+    a, out = ti.ndarray(ti.f64, shape=len(x)), ti.ndarray(ti.f64, shape=len(x))
+    a.from_numpy(x)
+    apply_and_sum(a, out)
+    src = td.source(apply_and_sum, a, out)
+    assert LANE_INDICES in src  # it ran in lanes
+    return out.to_numpy(), src
+
+
+def test_float64_exp_on_lanes_is_within_1_ulp_of_a_50_digit_reference(cpu64):
+    import mpmath
+
+    rng = np.random.default_rng(1)
+    # across the whole normal range, where |k| is large enough (~1000) that a reduction
+    # x - k ln 2 without the split constant would be hundreds of ulps off under fast math
+    x = np.concatenate([rng.uniform(-700.0, 709.0, 3000), rng.uniform(-5.0, 5.0, 1000),
+                        rng.uniform(-1.0, 1.0, 500) * 10.0 ** rng.uniform(-15.0, 0.0, 500),
+                        [0.5 * math.log(2.0), -0.5 * math.log(2.0), 709.7, -700.0]])
+    with mpmath.workdps(50):
+        ref = np.array([float(mpmath.exp(mpmath.mpf(float(v)))) for v in x])
+    got, src = _in_lanes(td.exp, x)
+    assert "_tidal_exp_f64(" in src
+    assert np.max(_ulps(got, ref)) <= 1.0
+
+
+def test_float64_exp_on_lanes_and_scalars_keeps_nan_inf_and_underflow(cpu64):
+    import taichi as ti
+
+    from tidal.dsl.mathlib import _tidal_exp_f64
+
+    x = np.concatenate([np.linspace(-800.0, 800.0, 100_001),
+                        [0.0, np.inf, -np.inf, np.nan, 709.78, 709.79, -745.2, -746.0]])
+    lanes = _in_lanes(td.exp, x)[0]
+
+    @ti.kernel
+    def scalar(a: ti.types.ndarray(dtype=ti.f64, ndim=1), out: ti.types.ndarray(dtype=ti.f64,
+                                                                               ndim=1)):
+        for i in range(a.shape[0]):
+            out[i] = _tidal_exp_f64(a[i])
+
+    scalars = np.zeros_like(x)
+    scalar(x, scalars)
+    with np.errstate(over="ignore"):
+        ref = np.exp(x)
+    normal = (ref > 1e-300) & np.isfinite(ref)
+    for got in (lanes, scalars):
+        assert np.isnan(got[-5])
+        np.testing.assert_array_equal(got[-8:-5], [1.0, np.inf, 0.0])
+        assert np.isfinite(got[-4]) and got[-3] == np.inf  # exp(709.78) is finite, 709.79 not
+        assert np.all(got[-2:] <= 1e-300)
+        assert np.all(got[~normal & (x < 0)] <= 1e-300)
+        assert np.all(got[~normal & (x > 0)] == np.inf)
+        assert np.max(_ulps(got[normal], ref[normal])) <= 2.0  # 1 from exact, 1 for numpy's

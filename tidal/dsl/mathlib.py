@@ -2,11 +2,12 @@
 
 Guarantees: ``_tidal_erf`` agrees with ``scipy.special.erf`` to about 1e-15 relative in f64
 (Taylor series below |x| = 2, Laplace's continued fraction for erfc above); ``_tidal_tanh_f32``
-agrees with tanh to within 6 float32 ulps and ``_tidal_tanh_f64`` to within 3 float64 ulps
-(tests/test_mathlib.py measures both). All take scalars
-(codegen applies them per element to vectors); erf and softplus compute in the precision of their
-argument, ``_tidal_tanh_f32`` in float32 and ``_tidal_tanh_f64`` in float64; the two tanh forms
-are arithmetic only, so that the same code runs on scalars and on SIMD lane vectors. The 3x3
+agrees with tanh to within 6 float32 ulps, ``_tidal_tanh_f64`` to within 3 float64 ulps and
+``_tidal_exp_f64`` with exp to within 1 ulp (tests/test_mathlib.py measures them). All take
+scalars (codegen applies them per element to vectors); erf and softplus compute in the precision
+of their argument, ``_tidal_tanh_f32`` in float32, the ``_f64`` forms in float64; the tanh and
+exp forms are arithmetic only, so that the same code runs on scalars and on SIMD lane vectors
+(where tidal.dsl.lanes uses them instead of a libm call per lane). The 3x3
 decompositions (``_tidal_svd3``, ``_tidal_polar3``, ``_tidal_sym_eig3``) are Taichi's, refined to
 full precision (below).
 """
@@ -115,6 +116,61 @@ def _tidal_tanh_f64(x):
     return ti.select(xd < 0.0, t * -1.0, t)
 
 
+@ti.func
+def _opaque(value, other):
+    """``value``, behind a select on ``other >= 2^60`` (never true for the arguments passed
+    here) that the compiler cannot see through: under Taichi's fast math LLVM may otherwise
+    reassociate ``(c - k hi) - k lo`` into ``c - k (hi + lo)``, which undoes a split constant
+    (measured: exp 1 ulp without fast math, 677 ulps with it near x = 700). ``other`` must not
+    be a factor of what follows, or LLVM folds the select's arms with it."""
+    return ti.select(other >= 1.152921504606846976e18, other, value)
+
+
+@ti.func
+def _pow2(k_abs):
+    """``2^k`` for whole numbers ``0 <= k < 1024`` held as floats, from the bits of ``k`` by
+    selects (no casts, so that lane vectors stay vectors); NaN gives 1."""
+    k = k_abs * 0.0
+    power = k + 1.0
+    for b in ti.static((512, 256, 128, 64, 32, 16, 8, 4, 2, 1)):
+        take = k_abs - k >= float(b)
+        k = ti.select(take, k + float(b), k)
+        power = ti.select(take, power * float(2.0 ** b), power)
+    return power
+
+
+# float64 exp(x) = 2^k e^r, x = k ln 2 + r, |r| <= ln(2)/2 (fdlibm's split ln 2 as for tanh),
+# e^r = 1 + r (1 + r/2! + ... + r^13/14!) (the next term is below 2^-58 relative), 2^k as
+# 2^(|k| - h) 2^h with h = floor(|k|/2), each factor normal, multiplied (k > 0) or divided
+# (k < 0) in turn, so that results in the subnormal range round once. x is clamped to
+# [-745.2, 709.8] by selects (beyond them exp rounds to 0 or overflows to inf; NaN passes).
+_EXP_HI, _EXP_LO = 709.8, -745.2
+
+
+@ti.func
+def _tidal_exp_f64(x):
+    """float64 exp in arithmetic only, for scalars and lane vectors alike (see above)."""
+    xd = ti.cast(x, ti.f64)
+    c = ti.select(xd > _EXP_HI, _EXP_HI, ti.select(xd < _EXP_LO, _EXP_LO, xd))
+    u = c * _INV_LN2
+    a = ti.max(u, u * -1.0) + 0.5  # |k| = floor(|u| + 1/2), bit by bit (|k| <= 1075)
+    k_abs = a * 0.0
+    for b in ti.static((1024, 512, 256, 128, 64, 32, 16, 8, 4, 2, 1)):
+        k_abs = ti.select(a - k_abs >= float(b), k_abs + float(b), k_abs)
+    k = ti.select(u < 0.0, k_abs * -1.0, k_abs)
+    r = _opaque(c - k * _LN2_HI, k_abs) - k * _LN2_LO
+    q = _EXPM1_TAYLOR[13] * r + _EXPM1_TAYLOR[12]
+    for i in ti.static(range(11, -1, -1)):
+        q = q * r + _EXPM1_TAYLOR[i]
+    e = q * r + 1.0
+    half = k_abs * 0.5  # h = floor(|k| / 2) by the same bits, then 2^h and 2^(|k| - h)
+    h = k_abs * 0.0
+    for b in ti.static((512, 256, 128, 64, 32, 16, 8, 4, 2, 1)):
+        h = ti.select(half - h >= float(b), h + float(b), h)
+    p1, p2 = _pow2(h), _pow2(k_abs - h)
+    return ti.select(u < 0.0, (e / p1) / p2, (e * p1) * p2)
+
+
 # 3x3 decompositions: Taichi's own, then one Newton step. Taichi's f64 SVD stops after 8 Jacobi
 # sweeps, about 1e-11 from the exact factors (up to 2e-10 on random matrices), and its
 # eigensolver can be 1e-6 off near diagonal matrices. The factors are made orthonormal (one
@@ -216,6 +272,6 @@ _tidal_zeros._is_wrapped_kernel = True
 
 NAMESPACE = {"_tidal_erf": _tidal_erf, "_tidal_zeros": _tidal_zeros,
              "_tidal_softplus": _tidal_softplus, "_tidal_tanh_f32": _tidal_tanh_f32,
-             "_tidal_tanh_f64": _tidal_tanh_f64,
+             "_tidal_tanh_f64": _tidal_tanh_f64, "_tidal_exp_f64": _tidal_exp_f64,
              "_tidal_svd3": _tidal_svd3,
              "_tidal_polar3": _tidal_polar3, "_tidal_sym_eig3": _tidal_sym_eig3}

@@ -405,7 +405,8 @@ asin = unary_math("asin", np.arcsin, "ti.asin", lambda x, y: rsqrt(1.0 - x * x),
                   Interval(-0.9, 0.9))
 acos = unary_math("acos", np.arccos, "ti.acos", lambda x, y: -rsqrt(1.0 - x * x),
                   Interval(-0.9, 0.9), zero=None)
-exp = unary_math("exp", np.exp, "ti.exp", lambda x, y: y, zero=None)
+exp = unary_math("exp", np.exp, "ti.exp", lambda x, y: y, zero=None,
+                 lane_forms=(("f64", "_tidal_exp_f64"),))
 log = unary_math("log", np.log, "ti.log", lambda x, y: 1.0 / x, _POS, zero=None)
 sqrt = unary_math("sqrt", np.sqrt, "ti.sqrt", lambda x, y: 0.5 / y, _POS, f64_on_vulkan=True)
 rsqrt = unary_math("rsqrt", lambda x: 1.0 / np.sqrt(x), "ti.rsqrt",
