@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tidal.dsl.errors import TidalArgumentError
-from tidal.solvers.geometry import Geometry, SpaceTime
+from tidal.solvers.geometry import Geometry, SpaceTime, TimeDomain
 
 Value = float | Callable[[np.ndarray], np.ndarray]
 Where = Callable[[np.ndarray], np.ndarray] | None
@@ -64,6 +64,7 @@ class Condition:
 
     weight: float = 1.0
     label: str = "condition"
+    named: bool = False  # the label was given by the user (kept as given, not made unique)
     output: str | None = None
     made_at: str = "a condition"
 
@@ -71,11 +72,18 @@ class Condition:
         raise NotImplementedError
 
 
-def _made_at(condition: Condition, output) -> None:
-    """Record ``output`` and the user's file and line that created ``condition`` (the first
-    frame outside tidal), for errors the problem raises later."""
+def _made_at(condition: Condition, output, label: str | None = None) -> None:
+    """Record ``output``, the ``label`` the user gave (None: the kind's, e.g. ``dirichlet``)
+    and the user's file and line that created ``condition`` (the first frame outside tidal),
+    for errors the problem raises later."""
     if output is not None and not isinstance(output, str):
         raise TidalArgumentError(f"output must be the name of a network output, got {output!r}")
+    if label is not None:
+        if not isinstance(label, str) or not label.isidentifier():
+            raise TidalArgumentError(f"label must be a name (letters, digits, underscores), got "
+                                     f"{label!r}", hint="e.g. label='inflow'")
+        condition.label = label
+    condition.named = label is not None
     condition.output = output
     frame = inspect.currentframe()
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -123,8 +131,9 @@ def sample_region(region: Geometry, n: int, where: Where, method: str, seed: int
     if not isinstance(region, Geometry):
         raise TidalArgumentError(f"{what} needs a tidal.solvers Geometry, got "
                                  f"{type(region).__name__}")
-    if initial and not isinstance(region, SpaceTime):
-        raise TidalArgumentError(f"{what}(initial=True) needs a SpaceTime region, got "
+    if initial and not isinstance(region, (SpaceTime, TimeDomain)):
+        raise TidalArgumentError(f"{what}(initial=True) needs a SpaceTime region or a "
+                                 f"TimeDomain, got "
                                  f"{type(region).__name__}",
                                  hint="build the region as space * TimeDomain(t0, t1)")
     sample = region.sample_initial if initial else region.sample_boundary
@@ -158,6 +167,10 @@ class DirichletBC(Condition):
         method: ``"random"``, ``"lhs"``, ``"sobol"`` or ``"grid"``.
         weight: weight of the term in the loss.
         output: the output it constrains, for a network with several (e.g. ``"v"``).
+        label: the loss term's label (every condition takes one): in ``describe`` as
+            ``loss_<label>`` and in ``set_weights``; conditions given one label form one group
+            there. Default: the kind and output, e.g. ``dirichlet_u``, numbered from the
+            second condition of the same kind on (``dirichlet_u_2``).
 
     Example:
         >>> import numpy as np
@@ -170,10 +183,11 @@ class DirichletBC(Condition):
     label = "dirichlet"
 
     def __init__(self, region: Geometry, value: Value = 0.0, n: int = 100, where: Where = None,
-                 method: str = "random", weight: float = 1.0, output: str | None = None):
+                 method: str = "random", weight: float = 1.0, output: str | None = None,
+                 label: str | None = None):
         self.region, self.value, self.n, self.where = region, value, int(n), where
         self.method, self.weight = method, _weight(weight)
-        _made_at(self, output)
+        _made_at(self, output, label)
 
     def _points(self, seed: int) -> np.ndarray:
         return sample_region(self.region, self.n, self.where, self.method, seed,
@@ -219,8 +233,8 @@ class RobinBC(NeumannBC):
 
     def __init__(self, region: Geometry, alpha: float, value: Value = 0.0, n: int = 100,
                  where: Where = None, method: str = "random", weight: float = 1.0,
-                 output: str | None = None):
-        super().__init__(region, value, n, where, method, weight, output)
+                 output: str | None = None, label: str | None = None):
+        super().__init__(region, value, n, where, method, weight, output, label)
         self.alpha = float(alpha)
 
 
@@ -239,13 +253,15 @@ class InitialCondition(Condition):
     label = "initial"
 
     def __init__(self, domain: SpaceTime, value: Value = 0.0, n: int = 100,
-                 method: str = "random", weight: float = 1.0, output: str | None = None):
-        if not isinstance(domain, SpaceTime):
+                 method: str = "random", weight: float = 1.0, output: str | None = None,
+                 label: str | None = None):
+        if not isinstance(domain, (SpaceTime, TimeDomain)):
             raise TidalArgumentError(f"InitialCondition needs a SpaceTime domain (space * "
-                                     f"TimeDomain(t0, t1)), got {type(domain).__name__}")
+                                     f"TimeDomain(t0, t1)) or a TimeDomain (an ODE), got "
+                                     f"{type(domain).__name__}")
         self.domain, self.value, self.n = domain, value, int(n)
         self.method, self.weight = method, _weight(weight)
-        _made_at(self, output)
+        _made_at(self, output, label)
 
     def batch(self, dim: int, seed: int) -> LinearBatch:
         p = self.domain.sample_initial(self.n, method=self.method, seed=seed)
@@ -270,8 +286,8 @@ class PeriodicBC(Condition):
     label = "periodic"
 
     def __init__(self, region: Geometry, axis: int, n: int = 100, method: str = "random",
-                 weight: float = 1.0, output: str | None = None):
-        _made_at(self, output)
+                 weight: float = 1.0, output: str | None = None, label: str | None = None):
+        _made_at(self, output, label)
         if not isinstance(region, Geometry):
             raise TidalArgumentError(f"PeriodicBC needs a Geometry, got {type(region).__name__}")
         if not 0 <= int(axis) < region.dim:
@@ -304,8 +320,9 @@ class Observations(Condition):
 
     label = "observations"
 
-    def __init__(self, points, values, weight: float = 1.0, output: str | None = None):
-        _made_at(self, output)
+    def __init__(self, points, values, weight: float = 1.0, output: str | None = None,
+                 label: str | None = None):
+        _made_at(self, output, label)
         self.points = np.asarray(points, dtype=np.float64)
         self.values = np.asarray(values, dtype=np.float64)
         self.weight = _weight(weight)
@@ -361,13 +378,13 @@ class OperatorCondition(Condition):
 
     def __init__(self, fn, points=None, value: Value = 0.0, region: Geometry | None = None,
                  n: int = 100, where: Where = None, method: str = "random",
-                 weight: float = 1.0, initial: bool = False):
+                 weight: float = 1.0, initial: bool = False, label: str | None = None):
         if (points is None) == (region is None):
             raise TidalArgumentError("OperatorCondition needs either points or a region")
         if initial and region is None:
             raise TidalArgumentError("OperatorCondition(initial=True) samples a SpaceTime region",
                                      hint="pass region=domain instead of points")
-        _made_at(self, None)
+        _made_at(self, None, label)
         self.fn, self.value, self.region, self.n, self.where = fn, value, region, int(n), where
         self.points = None if points is None else np.asarray(points, dtype=np.float64)
         self.method, self.weight, self.initial = method, _weight(weight), bool(initial)

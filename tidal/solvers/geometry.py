@@ -18,7 +18,11 @@ and :class:`SpaceTime` (``space * time``, coordinates ordered ``(x..., t)``, tim
 
 Sampling methods (:data:`METHODS`):
 
-* ``"random"``: independent uniform points (``numpy.random.default_rng(seed)``).
+* ``"random"``: independent uniform points (``numpy.random.default_rng(seed)``) in the
+  interior; on a boundary, stratified along the boundary's parametrisation (point ``i`` of ``n``
+  uniform in the ``i``-th ``1/n`` of it, and every part of a CSG boundary its share of points),
+  so that no face is left without points by chance (two independent points on an interval's
+  boundary land on the same end half the time).
 * ``"lhs"``: Latin hypercube sampling (``scipy.stats.qmc.LatinHypercube``, seeded). For a box,
   each of the ``n`` strata of every coordinate holds exactly one point.
 * ``"sobol"``: scrambled Sobol' points (``scipy.stats.qmc.Sobol(scramble=True)``, seeded);
@@ -599,6 +603,8 @@ class _Shape(Geometry):
                          extra: int) -> tuple[np.ndarray, np.ndarray]:
         k = self._boundary_unit_dim
         u = _UnitSampler(k + extra, method, seed).draw(n)
+        if method == "random":  # stratified along the boundary: each part gets its share
+            u[:, 0] = (np.arange(n) + u[:, 0]) / n
         return self._boundary_from_unit(u[:, :k]), u[:, k:]
 
 
@@ -777,6 +783,9 @@ class TimeDomain(Interval):
         >>> domain = Interval(-1.0, 1.0) * time
         >>> domain.dim
         2
+
+    Alone it is the domain of an ODE problem: its variable is ``t`` and an
+    :class:`~tidal.solvers.InitialCondition` on it constrains ``t = t0``.
     """
 
     def __init__(self, t0: float, t1: float) -> None:
@@ -796,6 +805,19 @@ class TimeDomain(Interval):
     def t1(self) -> float:
         """Final time."""
         return self.b
+
+    def sample_initial(self, n: int, method: str = "random", seed: int | None = 0) -> np.ndarray:
+        """``n`` copies of the initial time ``[t0]`` (the initial slice of a time-only domain,
+        for initial conditions of ODEs); ``method`` and ``seed`` are checked and ignored.
+
+        Example:
+            >>> TimeDomain(0.0, 3.0).sample_initial(2).tolist()
+            [[0.0], [0.0]]
+        """
+        n = _check_n(n)
+        _check_method(method)
+        _check_seed(seed)
+        return np.full((n, 1), self.t0)
 
 
 class Rectangle(Hypercube):
@@ -1304,10 +1326,7 @@ class CSG(Geometry):
         d = self._dim
 
         def draw(m: int) -> np.ndarray:
-            if method == "random":
-                counts = rng.multinomial(m, probs)
-            else:
-                counts = _largest_remainder(m, probs)
+            counts = _largest_remainder(m, probs)  # each part its share, for every method
             rows = [np.empty((0, d + extra))]
             for i, (leaf, count) in enumerate(zip(leaves, counts)):
                 if count == 0:

@@ -122,7 +122,9 @@ def plan(fns, outputs: tuple[str, ...], variables: tuple[str, ...],
                                                 if unknowns else ""),
                     hint=f"name derivatives <output>_<variables>, e.g. {example}_{variables[0]}, "
                          f"{example}_{variables[0] * 2}" + (
-                             f", {example}_{variables[0]}{variables[1]}" if dim > 1 else ""))
+                             f", {example}_{variables[0]}{variables[1]}" if dim > 1 else "")
+                         + f"; for a coefficient to find from data, pass "
+                           f"unknowns=[Unknown({name!r}, initial_guess)] to the Problem")
             k, d = found[0]
             mixed = [a for a in range(dim) if d.counts[a]]
             if len(mixed) > 1 and d.order > 2:

@@ -28,7 +28,7 @@ from tidal.dsl import loader
 from tidal.dsl.errors import TidalArgumentError
 from tidal.solvers import conditions as cond
 from tidal.solvers import operators
-from tidal.solvers.geometry import Geometry, SpaceTime
+from tidal.solvers.geometry import Geometry, SpaceTime, TimeDomain
 
 # what Problem needs of a network (MLP, Separate, or any object with these)
 NETWORK_ATTRIBUTES = ("in_dim", "dtype", "size", "func", "get_flat", "set_flat", "grad_flat",
@@ -175,6 +175,7 @@ class Problem:
                                           self._forcing_at(points))]
         for k, c in enumerate(self.conditions):
             self.terms.append(self._condition_term(c, self.seed + 1 + k))
+        _number_repeated_labels(self.terms[1:], self.conditions)
         first = 0
         for t in self.terms:
             t.first, first = first, first + len(t.labels)
@@ -200,7 +201,7 @@ class Problem:
             return self._operator_term([c.label], [c.weight], [batch.fn], batch.points,
                                        batch.target[:, None])
         k = self._output_index(c)
-        label = c.label if k is None else f"{c.label}_{self.outputs[k]}"
+        label = c.label if k is None or c.named else f"{c.label}_{self.outputs[k]}"
         # one kernel per kind serves every output (the output is an argument: compiled once)
         extra = () if not self._vector else (-1 if k is None else k,)
         if isinstance(batch, cond.PairBatch):
@@ -564,8 +565,10 @@ class Problem:
 
 
 def _default_names(domain: Geometry) -> tuple[str, ...]:
-    """x, y, z (and w), with t last for space-time domains; a domain with more coordinates has
-    no default names (the user passes ``variables=``)."""
+    """x, y, z (and w), with t last for space-time domains, t alone for a time domain; a domain
+    with more coordinates has no default names (the user passes ``variables=``)."""
+    if isinstance(domain, TimeDomain):
+        return ("t",)
     space = domain.dim - 1 if isinstance(domain, SpaceTime) else domain.dim
     letters = ("x", "y", "z") if isinstance(domain, SpaceTime) else ("x", "y", "z", "w")
     if space > len(letters):
@@ -587,12 +590,59 @@ def _with_transform(net_func, transform, vec, out_type):
     if not isinstance(transform, td.TidalFunction):
         raise TidalArgumentError("output_transform must be a tidal function (z, n) -> u "
                                  "(decorate it with @td.func)")
+    _check_transform(transform, vec, out_type)
 
     @td.func
     def transformed(z: vec) -> out_type:
         return transform(z, net_func(z))
 
     return transformed
+
+
+def _number_repeated_labels(terms, conditions) -> None:
+    """Default labels made unique: the second ``dirichlet_u`` becomes ``dirichlet_u_2``, and so
+    on (labels the user gave are kept, so that conditions can share one on purpose)."""
+    taken = {t.labels[0] for t, c in zip(terms, conditions) if c.named}
+    seen: dict[str, int] = {}
+    for t, c in zip(terms, conditions):
+        if c.named:
+            continue
+        label = t.labels[0]
+        seen[label] = seen.get(label, 0) + 1
+        if seen[label] > 1 or label in taken:
+            k = seen[label] + (label in taken and seen[label] == 1)
+            while f"{label}_{k}" in taken:
+                k += 1
+            t.labels = [f"{label}_{k}"]
+            taken.add(t.labels[0])
+
+
+def _shape_name(shape: tuple) -> str:
+    return "a scalar" if not shape else f"a vector of {shape[0]}"
+
+
+def _check_transform(transform, vec, out_type) -> None:
+    """An output transform must be ``(z, n) -> u`` with ``z`` the point, ``n`` the network's
+    value and ``u`` of the network's shape (a scalar is not spread over several outputs)."""
+    dim = vec.n
+    outputs = getattr(out_type, "n", None)
+    expected = (f"(z: td.vec({dim}, real), n: "
+                + ("real" if outputs is None else f"td.vec({outputs}, real)") + ") -> "
+                + ("real" if outputs is None else f"td.vec({outputs}, real)"))
+    want = ((dim,), () if outputs is None else (outputs,))
+    got = tuple(tuple(t.shape) for t in transform.param_types)
+    results = tuple(tuple(t.shape) for t in transform.result_types)
+    if got != want or results != want[1:]:
+        parts = [f"{len(got)} parameter(s) ({', '.join(map(_shape_name, got))})"]
+        if results:
+            parts.append(f"returns {', '.join(map(_shape_name, results))}")
+        raise TidalArgumentError(
+            f"the output transform {operators.where(transform)} {' and '.join(parts)}, but "
+            f"this problem needs {expected}: z the point, n the network's "
+            f"output{'s' if outputs else ''}, returning the transformed "
+            f"output{'s' if outputs else ''}",
+            hint="e.g. u = z[0] * (1 - z[0]) * n for u = 0 at x = 0 and x = 1"
+                 + ("" if outputs is None else "; return one value per output (td.vec)"))
 
 
 def _as_list(pde) -> list:
@@ -636,7 +686,14 @@ def _check_outputs(names, single: bool, out_dim: int, variables, unknowns) -> tu
                                  f"{len(names)}: {', '.join(names)}", hint=hint)
     for name in names:
         if name in variables or name in unknowns:
-            raise TidalArgumentError(f"the output name {name!r} is also a "
-                                     f"{'variable' if name in variables else 'unknown'}")
+            raise TidalArgumentError(f"the output name {name!r} is also "
+                                     f"{'a variable' if name in variables else 'an unknown'}")
+    clash = [u for u in unknowns if u in variables]
+    if clash:
+        raise TidalArgumentError(
+            f"the unknown {clash[0]!r} has the name of a variable of the problem "
+            f"({', '.join(variables)}): a residual parameter {clash[0]!r} would be the "
+            f"coordinate, and the unknown would never enter the loss",
+            hint="give the unknown another name, e.g. Unknown('k', ...)")
     return names
 
