@@ -156,12 +156,11 @@ class Problem:
         n_terms = len(self.pdes) + len(self.conditions)
         self.parts = ti.field(real, shape=n_terms, needs_grad=True)
         self.weights = ti.field(real, shape=n_terms)
-        self.loss = ti.field(real, shape=(), needs_grad=True)
         self.unknown_field = ti.field(real, shape=max(1, len(self.unknowns)), needs_grad=True)
         self.unknown_field.from_numpy(np.array([u.initial for u in self.unknowns] or [0.0],
                                                dtype=self._store))
         self._linear = self._pair = None  # made when a condition needs them
-        self._combine = self._combine_kernel()
+        self._prepare = self._prepare_kernel()
         self._operators: dict[object, tuple] = {}
         self.pde = pde
         self.forcings = forcings
@@ -345,16 +344,20 @@ class Problem:
         self._pair = pair_term
         return pair_term
 
-    def _combine_kernel(self):
-        parts, weights, loss = self.parts, self.weights, self.loss
-        n = self.parts.shape[0]
+    def _prepare_kernel(self):
+        """One launch before an evaluation: the terms' sums to zero, their cotangents to their
+        weights (the loss is linear in them), the unknowns' gradients to zero."""
+        parts, weights, unknowns = self.parts, self.weights, self.unknown_field
 
-        @td.kernel
-        def combine():
-            for k in range(n):
-                loss[None] += weights[k] * parts[k]
+        @ti.kernel
+        def prepare():
+            for k in parts:
+                parts[k] = 0.0
+                parts.grad[k] = weights[k]
+            for j in unknowns:
+                unknowns.grad[j] = 0.0
 
-        return combine
+        return prepare
 
     # -- the objective -------------------------------------------------------------------------
     def get_flat(self) -> np.ndarray:
@@ -372,14 +375,10 @@ class Problem:
         if self.unknowns:
             self.unknown_field.from_numpy(flat[self.net.size:].astype(self._store))
 
-    def _run(self) -> None:
-        for t in self.terms:
-            t.kernel(*t.arrays, 1.0 / t.n, t.first, *t.extra)
-        self._combine()
-
-    def _reset(self) -> None:
-        self.parts.fill(0.0)
-        self.loss.fill(0.0)
+    def _loss(self) -> float:
+        """The weighted sum of the terms' mean squares just computed (in float64)."""
+        self._last_parts = self.parts.to_numpy().astype(np.float64)
+        return float(self.term_weights @ self._last_parts)
 
     def value_and_grad(self, flat) -> tuple[float, np.ndarray]:
         """The loss and its gradient (float64) at parameters ``flat``.
@@ -391,27 +390,24 @@ class Problem:
         by an adjoint kernel that recomputes it.
         """
         self.set_flat(flat)
-        self._reset()
+        self._prepare()
         self.net.clear_grads()  # only this problem's gradients: the user's other fields keep theirs
-        self.unknown_field.grad.fill(0.0)
-        self.parts.grad.copy_from(self.weights)
         for t in self.terms:
             td.launch_with_adjoint(t.kernel, *t.arrays, 1.0 / t.n, t.first, *t.extra)
-        self._combine()
-        self._last_parts = self.parts.to_numpy().astype(np.float64)
+        loss = self._loss()
         grad = self.net.grad_flat()
         if self.unknowns:
             extra = self.unknown_field.grad.to_numpy()[:len(self.unknowns)]
             grad = np.concatenate([grad, extra.astype(np.float64)])
-        return float(self.loss[None]), grad
+        return loss, grad
 
     def value(self, flat) -> float:
         """The loss alone at parameters ``flat``."""
         self.set_flat(flat)
-        self._reset()
-        self._run()
-        self._last_parts = self.parts.to_numpy().astype(np.float64)
-        return float(self.loss[None])
+        self._prepare()
+        for t in self.terms:
+            t.kernel(*t.arrays, 1.0 / t.n, t.first, *t.extra)
+        return self._loss()
 
     def describe(self, flat) -> dict[str, float]:
         """Each term's mean square (``loss_<label>``) and each unknown's value, at ``flat``."""
