@@ -25,6 +25,7 @@ from tidal.solvers.geometry import (
     TimeDomain,
     Union,
 )
+from tidal.solvers.names import Output, Variable, outputs, variables
 from tidal.solvers.network import MLP, Periodic, Separate
 from tidal.solvers.plots import relative_l2_error
 from tidal.solvers.problem import Problem, Unknown
@@ -41,6 +42,7 @@ from tidal.solvers.training import History, Objective, Trainer
 __all__ = ["MLP", "Ball", "Box", "CosineDecay", "Difference", "DirichletBC", "Disk",
            "ExponentialDecay", "Geometry", "History", "Hypercube", "InitialCondition",
            "Intersection", "Interval", "InverseTimeDecay", "Linear", "NeumannBC", "Objective",
-           "Observations", "OperatorCondition", "Periodic", "PeriodicBC", "Polygon", "Problem",
-           "Rectangle", "RobinBC", "Schedule", "Separate", "SpaceTime", "StepDecay",
-           "TimeDomain", "Trainer", "Union", "Unknown", "relative_l2_error"]
+           "Observations", "OperatorCondition", "Output", "Periodic", "PeriodicBC", "Polygon",
+           "Problem", "Rectangle", "RobinBC", "Schedule", "Separate", "SpaceTime", "StepDecay",
+           "TimeDomain", "Trainer", "Union", "Unknown", "Variable", "outputs",
+           "relative_l2_error", "variables"]

@@ -25,6 +25,7 @@ import numpy as np
 
 from tidal.dsl.errors import TidalArgumentError
 from tidal.solvers.geometry import Geometry, SpaceTime, TimeDomain
+from tidal.solvers.names import Variable
 
 Value = float | Callable[[np.ndarray], np.ndarray]
 Where = Callable[[np.ndarray], np.ndarray] | None
@@ -76,8 +77,9 @@ def _made_at(condition: Condition, output, label: str | None = None) -> None:
     """Record ``output``, the ``label`` the user gave (None: the kind's, e.g. ``dirichlet``)
     and the user's file and line that created ``condition`` (the first frame outside tidal),
     for errors the problem raises later."""
-    if output is not None and not isinstance(output, str):
-        raise TidalArgumentError(f"output must be the name of a network output, got {output!r}")
+    if output is not None and (not isinstance(output, str) or isinstance(output, Variable)):
+        raise TidalArgumentError(f"output must be the name of a network output, got {output!r}",
+                                 hint="e.g. u, v, p = outputs('u v p'), then output=v")
     if label is not None:
         if not isinstance(label, str) or not label.isidentifier():
             raise TidalArgumentError(f"label must be a name (letters, digits, underscores), got "

@@ -29,6 +29,7 @@ from tidal.dsl.errors import TidalArgumentError
 from tidal.solvers import conditions as cond
 from tidal.solvers import operators
 from tidal.solvers.geometry import Geometry, SpaceTime, TimeDomain
+from tidal.solvers.names import Output, Variable
 
 # what Problem needs of a network (MLP, Separate, or any object with these)
 NETWORK_ATTRIBUTES = ("in_dim", "dtype", "size", "func", "get_flat", "set_flat", "grad_flat",
@@ -125,6 +126,10 @@ class Problem:
                                      f"{domain.dim} coordinates")
         self.domain, self.net, self.seed, self.method = domain, net, int(seed), method
         self.variables = tuple(variables) if variables is not None else _default_names(domain)
+        wrong = [v for v in self.variables if isinstance(v, Output)]
+        if wrong:
+            raise TidalArgumentError(f"{wrong[0]!r} is an output, not a variable",
+                                     hint="make variable names with variables('x t')")
         if len(self.variables) != domain.dim or len(set(self.variables)) != domain.dim or any(
                 len(v) != 1 or not v.isalpha() for v in self.variables):
             raise TidalArgumentError(f"variables must be {domain.dim} distinct single letters, "
@@ -668,6 +673,9 @@ def _check_outputs(names, single: bool, out_dim: int, variables, unknowns) -> tu
     """The outputs' names, checked against the network and the other names."""
     names = (names,) if isinstance(names, str) else tuple(names)
     for name in names:
+        if isinstance(name, Variable):
+            raise TidalArgumentError(f"{name!r} is a variable, not an output",
+                                     hint="make output names with outputs('u v p')")
         if not isinstance(name, str) or not name.isidentifier() or "_" in name:
             raise TidalArgumentError(f"output names must be letters and digits without "
                                      f"underscores, got {name!r}",
