@@ -1,0 +1,24 @@
+"""Neural-operator surrogates: the training-data generators (random fields, the Darcy,
+Burgers, antiderivative and diffusion-reaction data of the FNO and DeepONet papers) and the
+data-set layer (parallel generation, ``.npz`` files). docs/surrogates.md describes them."""
+
+from tidal.surrogates.burgers import burgers_sample, solve_burgers
+from tidal.surrogates.darcy import darcy_matrix, darcy_sample, solve_darcy
+from tidal.surrogates.data import (
+    KINDS,
+    Dataset,
+    Kind,
+    generate,
+    load_dataset,
+    sample_rng,
+    save_dataset,
+)
+from tidal.surrogates.diffusion_reaction import diffusion_reaction_sample, solve_diffusion_reaction
+from tidal.surrogates.grf import grf_1d, grf_2d, grf_rbf, threshold
+from tidal.surrogates.integral import antiderivative, antiderivative_sample
+
+__all__ = ["KINDS", "Dataset", "Kind", "antiderivative", "antiderivative_sample",
+           "burgers_sample", "darcy_matrix", "darcy_sample", "diffusion_reaction_sample",
+           "generate", "grf_1d", "grf_2d", "grf_rbf", "load_dataset", "sample_rng",
+           "save_dataset", "solve_burgers", "solve_darcy", "solve_diffusion_reaction",
+           "threshold"]
