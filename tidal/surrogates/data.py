@@ -140,9 +140,16 @@ def _run(name: str, params: dict, seed: int, indices: list[int]):
     return indices, [p[0] for p in pairs], [p[1] for p in pairs]
 
 
+def _start_method(method: str | None) -> str:
+    available = multiprocessing.get_all_start_methods()
+    if method is None:  # fork: workers need not re-import the caller's script
+        return "fork" if "fork" in available else "spawn"
+    return _checks.choice("start_method", method, tuple(available))
+
+
 def generate(kind: str, n_samples: int, seed: int = 0, processes: int | None = None,
              path: str | os.PathLike | None = None, progress: bool | None = None,
-             **params) -> Dataset:
+             start_method: str | None = None, **params) -> Dataset:
     """Generate ``n_samples`` input/output pairs of a kind, in parallel across processes.
 
     Args:
@@ -153,6 +160,9 @@ def generate(kind: str, n_samples: int, seed: int = 0, processes: int | None = N
             process. The arrays do not depend on it.
         path: if given, the data set is also saved there (see :func:`save_dataset`).
         progress: show a tqdm progress bar; None: when stderr is a terminal.
+        start_method: how workers start (``multiprocessing`` start methods); None: ``"fork"``
+            where the platform has it (the workers run NumPy/SciPy only, never Taichi, and need
+            not re-import the calling script), else ``"spawn"``.
         **params: the kind's parameters (see :data:`KINDS` and each sampler: e.g. ``s`` for
             Darcy, ``n`` and ``nu`` for Burgers).
 
@@ -195,14 +205,21 @@ def generate(kind: str, n_samples: int, seed: int = 0, processes: int | None = N
             # chunks small enough for a smooth bar and for balance, large enough to amortise
             size = max(1, min(64, len(rest) // (8 * processes)))
             chunks = [rest[j:j + size] for j in range(0, len(rest), size)]
-            context = multiprocessing.get_context("spawn")  # safe with threads in this process
-            with concurrent.futures.ProcessPoolExecutor(processes, mp_context=context) as pool:
-                futures = [pool.submit(_run, kind, params, seed, c) for c in chunks]
-                for future in concurrent.futures.as_completed(futures):
-                    indices, ins, outs = future.result()
-                    for i, a, b in zip(indices, ins, outs):
-                        inputs[i], outputs[i] = a, b
-                    bar.update(len(indices))
+            context = multiprocessing.get_context(_start_method(start_method))
+            try:
+                with concurrent.futures.ProcessPoolExecutor(processes,
+                                                            mp_context=context) as pool:
+                    futures = [pool.submit(_run, kind, params, seed, c) for c in chunks]
+                    for future in concurrent.futures.as_completed(futures):
+                        indices, ins, outs = future.result()
+                        for i, a, b in zip(indices, ins, outs):
+                            inputs[i], outputs[i] = a, b
+                        bar.update(len(indices))
+            except concurrent.futures.process.BrokenProcessPool as e:
+                raise TidalArgumentError(
+                    f"a worker process of generate({kind!r}, ...) died ({e})",
+                    hint="with start_method='spawn' the calling script must guard its code with "
+                         "if __name__ == '__main__'; or pass processes=1") from e
     data = Dataset(kind, np.stack(inputs), np.stack(outputs), spec.grids(params), params, seed)
     if path is not None:
         save_dataset(path, data)
