@@ -159,6 +159,8 @@ def test_darcy_sample_solves_its_own_coefficient():
     assert set(np.unique(a)) == {3.0, 12.0}
     assert np.all(u[0] == 0) and np.all(u[:, -1] == 0) and np.all(u[1:-1, 1:-1] > 0)
     assert np.array_equal(u, solve_darcy(a, 1.0))
+    # the stencil treats x and y alike: the transposed coefficient gives the transposed solution
+    assert np.abs(solve_darcy(a.T, 1.0) - u.T).max() < 1e-14
     # maximum principle bracket: 1 / (2 * 12) * series <= u <= 1 / (2 * 3) * series, roughly
     assert u.max() < _series_constant([0.5], [0.5])[0, 0] / 3.0
 
@@ -222,9 +224,11 @@ def test_burgers_sample_shapes_and_refinement():
     u0, u1 = burgers_sample(3, n=64)
     assert u0.shape == u1.shape == (64,)
     assert np.abs(u1).max() < np.abs(u0).max()
-    # refined solve of the same field: an input of every other point, an equally good output
+    # refine=2: the field drawn and solved on 128 points, both arrays on every other point
     u0r, u1r = burgers_sample(3, n=64, refine=2)
-    assert u0r.shape == (64,)
+    fine = grf_1d(128, 3)
+    assert np.array_equal(u0r, fine[::2])
+    assert np.array_equal(u1r, solve_burgers(fine, [1.0], 0.1)[0, ::2])
     with pytest.raises(TidalArgumentError, match="blew up"):
         solve_burgers(40 * np.sin(2 * np.pi * np.arange(64) / 64), [1.0], nu=1e-3, dt=0.5)
     with pytest.raises(TidalArgumentError, match="nu"):
