@@ -3,11 +3,14 @@
 Guarantees: ``_tidal_erf`` agrees with ``scipy.special.erf`` to about 1e-15 relative in f64
 (Taylor series below |x| = 2, Laplace's continued fraction for erfc above); ``_tidal_tanh_f32``
 agrees with tanh to within 6 float32 ulps, ``_tidal_tanh_f64`` to within 3 float64 ulps and
-``_tidal_exp_f64`` with exp to within 1 ulp (tests/test_mathlib.py measures them). All take
-scalars (codegen applies them per element to vectors); erf and softplus compute in the precision
-of their argument, ``_tidal_tanh_f32`` in float32, the ``_f64`` forms in float64; the tanh and
-exp forms are arithmetic only, so that the same code runs on scalars and on SIMD lane vectors
-(where tidal.dsl.lanes uses them instead of a libm call per lane). The 3x3
+``_tidal_sin_f64`` / ``_tidal_cos_f64`` with sin and cos to within 2 ulps away from their zeros
+(tests/test_mathlib.py measures them). All take scalars (codegen applies them per element to
+vectors); erf and softplus compute in the precision of their argument, ``_tidal_tanh_f32`` in
+float32, the ``_f64`` forms in float64; the tanh, sin and cos forms are arithmetic only, so that
+the same code runs on scalars and on SIMD lane vectors (where tidal.dsl.lanes uses them instead
+of a libm call per lane: sin 17 ns against 42 ns a value, measured under load). An arithmetic
+exp was tried and dropped: 2^k without bit casts costs more than the libm call (22 against
+10 ns). The 3x3
 decompositions (``_tidal_svd3``, ``_tidal_polar3``, ``_tidal_sym_eig3``) are Taichi's, refined to
 full precision (below).
 """
@@ -121,54 +124,105 @@ def _opaque(value, other):
     """``value``, behind a select on ``other >= 2^60`` (never true for the arguments passed
     here) that the compiler cannot see through: under Taichi's fast math LLVM may otherwise
     reassociate ``(c - k hi) - k lo`` into ``c - k (hi + lo)``, which undoes a split constant
-    (measured: exp 1 ulp without fast math, 677 ulps with it near x = 700). ``other`` must not
-    be a factor of what follows, or LLVM folds the select's arms with it."""
+    (measured on exp: 1 ulp without fast math, 677 ulps with it near x = 700). ``other`` must
+    not be a factor of what follows, or LLVM folds the select's arms with it."""
     return ti.select(other >= 1.152921504606846976e18, other, value)
 
 
-@ti.func
-def _pow2(k_abs):
-    """``2^k`` for whole numbers ``0 <= k < 1024`` held as floats, from the bits of ``k`` by
-    selects (no casts, so that lane vectors stay vectors); NaN gives 1."""
-    k = k_abs * 0.0
-    power = k + 1.0
-    for b in ti.static((512, 256, 128, 64, 32, 16, 8, 4, 2, 1)):
-        take = k_abs - k >= float(b)
-        k = ti.select(take, k + float(b), k)
-        power = ti.select(take, power * float(2.0 ** b), power)
-    return power
-
-
-# float64 exp(x) = 2^k e^r, x = k ln 2 + r, |r| <= ln(2)/2 (fdlibm's split ln 2 as for tanh),
-# e^r = 1 + r (1 + r/2! + ... + r^13/14!) (the next term is below 2^-58 relative), 2^k as
-# 2^(|k| - h) 2^h with h = floor(|k|/2), each factor normal, multiplied (k > 0) or divided
-# (k < 0) in turn, so that results in the subnormal range round once. x is clamped to
-# [-745.2, 709.8] by selects (beyond them exp rounds to 0 or overflows to inf; NaN passes).
-_EXP_HI, _EXP_LO = 709.8, -745.2
+# float64 sin and cos: |x| = n pi/2 + r, |r| <= pi/4, with pi/2 split in two (fdlibm's 33-bit
+# pio2_1, so that n pio2_1 is exact for n < 2^20, and pio2_1t = pi/2 - pio2_1), a select
+# barrier (_opaque) against fast-math reassociation, then the Taylor series of sin r (to r^19) or
+# cos r (to r^18) chosen by the quadrant n mod 4. The reduction's absolute error is below
+# n 1e-26, so sin and cos are within a few ulps except within about 1e-16 n of a zero, where
+# the error stays below 1e-23 absolute. Above |x| = 2^19 pi/2 (8.2e5), where n no longer fits
+# the bits, the lanes that need it take Taichi's libm call (one branch for the whole vector).
+_PIO2_1, _PIO2_1T = 1.57079632673412561417e+00, 6.07710050650619224932e-11
+_TWO_OVER_PI = 0.63661977236758134308
+_SIN_TAYLOR = tuple((-1.0) ** n / math.factorial(2 * n + 1) for n in range(10))
+_COS_TAYLOR = tuple((-1.0) ** n / math.factorial(2 * n) for n in range(10))
+_SINCOS_LIMIT = 2.0 ** 19 * math.pi / 2
+_BITS_19 = tuple(2 ** i for i in range(19, -1, -1))  # 2^19, ..., 2, 1
 
 
 @ti.func
-def _tidal_exp_f64(x):
-    """float64 exp in arithmetic only, for scalars and lane vectors alike (see above)."""
+def _tidal_sincos_f64(a, shift):
+    """``sin(a + shift pi/2)`` for ``0 <= a <= _SINCOS_LIMIT`` and ``shift`` 0 or 1."""
+    u = a * _TWO_OVER_PI + 0.5  # n = floor(u), bit by bit (n < 2^19 + 1)
+    n = u * 0.0
+    for b in ti.static(_BITS_19):
+        n = ti.select(u - n >= float(b), n + float(b), n)
+    r = _opaque(a - n * _PIO2_1, n + 0.5) - n * _PIO2_1T
+    z = r * r
+    s = _SIN_TAYLOR[9] * z + _SIN_TAYLOR[8]
+    for i in ti.static(range(7, -1, -1)):
+        s = s * z + _SIN_TAYLOR[i]
+    s = s * r
+    c = _COS_TAYLOR[9] * z + _COS_TAYLOR[8]
+    for i in ti.static(range(7, -1, -1)):
+        c = c * z + _COS_TAYLOR[i]
+    m = n + shift  # the quadrant: m mod 4 = m - 4 floor(m / 4), floor by bits again
+    quarter = m * 0.25
+    f = quarter * 0.0
+    for b in ti.static(_BITS_19[2:]):
+        f = ti.select(quarter - f >= float(b), f + float(b), f)
+    q = m - 4.0 * f
+    return ti.select(q >= 2.0, ti.select(q >= 3.0, c * -1.0, s * -1.0),
+                     ti.select(q >= 1.0, c, s))
+
+
+@ti.func
+def _tidal_sin_f64(x):
+    """float64 sin in arithmetic only, for scalars and lane vectors alike (see above)."""
     xd = ti.cast(x, ti.f64)
-    c = ti.select(xd > _EXP_HI, _EXP_HI, ti.select(xd < _EXP_LO, _EXP_LO, xd))
-    u = c * _INV_LN2
-    a = ti.max(u, u * -1.0) + 0.5  # |k| = floor(|u| + 1/2), bit by bit (|k| <= 1075)
-    k_abs = a * 0.0
-    for b in ti.static((1024, 512, 256, 128, 64, 32, 16, 8, 4, 2, 1)):
-        k_abs = ti.select(a - k_abs >= float(b), k_abs + float(b), k_abs)
-    k = ti.select(u < 0.0, k_abs * -1.0, k_abs)
-    r = _opaque(c - k * _LN2_HI, k_abs) - k * _LN2_LO
-    q = _EXPM1_TAYLOR[13] * r + _EXPM1_TAYLOR[12]
-    for i in ti.static(range(11, -1, -1)):
-        q = q * r + _EXPM1_TAYLOR[i]
-    e = q * r + 1.0
-    half = k_abs * 0.5  # h = floor(|k| / 2) by the same bits, then 2^h and 2^(|k| - h)
-    h = k_abs * 0.0
-    for b in ti.static((512, 256, 128, 64, 32, 16, 8, 4, 2, 1)):
-        h = ti.select(half - h >= float(b), h + float(b), h)
-    p1, p2 = _pow2(h), _pow2(k_abs - h)
-    return ti.select(u < 0.0, (e / p1) / p2, (e * p1) * p2)
+    a = ti.max(xd, xd * -1.0)
+    big = a > _SINCOS_LIMIT
+    v = _tidal_sincos_f64(ti.select(big, a * 0.0, a), 0.0)
+    v = ti.select(xd < 0.0, v * -1.0, v)
+    if _any(big):  # one branch for all lanes: the libm calls only when a lane needs them
+        v = ti.select(big, _each(xd, 0), v)
+    return v
+
+
+@ti.func
+def _tidal_cos_f64(x):
+    """float64 cos in arithmetic only, for scalars and lane vectors alike (see above)."""
+    xd = ti.cast(x, ti.f64)
+    a = ti.max(xd, xd * -1.0)
+    big = a > _SINCOS_LIMIT
+    v = _tidal_sincos_f64(ti.select(big, a * 0.0, a), 1.0)
+    if _any(big):
+        v = ti.select(big, _each(xd, 1), v)
+    return v
+
+
+@ti.func
+def _each(x, kind: ti.template()):
+    """Taichi's ``sin`` (``kind`` 0) or ``cos`` (1) of a scalar, or of each element of a lane
+    vector (Taichi aborts on the libm call of a whole vector in vector mode)."""
+    result = x
+    if ti.static(isinstance(x, ti.Matrix) or x.is_tensor()):
+        if ti.static(kind == 0):
+            result = ti.Vector([ti.sin(x[j]) for j in ti.static(range(x.get_shape()[0]))],
+                               dt=ti.f64)
+        else:
+            result = ti.Vector([ti.cos(x[j]) for j in ti.static(range(x.get_shape()[0]))],
+                               dt=ti.f64)
+    else:
+        result = ti.sin(x) if ti.static(kind == 0) else ti.cos(x)
+    return result
+
+
+@ti.func
+def _any(flags):
+    """Whether any of ``flags`` (a comparison of scalars or of lane vectors) is true."""
+    result = 0
+    if ti.static(isinstance(flags, ti.Matrix) or flags.is_tensor()):
+        # a float lane sum, as tidal's lane code uses: Taichi's any() of a comparison vector in
+        # vector mode reads lane 0 only (measured)
+        result = ti.select(flags, 1.0, 0.0).sum() > 0.0
+    else:
+        result = flags
+    return result
 
 
 # 3x3 decompositions: Taichi's own, then one Newton step. Taichi's f64 SVD stops after 8 Jacobi
@@ -272,6 +326,7 @@ _tidal_zeros._is_wrapped_kernel = True
 
 NAMESPACE = {"_tidal_erf": _tidal_erf, "_tidal_zeros": _tidal_zeros,
              "_tidal_softplus": _tidal_softplus, "_tidal_tanh_f32": _tidal_tanh_f32,
-             "_tidal_tanh_f64": _tidal_tanh_f64, "_tidal_exp_f64": _tidal_exp_f64,
+             "_tidal_tanh_f64": _tidal_tanh_f64, "_tidal_sin_f64": _tidal_sin_f64,
+             "_tidal_cos_f64": _tidal_cos_f64,
              "_tidal_svd3": _tidal_svd3,
              "_tidal_polar3": _tidal_polar3, "_tidal_sym_eig3": _tidal_sym_eig3}

@@ -398,15 +398,16 @@ def unary_math(name: str, np_fn, ti_fn: str, derivative, domain: Interval = _SCA
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 
-sin = unary_math("sin", np.sin, "ti.sin", lambda x, y: cos(x))
-cos = unary_math("cos", np.cos, "ti.cos", lambda x, y: -sin(x), zero=None)
+sin = unary_math("sin", np.sin, "ti.sin", lambda x, y: cos(x),
+                 lane_forms=(("f64", "_tidal_sin_f64"),))
+cos = unary_math("cos", np.cos, "ti.cos", lambda x, y: -sin(x), zero=None,
+                 lane_forms=(("f64", "_tidal_cos_f64"),))
 tan = unary_math("tan", np.tan, "ti.tan", lambda x, y: 1.0 + y * y, Interval(-1.2, 1.2))
 asin = unary_math("asin", np.arcsin, "ti.asin", lambda x, y: rsqrt(1.0 - x * x),
                   Interval(-0.9, 0.9))
 acos = unary_math("acos", np.arccos, "ti.acos", lambda x, y: -rsqrt(1.0 - x * x),
                   Interval(-0.9, 0.9), zero=None)
-exp = unary_math("exp", np.exp, "ti.exp", lambda x, y: y, zero=None,
-                 lane_forms=(("f64", "_tidal_exp_f64"),))
+exp = unary_math("exp", np.exp, "ti.exp", lambda x, y: y, zero=None)
 log = unary_math("log", np.log, "ti.log", lambda x, y: 1.0 / x, _POS, zero=None)
 sqrt = unary_math("sqrt", np.sqrt, "ti.sqrt", lambda x, y: 0.5 / y, _POS, f64_on_vulkan=True)
 rsqrt = unary_math("rsqrt", lambda x: 1.0 / np.sqrt(x), "ti.rsqrt",
