@@ -19,8 +19,8 @@ from tidal.surrogates.grf import grf_1d, grf_2d, grf_rbf, threshold
 from tidal.surrogates.integral import antiderivative, antiderivative_sample
 from tidal.surrogates.supervised import Supervised
 
-__all__ = ["KINDS", "Dataset", "DeepONet", "Supervised", "Kind", "antiderivative", "antiderivative_sample",
-           "burgers_sample", "darcy_matrix", "darcy_sample", "diffusion_reaction_sample",
-           "generate", "grf_1d", "grf_2d", "grf_rbf", "load_dataset", "relu", "sample_rng",
-           "save_dataset", "solve_burgers", "solve_darcy", "solve_diffusion_reaction",
-           "threshold"]
+__all__ = ["KINDS", "Dataset", "DeepONet", "Kind", "Supervised", "antiderivative",
+           "antiderivative_sample", "burgers_sample", "darcy_matrix", "darcy_sample",
+           "diffusion_reaction_sample", "generate", "grf_1d", "grf_2d", "grf_rbf",
+           "load_dataset", "relu", "sample_rng", "save_dataset", "solve_burgers", "solve_darcy",
+           "solve_diffusion_reaction", "threshold"]

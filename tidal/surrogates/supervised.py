@@ -1,0 +1,207 @@
+"""Supervised training of an operator network on paired data, as an :class:`Objective` of
+:class:`tidal.solvers.Trainer`.
+
+:class:`Supervised` holds a data set of ``n`` input functions (``(n, m)`` sensor values), ``N``
+output points shared by all of them (``(N, d)``) and the outputs (``(n, N)``), and evaluates the
+mean-squared error (or the mean relative L2 error) of a :class:`~tidal.surrogates.DeepONet` and
+its gradient in the network's flat parameters. One evaluation is three kernel launches plus the
+parameter and result copies: the features (branch once per function, trunk once per point), the
+squared errors with their adjoint, and the features' adjoint
+(:func:`tidal.launch_with_adjoint`); a relative loss adds one forward launch of the errors.
+
+Mini-batches: with ``batch_size`` below ``n``, every :meth:`Supervised.value_and_grad` call
+uses the next batch of functions (all ``N`` points of each), then moves on; batches run
+through a permutation of the functions per epoch drawn from ``(seed, epoch)`` alone, so they are
+deterministic for a seed and every function appears exactly once per epoch. ``version`` grows by
+one with each new batch, so a :class:`Trainer` never reuses an evaluation across batches.
+:meth:`Supervised.value` is always the full-data loss.
+
+Guarantees: the loss is the float64 combination of the per-function sums the kernels
+accumulate, and the gradient is exact (to the network's precision) for that loss; bad shapes
+raise :class:`tidal.TidalArgumentError` before any kernel runs.
+"""
+
+import math
+
+import numpy as np
+import taichi as ti
+
+from tidal.dsl.errors import TidalArgumentError
+from tidal.surrogates import deeponet as _deeponet
+
+LOSSES = ("mse", "relative_l2")
+
+
+class Supervised:
+    """The data loss of an operator network, for :class:`tidal.solvers.Trainer`.
+
+    Args:
+        model: a :class:`~tidal.surrogates.DeepONet`.
+        inputs: ``(n, m)``: the input functions at the branch sensors.
+        points: ``(N, d)``: the output points shared by every function (a 1-D array for
+            ``d = 1``).
+        outputs: ``(n, N)``: ``G(v_i)(y_j)``.
+        loss: ``"mse"`` (``mean_ij (pred - out)^2``) or ``"relative_l2"``
+            (``mean_i ||pred_i - out_i|| / ||out_i||``).
+        batch_size: functions per evaluation (Adam mini-batches); None: all of them.
+        seed: seed of the batch order.
+
+    Attributes:
+        inputs, points, outputs: the data (float64 copies).
+        version: counts changes of batch (the Trainer's evaluation cache keys on it).
+        batches: how many batches have been used so far.
+
+    Example:
+        >>> import numpy as np, tidal as td
+        >>> from tidal.surrogates import DeepONet, Supervised
+        >>> _ = td.init(arch="cpu", default_fp=td.f64)
+        >>> net = DeepONet(4, 1, width=6, p=3, dtype=td.f64)
+        >>> x = np.linspace(0, 1, 5)
+        >>> v = np.random.default_rng(0).normal(size=(3, 4))
+        >>> data = Supervised(net, v, x, v[:, :1] * x)
+        >>> loss, grad = data.value_and_grad(net.get_flat())
+        >>> grad.shape == (net.size,), loss > 0
+        (True, True)
+    """
+
+    def __init__(self, model: "_deeponet.DeepONet", inputs, points, outputs, loss: str = "mse",
+                 batch_size: int | None = None, seed: int = 0):
+        if not isinstance(model, _deeponet.DeepONet):
+            raise TidalArgumentError(f"model must be a tidal.surrogates.DeepONet, got "
+                                     f"{type(model).__name__}")
+        if loss not in LOSSES:
+            raise TidalArgumentError(f"loss must be one of {', '.join(map(repr, LOSSES))}, got "
+                                     f"{loss!r}")
+        inputs = model.check_inputs(inputs)
+        points = model.check_points(points)
+        outputs = np.asarray(outputs, dtype=np.float64)
+        if outputs.shape != (len(inputs), len(points)):
+            raise TidalArgumentError(
+                f"outputs must have shape (n, N) = ({len(inputs)}, {len(points)}) (one row per "
+                f"input function, one column per point), got {outputs.shape}")
+        if not np.all(np.isfinite(outputs)):
+            raise TidalArgumentError("outputs contain NaN or inf")
+        n = len(inputs)
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
+                batch_size, (int, np.integer)) or batch_size < 1):
+            raise TidalArgumentError(f"batch_size must be a positive int or None, got "
+                                     f"{batch_size!r}")
+        self.model, self.loss, self.seed = model, loss, int(seed)
+        self.inputs, self.points, self.outputs = inputs, points, outputs
+        self.n, self.n_points = n, len(points)
+        self.batch_size = n if batch_size is None else min(int(batch_size), n)
+        self.size = model.size
+        self._c = model.cartesian(inputs, points)
+        self._targets = self._c_targets(outputs)
+        self._norms = np.sqrt(np.sum(outputs ** 2, axis=1))
+        if loss == "relative_l2" and np.any(self._norms == 0):
+            raise TidalArgumentError("relative_l2 needs outputs with a nonzero norm in every "
+                                     "row; use loss='mse'")
+        self._all = np.arange(n, dtype=np.int32)
+        self.version = 0
+        self.batches = 0
+        self._epoch, self._order = -1, self._all
+
+    def _c_targets(self, outputs):
+        arr = ti.ndarray(self.model.dtype, shape=outputs.shape)
+        arr.from_numpy(outputs.astype(self._c._store))
+        return arr
+
+    # -- batches -------------------------------------------------------------------------------
+    def batch(self, k: int) -> np.ndarray:
+        """The function indices of batch ``k`` (0, 1, ...): ``batch_size`` of them from the
+        permutation of epoch ``k // batches_per_epoch``; the last batch of an epoch may be
+        shorter.
+
+        Example:
+            >>> import numpy as np, tidal as td
+            >>> from tidal.surrogates import DeepONet, Supervised
+            >>> _ = td.init(arch="cpu", default_fp=td.f64)
+            >>> net = DeepONet(4, 1, width=6, p=3, dtype=td.f64)
+            >>> s = Supervised(net, np.zeros((5, 4)), [0.0, 1.0], np.zeros((5, 2)), batch_size=2)
+            >>> sorted(np.concatenate([s.batch(k) for k in range(3)]).tolist())
+            [0, 1, 2, 3, 4]
+        """
+        if self.batch_size >= self.n:
+            return self._all
+        per = self.batches_per_epoch
+        epoch, j = divmod(int(k), per)
+        if epoch != self._epoch:
+            rng = np.random.default_rng(np.random.SeedSequence([self.seed, epoch]))
+            self._epoch, self._order = epoch, rng.permutation(self.n).astype(np.int32)
+        return self._order[j * self.batch_size:(j + 1) * self.batch_size]
+
+    @property
+    def batches_per_epoch(self) -> int:
+        """Batches that cover every function once."""
+        return math.ceil(self.n / self.batch_size)
+
+    def set_batch_size(self, batch_size: int | None) -> None:
+        """Change the batch size (None: full batch, e.g. before L-BFGS); the batch count
+        starts again at 0."""
+        self.batch_size = self.n if batch_size is None else max(1, min(int(batch_size), self.n))
+        self.batches, self._epoch = 0, -1
+        self.version += 1
+
+    # -- the objective -------------------------------------------------------------------------
+    def set_flat(self, flat) -> None:
+        """Set the model's parameters."""
+        self.model.set_flat(flat)
+
+    def get_flat(self) -> np.ndarray:
+        """The model's parameters."""
+        return self.model.get_flat()
+
+    def _errors(self, rows: np.ndarray) -> np.ndarray:
+        """Each selected function's sum of squared errors (forward only)."""
+        c = self._c
+        c.forward(rows)
+        c.squared_errors(self._targets, rows)
+        return c.errors.to_numpy()[:len(rows)].astype(np.float64)
+
+    def _combine(self, sums: np.ndarray, rows: np.ndarray) -> float:
+        if self.loss == "mse":
+            return float(np.sum(sums)) / (len(rows) * self.n_points)
+        return float(np.mean(np.sqrt(sums) / self._norms[rows]))
+
+    def _value_and_grad_rows(self, rows: np.ndarray) -> tuple[float, np.ndarray]:
+        c, model = self._c, self.model
+        if self.loss == "mse":
+            seeds = np.full(len(rows), 1.0 / (len(rows) * self.n_points))
+        else:  # the cotangents need the errors: one forward launch first
+            sums = self._errors(rows)
+            seeds = 0.5 / (np.sqrt(np.maximum(sums, 1e-300)) * self._norms[rows] * len(rows))
+        model.clear_grads()
+        c.forward(rows, seeds)
+        c.squared_errors(self._targets, rows, adjoint=True)
+        c.features_adjoint(rows)
+        sums = c.errors.to_numpy()[:len(rows)].astype(np.float64)
+        return self._combine(sums, rows), model.grad_flat()
+
+    def value_and_grad(self, flat) -> tuple[float, np.ndarray]:
+        """The loss on the current batch and its gradient at ``flat``; then the next batch."""
+        self.set_flat(flat)
+        rows = self.batch(self.batches)
+        out = self._value_and_grad_rows(rows)
+        if self.batch_size < self.n:
+            self.batches += 1
+            self.version += 1
+        return out
+
+    def value(self, flat) -> float:
+        """The full-data loss at ``flat``."""
+        self.set_flat(flat)
+        return self._combine(self._errors(self._all), self._all)
+
+    def mse(self, flat) -> float:
+        """The full-data mean-squared error at ``flat`` (whatever ``loss`` is)."""
+        self.set_flat(flat)
+        return float(np.sum(self._errors(self._all))) / (self.n * self.n_points)
+
+    def relative_l2(self, flat) -> float:
+        """The full-data mean relative L2 error at ``flat``."""
+        self.set_flat(flat)
+        return float(np.mean(np.sqrt(self._errors(self._all)) / self._norms))
+
+
+__all__ = ["LOSSES", "Supervised"]
