@@ -35,3 +35,17 @@ def test_space_time_and_csg_boundaries_are_covered():
     on_circle = np.isclose(np.hypot(p[:, 0], p[:, 1]), 0.5)
     share = np.pi / (8.0 + np.pi)  # the circle's part of the total boundary length
     assert abs(on_circle.mean() - share) <= 0.02
+
+
+def test_points_kept_on_part_of_a_boundary_cover_every_face_of_it():
+    """A condition on two opposite sides keeps the first n candidates found there: both sides
+    must get their share (stratified points in face order gave all n to the first side, and
+    the elasticity example then had no condition on its top)."""
+    from tidal.solvers import DirichletBC
+
+    wide = Rectangle((0.0, 0.0), (3.0, 1.0))  # the sides y = 0 and y = 1 are 3/4 of the
+    # boundary: n candidates find 0.75 n there, 4 n find 3 n, of which n are kept
+    sides = DirichletBC(wide, 0.0, n=20, where=lambda p: np.isclose(p[:, 1] % 1.0, 0.0))
+    for seed in range(5):
+        y = sides.batch(dim=2, seed=seed).points[:, 1]
+        assert 4 <= np.sum(y == 0.0) <= 16 and 4 <= np.sum(y == 1.0) <= 16

@@ -20,9 +20,9 @@ Sampling methods (:data:`METHODS`):
 
 * ``"random"``: independent uniform points (``numpy.random.default_rng(seed)``) in the
   interior; on a boundary, stratified along the boundary's parametrisation (point ``i`` of ``n``
-  uniform in the ``i``-th ``1/n`` of it, and every part of a CSG boundary its share of points),
-  so that no face is left without points by chance (two independent points on an interval's
-  boundary land on the same end half the time).
+  uniform in the ``i``-th ``1/n`` of it, and every part of a CSG boundary its share of points,
+  returned in random order), so that no face is left without points by chance (two
+  independent points on an interval's boundary land on the same end half the time).
 * ``"lhs"``: Latin hypercube sampling (``scipy.stats.qmc.LatinHypercube``, seeded). For a box,
   each of the ``n`` strata of every coordinate holds exactly one point.
 * ``"sobol"``: scrambled Sobol' points (``scipy.stats.qmc.Sobol(scramble=True)``, seeded);
@@ -603,8 +603,9 @@ class _Shape(Geometry):
                          extra: int) -> tuple[np.ndarray, np.ndarray]:
         k = self._boundary_unit_dim
         u = _UnitSampler(k + extra, method, seed).draw(n)
-        if method == "random":  # stratified along the boundary: each part gets its share
-            u[:, 0] = (np.arange(n) + u[:, 0]) / n
+        if method == "random":  # stratified along the boundary: each part gets its share,
+            u[:, 0] = (np.arange(n) + u[:, 0]) / n  # in random order (so that any first m of
+            u = u[np.random.default_rng(_derive_seed(seed, 1)).permutation(n)]  # them spread)
         return self._boundary_from_unit(u[:, :k]), u[:, k:]
 
 
