@@ -53,19 +53,22 @@ def test_lid_profiles():
 
 def test_cavity_small(cpu64, tmp_path, capsys):
     """A 20 x 3 network, 700 collocation points, 300 Adam steps and 2,500 L-BFGS iterations
-    (about a minute here, half of it the cold compile). Thresholds about 2x the measured
-    figures (in the comments); the example's defaults reach 0.0073 and 0.0060 (docstring of
-    examples/pinn_cavity.py)."""
+    (about a minute here, half of it the cold compile). Thresholds about 2x the largest
+    measured over three seeds (in the comments); the example's defaults reach 0.0073 and 0.0060
+    (docstring of examples/pinn_cavity.py)."""
     mod = cavity()
     out = mod.run(mod.parse_args(["--width", "20", "--depth", "3", "--collocation", "600",
                                   "--near-lid", "100", "--boundary", "100", "--adam", "300",
                                   "--iterations", "2500", "--out", str(tmp_path)]))
-    # boundary values, 0.1 or more from the lid's corners
-    assert out["lid_error"] < 2e-2  # measured 9.1e-3
-    assert out["wall_speed"] < 3e-2  # measured 1.3e-2
-    assert out["continuity_rms"] < 3.5e-2  # measured 1.7e-2
-    assert out["max_dev_u"] < 0.12  # measured 0.060
-    assert out["max_dev_v"] < 0.15  # measured 0.075
+    # boundary values, 0.1 or more from the lid's corners. Bounds about 2x the largest of three
+    # boundary-point draws (seeds 0, 1, 2, 2026-12-05, after random boundary points became
+    # stratified): at this size the draw matters; the first bounds (2x one earlier draw)
+    # were below what seeds 0 and 1 now give
+    assert out["lid_error"] < 0.1  # measured 0.051, 0.014, 0.014
+    assert out["wall_speed"] < 0.06  # measured 0.011, 0.031, 0.014
+    assert out["continuity_rms"] < 0.05  # measured 0.022, 0.025, 0.025
+    assert out["max_dev_u"] < 0.16  # measured 0.078, 0.057, 0.078
+    assert out["max_dev_v"] < 0.2  # measured 0.091, 0.073, 0.096
     # the primary vortex: the signs of Ghia's profiles wherever they are not near zero
     g = GHIA_RE100
     for got, ref in ((out["u"], g.u), (out["v"], g.v)):
