@@ -13,10 +13,12 @@ def poisson(u_xx: td.f64) -> td.f64:
     return u_xx + 1.0
 
 
-def _problem() -> Problem:
+def _problem(bc_weight: float = 1.0) -> Problem:
+    """u'' + 1 = 0 on [0, 1], u = 0 at both ends (weighted ``bc_weight``), a small network."""
     domain = Interval(0.0, 1.0)
     net = MLP(1, width=8, depth=2, seed=0, dtype=td.f64)
-    return Problem(domain, poisson, [DirichletBC(domain, 0.0, n=2)], net, n_collocation=32)
+    return Problem(domain, poisson, [DirichletBC(domain, 0.0, n=2, weight=bc_weight)], net,
+                   n_collocation=32)
 
 
 def test_set_weights_changes_the_loss_a_trainer_sees(cpu64):

@@ -6,27 +6,9 @@ import numpy as np
 import pytest
 
 import tidal as td
-from tidal.solvers import (
-    MLP,
-    DirichletBC,
-    Interval,
-    Linear,
-    Problem,
-    StepDecay,
-    Trainer,
-)
+from tidal.solvers import Linear, Problem, StepDecay, Trainer
 
-
-@td.func
-def poisson(u_xx: td.f64) -> td.f64:
-    return u_xx + 1.0
-
-
-def _problem() -> Problem:
-    domain = Interval(0.0, 1.0)
-    net = MLP(1, width=8, depth=2, seed=0, dtype=td.f64)
-    return Problem(domain, poisson, [DirichletBC(domain, 0.0, n=2, weight=2.0)], net,
-                   n_collocation=32)
+from .test_problem_changes import _problem
 
 
 def _numpy_adam(problem: Problem, steps: int, lr: float, weight_at) -> np.ndarray:
@@ -51,10 +33,10 @@ def test_adam_with_a_weight_ramp_matches_numpy_adam_with_weights_set_by_hand(cpu
     def weight_at(k):
         return {"pde": 1.0 + 6.0 * min(k, 8) / 8, "dirichlet": 2.0}
 
-    problem = _problem()
+    problem = _problem(bc_weight=2.0)
     trainer = Trainer(problem, problem.get_flat(), progress=False, log_every=1, keep_best=False)
     history = trainer.adam(steps, lr=lr, weights={"pde": ramp})
-    reference = _numpy_adam(_problem(), steps, lr, weight_at)
+    reference = _numpy_adam(_problem(bc_weight=2.0), steps, lr, weight_at)
     np.testing.assert_allclose(trainer.params, reference, rtol=1e-11, atol=1e-13)
     # each logged loss is the sum of its terms at that step's weights
     for k in range(len(history.step)):
@@ -68,7 +50,7 @@ def test_adam_with_a_weight_ramp_matches_numpy_adam_with_weights_set_by_hand(cpu
 
 
 def test_keep_best_compares_only_losses_at_the_final_weights(cpu64):
-    problem = _problem()
+    problem = _problem(bc_weight=2.0)
     trainer = Trainer(problem, problem.get_flat(), progress=False, log_every=1)
     # the weight halves at update 6: losses before it are larger by construction
     trainer.adam(10, lr=1e-2, weights={"pde": StepDecay(every=6, factor=0.5)})
@@ -80,7 +62,7 @@ def test_keep_best_compares_only_losses_at_the_final_weights(cpu64):
 
 
 def test_weight_schedules_refuse_unknown_labels_bad_schedules_and_plain_objectives(cpu64):
-    problem = _problem()
+    problem = _problem(bc_weight=2.0)
     trainer = Trainer(problem, problem.get_flat(), progress=False)
     with pytest.raises(td.TidalError,
                        match="'initial', which the objective does not have; its terms are pde, "

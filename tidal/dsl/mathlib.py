@@ -171,28 +171,30 @@ def _tidal_sincos_f64(a, shift):
 
 
 @ti.func
-def _tidal_sin_f64(x):
-    """float64 sin in arithmetic only, for scalars and lane vectors alike (see above)."""
+def _sin_or_cos(x, shift: ti.template()):
+    """float64 sin (``shift`` 0) or cos (1) in arithmetic only, for scalars and lane vectors
+    alike (see above)."""
     xd = ti.cast(x, ti.f64)
     a = ti.max(xd, xd * -1.0)
     big = a > _SINCOS_LIMIT
-    v = _tidal_sincos_f64(ti.select(big, a * 0.0, a), 0.0)
-    v = ti.select(xd < 0.0, v * -1.0, v)
+    v = _tidal_sincos_f64(ti.select(big, a * 0.0, a), float(shift))
+    if ti.static(shift == 0):  # sin is odd, cos even
+        v = ti.select(xd < 0.0, v * -1.0, v)
     if _any(big):  # one branch for all lanes: the libm calls only when a lane needs them
-        v = ti.select(big, _each(xd, 0), v)
+        v = ti.select(big, _each(xd, shift), v)
     return v
 
 
 @ti.func
+def _tidal_sin_f64(x):
+    """float64 sin in arithmetic only (see above)."""
+    return _sin_or_cos(x, 0)
+
+
+@ti.func
 def _tidal_cos_f64(x):
-    """float64 cos in arithmetic only, for scalars and lane vectors alike (see above)."""
-    xd = ti.cast(x, ti.f64)
-    a = ti.max(xd, xd * -1.0)
-    big = a > _SINCOS_LIMIT
-    v = _tidal_sincos_f64(ti.select(big, a * 0.0, a), 1.0)
-    if _any(big):
-        v = ti.select(big, _each(xd, 1), v)
-    return v
+    """float64 cos in arithmetic only (see above)."""
+    return _sin_or_cos(x, 1)
 
 
 @ti.func

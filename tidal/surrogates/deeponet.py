@@ -31,6 +31,7 @@ import taichi as ti
 import tidal as td
 from tidal.autodiff import parameters
 from tidal.dsl.errors import TidalArgumentError
+from tidal.solvers import network
 from tidal.solvers.network import ACTIVATIONS, MLP
 
 #: Activations a DeepONet takes by name (``"relu"`` in addition to the MLP's).
@@ -66,22 +67,7 @@ def _activation(activation, real):
     if activation == "relu":
         return relu(real)
     if activation in ACTIVATIONS:
-        kind = ACTIVATIONS.index(activation)
-
-        @td.func
-        def act(a: real) -> real:
-            out = a
-            if ti.static(kind == 0):
-                out = ti.tanh(a)
-            elif ti.static(kind == 1):
-                out = ti.sin(a)
-            elif ti.static(kind == 2):
-                out = td.softplus(a)
-            else:
-                out = td.sigmoid(a)
-            return out
-
-        return act
+        return network._named_activation(ACTIVATIONS.index(activation), real)
     raise TidalArgumentError(f"unknown activation {activation!r}; pass a tidal function of one "
                              f"real (@td.func) or one of {', '.join(DEEPONET_ACTIVATIONS)}")
 
