@@ -119,7 +119,7 @@ _NAMES = {
     ast.Dict: "dict literals",
     ast.Set: "set literals",
     ast.JoinedStr: "f-strings",
-    ast.Starred: "star arguments",
+    ast.Starred: "starred expressions outside a call's arguments",
     ast.NamedExpr: "assignment expressions (:=)",
     ast.Await: "await",
     ast.Yield: "yield",
@@ -174,6 +174,13 @@ def _check(node: ast.AST, pf: ParsedFunction) -> None:
                                                             ast.BitAnd, ast.BitOr)):
         raise UnsupportedConstructError("bitwise operators are not supported in tidal functions",
                                         pf.loc(node), hint="use `and`, `or` and comparisons")
+    if isinstance(node, ast.Call):
+        for arg in node.args:
+            # `f(*args)`: the one place a star is allowed; lowering expands a tuple or vector
+            _check(arg.value if isinstance(arg, ast.Starred) else arg, pf)
+        for child in [node.func] + node.keywords:
+            _check(child, pf)
+        return
     for child in ast.iter_child_nodes(node):
         _check(child, pf)
 

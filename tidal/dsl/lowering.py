@@ -834,14 +834,17 @@ class Lowerer:
         result = None
         for op, right_node in zip(node.ops, node.comparators):
             right = self.expr(right_node)
-            if type(op) not in _CMPOPS:
+            if isinstance(op, (ast.Is, ast.IsNot)) and not isinstance(left, ir.Atom) \
+                    and not isinstance(right, ir.Atom):
+                # identity of compile-time objects (`ti.static(x is None)`)
+                r = (left is right) == isinstance(op, ast.Is)
+            elif type(op) not in _CMPOPS:
                 self.fail(node, f"comparison {type(op).__name__} is not supported",
                           cls=UnsupportedConstructError)
-            prim, pyop = _CMPOPS[type(op)]
-            if is_static(left) and is_static(right):
-                r = pyop(left, right)
+            elif is_static(left) and is_static(right):
+                r = _CMPOPS[type(op)][1](left, right)
             else:
-                r = prim(self.arg_atom(left, node), self.arg_atom(right, node))
+                r = _CMPOPS[type(op)][0](self.arg_atom(left, node), self.arg_atom(right, node))
                 self._mark_bool(r)
             result = r if result is None else self.logic(P.logical_and, result, r, node)
             left = right
@@ -904,7 +907,12 @@ class Lowerer:
 
     def expr_Call(self, node):
         fn = self.expr(node.func)
-        args = [self.expr(a) for a in node.args]
+        args = []
+        for a in node.args:
+            if isinstance(a, ast.Starred):
+                args.extend(self.starred(a))
+            else:
+                args.append(self.expr(a))
         kwargs = {k.arg: self.expr(k.value) for k in node.keywords}
         if isinstance(fn, Method):
             if kwargs:
@@ -916,6 +924,17 @@ class Lowerer:
         if not is_static(fn):
             self.fail(node, "this value is not callable", cls=TidalTypeError)
         return self.call_static(fn, args, kwargs, node)
+
+    def starred(self, node: ast.Starred) -> list:
+        """The arguments ``*value`` stands for: the items of a tuple or list (static, or of
+        values) or the elements of a vector."""
+        value = self.expr(node.value)
+        if isinstance(value, (tuple, list)):
+            return list(value)
+        if isinstance(value, ir.Atom) and value.type.is_vector:
+            return [P.getitem(value, i) for i in range(value.type.shape[0])]
+        self.fail(node, "only a tuple, a list or a vector can be unpacked into arguments",
+                  cls=TidalTypeError)
 
     def arg_atom(self, a, node):
         if isinstance(a, (int, float)) and not isinstance(a, bool):

@@ -17,20 +17,23 @@ Taylor-mode directions of the network: one per axis along which pure derivatives
 (order = the highest order any output needs), and one of order 2 along ``e_a + e_b`` for each
 mixed second derivative ``u_ab`` (recovered by polarisation, ``u_ab = (D2_{a+b} - u_aa - u_bb) /
 2``). A network with several outputs is one vector-valued function, so each direction gives the
-derivatives of every output at once. :func:`kernel_source` generates the kernel that evaluates
-the operators on a batch of points, with all directions in one Taylor pass (``td.taylor`` with
-a tuple of orders), so the network's primal work is done once per point for all equations.
+derivatives of every output at once. :func:`kernels` makes the tidal kernels that evaluate the
+operators on a batch of points, with all directions in one Taylor pass (``td.taylor`` with a
+tuple of orders), so the network's primal work is done once per point for all equations. They
+are one tidal kernel written here, specialised by static data (the plan's directions and each
+parameter's :class:`Argument`), not generated source text.
 Guarantees: every name is resolved or a :class:`~tidal.TidalArgumentError` names the function,
 its file and line, and the bad name; the pass is computed once per point however many
 derivatives and equations use it.
 """
 
-from __future__ import annotations
-
 import inspect
 from collections import Counter
 from dataclasses import dataclass, field
 
+import taichi as ti
+
+import tidal as td
 from tidal.dsl.errors import TidalArgumentError
 
 
@@ -45,19 +48,34 @@ class Derivative:
         return sum(self.counts)
 
 
+@dataclass(frozen=True)
+class Argument:
+    """Where one parameter of an operator comes from, at a point ``z`` with Taylor results ``J``
+    (``J[0]`` the network's value, then each direction's derivatives of orders 1.. in turn).
+
+    ``kind`` is ``"jet"`` (``J[index[0]]``), ``"mixed"`` (the polarised mixed second derivative
+    ``(J[index[0]] - J[index[1]] - J[index[2]]) / 2``), ``"variable"`` (``z[index[0]]``) or
+    ``"unknown"`` (entry ``index[0]`` of the unknowns' storage). ``output`` picks one output of a
+    network returning a vector (None for a scalar network and for variables and unknowns).
+    """
+
+    kind: str
+    index: tuple[int, ...]
+    output: int | None = None
+
+
 @dataclass
 class Plan:
-    """How to evaluate an operator's arguments at a point ``z``.
+    """How to evaluate the operators' arguments at a point ``z``.
 
     ``passes`` lists the ``(direction, order)`` of the Taylor directions, all evaluated by one
     call ``J = P(z, direction_0, direction_1, ...)`` of ``td.taylor(u, order=(orders...))``
-    (``J[0]`` is ``u``, then each direction's derivatives in turn; each a vector of the outputs
-    for a network with several); ``arguments`` gives, for each operator and each of its
-    parameters, a Python expression over ``z``, ``J`` and the unknowns' storage ``UNKNOWNS``.
+    (without directions ``J`` is ``(u(z),)``); ``arguments`` gives, for each operator, one
+    :class:`Argument` per parameter.
     """
 
     passes: list[tuple[tuple[float, ...], int]] = field(default_factory=list)
-    arguments: list[list[str]] = field(default_factory=list)
+    arguments: list[tuple[Argument, ...]] = field(default_factory=list)
 
 
 def where(fn) -> str:
@@ -101,8 +119,8 @@ def plan(fns, outputs: tuple[str, ...], variables: tuple[str, ...],
         ... def continuity(u_x: td.f64, v_y: td.f64) -> td.f64:
         ...     return u_x + v_y
         >>> p = plan([continuity], ("u", "v", "p"), ("x", "y"), (), vector=True)
-        >>> p.arguments
-        [['J[1][0]', 'J[2][1]']]
+        >>> [(a.kind, a.index, a.output) for a in p.arguments[0]]
+        [('jet', (1,), 0), ('jet', (2,), 1)]
     """
     dim = len(variables)
     wanted: dict[str, tuple[int, Derivative]] = {}
@@ -156,33 +174,34 @@ def plan(fns, outputs: tuple[str, ...], variables: tuple[str, ...],
         result.passes.append((direction, 2))
     orders = [k for _, k in result.passes]
 
-    def part(expr: str, k: int) -> str:
-        return f"{expr}[{k}]" if vector else expr
+    def output(k: int) -> int | None:
+        return k if vector else None
 
-    def ref(k: int, m: int, out: int) -> str:
-        """Derivative of order ``m`` (1..) along direction ``k`` in ``J``, of output ``out``."""
-        return part(f"J[{1 + sum(orders[:k]) + m - 1}]", out)
+    def jet(k: int, m: int) -> int:
+        """Index in ``J`` of the derivative of order ``m`` (1..) along direction ``k``."""
+        return 1 + sum(orders[:k]) + m - 1
 
     for fn in fns:
         arguments = []
         for name in fn.param_names:
             if name in outputs:
-                k = outputs.index(name)
-                arguments.append(part("J[0]", k) if result.passes else part("U(z)", k))
+                arguments.append(Argument("jet", (0,), output(outputs.index(name))))
             elif name in variables:
-                arguments.append(f"z[{variables.index(name)}]")
+                arguments.append(Argument("variable", (variables.index(name),)))
             elif name in unknowns:
-                arguments.append(f"UNKNOWNS[{unknowns.index(name)}]")
+                arguments.append(Argument("unknown", (unknowns.index(name),)))
             else:
                 k, d = wanted[name]
                 axes = [a for a in range(dim) if d.counts[a]]
                 if len(axes) == 1:
-                    arguments.append(ref(axis_pass[axes[0]], d.order, k))
+                    arguments.append(Argument("jet", (jet(axis_pass[axes[0]], d.order),),
+                                              output(k)))
                 else:
                     a, b = axes
-                    arguments.append(f"0.5 * ({ref(pair_pass[(a, b)], 2, k)} - "
-                                     f"{ref(axis_pass[a], 2, k)} - {ref(axis_pass[b], 2, k)})")
-        result.arguments.append(arguments)
+                    arguments.append(Argument("mixed", (jet(pair_pass[(a, b)], 2),
+                                                        jet(axis_pass[a], 2),
+                                                        jet(axis_pass[b], 2)), output(k)))
+        result.arguments.append(tuple(arguments))
     return result
 
 
@@ -196,34 +215,76 @@ def _unit(dim: int, axis: int) -> tuple[float, ...]:
     return tuple(1.0 if a == axis else 0.0 for a in range(dim))
 
 
-def kernel_source(p: Plan, name: str, write_values: bool) -> str:
-    """Source of a kernel evaluating the operators minus their targets at a batch of points.
+def kernels(p: Plan, fns, network, vec, real, parts, unknowns) -> tuple:
+    """The two kernels that evaluate the operators ``fns`` (planned by ``p``) minus their
+    targets on a batch of points ``pts`` (``(n,)`` of ``vec``), ``target`` being ``(n, k)`` with
+    one column per operator:
 
-    Operator ``k`` is ``USER<k>`` in the namespace and its target column ``k`` of the
-    ``(n, operators)`` array ``target``. With ``write_values`` the kernel writes each point's
-    values ``e_ik`` to ``out[i, k]``; otherwise it adds ``scale * e_ik**2`` to
-    ``PARTS[part + k]`` (operator ``k``'s mean square when ``scale = 1/n``). Namespace names it
-    expects: ``VEC``, ``REAL``, ``U``, ``P`` (``td.taylor`` of the network with the orders of
-    ``p.passes``; unused without passes), ``USER0``, ``USER1``, ..., ``PARTS``, ``UNKNOWNS``.
+    * ``term(pts, target, scale, part)`` adds ``scale * e_ik**2`` to ``parts[part + k]`` for
+      each point ``i`` and operator ``k`` (the operator's mean square for ``scale = 1/n``);
+    * ``values(pts, target, out)`` writes ``e_ik`` to ``out[i, k]``.
+
+    ``network`` is the tidal function ``u(z)`` (a scalar, or a vector of the outputs when the
+    plan was made with ``vector=True``) and ``unknowns`` the field of the unknown coefficients.
+    The Taylor pass ``td.taylor(network, order=orders(p))`` runs once per point for all the
+    operators.
     """
-    lines = []
-    if write_values:
-        lines.append(f"def {name}(pts: ti.types.ndarray(dtype=VEC, ndim=1), "
-                     "target: ti.types.ndarray(dtype=REAL, ndim=2), "
-                     "out: ti.types.ndarray(dtype=REAL, ndim=2)):")
-    else:
-        lines.append(f"def {name}(pts: ti.types.ndarray(dtype=VEC, ndim=1), "
-                     "target: ti.types.ndarray(dtype=REAL, ndim=2), scale: REAL, part: ti.i32):")
-    lines.append("    for i in range(pts.shape[0]):")
-    lines.append("        z = pts[i]")
-    if p.passes:
-        directions = ", ".join("ti.Vector([" + ", ".join(repr(float(c)) for c in direction) + "])"
-                               for direction, _ in p.passes)
-        lines.append(f"        J = P(z, {directions})")
-    for k, arguments in enumerate(p.arguments):
-        lines.append(f"        e{k} = USER{k}({', '.join(arguments)}) - target[i, {k}]")
-        if write_values:
-            lines.append(f"        out[i, {k}] = e{k}")
+    operators = tuple(fns)
+    arguments = tuple(p.arguments)
+    directions = tuple(d for d, _ in p.passes)
+    order = orders(p)
+    jets = network if order is None else td.taylor(network, order=order, argnums=0)
+
+    @ti.func
+    def jet_at(z):
+        """``J`` at the point ``z``: one Taylor pass along every direction of the plan."""
+        along = ()
+        for d in ti.static(directions):
+            along = along + (ti.Vector(d, dt=real),)
+        J = ()
+        if ti.static(order is None):
+            J = (network(z),)
         else:
-            lines.append(f"        PARTS[part + {k}] += scale * e{k} * e{k}")
-    return "\n".join(lines) + "\n"
+            J = jets(z, *along)
+        return J
+
+    @ti.func
+    def evaluate(z, J, o: ti.template()):
+        """Operator ``o`` at the point ``z`` whose Taylor results are ``J``."""
+        args = ()
+        for a in ti.static(arguments[o]):
+            if ti.static(a.kind == "variable"):
+                args = args + (z[a.index[0]],)
+            elif ti.static(a.kind == "unknown"):
+                args = args + (unknowns[a.index[0]],)
+            else:
+                value = J[a.index[0]]
+                if ti.static(a.kind == "mixed"):
+                    value = 0.5 * (J[a.index[0]] - J[a.index[1]] - J[a.index[2]])
+                if ti.static(a.output is not None):
+                    args = args + (value[a.output],)
+                else:
+                    args = args + (value,)
+        return operators[o](*args)
+
+    @td.kernel
+    def term(pts: ti.types.ndarray(dtype=vec, ndim=1),
+             target: ti.types.ndarray(dtype=real, ndim=2), scale: real, part: ti.i32):
+        for i in range(pts.shape[0]):
+            z = pts[i]
+            J = jet_at(z)
+            for o in ti.static(range(len(operators))):
+                e = evaluate(z, J, o) - target[i, o]
+                parts[part + o] += scale * e * e
+
+    @td.kernel
+    def values(pts: ti.types.ndarray(dtype=vec, ndim=1),
+               target: ti.types.ndarray(dtype=real, ndim=2),
+               out: ti.types.ndarray(dtype=real, ndim=2)):
+        for i in range(pts.shape[0]):
+            z = pts[i]
+            J = jet_at(z)
+            for o in ti.static(range(len(operators))):
+                out[i, o] = evaluate(z, J, o) - target[i, o]
+
+    return term, values

@@ -24,7 +24,6 @@ import numpy as np
 import taichi as ti
 
 import tidal as td
-from tidal.dsl import loader
 from tidal.dsl.errors import TidalArgumentError
 from tidal.solvers import conditions as cond
 from tidal.solvers import operators
@@ -261,17 +260,8 @@ class Problem:
                                          f"function (decorate it with @td.func)")
         p = operators.plan(fns, self.outputs, self.variables,
                            tuple(u.name for u in self.unknowns), vector=self._vector)
-        namespace = {"VEC": self._vec, "REAL": self._real, "U": self.u,
-                     "PARTS": self.parts, "UNKNOWNS": self.unknown_field}
-        namespace.update({f"USER{k}": fn for k, fn in enumerate(fns)})
-        if p.passes:
-            namespace["P"] = td.taylor(self.u, order=operators.orders(p), argnums=0)
-        made = []
-        base = "_".join(fn.name for fn in fns)[:60]
-        for write in (False, True):
-            name = f"{base}_{'values' if write else 'term'}"
-            src = operators.kernel_source(p, name, write)
-            made.append(td.kernel(loader.load(src, name, namespace, name)))
+        made = operators.kernels(p, fns, self.u, self._vec, self._real, self.parts,
+                                 self.unknown_field)
         self._operators[fns] = tuple(made)
         return self._operators[fns]
 
