@@ -1,13 +1,22 @@
 """Supervised training of an operator network on paired data, as an :class:`Objective` of
 :class:`tidal.solvers.Trainer`.
 
-:class:`Supervised` holds a data set of ``n`` input functions (``(n, m)`` sensor values), ``N``
-output points shared by all of them (``(N, d)``) and the outputs (``(n, N)``), and evaluates the
-mean-squared error (or the mean relative L2 error) of a :class:`~tidal.surrogates.DeepONet` and
-its gradient in the network's flat parameters. One evaluation is three kernel launches plus the
-parameter and result copies: the features (branch once per function, trunk once per point), the
-squared errors with their adjoint, and the features' adjoint
-(:func:`tidal.launch_with_adjoint`); a relative loss adds one forward launch of the errors.
+:class:`Supervised` holds a data set of ``n`` input functions and their outputs and evaluates
+the mean-squared error (or the mean relative L2 error) of an operator network and its gradient
+in the network's flat parameters:
+
+* a :class:`~tidal.surrogates.DeepONet`: inputs ``(n, m)`` sensor values, ``N`` output points
+  shared by all of them (``(N, d)``), outputs ``(n, N)``. One evaluation is three kernel
+  launches plus the parameter and result copies: the features (branch once per function, trunk
+  once per point), the squared errors with their adjoint, and the features' adjoint
+  (:func:`tidal.launch_with_adjoint`); a relative loss adds one forward launch of the errors.
+* a :class:`~tidal.surrogates.FNO`: inputs ``(n, *grid)`` (or ``(n, *grid, channels)``),
+  outputs ``(n, *grid)``, no points (the grid is the inputs'). One evaluation is the network's
+  forward launches, the squared errors, and every launch's adjoint in reverse order
+  (:class:`tidal.surrogates.fno.Batch`); the relative loss needs no extra launch.
+
+Both are reached through one small interface (``errors(rows)`` and ``errors_and_grad(rows,
+seeds_of)``), so batching, losses and the Trainer protocol are written once.
 
 Mini-batches: with ``batch_size`` below ``n``, every :meth:`Supervised.value_and_grad` call
 uses the next batch of functions (all ``N`` points of each), then moves on; batches run
@@ -28,19 +37,94 @@ import taichi as ti
 
 from tidal.dsl.errors import TidalArgumentError
 from tidal.surrogates import deeponet as _deeponet
+from tidal.surrogates import fno as _fno
 
 LOSSES = ("mse", "relative_l2")
+
+
+class _DeepONetData:
+    """A DeepONet's data in its cartesian-product evaluator."""
+
+    def __init__(self, model, inputs, points, outputs):
+        if points is None:
+            raise TidalArgumentError("a DeepONet needs points: Supervised(net, inputs, points, "
+                                     "outputs)")
+        self.model = model
+        self.inputs = model.check_inputs(inputs)
+        self.points = model.check_points(points)
+        self.outputs = np.asarray(outputs, dtype=np.float64)
+        if self.outputs.shape != (len(self.inputs), len(self.points)):
+            raise TidalArgumentError(
+                f"outputs must have shape (n, N) = ({len(self.inputs)}, {len(self.points)}) "
+                f"(one row per input function, one column per point), got "
+                f"{self.outputs.shape}")
+        if not np.all(np.isfinite(self.outputs)):
+            raise TidalArgumentError("outputs contain NaN or inf")
+        self.n_points = len(self.points)
+        self._c = model.cartesian(self.inputs, self.points)
+        self._targets = ti.ndarray(model.dtype, shape=self.outputs.shape)
+        self._targets.from_numpy(self.outputs.astype(self._c._store))
+
+    def errors(self, rows: np.ndarray) -> np.ndarray:
+        """Each selected function's sum of squared errors (forward only)."""
+        c = self._c
+        c.forward(rows)
+        c.squared_errors(self._targets, rows)
+        return c.errors.to_numpy()[:len(rows)].astype(np.float64)
+
+    def errors_and_grad(self, rows: np.ndarray, seeds_of, needs_sums: bool) -> np.ndarray:
+        """The sums, with ``seeds_of(sums)`` as their cotangents accumulated into the
+        parameters' gradients (a relative loss needs the sums first: one more forward)."""
+        c = self._c
+        seeds = seeds_of(self.errors(rows) if needs_sums else None)
+        c.forward(rows, seeds)
+        c.squared_errors(self._targets, rows, adjoint=True)
+        c.features_adjoint(rows)
+        return c.errors.to_numpy()[:len(rows)].astype(np.float64)
+
+
+class _FNOData:
+    """An FNO's data, evaluated in batches of Taichi storage (one per batch size)."""
+
+    def __init__(self, model, inputs, points, outputs):
+        if points is not None:
+            raise TidalArgumentError("an FNO takes no points (the grid is the inputs'): "
+                                     "Supervised(net, inputs, outputs=outputs)")
+        self.model = model
+        self.inputs = model.check_inputs(inputs)
+        self.grid = self.inputs.shape[1:-1]
+        self.outputs = model.check_outputs(outputs, len(self.inputs), self.grid)
+        self.n_points = math.prod(self.grid)
+
+    def _batch(self, rows: np.ndarray):
+        b = self.model.batch(len(rows), self.grid)
+        b.load(self.inputs[rows], self.outputs[rows])
+        b.forward()
+        return b
+
+    def errors(self, rows: np.ndarray, chunk: int = 50) -> np.ndarray:
+        out = []
+        for lo in range(0, len(rows), chunk):
+            out.append(self._batch(rows[lo:lo + chunk]).squared_errors())
+        return np.concatenate(out)
+
+    def errors_and_grad(self, rows: np.ndarray, seeds_of, needs_sums: bool) -> np.ndarray:
+        b = self._batch(rows)
+        sums = b.squared_errors()
+        b.backward(error_seeds=seeds_of(sums))
+        return sums
 
 
 class Supervised:
     """The data loss of an operator network, for :class:`tidal.solvers.Trainer`.
 
     Args:
-        model: a :class:`~tidal.surrogates.DeepONet`.
-        inputs: ``(n, m)``: the input functions at the branch sensors.
-        points: ``(N, d)``: the output points shared by every function (a 1-D array for
-            ``d = 1``).
-        outputs: ``(n, N)``: ``G(v_i)(y_j)``.
+        model: a :class:`~tidal.surrogates.DeepONet` or :class:`~tidal.surrogates.FNO`.
+        inputs: DeepONet: ``(n, m)``, the input functions at the branch sensors; FNO:
+            ``(n, *grid)`` or ``(n, *grid, channels)``, the input fields.
+        points: DeepONet: ``(N, d)``, the output points shared by every function (a 1-D
+            array for ``d = 1``); FNO: None (the grid is the inputs').
+        outputs: DeepONet: ``(n, N)``, ``G(v_i)(y_j)``; FNO: ``(n, *grid)``.
         loss: ``"mse"`` (``mean_ij (pred - out)^2``) or ``"relative_l2"``
             (``mean_i ||pred_i - out_i|| / ||out_i||``).
         batch_size: functions per evaluation (Adam mini-batches); None: all of them.
@@ -62,38 +146,43 @@ class Supervised:
         >>> loss, grad = data.value_and_grad(net.get_flat())
         >>> grad.shape == (net.size,), loss > 0
         (True, True)
+        >>> from tidal.surrogates import FNO
+        >>> fno = FNO(1, modes=3, width=4, layers=1, projection=5, dtype=td.f64)
+        >>> a = np.random.default_rng(0).normal(size=(3, 8))
+        >>> data = Supervised(fno, a, outputs=a ** 2, loss="relative_l2", batch_size=2)
+        >>> data.value_and_grad(fno.get_flat())[1].shape == (fno.size,)
+        True
     """
 
-    def __init__(self, model: "_deeponet.DeepONet", inputs, points, outputs, loss: str = "mse",
+    def __init__(self, model, inputs, points=None, outputs=None, loss: str = "mse",
                  batch_size: int | None = None, seed: int = 0):
-        if not isinstance(model, _deeponet.DeepONet):
-            raise TidalArgumentError(f"model must be a tidal.surrogates.DeepONet, got "
+        if isinstance(model, _deeponet.DeepONet):
+            kind = _DeepONetData
+        elif isinstance(model, _fno.FNO):
+            kind = _FNOData
+        else:
+            raise TidalArgumentError(f"model must be a tidal.surrogates.DeepONet or FNO, got "
                                      f"{type(model).__name__}")
         if loss not in LOSSES:
             raise TidalArgumentError(f"loss must be one of {', '.join(map(repr, LOSSES))}, got "
                                      f"{loss!r}")
-        inputs = model.check_inputs(inputs)
-        points = model.check_points(points)
-        outputs = np.asarray(outputs, dtype=np.float64)
-        if outputs.shape != (len(inputs), len(points)):
-            raise TidalArgumentError(
-                f"outputs must have shape (n, N) = ({len(inputs)}, {len(points)}) (one row per "
-                f"input function, one column per point), got {outputs.shape}")
-        if not np.all(np.isfinite(outputs)):
-            raise TidalArgumentError("outputs contain NaN or inf")
-        n = len(inputs)
+        if outputs is None:
+            raise TidalArgumentError("outputs are missing: Supervised(net, inputs, points, "
+                                     "outputs) for a DeepONet, Supervised(net, inputs, "
+                                     "outputs=outputs) for an FNO")
         if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
                 batch_size, (int, np.integer)) or batch_size < 1):
             raise TidalArgumentError(f"batch_size must be a positive int or None, got "
                                      f"{batch_size!r}")
+        self._data = kind(model, inputs, points, outputs)
         self.model, self.loss, self.seed = model, loss, int(seed)
-        self.inputs, self.points, self.outputs = inputs, points, outputs
-        self.n, self.n_points = n, len(points)
+        self.inputs, self.outputs = self._data.inputs, self._data.outputs
+        self.points = getattr(self._data, "points", None)
+        n = len(self.inputs)
+        self.n, self.n_points = n, self._data.n_points
         self.batch_size = n if batch_size is None else min(int(batch_size), n)
         self.size = model.size
-        self._c = model.cartesian(inputs, points)
-        self._targets = self._c_targets(outputs)
-        self._norms = np.sqrt(np.sum(outputs ** 2, axis=1))
+        self._norms = np.sqrt(np.sum(self.outputs.reshape(n, -1) ** 2, axis=1))
         if loss == "relative_l2" and np.any(self._norms == 0):
             raise TidalArgumentError("relative_l2 needs outputs with a nonzero norm in every "
                                      "row; use loss='mse'")
@@ -101,11 +190,6 @@ class Supervised:
         self.version = 0
         self.batches = 0
         self._epoch, self._order = -1, self._all
-
-    def _c_targets(self, outputs):
-        arr = ti.ndarray(self.model.dtype, shape=outputs.shape)
-        arr.from_numpy(outputs.astype(self._c._store))
-        return arr
 
     # -- batches -------------------------------------------------------------------------------
     def batch(self, k: int) -> np.ndarray:
@@ -154,29 +238,24 @@ class Supervised:
 
     def _errors(self, rows: np.ndarray) -> np.ndarray:
         """Each selected function's sum of squared errors (forward only)."""
-        c = self._c
-        c.forward(rows)
-        c.squared_errors(self._targets, rows)
-        return c.errors.to_numpy()[:len(rows)].astype(np.float64)
+        return self._data.errors(rows)
 
     def _combine(self, sums: np.ndarray, rows: np.ndarray) -> float:
         if self.loss == "mse":
             return float(np.sum(sums)) / (len(rows) * self.n_points)
         return float(np.mean(np.sqrt(sums) / self._norms[rows]))
 
-    def _value_and_grad_rows(self, rows: np.ndarray) -> tuple[float, np.ndarray]:
-        c, model = self._c, self.model
+    def _seeds(self, rows: np.ndarray, sums) -> np.ndarray:
+        """The cotangents of the per-function squared-error sums."""
         if self.loss == "mse":
-            seeds = np.full(len(rows), 1.0 / (len(rows) * self.n_points))
-        else:  # the cotangents need the errors: one forward launch first
-            sums = self._errors(rows)
-            seeds = 0.5 / (np.sqrt(np.maximum(sums, 1e-300)) * self._norms[rows] * len(rows))
-        model.clear_grads()
-        c.forward(rows, seeds)
-        c.squared_errors(self._targets, rows, adjoint=True)
-        c.features_adjoint(rows)
-        sums = c.errors.to_numpy()[:len(rows)].astype(np.float64)
-        return self._combine(sums, rows), model.grad_flat()
+            return np.full(len(rows), 1.0 / (len(rows) * self.n_points))
+        return 0.5 / (np.sqrt(np.maximum(sums, 1e-300)) * self._norms[rows] * len(rows))
+
+    def _value_and_grad_rows(self, rows: np.ndarray) -> tuple[float, np.ndarray]:
+        self.model.clear_grads()
+        sums = self._data.errors_and_grad(rows, lambda sums: self._seeds(rows, sums),
+                                          self.loss != "mse")
+        return self._combine(sums, rows), self.model.grad_flat()
 
     def value_and_grad(self, flat) -> tuple[float, np.ndarray]:
         """The loss on the current batch and its gradient at ``flat``; then the next batch."""

@@ -1,0 +1,177 @@
+"""The FNO in tidal: its output equals an independent NumPy implementation (np.fft.rfft/irfft,
+rfft2/irfft2) from the same flat parameters, in 1-D and 2-D; the parameter gradient (through
+Supervised, both losses) and the input gradient (vjp_input) equal central differences; it is
+deterministic for a seed; bad shapes are refused with a TidalArgumentError before any kernel
+runs; a short training run lowers the loss; float32 agrees with float64."""
+
+import numpy as np
+import pytest
+
+import tidal as td
+from tidal.solvers import Trainer
+from tidal.surrogates import FNO, Supervised, generate
+
+
+def np_gelu(a):
+    return 0.5 * a * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (a + 0.044715 * a ** 3)))
+
+
+def numpy_fno(net, a):
+    """The FNO of the paper's code in NumPy: ``a`` is ``(n, *grid, channels)``."""
+    P, pb, R, W, Wb, Q1, q1b, Q2, q2b = net.split()
+    grid = a.shape[1:-1]
+    mesh = np.meshgrid(*[np.linspace(0.0, 1.0, s) for s in grid], indexing="ij")
+    coords = [np.broadcast_to(m, a.shape[:-1])[..., None] for m in mesh]
+    v = np.concatenate([a] + coords, axis=-1) @ P.T + pb
+    weights = R[..., 0] + 1j * R[..., 1]                     # (layers, modes, out, in)
+    for layer in range(net.layers):
+        if net.dim == 1:
+            m = net.modes[0]
+            spectrum = np.fft.rfft(v, axis=1)
+            mixed = np.zeros_like(spectrum)
+            mixed[:, :m] = np.einsum("nkc,koc->nko", spectrum[:, :m], weights[layer])
+            conv = np.fft.irfft(mixed, n=grid[0], axis=1)
+        else:
+            (s1, _), (m1, m2) = grid, net.modes
+            spectrum = np.fft.rfft2(v, axes=(1, 2))
+            mixed = np.zeros_like(spectrum)
+            wl = weights[layer].reshape(2 * m1, m2, net.width, net.width)
+            mixed[:, :m1, :m2] = np.einsum("nxyc,xyoc->nxyo", spectrum[:, :m1, :m2], wl[:m1])
+            mixed[:, s1 - m1:, :m2] = np.einsum("nxyc,xyoc->nxyo", spectrum[:, s1 - m1:, :m2],
+                                                wl[m1:])
+            conv = np.fft.irfft2(mixed, s=grid, axes=(1, 2))
+        v = conv + v @ W[layer].T + Wb[layer]
+        if layer < net.layers - 1:
+            v = np_gelu(v)
+    return np_gelu(v @ Q1.T + q1b) @ Q2 + q2b
+
+
+CASES = {
+    "1d": dict(dim=1, modes=5, grid=(16,), channels=2),
+    "2d": dict(dim=2, modes=(3, 4), grid=(8, 10), channels=1),
+}
+
+
+@pytest.fixture(scope="module")
+def nets():
+    """One small float64 FNO per case, with parameters away from the initialisation."""
+    out = {}
+    rng = np.random.default_rng(0)
+    for name, c in CASES.items():
+        net = FNO(c["dim"], c["modes"], width=5, layers=3, in_channels=c["channels"],
+                  projection=7, seed=1, dtype=td.f64)
+        net.set_flat(net.get_flat() + rng.normal(scale=0.2, size=net.size))
+        a = rng.normal(size=(3, *c["grid"], c["channels"]))
+        out[name] = (net, a)
+    return out
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_output_equals_numpy_fft_reference(nets, case):
+    net, a = nets[case]
+    got = net.predict(a, batch_size=2)  # two batches of different sizes
+    np.testing.assert_allclose(got, numpy_fno(net, a), rtol=0, atol=1e-10)
+    if net.in_channels == 1:  # the channel axis may be left out
+        np.testing.assert_array_equal(net.predict(a[..., 0]), got)
+
+
+def _directional(f, x, d, h=1e-5):
+    return (f(x + h * d) - f(x - h * d)) / (2 * h)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_input_gradient_equals_central_differences(nets, case):
+    net, a = nets[case]
+    rng = np.random.default_rng(1)
+    cot = rng.normal(size=a.shape[:-1])
+    grad = net.vjp_input(a, cot)
+    assert grad.shape == a.shape
+    for _ in range(3):
+        d = rng.normal(size=a.shape)
+        fd = _directional(lambda x: float(np.sum(cot * net.predict(x))), a, d)
+        assert abs(np.sum(grad * d) - fd) <= 1e-6 * abs(fd) + 1e-9
+
+
+@pytest.mark.parametrize("loss", ["mse", "relative_l2"])
+@pytest.mark.parametrize("case", list(CASES))
+def test_parameter_gradient_equals_central_differences(nets, case, loss):
+    net, a = nets[case]
+    rng = np.random.default_rng(2)
+    targets = rng.normal(size=a.shape[:-1])
+    data = Supervised(net, a, outputs=targets, loss=loss)
+    flat = net.get_flat()
+    value, grad = data.value_and_grad(flat)
+    assert value == pytest.approx(data.value(flat), rel=1e-12)
+    for _ in range(3):
+        d = rng.normal(size=net.size)
+        fd = _directional(data.value, flat, d)
+        assert abs(grad @ d - fd) <= 1e-6 * abs(fd) + 1e-10
+    net.set_flat(flat)
+
+
+def test_deterministic_for_a_seed():
+    a, b, c = (FNO(2, 2, width=3, layers=2, projection=4, seed=s, dtype=td.f64)
+               for s in (5, 5, 6))
+    np.testing.assert_array_equal(a.get_flat(), b.get_flat())
+    assert not np.array_equal(a.get_flat(), c.get_flat())
+    x = np.random.default_rng(0).normal(size=(5, 6, 6))
+    y = np.sin(x)
+    runs = []
+    for _ in range(2):
+        net = FNO(2, 2, width=3, layers=2, projection=4, seed=5, dtype=td.f64)
+        data = Supervised(net, x, outputs=y, batch_size=2, seed=3)
+        runs.append([data.value_and_grad(net.get_flat()) for _ in range(4)])
+        assert data.version == 4
+    for (v1, g1), (v2, g2) in zip(*runs):
+        assert v1 == v2
+        np.testing.assert_array_equal(g1, g2)
+
+
+def test_bad_shapes_are_refused_before_any_kernel_runs():
+    net = FNO(2, (3, 2), width=3, layers=1, projection=4, dtype=td.f64)
+    bad = [
+        lambda: net.predict(np.zeros((2, 8))),                  # 1-D data for a 2-D FNO
+        lambda: net.predict(np.zeros((2, 4, 8))),               # 2 * modes1 > S1
+        lambda: net.predict(np.zeros((2, 8, 8, 3))),            # 3 channels, 1 expected
+        lambda: net.predict(np.full((1, 8, 8), np.nan)),
+        lambda: net.vjp_input(np.zeros((2, 8, 8)), np.zeros((2, 8, 7))),
+        lambda: Supervised(net, np.zeros((2, 8, 8)), outputs=np.zeros((2, 8, 7))),
+        lambda: Supervised(net, np.zeros((2, 8, 8)), np.zeros((64, 2)), np.zeros((2, 8, 8))),
+        lambda: Supervised(net, np.zeros((2, 8, 8))),
+        lambda: net.set_flat(np.zeros(net.size - 1)),
+        lambda: FNO(3, 2),
+        lambda: FNO(2, (1, 2, 3)),
+        lambda: FNO(1, 0),
+        lambda: FNO(1, 2, activation="swish"),
+    ]
+    for call in bad:
+        with pytest.raises(td.TidalArgumentError):
+            call()
+    assert net._batches == {}  # no storage made, so no kernel ran
+    one = FNO(1, 9, width=3, layers=1, projection=4, dtype=td.f64)
+    with pytest.raises(td.TidalArgumentError, match="modes"):
+        one.predict(np.zeros((1, 15)))                          # 15 points: 8 modes
+
+
+def test_short_training_halves_the_loss():
+    # measured 2026-12-05: relative L2 30.6 (untrained) -> 0.80 after 60 Adam steps (seed 0)
+    data = generate("burgers", 24, seed=0, processes=1, n=32, progress=False)
+    net = FNO(1, 6, width=8, layers=2, projection=16, seed=0, dtype=td.f64)
+    objective = Supervised(net, data.inputs, outputs=data.outputs, loss="relative_l2",
+                           batch_size=8)
+    start = objective.value(net.get_flat())
+    trainer = Trainer(objective, net.get_flat(), progress=False, log_every=20,
+                      keep_best=False)
+    trainer.adam(60, lr=1e-2)
+    end = objective.value(trainer.params)
+    assert end < 0.5 * start
+
+
+def test_float32_agrees_with_float64(nets):
+    net64, a = nets["2d"]
+    net32 = FNO(2, (3, 4), width=5, layers=3, projection=7, dtype=td.f32)
+    net32.set_flat(net64.get_flat())
+    np.testing.assert_allclose(net32.predict(a), net64.predict(a), rtol=0, atol=2e-5)
+    cot = np.ones(a.shape[:-1])
+    np.testing.assert_allclose(net32.vjp_input(a, cot), net64.vjp_input(a, cot), rtol=0,
+                               atol=1e-4)

@@ -1,0 +1,668 @@
+"""Fourier neural operator (Li et al., ICLR 2021) in one and two dimensions, written in tidal.
+
+An :class:`FNO` maps input fields on a regular grid (``(S,)`` points in 1-D, ``(S1, S2)`` in
+2-D, ``in_channels`` values per point) to one output field on the same grid, as the paper's code
+(and neuraloperator) does:
+
+1. lifting: ``v0 = P [a(x), x] + p`` (pointwise linear from the channels and the grid
+   coordinates ``x_i = i / (S - 1)`` on ``[0, 1]`` to ``width``);
+2. ``layers`` Fourier layers ``v <- act(K v + W v + b)``; ``K`` is the spectral convolution:
+   the real DFT of each channel truncated to the kept modes (1-D: ``k = 0 .. modes - 1``; 2-D:
+   the ``modes1`` lowest and ``modes1`` highest frequencies along the first axis times the
+   ``modes2`` lowest of the real-DFT axis), a complex ``width x width`` matrix per mode, and the
+   inverse real DFT (``irfft`` / ``irfft2`` of the zero-padded spectrum). No activation after
+   the last layer;
+3. projection ``Q2 act(Q1 v + q1) + q2``, ``width -> projection -> 1``.
+
+The activation is GELU in its tanh form (PyTorch's ``gelu(approximate="tanh")``, which differs
+from the erf form by under 5e-4), or any tidal function of one real.
+
+The spectral convolution is tidal kernels over the kept modes only: truncated DFTs written as
+sums over grid points with cosine and sine tables (separable along the axes in 2-D), the mode
+mixing, and the inverse DFTs. Every kernel only accumulates (``F[...] += ...``) into storage it
+does not read, and its parallel loop runs over indices that every array it touches (and every
+gradient its adjoint accumulates into, except the small shared weights) carries, so neither the
+kernel nor its generated adjoint needs atomic adds. Gradients come from tidal's generated
+adjoint kernels (:func:`tidal.launch_with_adjoint`, launched in reverse order), never from
+Taichi's autodiff. All kernels are shape-generic (ndarray arguments): a model evaluates any
+batch size and any resolution without compiling again.
+
+Parameters live in Taichi fields, read and written as one flat float64 vector through
+:class:`tidal.autodiff.parameters.FieldVector` (the PINN networks' and DeepONet's layer), in the
+order ``P, p, R, W, b, Q1, q1, Q2, q2`` with shapes ``(width, in_channels + dim)``,
+``(width,)``, ``(layers, modes_total, width_out, width_in, 2)`` (real, imaginary),
+``(layers, width_out, width_in)``, ``(layers, width)``, ``(projection, width)``,
+``(projection,)``, ``(projection,)``, ``()``. In 2-D mode ``k = k1 * modes2 + k2``, where
+``k1 < modes1`` are the frequencies ``0 .. modes1 - 1`` and ``k1 >= modes1`` the frequencies
+``S1 - 2 modes1 + k1`` (the paper's ``weights1`` and ``weights2``).
+
+Guarantees: initialisation is deterministic for the seed (PyTorch's default initialisation of
+the paper's layers: linear weights and biases uniform in ``+-1/sqrt(fan_in)``, spectral weights
+``U[0, 1) / width^2`` in both parts); :meth:`FNO.predict` equals NumPy's ``rfft``/``irfft``
+formulation of the same network to rounding; :meth:`FNO.vjp_input` and the parameter gradients
+are exact for the network as computed; bad shapes raise :class:`tidal.TidalArgumentError`
+before any kernel runs.
+"""
+
+# No `from __future__ import annotations`: Taichi reads the kernels' annotations as objects.
+import math
+from pathlib import Path
+
+import numpy as np
+import taichi as ti
+
+import tidal as td
+from tidal.autodiff import parameters
+from tidal.dsl.errors import TidalArgumentError
+from tidal.surrogates import deeponet as _deeponet
+
+#: Activations an FNO takes by name.
+FNO_ACTIVATIONS = ("gelu",) + _deeponet.DEEPONET_ACTIVATIONS
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+
+def gelu(real=None):
+    """GELU in its tanh form, ``0.5 a (1 + tanh(sqrt(2/pi) (a + 0.044715 a^3)))``, as a tidal
+    function of one real of type ``real`` (default ``td.f64``).
+
+    Example:
+        >>> import tidal as td
+        >>> gelu(td.f64).name
+        'gelu'
+    """
+    real = td.f64 if real is None else real
+
+    @td.func
+    def gelu(a: real) -> real:
+        return 0.5 * a * (1.0 + ti.tanh(_SQRT_2_OVER_PI * (a + 0.044715 * a * a * a)))
+
+    return gelu
+
+
+def _activation(activation, real):
+    if activation == "gelu":
+        return gelu(real)
+    if isinstance(activation, td.TidalFunction) or activation in _deeponet.DEEPONET_ACTIVATIONS:
+        return _deeponet._activation(activation, real)
+    raise TidalArgumentError(f"unknown activation {activation!r}; pass a tidal function of one "
+                             f"real (@td.func) or one of {', '.join(FNO_ACTIVATIONS)}")
+
+
+def _modes(dim: int, modes) -> tuple[int, ...]:
+    pair = tuple(modes) if isinstance(modes, (tuple, list)) else (modes,) * dim
+    if len(pair) != dim:
+        raise TidalArgumentError(f"modes must be an int or {dim} ints for a {dim}-D FNO, got "
+                                 f"{modes!r}")
+    return tuple(_deeponet._positive_int("modes", m) for m in pair)
+
+
+class FNO:
+    """A Fourier neural operator as tidal kernels.
+
+    Args:
+        dim: 1 or 2 (the grid's dimension).
+        modes: kept Fourier modes: an int (per axis), or ``(modes1, modes2)`` in 2-D.
+        width: channels of the Fourier layers.
+        layers: Fourier layers.
+        in_channels: input values per grid point (the grid coordinates are appended).
+        projection: hidden width of the projection.
+        activation: ``"gelu"`` (tanh form, the default), ``"relu"``, ``"tanh"``, ... or a tidal
+            function of one real.
+        seed: seed of the initialisation.
+        dtype: ``td.f32`` (default) or ``td.f64``.
+
+    Attributes:
+        size: number of parameters.
+        kernels: the tidal kernels, by name (``lift``, ``dft_last``, ``dft_first``, ``mix``,
+            ``idft_first``, ``idft_last``, ``linear``, ``activate``, ``hidden_layer``,
+            ``project``, ``squared_errors``).
+
+    Example:
+        >>> import numpy as np, tidal as td
+        >>> from tidal.surrogates import FNO
+        >>> _ = td.init(arch="cpu", default_fp=td.f64)
+        >>> net = FNO(1, modes=4, width=6, layers=2, projection=8, dtype=td.f64)
+        >>> net.predict(np.zeros((3, 16))).shape
+        (3, 16)
+    """
+
+    def __init__(self, dim: int, modes, width: int = 32, layers: int = 4, in_channels: int = 1,
+                 projection: int = 128, activation="gelu", seed: int = 0, dtype=None):
+        if dim not in (1, 2) or isinstance(dim, bool):
+            raise TidalArgumentError(f"dim must be 1 or 2, got {dim!r}")
+        self.dim = int(dim)
+        self.modes = _modes(self.dim, modes)
+        self.width = _deeponet._positive_int("width", width)
+        self.layers = _deeponet._positive_int("layers", layers)
+        self.in_channels = _deeponet._positive_int("in_channels", in_channels)
+        self.projection = _deeponet._positive_int("projection", projection)
+        self.dtype = td.f32 if dtype is None else dtype
+        if self.dtype not in (td.f32, td.f64):
+            raise TidalArgumentError(f"dtype must be td.f32 or td.f64, got {dtype!r}")
+        self._store = np.float32 if self.dtype == td.f32 else np.float64
+        self.activation = activation
+        self.act = _activation(activation, self.dtype)
+        self.n_modes = 2 * self.modes[0] * self.modes[1] if self.dim == 2 else self.modes[0]
+        self.seed = int(seed)
+        self._make_fields()
+        self.size = self._flat.size
+        self.initialise(self.seed)
+        self.kernels = self._build()
+        self._batches: dict = {}
+
+    # -- parameters ----------------------------------------------------------------------------
+    def _shapes(self) -> list[tuple]:
+        w, L, h = self.width, self.layers, self.projection
+        return [(w, self.in_channels + self.dim), (w,), (L, self.n_modes, w, w, 2), (L, w, w),
+                (L, w), (h, w), (h,), (h,), ()]
+
+    def _make_fields(self) -> None:
+        self.fields = [ti.field(self.dtype, shape=s, needs_grad=True) for s in self._shapes()]
+        self._flat = parameters.FieldVector(self.fields)
+
+    def initialise(self, seed: int) -> None:
+        """PyTorch's default initialisation of the paper's layers, from ``seed``."""
+        rng = np.random.default_rng(seed)
+        w, cin = self.width, self.in_channels + self.dim
+
+        def uniform(shape, fan_in):
+            bound = 1.0 / math.sqrt(fan_in)
+            return rng.uniform(-bound, bound, size=shape)
+
+        shapes = self._shapes()
+        parts = [uniform(shapes[0], cin), uniform(shapes[1], cin),
+                 rng.uniform(0.0, 1.0, size=shapes[2]) / (w * w),
+                 uniform(shapes[3], w), uniform(shapes[4], w),
+                 uniform(shapes[5], w), uniform(shapes[6], w),
+                 uniform(shapes[7], self.projection), uniform(shapes[8], self.projection)]
+        self.set_flat(np.concatenate([np.ravel(p) for p in parts]))
+
+    def get_flat(self) -> np.ndarray:
+        """All parameters as one float64 vector (the order in the module docstring)."""
+        return self._flat.read(grads=False)
+
+    def set_flat(self, flat) -> None:
+        """Set every parameter from one vector of length :attr:`size`."""
+        flat = np.asarray(flat, dtype=np.float64).reshape(-1)
+        if flat.size != self.size:
+            raise TidalArgumentError(f"expected {self.size} parameters, got {flat.size}")
+        if not np.all(np.isfinite(flat)):
+            raise TidalArgumentError("parameters must be finite (got NaN or inf)")
+        self._flat.write(flat)
+
+    def grad_flat(self) -> np.ndarray:
+        """The parameters' gradients (``.grad``) in the order of :meth:`get_flat`."""
+        return self._flat.read(grads=True)
+
+    def clear_grads(self) -> None:
+        """Zero the parameters' gradients (one launch)."""
+        self._flat.clear_grads()
+
+    def split(self, flat=None) -> list[np.ndarray]:
+        """The parameter arrays ``[P, p, R, W, b, Q1, q1, Q2, q2]`` of ``flat`` (default: the
+        current parameters), float64, in the shapes of the module docstring.
+
+        Example:
+            >>> import tidal as td
+            >>> _ = td.init(arch="cpu", default_fp=td.f64)
+            >>> [a.shape for a in FNO(1, 2, width=3, layers=1, projection=4).split()][:3]
+            [(3, 2), (3,), (1, 2, 3, 3, 2)]
+        """
+        return self._flat.split(self.get_flat() if flat is None else flat)
+
+    def save(self, path) -> None:
+        """Save the parameters and the architecture to a ``.npz`` file."""
+        np.savez(path, params=self.get_flat(), arch=np.array(self._arch(), dtype=np.str_))
+
+    def load(self, path) -> None:
+        """Load parameters saved by :meth:`save`; the architecture must match."""
+        with np.load(Path(path)) as data:
+            arch = [str(a) for a in data["arch"].tolist()]
+            if arch != self._arch():
+                raise TidalArgumentError(f"checkpoint {path} holds an FNO {arch}; this one is "
+                                         f"{self._arch()}")
+            self.set_flat(data["params"])
+
+    def _arch(self) -> list[str]:
+        a = self.activation
+        name = a.name if isinstance(a, td.TidalFunction) else str(a)
+        return [str(v) for v in (self.dim, self.modes, self.width, self.layers,
+                                 self.in_channels, self.projection, name)]
+
+    # -- kernels -------------------------------------------------------------------------------
+    def _build(self) -> dict:
+        return _kernels(self)
+
+    # -- inputs --------------------------------------------------------------------------------
+    def check_inputs(self, inputs, name: str = "inputs") -> np.ndarray:
+        """``inputs`` as float64 ``(n, *grid, in_channels)``, or a TidalArgumentError.
+
+        A single field (no batch axis) is accepted too; with one channel the channel axis may
+        be left out: ``(n, S)`` in 1-D, ``(n, S1, S2)`` in 2-D.
+        """
+        arr = np.asarray(inputs, dtype=np.float64)
+        rank = self.dim + 2
+        if self.in_channels == 1 and arr.ndim == rank - 1:
+            arr = arr[..., None]
+        if arr.ndim == rank - 1:
+            arr = arr[None]
+        grid = "(n, S)" if self.dim == 1 else "(n, S1, S2)"
+        if arr.ndim != rank or arr.shape[-1] != self.in_channels or arr.shape[0] == 0:
+            raise TidalArgumentError(
+                f"{name} must have shape {grid[:-1]}, {self.in_channels}) (a batch of "
+                f"{self.dim}-D fields with {self.in_channels} channels), got "
+                f"{np.shape(inputs)}", hint=f"with one channel {grid} is accepted too")
+        self.check_grid(arr.shape[1:-1], name)
+        if not np.all(np.isfinite(arr)):
+            raise TidalArgumentError(f"{name} contain NaN or inf")
+        return arr
+
+    def check_grid(self, shape, name: str = "inputs") -> tuple[int, ...]:
+        """The grid shape, if the kept modes fit it; else a TidalArgumentError."""
+        shape = tuple(int(s) for s in shape)
+        if self.dim == 1:
+            (s,) = shape
+            if s < 2 or self.modes[0] > s // 2 + 1:
+                raise TidalArgumentError(f"{name}: a grid of {s} points has {s // 2 + 1} "
+                                         f"real-DFT modes, fewer than modes={self.modes[0]}",
+                                         hint="use a finer grid or fewer modes")
+        else:
+            s1, s2 = shape
+            m1, m2 = self.modes
+            if min(s1, s2) < 2 or 2 * m1 > s1 or m2 > s2 // 2 + 1:
+                raise TidalArgumentError(
+                    f"{name}: a {s1} x {s2} grid cannot keep modes ({m1}, {m2}): it needs "
+                    f"2 * modes1 <= S1 and modes2 <= S2 // 2 + 1", hint="use a finer grid or "
+                                                                        "fewer modes")
+        return shape
+
+    def check_outputs(self, outputs, n: int, grid: tuple, name: str = "outputs") -> np.ndarray:
+        """``outputs`` as float64 ``(n, *grid)``, or a TidalArgumentError."""
+        arr = np.asarray(outputs, dtype=np.float64)
+        if arr.shape == (n, *grid, 1):
+            arr = arr[..., 0]
+        if arr.shape != (n, *grid):
+            raise TidalArgumentError(f"{name} must have shape {(n, *grid)} (one field per "
+                                     f"input, on its grid), got {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            raise TidalArgumentError(f"{name} contain NaN or inf")
+        return arr
+
+    # -- evaluation ----------------------------------------------------------------------------
+    def batch(self, n: int, grid) -> "Batch":
+        """The evaluator of ``n`` fields on ``grid`` (kept; made once per ``(n, grid)``)."""
+        key = (int(n), tuple(grid))
+        hit = self._batches.get(key)
+        if hit is None:
+            if len(self._batches) >= 8:
+                self._batches.pop(next(iter(self._batches)))
+            hit = self._batches[key] = Batch(self, int(n), tuple(grid))
+        return hit
+
+    def predict(self, inputs, batch_size: int = 50) -> np.ndarray:
+        """The output fields, float64 ``(n, *grid)``, of input fields ``(n, *grid[, channels])``
+        (evaluated ``batch_size`` at a time).
+
+        Example:
+            >>> import numpy as np, tidal as td
+            >>> _ = td.init(arch="cpu", default_fp=td.f64)
+            >>> net = FNO(2, modes=(2, 3), width=4, layers=1, projection=5, dtype=td.f64)
+            >>> net.predict(np.ones((2, 8, 8))).shape
+            (2, 8, 8)
+        """
+        inputs = self.check_inputs(inputs)
+        batch_size = _deeponet._positive_int("batch_size", batch_size)
+        grid = inputs.shape[1:-1]
+        out = []
+        for lo in range(0, len(inputs), batch_size):
+            chunk = inputs[lo:lo + batch_size]
+            b = self.batch(len(chunk), grid)
+            b.load(chunk)
+            b.forward()
+            out.append(b.outputs())
+        return np.concatenate(out)
+
+    def vjp_input(self, inputs, cotangent, batch_size: int = 50) -> np.ndarray:
+        """The gradient of ``sum(cotangent * predict(inputs))`` with respect to ``inputs``
+        (same shape as ``inputs``, float64): the vector-Jacobian product of the network in its
+        input field, by the generated adjoint kernels.
+
+        Example:
+            >>> import numpy as np, tidal as td
+            >>> _ = td.init(arch="cpu", default_fp=td.f64)
+            >>> net = FNO(1, modes=3, width=4, layers=1, projection=5, dtype=td.f64)
+            >>> net.vjp_input(np.ones((2, 8)), np.ones((2, 8))).shape
+            (2, 8)
+        """
+        shape = np.shape(inputs)
+        arr = self.check_inputs(inputs)
+        grid = arr.shape[1:-1]
+        cot = self.check_outputs(np.reshape(cotangent, (len(arr), *grid)) if np.size(cotangent)
+                                 == len(arr) * math.prod(grid) else cotangent, len(arr), grid,
+                                 "cotangent")
+        batch_size = _deeponet._positive_int("batch_size", batch_size)
+        out = []
+        for lo in range(0, len(arr), batch_size):
+            b = self.batch(len(arr[lo:lo + batch_size]), grid)
+            b.load(arr[lo:lo + batch_size])
+            b.forward()
+            b.backward(output_cotangent=cot[lo:lo + batch_size])
+            out.append(b.input_gradient())
+        return np.concatenate(out).reshape(shape)
+
+
+def _tables(grid: tuple, modes: tuple, dim: int, store) -> dict:
+    """Cosine and sine tables of the truncated DFTs (float64 computed, stored in ``store``).
+
+    ``last_*``: the real DFT along the last axis (``S2``; ``S`` in 1-D), modes ``0..m2-1``,
+    forward with ``-sin``; ``ilast_*``: its inverse with the ``irfft`` weights (1 for the zero
+    and Nyquist modes, else 2) and the whole ``1 / (S1 S2)``. ``first_*`` / ``ifirst_*``: the
+    complex DFT along the first axis over the kept frequencies (1-D: one axis of length 1).
+    """
+    if dim == 1:
+        s1, s2 = 1, grid[0]
+        m2, freqs1 = modes[0], [0]
+    else:
+        s1, s2 = grid
+        m1, m2 = modes
+        freqs1 = list(range(m1)) + list(range(s1 - m1, s1))
+    k2 = np.arange(m2)[:, None]
+    a2 = 2.0 * np.pi * k2 * np.arange(s2)[None, :] / s2
+    weight = np.where((k2 == 0) | (2 * k2 == s2), 1.0, 2.0) / (s1 * s2)
+    a1 = 2.0 * np.pi * np.asarray(freqs1)[:, None] * np.arange(s1)[None, :] / s1
+    tables = {"last_cos": np.cos(a2), "last_sin": -np.sin(a2),
+              "ilast_cos": weight * np.cos(a2), "ilast_sin": weight * np.sin(a2),
+              "first_cos": np.cos(a1), "first_sin": -np.sin(a1),
+              "ifirst_cos": np.cos(a1), "ifirst_sin": np.sin(a1)}
+    out = {}
+    for name, t in tables.items():
+        arr = ti.ndarray(ti.f32 if store == np.float32 else ti.f64, shape=t.shape)
+        arr.from_numpy(np.ascontiguousarray(t, dtype=store))
+        out[name] = arr
+    return out
+
+
+def _grid_points(grid: tuple) -> np.ndarray:
+    axes = [np.linspace(0.0, 1.0, s) for s in grid]
+    mesh = np.meshgrid(*axes, indexing="ij")
+    return np.stack([m.reshape(-1) for m in mesh], axis=1)
+
+
+class Batch:
+    """Storage for ``n`` fields on one grid (ndarrays with gradients) and the launches of one
+    forward and one reverse pass of an :class:`FNO` over them.
+
+    ``forward()`` runs the network's kernels in order; ``backward(...)`` launches each of them
+    again in reverse order with its adjoint (:func:`tidal.launch_with_adjoint`), once the
+    cotangents of what it accumulates are complete. Parameter gradients accumulate into the
+    model's ``.grad`` (clear them first), the input gradient into :meth:`input_gradient`.
+
+    Example:
+        >>> import numpy as np, tidal as td
+        >>> _ = td.init(arch="cpu", default_fp=td.f64)
+        >>> net = FNO(1, modes=3, width=4, layers=1, projection=5, dtype=td.f64)
+        >>> b = net.batch(2, (8,))
+        >>> b.load(np.zeros((2, 8))); b.forward(); b.outputs().shape
+        (2, 8)
+    """
+
+    def __init__(self, model: FNO, n: int, grid: tuple):
+        self.model, self.n, self.grid = model, n, model.check_grid(grid)
+        self.points = math.prod(self.grid)
+        real, w = model.dtype, model.width
+        s1 = 1 if model.dim == 1 else self.grid[0]
+        m2 = model.modes[-1]
+        K = model.n_modes
+
+        def nd(*shape):
+            return ti.ndarray(real, shape=shape, needs_grad=True)
+
+        L = model.layers
+        self.a = nd(n, self.points, model.in_channels)
+        self.pre = [nd(n, self.points, w) for _ in range(L)]
+        self.v = [nd(n, self.points, w) for _ in range(L - 1)]
+        self.v = [nd(n, self.points, w)] + self.v + [self.pre[-1]]  # v[L] is the last pre
+        self.z = [nd(n, s1, m2, w, 2) for _ in range(L)]
+        self.x = [nd(n, K, w, 2) for _ in range(L)]
+        self.y = [nd(n, K, w, 2) for _ in range(L)]
+        self.zi = [nd(n, s1, m2, w, 2) for _ in range(L)]
+        self.hidden = nd(n, self.points, model.projection)
+        self.out = nd(n, self.points)
+        self.targets = ti.ndarray(real, shape=(n, self.points))
+        self.errors = nd(n)
+        self.t = _tables(self.grid, model.modes, model.dim, model._store)
+        gridpts = ti.ndarray(real, shape=(self.points, model.dim))
+        gridpts.from_numpy(_grid_points(self.grid).astype(model._store))
+        self.gridpts = gridpts
+        self._zeroed = [self.out, self.errors, self.hidden] + self.v[:-1] + self.z + self.x \
+            + self.y + self.zi + self.pre
+        self._launches = self._plan()
+
+    def _plan(self) -> list:
+        """The forward launches, in order: ``(kernel, args, linear)``; the adjoint of a linear
+        launch needs no primal value of its own (it runs as ``kernel.grad``), a nonlinear one
+        recomputes its values (:func:`tidal.launch_with_adjoint`)."""
+        k, t, m = self.model.kernels, self.t, self.model
+        plan = [(k["lift"], (self.a, self.gridpts, self.v[0]), True)]
+        for layer in range(m.layers):
+            v, z, x, y, zi, pre = (self.v[layer], self.z[layer], self.x[layer], self.y[layer],
+                                   self.zi[layer], self.pre[layer])
+            plan += [
+                (k["dft_last"], (v, t["last_cos"], t["last_sin"], z), True),
+                (k["dft_first"], (z, t["first_cos"], t["first_sin"], x), True),
+                (k["mix"], (x, y, layer), True),
+                (k["idft_first"], (y, t["ifirst_cos"], t["ifirst_sin"], zi), True),
+                (k["idft_last"], (zi, t["ilast_cos"], t["ilast_sin"], pre), True),
+                (k["linear"], (v, pre, layer), True),
+            ]
+            if layer < m.layers - 1:
+                plan.append((k["activate"], (pre, self.v[layer + 1]), False))
+        plan.append((k["hidden_layer"], (self.v[-1], self.hidden), True))
+        plan.append((k["project"], (self.hidden, self.out), False))
+        return plan
+
+    def load(self, inputs, targets=None) -> None:
+        """Copy ``n`` checked input fields (``(n, *grid, channels)``) and, optionally, target
+        fields (``(n, *grid)``) into the batch."""
+        self.a.from_numpy(np.ascontiguousarray(inputs.reshape(self.n, self.points, -1),
+                                               dtype=self.model._store))
+        if targets is not None:
+            self.targets.from_numpy(np.ascontiguousarray(targets.reshape(self.n, self.points),
+                                                         dtype=self.model._store))
+
+    def zero(self) -> None:
+        """Zero every intermediate and every gradient of the batch's storage."""
+        for arr in self._zeroed:
+            arr.fill(0)
+            arr.grad.fill(0)
+        self.a.grad.fill(0)
+
+    def forward(self) -> None:
+        """Zero the storage, then the network (outputs in :meth:`outputs`)."""
+        self.zero()
+        for kernel, args, _ in self._launches:
+            kernel(*args)
+
+    def squared_errors(self) -> np.ndarray:
+        """After :meth:`forward`: each field's sum of squared errors against the targets."""
+        self.model.kernels["squared_errors"](self.out, self.targets, self.errors)
+        return self.errors.to_numpy().astype(np.float64)
+
+    def backward(self, error_seeds=None, output_cotangent=None) -> None:
+        """After :meth:`forward` (and :meth:`squared_errors` with ``error_seeds``): the adjoint
+        pass, from the cotangents of the per-field squared errors or of the outputs."""
+        if error_seeds is not None:
+            self.errors.grad.from_numpy(np.ascontiguousarray(error_seeds,
+                                                             dtype=self.model._store))
+            td.launch_with_adjoint(self.model.kernels["squared_errors"], self.out, self.targets,
+                                   self.errors)
+        else:
+            cot = np.asarray(output_cotangent, dtype=np.float64).reshape(self.n, self.points)
+            self.out.grad.from_numpy(np.ascontiguousarray(cot, dtype=self.model._store))
+        for kernel, args, linear in reversed(self._launches):
+            if linear:
+                kernel.grad(*args)
+            else:
+                td.launch_with_adjoint(kernel, *args)
+
+    def outputs(self) -> np.ndarray:
+        """The output fields, float64 ``(n, *grid)``."""
+        return self.out.to_numpy().astype(np.float64).reshape(self.n, *self.grid)
+
+    def input_gradient(self) -> np.ndarray:
+        """After :meth:`backward`: the gradient in the input fields, ``(n, *grid, channels)``."""
+        return self.a.grad.to_numpy().astype(np.float64).reshape(self.n, *self.grid, -1)
+
+
+def _kernels(model: FNO) -> dict:
+    """The network's tidal kernels (closures over its parameter fields)."""
+    P, pb, R, W, Wb, Q1, q1b, Q2, q2b = model.fields
+    real, w, act = model.dtype, model.width, model.act
+    cin, dim, hidden = model.in_channels, model.dim, model.projection
+    m2 = model.modes[-1]
+    nd1 = ti.types.ndarray(dtype=real, ndim=1)
+    nd2 = ti.types.ndarray(dtype=real, ndim=2)
+    nd3 = ti.types.ndarray(dtype=real, ndim=3)
+    nd4 = ti.types.ndarray(dtype=real, ndim=4)
+    nd5 = ti.types.ndarray(dtype=real, ndim=5)
+
+    @td.kernel
+    def lift(a: nd3, grid: nd2, v: nd3):
+        for b, x in ti.ndrange(a.shape[0], a.shape[1]):
+            for c in range(w):
+                s = pb[c]
+                for i in ti.static(range(cin)):
+                    s += P[c, i] * a[b, x, i]
+                for d in ti.static(range(dim)):
+                    s += P[c, cin + d] * grid[x, d]
+                v[b, x, c] += s
+
+    @td.kernel
+    def dft_last(v: nd3, cos_t: nd2, sin_t: nd2, z: nd5):
+        for b, c in ti.ndrange(v.shape[0], w):
+            for i1 in range(z.shape[1]):
+                for k in range(z.shape[2]):
+                    re = cos_t[k, 0] * v[b, i1 * cos_t.shape[1], c]
+                    im = sin_t[k, 0] * v[b, i1 * cos_t.shape[1], c]
+                    for i2 in range(1, cos_t.shape[1]):
+                        u = v[b, i1 * cos_t.shape[1] + i2, c]
+                        re += u * cos_t[k, i2]
+                        im += u * sin_t[k, i2]
+                    z[b, i1, k, c, 0] += re
+                    z[b, i1, k, c, 1] += im
+
+    @td.kernel
+    def dft_first(z: nd5, cos_t: nd2, sin_t: nd2, xh: nd4):
+        for b, c in ti.ndrange(z.shape[0], w):
+            for k1 in range(cos_t.shape[0]):
+                for k2 in range(z.shape[2]):
+                    re = z[b, 0, k2, c, 0] * cos_t[k1, 0] - z[b, 0, k2, c, 1] * sin_t[k1, 0]
+                    im = z[b, 0, k2, c, 0] * sin_t[k1, 0] + z[b, 0, k2, c, 1] * cos_t[k1, 0]
+                    for i1 in range(1, z.shape[1]):
+                        zr = z[b, i1, k2, c, 0]
+                        zi = z[b, i1, k2, c, 1]
+                        re += zr * cos_t[k1, i1] - zi * sin_t[k1, i1]
+                        im += zr * sin_t[k1, i1] + zi * cos_t[k1, i1]
+                    xh[b, k1 * m2 + k2, c, 0] += re
+                    xh[b, k1 * m2 + k2, c, 1] += im
+
+    @td.kernel
+    def mix(xh: nd4, y: nd4, layer: ti.i32):
+        for k in range(xh.shape[1]):
+            for b in range(xh.shape[0]):
+                for o in range(w):
+                    re = xh[b, k, 0, 0] * R[layer, k, o, 0, 0] \
+                        - xh[b, k, 0, 1] * R[layer, k, o, 0, 1]
+                    im = xh[b, k, 0, 0] * R[layer, k, o, 0, 1] \
+                        + xh[b, k, 0, 1] * R[layer, k, o, 0, 0]
+                    for c in range(1, w):
+                        xr = xh[b, k, c, 0]
+                        xi = xh[b, k, c, 1]
+                        wr = R[layer, k, o, c, 0]
+                        wi = R[layer, k, o, c, 1]
+                        re += xr * wr - xi * wi
+                        im += xr * wi + xi * wr
+                    y[b, k, o, 0] += re
+                    y[b, k, o, 1] += im
+
+    @td.kernel
+    def idft_first(y: nd4, cos_t: nd2, sin_t: nd2, zi: nd5):
+        for b, o in ti.ndrange(y.shape[0], w):
+            for i1 in range(zi.shape[1]):
+                for k2 in range(zi.shape[2]):
+                    re = y[b, k2, o, 0] * cos_t[0, i1] - y[b, k2, o, 1] * sin_t[0, i1]
+                    im = y[b, k2, o, 0] * sin_t[0, i1] + y[b, k2, o, 1] * cos_t[0, i1]
+                    for k1 in range(1, cos_t.shape[0]):
+                        yr = y[b, k1 * m2 + k2, o, 0]
+                        yi = y[b, k1 * m2 + k2, o, 1]
+                        re += yr * cos_t[k1, i1] - yi * sin_t[k1, i1]
+                        im += yr * sin_t[k1, i1] + yi * cos_t[k1, i1]
+                    zi[b, i1, k2, o, 0] += re
+                    zi[b, i1, k2, o, 1] += im
+
+    @td.kernel
+    def idft_last(zi: nd5, cos_t: nd2, sin_t: nd2, spec: nd3):
+        for b, o in ti.ndrange(zi.shape[0], w):
+            for i1 in range(zi.shape[1]):
+                for i2 in range(cos_t.shape[1]):
+                    s = zi[b, i1, 0, o, 0] * cos_t[0, i2] - zi[b, i1, 0, o, 1] * sin_t[0, i2]
+                    for k in range(1, zi.shape[2]):
+                        s += zi[b, i1, k, o, 0] * cos_t[k, i2] - zi[b, i1, k, o, 1] * sin_t[k, i2]
+                    spec[b, i1 * cos_t.shape[1] + i2, o] += s
+
+    @td.kernel
+    def linear(v: nd3, pre: nd3, layer: ti.i32):
+        for b, x in ti.ndrange(v.shape[0], v.shape[1]):
+            u = ti.Vector.zero(real, w)
+            for c in range(w):
+                u[c] = v[b, x, c]
+            for o in range(w):
+                s = Wb[layer, o] + W[layer, o, 0] * u[0]
+                for c in range(1, w):
+                    s += W[layer, o, c] * u[c]
+                pre[b, x, o] += s
+
+    @td.kernel
+    def activate(pre: nd3, v: nd3):
+        for b, x in ti.ndrange(pre.shape[0], pre.shape[1]):
+            for c in range(w):
+                v[b, x, c] += act(pre[b, x, c])
+
+    @td.kernel
+    def hidden_layer(v: nd3, h: nd3):
+        for b, x in ti.ndrange(v.shape[0], v.shape[1]):
+            u = ti.Vector.zero(real, w)
+            for c in range(w):
+                u[c] = v[b, x, c]
+            for j in range(hidden):
+                s = q1b[j] + Q1[j, 0] * u[0]
+                for c in range(1, w):
+                    s += Q1[j, c] * u[c]
+                h[b, x, j] += s
+
+    @td.kernel
+    def project(h: nd3, out: nd2):
+        for b, x in ti.ndrange(h.shape[0], h.shape[1]):
+            s = q2b[None]
+            for j in range(hidden):
+                s += Q2[j] * act(h[b, x, j])
+            out[b, x] += s
+
+    @td.kernel
+    def squared_errors(out: nd2, targets: nd2, errors: nd1):
+        for b in range(out.shape[0]):
+            e0 = out[b, 0] - targets[b, 0]
+            s = e0 * e0
+            for x in range(1, out.shape[1]):
+                e = out[b, x] - targets[b, x]
+                s += e * e
+            errors[b] += s
+
+    return {"lift": lift, "dft_last": dft_last, "dft_first": dft_first, "mix": mix,
+            "idft_first": idft_first, "idft_last": idft_last,
+            "linear": linear, "activate": activate, "hidden_layer": hidden_layer,
+            "project": project, "squared_errors": squared_errors}
+
+
+__all__ = ["FNO", "FNO_ACTIVATIONS", "Batch", "gelu"]
