@@ -8,7 +8,10 @@ five members) provides:
 * ``observe(data, weights)``: binds observations, returns how many values were observed;
 * ``loss_grad(names)``: the weighted sum of squared residuals ``L = sum w r^2`` and its
   gradient with respect to each name (one forward and one adjoint run);
-* ``loss_grad_hvp(names, vectors)``: the same and the Hessian of ``L`` applied to ``vectors``.
+* ``loss_grad_hvp(names, vectors)``: the same and the Hessian of ``L`` applied to ``vectors``;
+  None for a model that gives gradients only (a trained operator network,
+  :class:`tidal.surrogates.OperatorModel`): it is fitted by the first-order methods, without
+  the uncertainty.
 
 What :func:`fit` guarantees: the model is left at the best parameters found; a trial step at
 which the simulation returns a non-finite loss or gradient is a failed step (the optimiser is
@@ -171,6 +174,15 @@ def fit(model, data, params=None, *, method: str = "L-BFGS-B", bounds: dict | No
     if noise is not None and not _positive_number(noise):
         raise TidalArgumentError(f"noise is the observations' standard deviation: a positive "
                                  f"number, got {noise!r}")
+    has_hessian = callable(getattr(model, "loss_grad_hvp", None))
+    if not has_hessian and method in ("Newton-CG", "trust-krylov"):
+        raise TidalArgumentError(f"{method} needs Hessian-vector products, which "
+                                 f"{type(model).__name__} does not give",
+                                 hint='use method="L-BFGS-B" (the default) or "adam"')
+    if not has_hessian and uncertainty:
+        raise TidalArgumentError(f"the uncertainty needs Hessian-vector products, which "
+                                 f"{type(model).__name__} does not give",
+                                 hint="leave uncertainty unset (or False)")
     observed = model.observe(data, weights)
     layout = _Layout(model, names, log_names)
     start = np.concatenate([np.ravel(model.get(n)) for n in names])
@@ -194,7 +206,7 @@ def fit(model, data, params=None, *, method: str = "L-BFGS-B", bounds: dict | No
     state.evaluations += 1
     covariance = np.full((len(values), len(values)), np.nan)
     if uncertainty is None:
-        uncertainty = len(values) <= UNCERTAINTY_LIMIT
+        uncertainty = has_hessian and len(values) <= UNCERTAINTY_LIMIT
     if uncertainty and len(values):
         hessian = _hessian(model, layout, state)
         dof = observed - len(values)

@@ -15,13 +15,21 @@ from tidal.surrogates.data import (
 )
 from tidal.surrogates.deeponet import DeepONet, relu
 from tidal.surrogates.diffusion_reaction import diffusion_reaction_sample, solve_diffusion_reaction
+from tidal.surrogates.fitting import OperatorModel
 from tidal.surrogates.fno import FNO, gelu
 from tidal.surrogates.grf import grf_1d, grf_2d, grf_rbf, threshold
 from tidal.surrogates.integral import antiderivative, antiderivative_sample
+from tidal.surrogates.physics_informed import (
+    PhysicsInformed,
+    PointCondition,
+    diffusion_reaction_points,
+    diffusion_reaction_residual,
+    diffusion_reaction_sources,
+)
 from tidal.surrogates.supervised import Supervised
 
-__all__ = ["KINDS", "Dataset", "DeepONet", "Kind", "Supervised", "antiderivative",
-           "antiderivative_sample", "burgers_sample", "darcy_matrix", "darcy_sample",
-           "diffusion_reaction_sample", "FNO", "gelu", "generate", "grf_1d", "grf_2d", "grf_rbf",
-           "load_dataset", "relu", "sample_rng", "save_dataset", "solve_burgers", "solve_darcy",
-           "solve_diffusion_reaction", "threshold"]
+__all__ = ["FNO", "KINDS", "Dataset", "DeepONet", "Kind", "OperatorModel", "Supervised",
+           "antiderivative", "antiderivative_sample", "burgers_sample", "darcy_matrix",
+           "darcy_sample", "diffusion_reaction_sample", "gelu", "generate", "grf_1d", "grf_2d",
+           "grf_rbf", "load_dataset", "relu", "sample_rng", "save_dataset", "solve_burgers",
+           "solve_darcy", "solve_diffusion_reaction", "threshold"]

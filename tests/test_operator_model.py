@@ -1,0 +1,76 @@
+"""OperatorModel: a trained operator network as a model td.fit fits through. The loss and its
+gradient are checked against the network's own predictions and central differences in float64;
+td.fit through it is checked to reproduce observations made by the network itself."""
+
+import numpy as np
+import pytest
+
+import tidal as td
+from tidal.surrogates import FNO, OperatorModel
+
+
+@pytest.fixture(scope="module")
+def net():
+    td.init(arch="cpu", default_fp=td.f64)
+    return FNO(1, modes=4, width=6, layers=2, projection=8, seed=3, dtype=td.f64)
+
+
+def _field(seed, n=16):
+    x = np.arange(n) / n
+    rng = np.random.default_rng(seed)
+    return sum(rng.normal() / k * np.sin(2 * np.pi * k * x + rng.uniform(0, 6)) for k in (1, 2, 3))
+
+
+def test_loss_and_gradient_equal_the_network_and_central_differences(net):
+    model = OperatorModel(net, _field(0), name="u0")
+    data = np.full(16, np.nan)
+    data[::3] = np.linspace(-0.5, 0.5, 6)
+    weights = np.linspace(1.0, 2.0, 16)
+    assert model.observe(data, weights) == 6
+    loss, (grad,) = model.loss_grad(["u0"])
+    seen = np.isfinite(data)
+    pred = net.predict(_field(0)[None])[0]
+    assert loss == pytest.approx(np.sum(weights[seen] * (pred[seen] - data[seen]) ** 2),
+                                 rel=1e-13)
+    for k in range(3):
+        d = np.random.default_rng(10 + k).normal(size=16)
+        h = 1e-5
+
+        def at(t, d=d):
+            model.set("u0", _field(0) + t * d)
+            return model.loss_grad(["u0"])[0]
+        fd = (at(h) - at(-h)) / (2 * h)
+        model.set("u0", _field(0))
+        assert grad @ d == pytest.approx(fd, rel=1e-6, abs=1e-10)
+
+
+def test_td_fit_through_the_network_reproduces_its_own_observations(net):
+    truth = _field(1)
+    data = np.full(16, np.nan)
+    data[::2] = net.predict(truth[None])[0][::2]
+    model = OperatorModel(net, np.zeros(16), name="u0")
+    model.observe(data)
+    start, _ = model.loss_grad(["u0"])
+    result = td.fit(model, data, params=["u0"], max_iter=300, progress=False)
+    assert result.loss < 1e-8 * start
+    np.testing.assert_allclose(model.predict()[::2], data[::2], atol=1e-5)
+    np.testing.assert_array_equal(result.values["u0"], model.get("u0"))
+    assert np.all(np.isnan(result.stderr["u0"]))  # no Hessian: no uncertainty
+
+
+def test_bad_input_is_refused(net):
+    with pytest.raises(td.TidalArgumentError, match="predict"):
+        OperatorModel(object(), np.zeros(16))
+    model = OperatorModel(net, np.zeros(16), name="u0")
+    with pytest.raises(td.TidalArgumentError, match="shape"):
+        model.observe(np.zeros(8))
+    with pytest.raises(td.TidalArgumentError, match="'u0', not 'a'"):
+        model.get("a")
+    with pytest.raises(td.TidalArgumentError, match="shape"):
+        model.set("u0", np.zeros(8))
+    with pytest.raises(td.TidalArgumentError, match="finite"):
+        model.set("u0", np.full(16, np.nan))
+    data = np.zeros(16)
+    for kw in ({"method": "Newton-CG"}, {"uncertainty": True}):
+        with pytest.raises(td.TidalArgumentError, match="Hessian-vector products"):
+            td.fit(model, data, params=["u0"], progress=False, **kw)
