@@ -175,3 +175,30 @@ def test_float32_agrees_with_float64(nets):
     cot = np.ones(a.shape[:-1])
     np.testing.assert_allclose(net32.vjp_input(a, cot), net64.vjp_input(a, cot), rtol=0,
                                atol=1e-4)
+
+
+def _example(name):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "examples" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"example_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name, options", [
+    ("fno_darcy", ["--s", "16", "--modes", "4", "--train", "16", "--test", "4"]),
+    ("fno_burgers", ["--n", "64", "--modes", "8", "--train", "16", "--test", "4"]),
+])
+def test_examples_small(tmp_path, capsys, name, options):
+    module = _example(name)
+    args = module.parse_args(options + ["--epochs", "2", "--batch", "4", "--width", "8",
+                                        "--layers", "2", "--lr", "1e-2", "--precision", "f64",
+                                        "--data", str(tmp_path), "--out", str(tmp_path)])
+    result = module.run(args)
+    printed = capsys.readouterr().out
+    error = float(printed.split("test relative L2 ")[-1].split()[0])
+    assert np.isfinite(error) and error < result["untrained_l2"]
+    assert (tmp_path / f"{name}.png").exists() and any(tmp_path.glob(f"{name.split('_')[1]}_*"))

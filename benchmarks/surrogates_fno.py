@@ -1,0 +1,202 @@
+"""FNO on Darcy flow: tidal against the same network in plain PyTorch, in one run.
+
+For each grid (16 x 16 and 32 x 32 by default) the script generates (or loads from the data
+directory) 1,000 training and 100 test pairs with tidal's own Darcy generator, normalises the
+coefficient pointwise and scales the solution by one constant (the relative L2 loss does not
+see that scale), and trains:
+
+* tidal: :class:`tidal.surrogates.FNO` (float32) through :class:`tidal.surrogates.Supervised`
+  (relative L2, batches of 20) and :class:`tidal.solvers.Trainer` (Adam);
+* PyTorch: the paper's architecture written here with ``torch.fft.rfft2``/``irfft2``, the
+  parameters copied from tidal's initial flat vector, the same batch order (the permutation
+  Supervised draws from ``(seed, epoch)``), the same loss, ``torch.optim.Adam`` with the same
+  step decay (halve every 100 epochs), the same number of epochs.
+
+It prints, per problem, the test relative L2 of both, the training time per epoch of both (kernel
+compilation and PyTorch's first step excluded: each side runs one warm-up step first) and the
+ratios tidal / PyTorch. Both sides use the same number of CPU threads (Taichi's
+``cpu_max_num_threads`` and ``torch.set_num_threads``).
+
+Usage: ``python benchmarks/surrogates_fno.py [--epochs 5] [--sizes 16 32] [--data DIR]``.
+"""
+
+import argparse
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import tidal as td
+from tidal.solvers import StepDecay, Trainer
+from tidal.surrogates import FNO, Supervised, generate, load_dataset
+
+N_TRAIN, N_TEST, BATCH, WIDTH, LAYERS = 1000, 100, 20, 32, 4
+MODES = {16: 8, 32: 12}
+
+
+def darcy(s: int, data_dir: Path):
+    """Train and test inputs (pointwise normalised) and outputs (scaled), float64."""
+    path = data_dir / f"darcy_s{s}_n{N_TRAIN + N_TEST}_seed0.npz"
+    if path.exists():
+        data = load_dataset(path, kind="darcy")
+    else:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        data = generate("darcy", N_TRAIN + N_TEST, seed=0, s=s, path=path)
+    a, u = data.inputs, data.outputs
+    mean, std = a[:N_TRAIN].mean(axis=0), a[:N_TRAIN].std(axis=0) + 1e-5
+    a = (a - mean) / std
+    u = u / u[:N_TRAIN].std()
+    return a[:N_TRAIN], u[:N_TRAIN], a[N_TRAIN:], u[N_TRAIN:]
+
+
+# -- PyTorch -------------------------------------------------------------------------------------
+
+
+def gelu(x):
+    return torch.nn.functional.gelu(x, approximate="tanh")
+
+
+class TorchFNO(torch.nn.Module):
+    """The paper's FNO2d (fourier_2d.py) with tidal's parameters ``net.split(flat)``."""
+
+    def __init__(self, net: FNO, flat):
+        super().__init__()
+        P, pb, R, W, Wb, Q1, q1b, Q2, q2b = [torch.tensor(x, dtype=torch.float32)
+                                              for x in net.split(flat)]
+        m1, m2 = net.modes
+        self.m1, self.m2, self.layers = m1, m2, net.layers
+        prm = torch.nn.Parameter
+        self.P, self.pb = prm(P), prm(pb)
+        # R[l, k1 * m2 + k2, o, c] -> weights (in, out, k1, k2), the first m1 rows of k1 the
+        # low frequencies (weights1), the others the high ones (weights2)
+        Rc = torch.complex(R[..., 0], R[..., 1]).reshape(net.layers, 2 * m1, m2, net.width,
+                                                          net.width).permute(0, 4, 3, 1, 2)
+        self.w1 = prm(Rc[:, :, :, :m1].contiguous())
+        self.w2 = prm(Rc[:, :, :, m1:].contiguous())
+        self.W, self.Wb = prm(W), prm(Wb)
+        self.Q1, self.q1b, self.Q2, self.q2b = prm(Q1), prm(q1b), prm(Q2), prm(q2b)
+
+    def forward(self, a):                                  # a: (B, S1, S2)
+        B, s1, s2 = a.shape
+        gx = torch.linspace(0, 1, s1).reshape(1, s1, 1, 1).expand(B, s1, s2, 1)
+        gy = torch.linspace(0, 1, s2).reshape(1, 1, s2, 1).expand(B, s1, s2, 1)
+        x = torch.cat([a[..., None], gx, gy], dim=-1) @ self.P.T + self.pb
+        x = x.permute(0, 3, 1, 2)                           # (B, C, S1, S2)
+        m1, m2 = self.m1, self.m2
+        for layer in range(self.layers):
+            xf = torch.fft.rfft2(x)
+            out = torch.zeros(B, x.shape[1], s1, s2 // 2 + 1, dtype=torch.cfloat)
+            out[:, :, :m1, :m2] = torch.einsum("bixy,ioxy->boxy", xf[:, :, :m1, :m2],
+                                               self.w1[layer])
+            out[:, :, -m1:, :m2] = torch.einsum("bixy,ioxy->boxy", xf[:, :, -m1:, :m2],
+                                                self.w2[layer])
+            x1 = torch.fft.irfft2(out, s=(s1, s2))
+            x2 = torch.einsum("oc,bcxy->boxy", self.W[layer], x) + self.Wb[layer][:, None, None]
+            x = x1 + x2
+            if layer < self.layers - 1:
+                x = gelu(x)
+        x = x.permute(0, 2, 3, 1)
+        return gelu(x @ self.Q1.T + self.q1b) @ self.Q2 + self.q2b
+
+
+def relative_l2(pred, y):
+    B = pred.shape[0]
+    return torch.mean(torch.linalg.norm((pred - y).reshape(B, -1), dim=1)
+                      / torch.linalg.norm(y.reshape(B, -1), dim=1))
+
+
+def batch_order(epoch: int, seed: int = 0) -> np.ndarray:
+    """Supervised's permutation of the training set for ``epoch``."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, epoch]))
+    return rng.permutation(N_TRAIN)
+
+
+def train_torch(net: FNO, flat, a, u, at, ut, epochs: int, lr: float):
+    model = TorchFNO(net, flat)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=100, gamma=0.5)
+    a, u = torch.tensor(a, dtype=torch.float32), torch.tensor(u, dtype=torch.float32)
+    relative_l2(model(a[:BATCH]), u[:BATCH]).backward()    # warm-up (not timed, no step)
+    opt.zero_grad()
+    start = time.perf_counter()
+    for epoch in range(epochs):
+        order = torch.tensor(batch_order(epoch))
+        for lo in range(0, N_TRAIN, BATCH):
+            idx = order[lo:lo + BATCH]
+            opt.zero_grad()
+            relative_l2(model(a[idx]), u[idx]).backward()
+            opt.step()
+        sched.step()
+    per_epoch = (time.perf_counter() - start) / epochs
+    with torch.no_grad():
+        pred = model(torch.tensor(at, dtype=torch.float32)).numpy().astype(np.float64)
+    return test_error(pred, ut), per_epoch
+
+
+def test_error(pred, ut) -> float:
+    n = len(ut)
+    return float(np.mean(np.linalg.norm((pred - ut).reshape(n, -1), axis=1)
+                         / np.linalg.norm(ut.reshape(n, -1), axis=1)))
+
+
+# -- tidal ---------------------------------------------------------------------------------------
+
+
+def train_tidal(net: FNO, a, u, at, ut, epochs: int, lr: float):
+    steps_per_epoch = math.ceil(N_TRAIN / BATCH)
+    warm = Supervised(net, a[:BATCH], outputs=u[:BATCH], loss="relative_l2")
+    start = time.perf_counter()
+    warm.value_and_grad(net.get_flat())                     # compiles every kernel
+    compile_s = time.perf_counter() - start
+    data = Supervised(net, a, outputs=u, loss="relative_l2", batch_size=BATCH, seed=0)
+    trainer = Trainer(data, net.get_flat(), progress=False, keep_best=False,
+                      log_every=steps_per_epoch)
+    start = time.perf_counter()
+    trainer.adam(epochs * steps_per_epoch, lr=lr,
+                 schedule=StepDecay(every=100 * steps_per_epoch, factor=0.5))
+    per_epoch = (time.perf_counter() - start) / epochs
+    net.set_flat(trainer.params)
+    return test_error(net.predict(at), ut), per_epoch, compile_s
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[16, 32])
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--data", type=Path,
+                        default=Path(os.environ.get("TIDAL_DATA",
+                                                    Path.home() / ".cache/tidal/data")))
+    args = parser.parse_args()
+    td.init(arch="cpu", default_fp=td.f32)
+    import taichi as ti
+
+    threads = ti.lang.impl.current_cfg().cpu_max_num_threads
+    torch.set_num_threads(threads)
+    print(f"threads: Taichi {threads}, PyTorch {torch.get_num_threads()}; float32; "
+          f"{args.epochs} epochs of {N_TRAIN} samples in batches of {BATCH}; width {WIDTH}, "
+          f"{LAYERS} layers, Adam lr {args.lr} halved every 100 epochs")
+    rows = []
+    for s in args.sizes:
+        a, u, at, ut = darcy(s, args.data)
+        net = FNO(2, MODES.get(s, 12), width=WIDTH, layers=LAYERS, seed=0, dtype=td.f32)
+        flat0 = net.get_flat()
+        err_t, epoch_t, compile_s = train_tidal(net, a, u, at, ut, args.epochs, args.lr)
+        err_p, epoch_p = train_torch(net, flat0, a, u, at, ut, args.epochs, args.lr)
+        rows.append((s, err_t, err_p, epoch_t, epoch_p))
+        print(f"darcy {s}x{s} (modes {MODES.get(s, 12)}): test relative L2 tidal {err_t:.4f} "
+              f"PyTorch {err_p:.4f} (ratio {err_t / err_p:.3f}); s/epoch tidal {epoch_t:.2f} "
+              f"PyTorch {epoch_p:.2f} (ratio {epoch_t / epoch_p:.2f}); tidal compile "
+              f"{compile_s:.1f} s", flush=True)
+    print("\n| grid | rel. L2 tidal | rel. L2 PyTorch | ratio | s/epoch tidal | s/epoch PyTorch "
+          "| ratio |\n|---|---|---|---|---|---|---|")
+    for s, et, ep, tt, tp in rows:
+        print(f"| {s}x{s} | {et:.4f} | {ep:.4f} | {et / ep:.3f} | {tt:.2f} | {tp:.2f} | "
+              f"{tt / tp:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
