@@ -59,7 +59,7 @@ def test_td_fit_through_the_network_reproduces_its_own_observations(net):
 
 
 def test_bad_input_is_refused(net):
-    with pytest.raises(td.TidalArgumentError, match="predict"):
+    with pytest.raises(td.TidalArgumentError, match="FNO"):
         OperatorModel(object(), np.zeros(16))
     model = OperatorModel(net, np.zeros(16), name="u0")
     with pytest.raises(td.TidalArgumentError, match="shape"):

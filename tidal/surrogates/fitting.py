@@ -1,16 +1,15 @@
 """A trained neural operator as a model :func:`tidal.fit` can fit through.
 
-:class:`OperatorModel` wraps an operator network (an :class:`~tidal.surrogates.FNO`, or any
-object with ``predict(inputs)`` and ``vjp_input(inputs, cotangent)``) so that its input field is
-a named parameter and its output field the observed quantity: ``td.fit(OperatorModel(fno,
+:class:`OperatorModel` wraps an :class:`~tidal.surrogates.FNO` so that its input field is a
+named parameter and its output field the observed quantity: ``td.fit(OperatorModel(fno,
 u0), data, params=["input"])`` recovers an input from sparse observations of the output, the
 same call that fits a simulator's initial state through the simulator (``td.fit(Burgers1D(...),
 data, params=["u0"])``). That is the "surrogate in the loop": one evaluation is one forward and
 one adjoint pass of the network instead of a whole simulation and its adjoint.
 
 Guarantees: the loss is ``sum w (G(input) - data)^2`` over observed values (NaN in ``data``
-marks a value that was not observed), and its gradient is exact for the network (the generated
-adjoint kernels, no finite differences); bad names and shapes raise
+marks a value that was not observed), and its gradient is exact for the network (one forward
+pass and the generated adjoint kernels, no finite differences); bad names and shapes raise
 :class:`tidal.TidalArgumentError`. Hessian-vector products are not provided
 (``loss_grad_hvp`` is None): :func:`tidal.fit` fits it with ``"L-BFGS-B"`` or ``"adam"`` and
 reports no uncertainty.
@@ -19,14 +18,14 @@ reports no uncertainty.
 import numpy as np
 
 from tidal.dsl.errors import TidalArgumentError
+from tidal.surrogates import fno as _fno
 
 
 class OperatorModel:
-    """An operator network with its input field as the one parameter, for :func:`tidal.fit`.
+    """A trained FNO with its input field as the one parameter, for :func:`tidal.fit`.
 
     Args:
-        network: the trained operator: ``predict(inputs)`` and ``vjp_input(inputs,
-            cotangent)`` on a batch of fields (an :class:`~tidal.surrogates.FNO`).
+        network: the trained :class:`~tidal.surrogates.FNO`.
         initial: the starting input field (one field, without the batch axis).
         name: the parameter's name (default ``"input"``).
 
@@ -50,11 +49,9 @@ class OperatorModel:
     """
 
     def __init__(self, network, initial, name: str = "input"):
-        for member in ("predict", "vjp_input"):
-            if not callable(getattr(network, member, None)):
-                raise TidalArgumentError(
-                    f"network must have a {member}() method (an operator network such as "
-                    f"tidal.surrogates.FNO), got {type(network).__name__}")
+        if not isinstance(network, _fno.FNO):
+            raise TidalArgumentError(f"network must be a tidal.surrogates.FNO, got "
+                                     f"{type(network).__name__}")
         if not isinstance(name, str) or not name:
             raise TidalArgumentError(f"name must be a non-empty string, got {name!r}")
         self.network = network
@@ -96,12 +93,15 @@ class OperatorModel:
         pass of the network)."""
         for n in names:
             self._check_name(n)
-        residual = self._predict(self._input) - self._data
+        inputs = self.network.check_inputs(self._input[None], self.names[0])
+        batch = self.network.batch(1, inputs.shape[1:-1])
+        batch.load(inputs)
+        batch.forward()
+        residual = batch.outputs()[0] - self._data
         loss = float(np.sum(self._weights * residual * residual))
-        seed = 2.0 * self._weights * residual
-        grad = self.network.vjp_input(self._input[None], seed[None])[0]
-        return loss, [np.asarray(grad, dtype=np.float64).reshape(self._input.shape)
-                      for _ in names]
+        batch.backward(output_cotangent=2.0 * self._weights * residual)
+        grad = batch.input_gradient().reshape(self._input.shape)
+        return loss, [grad for _ in names]
 
     #: gradients only: td.fit uses first-order methods and skips the uncertainty
     loss_grad_hvp = None
