@@ -28,8 +28,11 @@ from tidal.surrogates.physics_informed import (
 )
 from tidal.surrogates.supervised import Supervised
 
-__all__ = ["FNO", "KINDS", "Dataset", "DeepONet", "Kind", "OperatorModel", "Supervised",
+__all__ = ["FNO", "KINDS", "Dataset", "DeepONet", "Kind", "OperatorModel", "PhysicsInformed",
+           "PointCondition", "Supervised",
            "antiderivative", "antiderivative_sample", "burgers_sample", "darcy_matrix",
-           "darcy_sample", "diffusion_reaction_sample", "gelu", "generate", "grf_1d", "grf_2d",
+           "darcy_sample", "diffusion_reaction_points",
+           "diffusion_reaction_residual", "diffusion_reaction_sample",
+           "diffusion_reaction_sources", "gelu", "generate", "grf_1d", "grf_2d",
            "grf_rbf", "load_dataset", "relu", "sample_rng", "save_dataset", "solve_burgers",
            "solve_darcy", "solve_diffusion_reaction", "threshold"]
