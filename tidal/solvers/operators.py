@@ -215,6 +215,53 @@ def _unit(dim: int, axis: int) -> tuple[float, ...]:
     return tuple(1.0 if a == axis else 0.0 for a in range(dim))
 
 
+def evaluator(p: Plan, fns, real):
+    """The inlined tidal helpers that evaluate the operators ``fns`` planned by ``p``:
+
+    * ``along()``: the plan's directions as a tuple of vectors, the arguments after ``z`` of
+      ``td.taylor(network, order=orders(p))``;
+    * ``evaluate(z, J, extras, o)`` calls operator ``o`` (static) at the point ``z`` with its
+      arguments gathered from ``J`` (a tuple of values, or of vectors of the outputs), ``z``
+      and ``extras`` (indexed by the unknowns' positions in the plan: a field, or a tuple of
+      values).
+
+    Any ``J`` laid out as the plan's passes works, which is how a physics-informed DeepONet
+    evaluates the same operators on its combined branch and trunk jets.
+    """
+    operators = tuple(fns)
+    arguments = tuple(p.arguments)
+    directions = tuple(d for d, _ in p.passes)
+
+    @ti.func
+    def along():
+        """The plan's directions as vectors, for ``td.taylor(u, order=orders(p))(z, *along)``."""
+        vectors = ()
+        for d in ti.static(directions):
+            vectors = vectors + (ti.Vector(d, dt=real),)
+        return vectors
+
+    @ti.func
+    def evaluate(z, J, extras, o: ti.template()):
+        """Operator ``o`` at the point ``z`` whose Taylor results are ``J``."""
+        args = ()
+        for a in ti.static(arguments[o]):
+            if ti.static(a.kind == "variable"):
+                args = args + (z[a.index[0]],)
+            elif ti.static(a.kind == "unknown"):
+                args = args + (extras[a.index[0]],)
+            else:
+                value = J[a.index[0]]
+                if ti.static(a.kind == "mixed"):
+                    value = 0.5 * (J[a.index[0]] - J[a.index[1]] - J[a.index[2]])
+                if ti.static(a.output is not None):
+                    args = args + (value[a.output],)
+                else:
+                    args = args + (value,)
+        return operators[o](*args)
+
+    return along, evaluate
+
+
 def kernels(p: Plan, fns, network, vec, real, parts, unknowns) -> tuple:
     """The two kernels that evaluate the operators ``fns`` (planned by ``p``) minus their
     targets on a batch of points ``pts`` (``(n,)`` of ``vec``), ``target`` being ``(n, k)`` with
@@ -230,42 +277,19 @@ def kernels(p: Plan, fns, network, vec, real, parts, unknowns) -> tuple:
     operators.
     """
     operators = tuple(fns)
-    arguments = tuple(p.arguments)
-    directions = tuple(d for d, _ in p.passes)
     order = orders(p)
     jets = network if order is None else td.taylor(network, order=order, argnums=0)
+    along, evaluate = evaluator(p, fns, real)
 
     @ti.func
     def jet_at(z):
         """``J`` at the point ``z``: one Taylor pass along every direction of the plan."""
-        along = ()
-        for d in ti.static(directions):
-            along = along + (ti.Vector(d, dt=real),)
         J = ()
         if ti.static(order is None):
             J = (network(z),)
         else:
-            J = jets(z, *along)
+            J = jets(z, *along())
         return J
-
-    @ti.func
-    def evaluate(z, J, o: ti.template()):
-        """Operator ``o`` at the point ``z`` whose Taylor results are ``J``."""
-        args = ()
-        for a in ti.static(arguments[o]):
-            if ti.static(a.kind == "variable"):
-                args = args + (z[a.index[0]],)
-            elif ti.static(a.kind == "unknown"):
-                args = args + (unknowns[a.index[0]],)
-            else:
-                value = J[a.index[0]]
-                if ti.static(a.kind == "mixed"):
-                    value = 0.5 * (J[a.index[0]] - J[a.index[1]] - J[a.index[2]])
-                if ti.static(a.output is not None):
-                    args = args + (value[a.output],)
-                else:
-                    args = args + (value,)
-        return operators[o](*args)
 
     @td.kernel
     def term(pts: ti.types.ndarray(dtype=vec, ndim=1),
@@ -274,7 +298,7 @@ def kernels(p: Plan, fns, network, vec, real, parts, unknowns) -> tuple:
             z = pts[i]
             J = jet_at(z)
             for o in ti.static(range(len(operators))):
-                e = evaluate(z, J, o) - target[i, o]
+                e = evaluate(z, J, unknowns, o) - target[i, o]
                 parts[part + o] += scale * e * e
 
     @td.kernel
@@ -285,6 +309,6 @@ def kernels(p: Plan, fns, network, vec, real, parts, unknowns) -> tuple:
             z = pts[i]
             J = jet_at(z)
             for o in ti.static(range(len(operators))):
-                out[i, o] = evaluate(z, J, o) - target[i, o]
+                out[i, o] = evaluate(z, J, unknowns, o) - target[i, o]
 
     return term, values
