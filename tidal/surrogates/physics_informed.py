@@ -266,24 +266,11 @@ def _features_source(plan, m: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _argument(a) -> str:
-    """The expression of one residual parameter in the combination kernel (``J`` the jets of
-    one function at one point, ``z`` the point)."""
-    if isinstance(a, str):  # plans that give expressions
-        return a.replace("U(z)", "J[0]").replace("UNKNOWNS[0]", "forcing[rows[r], j]")
-    if a.kind == "jet":
-        return f"J[{a.index[0]}]"
-    if a.kind == "mixed":
-        i, j, k = a.index
-        return f"0.5 * (J[{i}] - J[{j}] - J[{k}])"
-    if a.kind == "variable":
-        return f"z[{a.index[0]}]"
-    return "forcing[rows[r], j]"
-
-
 def _combine_source(plan, n_parts: int, write_values: bool) -> str:
-    """Source of the combination: per (function, point) the jets ``J[c] = sum_k B T[., c, k]``,
-    the residual on the first ``n_res`` points and the conditions on the others."""
+    """Source of the combination: per (function, point) the jets ``J[c] = sum_k B T[., c, k]``
+    (one loop over the features for all parts), the residual on the first ``n_res`` points by
+    the PINN operators' own argument gathering (``EVALUATE``,
+    :func:`tidal.solvers.operators.evaluator`) and the conditions on the others."""
     if write_values:
         head = ("def pi_residual(rows: ti.types.ndarray(dtype=ti.i32, ndim=1), "
                 "pts: ti.types.ndarray(dtype=VEC_D, ndim=1), "
@@ -304,10 +291,8 @@ def _combine_source(plan, n_parts: int, write_values: bool) -> str:
     lines.append("            br = B[r, k]")
     for c in range(n_parts):
         lines.append(f"            s{c} += br * T[j, {c}, k]")
-    lines.append("        J = ti.Vector([" + ", ".join(f"s{c}" for c in range(n_parts))
-                 + ("" if n_parts > 1 else ", ti.cast(0.0, REAL)") + "])")
-    args = [_argument(a) for a in plan.arguments[0]]
-    lines.append(f"        e = USER({', '.join(args)})")
+    lines.append("        e = EVALUATE(z, (" + "".join(f"s{c}, " for c in range(n_parts))
+                 + "), (forcing[rows[r], j],), 0)")
     if write_values:
         lines.append("        out[r, j] = e")
         return "\n".join(lines) + "\n"
@@ -478,7 +463,7 @@ class PhysicsInformed:
         namespace = {"REAL": real, "VEC_D": td.vec(model.trunk_dim, real), "M": model.m,
                      "P": p, "BRANCH": network_features(model.branch, model.act, False),
                      "FEATURES": features, "B": B, "T": T, "E": E, "b0": model.b0,
-                     "USER": self.pde}
+                     "EVALUATE": operators.evaluator(self._plan, [self.pde], real)[1]}
         if self._plan.passes:
             namespace["JET"] = td.taylor(features, order=operators.orders(self._plan),
                                          argnums=0)
