@@ -375,10 +375,11 @@ def _tables(grid: tuple, modes: tuple, dim: int, store) -> dict:
               "ilast_cos": weight * np.cos(a2), "ilast_sin": weight * np.sin(a2),
               "first_cos": np.cos(a1), "first_sin": -np.sin(a1),
               "ifirst_cos": np.cos(a1), "ifirst_sin": np.sin(a1)}
+    # stored (grid point, mode): the kernels' innermost loops run over the modes
     out = {}
     for name, t in tables.items():
-        arr = ti.ndarray(ti.f32 if store == np.float32 else ti.f64, shape=t.shape)
-        arr.from_numpy(np.ascontiguousarray(t, dtype=store))
+        arr = ti.ndarray(ti.f32 if store == np.float32 else ti.f64, shape=t.T.shape)
+        arr.from_numpy(np.ascontiguousarray(t.T, dtype=store))
         out[name] = arr
     return out
 
@@ -521,6 +522,7 @@ def _kernels(model: FNO) -> dict:
     real, w, act = model.dtype, model.width, model.act
     cin, dim, hidden = model.in_channels, model.dim, model.projection
     m2 = model.modes[-1]
+    k1s = 2 * model.modes[0] if dim == 2 else 1  # kept frequencies of the first axis
     nd1 = ti.types.ndarray(dtype=real, ndim=1)
     nd2 = ti.types.ndarray(dtype=real, ndim=2)
     nd3 = ti.types.ndarray(dtype=real, ndim=3)
@@ -542,62 +544,72 @@ def _kernels(model: FNO) -> dict:
     def dft_last(v: nd3, cos_t: nd2, sin_t: nd2, z: nd5):
         for b, c in ti.ndrange(v.shape[0], w):
             for i1 in range(z.shape[1]):
-                for k in range(z.shape[2]):
-                    re = cos_t[k, 0] * v[b, i1 * cos_t.shape[1], c]
-                    im = sin_t[k, 0] * v[b, i1 * cos_t.shape[1], c]
-                    for i2 in range(1, cos_t.shape[1]):
-                        u = v[b, i1 * cos_t.shape[1] + i2, c]
-                        re += u * cos_t[k, i2]
-                        im += u * sin_t[k, i2]
-                    z[b, i1, k, c, 0] += re
-                    z[b, i1, k, c, 1] += im
+                re = ti.Vector.zero(real, m2)
+                im = ti.Vector.zero(real, m2)
+                for i2 in range(cos_t.shape[0]):
+                    u = v[b, i1 * cos_t.shape[0] + i2, c]
+                    for k in range(m2):
+                        re[k] += u * cos_t[i2, k]
+                        im[k] += u * sin_t[i2, k]
+                for k in range(m2):
+                    z[b, i1, k, c, 0] += re[k]
+                    z[b, i1, k, c, 1] += im[k]
 
     @td.kernel
     def dft_first(z: nd5, cos_t: nd2, sin_t: nd2, xh: nd4):
         for b, c in ti.ndrange(z.shape[0], w):
-            for k1 in range(cos_t.shape[0]):
-                for k2 in range(z.shape[2]):
-                    re = z[b, 0, k2, c, 0] * cos_t[k1, 0] - z[b, 0, k2, c, 1] * sin_t[k1, 0]
-                    im = z[b, 0, k2, c, 0] * sin_t[k1, 0] + z[b, 0, k2, c, 1] * cos_t[k1, 0]
-                    for i1 in range(1, z.shape[1]):
-                        zr = z[b, i1, k2, c, 0]
-                        zi = z[b, i1, k2, c, 1]
-                        re += zr * cos_t[k1, i1] - zi * sin_t[k1, i1]
-                        im += zr * sin_t[k1, i1] + zi * cos_t[k1, i1]
-                    xh[b, k1 * m2 + k2, c, 0] += re
-                    xh[b, k1 * m2 + k2, c, 1] += im
+            for k2 in range(m2):
+                re = ti.Vector.zero(real, k1s)
+                im = ti.Vector.zero(real, k1s)
+                for i1 in range(z.shape[1]):
+                    zr = z[b, i1, k2, c, 0]
+                    zi = z[b, i1, k2, c, 1]
+                    for k1 in range(k1s):
+                        ct = cos_t[i1, k1]
+                        st = sin_t[i1, k1]
+                        re[k1] += zr * ct - zi * st
+                        im[k1] += zr * st + zi * ct
+                for k1 in range(k1s):
+                    xh[b, k1 * m2 + k2, c, 0] += re[k1]
+                    xh[b, k1 * m2 + k2, c, 1] += im[k1]
 
     @td.kernel
     def mix(xh: nd4, y: nd4, layer: ti.i32):
         for k in range(xh.shape[1]):
             for b in range(xh.shape[0]):
+                xr = ti.Vector.zero(real, w)
+                xi = ti.Vector.zero(real, w)
+                for c in range(w):
+                    xr[c] = xh[b, k, c, 0]
+                    xi[c] = xh[b, k, c, 1]
                 for o in range(w):
-                    re = xh[b, k, 0, 0] * R[layer, k, o, 0, 0] \
-                        - xh[b, k, 0, 1] * R[layer, k, o, 0, 1]
-                    im = xh[b, k, 0, 0] * R[layer, k, o, 0, 1] \
-                        + xh[b, k, 0, 1] * R[layer, k, o, 0, 0]
+                    re = xr[0] * R[layer, k, o, 0, 0] - xi[0] * R[layer, k, o, 0, 1]
+                    im = xr[0] * R[layer, k, o, 0, 1] + xi[0] * R[layer, k, o, 0, 0]
                     for c in range(1, w):
-                        xr = xh[b, k, c, 0]
-                        xi = xh[b, k, c, 1]
                         wr = R[layer, k, o, c, 0]
                         wi = R[layer, k, o, c, 1]
-                        re += xr * wr - xi * wi
-                        im += xr * wi + xi * wr
+                        re += xr[c] * wr - xi[c] * wi
+                        im += xr[c] * wi + xi[c] * wr
                     y[b, k, o, 0] += re
                     y[b, k, o, 1] += im
 
     @td.kernel
     def idft_first(y: nd4, cos_t: nd2, sin_t: nd2, zi: nd5):
         for b, o in ti.ndrange(y.shape[0], w):
-            for i1 in range(zi.shape[1]):
-                for k2 in range(zi.shape[2]):
-                    re = y[b, k2, o, 0] * cos_t[0, i1] - y[b, k2, o, 1] * sin_t[0, i1]
-                    im = y[b, k2, o, 0] * sin_t[0, i1] + y[b, k2, o, 1] * cos_t[0, i1]
-                    for k1 in range(1, cos_t.shape[0]):
-                        yr = y[b, k1 * m2 + k2, o, 0]
-                        yi = y[b, k1 * m2 + k2, o, 1]
-                        re += yr * cos_t[k1, i1] - yi * sin_t[k1, i1]
-                        im += yr * sin_t[k1, i1] + yi * cos_t[k1, i1]
+            for k2 in range(m2):
+                yr = ti.Vector.zero(real, k1s)
+                yi = ti.Vector.zero(real, k1s)
+                for k1 in range(k1s):
+                    yr[k1] = y[b, k1 * m2 + k2, o, 0]
+                    yi[k1] = y[b, k1 * m2 + k2, o, 1]
+                for i1 in range(zi.shape[1]):
+                    re = yr[0] * cos_t[i1, 0] - yi[0] * sin_t[i1, 0]
+                    im = yr[0] * sin_t[i1, 0] + yi[0] * cos_t[i1, 0]
+                    for k1 in range(1, k1s):
+                        ct = cos_t[i1, k1]
+                        st = sin_t[i1, k1]
+                        re += yr[k1] * ct - yi[k1] * st
+                        im += yr[k1] * st + yi[k1] * ct
                     zi[b, i1, k2, o, 0] += re
                     zi[b, i1, k2, o, 1] += im
 
@@ -605,11 +617,16 @@ def _kernels(model: FNO) -> dict:
     def idft_last(zi: nd5, cos_t: nd2, sin_t: nd2, spec: nd3):
         for b, o in ti.ndrange(zi.shape[0], w):
             for i1 in range(zi.shape[1]):
-                for i2 in range(cos_t.shape[1]):
-                    s = zi[b, i1, 0, o, 0] * cos_t[0, i2] - zi[b, i1, 0, o, 1] * sin_t[0, i2]
-                    for k in range(1, zi.shape[2]):
-                        s += zi[b, i1, k, o, 0] * cos_t[k, i2] - zi[b, i1, k, o, 1] * sin_t[k, i2]
-                    spec[b, i1 * cos_t.shape[1] + i2, o] += s
+                zr = ti.Vector.zero(real, m2)
+                zm = ti.Vector.zero(real, m2)
+                for k in range(m2):
+                    zr[k] = zi[b, i1, k, o, 0]
+                    zm[k] = zi[b, i1, k, o, 1]
+                for i2 in range(cos_t.shape[0]):
+                    s = zr[0] * cos_t[i2, 0] - zm[0] * sin_t[i2, 0]
+                    for k in range(1, m2):
+                        s += zr[k] * cos_t[i2, k] - zm[k] * sin_t[i2, k]
+                    spec[b, i1 * cos_t.shape[0] + i2, o] += s
 
     @td.kernel
     def linear(v: nd3, pre: nd3, layer: ti.i32):
