@@ -19,10 +19,14 @@ from the erf form by under 5e-4), or any tidal function of one real.
 
 The spectral convolution is tidal kernels over the kept modes only: truncated DFTs written as
 sums over grid points with cosine and sine tables (separable along the axes in 2-D), the mode
-mixing, and the inverse DFTs. Every kernel only accumulates (``F[...] += ...``) into storage it
-does not read, and its parallel loop runs over indices that every array it touches (and every
-gradient its adjoint accumulates into, except the small shared weights) carries, so neither the
-kernel nor its generated adjoint needs atomic adds. Gradients come from tidal's generated
+mixing, and the inverse DFTs. The DFTs take grid points ``p`` and ``S - p`` of the real axis,
+and frequencies ``h`` and ``S1 - h`` of the complex one, together (half the multiply-adds), and
+every thread keeps its sums in local vectors (a point's modes, a mode's channels), so the
+generated adjoints also sum in registers and write each gradient element once. Every kernel
+only accumulates (``F[...] += ...``) into storage it does not read, and its parallel loop runs
+over indices that every array it touches (and every gradient its adjoint accumulates into,
+except the small shared weights) carries, so neither the kernel nor its generated adjoint needs
+atomic adds. Gradients come from tidal's generated
 adjoint kernels (:func:`tidal.launch_with_adjoint`, launched in reverse order), never from
 Taichi's autodiff. All kernels are shape-generic (ndarray arguments): a model evaluates any
 batch size and any resolution without compiling again.
@@ -353,12 +357,21 @@ class FNO:
 
 
 def _tables(grid: tuple, modes: tuple, dim: int, store) -> dict:
-    """Cosine and sine tables of the truncated DFTs (float64 computed, stored in ``store``).
+    """Cosine and sine tables of the truncated DFTs (float64 computed, stored in ``store``),
+    indexed ``(point, mode)`` so that the kernels' innermost loops run over the modes.
 
-    ``last_*``: the real DFT along the last axis (``S2``; ``S`` in 1-D), modes ``0..m2-1``,
-    forward with ``-sin``; ``ilast_*``: its inverse with the ``irfft`` weights (1 for the zero
-    and Nyquist modes, else 2) and the whole ``1 / (S1 S2)``. ``first_*`` / ``ifirst_*``: the
-    complex DFT along the first axis over the kept frequencies (1-D: one axis of length 1).
+    Both DFTs use the symmetry of the real DFT's grid points and of the complex DFT's kept
+    frequencies, so each table holds only half of its points or frequencies:
+
+    ``last_*``: the real DFT along the last axis (``S2``; ``S`` in 1-D), modes ``0..m2-1``, at
+    the points ``p = 0 .. S2 // 2`` (point ``S2 - p`` has the same cosine and the opposite sine),
+    forward with ``-sin``; ``ilast_*``: its inverse with the ``irfft`` weights (1 for the zero and
+    Nyquist modes, else 2) and the whole ``1 / (S1 S2)``. Points without a partner (``0`` and
+    ``S2 / 2``) have their cosine halved: the kernels count them twice.
+    ``first_*`` / ``ifirst_*``: the complex DFT along the first axis at the frequencies
+    ``0 .. m1 - 1`` and ``S1 - m1`` (frequency ``S1 - h`` of ``h = 1 .. m1 - 1`` is the
+    conjugate: ``cos`` and ``+sin`` for both directions), padded with zero columns to a
+    multiple of 8 (whole SIMD vectors in the kernels' loops); in 1-D one axis of length 1.
     """
     if dim == 1:
         s1, s2 = 1, grid[0]
@@ -366,20 +379,24 @@ def _tables(grid: tuple, modes: tuple, dim: int, store) -> dict:
     else:
         s1, s2 = grid
         m1, m2 = modes
-        freqs1 = list(range(m1)) + list(range(s1 - m1, s1))
-    k2 = np.arange(m2)[:, None]
-    a2 = 2.0 * np.pi * k2 * np.arange(s2)[None, :] / s2
+        freqs1 = list(range(m1)) + [s1 - m1]
+    pad1 = (-len(freqs1)) % 8 if dim == 2 else 0
+    k2 = np.arange(m2)[None, :]
+    p2 = np.arange(s2 // 2 + 1)[:, None]
+    a2 = 2.0 * np.pi * p2 * k2 / s2
+    single = np.where((p2 == 0) | (2 * p2 == s2), 0.5, 1.0)
     weight = np.where((k2 == 0) | (2 * k2 == s2), 1.0, 2.0) / (s1 * s2)
-    a1 = 2.0 * np.pi * np.asarray(freqs1)[:, None] * np.arange(s1)[None, :] / s1
-    tables = {"last_cos": np.cos(a2), "last_sin": -np.sin(a2),
-              "ilast_cos": weight * np.cos(a2), "ilast_sin": weight * np.sin(a2),
-              "first_cos": np.cos(a1), "first_sin": -np.sin(a1),
+    a1 = 2.0 * np.pi * np.arange(s1)[:, None] * np.asarray(freqs1)[None, :] / s1
+    tables = {"last_cos": single * np.cos(a2), "last_sin": -np.sin(a2),
+              "ilast_cos": single * weight * np.cos(a2), "ilast_sin": weight * np.sin(a2),
+              "first_cos": np.cos(a1), "first_sin": np.sin(a1),
               "ifirst_cos": np.cos(a1), "ifirst_sin": np.sin(a1)}
-    # stored (grid point, mode): the kernels' innermost loops run over the modes
     out = {}
     for name, t in tables.items():
-        arr = ti.ndarray(ti.f32 if store == np.float32 else ti.f64, shape=t.T.shape)
-        arr.from_numpy(np.ascontiguousarray(t.T, dtype=store))
+        if "first" in name:
+            t = np.pad(t, ((0, 0), (0, pad1)))
+        arr = ti.ndarray(ti.f32 if store == np.float32 else ti.f64, shape=t.shape)
+        arr.from_numpy(np.ascontiguousarray(t, dtype=store))
         out[name] = arr
     return out
 
@@ -523,6 +540,8 @@ def _kernels(model: FNO) -> dict:
     cin, dim, hidden = model.in_channels, model.dim, model.projection
     m2 = model.modes[-1]
     k1s = 2 * model.modes[0] if dim == 2 else 1  # kept frequencies of the first axis
+    h1s = model.modes[0] + 1 if dim == 2 else 1  # of which the tables hold (see _tables)
+    h1p = -(-h1s // 8) * 8 if dim == 2 else 1  # padded with zero columns
     nd1 = ti.types.ndarray(dtype=real, ndim=1)
     nd2 = ti.types.ndarray(dtype=real, ndim=2)
     nd3 = ti.types.ndarray(dtype=real, ndim=3)
@@ -543,14 +562,18 @@ def _kernels(model: FNO) -> dict:
     @td.kernel
     def dft_last(v: nd3, cos_t: nd2, sin_t: nd2, z: nd5):
         for b, c in ti.ndrange(v.shape[0], w):
+            s2 = v.shape[1] // z.shape[1]
             for i1 in range(z.shape[1]):
                 re = ti.Vector.zero(real, m2)
                 im = ti.Vector.zero(real, m2)
-                for i2 in range(cos_t.shape[0]):
-                    u = v[b, i1 * cos_t.shape[0] + i2, c]
+                for p in range(cos_t.shape[0]):  # points p and s2 - p together
+                    u = v[b, i1 * s2 + p, c]
+                    u2 = v[b, i1 * s2 + (s2 - p) % s2, c]
+                    e = u + u2
+                    d = u - u2
                     for k in range(m2):
-                        re[k] += u * cos_t[i2, k]
-                        im[k] += u * sin_t[i2, k]
+                        re[k] += e * cos_t[p, k]
+                        im[k] += d * sin_t[p, k]
                 for k in range(m2):
                     z[b, i1, k, c, 0] += re[k]
                     z[b, i1, k, c, 1] += im[k]
@@ -559,19 +582,26 @@ def _kernels(model: FNO) -> dict:
     def dft_first(z: nd5, cos_t: nd2, sin_t: nd2, xh: nd4):
         for b, c in ti.ndrange(z.shape[0], w):
             for k2 in range(m2):
-                re = ti.Vector.zero(real, k1s)
-                im = ti.Vector.zero(real, k1s)
+                ar = ti.Vector.zero(real, h1p)
+                ai = ti.Vector.zero(real, h1p)
+                br = ti.Vector.zero(real, h1p)
+                bi = ti.Vector.zero(real, h1p)
                 for i1 in range(z.shape[1]):
                     zr = z[b, i1, k2, c, 0]
                     zi = z[b, i1, k2, c, 1]
-                    for k1 in range(k1s):
-                        ct = cos_t[i1, k1]
-                        st = sin_t[i1, k1]
-                        re[k1] += zr * ct - zi * st
-                        im[k1] += zr * st + zi * ct
-                for k1 in range(k1s):
-                    xh[b, k1 * m2 + k2, c, 0] += re[k1]
-                    xh[b, k1 * m2 + k2, c, 1] += im[k1]
+                    for h in range(h1p):
+                        ct = cos_t[i1, h]
+                        st = sin_t[i1, h]
+                        ar[h] += zr * ct
+                        ai[h] += zi * ct
+                        br[h] += zr * st
+                        bi[h] += zi * st
+                for h in range(h1s):  # frequency h: A - iB
+                    xh[b, h * m2 + k2, c, 0] += ar[h] + bi[h]
+                    xh[b, h * m2 + k2, c, 1] += ai[h] - br[h]
+                for h in range(1, h1s - 1):  # frequency S1 - h: A + iB
+                    xh[b, (k1s - h) * m2 + k2, c, 0] += ar[h] - bi[h]
+                    xh[b, (k1s - h) * m2 + k2, c, 1] += ai[h] + br[h]
 
     @td.kernel
     def mix(xh: nd4, y: nd4, layer: ti.i32):
@@ -583,9 +613,9 @@ def _kernels(model: FNO) -> dict:
                     xr[c] = xh[b, k, c, 0]
                     xi[c] = xh[b, k, c, 1]
                 for o in range(w):
-                    re = xr[0] * R[layer, k, o, 0, 0] - xi[0] * R[layer, k, o, 0, 1]
-                    im = xr[0] * R[layer, k, o, 0, 1] + xi[0] * R[layer, k, o, 0, 0]
-                    for c in range(1, w):
+                    re = ti.cast(0.0, real)
+                    im = ti.cast(0.0, real)
+                    for c in range(w):
                         wr = R[layer, k, o, c, 0]
                         wi = R[layer, k, o, c, 1]
                         re += xr[c] * wr - xi[c] * wi
@@ -597,36 +627,55 @@ def _kernels(model: FNO) -> dict:
     def idft_first(y: nd4, cos_t: nd2, sin_t: nd2, zi: nd5):
         for b, o in ti.ndrange(y.shape[0], w):
             for k2 in range(m2):
-                yr = ti.Vector.zero(real, k1s)
-                yi = ti.Vector.zero(real, k1s)
-                for k1 in range(k1s):
-                    yr[k1] = y[b, k1 * m2 + k2, o, 0]
-                    yi[k1] = y[b, k1 * m2 + k2, o, 1]
+                # frequencies h and S1 - h together: Y_h e^(i t) + Y_-h e^(-i t)
+                # = (Y_h + Y_-h) cos t + i (Y_h - Y_-h) sin t
+                pr = ti.Vector.zero(real, h1p)
+                pi = ti.Vector.zero(real, h1p)
+                mr = ti.Vector.zero(real, h1p)
+                mi = ti.Vector.zero(real, h1p)
+                for h in range(h1s):
+                    yr = y[b, h * m2 + k2, o, 0]
+                    yi = y[b, h * m2 + k2, o, 1]
+                    pr[h] = yr
+                    pi[h] = yi
+                    mr[h] = yr
+                    mi[h] = yi
+                for h in range(1, h1s - 1):
+                    yr = y[b, (k1s - h) * m2 + k2, o, 0]
+                    yi = y[b, (k1s - h) * m2 + k2, o, 1]
+                    pr[h] = pr[h] + yr
+                    pi[h] = pi[h] + yi
+                    mr[h] = mr[h] - yr
+                    mi[h] = mi[h] - yi
                 for i1 in range(zi.shape[1]):
-                    re = yr[0] * cos_t[i1, 0] - yi[0] * sin_t[i1, 0]
-                    im = yr[0] * sin_t[i1, 0] + yi[0] * cos_t[i1, 0]
-                    for k1 in range(1, k1s):
-                        ct = cos_t[i1, k1]
-                        st = sin_t[i1, k1]
-                        re += yr[k1] * ct - yi[k1] * st
-                        im += yr[k1] * st + yi[k1] * ct
+                    re = ti.cast(0.0, real)
+                    im = ti.cast(0.0, real)
+                    for h in range(h1p):
+                        ct = cos_t[i1, h]
+                        st = sin_t[i1, h]
+                        re += pr[h] * ct - mi[h] * st
+                        im += pi[h] * ct + mr[h] * st
                     zi[b, i1, k2, o, 0] += re
                     zi[b, i1, k2, o, 1] += im
 
     @td.kernel
     def idft_last(zi: nd5, cos_t: nd2, sin_t: nd2, spec: nd3):
         for b, o in ti.ndrange(zi.shape[0], w):
+            s2 = spec.shape[1] // zi.shape[1]
             for i1 in range(zi.shape[1]):
                 zr = ti.Vector.zero(real, m2)
                 zm = ti.Vector.zero(real, m2)
                 for k in range(m2):
                     zr[k] = zi[b, i1, k, o, 0]
                     zm[k] = zi[b, i1, k, o, 1]
-                for i2 in range(cos_t.shape[0]):
-                    s = zr[0] * cos_t[i2, 0] - zm[0] * sin_t[i2, 0]
-                    for k in range(1, m2):
-                        s += zr[k] * cos_t[i2, k] - zm[k] * sin_t[i2, k]
-                    spec[b, i1 * cos_t.shape[0] + i2, o] += s
+                for p in range(cos_t.shape[0]):  # points p and s2 - p: A - B and A + B
+                    a = ti.cast(0.0, real)
+                    s = ti.cast(0.0, real)
+                    for k in range(m2):
+                        a += zr[k] * cos_t[p, k]
+                        s += zm[k] * sin_t[p, k]
+                    spec[b, i1 * s2 + p, o] += a - s
+                    spec[b, i1 * s2 + (s2 - p) % s2, o] += a + s
 
     @td.kernel
     def linear(v: nd3, pre: nd3, layer: ti.i32):
