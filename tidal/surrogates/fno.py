@@ -605,23 +605,62 @@ def _kernels(model: FNO) -> dict:
 
     @td.kernel
     def mix(xh: nd4, y: nd4, layer: ti.i32):
+        # four fields at a time: each weight is read (and its gradient updated) once for four
+        # fields; the last group repeats the last field with its values masked to zero
         for k in range(xh.shape[1]):
-            for b in range(xh.shape[0]):
-                xr = ti.Vector.zero(real, w)
-                xi = ti.Vector.zero(real, w)
+            for group in range((xh.shape[0] + 3) // 4):
+                b0 = 4 * group
+                b1 = ti.min(b0 + 1, xh.shape[0] - 1)
+                b2 = ti.min(b0 + 2, xh.shape[0] - 1)
+                b3 = ti.min(b0 + 3, xh.shape[0] - 1)
+                m1 = ti.cast(b0 + 1 < xh.shape[0], real)
+                m2_ = ti.cast(b0 + 2 < xh.shape[0], real)
+                m3 = ti.cast(b0 + 3 < xh.shape[0], real)
+                xr0 = ti.Vector.zero(real, w)
+                xi0 = ti.Vector.zero(real, w)
+                xr1 = ti.Vector.zero(real, w)
+                xi1 = ti.Vector.zero(real, w)
+                xr2 = ti.Vector.zero(real, w)
+                xi2 = ti.Vector.zero(real, w)
+                xr3 = ti.Vector.zero(real, w)
+                xi3 = ti.Vector.zero(real, w)
                 for c in range(w):
-                    xr[c] = xh[b, k, c, 0]
-                    xi[c] = xh[b, k, c, 1]
+                    xr0[c] = xh[b0, k, c, 0]
+                    xi0[c] = xh[b0, k, c, 1]
+                    xr1[c] = xh[b1, k, c, 0] * m1
+                    xi1[c] = xh[b1, k, c, 1] * m1
+                    xr2[c] = xh[b2, k, c, 0] * m2_
+                    xi2[c] = xh[b2, k, c, 1] * m2_
+                    xr3[c] = xh[b3, k, c, 0] * m3
+                    xi3[c] = xh[b3, k, c, 1] * m3
                 for o in range(w):
-                    re = ti.cast(0.0, real)
-                    im = ti.cast(0.0, real)
+                    re0 = ti.cast(0.0, real)
+                    im0 = ti.cast(0.0, real)
+                    re1 = ti.cast(0.0, real)
+                    im1 = ti.cast(0.0, real)
+                    re2 = ti.cast(0.0, real)
+                    im2 = ti.cast(0.0, real)
+                    re3 = ti.cast(0.0, real)
+                    im3 = ti.cast(0.0, real)
                     for c in range(w):
                         wr = R[layer, k, o, c, 0]
                         wi = R[layer, k, o, c, 1]
-                        re += xr[c] * wr - xi[c] * wi
-                        im += xr[c] * wi + xi[c] * wr
-                    y[b, k, o, 0] += re
-                    y[b, k, o, 1] += im
+                        re0 += xr0[c] * wr - xi0[c] * wi
+                        im0 += xr0[c] * wi + xi0[c] * wr
+                        re1 += xr1[c] * wr - xi1[c] * wi
+                        im1 += xr1[c] * wi + xi1[c] * wr
+                        re2 += xr2[c] * wr - xi2[c] * wi
+                        im2 += xr2[c] * wi + xi2[c] * wr
+                        re3 += xr3[c] * wr - xi3[c] * wi
+                        im3 += xr3[c] * wi + xi3[c] * wr
+                    y[b0, k, o, 0] += re0
+                    y[b0, k, o, 1] += im0
+                    y[b1, k, o, 0] += re1
+                    y[b1, k, o, 1] += im1
+                    y[b2, k, o, 0] += re2
+                    y[b2, k, o, 1] += im2
+                    y[b3, k, o, 0] += re3
+                    y[b3, k, o, 1] += im3
 
     @td.kernel
     def idft_first(y: nd4, cos_t: nd2, sin_t: nd2, zi: nd5):
