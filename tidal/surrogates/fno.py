@@ -26,10 +26,10 @@ generated adjoints also sum in registers and write each gradient element once. E
 only accumulates (``F[...] += ...``) into storage it does not read, and its parallel loop runs
 over indices that every array it touches (and every gradient its adjoint accumulates into,
 except the small shared weights) carries, so neither the kernel nor its generated adjoint needs
-atomic adds. Gradients come from tidal's generated
-adjoint kernels (:func:`tidal.launch_with_adjoint`, launched in reverse order), never from
-Taichi's autodiff. All kernels are shape-generic (ndarray arguments): a model evaluates any
-batch size and any resolution without compiling again.
+atomic adds. Gradients come from tidal's generated adjoint kernels (``kernel.grad``, launched in
+reverse order; a nonlinear kernel's adjoint recomputes what it needs from its inputs, still in
+place), never from Taichi's autodiff. All kernels are shape-generic (ndarray arguments): a model
+evaluates any batch size and any resolution without compiling again.
 
 Parameters live in Taichi fields, read and written as one flat float64 vector through
 :class:`tidal.autodiff.parameters.FieldVector` (the PINN networks' and DeepONet's layer), in the
@@ -412,8 +412,8 @@ class Batch:
     forward and one reverse pass of an :class:`FNO` over them.
 
     ``forward()`` runs the network's kernels in order; ``backward(...)`` launches each of them
-    again in reverse order with its adjoint (:func:`tidal.launch_with_adjoint`), once the
-    cotangents of what it accumulates are complete. Parameter gradients accumulate into the
+    again in reverse order with its adjoint (``kernel.grad``), once the cotangents of what it
+    accumulates are complete. Parameter gradients accumulate into the
     model's ``.grad`` (clear them first), the input gradient into :meth:`input_gradient`.
 
     Example:
@@ -458,26 +458,26 @@ class Batch:
         self._launches = self._plan()
 
     def _plan(self) -> list:
-        """The forward launches, in order: ``(kernel, args, linear)``; the adjoint of a linear
-        launch needs no primal value of its own (it runs as ``kernel.grad``), a nonlinear one
-        recomputes its values (:func:`tidal.launch_with_adjoint`)."""
+        """The forward launches, in order: ``(kernel, args)``. Each adjoint runs alone
+        (``kernel.grad``): the inputs of every launch are still in place when it runs, and a
+        nonlinear kernel's adjoint recomputes from them the values it needs."""
         k, t, m = self.model.kernels, self.t, self.model
-        plan = [(k["lift"], (self.a, self.gridpts, self.v[0]), True)]
+        plan = [(k["lift"], (self.a, self.gridpts, self.v[0]))]
         for layer in range(m.layers):
             v, z, x, y, zi, pre = (self.v[layer], self.z[layer], self.x[layer], self.y[layer],
                                    self.zi[layer], self.pre[layer])
             plan += [
-                (k["dft_last"], (v, t["last_cos"], t["last_sin"], z), True),
-                (k["dft_first"], (z, t["first_cos"], t["first_sin"], x), True),
-                (k["mix"], (x, y, layer), True),
-                (k["idft_first"], (y, t["ifirst_cos"], t["ifirst_sin"], zi), True),
-                (k["idft_last"], (zi, t["ilast_cos"], t["ilast_sin"], pre), True),
-                (k["linear"], (v, pre, layer), True),
+                (k["dft_last"], (v, t["last_cos"], t["last_sin"], z)),
+                (k["dft_first"], (z, t["first_cos"], t["first_sin"], x)),
+                (k["mix"], (x, y, layer)),
+                (k["idft_first"], (y, t["ifirst_cos"], t["ifirst_sin"], zi)),
+                (k["idft_last"], (zi, t["ilast_cos"], t["ilast_sin"], pre)),
+                (k["linear"], (v, pre, layer)),
             ]
             if layer < m.layers - 1:
-                plan.append((k["activate"], (pre, self.v[layer + 1]), False))
-        plan.append((k["hidden_layer"], (self.v[-1], self.hidden), True))
-        plan.append((k["project"], (self.hidden, self.out), False))
+                plan.append((k["activate"], (pre, self.v[layer + 1])))
+        plan.append((k["hidden_layer"], (self.v[-1], self.hidden)))
+        plan.append((k["project"], (self.hidden, self.out)))
         return plan
 
     def load(self, inputs, targets=None) -> None:
@@ -499,7 +499,7 @@ class Batch:
     def forward(self) -> None:
         """Zero the storage, then the network (outputs in :meth:`outputs`)."""
         self.zero()
-        for kernel, args, _ in self._launches:
+        for kernel, args in self._launches:
             kernel(*args)
 
     def squared_errors(self) -> np.ndarray:
@@ -513,16 +513,12 @@ class Batch:
         if error_seeds is not None:
             self.errors.grad.from_numpy(np.ascontiguousarray(error_seeds,
                                                              dtype=self.model._store))
-            td.launch_with_adjoint(self.model.kernels["squared_errors"], self.out, self.targets,
-                                   self.errors)
+            self.model.kernels["squared_errors"].grad(self.out, self.targets, self.errors)
         else:
             cot = np.asarray(output_cotangent, dtype=np.float64).reshape(self.n, self.points)
             self.out.grad.from_numpy(np.ascontiguousarray(cot, dtype=self.model._store))
-        for kernel, args, linear in reversed(self._launches):
-            if linear:
-                kernel.grad(*args)
-            else:
-                td.launch_with_adjoint(kernel, *args)
+        for kernel, args in reversed(self._launches):
+            kernel.grad(*args)
 
     def outputs(self) -> np.ndarray:
         """The output fields, float64 ``(n, *grid)``."""
