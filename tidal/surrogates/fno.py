@@ -630,6 +630,12 @@ def _kernels(model: FNO) -> dict:
                     xr3[c] = xh[b3, k, c, 0] * m3
                     xi3[c] = xh[b3, k, c, 1] * m3
                 for o in range(w):
+                    # the weights too (the adjoint then sums their gradients in registers)
+                    wrv = ti.Vector.zero(real, w)
+                    wiv = ti.Vector.zero(real, w)
+                    for c in range(w):
+                        wrv[c] = R[layer, k, o, c, 0]
+                        wiv[c] = R[layer, k, o, c, 1]
                     re0 = ti.cast(0.0, real)
                     im0 = ti.cast(0.0, real)
                     re1 = ti.cast(0.0, real)
@@ -639,8 +645,8 @@ def _kernels(model: FNO) -> dict:
                     re3 = ti.cast(0.0, real)
                     im3 = ti.cast(0.0, real)
                     for c in range(w):
-                        wr = R[layer, k, o, c, 0]
-                        wi = R[layer, k, o, c, 1]
+                        wr = wrv[c]
+                        wi = wiv[c]
                         re0 += xr0[c] * wr - xi0[c] * wi
                         im0 += xr0[c] * wi + xi0[c] * wr
                         re1 += xr1[c] * wr - xi1[c] * wi
