@@ -48,7 +48,6 @@ import scipy.interpolate
 import taichi as ti
 
 import tidal as td
-from tidal.dsl import loader
 from tidal.dsl.errors import TidalArgumentError
 from tidal.solvers import operators
 from tidal.surrogates import data as _data
@@ -236,77 +235,97 @@ def trunk_features(model: "_deeponet.DeepONet"):
     return network_features(model.trunk, model.act, True)
 
 
-def _features_source(plan, m: int) -> str:
-    """Source of the features kernel: branch per selected function, trunk jets per point."""
-    lines = [
-        "def pi_features(v: ti.types.ndarray(dtype=REAL, ndim=2), "
-        "rows: ti.types.ndarray(dtype=ti.i32, ndim=1), "
-        "pts: ti.types.ndarray(dtype=VEC_D, ndim=1)):",
-        "    for r in range(rows.shape[0]):",
-        "        z = ti.Vector.zero(REAL, M)",
-        "        for d in range(M):",
-        "            z[d] = v[rows[r], d]",
-        "        b = BRANCH(z)",
-        "        for k in range(P):",
-        "            B[r, k] += b[k]",
-        "    for j in range(pts.shape[0]):",
-    ]
-    if plan.passes:
-        directions = ", ".join("ti.Vector([" + ", ".join(repr(float(c)) for c in d) + "])"
-                               for d, _ in plan.passes)
-        lines.append(f"        J = JET(pts[j], {directions})")
-        lines.append("        for k in range(P):")
-        n_parts = 1 + sum(k for _, k in plan.passes)
-        for c in range(n_parts):
-            lines.append(f"            T[j, {c}, k] += J[{c}][k]")
-    else:
-        lines.append("        a = FEATURES(pts[j])")
-        lines.append("        for k in range(P):")
-        lines.append("            T[j, 0, k] += a[k]")
-    return "\n".join(lines) + "\n"
+def _kernels(plan, n_parts: int, m: int, p: int, real, vec_d, branch, features, B, T, E, b0,
+             pde) -> tuple:
+    """The three kernels of a :class:`PhysicsInformed`, as tidal code specialised by the plan:
 
+    * ``pi_features(v, rows, pts)``: the branch per selected function into ``B``, and per
+      point one Taylor pass of the trunk features along the plan's directions into ``T``
+      (``T[j, c, k]``: part ``c`` of feature ``k``'s jet);
+    * ``pi_terms(rows, pts, forcing, n_res, targets, term, scales)``: per (function, point) the
+      jets ``J[c] = sum_k B[r, k] T[j, c, k]`` (plus ``b0`` for the value), the residual on the
+      first ``n_res`` points by the PINN operators' own argument gathering
+      (:func:`tidal.solvers.operators.evaluator`) and the conditions on the others, summed per
+      function and term into ``E``;
+    * ``pi_residual(rows, pts, forcing, n_res, out)``: the residual values.
+    """
+    parts = tuple(range(n_parts))
+    order = operators.orders(plan)
+    jets = None if order is None else td.taylor(features, order=order, argnums=0)
+    along, evaluate = operators.evaluator(plan, [pde], real)
 
-def _combine_source(plan, n_parts: int, write_values: bool) -> str:
-    """Source of the combination: per (function, point) the jets ``J[c] = sum_k B T[., c, k]``
-    (one loop over the features for all parts), the residual on the first ``n_res`` points by
-    the PINN operators' own argument gathering (``EVALUATE``,
-    :func:`tidal.solvers.operators.evaluator`) and the conditions on the others."""
-    if write_values:
-        head = ("def pi_residual(rows: ti.types.ndarray(dtype=ti.i32, ndim=1), "
-                "pts: ti.types.ndarray(dtype=VEC_D, ndim=1), "
-                "forcing: ti.types.ndarray(dtype=REAL, ndim=2), n_res: ti.i32, "
-                "out: ti.types.ndarray(dtype=REAL, ndim=2)):")
-    else:
-        head = ("def pi_terms(rows: ti.types.ndarray(dtype=ti.i32, ndim=1), "
-                "pts: ti.types.ndarray(dtype=VEC_D, ndim=1), "
-                "forcing: ti.types.ndarray(dtype=REAL, ndim=2), n_res: ti.i32, "
-                "targets: ti.types.ndarray(dtype=REAL, ndim=2), "
-                "term: ti.types.ndarray(dtype=ti.i32, ndim=1), "
-                "scales: ti.types.ndarray(dtype=REAL, ndim=1)):")
-    lines = [head, "    for q in range(rows.shape[0] * n_res):",
-             "        r = q // n_res", "        j = q % n_res", "        z = pts[j]"]
-    for c in range(n_parts):
-        lines.append(f"        s{c} = " + ("b0[None]" if c == 0 else "ti.cast(0.0, REAL)"))
-    lines.append("        for k in range(P):")
-    lines.append("            br = B[r, k]")
-    for c in range(n_parts):
-        lines.append(f"            s{c} += br * T[j, {c}, k]")
-    lines.append("        e = EVALUATE(z, (" + "".join(f"s{c}, " for c in range(n_parts))
-                 + "), (forcing[rows[r], j],), 0)")
-    if write_values:
-        lines.append("        out[r, j] = e")
-        return "\n".join(lines) + "\n"
-    lines.append("        E[r, 0] += scales[0] * e * e")
-    lines += ["    for q in range(rows.shape[0] * (pts.shape[0] - n_res)):",
-              "        r = q // (pts.shape[0] - n_res)",
-              "        i = q % (pts.shape[0] - n_res)",
-              "        j = n_res + i",
-              "        s = b0[None]",
-              "        for k in range(P):",
-              "            s += B[r, k] * T[j, 0, k]",
-              "        e = s - targets[rows[r], i]",
-              "        E[r, term[i]] += scales[term[i]] * e * e"]
-    return "\n".join(lines) + "\n"
+    @ti.func
+    def combined(r, j):
+        """The network's jet at point ``j`` for function ``r``: a tuple of ``n_parts``."""
+        s = ()
+        for c in ti.static(parts):
+            if ti.static(c == 0):
+                s = s + (b0[None],)
+            else:
+                s = s + (ti.cast(0.0, real),)
+        for k in range(p):
+            br = B[r, k]
+            t = ()
+            for c in ti.static(parts):
+                t = t + (s[c] + br * T[j, c, k],)
+            s = t
+        return s
+
+    @td.kernel
+    def pi_features(v: ti.types.ndarray(dtype=real, ndim=2),
+                    rows: ti.types.ndarray(dtype=ti.i32, ndim=1),
+                    pts: ti.types.ndarray(dtype=vec_d, ndim=1)):
+        for r in range(rows.shape[0]):
+            z = ti.Vector.zero(real, m)
+            for d in range(m):
+                z[d] = v[rows[r], d]
+            b = branch(z)
+            for k in range(p):
+                B[r, k] += b[k]
+        for j in range(pts.shape[0]):
+            if ti.static(jets is None):
+                a = features(pts[j])
+                for k in range(p):
+                    T[j, 0, k] += a[k]
+            else:
+                J = jets(pts[j], *along())
+                for k in range(p):
+                    for c in ti.static(parts):
+                        T[j, c, k] += J[c][k]
+
+    @td.kernel
+    def pi_terms(rows: ti.types.ndarray(dtype=ti.i32, ndim=1),
+                 pts: ti.types.ndarray(dtype=vec_d, ndim=1),
+                 forcing: ti.types.ndarray(dtype=real, ndim=2), n_res: ti.i32,
+                 targets: ti.types.ndarray(dtype=real, ndim=2),
+                 term: ti.types.ndarray(dtype=ti.i32, ndim=1),
+                 scales: ti.types.ndarray(dtype=real, ndim=1)):
+        for q in range(rows.shape[0] * n_res):
+            r = q // n_res
+            j = q % n_res
+            e = evaluate(pts[j], combined(r, j), (forcing[rows[r], j],), 0)
+            E[r, 0] += scales[0] * e * e
+        for q in range(rows.shape[0] * (pts.shape[0] - n_res)):
+            r = q // (pts.shape[0] - n_res)
+            i = q % (pts.shape[0] - n_res)
+            j = n_res + i
+            s = b0[None]
+            for k in range(p):
+                s += B[r, k] * T[j, 0, k]
+            e = s - targets[rows[r], i]
+            E[r, term[i]] += scales[term[i]] * e * e
+
+    @td.kernel
+    def pi_residual(rows: ti.types.ndarray(dtype=ti.i32, ndim=1),
+                    pts: ti.types.ndarray(dtype=vec_d, ndim=1),
+                    forcing: ti.types.ndarray(dtype=real, ndim=2), n_res: ti.i32,
+                    out: ti.types.ndarray(dtype=real, ndim=2)):
+        for q in range(rows.shape[0] * n_res):
+            r = q // n_res
+            j = q % n_res
+            out[r, j] = evaluate(pts[j], combined(r, j), (forcing[rows[r], j],), 0)
+
+    return pi_features, pi_terms, pi_residual
 
 
 class PhysicsInformed:
@@ -459,19 +478,10 @@ class PhysicsInformed:
         if p == 1:
             raise TidalArgumentError("a physics-informed DeepONet needs p >= 2")
         B, T, E = self.branch_out, self.jets, self.errors
-        features = trunk_features(model)
-        namespace = {"REAL": real, "VEC_D": td.vec(model.trunk_dim, real), "M": model.m,
-                     "P": p, "BRANCH": network_features(model.branch, model.act, False),
-                     "FEATURES": features, "B": B, "T": T, "E": E, "b0": model.b0,
-                     "EVALUATE": operators.evaluator(self._plan, [self.pde], real)[1]}
-        if self._plan.passes:
-            namespace["JET"] = td.taylor(features, order=operators.orders(self._plan),
-                                         argnums=0)
-        made = []
-        for name, src in (("pi_features", _features_source(self._plan, model.m)),
-                          ("pi_terms", _combine_source(self._plan, self._n_parts, False)),
-                          ("pi_residual", _combine_source(self._plan, self._n_parts, True))):
-            made.append(td.kernel(loader.load(src, name, namespace, name)))
+        made = _kernels(self._plan, self._n_parts, model.m, p, real,
+                        td.vec(model.trunk_dim, real),
+                        network_features(model.branch, model.act, False),
+                        trunk_features(model), B, T, E, model.b0, self.pde)
         self._features, self._terms, self._residual = made
 
         @ti.kernel
