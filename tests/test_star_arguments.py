@@ -113,3 +113,37 @@ def test_a_kernel_calls_with_the_items_of_a_tuple(cpu64):
     # the generated Taichi source has no star: one argument per item
     source = td.source(star_kernel)
     assert "weighted(" in source and "weighted(*" not in source
+
+
+@td.func
+def too_few(x: td.f64) -> td.f64:
+    t = (x, x)
+    return weighted(*t)
+
+
+def test_a_wrong_number_of_unpacked_arguments_names_the_line(cpu64):
+    with pytest.raises(td.TidalTypeError) as e:
+        too_few(0.5)
+    assert "takes 3 arguments, got 2" in str(e.value) and "weighted(*t)" in str(e.value)
+
+
+
+@td.kernel
+def taped_star(x: ti.template(), loss: ti.template()):
+    for i in range(x.shape[0]):
+        args = ()
+        for k in ti.static(range(3)):
+            args = args + (SCALES[k] * x[i],)
+        loss[None] += weighted(*args)
+
+
+def test_the_adjoint_of_a_kernel_with_star_arguments_equals_the_closed_form(cpu64):
+    x = ti.field(ti.f64, shape=5, needs_grad=True)
+    loss = ti.field(ti.f64, shape=(), needs_grad=True)
+    values = np.linspace(-1.0, 1.0, 5)
+    x.from_numpy(values)
+    with td.Tape(loss):
+        taped_star(x, loss)
+    # loss = sum(x + 4 x^2 - x^3 / 8): d/dx = 1 + 8 x - 3 x^2 / 8
+    np.testing.assert_allclose(x.grad.to_numpy(), 1 + 8 * values - 0.375 * values ** 2,
+                               rtol=1e-13)
