@@ -39,7 +39,6 @@ naming the argument before any kernel runs.
 """
 
 # No `from __future__ import annotations`: Taichi reads kernel annotations as objects.
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -53,6 +52,7 @@ from tidal.solvers import operators
 from tidal.surrogates import data as _data
 from tidal.surrogates import deeponet as _deeponet
 from tidal.surrogates import grf as _grf
+from tidal.surrogates import supervised as _supervised
 
 
 @dataclass
@@ -328,7 +328,7 @@ def _kernels(plan, n_parts: int, m: int, p: int, real, vec_d, branch, features, 
     return pi_features, pi_terms, pi_residual
 
 
-class PhysicsInformed:
+class PhysicsInformed(_supervised.FunctionBatches):
     """The physics-informed loss of a DeepONet over a set of input functions, for
     :class:`tidal.solvers.Trainer`.
 
@@ -461,10 +461,7 @@ class PhysicsInformed:
         self.jets = ti.field(real, shape=(len(all_points), self._n_parts, p), needs_grad=True)
         self.errors = ti.field(real, shape=(n, self.n_terms), needs_grad=True)
         self._build()
-        self._all = np.arange(n, dtype=np.int32)
-        self.version = 0
-        self.batches = 0
-        self._epoch, self._order = -1, self._all
+        self._start_batches(n)
         self._last_parts = np.zeros(self.n_terms)
 
     def _ndarray(self, values: np.ndarray):
@@ -497,52 +494,6 @@ class PhysicsInformed:
                 E.grad[r, c] = seeds[r, c] if r < seeds.shape[0] else 0.0
 
         self._prepare = prepare
-
-    # -- batches (as Supervised) ---------------------------------------------------------------
-    @property
-    def batches_per_epoch(self) -> int:
-        """Batches that cover every function once."""
-        return math.ceil(self.n / self.batch_size)
-
-    def batch(self, k: int) -> np.ndarray:
-        """The function indices of batch ``k``: ``batch_size`` of them from the permutation of
-        epoch ``k // batches_per_epoch`` drawn from ``(seed, epoch)``.
-
-        Example:
-            >>> import numpy as np, tidal as td
-            >>> from tidal.surrogates import DeepONet, PhysicsInformed
-            >>> _ = td.init(arch="cpu", default_fp=td.f64)
-            >>> @td.func
-            ... def lap(u_xx: td.f64) -> td.f64:
-            ...     return u_xx
-            >>> net = DeepONet(3, 1, width=4, p=2, dtype=td.f64, activation="tanh")
-            >>> s = PhysicsInformed(net, lap, np.zeros((5, 3)), np.zeros((2, 1)),
-            ...                     variables=("x",), batch_size=2)
-            >>> sorted(np.concatenate([s.batch(k) for k in range(3)]).tolist())
-            [0, 1, 2, 3, 4]
-        """
-        if self.batch_size >= self.n:
-            return self._all
-        epoch, j = divmod(int(k), self.batches_per_epoch)
-        if epoch != self._epoch:
-            rng = np.random.default_rng(np.random.SeedSequence([self.seed, epoch]))
-            self._epoch, self._order = epoch, rng.permutation(self.n).astype(np.int32)
-        return self._order[j * self.batch_size:(j + 1) * self.batch_size]
-
-    def set_batch_size(self, batch_size: int | None) -> None:
-        """Change the batch size (None: full batch, e.g. before L-BFGS)."""
-        self.batch_size = self.n if batch_size is None else max(1, min(int(batch_size), self.n))
-        self.batches, self._epoch = 0, -1
-        self.version += 1
-
-    # -- the objective -------------------------------------------------------------------------
-    def set_flat(self, flat) -> None:
-        """Set the model's parameters."""
-        self.model.set_flat(flat)
-
-    def get_flat(self) -> np.ndarray:
-        """The model's parameters."""
-        return self.model.get_flat()
 
     def _seeds(self, rows: np.ndarray) -> np.ndarray:
         return np.broadcast_to(self.term_weights / len(rows),

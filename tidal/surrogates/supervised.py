@@ -115,7 +115,66 @@ class _FNOData:
         return sums
 
 
-class Supervised:
+class FunctionBatches:
+    """Mini-batches of input functions and the model's parameters, shared by the objectives
+    over a set of functions (:class:`Supervised`, :class:`~tidal.surrogates.PhysicsInformed`).
+
+    A subclass calls :meth:`_start_batches` with the number of functions and keeps ``model``,
+    ``batch_size`` and ``seed``; batches run through a permutation of the functions per epoch
+    drawn from ``(seed, epoch)`` alone.
+    """
+
+    def _start_batches(self, n: int) -> None:
+        self._all = np.arange(n, dtype=np.int32)
+        self.version = 0
+        self.batches = 0
+        self._epoch, self._order = -1, self._all
+
+    def batch(self, k: int) -> np.ndarray:
+        """The function indices of batch ``k`` (0, 1, ...): ``batch_size`` of them from the
+        permutation of epoch ``k // batches_per_epoch``; the last batch of an epoch may be
+        shorter.
+
+        Example:
+            >>> import numpy as np, tidal as td
+            >>> from tidal.surrogates import DeepONet, Supervised
+            >>> _ = td.init(arch="cpu", default_fp=td.f64)
+            >>> net = DeepONet(4, 1, width=6, p=3, dtype=td.f64)
+            >>> s = Supervised(net, np.zeros((5, 4)), [0.0, 1.0], np.zeros((5, 2)), batch_size=2)
+            >>> sorted(np.concatenate([s.batch(k) for k in range(3)]).tolist())
+            [0, 1, 2, 3, 4]
+        """
+        if self.batch_size >= self.n:
+            return self._all
+        per = self.batches_per_epoch
+        epoch, j = divmod(int(k), per)
+        if epoch != self._epoch:
+            rng = np.random.default_rng(np.random.SeedSequence([self.seed, epoch]))
+            self._epoch, self._order = epoch, rng.permutation(self.n).astype(np.int32)
+        return self._order[j * self.batch_size:(j + 1) * self.batch_size]
+
+    @property
+    def batches_per_epoch(self) -> int:
+        """Batches that cover every function once."""
+        return math.ceil(self.n / self.batch_size)
+
+    def set_batch_size(self, batch_size: int | None) -> None:
+        """Change the batch size (None: full batch, e.g. before L-BFGS); the batch count
+        starts again at 0."""
+        self.batch_size = self.n if batch_size is None else max(1, min(int(batch_size), self.n))
+        self.batches, self._epoch = 0, -1
+        self.version += 1
+
+    def set_flat(self, flat) -> None:
+        """Set the model's parameters."""
+        self.model.set_flat(flat)
+
+    def get_flat(self) -> np.ndarray:
+        """The model's parameters."""
+        return self.model.get_flat()
+
+
+class Supervised(FunctionBatches):
     """The data loss of an operator network, for :class:`tidal.solvers.Trainer`.
 
     Args:
@@ -186,55 +245,7 @@ class Supervised:
         if loss == "relative_l2" and np.any(self._norms == 0):
             raise TidalArgumentError("relative_l2 needs outputs with a nonzero norm in every "
                                      "row; use loss='mse'")
-        self._all = np.arange(n, dtype=np.int32)
-        self.version = 0
-        self.batches = 0
-        self._epoch, self._order = -1, self._all
-
-    # -- batches -------------------------------------------------------------------------------
-    def batch(self, k: int) -> np.ndarray:
-        """The function indices of batch ``k`` (0, 1, ...): ``batch_size`` of them from the
-        permutation of epoch ``k // batches_per_epoch``; the last batch of an epoch may be
-        shorter.
-
-        Example:
-            >>> import numpy as np, tidal as td
-            >>> from tidal.surrogates import DeepONet, Supervised
-            >>> _ = td.init(arch="cpu", default_fp=td.f64)
-            >>> net = DeepONet(4, 1, width=6, p=3, dtype=td.f64)
-            >>> s = Supervised(net, np.zeros((5, 4)), [0.0, 1.0], np.zeros((5, 2)), batch_size=2)
-            >>> sorted(np.concatenate([s.batch(k) for k in range(3)]).tolist())
-            [0, 1, 2, 3, 4]
-        """
-        if self.batch_size >= self.n:
-            return self._all
-        per = self.batches_per_epoch
-        epoch, j = divmod(int(k), per)
-        if epoch != self._epoch:
-            rng = np.random.default_rng(np.random.SeedSequence([self.seed, epoch]))
-            self._epoch, self._order = epoch, rng.permutation(self.n).astype(np.int32)
-        return self._order[j * self.batch_size:(j + 1) * self.batch_size]
-
-    @property
-    def batches_per_epoch(self) -> int:
-        """Batches that cover every function once."""
-        return math.ceil(self.n / self.batch_size)
-
-    def set_batch_size(self, batch_size: int | None) -> None:
-        """Change the batch size (None: full batch, e.g. before L-BFGS); the batch count
-        starts again at 0."""
-        self.batch_size = self.n if batch_size is None else max(1, min(int(batch_size), self.n))
-        self.batches, self._epoch = 0, -1
-        self.version += 1
-
-    # -- the objective -------------------------------------------------------------------------
-    def set_flat(self, flat) -> None:
-        """Set the model's parameters."""
-        self.model.set_flat(flat)
-
-    def get_flat(self) -> np.ndarray:
-        """The model's parameters."""
-        return self.model.get_flat()
+        self._start_batches(n)
 
     def _errors(self, rows: np.ndarray) -> np.ndarray:
         """Each selected function's sum of squared errors (forward only)."""
@@ -283,4 +294,4 @@ class Supervised:
         return float(np.mean(np.sqrt(self._errors(self._all)) / self._norms))
 
 
-__all__ = ["LOSSES", "Supervised"]
+__all__ = ["LOSSES", "FunctionBatches", "Supervised"]
