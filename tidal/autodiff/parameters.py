@@ -107,3 +107,33 @@ class FieldVector(FlatLayout):
         out = np.empty(self.size, dtype=np.float64)
         self._read(out, grads)
         return out
+
+
+class FlatParameters:
+    """The flat-vector interface of a model whose parameters are one :class:`FieldVector`
+    ``self._flat`` of ``self.size`` values (the surrogates' networks): read, checked write,
+    gradients and their clearing, one launch each."""
+
+    _flat: FieldVector
+    size: int
+
+    def get_flat(self) -> np.ndarray:
+        """All parameters as one float64 vector."""
+        return self._flat.read(grads=False)
+
+    def set_flat(self, flat) -> None:
+        """Set every parameter from one vector of length :attr:`size` (finite values)."""
+        flat = np.asarray(flat, dtype=np.float64).reshape(-1)
+        if flat.size != self.size:
+            raise TidalArgumentError(f"expected {self.size} parameters, got {flat.size}")
+        if not np.all(np.isfinite(flat)):
+            raise TidalArgumentError("parameters must be finite (got NaN or inf)")
+        self._flat.write(flat)
+
+    def grad_flat(self) -> np.ndarray:
+        """The parameters' gradients (``.grad``) in the order of :meth:`get_flat`."""
+        return self._flat.read(grads=True)
+
+    def clear_grads(self) -> None:
+        """Zero the parameters' gradients (one launch)."""
+        self._flat.clear_grads()

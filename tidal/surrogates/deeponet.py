@@ -85,7 +85,7 @@ def _parameter_fields(net: MLP) -> list:
     return [W0, b0, W, b, Wout, bout] if net.depth > 1 else [W0, b0, Wout, bout]
 
 
-class DeepONet:
+class DeepONet(parameters.FlatParameters):
     """A DeepONet ``G(v)(y) = sum_k b_k(v) t_k(y) + b0`` as tidal code.
 
     Args:
@@ -151,27 +151,6 @@ class DeepONet:
         self._cartesian: dict = {}
 
     # -- parameters ----------------------------------------------------------------------------
-    def get_flat(self) -> np.ndarray:
-        """Branch, trunk and ``b0`` parameters as one float64 vector."""
-        return self._flat.read(grads=False)
-
-    def set_flat(self, flat) -> None:
-        """Set every parameter from one vector of length :attr:`size`."""
-        flat = np.asarray(flat, dtype=np.float64).reshape(-1)
-        if flat.size != self.size:
-            raise TidalArgumentError(f"expected {self.size} parameters, got {flat.size}")
-        if not np.all(np.isfinite(flat)):
-            raise TidalArgumentError("parameters must be finite (got NaN or inf)")
-        self._flat.write(flat)
-
-    def grad_flat(self) -> np.ndarray:
-        """The parameters' gradients (``.grad``) in the order of :meth:`get_flat`."""
-        return self._flat.read(grads=True)
-
-    def clear_grads(self) -> None:
-        """Zero the parameters' gradients (one launch)."""
-        self._flat.clear_grads()
-
     def save(self, path) -> None:
         """Save the parameters and the architecture to a ``.npz`` file."""
         np.savez(path, params=self.get_flat(), arch=np.array(self._arch(), dtype=np.str_))

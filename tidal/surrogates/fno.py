@@ -101,7 +101,7 @@ def _modes(dim: int, modes) -> tuple[int, ...]:
     return tuple(_deeponet._positive_int("modes", m) for m in pair)
 
 
-class FNO:
+class FNO(parameters.FlatParameters):
     """A Fourier neural operator as tidal kernels.
 
     Args:
@@ -181,27 +181,6 @@ class FNO:
                  uniform(shapes[5], w), uniform(shapes[6], w),
                  uniform(shapes[7], self.projection), uniform(shapes[8], self.projection)]
         self.set_flat(np.concatenate([np.ravel(p) for p in parts]))
-
-    def get_flat(self) -> np.ndarray:
-        """All parameters as one float64 vector (the order in the module docstring)."""
-        return self._flat.read(grads=False)
-
-    def set_flat(self, flat) -> None:
-        """Set every parameter from one vector of length :attr:`size`."""
-        flat = np.asarray(flat, dtype=np.float64).reshape(-1)
-        if flat.size != self.size:
-            raise TidalArgumentError(f"expected {self.size} parameters, got {flat.size}")
-        if not np.all(np.isfinite(flat)):
-            raise TidalArgumentError("parameters must be finite (got NaN or inf)")
-        self._flat.write(flat)
-
-    def grad_flat(self) -> np.ndarray:
-        """The parameters' gradients (``.grad``) in the order of :meth:`get_flat`."""
-        return self._flat.read(grads=True)
-
-    def clear_grads(self) -> None:
-        """Zero the parameters' gradients (one launch)."""
-        self._flat.clear_grads()
 
     def split(self, flat=None) -> list[np.ndarray]:
         """The parameter arrays ``[P, p, R, W, b, Q1, q1, Q2, q2]`` of ``flat`` (default: the
