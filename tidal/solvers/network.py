@@ -235,7 +235,7 @@ class MLP:
                 return out
             else:
                 outs = ti.Vector.zero(real, n_out)
-                for c in ti.static(range(n_out)):
+                for c in range(n_out):  # a loop, not unrolled: compile time stays flat in n_out
                     o = bout[c]
                     for k in range(width):
                         o += Wout[c, k] * h[k]
