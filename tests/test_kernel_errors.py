@@ -218,3 +218,23 @@ def test_a_field_taichi_could_not_address_is_refused_instead_of_crashing():
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                        timeout=300)
     assert r.returncode == 0 and "OK" in r.stdout, r.stderr[-2000:]
+
+
+@td.func
+def _sum_of_two(x: td.f64, y: td.f64) -> td.f64:
+    return x + y
+
+
+def test_a_kernel_neither_tidal_nor_taichi_compiles_shows_tidals_message():
+    # outside a tape a kernel tidal refuses runs as Taichi's own kernel; when Taichi cannot
+    # compile it either, the error is tidal's (the user's line and what is wrong), not Taichi's
+    @td.kernel
+    def missing_argument(a: ti.types.ndarray(dtype=ti.f64, ndim=1)):
+        for i in range(a.shape[0]):
+            a[i] = _sum_of_two(a[i])
+
+    with pytest.raises(td.TidalError) as err:
+        missing_argument(np.ones(3))
+    text = str(err.value)
+    assert "_sum_of_two takes 2 arguments, got 1" in text
+    assert __file__ in text and f"line {line_of('a[i] = _sum_of_two(a[i])')}" in text

@@ -16,6 +16,7 @@ import functools
 
 import taichi as ti
 from taichi.lang import impl as ti_impl
+from taichi.lang.exception import TaichiCompilationError
 
 from tidal.dsl import codegen, frontend, kernel_lowering, launches, pipeline, runtime
 from tidal.dsl.errors import TidalError
@@ -148,10 +149,15 @@ class TidalKernel:
         runtime.config()
         try:
             spec = self.specialize(args)
-        except TidalError:
+        except TidalError as refused:
             if launches.recording():
                 raise
-            return launches.run_taichi(self.raw()._primal, args)
+            # what tidal cannot lower may still be plain Taichi; when Taichi cannot compile it
+            # either, tidal's message (the user's line, what to do) is the one to show
+            try:
+                return launches.run_taichi(self.raw()._primal, args)
+            except TaichiCompilationError:
+                raise refused from None
         return launches.launch(spec, args)
 
     def grad(self, *args):
