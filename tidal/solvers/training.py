@@ -1,4 +1,5 @@
-"""Optimisers for PINN-style objectives on a flat float64 parameter vector: Adam, then L-BFGS.
+"""Optimisers for PINN-style objectives on a flat float64 parameter vector: Adam (or AdamW),
+then L-BFGS.
 
 :class:`Trainer` drives any :class:`Objective` (an object with ``size``, ``value_and_grad`` and
 ``value``; optionally ``describe``) with Adam (the parameter and moment update runs in a Taichi
@@ -24,9 +25,9 @@ the other stopped. It guarantees:
   never what the user gets. An objective with ``set_flat`` (a :class:`~tidal.solvers.Problem`)
   is left holding those parameters, so the model predicts with them.
 
-Each call to :meth:`Trainer.adam` starts fresh Adam moments (as re-creating a PyTorch optimiser
-does); a run resumed from a checkpoint therefore matches an uninterrupted one whenever the
-interruption falls between optimiser calls.
+Each call to :meth:`Trainer.adam` or :meth:`Trainer.adamw` starts fresh Adam moments (as
+re-creating a PyTorch optimiser does); a run resumed from a checkpoint therefore matches an
+uninterrupted one whenever the interruption falls between optimiser calls.
 """
 
 # No `from __future__ import annotations`: Taichi reads the kernel's annotations as objects.
@@ -106,7 +107,7 @@ class History:
         step: total optimiser steps done when the entry was recorded.
         loss: the objective at the parameters after ``step`` steps.
         time: wall-clock seconds of training so far (continues across optimiser calls).
-        optimiser: ``"adam"`` or ``"lbfgs"``.
+        optimiser: ``"adam"``, ``"adamw"`` or ``"lbfgs"``.
         evaluations: objective evaluations (``value_and_grad`` calls) so far.
         scalars: the objective's ``describe()`` values, one list per name, each as long as
             ``step`` (NaN where a name was not reported).
@@ -218,14 +219,16 @@ def _adam_kernel(p: ti.types.ndarray(dtype=ti.f64, ndim=1),
                  m: ti.types.ndarray(dtype=ti.f64, ndim=1),
                  v: ti.types.ndarray(dtype=ti.f64, ndim=1),
                  lr: ti.f64, beta1: ti.f64, beta2: ti.f64, eps: ti.f64, weight_decay: ti.f64,
-                 bias1: ti.f64, bias2: ti.f64):
+                 decoupled: ti.f64, bias1: ti.f64, bias2: ti.f64):
+    # weight_decay: L2 (added to the gradient, PyTorch's Adam); decoupled: AdamW's decay
+    # (p <- p - lr * decoupled * p before the Adam step, PyTorch's AdamW). One uses the other's 0.
     for i in range(p.shape[0]):
         gi = g[i] + weight_decay * p[i]
         mi = beta1 * m[i] + (1.0 - beta1) * gi
         vi = beta2 * v[i] + (1.0 - beta2) * gi * gi
         m[i] = mi
         v[i] = vi
-        p[i] = p[i] - lr * (mi / bias1) / (ti.sqrt(vi / bias2) + eps)
+        p[i] = p[i] * (1.0 - lr * decoupled) - lr * (mi / bias1) / (ti.sqrt(vi / bias2) + eps)
 
 
 def _ensure_taichi() -> None:
@@ -528,10 +531,59 @@ class Trainer:
             >>> t.stopped_reason
             'max steps'
         """
+        return self._adam("adam", steps, lr, betas, eps, weight_decay, 0.0, schedule, weights)
+
+    def adamw(self, steps: int, lr: float = 1e-3, *, betas: tuple[float, float] = (0.9, 0.999),
+              eps: float = 1e-8, weight_decay: float = 1e-2,
+              schedule: Schedule | None = None,
+              weights: dict[str, Schedule] | None = None) -> History:
+        """Run ``steps`` AdamW updates (Adam with decoupled weight decay, Loshchilov & Hutter)
+        from the current parameters, as PyTorch's ``torch.optim.AdamW`` defines them.
+
+        Update ``k`` first shrinks the parameters, ``p <- p - lr_k * weight_decay * p`` with
+        the scheduled learning rate ``lr_k``, then takes :meth:`adam`'s step from the gradient
+        alone (the decay never enters the moments, unlike ``adam(weight_decay=...)``, which
+        adds ``weight_decay * p`` to the gradient). It is a method of its own rather than a
+        flag of :meth:`adam` because the two decays mean different things and have different
+        defaults (PyTorch's ``1e-2`` here, ``0`` there), and because the history should say
+        which optimiser ran (``"adamw"``); both run the same code and the same kernel, in
+        which the L2 and the decoupled coefficient are separate arguments (one of them 0).
+
+        Args:
+            steps: number of updates (>= 0).
+            lr: learning rate (> 0).
+            betas: moment decay rates, each in [0, 1).
+            eps: added to the square root of the second moment (> 0).
+            weight_decay: the decoupled decay coefficient (>= 0; 0 gives plain Adam).
+            schedule: a learning-rate schedule; the decay uses the scheduled rate too.
+            weights: loss-weight schedules, as for :meth:`adam`.
+
+        Returns:
+            The history (entries of this call are recorded as ``"adamw"``).
+
+        Example:
+            >>> import numpy as np
+            >>> class Q:
+            ...     size = 2
+            ...     def value_and_grad(self, x): return float(x @ x), 2 * x
+            ...     def value(self, x): return float(x @ x)
+            >>> t = Trainer(Q(), np.ones(2), progress=False, log_every=5)
+            >>> t.adamw(steps=10, lr=0.01, weight_decay=0.1).optimiser
+            ['adamw', 'adamw', 'adamw']
+        """
+        return self._adam("adamw", steps, lr, betas, eps, 0.0, weight_decay, schedule, weights,
+                          decoupled_name="weight_decay")
+
+    def _adam(self, name: str, steps: int, lr: float, betas: tuple[float, float], eps: float,
+              weight_decay: float, decoupled: float, schedule: Schedule | None,
+              weights: dict[str, Schedule] | None, decoupled_name: str = "decoupled") -> History:
+        """Adam (``name`` "adam") or AdamW ("adamw"): the L2 coefficient ``weight_decay`` and
+        the decoupled one ``decoupled`` (see :meth:`adamw`) go to the same kernel."""
         steps = _positive_int("steps", steps, allow_zero=True)
         lr = _positive_float("lr", lr)
         eps = _positive_float("eps", eps)
         weight_decay = _positive_float("weight_decay", weight_decay, allow_zero=True)
+        decoupled = _positive_float(decoupled_name, decoupled, allow_zero=True)
         try:
             beta1, beta2 = (float(b) for b in betas)
         except (TypeError, ValueError):
@@ -546,7 +598,7 @@ class Trainer:
                      "CosineDecay() or InverseTimeDecay(...)")
         weigh = self._weight_schedules(weights, steps)
         _ensure_taichi()
-        run = _Run(self, "adam", steps)
+        run = _Run(self, name, steps)
         run.weigh = weigh
         p = self._params
         m = np.zeros_like(p)
@@ -562,7 +614,7 @@ class Trainer:
                 good[:] = p
                 pending = True
                 rate = lr if schedule is None else float(schedule(lr, k - 1, steps))
-                _adam_kernel(p, g, m, v, rate, beta1, beta2, eps, weight_decay,
+                _adam_kernel(p, g, m, v, rate, beta1, beta2, eps, weight_decay, decoupled,
                              1.0 - beta1 ** k, 1.0 - beta2 ** k)
                 if weigh is not None:
                     weigh(k)
