@@ -1,0 +1,143 @@
+"""Time per evaluation in the surrogate-in-the-loop problem: tidal's Burgers simulator, tidal's
+FNO, and the same FNO in PyTorch, in one run.
+
+The problem is ``examples/surrogate_inverse_burgers.py``'s: one evaluation is the data misfit
+of 32 observed values of ``u(x, 1)`` and its gradient in the 256 values of ``u0``:
+
+* simulator: :class:`tidal.physics.Burgers1D` (``nu = 0.1``, ``dt = 5e-5``, 20,000 steps; the
+  rollout and its adjoint, one whole-rollout kernel each);
+* tidal FNO: :class:`tidal.surrogates.OperatorModel` around the example's FNO (1-D, 4 Fourier
+  layers of width 64, 16 modes, projection 128), one forward pass and its adjoint kernels;
+* PyTorch FNO: the same network with the same parameters written with ``torch.fft.rfft``, one
+  forward pass and ``backward`` to the input field (a reference for what a mature tensor library
+  does with one field: how far the per-evaluation cost of an FNO is from the simulator's, whoever
+  runs it).
+
+The networks are freshly initialised (the time of an evaluation does not depend on training);
+the two FNOs' outputs and input gradients are checked against each other first. Everything is
+float64, as in the example. Printed: the median of ``--repeat`` warm evaluations of each and the
+ratios simulator / FNO (the issue's target for the surrogate: at least 100x).
+
+Usage: ``python benchmarks/surrogate_loop.py [--repeat 20] [--threads 2]``.
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import time
+
+import numpy as np
+import torch
+
+import tidal as td
+from tidal.physics import Burgers1D
+from tidal.surrogates import FNO, OperatorModel
+
+NU, N, DT, OBSERVED = 0.1, 256, 5e-5, 32
+WIDTH, MODES, LAYERS = 64, 16, 4
+
+
+def gelu(x):
+    return torch.nn.functional.gelu(x, approximate="tanh")
+
+
+class TorchFNO1d(torch.nn.Module):
+    """The FNO paper's FNO1d with tidal's parameters ``net.split()`` (float64)."""
+
+    def __init__(self, net: FNO):
+        super().__init__()
+        P, pb, R, W, Wb, Q1, q1b, Q2, q2b = [torch.tensor(x) for x in net.split()]
+        self.P, self.pb, self.W, self.Wb = P, pb, W, Wb
+        self.R = torch.complex(R[..., 0], R[..., 1]).permute(0, 3, 2, 1)  # (L, in, out, k)
+        self.Q1, self.q1b, self.Q2, self.q2b = Q1, q1b, Q2, q2b
+        self.modes, self.layers = net.modes[0], net.layers
+
+    def forward(self, a):                                   # a: (B, S)
+        B, s = a.shape
+        grid = torch.linspace(0, 1, s, dtype=a.dtype).reshape(1, s, 1).expand(B, s, 1)
+        x = (torch.cat([a[..., None], grid], dim=-1) @ self.P.T + self.pb).permute(0, 2, 1)
+        for layer in range(self.layers):
+            xf = torch.fft.rfft(x)
+            out = torch.zeros(B, x.shape[1], s // 2 + 1, dtype=torch.cdouble)
+            out[:, :, :self.modes] = torch.einsum("bix,iox->box", xf[:, :, :self.modes],
+                                                  self.R[layer])
+            x = torch.fft.irfft(out, n=s) + torch.einsum("oc,bcx->box", self.W[layer], x) \
+                + self.Wb[layer][:, None]
+            if layer < self.layers - 1:
+                x = gelu(x)
+        x = x.permute(0, 2, 1)
+        return gelu(x @ self.Q1.T + self.q1b) @ self.Q2 + self.q2b
+
+
+def median_seconds(evaluate, repeat: int) -> float:
+    evaluate()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        evaluate()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    args = parser.parse_args(argv)
+    td.init(arch="cpu", default_fp=td.f64, cpu_max_num_threads=args.threads)
+    torch.set_num_threads(args.threads)
+    print(f"date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}; "
+          f"{platform.platform()}, cpu_count {os.cpu_count()}, threads {args.threads}; "
+          f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+
+    rng = np.random.default_rng(0)
+    x = np.arange(N) / N
+    u0 = np.sin(2 * np.pi * x) + 0.3 * np.cos(6 * np.pi * x)
+    where = np.linspace(0, N, OBSERVED, endpoint=False).astype(int)
+    values = 0.01 * rng.normal(size=OBSERVED)
+
+    sim = Burgers1D(NU, u0, dt=DT, steps=int(round(1.0 / DT)))
+    sim_data = np.full(sim.observation_shape, np.nan)
+    sim_data[-1, where] = values
+    sim.observe(sim_data)
+
+    net = FNO(1, MODES, width=WIDTH, layers=LAYERS, dtype=td.f64)
+    surrogate = OperatorModel(net, u0, name="u0")
+    net_data = np.full(N, np.nan)
+    net_data[where] = values
+    surrogate.observe(net_data)
+
+    model = TorchFNO1d(net)
+    a = torch.tensor(u0[None, :], requires_grad=True)
+    target = torch.tensor(values)
+
+    def torch_loss_grad():
+        a.grad = None
+        loss = torch.sum((model(a)[0, where] - target) ** 2)
+        loss.backward()
+        return float(loss.detach()), a.grad[0].numpy()
+
+    loss_td, (grad_td,) = surrogate.loss_grad(["u0"])
+    loss_pt, grad_pt = torch_loss_grad()
+    agree = max(abs(loss_td - loss_pt) / abs(loss_pt),
+                float(np.max(np.abs(grad_td - grad_pt)) / np.max(np.abs(grad_pt))))
+    print(f"tidal FNO vs PyTorch FNO: loss and input gradient agree to {agree:.1e} (relative)")
+    if agree > 1e-8:
+        raise SystemExit("the two FNOs disagree: the timing would compare different networks")
+
+    seconds = {
+        "simulator": median_seconds(lambda: sim.loss_grad(["u0"]), max(args.repeat // 4, 3)),
+        "tidal FNO": median_seconds(lambda: surrogate.loss_grad(["u0"]), args.repeat),
+        "PyTorch FNO": median_seconds(torch_loss_grad, args.repeat),
+    }
+    for name, s in seconds.items():
+        print(f"{name:12s} {1e3 * s:8.2f} ms per evaluation (value and gradient)")
+    for name in ("tidal FNO", "PyTorch FNO"):
+        print(f"simulator / {name}: {seconds['simulator'] / seconds[name]:.1f}x (target >= 100x)")
+    print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    return seconds
+
+
+if __name__ == "__main__":
+    main()
