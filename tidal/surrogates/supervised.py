@@ -15,8 +15,22 @@ in the network's flat parameters:
   forward launches, the squared errors, and every launch's adjoint in reverse order
   (:class:`tidal.surrogates.fno.Batch`); the relative loss needs no extra launch.
 
-Both are reached through one small interface (``errors(rows)`` and ``errors_and_grad(rows,
-seeds_of)``), so batching, losses and the Trainer protocol are written once.
+Both are reached through one small interface (``errors(rows, norm)`` and
+``errors_and_grad(rows, seeds_of, needs_sums, norm)``: each function's squared error norm, and
+the same with the cotangents of those norms passed back), so batching, losses and the Trainer
+protocol are written once. A loss (:data:`LOSSES`) is a :class:`Loss`: a discrete norm of the
+error per function (``"l2"``: the sum of squares over the points; ``"h1"``: that plus the
+sum of squares of the error's periodic central-difference gradient) and a reduction (the mean
+over functions and points, or the mean of the per-function ratios ``||pred - out|| / ||out||``).
+
+The H1 losses (FNO only) follow neuraloperator's ``H1Loss``: on a grid of ``S_a`` points along
+axis ``a`` (spacing ``h_a = 1 / S_a``, the grid taken as periodic on ``[0, 1)``), the derivative
+along ``a`` is the periodic central difference ``(e[i + 1] - e[i - 1]) / (2 h_a)``, and
+``||e||_H1^2 = sum_x e(x)^2 + sum_a sum_x (D_a e)(x)^2``. ``"h1"`` is
+``mean_i ||pred_i - out_i||_H1^2 / N`` (the H1 analogue of ``"mse"``) and ``"relative_h1"`` is
+``mean_i ||pred_i - out_i||_H1 / ||out_i||_H1`` (neuraloperator's relative H1 loss, averaged
+over functions rather than summed). They are computed in NumPy from the network's outputs and
+enter the adjoint pass as the outputs' cotangent ``2 c_i (e + sum_a D_a^T D_a e)``.
 
 Mini-batches: with ``batch_size`` below ``n``, every :meth:`Supervised.value_and_grad` call
 uses the next batch of functions (all ``N`` points of each), then moves on; batches run
@@ -31,6 +45,7 @@ raise :class:`tidal.TidalArgumentError` before any kernel runs.
 """
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import taichi as ti
@@ -39,7 +54,87 @@ from tidal.dsl.errors import TidalArgumentError
 from tidal.surrogates import deeponet as _deeponet
 from tidal.surrogates import fno as _fno
 
-LOSSES = ("mse", "relative_l2")
+
+@dataclass(frozen=True)
+class Loss:
+    """A data loss: a discrete norm of each function's error and how the functions combine.
+
+    Attributes:
+        name: the name ``Supervised(loss=...)`` takes.
+        norm: ``"l2"`` (sum of squares over the points) or ``"h1"`` (that plus the squares of
+            the periodic central-difference gradient, see the module docstring).
+        relative: the mean of ``||pred_i - out_i|| / ||out_i||`` (True) or the mean of the
+            squared norms over functions and points (False).
+
+    Example:
+        >>> LOSSES["relative_h1"]
+        Loss(name='relative_h1', norm='h1', relative=True)
+    """
+
+    name: str
+    norm: str
+    relative: bool
+
+    def combine(self, sums: np.ndarray, norms: np.ndarray, n_points: int) -> float:
+        """The loss of ``k`` functions from their squared error norms ``sums`` (``(k,)``) and
+        the norms of their targets (``(k,)``)."""
+        if not self.relative:
+            return float(np.sum(sums)) / (len(sums) * n_points)
+        return float(np.mean(np.sqrt(sums) / norms))
+
+    def seeds(self, sums, norms: np.ndarray, n_points: int) -> np.ndarray:
+        """The cotangents of the squared error norms (``sums`` is only read when relative)."""
+        k = len(norms)
+        if not self.relative:
+            return np.full(k, 1.0 / (k * n_points))
+        return 0.5 / (np.sqrt(np.maximum(sums, 1e-300)) * norms * k)
+
+
+#: The losses :class:`Supervised` takes, by name.
+LOSSES = {loss.name: loss for loss in (Loss("mse", "l2", False), Loss("relative_l2", "l2", True),
+                                       Loss("h1", "h1", False), Loss("relative_h1", "h1", True))}
+
+
+def periodic_gradient(fields: np.ndarray) -> list[np.ndarray]:
+    """The periodic central differences of fields ``(n, *grid)`` along each grid axis, with
+    spacing ``1 / S`` on an axis of ``S`` points: ``(f[i + 1] - f[i - 1]) * S / 2``.
+
+    Example:
+        >>> import numpy as np
+        >>> x = np.arange(8) / 8
+        >>> d, = periodic_gradient(np.sin(2 * np.pi * x)[None])
+        >>> bool(np.allclose(d[0], 8 * np.sin(2 * np.pi / 8) * np.cos(2 * np.pi * x)))
+        True
+    """
+    fields = np.asarray(fields, dtype=np.float64)
+    return [(np.roll(fields, -1, axis=a) - np.roll(fields, 1, axis=a)) * (fields.shape[a] / 2.0)
+            for a in range(1, fields.ndim)]
+
+
+def h1_squared_norms(fields: np.ndarray) -> np.ndarray:
+    """Each field's ``sum f^2 + sum_a sum (D_a f)^2`` (``(n, *grid)`` -> ``(n,)``), with
+    :func:`periodic_gradient`'s ``D_a``.
+
+    Example:
+        >>> import numpy as np
+        >>> h1_squared_norms(np.ones((2, 4, 4))).tolist()
+        [16.0, 16.0]
+    """
+    fields = np.asarray(fields, dtype=np.float64)
+    axes = tuple(range(1, fields.ndim))
+    total = np.sum(fields ** 2, axis=axes)
+    for d in periodic_gradient(fields):
+        total = total + np.sum(d ** 2, axis=axes)
+    return total
+
+
+def _h1_norm_cotangent(fields: np.ndarray) -> np.ndarray:
+    """The gradient of :func:`h1_squared_norms` per field: ``2 (f + sum_a D_a^T D_a f)``;
+    ``D_a`` is antisymmetric, so ``D_a^T D_a f = -D_a D_a f``."""
+    out = fields.copy()
+    for a, d in zip(range(1, fields.ndim), periodic_gradient(fields)):
+        out -= (np.roll(d, -1, axis=a) - np.roll(d, 1, axis=a)) * (fields.shape[a] / 2.0)
+    return 2.0 * out
 
 
 class _DeepONetData:
@@ -65,14 +160,15 @@ class _DeepONetData:
         self._targets = ti.ndarray(model.dtype, shape=self.outputs.shape)
         self._targets.from_numpy(self.outputs.astype(self._c._store))
 
-    def errors(self, rows: np.ndarray) -> np.ndarray:
+    def errors(self, rows: np.ndarray, norm: str = "l2") -> np.ndarray:
         """Each selected function's sum of squared errors (forward only)."""
         c = self._c
         c.forward(rows)
         c.squared_errors(self._targets, rows)
         return c.errors.to_numpy()[:len(rows)].astype(np.float64)
 
-    def errors_and_grad(self, rows: np.ndarray, seeds_of, needs_sums: bool) -> np.ndarray:
+    def errors_and_grad(self, rows: np.ndarray, seeds_of, needs_sums: bool,
+                        norm: str = "l2") -> np.ndarray:
         """The sums, with ``seeds_of(sums)`` as their cotangents accumulated into the
         parameters' gradients (a relative loss needs the sums first: one more forward)."""
         c = self._c
@@ -102,16 +198,31 @@ class _FNOData:
         b.forward()
         return b
 
-    def errors(self, rows: np.ndarray, chunk: int = 50) -> np.ndarray:
+    def errors(self, rows: np.ndarray, norm: str = "l2", chunk: int = 50) -> np.ndarray:
+        """Each selected function's squared error norm (``"l2"`` by the squared-error kernel,
+        ``"h1"`` in NumPy from the outputs)."""
         out = []
         for lo in range(0, len(rows), chunk):
-            out.append(self._batch(rows[lo:lo + chunk]).squared_errors())
+            part = rows[lo:lo + chunk]
+            b = self._batch(part)
+            out.append(b.squared_errors() if norm == "l2" else
+                       h1_squared_norms(b.outputs() - self.outputs[part]))
         return np.concatenate(out)
 
-    def errors_and_grad(self, rows: np.ndarray, seeds_of, needs_sums: bool) -> np.ndarray:
+    def errors_and_grad(self, rows: np.ndarray, seeds_of, needs_sums: bool,
+                        norm: str = "l2") -> np.ndarray:
+        """The norms, with ``seeds_of(norms)`` as their cotangents passed back through the
+        network (as the squared-error kernel's seeds, or as the outputs' cotangent)."""
         b = self._batch(rows)
-        sums = b.squared_errors()
-        b.backward(error_seeds=seeds_of(sums))
+        if norm == "l2":
+            sums = b.squared_errors()
+            b.backward(error_seeds=seeds_of(sums))
+            return sums
+        e = b.outputs() - self.outputs[rows]
+        sums = h1_squared_norms(e)
+        seeds = np.asarray(seeds_of(sums), dtype=np.float64)
+        b.backward(output_cotangent=seeds.reshape((-1,) + (1,) * (e.ndim - 1))
+                   * _h1_norm_cotangent(e))
         return sums
 
 
@@ -184,8 +295,9 @@ class Supervised(FunctionBatches):
         points: DeepONet: ``(N, d)``, the output points shared by every function (a 1-D
             array for ``d = 1``); FNO: None (the grid is the inputs').
         outputs: DeepONet: ``(n, N)``, ``G(v_i)(y_j)``; FNO: ``(n, *grid)``.
-        loss: ``"mse"`` (``mean_ij (pred - out)^2``) or ``"relative_l2"``
-            (``mean_i ||pred_i - out_i|| / ||out_i||``).
+        loss: ``"mse"`` (``mean_ij (pred - out)^2``), ``"relative_l2"``
+            (``mean_i ||pred_i - out_i|| / ||out_i||``), or for an FNO ``"h1"`` /
+            ``"relative_h1"`` (the same with the discrete H1 norm of the module docstring).
         batch_size: functions per evaluation (Adam mini-batches); None: all of them.
         seed: seed of the batch order.
 
@@ -225,6 +337,11 @@ class Supervised(FunctionBatches):
         if loss not in LOSSES:
             raise TidalArgumentError(f"loss must be one of {', '.join(map(repr, LOSSES))}, got "
                                      f"{loss!r}")
+        if LOSSES[loss].norm == "h1" and kind is not _FNOData:
+            raise TidalArgumentError(
+                f"loss={loss!r} needs the outputs on a regular grid (its gradient is a finite "
+                f"difference), but a DeepONet's points are scattered",
+                hint="use loss='mse' or 'relative_l2' for a DeepONet, or train an FNO")
         if outputs is None:
             raise TidalArgumentError("outputs are missing: Supervised(net, inputs, points, "
                                      "outputs) for a DeepONet, Supervised(net, inputs, "
@@ -235,6 +352,7 @@ class Supervised(FunctionBatches):
                                      f"{batch_size!r}")
         self._data = kind(model, inputs, points, outputs)
         self.model, self.loss, self.seed = model, loss, int(seed)
+        self._loss = LOSSES[loss]
         self.inputs, self.outputs = self._data.inputs, self._data.outputs
         self.points = getattr(self._data, "points", None)
         n = len(self.inputs)
@@ -242,9 +360,11 @@ class Supervised(FunctionBatches):
         self.batch_size = n if batch_size is None else min(int(batch_size), n)
         self.size = model.size
         self._norms = np.sqrt(np.sum(self.outputs.reshape(n, -1) ** 2, axis=1))
-        if loss == "relative_l2" and np.any(self._norms == 0):
-            raise TidalArgumentError("relative_l2 needs outputs with a nonzero norm in every "
-                                     "row; use loss='mse'")
+        self._loss_norms = (self._norms if self._loss.norm == "l2"
+                            else np.sqrt(h1_squared_norms(self.outputs)))
+        if self._loss.relative and np.any(self._loss_norms == 0):
+            raise TidalArgumentError(f"{loss} needs outputs with a nonzero norm in every "
+                                     f"row; use loss='mse'")
         self._start_batches(n)
 
     def _errors(self, rows: np.ndarray) -> np.ndarray:
@@ -252,20 +372,13 @@ class Supervised(FunctionBatches):
         return self._data.errors(rows)
 
     def _combine(self, sums: np.ndarray, rows: np.ndarray) -> float:
-        if self.loss == "mse":
-            return float(np.sum(sums)) / (len(rows) * self.n_points)
-        return float(np.mean(np.sqrt(sums) / self._norms[rows]))
-
-    def _seeds(self, rows: np.ndarray, sums) -> np.ndarray:
-        """The cotangents of the per-function squared-error sums."""
-        if self.loss == "mse":
-            return np.full(len(rows), 1.0 / (len(rows) * self.n_points))
-        return 0.5 / (np.sqrt(np.maximum(sums, 1e-300)) * self._norms[rows] * len(rows))
+        return self._loss.combine(sums, self._loss_norms[rows], self.n_points)
 
     def _value_and_grad_rows(self, rows: np.ndarray) -> tuple[float, np.ndarray]:
         self.model.clear_grads()
-        sums = self._data.errors_and_grad(rows, lambda sums: self._seeds(rows, sums),
-                                          self.loss != "mse")
+        loss, norms = self._loss, self._loss_norms[rows]
+        sums = self._data.errors_and_grad(
+            rows, lambda sums: loss.seeds(sums, norms, self.n_points), loss.relative, loss.norm)
         return self._combine(sums, rows), self.model.grad_flat()
 
     def value_and_grad(self, flat) -> tuple[float, np.ndarray]:
@@ -281,7 +394,7 @@ class Supervised(FunctionBatches):
     def value(self, flat) -> float:
         """The full-data loss at ``flat``."""
         self.set_flat(flat)
-        return self._combine(self._errors(self._all), self._all)
+        return self._combine(self._data.errors(self._all, self._loss.norm), self._all)
 
     def mse(self, flat) -> float:
         """The full-data mean-squared error at ``flat`` (whatever ``loss`` is)."""
@@ -294,4 +407,5 @@ class Supervised(FunctionBatches):
         return float(np.mean(np.sqrt(self._errors(self._all)) / self._norms))
 
 
-__all__ = ["LOSSES", "FunctionBatches", "Supervised"]
+__all__ = ["LOSSES", "FunctionBatches", "Loss", "Supervised", "h1_squared_norms",
+           "periodic_gradient"]
