@@ -185,7 +185,7 @@ def test_bad_shapes_and_arguments_are_refused(cpu64):
     with pytest.raises(td.TidalError, match="branch_sensors"):
         DeepONet(0, 1)
     with pytest.raises(td.TidalError, match="form"):
-        DeepONet(M, 1, form="stacked")
+        DeepONet(M, 1, form="stacked_twice")
     with pytest.raises(td.TidalError, match=f"expected {net.size} parameters"):
         net.set_flat(np.zeros(net.size + 1))
 

@@ -5,9 +5,12 @@ A :class:`DeepONet` is a branch network ``R^m -> R^p`` of the input function's v
 sensors and a trunk network ``R^d -> R^p`` of the output point, both
 :class:`tidal.solvers.MLP` with ``out_dim=p``, combined as
 ``G(v)(y) = sum_k b_k(v) t_k(y) + b0`` (the "unstacked" form; as in DeepXDE the trunk's outputs
-pass through the activation, the branch's do not). Its parameters are the branch's, then the
-trunk's (each in :meth:`MLP.get_flat` order), then ``b0``: one flat float64 vector read, written
-and gradient-cleared by one kernel launch each.
+pass through the activation, the branch's do not). In the "stacked" form (Lu et al.'s first
+form) the branch is ``p`` separate networks ``R^m -> R`` of one output each,
+``b_k(v) = branch_k(v)`` (a :class:`tidal.solvers.Separate` of ``p`` MLPs), and everything else
+is the same. Its parameters are the branch's (stacked: branch 0's, then branch 1's, ...), then
+the trunk's (each in :meth:`MLP.get_flat` order), then ``b0``: one flat float64 vector read,
+written and gradient-cleared by one kernel launch each.
 
 Two evaluations, the same numbers:
 
@@ -18,9 +21,10 @@ Two evaluations, the same numbers:
   points: the branch once per function and the trunk once per point (one kernel), then the
   ``B x N`` combination (a second kernel); :mod:`tidal.surrogates.supervised` trains through it.
 
-Guarantees: initialisation is deterministic for the seed (branch from ``seed``, trunk from
-``seed + 1``, ``b0 = 0``); ``predict`` equals ``func`` at every pair to rounding; bad shapes raise
-:class:`tidal.TidalArgumentError` naming the argument before any kernel runs.
+Guarantees: initialisation is deterministic for the seed (branch from ``seed``, or stacked
+branch ``k`` from ``seed + 2 + k``; trunk from ``seed + 1``; ``b0 = 0``); ``predict`` equals
+``func`` at every pair to rounding; bad shapes raise :class:`tidal.TidalArgumentError` naming the
+argument before any kernel runs.
 """
 
 from pathlib import Path
@@ -37,7 +41,8 @@ from tidal.solvers.network import ACTIVATIONS, MLP
 #: Activations a DeepONet takes by name (``"relu"`` in addition to the MLP's).
 DEEPONET_ACTIVATIONS = ("relu",) + ACTIVATIONS
 
-FORMS = ("unstacked",)
+#: The DeepONet forms: one branch network of ``p`` outputs, or ``p`` branch networks of one.
+FORMS = ("unstacked", "stacked")
 
 
 def relu(real=None):
@@ -100,12 +105,15 @@ class DeepONet(parameters.FlatParameters):
             outputs.
         seed: seed of the Glorot-normal initialisation (branch ``seed``, trunk ``seed + 1``).
         dtype: ``td.f32`` (default) or ``td.f64``.
-        form: ``"unstacked"`` (one branch network of ``p`` outputs; the only form so far).
+        form: ``"unstacked"`` (one branch network of ``p`` outputs) or ``"stacked"`` (``p``
+            branch networks of one output each, every one ``width[0] x depth[0]``; needs
+            ``p >= 2``).
         trunk_lo, trunk_hi: optional bounds of the output points, mapped to ``[-1, 1]`` inside
             the trunk (default: points enter as they are, as in DeepXDE).
 
     Attributes:
-        branch, trunk: the two :class:`tidal.solvers.MLP`.
+        branch, trunk: the two networks: :class:`tidal.solvers.MLP` (the stacked branch is a
+            :class:`tidal.solvers.Separate` of ``p`` MLPs, ``branch.nets``).
         size: number of parameters.
         func: the tidal function ``(v: td.vec(m, real), y: td.vec(d, real)) -> real``.
 
@@ -118,6 +126,10 @@ class DeepONet(parameters.FlatParameters):
         True
         >>> net.predict(np.ones((3, 5)), np.linspace(0, 1, 7)[:, None]).shape
         (3, 7)
+        >>> stacked = DeepONet(5, 1, width=8, p=4, dtype=td.f64, form="stacked")
+        >>> sizes = [b.size for b in stacked.branch.nets]
+        >>> len(sizes), stacked.size == sum(sizes) + stacked.trunk.size + 1
+        (4, True)
     """
 
     def __init__(self, branch_sensors: int, trunk_dim: int = 1, width=40, depth=1, p: int = 40,
@@ -137,16 +149,28 @@ class DeepONet(parameters.FlatParameters):
         self.dtype = td.f32 if dtype is None else dtype
         self.act = _activation(activation, self.dtype)
         self.activation = activation
-        self.branch = MLP(self.m, width=widths[0], depth=depths[0], activation=self.act,
-                          seed=seed, dtype=self.dtype, out_dim=self.p)
+        self.branch_width, self.branch_depth = widths[0], depths[0]
+        if form == "stacked":
+            if self.p < 2:
+                raise TidalArgumentError("a stacked DeepONet needs p >= 2 branch networks, got "
+                                         "p=1", hint="with p=1 use form='unstacked' (the same "
+                                                     "network)")
+            nets = [MLP(self.m, width=widths[0], depth=depths[0], activation=self.act,
+                        seed=seed + 2 + k, dtype=self.dtype, out_dim=1) for k in range(self.p)]
+            self.branch = network.Separate(nets)
+            branch_fields = [f for net in nets for f in _parameter_fields(net)]
+        else:
+            self.branch = MLP(self.m, width=widths[0], depth=depths[0], activation=self.act,
+                              seed=seed, dtype=self.dtype, out_dim=self.p)
+            branch_fields = _parameter_fields(self.branch)
         self.trunk = MLP(self.trunk_dim, width=widths[1], depth=depths[1], activation=self.act,
                          seed=seed + 1, dtype=self.dtype, out_dim=self.p, lo=trunk_lo,
                          hi=trunk_hi)
         self.b0 = ti.field(self.dtype, shape=(), needs_grad=True)
         self.b0[None] = 0.0
         self.size = self.branch.size + self.trunk.size + 1
-        self._flat = parameters.FieldVector(_parameter_fields(self.branch)
-                                            + _parameter_fields(self.trunk) + [self.b0])
+        self._flat = parameters.FieldVector(branch_fields + _parameter_fields(self.trunk)
+                                            + [self.b0])
         self.func = self._build()
         self._cartesian: dict = {}
 
@@ -167,7 +191,7 @@ class DeepONet(parameters.FlatParameters):
     def _arch(self) -> list[str]:
         a = self.activation
         name = a.name if isinstance(a, td.TidalFunction) else str(a)
-        return [str(v) for v in (self.m, self.trunk_dim, self.branch.width, self.branch.depth,
+        return [str(v) for v in (self.m, self.trunk_dim, self.branch_width, self.branch_depth,
                                  self.trunk.width, self.trunk.depth, self.p, name, self.form)]
 
     # -- the network as a tidal function -------------------------------------------------------

@@ -221,6 +221,23 @@ def network_features(net, act, activate: bool):
     return features
 
 
+def branch_features(model: "_deeponet.DeepONet"):
+    """The tidal function ``v -> (b_1(v), ..., b_p(v))`` of a DeepONet: its branch outputs
+    (unstacked: :func:`network_features` of the one branch network; stacked: the ``p`` branch
+    networks' ``Separate.func``, unrolled over ``k``, so a large ``p`` compiles slowly).
+
+    Example:
+        >>> import tidal as td
+        >>> from tidal.surrogates import DeepONet
+        >>> _ = td.init(arch="cpu", default_fp=td.f64)
+        >>> branch_features(DeepONet(4, 2, width=6, p=3, dtype=td.f64)).name
+        'features'
+    """
+    if model.form == "stacked":
+        return model.branch.func
+    return network_features(model.branch, model.act, False)
+
+
 def trunk_features(model: "_deeponet.DeepONet"):
     """The tidal function ``y -> (a(t_1(y)), ..., a(t_p(y)))`` of a DeepONet: its trunk's
     activated outputs, which ``G(v)(y)`` combines linearly with the branch's.
@@ -477,7 +494,7 @@ class PhysicsInformed(_supervised.FunctionBatches):
         B, T, E = self.branch_out, self.jets, self.errors
         made = _kernels(self._plan, self._n_parts, model.m, p, real,
                         td.vec(model.trunk_dim, real),
-                        network_features(model.branch, model.act, False),
+                        branch_features(model),
                         trunk_features(model), B, T, E, model.b0, self.pde)
         self._features, self._terms, self._residual = made
 
@@ -595,4 +612,4 @@ def relative_l2(model: "_deeponet.DeepONet", inputs, points, solutions) -> np.nd
 
 __all__ = ["PhysicsInformed", "PointCondition", "diffusion_reaction_points",
            "diffusion_reaction_residual", "diffusion_reaction_sources", "relative_l2",
-           "network_features", "trunk_features"]
+           "branch_features", "network_features", "trunk_features"]
