@@ -4,12 +4,14 @@ The coefficient a is 12 or 3 (a thresholded Gaussian random field) on an s x s n
 tidal's own generator (tidal.surrogates.generate("darcy", n, s=...), cached in --data). As in the
 paper: 1,000 training and 100 test pairs, the coefficient normalised pointwise, an FNO of width
 32 with 4 Fourier layers and 12 modes (8 at s = 16), Adam at 1e-3 halved every 100 epochs,
-batches of 20, relative L2 loss. The solution is divided by one constant (its training standard
-deviation), which the relative error does not see.
+batches of 20, relative L2 loss. The network's output is scaled by one constant (the solution's
+training standard deviation), which the relative error does not see. The pointwise mean and
+standard deviation of the coefficient and the output scale are the model's normalisers
+(FNO.set_normalisers), saved with it: predict() takes the raw coefficient and returns u.
 
 Prints the test relative L2 and writes DIR/fno_darcy.png (input coefficient, reference,
 prediction and error for one test sample, and the training curve) and DIR/fno_darcy.npz (the
-parameters). Measured figures are in docs/surrogates.md.
+parameters and the normalisers). Measured figures are in docs/surrogates.md.
 
 Run: python examples/fno_darcy.py --s 16 --epochs 20 --out runs/fno
 """
@@ -48,24 +50,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def data(args: argparse.Namespace):
-    """Normalised training and test inputs, scaled outputs, and the raw test coefficient."""
+    """Training and test inputs and outputs (raw), and the normalisers of the training set: the
+    coefficient's pointwise mean and standard deviation, and one output scale."""
     d = common.cached("darcy", args.train + args.test, args.data, s=args.s)
     a, u = d.inputs, d.outputs
     tr = slice(0, args.train)
     te = slice(args.train, args.train + args.test)
-    mean, std = a[tr].mean(axis=0), a[tr].std(axis=0) + 1e-5
-    scale = u[tr].std()
-    return (a[tr] - mean) / std, u[tr] / scale, (a[te] - mean) / std, u[te] / scale, a[te]
+    normalisers = dict(input_mean=a[tr].mean(axis=0), input_std=a[tr].std(axis=0) + 1e-5,
+                       output_scale=u[tr].std())
+    return a[tr], u[tr], a[te], u[te], normalisers
 
 
 def run(args: argparse.Namespace) -> dict:
     """Generate or load the data, train, print the test error, write the figure."""
     args.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    a, u, at, ut, raw = data(args)
+    a, u, at, ut, normalisers = data(args)
     modes = args.modes or (8 if args.s <= 16 else 12)
     real = td.f32 if args.precision == "f32" else td.f64
     net = FNO(2, modes, width=args.width, layers=args.layers, seed=args.seed, dtype=real)
+    net.set_normalisers(**normalisers)  # saved with the model: predict() takes raw a
     result = common.train(net, a, u, at, ut, args.epochs, args.lr, args.batch, args.seed,
                           progress=args.progress)
     net.save(args.out / "fno_darcy.npz")
@@ -77,7 +81,7 @@ def run(args: argparse.Namespace) -> dict:
           f"train {result['train_l2']:.4f}")
     print(f"test relative L2 {result['test_l2']:.4f}")
     if not args.no_figure:
-        figure(net, raw[0], at[:1], ut[0], result, args.out / "fno_darcy.png")
+        figure(net, at[0], at[:1], ut[0], result, args.out / "fno_darcy.png")
     return result
 
 
@@ -90,7 +94,7 @@ def figure(net: FNO, coefficient, a, u, result: dict, path: Path) -> Path:
 
     pred = net.predict(a)[0]
     fig, axes = plt.subplots(1, 5, figsize=(22, 4))
-    panels = [(coefficient, "coefficient a"), (u, "reference u (scaled)"),
+    panels = [(coefficient, "coefficient a"), (u, "reference u"),
               (pred, "FNO prediction"), (pred - u, "error")]
     for ax, (img, title) in zip(axes, panels):
         im = ax.imshow(img, origin="lower", extent=(0, 1, 0, 1))

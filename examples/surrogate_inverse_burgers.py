@@ -69,27 +69,30 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def trained_fno(args, d) -> tuple[FNO, float]:
+def trained_fno(args, d) -> FNO:
     """The FNO of examples/fno_burgers.py (same architecture, data, output scale and training,
-    via examples/_fno_common.py) and the scale its outputs are divided by: loaded from
-    ``--model``, or trained once per set-up and kept in ``--out``."""
+    via examples/_fno_common.py; the scale is the model's output normaliser, so it predicts
+    u(x, 1) itself): loaded from ``--model``, or trained once per set-up and kept in
+    ``--out``."""
     net = FNO(1, args.modes, width=args.width, layers=4, seed=args.seed, dtype=td.f32)
     a, u = d.inputs[:args.train], d.outputs[:args.train]
     at, ut = d.inputs[args.train:], d.outputs[args.train:]
-    scale = float(u.std())
     tag = f"train{args.train}_epochs{args.epochs}_width{args.width}_modes{args.modes}"
     path = args.model or args.out / f"fno_{tag}.npz"
     if path.exists():
         net.load(path)
+        if net.output_scale is None:  # a model saved before FNOs kept their normalisers
+            net.set_normalisers(output_scale=float(u.std()))
     else:
-        result = common.train(net, a, u / scale, at, ut / scale, args.epochs, 1e-3,
+        net.set_normalisers(output_scale=float(u.std()))
+        result = common.train(net, a, u, at, ut, args.epochs, 1e-3,
                               min(20, args.train), args.seed, progress=args.progress)
         print(f"FNO trained: {args.epochs} epochs on {args.train} samples in "
               f"{result['wall']:.0f} s")
         net.save(path)
-    test = common.relative_l2(net.predict(at) * scale, ut)
+    test = common.relative_l2(net.predict(at), ut)
     print(f"FNO test relative L2 on {args.test} samples: {test:.4f}")
-    return net, scale
+    return net
 
 
 class LowModes:
@@ -155,7 +158,7 @@ def run(args) -> dict:
     td.init(arch="cpu", default_fp=td.f64)
     args.out.mkdir(parents=True, exist_ok=True)
     d = common.cached("burgers", args.train + args.test, args.data, n=N, nu=NU)
-    net, scale = trained_fno(args, d)
+    net = trained_fno(args, d)
     u0_true, u1_true = burgers_sample(np.random.default_rng(10_000 + args.seed), n=N, nu=NU)
     rng = np.random.default_rng(args.seed)
     where = np.linspace(0, N, args.observed, endpoint=False).astype(int)
@@ -180,14 +183,13 @@ def run(args) -> dict:
     through_solver = td.fit(fitted(sim), sim_data, params=[name], max_iter=args.iterations,
                             progress=args.progress)
 
-    # the network predicts u(x, 1) / scale: its data are scaled alike, its residuals weighted
-    # back by scale^2, so that both fits minimise the same sum of squares
+    # the network predicts u(x, 1) in physical units (its output scale is part of the model),
+    # so both fits minimise the same sum of squares of the same data
     surrogate = OperatorModel(net, np.zeros(N), name="u0")
     net_data = np.full(N, np.nan)
-    net_data[where] = observed / scale
+    net_data[where] = observed
     through_surrogate = td.fit(fitted(surrogate), net_data, params=[name],
-                               max_iter=args.iterations, weights=np.full(N, scale ** 2),
-                               progress=args.progress)
+                               max_iter=args.iterations, progress=args.progress)
 
     solver_u0 = sim.get("u0")
     surrogate_u0 = surrogate.get("u0")

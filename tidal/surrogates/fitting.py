@@ -8,9 +8,10 @@ data, params=["u0"])``). That is the "surrogate in the loop": one evaluation is 
 one adjoint pass of the network instead of a whole simulation and its adjoint.
 
 Guarantees: the loss is ``sum w (G(input) - data)^2`` over observed values (NaN in ``data``
-marks a value that was not observed), and its gradient is exact for the network (one forward
-pass and the generated adjoint kernels, no finite differences); bad names and shapes raise
-:class:`tidal.TidalArgumentError`. Hessian-vector products are not provided
+marks a value that was not observed), in the network's physical units (through its
+normalisers, :meth:`~tidal.surrogates.FNO.set_normalisers`), and its gradient is exact for the
+network (one forward pass and the generated adjoint kernels, no finite differences); bad names
+and shapes raise :class:`tidal.TidalArgumentError`. Hessian-vector products are not provided
 (``loss_grad_hvp`` is None): :func:`tidal.fit` fits it with ``"L-BFGS-B"`` or ``"adam"`` and
 reports no uncertainty.
 """
@@ -94,14 +95,16 @@ class OperatorModel:
         for n in names:
             self._check_name(n)
         inputs = self.network.check_inputs(self._input[None], self.names[0])
-        batch = self.network.batch(1, inputs.shape[1:-1])
-        batch.load(inputs)
-        batch.forward()
-        residual = batch.outputs()[0] - self._data
-        loss = float(np.sum(self._weights * residual * residual))
-        batch.backward(output_cotangent=2.0 * self._weights * residual)
-        grad = batch.input_gradient().reshape(self._input.shape)
-        return loss, [grad for _ in names]
+        kept = {}
+
+        def cotangent(outputs):
+            residual = outputs[0] - self._data
+            kept["loss"] = float(np.sum(self._weights * residual * residual))
+            return (2.0 * self._weights * residual)[None]
+
+        _, grad = self.network.predict_and_vjp(inputs, cotangent)
+        grad = grad.reshape(self._input.shape)
+        return kept["loss"], [grad for _ in names]
 
     #: gradients only: td.fit uses first-order methods and skips the uncertainty
     loss_grad_hvp = None

@@ -40,6 +40,13 @@ order ``P, p, R, W, b, Q1, q1, Q2, q2`` with shapes ``(width, in_channels + dim)
 ``k1 < modes1`` are the frequencies ``0 .. modes1 - 1`` and ``k1 >= modes1`` the frequencies
 ``S1 - 2 modes1 + k1`` (the paper's ``weights1`` and ``weights2``).
 
+Optional normalisers (:meth:`FNO.set_normalisers`) belong to the model and are saved with it:
+the network sees ``(raw - input_mean) / input_std`` and its output is multiplied by
+``output_scale``, so :meth:`FNO.predict`, :meth:`FNO.vjp_input` and
+:class:`~tidal.surrogates.OperatorModel` work in physical units (the chain rule through the
+normalisers is applied in NumPy around the kernels), while
+:class:`~tidal.surrogates.Supervised` trains the network on the normalised data.
+
 Guarantees: initialisation is deterministic for the seed (PyTorch's default initialisation of
 the paper's layers: linear weights and biases uniform in ``+-1/sqrt(fan_in)``, spectral weights
 ``U[0, 1) / width^2`` in both parts); :meth:`FNO.predict` equals NumPy's ``rfft``/``irfft``
@@ -64,6 +71,9 @@ from tidal.surrogates import deeponet as _deeponet
 FNO_ACTIVATIONS = ("gelu",) + _deeponet.DEEPONET_ACTIVATIONS
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+#: The normalisers an FNO keeps (and saves), by attribute name.
+_NORMALISERS = ("input_mean", "input_std", "output_scale")
 
 
 def gelu(real=None):
@@ -154,6 +164,9 @@ class FNO(parameters.FlatParameters):
         self.initialise(self.seed)
         self.kernels = self._build()
         self._batches: dict = {}
+        self.input_mean: np.ndarray | None = None
+        self.input_std: np.ndarray | None = None
+        self.output_scale: np.ndarray | None = None
 
     # -- parameters ----------------------------------------------------------------------------
     def _shapes(self) -> list[tuple]:
@@ -195,17 +208,149 @@ class FNO(parameters.FlatParameters):
         return self._flat.split(self.get_flat() if flat is None else flat)
 
     def save(self, path) -> None:
-        """Save the parameters and the architecture to a ``.npz`` file."""
-        np.savez(path, params=self.get_flat(), arch=np.array(self._arch(), dtype=np.str_))
+        """Save the parameters, the architecture and the normalisers (those set) to a ``.npz``
+        file."""
+        np.savez(path, params=self.get_flat(), arch=np.array(self._arch(), dtype=np.str_),
+                 **self._normalisers())
 
     def load(self, path) -> None:
-        """Load parameters saved by :meth:`save`; the architecture must match."""
+        """Load parameters and normalisers saved by :meth:`save`; the architecture must match.
+        A checkpoint without normalisers leaves the model without them.
+
+        Example:
+            >>> import numpy as np, tidal as td, tempfile, os
+            >>> _ = td.init(arch="cpu", default_fp=td.f64)
+            >>> net = FNO(1, modes=3, width=4, layers=1, projection=5, dtype=td.f64)
+            >>> net.set_normalisers(output_scale=10.0)
+            >>> path = os.path.join(tempfile.mkdtemp(), "fno.npz")
+            >>> net.save(path)
+            >>> other = FNO(1, modes=3, width=4, layers=1, projection=5, seed=1, dtype=td.f64)
+            >>> other.load(path)
+            >>> float(other.output_scale)
+            10.0
+        """
         with np.load(Path(path)) as data:
             arch = [str(a) for a in data["arch"].tolist()]
             if arch != self._arch():
                 raise TidalArgumentError(f"checkpoint {path} holds an FNO {arch}; this one is "
                                          f"{self._arch()}")
+            stats = {k: np.array(data[k]) for k in _NORMALISERS if k in data.files}
             self.set_flat(data["params"])
+        self.set_normalisers(**stats)
+
+    # -- normalisers ---------------------------------------------------------------------------
+    def set_normalisers(self, input_mean=None, input_std=None, output_scale=None) -> None:
+        """Set (or, with None, remove) the model's input and output normalisers.
+
+        The network then sees ``(raw - input_mean) / input_std`` and its outputs are multiplied
+        by ``output_scale``: :meth:`predict` takes raw inputs and returns outputs in physical
+        units, :meth:`vjp_input` is the gradient in the raw inputs, and
+        :class:`~tidal.surrogates.Supervised` (built after this call) trains the network on
+        the normalised inputs and ``outputs / output_scale``. :meth:`save` stores them.
+
+        Args:
+            input_mean: a number, ``(in_channels,)`` or pointwise ``(*grid, in_channels)``
+                (``(*grid)`` with one channel); None: 0.
+            input_std: the same shapes, every value > 0 (add a small constant to a pointwise
+                standard deviation that can vanish); None: 1.
+            output_scale: a number or pointwise ``(*grid)``, every value > 0; None: 1.
+
+        Example:
+            >>> import numpy as np, tidal as td
+            >>> _ = td.init(arch="cpu", default_fp=td.f64)
+            >>> net = FNO(1, modes=3, width=4, layers=1, projection=5, dtype=td.f64)
+            >>> a = np.random.default_rng(0).normal(5.0, 2.0, size=(4, 8))
+            >>> bare = net.predict((a - 5.0) / 2.0)
+            >>> net.set_normalisers(input_mean=5.0, input_std=2.0, output_scale=3.0)
+            >>> bool(np.allclose(net.predict(a), 3.0 * bare))
+            True
+        """
+        self.input_mean = self._statistic("input_mean", input_mean, inputs=True, positive=False)
+        self.input_std = self._statistic("input_std", input_std, inputs=True, positive=True)
+        self.output_scale = self._statistic("output_scale", output_scale, inputs=False,
+                                            positive=True)
+
+    def _statistic(self, name: str, value, inputs: bool, positive: bool):
+        if value is None:
+            return None
+        arr = np.array(value, dtype=np.float64)
+        if not np.all(np.isfinite(arr)) or (positive and np.any(arr <= 0)):
+            bound = "finite and > 0" if positive else "finite"
+            raise TidalArgumentError(f"{name} must be {bound}",
+                                     hint="add a small constant (e.g. 1e-5) to a standard "
+                                          "deviation that can be 0" if positive else None)
+        if arr.size == 1 and arr.ndim <= 1:
+            arr = arr.reshape(())
+        if inputs:
+            if self.in_channels == 1 and arr.ndim == self.dim:
+                arr = arr[..., None]
+            ok = arr.ndim == 0 or (arr.ndim in (1, self.dim + 1)
+                                   and arr.shape[-1] == self.in_channels)
+            want = f"a number, ({self.in_channels},) or (*grid, {self.in_channels})"
+        else:
+            if arr.ndim == self.dim + 1 and arr.shape[-1] == 1:
+                arr = arr[..., 0]
+            ok = arr.ndim in (0, self.dim)
+            want = "a number or (*grid)"
+        if not ok:
+            raise TidalArgumentError(f"{name} has shape {arr.shape}; it must be {want} for "
+                                     f"this {self.dim}-D FNO of {self.in_channels} input "
+                                     f"channel(s)")
+        return arr
+
+    def _normalisers(self) -> dict:
+        return {k: getattr(self, k) for k in _NORMALISERS if getattr(self, k) is not None}
+
+    def _fitted(self, name: str, grid: tuple, shape: tuple) -> np.ndarray | None:
+        """The normaliser ``name`` broadcast to ``shape`` (for ``grid``), or None if unset."""
+        stat = getattr(self, name)
+        if stat is None:
+            return None
+        if stat.ndim > 1 or (stat.ndim == 1 and name == "output_scale"):
+            stat_grid = stat.shape[:self.dim]
+            if stat_grid != tuple(grid):
+                raise TidalArgumentError(f"{name} is pointwise on a {stat_grid} grid, but the "
+                                         f"fields are on a {tuple(grid)} grid",
+                                         hint="evaluate on the normalisers' grid, or set "
+                                              "normalisers of that grid")
+        return np.broadcast_to(stat, shape)
+
+    def normalise_inputs(self, inputs) -> np.ndarray:
+        """Raw input fields ``(n, *grid[, channels])`` as the network sees them:
+        ``(raw - input_mean) / input_std``, float64 ``(n, *grid, channels)``.
+
+        Example:
+            >>> import numpy as np, tidal as td
+            >>> _ = td.init(arch="cpu", default_fp=td.f64)
+            >>> net = FNO(1, modes=3, width=4, layers=1, projection=5, dtype=td.f64)
+            >>> net.set_normalisers(input_mean=1.0, input_std=2.0)
+            >>> net.normalise_inputs(np.full((1, 8), 5.0))[0, :2, 0].tolist()
+            [2.0, 2.0]
+        """
+        arr = self.check_inputs(inputs)
+        shape, grid = arr.shape[1:], arr.shape[1:-1]
+        mean = self._fitted("input_mean", grid, shape)
+        std = self._fitted("input_std", grid, shape)
+        if mean is not None:
+            arr = arr - mean
+        if std is not None:
+            arr = arr / std
+        return arr
+
+    def normalise_outputs(self, outputs) -> np.ndarray:
+        """Output fields ``(n, *grid)`` in the network's units: ``outputs / output_scale``.
+
+        Example:
+            >>> import numpy as np, tidal as td
+            >>> _ = td.init(arch="cpu", default_fp=td.f64)
+            >>> net = FNO(1, modes=3, width=4, layers=1, projection=5, dtype=td.f64)
+            >>> net.set_normalisers(output_scale=4.0)
+            >>> net.normalise_outputs(np.ones((1, 8)))[0, :2].tolist()
+            [0.25, 0.25]
+        """
+        arr = np.asarray(outputs, dtype=np.float64)
+        scale = self._fitted("output_scale", arr.shape[1:], arr.shape[1:])
+        return arr if scale is None else arr / scale
 
     def _arch(self) -> list[str]:
         a = self.activation
@@ -294,7 +439,7 @@ class FNO(parameters.FlatParameters):
             >>> net.predict(np.ones((2, 8, 8))).shape
             (2, 8, 8)
         """
-        inputs = self.check_inputs(inputs)
+        inputs = self.normalise_inputs(inputs)
         batch_size = _deeponet._positive_int("batch_size", batch_size)
         grid = inputs.shape[1:-1]
         out = []
@@ -304,12 +449,43 @@ class FNO(parameters.FlatParameters):
             b.load(chunk)
             b.forward()
             out.append(b.outputs())
-        return np.concatenate(out)
+        out = np.concatenate(out)
+        scale = self._fitted("output_scale", grid, grid)
+        return out if scale is None else out * scale
+
+    def predict_and_vjp(self, inputs, cotangent_of) -> tuple[np.ndarray, np.ndarray]:
+        """One forward and one adjoint pass over raw input fields ``(n, *grid[, channels])``
+        (one batch): the outputs ``y`` (as :meth:`predict`) and the gradient of
+        ``sum(c * y)`` in the raw inputs (the shape of the checked inputs,
+        ``(n, *grid, channels)``), where ``c = cotangent_of(y)`` (``(n, *grid)``), through the
+        normalisers.
+
+        Example:
+            >>> import numpy as np, tidal as td
+            >>> _ = td.init(arch="cpu", default_fp=td.f64)
+            >>> net = FNO(1, modes=3, width=4, layers=1, projection=5, dtype=td.f64)
+            >>> y, g = net.predict_and_vjp(np.ones((2, 8)), lambda y: 2.0 * y)  # grad of |y|^2
+            >>> y.shape, g.shape
+            ((2, 8), (2, 8, 1))
+        """
+        raw = self.check_inputs(inputs)
+        arr = self.normalise_inputs(raw)
+        grid = arr.shape[1:-1]
+        scale = self._fitted("output_scale", grid, grid)
+        b = self.batch(len(arr), grid)
+        b.load(arr)
+        b.forward()
+        y = b.outputs() if scale is None else b.outputs() * scale
+        cot = self.check_outputs(cotangent_of(y), len(arr), grid, "cotangent")
+        b.backward(output_cotangent=cot if scale is None else cot * scale)
+        grad = b.input_gradient()
+        std = self._fitted("input_std", grid, arr.shape[1:])
+        return y, grad if std is None else grad / std
 
     def vjp_input(self, inputs, cotangent, batch_size: int = 50) -> np.ndarray:
         """The gradient of ``sum(cotangent * predict(inputs))`` with respect to ``inputs``
         (same shape as ``inputs``, float64): the vector-Jacobian product of the network in its
-        input field, by the generated adjoint kernels.
+        input field, by the generated adjoint kernels (through the normalisers, if set).
 
         Example:
             >>> import numpy as np, tidal as td
@@ -327,11 +503,8 @@ class FNO(parameters.FlatParameters):
         batch_size = _deeponet._positive_int("batch_size", batch_size)
         out = []
         for lo in range(0, len(arr), batch_size):
-            b = self.batch(len(arr[lo:lo + batch_size]), grid)
-            b.load(arr[lo:lo + batch_size])
-            b.forward()
-            b.backward(output_cotangent=cot[lo:lo + batch_size])
-            out.append(b.input_gradient())
+            part = cot[lo:lo + batch_size]
+            out.append(self.predict_and_vjp(arr[lo:lo + batch_size], lambda y, c=part: c)[1])
         return np.concatenate(out).reshape(shape)
 
 

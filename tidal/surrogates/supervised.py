@@ -187,9 +187,10 @@ class _FNOData:
             raise TidalArgumentError("an FNO takes no points (the grid is the inputs'): "
                                      "Supervised(net, inputs, outputs=outputs)")
         self.model = model
-        self.inputs = model.check_inputs(inputs)
+        self.inputs = model.normalise_inputs(inputs)  # as the network sees them
         self.grid = self.inputs.shape[1:-1]
-        self.outputs = model.check_outputs(outputs, len(self.inputs), self.grid)
+        self.outputs = model.normalise_outputs(model.check_outputs(outputs, len(self.inputs),
+                                                                   self.grid))
         self.n_points = math.prod(self.grid)
 
     def _batch(self, rows: np.ndarray):
@@ -302,7 +303,9 @@ class Supervised(FunctionBatches):
         seed: seed of the batch order.
 
     Attributes:
-        inputs, points, outputs: the data (float64 copies).
+        inputs, points, outputs: the data (float64 copies; for an FNO with normalisers
+            (:meth:`~tidal.surrogates.FNO.set_normalisers`, set before this objective is
+            made) normalised as the network sees them, and every loss is in those units).
         version: counts changes of batch (the Trainer's evaluation cache keys on it).
         batches: how many batches have been used so far.
 
