@@ -12,15 +12,25 @@ nothing.
 
 Named parameters that :func:`tidal.fit` can fit: ``"E"`` (Young's modulus; the Poisson ratio
 is fixed), ``"x0"`` and ``"v0"`` (initial positions and velocities, ``(particles, 2)``).
+
+For interactive use (the demos) the model also takes inputs that are not fitted: the gravity
+vector (:meth:`MPM2D.set_gravity`), a point that pulls or pushes the material
+(:meth:`MPM2D.set_attractor`, as the mouse does in the MPM demo) and each particle's material
+(:meth:`MPM2D.set_materials`: elastic, or fluid, whose deformation keeps only its volume change
+as in the fluid of MLS-MPM). Their defaults (gravity straight down, no attractor, all elastic)
+give the model as it was without them.
 """
 
 import numpy as np
 import taichi as ti
 
 import tidal as td
-from tidal.dsl import runtime
+from tidal.dsl import field_io, runtime
 from tidal.dsl.errors import TidalArgumentError
 from tidal.physics.simulator import Simulator
+
+ELASTIC, FLUID = 0, 1
+MATERIALS = ("elastic", "fluid")
 
 
 def block(corner, size, spacing: float):
@@ -102,15 +112,55 @@ class MPM2D(Simulator):
         self.grid_m = ti.field(real, shape=(window, grid, grid), needs_grad=True)
         self.grid_v = ti.Vector.field(2, real, shape=(window, grid, grid), needs_grad=True)
         self.E = ti.field(real, shape=(), needs_grad=True)
+        self.gravity = ti.Vector.field(2, real, shape=())
+        self.attractor = ti.Vector.field(3, real, shape=())  # x, y, strength
+        self.material = ti.field(ti.i32, shape=self.particles)
+        self.set_gravity((0.0, -float(gravity)))
+        self.set_attractor((0.5, 0.5), 0.0)
+        self.set_materials(ELASTIC)
         self.data = ti.Vector.field(2, real, shape=shape)
         self.weights = ti.Vector.field(2, real, shape=shape)
         self.loss = ti.field(real, shape=(), needs_grad=True)
         dx = 1.0 / grid
-        self._kernels(n, dx, (0.5 * dx) ** 2, density * (0.5 * dx) ** 2, gravity, wall)
+        self._kernels(n, dx, (0.5 * dx) ** 2, density * (0.5 * dx) ** 2, wall)
+
+    # -- inputs that are not fitted (interactive use) ------------------------------------------
+    def set_gravity(self, vector) -> None:
+        """The gravitational acceleration ``(gx, gy)`` (default ``(0, -gravity)``)."""
+        g = np.asarray(vector, dtype=np.float64)
+        if g.shape != (2,) or not np.all(np.isfinite(g)):
+            raise TidalArgumentError(f"gravity must be two finite numbers, got {vector!r}")
+        self.gravity[None] = g.tolist()
+
+    def set_attractor(self, position, strength: float) -> None:
+        """A point ``position`` that accelerates the material towards it (``strength`` > 0) or
+        away from it (< 0) by ``strength * d / (0.01 + |d|)``, ``d`` the offset from a grid
+        node to the point; ``strength`` 0 turns it off."""
+        p = np.asarray(position, dtype=np.float64)
+        if p.shape != (2,) or not np.all(np.isfinite(p)) or not np.isfinite(strength):
+            raise TidalArgumentError(f"the attractor is a finite point (x, y) and strength, got "
+                                     f"{position!r}, {strength!r}")
+        self.attractor[None] = [float(p[0]), float(p[1]), float(strength)]
+
+    def set_materials(self, materials) -> None:
+        """Each particle's material: ``"elastic"`` / ``"fluid"`` (or 0 / 1), one for all
+        particles or one per particle."""
+        m = np.asarray(materials)
+        if m.dtype.kind in "US":
+            bad = [v for v in np.unique(m) if v not in MATERIALS]
+            if bad:
+                raise TidalArgumentError(f"unknown material {bad[0]!r}",
+                                         hint=f"materials are {', '.join(MATERIALS)}")
+            m = np.vectorize(MATERIALS.index)(m)
+        m = np.broadcast_to(np.asarray(m, dtype=np.int32), (self.particles,))
+        if not np.all((m == ELASTIC) | (m == FLUID)):
+            raise TidalArgumentError("materials must be 0 (elastic) or 1 (fluid)")
+        self.material.from_numpy(np.ascontiguousarray(m))
 
     # -- kernels, made from the three phases ---------------------------------------------------
-    def _kernels(self, n, dx, volume, mass, gravity, wall) -> None:
+    def _kernels(self, n, dx, volume, mass, wall) -> None:
         x, v, C, F, E = self.x, self.v, self.C, self.F, self.E
+        gravity, attractor, material = self.gravity, self.attractor, self.material
         grid_p, grid_m, grid_v = self.grid_p, self.grid_m, self.grid_v
         data, weights, loss = self.data, self.weights, self.loss
         steps, dt, g, nu = self.window, self.dt, self.grid, self.nu
@@ -126,13 +176,15 @@ class MPM2D(Simulator):
             fx = x[t, p] * inv_dx - ti.cast(base, real)
             w = [0.5 * (1.5 - fx) ** 2, 0.75 - (fx - 1.0) ** 2, 0.5 * (fx - 0.5) ** 2]
             new_F = (ti.Matrix.identity(real, 2) + dt * C[t, p]) @ F[t, p]
-            F[t + 1, p] = new_F
             J = new_F.determinant()
-            r, _ = ti.polar_decompose(new_F)
-            mu = mu_per_E * E[None]
             la = la_per_E * E[None]
-            kirchhoff = 2.0 * mu * (new_F - r) @ new_F.transpose() \
-                + ti.Matrix.identity(real, 2) * (la * (J - 1.0) * J)
+            kirchhoff = ti.Matrix.identity(real, 2) * (la * (J - 1.0) * J)
+            if material[p] == 0:  # elastic: fixed corotated
+                F[t + 1, p] = new_F
+                r, _ = ti.polar_decompose(new_F)
+                kirchhoff += 2.0 * (mu_per_E * E[None]) * (new_F - r) @ new_F.transpose()
+            else:  # fluid: no shear stress, only the volume change is kept
+                F[t + 1, p] = ti.Matrix.identity(real, 2) * ti.sqrt(J)
             affine = -(dt * volume * 4.0 * inv_dx * inv_dx) * kirchhoff + mass * C[t, p]
             for i in ti.static(range(3)):
                 for j in ti.static(range(3)):
@@ -148,8 +200,11 @@ class MPM2D(Simulator):
             vn = ti.Vector([0.0, 0.0])
             m = grid_m[t, i, j]
             if m > 0.0:  # nodes without mass keep zero velocity (no regularised division)
-                vn = grid_p[t, i, j] / m
-                vn[1] -= dt * gravity
+                vn = grid_p[t, i, j] / m + dt * gravity[None]
+                pull = attractor[None]
+                if pull[2] != 0.0:
+                    d = ti.Vector([pull[0] - i * dx, pull[1] - j * dx])
+                    vn += (dt * pull[2] / (0.01 + d.norm())) * d
             if i < wall or i >= g - wall:
                 vn[0] = 0.0
             if j < wall or j >= g - wall:
@@ -231,10 +286,10 @@ class MPM2D(Simulator):
         return [self.x, self.v, self.C, self.F]
 
     def _load_more(self) -> None:
-        self.C.fill(0.0)
-        identity = np.zeros((self.window + 1, self.particles, 2, 2))
-        identity[0] = np.eye(2)
-        self.F.from_numpy(identity)
+        # the first slices of C and F start every run (each step writes the next slice before
+        # it is read); the grids are accumulated into, so all of them start at zero
+        field_io.write_slice(self.C, 0, np.zeros((self.particles, 2, 2)))
+        field_io.write_slice(self.F, 0, np.broadcast_to(np.eye(2), (self.particles, 2, 2)))
         self.grid_p.fill(0.0)
         self.grid_m.fill(0.0)
 

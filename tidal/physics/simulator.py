@@ -229,6 +229,39 @@ class Simulator:
         self._sweep(whole, lambda s: parts.append(self._window_states()[0 if s == 0 else 1:]))
         return np.concatenate(parts).astype(np.float64)
 
+    def advance_live(self, whole: bool = False) -> list:
+        """Run :attr:`window` more steps from where the previous call stopped (the first call,
+        and the first after :meth:`restart_live`, start from the parameters): a simulation that
+        goes on for as long as it is watched, in the memory of one window. Returns the last
+        state of every carried field (:meth:`_carried`, e.g. MPM's ``x, v, C, F``) as NumPy
+        arrays; all the steps just run are in the state fields (slices ``0 .. window``).
+        Parameters and inputs set between calls take effect at the next one. ``whole=False``
+        (the default here) runs one ``advance`` launch per step, each parallel over the model's
+        particles or cells.
+
+        Example:
+            >>> import numpy as np, tidal as td
+            >>> from tidal.physics import MPM2D
+            >>> from tidal.physics.mpm import block
+            >>> _ = td.init(arch="cpu", default_fp=td.f64)
+            >>> sim = MPM2D(block((0.4, 0.4), (0.1, 0.1), 0.025), steps=5, E=100.0, grid=16)
+            >>> sim.advance_live(); sim.advance_live()  # steps 0-5, then 5-10
+            >>> sim.states.to_numpy().shape
+            (6, 16, 2)
+        """
+        carried = getattr(self, "_live_carry", None)
+        self._load()
+        if carried is not None:
+            for field, value in zip(self._carried(), carried):
+                self._load_first(field, value)
+        self._step_all(whole)
+        self._live_carry = self._last_states()
+        return self._live_carry
+
+    def restart_live(self) -> None:
+        """The next :meth:`advance_live` starts again from the parameters."""
+        self._live_carry = None
+
     def _window_states(self) -> np.ndarray:
         """The states the fields hold now, as :meth:`simulate` returns them (by default the
         ``states`` field)."""

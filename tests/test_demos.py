@@ -1,0 +1,138 @@
+"""The demo gallery, headless: every demo draws frames that are not blank and change; scripted
+input (mouse, keys, panel clicks) moves the simulation the way it should; a missing display
+falls back to headless with a message; live simulation continues exactly where it stopped."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import tidal as td
+from tidal import demos
+from tidal.demos.app import Layout, run
+from tidal.demos.widgets import Button
+from tidal.demos.window import Event
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _f32():
+    td.init(arch="cpu", default_fp=td.f32)
+
+
+def frames_of(name, tmp_path, count=3, script=(), **options):
+    demo = demos.demo(name, **options)
+    result = run(demo, headless=True, frames=count, out=tmp_path, script=script, quiet=True)
+    import imageio.v3 as iio
+
+    return demo, result, [iio.imread(p) for p in result.written]
+
+
+@pytest.mark.parametrize("name", demos.names())
+def test_every_demo_draws_three_frames_that_are_not_blank_and_change(name, tmp_path):
+    demo, result, images = frames_of(name, tmp_path)
+    assert result.frames == 3 and len(images) == 3
+    view = [im[:demo.view] for im in images]  # the view, above the panel
+    for im in view:
+        corner = im[0, 0]
+        drawn = np.mean(np.any(im != corner, axis=-1))
+        assert 0.005 < drawn and im.std() > 5.0, "a blank view"
+    assert np.abs(view[2].astype(int) - view[0].astype(int)).sum() > 0, "frames do not change"
+    assert result.first_frame_s < 60.0
+
+
+def view_events(demo, kind, key, pos, frames):
+    layout = Layout(demo.view, demo.controls())
+    at = layout.window_position("view", pos)
+    return [(f, Event(kind, key, at)) for f in frames]
+
+
+def mpm_state(tmp_path, script_of=None, frames=3):
+    demo = demos.demo("mpm", particles=2048, grid=64, substeps=20)
+    script = script_of(demo) if script_of else ()
+    run(demo, headless=True, frames=frames, script=script, quiet=True)
+    return demo, demo.state()
+
+
+def test_mpm_mouse_pulls_the_material_towards_the_cursor_and_pushes_it_away(tmp_path):
+    _, free = mpm_state(tmp_path)
+    target = np.array([0.85, 0.85])
+    _, pulled = mpm_state(tmp_path, lambda d: view_events(d, "press", "LMB", target, [0]))
+    _, pushed = mpm_state(tmp_path, lambda d: view_events(d, "press", "RMB", target, [0]))
+    towards = target - free["mean_position"]
+    assert (pulled["mean_velocity"] - free["mean_velocity"]) @ towards > 0
+    assert (pushed["mean_velocity"] - free["mean_velocity"]) @ towards < 0
+
+
+def test_mpm_arrow_keys_turn_gravity(tmp_path):
+    _, down = mpm_state(tmp_path)
+    _, up = mpm_state(tmp_path, lambda d: [(0, Event("press", "up"))])
+    _, left = mpm_state(tmp_path, lambda d: [(0, Event("press", "left"))])
+    assert down["mean_velocity"][1] < -0.1 and up["mean_velocity"][1] > 0.1
+    assert left["mean_velocity"][0] < -0.1 < down["mean_velocity"][0]
+
+
+def test_mpm_panel_slider_and_button_act_on_the_simulator(tmp_path):
+    demo = demos.demo("mpm", particles=2048, grid=64, substeps=20)
+    widgets = demo.controls()  # run() builds the same widgets in the same places
+    layout = Layout(demo.view, widgets)
+    gravity = next(w for w in widgets if getattr(w, "label", "") == "gravity")
+    (x0, y0), (x1, y1) = gravity.rect
+    left_end = layout.window_position("panel", (x0 + 0.3 * (x1 - x0), 0.5 * (y0 + y1)))
+    button = next(w for w in widgets if isinstance(w, Button) and "material" in w.text())
+    (x0, y0), (x1, y1) = button.rect
+    on_button = layout.window_position("panel", (0.5 * (x0 + x1), 0.5 * (y0 + y1)))
+    script = [(0, Event("press", "LMB", left_end)), (0, Event("release", "LMB", left_end)),
+              (1, Event("press", "LMB", on_button)), (1, Event("release", "LMB", on_button))]
+    before = demo.material
+    run(demo, headless=True, frames=3, script=script, quiet=True)
+    assert demo.g == 0.0  # the track's left end
+    assert demo.material != before
+    assert np.all(demo.sim.material.to_numpy() == demo.materials.index(demo.material))
+    # no gravity from frame 0: the material is at rest (the blocks start still)
+    assert abs(demo.state()["mean_velocity"][1]) < 1e-3
+
+
+def test_live_windows_continue_the_simulation_exactly():
+    from tidal.physics import MPM2D
+    from tidal.physics.mpm import block
+
+    td.init(arch="cpu", default_fp=td.f64)
+    try:
+        x0 = block((0.4, 0.5), (0.1, 0.1), 0.025)
+        whole = MPM2D(x0, steps=12, E=200.0, grid=16).simulate()[-1]
+        live = MPM2D(x0, steps=4, E=200.0, grid=16)
+        for _ in range(3):
+            last = live.advance_live()[0]
+        np.testing.assert_allclose(last, whole, rtol=0, atol=1e-13)
+        live.restart_live()
+        np.testing.assert_allclose(live.advance_live()[0],
+                                   MPM2D(x0, steps=4, E=200.0, grid=16).simulate()[-1],
+                                   rtol=0, atol=1e-13)
+    finally:
+        td.init(arch="cpu", default_fp=td.f32)
+
+
+def test_without_a_display_a_window_falls_back_to_headless_with_a_message(monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    demo = demos.demo("mpm", particles=512, grid=32, substeps=5)
+    result = run(demo, frames=2, quiet=True)
+    assert result.frames == 2
+    assert "no display" in result.message and "headless" in result.message
+
+
+def test_the_command_line_lists_the_demos_and_refuses_an_unknown_one():
+    out = subprocess.run([sys.executable, "-m", "tidal.demos"], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0
+    for name in demos.names():
+        assert name in out.stdout
+    bad = subprocess.run([sys.executable, "-m", "tidal.demos", "nosuchdemo"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "no demo named 'nosuchdemo'" in bad.stderr
+
+
+def test_a_headless_run_without_frames_or_output_is_refused():
+    with pytest.raises(td.TidalError, match="--frames"):
+        run(demos.demo("mpm", particles=512, grid=32, substeps=5), headless=True, quiet=True)
