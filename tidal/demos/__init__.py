@@ -14,27 +14,54 @@ that drives the library (no simulation code of its own).
 from __future__ import annotations
 
 import importlib
+import inspect
+import pkgutil
 
 from tidal.dsl.errors import TidalArgumentError
 
-#: name -> (module, class); modules are imported only when their demo is built
-GALLERY = {
-    "mpm": ("tidal.demos.mpm", "MPMSandbox"),
-}
+#: modules of the package that are the gallery's frame, not demos
+FRAME = {"app", "canvas", "window", "widgets", "notebook", "__main__"}
+
+
+def _discover() -> dict:
+    """``{name: class}`` of every :class:`~tidal.demos.app.Demo` subclass with a name defined
+    in a module of this package (a demo is added by adding its module), in gallery order
+    (``order``, then name). Demo modules import the library lazily, so this is cheap."""
+    from tidal.demos.app import Demo
+
+    found = {}
+    for info in pkgutil.iter_modules(__path__):
+        if info.name in FRAME or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if issubclass(cls, Demo) and cls.__module__ == module.__name__ and cls.name:
+                found[cls.name] = cls
+    return dict(sorted(found.items(), key=lambda item: (item[1].order, item[0])))
+
+
+_GALLERY: dict | None = None
+
+
+def gallery() -> dict:
+    """``{name: demo class}``, in the order the gallery lists them."""
+    global _GALLERY
+    if _GALLERY is None:
+        _GALLERY = _discover()
+    return _GALLERY
 
 
 def names() -> list[str]:
     """The gallery's demo names."""
-    return list(GALLERY)
+    return list(gallery())
 
 
 def demo_class(name: str):
     """The class of demo ``name``."""
-    if name not in GALLERY:
+    if name not in gallery():
         raise TidalArgumentError(f"no demo named {name!r}", hint=f"the demos are "
-                                 f"{', '.join(GALLERY)}; python -m tidal.demos lists them")
-    module, cls = GALLERY[name]
-    return getattr(importlib.import_module(module), cls)
+                                 f"{', '.join(gallery())}; python -m tidal.demos lists them")
+    return gallery()[name]
 
 
 def demo(name: str, **options):
@@ -48,4 +75,4 @@ def demo(name: str, **options):
     return demo_class(name)(**options)
 
 
-__all__ = ["GALLERY", "demo", "demo_class", "names"]
+__all__ = ["demo", "demo_class", "gallery", "names"]

@@ -58,8 +58,10 @@ class Demo:
         summary: one line for the gallery list.
         help: the keys and mouse actions, shown on the panel.
         view: the view's size in pixels (square).
+        order: the place in the gallery list (then by name).
     """
 
+    order = 100
     name = ""
     title = ""
     summary = ""

@@ -37,6 +37,7 @@ class MPMSandbox(Demo):
         material: ``"elastic"`` or ``"fluid"`` at the start.
     """
 
+    order = 0
     name = "mpm"
     title = "tidal: MPM sandbox"
     summary = "MLS-MPM blocks and fluid; mouse pulls (left) and pushes (right), arrows set gravity"
