@@ -136,3 +136,22 @@ def test_the_command_line_lists_the_demos_and_refuses_an_unknown_one():
 def test_a_headless_run_without_frames_or_output_is_refused():
     with pytest.raises(td.TidalError, match="--frames"):
         run(demos.demo("mpm", particles=512, grid=32, substeps=5), headless=True, quiet=True)
+
+
+def test_notebook_play_shows_every_frame_in_one_updated_output(monkeypatch):
+    pytest.importorskip("IPython")
+    import IPython.display
+
+    from tidal.demos import notebook
+
+    shown = []
+
+    class Handle:
+        def update(self, image):
+            shown.append(image.data)
+
+    monkeypatch.setattr(IPython.display, "display", lambda display_id=True: Handle())
+    result = notebook.play(demos.demo("mpm", particles=512, grid=32, substeps=5), frames=4,
+                           every=2)
+    assert result.frames == 4 and len(shown) == 2
+    assert all(png[:4] == b"\x89PNG" for png in shown) and shown[0] != shown[1]

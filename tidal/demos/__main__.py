@@ -35,8 +35,9 @@ def main(argv=None) -> int:
     td.init(arch=args.arch, default_fp=td.f32)
     result = run(cls(), headless=args.headless, frames=args.frames, out=args.out,
                  record=args.record, started=STARTED)
-    print(f"{args.name}: {result.frames} frames, first after {result.first_frame_s:.1f} s, "
-          f"{result.fps:.1f} fps" + (f"; frames in {args.out}" if args.out else "")
+    rate = f", {result.fps:.1f} fps" if result.frames > 1 else ""
+    print(f"{args.name}: {result.frames} frames, first after {result.first_frame_s:.1f} s{rate}"
+          + (f"; frames in {args.out}" if args.out else "")
           + (f"; video {args.record}" if args.record else ""))
     return 0
 

@@ -160,7 +160,7 @@ def _writer(record: Path, fps: int):
 def run(demo: Demo, *, headless: bool = False, frames: int | None = None,
         out: str | Path | None = None, record: str | Path | None = None,
         script=(), started: float | None = None, quiet: bool = False,
-        record_fps: int = 30) -> RunResult:
+        record_fps: int = 30, window=None) -> RunResult:
     """Run ``demo`` until its window closes or ``frames`` have been shown.
 
     Args:
@@ -174,6 +174,8 @@ def run(demo: Demo, *, headless: bool = False, frames: int | None = None,
             (default: this call).
         quiet: no message on stdout.
         record_fps: the video's frame rate.
+        window: where frames go instead of a window of :func:`~tidal.demos.window.open_window`
+            (e.g. a notebook's output, :mod:`tidal.demos.notebook`).
 
     Returns:
         The :class:`RunResult`.
@@ -190,8 +192,10 @@ def run(demo: Demo, *, headless: bool = False, frames: int | None = None,
     started = time.perf_counter() if started is None else started
     widgets = demo.controls()
     layout = Layout(demo.view, widgets)
-    window, message = open_window(demo.title or demo.name, demo.view, layout.height,
-                                  headless, script)
+    message = ""
+    if window is None:
+        window, message = open_window(demo.title or demo.name, demo.view, layout.height,
+                                      headless, script)
     if message and not quiet:
         print(f"tidal.demos: {message}")
     if not window.is_window and frames is None:
