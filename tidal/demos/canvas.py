@@ -83,9 +83,13 @@ class Canvas:
         """Filled discs of ``radius`` pixels at ``centres`` ``(n, 2)``; ``color`` one RGB triple
         or one per centre ``(n, 3)``."""
         cols, rows = self.pixels(centres)
+        offsets = np.asarray(_disc(float(radius)), dtype=np.int64)  # (k, 2)
+        cols = (cols[:, None] + offsets[None, :, 0]).ravel()
+        rows = (rows[:, None] + offsets[None, :, 1]).ravel()
         colors = np.asarray(color, dtype=np.float32)
-        for dc, dr in _disc(float(radius)):
-            self._put(cols + dc, rows + dr, colors)
+        if colors.ndim == 2:
+            colors = np.repeat(colors, len(offsets), axis=0)
+        self._put(cols, rows, colors)
 
     def lines(self, starts, ends, color=TEXT, width: float = 1.0) -> None:
         """Segments from ``starts`` to ``ends`` (each ``(n, 2)``), ``width`` pixels wide."""

@@ -35,6 +35,9 @@ class MPMSandbox(Demo):
         substeps: simulation steps per displayed frame.
         dt: time step.
         material: ``"elastic"`` or ``"fluid"`` at the start.
+        E: Young's modulus at the start.
+        window: steps the simulator holds in memory (a divisor of ``substeps``): each frame
+            runs ``substeps / window`` windows, the state carried between them on the device.
     """
 
     order = 0
@@ -44,10 +47,16 @@ class MPMSandbox(Demo):
     help = "LMB pull  RMB push  arrows gravity  m material  r reset"
 
     def __init__(self, particles: int = 8192, grid: int = 128, substeps: int = 50,
-                 dt: float = 2e-4, material: str = "fluid", E: float = 400.0):
+                 dt: float = 2e-4, material: str = "fluid", E: float = 400.0,
+                 window: int | None = None):
+        from tidal.dsl.errors import TidalArgumentError
         from tidal.physics import MPM2D
 
-        self.sim = MPM2D(initial_positions(particles), steps=substeps, E=E, nu=0.2, grid=grid,
+        window = substeps if window is None else window
+        if window < 1 or substeps % window:
+            raise TidalArgumentError(f"window must divide substeps ({substeps}), got {window}")
+        self.windows = substeps // window
+        self.sim = MPM2D(initial_positions(particles), steps=window, E=E, nu=0.2, grid=grid,
                          dt=dt)
         self.materials = ["elastic", "fluid"]
         self.material = material
@@ -98,14 +107,15 @@ class MPMSandbox(Demo):
         self.strength = 60.0 * pull
         self.sim.set_attractor(inputs.cursor or (0.5, 0.5), self.strength)
         self.sim.set_gravity((self.g * self.direction[0], self.g * self.direction[1]))
-        self.positions, self.velocities, *_ = self.sim.advance_live()
+        self.positions, self.velocities, *_ = self.sim.advance_live(windows=self.windows)
 
     def draw(self, canvas: Canvas) -> None:
         colors = COLORS[self.sim.material.to_numpy()]
         canvas.circles(self.positions, radius=1.5, color=colors)
 
     def status(self) -> str:
-        return f"{len(self.positions)} particles, {self.sim.window} steps/frame, {self.material}"
+        steps = self.sim.window * self.windows
+        return f"{len(self.positions)} particles, {steps} steps/frame, {self.material}"
 
     def state(self) -> dict:
         """Figures tests check: mean position and velocity of the particles."""

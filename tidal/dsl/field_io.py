@@ -92,6 +92,13 @@ def read_slice(field, s: int) -> np.ndarray:
     return out
 
 
+def copy_slice(field, source: int, target: int) -> None:
+    """``field[target, ...] = field[source, ...]`` for a field indexed by time first, on the
+    device (no copy through NumPy)."""
+    k = _kernels(field)
+    _launch(k.copy_slice, (int(source), int(target)))
+
+
 def _as_array(array, shape: tuple, dtype) -> np.ndarray:
     """``array`` as a C-ordered array of ``shape`` and ``dtype`` (copied only if need be)."""
     a = np.asarray(array, dtype=dtype)
@@ -107,7 +114,8 @@ def _launch(kernel, args) -> None:
 
 class _FieldKernels:
     """The kernels of one field: ``fill(value)``, ``load(array)``, ``store(array)``,
-    ``load_slice(s, array)``, ``store_slice(s, array)`` (Taichi ``Kernel`` objects)."""
+    ``load_slice(s, array)``, ``store_slice(s, array)``, ``copy_slice(source, target)``
+    (Taichi ``Kernel`` objects)."""
 
     def __init__(self, field):
         self.field = field  # held, so that its id is not reused while these live
@@ -118,7 +126,8 @@ class _FieldKernels:
         whole = _make(field, serial(values))
         self.fill, self.load, self.store = whole
         if len(field.shape) >= 1:
-            self.load_slice, self.store_slice = _make_slice(field, serial(slice_values))
+            self.load_slice, self.store_slice, self.copy_slice = _make_slice(
+                field, serial(slice_values))
 
 
 _CACHE: dict = {}
@@ -186,7 +195,7 @@ def _make(field, serialize: bool):
 
 
 def _make_slice(field, serialize: bool):
-    """``load_slice`` and ``store_slice`` kernels with ``field`` bound."""
+    """``load_slice``, ``store_slice`` and ``copy_slice`` kernels with ``field`` bound."""
     dims, el = len(field.shape), element_shape(field)
     array = ti.types.ndarray(dtype=_scalar_type(field), ndim=dims - 1 + len(el))
     kind = 0 if not el else len(el)
@@ -218,4 +227,10 @@ def _make_slice(field, serialize: bool):
                 for c, d in ti.static(ti.ndrange(el[0], el[1])):
                     a[index, c, d] = field[s, index][c, d]
 
-    return load_slice._primal, store_slice._primal
+    @ti.kernel
+    def copy_slice(source: ti.i32, target: ti.i32):
+        ti.loop_config(serialize=serialize)
+        for index in ti.grouped(ti.ndrange(*rest)):
+            field[target, index] = field[source, index]
+
+    return load_slice._primal, store_slice._primal, copy_slice._primal

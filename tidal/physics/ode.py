@@ -158,6 +158,12 @@ class ODE(Simulator):
         return self.param_names.index(name)
 
     # -- running -------------------------------------------------------------------------------
+    def advance_live(self, whole: bool = False, windows: int = 1) -> list:
+        """Not for ODE systems: their runs are whole trajectories of every experiment at once
+        (use :meth:`simulate`, a few milliseconds for the systems of this module)."""
+        raise TidalArgumentError("an ODE system has no live run: call simulate() (its states "
+                                 "are the whole trajectory of every experiment)")
+
     def _load(self) -> None:
         """Write the parameters and initial states into the fields (before a run)."""
         field_io.from_numpy(self.P, self._p)

@@ -193,13 +193,14 @@ class Simulator:
                                      hint=f"this model has {', '.join(self._values)}")
 
     # -- running -------------------------------------------------------------------------------
-    def _load(self) -> None:
-        """Write every parameter into its field (initial states into the first time slice),
-        then the model's other fields."""
+    def _load(self, states: bool = True) -> None:
+        """Write every parameter into its field (initial states into the first time slice,
+        unless ``states`` is False), then the model's other fields."""
         for name, (field, first) in self._param_fields().items():
             value = self._values[name]
             if first:
-                self._load_first(field, value)
+                if states:
+                    self._load_first(field, value)
             else:
                 field_io.from_numpy(field, value)
         self._load_more()
@@ -229,15 +230,19 @@ class Simulator:
         self._sweep(whole, lambda s: parts.append(self._window_states()[0 if s == 0 else 1:]))
         return np.concatenate(parts).astype(np.float64)
 
-    def advance_live(self, whole: bool = False) -> list:
-        """Run :attr:`window` more steps from where the previous call stopped (the first call,
-        and the first after :meth:`restart_live`, start from the parameters): a simulation that
-        goes on for as long as it is watched, in the memory of one window. Returns the last
-        state of every carried field (:meth:`_carried`, e.g. MPM's ``x, v, C, F``) as NumPy
-        arrays; all the steps just run are in the state fields (slices ``0 .. window``).
-        Parameters and inputs set between calls take effect at the next one. ``whole=False``
-        (the default here) runs one ``advance`` launch per step, each parallel over the model's
-        particles or cells.
+    def advance_live(self, whole: bool = False, windows: int = 1) -> list:
+        """Run ``windows`` x :attr:`window` more steps from where the previous call stopped (the
+        first call, and the first after :meth:`restart_live`, start from the parameters): a
+        simulation that goes on for as long as it is watched, in the memory of one window.
+        Between windows the last state moves to the first slice on the device; parameters and
+        inputs set between calls take effect at the next one. ``whole=False`` (the default
+        here) runs one ``advance`` launch per step, each parallel over the model's particles or
+        cells.
+
+        Returns:
+            The last state of every carried field (:meth:`_carried`, e.g. MPM's ``x, v, C, F``)
+            as NumPy arrays; all the steps of the last window are in the state fields (slices
+            ``0 .. window``).
 
         Example:
             >>> import numpy as np, tidal as td
@@ -245,22 +250,23 @@ class Simulator:
             >>> from tidal.physics.mpm import block
             >>> _ = td.init(arch="cpu", default_fp=td.f64)
             >>> sim = MPM2D(block((0.4, 0.4), (0.1, 0.1), 0.025), steps=5, E=100.0, grid=16)
-            >>> sim.advance_live(); sim.advance_live()  # steps 0-5, then 5-10
-            >>> sim.states.to_numpy().shape
-            (6, 16, 2)
+            >>> x, v, C, F = sim.advance_live(windows=2)  # steps 0-10
+            >>> x.shape
+            (16, 2)
         """
-        carried = getattr(self, "_live_carry", None)
-        self._load()
-        if carried is not None:
-            for field, value in zip(self._carried(), carried):
-                self._load_first(field, value)
-        self._step_all(whole)
-        self._live_carry = self._last_states()
-        return self._live_carry
+        for _ in range(windows):
+            live = getattr(self, "_live", False)
+            self._load(states=not live)
+            if live:
+                for field in self._carried():
+                    field_io.copy_slice(field, self.window, 0)
+            self._step_all(whole)
+            self._live = True
+        return self._last_states()
 
     def restart_live(self) -> None:
         """The next :meth:`advance_live` starts again from the parameters."""
-        self._live_carry = None
+        self._live = False
 
     def _window_states(self) -> np.ndarray:
         """The states the fields hold now, as :meth:`simulate` returns them (by default the
