@@ -295,6 +295,68 @@ class MassSpring(Simulator):
     def _load_more(self) -> None:
         self.f.fill(0.0)
 
+    # -- changing the network between runs (no recompilation) ---------------------------------
+    def set_anchored(self, anchored) -> None:
+        """Make exactly the masses ``anchored`` (indices) stay put from the next run on, the
+        others free; the kernels are unchanged (an interactive editor pins and frees masses
+        with it).
+
+        Example:
+            >>> import numpy as np, tidal as td
+            >>> from tidal.physics import MassSpring
+            >>> _ = td.init(arch="cpu", default_fp=td.f64)
+            >>> sim = MassSpring(np.array([[0.0, 0.0], [1.0, 0.0]]), np.array([[0, 1]]),
+            ...                  10.0, steps=10, anchored=[0])
+            >>> sim.set_anchored([0, 1])
+            >>> float(np.abs(sim.simulate()[-1] - sim.get("x0")).max())
+            0.0
+        """
+        anchored = np.asarray(anchored, dtype=np.int64).reshape(-1)
+        if anchored.size and (anchored.min() < 0 or anchored.max() >= self.n):
+            raise TidalArgumentError(f"anchored indices must lie in 0..{self.n - 1}")
+        free = np.ones(self.n)
+        free[anchored] = 0.0
+        self._free = free.copy()
+        self.free.from_numpy(free)
+        self._checked = None  # the stiffest free vibration may have changed
+
+    def set_springs(self, springs, rest=None) -> None:
+        """Replace the ``m`` springs (the same number: the kernels are unchanged) by the pairs
+        ``springs`` ``(m, 2)`` with rest lengths ``rest`` (default: their lengths at the
+        current ``x0``); the stiffnesses stay. A spring of stiffness 0 between two masses
+        that never meet acts as an unused slot, so a network can grow up to a capacity
+        without recompiling.
+
+        Example:
+            >>> import numpy as np, tidal as td
+            >>> from tidal.physics import MassSpring
+            >>> _ = td.init(arch="cpu", default_fp=td.f64)
+            >>> sim = MassSpring(np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0]]),
+            ...                  np.array([[0, 1]]), 10.0, steps=10)
+            >>> sim.set_springs([[0, 2]]); sim.set_springs([[0, 2]], rest=[1.5])
+            >>> sim.rest.to_numpy().tolist()
+            [1.5]
+        """
+        springs = np.asarray(springs)
+        if springs.shape != (self.m, 2) or not np.issubdtype(springs.dtype, np.integer):
+            raise TidalArgumentError(f"springs must be an ({self.m}, 2) array of mass indices "
+                                     f"(as many springs as the model was built with), got "
+                                     f"shape {np.shape(springs)}")
+        if springs.min() < 0 or springs.max() >= self.n \
+                or np.any(springs[:, 0] == springs[:, 1]):
+            raise TidalArgumentError(f"springs must join two different masses of the {self.n}")
+        if rest is None:
+            x = self._values["x0"]
+            rest = np.linalg.norm(x[springs[:, 1]] - x[springs[:, 0]], axis=1)
+        rest = np.broadcast_to(np.asarray(rest, dtype=np.float64), (self.m,))
+        if not np.all(rest > 0):
+            raise TidalArgumentError("rest lengths must be positive (two masses of a spring "
+                                     "start at the same place)", hint="pass rest=...")
+        self._springs, self._rest = springs.astype(np.int64), rest.copy()
+        self.ends.from_numpy(springs.astype(np.int32))
+        self.rest.from_numpy(rest.copy())
+        self._checked = None
+
     # -- stability -----------------------------------------------------------------------------
     def stiffest_mode(self) -> float:
         """``omega^2`` of the stiffest vibration: the largest eigenvalue of ``M^-1 K`` with ``K``
