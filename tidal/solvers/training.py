@@ -381,6 +381,7 @@ class Trainer:
         self.validation = validation
         self.best_step: int | None = None
         self.best_value = math.nan
+        self._moments: tuple[np.ndarray, np.ndarray, int] | None = None  # keep_moments=True
 
     # ----------------------------------------------------------------------------------- state
     @property
@@ -489,7 +490,8 @@ class Trainer:
     def adam(self, steps: int, lr: float = 1e-3, *, betas: tuple[float, float] = (0.9, 0.999),
              eps: float = 1e-8, weight_decay: float = 0.0,
              schedule: Schedule | None = None,
-             weights: dict[str, Schedule] | None = None) -> History:
+             weights: dict[str, Schedule] | None = None,
+             keep_moments: bool = False) -> History:
         """Run ``steps`` Adam updates from the current parameters.
 
         Standard Adam with bias correction (Kingma & Ba); ``weight_decay`` adds
@@ -515,6 +517,12 @@ class Trainer:
                 the history as ``weight_<label>``. Losses at different weights are not
                 comparable, so with ``keep_best`` and no ``validation`` the best parameters
                 are chosen among the steps evaluated at the final weights.
+            keep_moments: continue the moments (and the bias correction's step count) of the
+                previous call made with ``keep_moments=True`` instead of starting them at zero,
+                so that many short calls (a few steps per frame of a live demo) are the same
+                Adam run as one long call; use it with ``keep_best=False`` (ending a call at
+                its best parameters would break the run). Moments of other sizes, or left by
+                a call that stopped at a non-finite loss, are not continued.
 
         Returns:
             The history.
@@ -531,7 +539,8 @@ class Trainer:
             >>> t.stopped_reason
             'max steps'
         """
-        return self._adam("adam", steps, lr, betas, eps, weight_decay, 0.0, schedule, weights)
+        return self._adam("adam", steps, lr, betas, eps, weight_decay, 0.0, schedule, weights,
+                          keep_moments=keep_moments)
 
     def adamw(self, steps: int, lr: float = 1e-3, *, betas: tuple[float, float] = (0.9, 0.999),
               eps: float = 1e-8, weight_decay: float = 1e-2,
@@ -576,7 +585,8 @@ class Trainer:
 
     def _adam(self, name: str, steps: int, lr: float, betas: tuple[float, float], eps: float,
               weight_decay: float, decoupled: float, schedule: Schedule | None,
-              weights: dict[str, Schedule] | None, decoupled_name: str = "decoupled") -> History:
+              weights: dict[str, Schedule] | None, decoupled_name: str = "decoupled",
+              keep_moments: bool = False) -> History:
         """Adam (``name`` "adam") or AdamW ("adamw"): the L2 coefficient ``weight_decay`` and
         the decoupled one ``decoupled`` (see :meth:`adamw`) go to the same kernel."""
         steps = _positive_int("steps", steps, allow_zero=True)
@@ -603,6 +613,9 @@ class Trainer:
         p = self._params
         m = np.zeros_like(p)
         v = np.zeros_like(p)
+        done = 0  # updates before this call (keep_moments)
+        if keep_moments and self._moments is not None and self._moments[0].shape == p.shape:
+            m, v, done = self._moments[0].copy(), self._moments[1].copy(), self._moments[2]
         good = p.copy()
         pending = False  # p holds an update not yet evaluated (rolled back on any exception)
         try:
@@ -615,17 +628,20 @@ class Trainer:
                 pending = True
                 rate = lr if schedule is None else float(schedule(lr, k - 1, steps))
                 _adam_kernel(p, g, m, v, rate, beta1, beta2, eps, weight_decay, decoupled,
-                             1.0 - beta1 ** k, 1.0 - beta2 ** k)
+                             1.0 - beta1 ** (done + k), 1.0 - beta2 ** (done + k))
                 if weigh is not None:
                     weigh(k)
                 loss, g = run.evaluate(p, self._step + 1)
                 pending = False
                 self._step += 1
+                if keep_moments:
+                    self._moments = (m, v, done + k)
                 run.accepted(loss, p, last=k == steps)
             run.finish("max steps")
         except _NonFinite as e:
             p[:] = good
             self._cache = None
+            self._moments = None
             run.non_finite(e)
         except _Stop as e:
             run.finish(e.reason)
