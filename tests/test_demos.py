@@ -77,8 +77,7 @@ def test_mpm_panel_slider_and_button_act_on_the_simulator(tmp_path):
     widgets = demo.controls()  # run() builds the same widgets in the same places
     layout = Layout(demo.view, widgets)
     gravity = next(w for w in widgets if getattr(w, "label", "") == "gravity")
-    (x0, y0), (x1, y1) = gravity.rect
-    left_end = layout.window_position("panel", (x0 + 0.3 * (x1 - x0), 0.5 * (y0 + y1)))
+    left_end = layout.window_position("panel", gravity.point(0.0))
     button = next(w for w in widgets if isinstance(w, Button) and "material" in w.text())
     (x0, y0), (x1, y1) = button.rect
     on_button = layout.window_position("panel", (0.5 * (x0 + x1), 0.5 * (y0 + y1)))

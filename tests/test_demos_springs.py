@@ -37,8 +37,7 @@ def panel_press(demo, label, frame, fraction=0.5):
     for w in widgets:
         (x0, y0), (x1, y1) = w.rect
         if isinstance(w, Slider) and w.label == label:
-            a, b = x0 + 0.45 * (x1 - x0), x1 - 0.03 * (x1 - x0)
-            at = layout.window_position("panel", (a + fraction * (b - a), 0.5 * (y0 + y1)))
+            at = layout.window_position("panel", w.point(fraction))
             break
         if isinstance(w, Button) and label in w.text():
             at = layout.window_position("panel", (0.5 * (x0 + x1), 0.5 * (y0 + y1)))

@@ -39,12 +39,15 @@ class Inputs:
             the view.
         held: mouse buttons and keys held down (``"LMB"``, ``"RMB"``, ``"a"``, ...).
         keys: keys pressed during this frame, in order (Escape excepted: it ends the run).
+        clicks: mouse presses on the view during this frame, ``(button, (x, y))`` in order
+            (a press and release within one frame is still a click).
         frame: the frame's number, from 0.
     """
 
     cursor: tuple[float, float] | None = None
     held: frozenset = frozenset()
     keys: list = field(default_factory=list)
+    clicks: list = field(default_factory=list)
     frame: int = 0
 
 
@@ -215,13 +218,13 @@ def run(demo: Demo, *, headless: bool = False, frames: int | None = None,
     try:
         k = 0
         while window.open and (frames is None or k < frames):
-            keys = []
+            keys, clicks = [], []
             for e in window.events(k):
-                grabbed = _route(e, layout, widgets, held, keys, grabbed)
+                grabbed = _route(e, layout, widgets, held, keys, clicks, grabbed)
                 if e.kind == "press" and e.key == "escape":
                     window.close()
             part, pos = layout.split(window.cursor)
-            inputs = Inputs(pos if part == "view" else None, frozenset(held), keys, k)
+            inputs = Inputs(pos if part == "view" else None, frozenset(held), keys, clicks, k)
             if grabbed is not None and "LMB" in held and part == "panel":
                 grabbed.drag(pos)
             for key in keys:
@@ -258,7 +261,8 @@ def run(demo: Demo, *, headless: bool = False, frames: int | None = None,
     return RunResult(len(stamps), first, per, written, message)
 
 
-def _route(e: Event, layout: Layout, widgets: list, held: set, keys: list, grabbed):
+def _route(e: Event, layout: Layout, widgets: list, held: set, keys: list, clicks: list,
+           grabbed):
     """Send one event to the widgets (panel presses) or into the demo's inputs."""
     part, pos = layout.split(e.pos)
     if e.kind == "press":
@@ -270,6 +274,7 @@ def _route(e: Event, layout: Layout, widgets: list, held: set, keys: list, grabb
                         w.press(pos)
                         return w
                 return None
+            clicks.append((e.key, pos))
             return None
         if e.key != "escape":
             keys.append(e.key)

@@ -29,8 +29,8 @@ class Slider:
     Example:
         >>> seen = []
         >>> s = Slider("E", 10.0, 1000.0, 20.0, seen.append, log=True)
-        >>> s.rect = ((0.0, 0.0), (1.0, 0.1))  # the track runs from x = 0.45 to 0.97
-        >>> s.press((0.71, 0.05)); round(s.value, 6), len(seen)  # half way: 10 ** 2
+        >>> s.rect = ((0.0, 0.0), (1.0, 0.1))  # the track runs from x = 0.55 to 0.96
+        >>> s.press((0.755, 0.05)); round(s.value, 6), len(seen)  # half way: 10 ** 2
         (100.0, 1)
     """
 
@@ -51,7 +51,13 @@ class Slider:
 
     def _track(self) -> tuple[float, float, float]:
         (x0, y0), (x1, y1) = self.rect
-        return x0 + 0.45 * (x1 - x0), x1 - 0.03 * (x1 - x0), 0.5 * (y0 + y1)
+        return x0 + 0.55 * (x1 - x0), x1 - 0.04 * (x1 - x0), 0.5 * (y0 + y1)
+
+    def point(self, fraction: float) -> tuple[float, float]:
+        """Where on the panel (its unit square) a press puts the knob at ``fraction`` of the
+        track (0: ``lo``, 1: ``hi``): what a scripted click uses."""
+        a, b, y = self._track()
+        return (a + fraction * (b - a), y)
 
     def set(self, value: float) -> None:
         """Move to ``value`` (clipped to the range) and call ``on_change``."""
