@@ -72,6 +72,9 @@ class FitDemo(Demo):
         self.model = pendulum(length=1.0, damping=0.1, y0=self.y0, dt=dt, steps=steps)
         self.new_data()
         self.restart()
+        # compile the loss and its adjoint now (the first frame waits for it, not a later one)
+        self.model.observe(self.data, None)
+        self.model.loss_grad(list(NAMES))
 
     # -- controls ------------------------------------------------------------------------------
     def controls(self) -> list:
