@@ -6,7 +6,9 @@ the walls: values beyond them are zero), one step is
 
 1. advection (a ``td.kernel``, parallel over cells): trace each cell back along its velocity
    for ``dt`` and read density and velocity there by bilinear interpolation; add the density
-   source and the buoyancy ``dt * buoyancy * density`` to the upward velocity;
+   source, the buoyancy ``dt * buoyancy * density`` to the upward velocity and ``dt * force``
+   to the velocity; divide the density by ``1 + dt * dissipation`` and the velocity by
+   ``1 + dt * damping`` (implicit decay; both rates are 0 by default, which changes nothing);
 2. projection: ``u <- P u* = u* - G (G^T G)^{-1} G^T u*``, with ``G`` the central-difference
    gradient, ``-G^T`` the matching divergence and ``(G^T G) q = G^T u*`` solved by conjugate
    gradients (``G^T G`` is symmetric positive definite for an even ``n``). ``P`` is the
@@ -22,8 +24,11 @@ solve sits between launches. Every state is stored (``d[t]``, ``u[t]``), or one 
 ``checkpoint_every``.
 
 Named parameters that :func:`tidal.fit` can fit: ``"d0"`` (initial density), ``"v0"`` (initial
-velocity, ``(n, n, 2)``), ``"source"`` (density added per unit time, ``(n, n)``) and
-``"buoyancy"``. Observations are densities, ``(steps + 1, n, n)``, NaN where not observed.
+velocity, ``(n, n, 2)``), ``"source"`` (density added per unit time, ``(n, n)``),
+``"buoyancy"``, ``"force"`` (acceleration, ``(n, n, 2)``), ``"dissipation"`` and ``"damping"``
+(decay rates of the density and of the velocity). Sources, forces and rates can also be changed
+between :meth:`~tidal.physics.simulator.Simulator.advance_live` calls (the fluid demo's mouse).
+Observations are densities, ``(steps + 1, n, n)``, NaN where not observed.
 """
 
 import warnings
@@ -47,6 +52,9 @@ class Smoke2D(Simulator):
         v0: ``(n, n, 2)`` initial velocity (default 0).
         source: ``(n, n)`` density added per unit time (default 0).
         buoyancy: upward acceleration per unit density.
+        force: ``(n, n, 2)`` acceleration of the velocity (default 0; a stirring force).
+        dissipation: decay rate of the density per unit time (default 0: none).
+        damping: decay rate of the velocity per unit time (default 0: none).
         smoothing: weight of ``sum |grad d0|^2`` added to the fitting loss (a prior for
             fitting the initial density from few observations).
         tol: relative residual at which the pressure solve stops (default ``1e-12`` in
@@ -68,7 +76,8 @@ class Smoke2D(Simulator):
 
     def __init__(self, d0, steps: int, dt: float = 0.5, v0=None, source=None,
                  buoyancy: float = 1.0, smoothing: float = 0.0, tol: float | None = None,
-                 checkpoint_every: int | None = None):
+                 checkpoint_every: int | None = None, force=None, dissipation: float = 0.0,
+                 damping: float = 0.0):
         d0 = np.asarray(d0, dtype=np.float64)
         if d0.ndim != 2 or d0.shape[0] != d0.shape[1] or d0.shape[0] < 4 or d0.shape[0] % 2:
             raise TidalArgumentError(f"d0 must be an (n, n) field with n even and at least 4, "
@@ -82,9 +91,12 @@ class Smoke2D(Simulator):
             raise TidalArgumentError(f"smoothing must be non-negative, got {smoothing!r}")
         self.n, self.dt, self.smoothing = n, float(dt), float(smoothing)
         self._values = {"d0": np.zeros((n, n)), "v0": np.zeros((n, n, 2)),
-                        "source": np.zeros((n, n)), "buoyancy": np.array(0.0)}
+                        "source": np.zeros((n, n)), "buoyancy": np.array(0.0),
+                        "force": np.zeros((n, n, 2)), "dissipation": np.array(0.0),
+                        "damping": np.array(0.0)}
         for name, value in (("d0", d0), ("v0", v0), ("source", source),
-                            ("buoyancy", buoyancy)):
+                            ("buoyancy", buoyancy), ("force", force),
+                            ("dissipation", dissipation), ("damping", damping)):
             if value is not None:
                 self.set(name, value)
         fp = runtime.config().default_fp
@@ -96,6 +108,9 @@ class Smoke2D(Simulator):
         self.u_star = ti.Vector.field(2, real, shape=cells, needs_grad=True)
         self.S = ti.field(real, shape=(n, n), needs_grad=True)
         self.B = ti.field(real, shape=(), needs_grad=True)
+        self.F = ti.Vector.field(2, real, shape=(n, n), needs_grad=True)
+        self.K = ti.field(real, shape=(), needs_grad=True)  # the density's decay rate
+        self.Q = ti.field(real, shape=(), needs_grad=True)  # the velocity's decay rate
         self.data = ti.field(real, shape=cells)
         self.weights = ti.field(real, shape=cells)
         self.loss = ti.field(real, shape=(), needs_grad=True)
@@ -107,6 +122,7 @@ class Smoke2D(Simulator):
     # -- the step: advection (a tidal kernel), then the projection (a linear map) --------------
     def _kernels(self) -> None:
         d, u, u_star, S, B = self.d, self.u, self.u_star, self.S, self.B
+        F, K, Q = self.F, self.K, self.Q
         data, weights, loss = self.data, self.weights, self.loss
         n, dt, window, smoothing = self.n, self.dt, self.window, self.smoothing
         top = float(n - 1)
@@ -129,11 +145,13 @@ class Smoke2D(Simulator):
                 w10 = fx * (1.0 - fy)
                 w01 = (1.0 - fx) * fy
                 w11 = fx * fy
-                d[t + 1, i, j] = w00 * d[t, i0, j0] + w10 * d[t, i0 + 1, j0] \
-                    + w01 * d[t, i0, j0 + 1] + w11 * d[t, i0 + 1, j0 + 1] + dt * S[i, j]
+                d[t + 1, i, j] = (w00 * d[t, i0, j0] + w10 * d[t, i0 + 1, j0]
+                                  + w01 * d[t, i0, j0 + 1] + w11 * d[t, i0 + 1, j0 + 1]
+                                  + dt * S[i, j]) / (1.0 + dt * K[None])
                 lift = ti.Vector([0.0, dt * B[None] * d[t, i, j]])
-                u_star[t + 1, i, j] = w00 * u[t, i0, j0] + w10 * u[t, i0 + 1, j0] \
-                    + w01 * u[t, i0, j0 + 1] + w11 * u[t, i0 + 1, j0 + 1] + lift
+                u_star[t + 1, i, j] = (w00 * u[t, i0, j0] + w10 * u[t, i0 + 1, j0]
+                                       + w01 * u[t, i0, j0 + 1] + w11 * u[t, i0 + 1, j0 + 1]
+                                       + lift + dt * F[i, j]) / (1.0 + dt * Q[None])
 
         def advance(t: int) -> None:
             """One step: advection, then the projection of the new velocity."""
@@ -165,7 +183,12 @@ class Smoke2D(Simulator):
     # -- parameters and runs (the rest is the Simulator base's) -------------------------------
     def _param_fields(self) -> dict:
         return {"d0": (self.d, True), "v0": (self.u, True), "source": (self.S, False),
-                "buoyancy": (self.B, False)}
+                "buoyancy": (self.B, False), "force": (self.F, False),
+                "dissipation": (self.K, False), "damping": (self.Q, False)}
+
+    def _check(self, name: str, value: np.ndarray) -> None:
+        if name in ("dissipation", "damping") and not value >= 0:
+            raise TidalArgumentError(f"{name} must be non-negative, got {float(value)}")
 
     def _load_more(self) -> None:
         self.u_star.fill(0.0)
