@@ -13,7 +13,11 @@ loop visits only the particles of the neighbouring cells of a grid of cells at l
 ``cutoff`` wide: ``O(n)`` work per step instead of ``O(n^2)``, the same forces (a pair closer
 than the cutoff always lies in neighbouring cells; particles outside the grid, which covers
 the starting positions with a margin of two cells, are counted in its edge cells, which keeps
-that true). The cells are sorted every step by a plain Taichi kernel into per-step integer
+that true). With ``box=L`` the particles live in the periodic box ``[0, L)^dim``: every drift
+wraps the positions back into the box and a pair interacts through its nearest image (the
+cutoff is then at most ``L / 2``, so the nearest image is the only one within it); a cell list
+then tiles the box with at least three cells a side, its neighbours wrapping round.
+The cells are sorted every step by a plain Taichi kernel into per-step integer
 fields, which no derivative touches and no later step overwrites. Velocity Verlet, one step
 written once:
 
@@ -37,7 +41,7 @@ import numpy as np
 import taichi as ti
 
 import tidal as td
-from tidal.dsl import launches, runtime
+from tidal.dsl import field_io, launches, runtime
 from tidal.dsl.errors import TidalArgumentError
 from tidal.physics import particles
 from tidal.physics.simulator import Simulator
@@ -56,6 +60,8 @@ class Particles(Simulator):
         cutoff: pairs farther apart than this do not interact (default: every pair does).
         cell_list: find the pairs closer than ``cutoff`` through a grid of cells (for many
             particles: linear instead of quadratic work per step).
+        box: the side ``L`` of a periodic box ``[0, L)^dim`` (default: free space); needs a
+            ``cutoff`` of at most ``L / 2``, and the positions inside the box.
         checkpoint_every: steps per stored window, or ``"auto"`` (see
             :class:`~tidal.physics.simulator.Simulator`); default: every step is stored.
         **params: the potential's parameter values (all of them).
@@ -72,7 +78,8 @@ class Particles(Simulator):
 
     def __init__(self, potential: str, positions, steps: int, dt: float = 0.005,
                  velocities=None, mass: float = 1.0, cutoff: float | None = None,
-                 cell_list: bool = False, checkpoint_every: int | None = None, **params):
+                 cell_list: bool = False, checkpoint_every: int | None = None,
+                 box: float | None = None, **params):
         phi, names = particles.potential_of(potential, params)
         x = np.asarray(positions, dtype=np.float64)
         if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] not in (1, 2, 3):
@@ -92,6 +99,16 @@ class Particles(Simulator):
         if cell_list and cutoff is None:
             raise TidalArgumentError("a cell list needs a cutoff",
                                      hint="pass cutoff=... (for Lennard-Jones, 2.5 sigma is usual)")
+        if box is not None:
+            if not (isinstance(box, (int, float)) and np.isfinite(box) and box > 0):
+                raise TidalArgumentError(f"box must be a positive number, got {box!r}")
+            if cutoff is None or cutoff > 0.5 * box:
+                raise TidalArgumentError(
+                    f"a periodic box of side {box} needs a cutoff of at most half its side, "
+                    f"got {cutoff!r}", hint="pass cutoff=... (for Lennard-Jones, 2.5 sigma)")
+            if np.any(x < 0) or np.any(x >= box):
+                raise TidalArgumentError(f"positions must lie in the box [0, {box})")
+        self.box = None if box is None else float(box)
         self.potential, self.potential_names = potential, tuple(names)
         self.n, self.dim, self.dt = n, dim, float(dt)
         self.cutoff = None if cutoff is None else float(cutoff)
@@ -112,7 +129,7 @@ class Particles(Simulator):
         self.data = ti.Vector.field(dim, real, shape=shape)
         self.weights = ti.Vector.field(dim, real, shape=shape)
         self.loss = ti.field(real, shape=(), needs_grad=True)
-        self.cells = _CellGrid(x, self.cutoff, window) if cell_list else None
+        self.cells = _CellGrid(x, self.cutoff, window, self.box) if cell_list else None
         self._kernels(phi, len(names))
 
     # -- the step, written once ----------------------------------------------------------------
@@ -126,6 +143,8 @@ class Particles(Simulator):
         third = fields[2] if k == 3 else fields[1]  # (unused for two parameters)
         force = td.grad(phi, argnums=0)  # dphi/dr, derived from the potential's source
         far = 1e300 if self.cutoff is None else self.cutoff
+        periodic = self.box is not None
+        side = self.box if periodic else 1.0
 
         @td.func
         def coefficients() -> td.vec(k):
@@ -147,6 +166,8 @@ class Particles(Simulator):
         def pair(delta, q):
             """The force on a particle from one at ``-delta`` from it (zero beyond the
             cutoff)."""
+            if ti.static(periodic):  # the nearest image
+                delta = delta - side * ti.floor(delta / side + 0.5)
             r = delta.norm()
             f = delta * 0.0
             if r < far:
@@ -177,7 +198,11 @@ class Particles(Simulator):
 
         @td.func
         def drift_one(t: ti.i32, i: ti.i32):
-            x[t + 1, i] = x[t, i] + dt * v[t, i] + 0.5 * dt * dt * a[t, i]
+            if ti.static(periodic):  # back into the box
+                p = x[t, i] + dt * v[t, i] + 0.5 * dt * dt * a[t, i]
+                x[t + 1, i] = p - side * ti.floor(p / side)
+            else:
+                x[t + 1, i] = x[t, i] + dt * v[t, i] + 0.5 * dt * dt * a[t, i]
 
         @td.func
         def kick_one(t: ti.i32, i: ti.i32):
@@ -254,6 +279,103 @@ class Particles(Simulator):
     def _load_more(self) -> None:
         self.a.fill(0.0)
 
+    # -- temperature and a thermostat for live runs -------------------------------------------
+    def temperature(self, velocities=None) -> float:
+        """The kinetic temperature ``mass sum |v - mean v|^2 / (dim (n - 1))`` (``k_B = 1``;
+        the centre of mass's ``dim`` degrees of freedom left out) of ``velocities`` (default:
+        the live state's, or ``v0`` before a live run).
+
+        Example:
+            >>> import numpy as np, tidal as td
+            >>> from tidal.physics import Particles
+            >>> _ = td.init(arch="cpu", default_fp=td.f64)
+            >>> gas = Particles("lennard_jones", [[0.0, 0.0], [1.2, 0.0]], steps=1, epsilon=1.0,
+            ...                 sigma=1.0, velocities=[[1.0, 0.0], [-1.0, 0.0]])
+            >>> gas.temperature()
+            1.0
+        """
+        if velocities is None:
+            velocities = self._live_velocities()
+            if velocities is None:
+                velocities = self._values["v0"]
+        v = np.asarray(velocities, dtype=np.float64)
+        v = v - v.mean(axis=0)
+        return float(self._values["mass"]) * float(np.sum(v * v)) / (self.dim * (self.n - 1))
+
+    def _live_velocities(self):
+        """The velocities a live run goes on from (the last slice of ``v``), or None before
+        the first :meth:`advance_live` (and after :meth:`restart_live`)."""
+        if getattr(self, "_live_carry", None) is None and not getattr(self, "_live", False):
+            return None
+        return np.asarray(field_io.read_slice(self.v, self.window), dtype=np.float64)
+
+    def thermostat_live(self, temperature: float, rate: float = 1.0) -> float:
+        """A Berendsen thermostat between :meth:`advance_live` calls: scale the velocities the
+        live run goes on from about their mean (total momentum unchanged) by ``s = sqrt(1 +
+        rate (T0 / T - 1))``, ``T0 = temperature``, ``T`` the :meth:`temperature` now.
+        ``rate`` is the window's time over the coupling time (``window * dt / tau``, in ``(0,
+        1]``; 1 sets the temperature exactly). Before the first live window it scales ``v0``.
+        Returns ``s``.
+
+        Example:
+            >>> import numpy as np, tidal as td
+            >>> from tidal.physics import Particles
+            >>> _ = td.init(arch="cpu", default_fp=td.f64)
+            >>> gas = Particles("lennard_jones", [[0.0, 0.0], [1.2, 0.0]], steps=1, epsilon=1.0,
+            ...                 sigma=1.0, velocities=[[1.0, 0.0], [-1.0, 0.0]])
+            >>> gas.thermostat_live(0.25), gas.temperature()
+            (0.5, 0.25)
+        """
+        if not (isinstance(temperature, (int, float)) and np.isfinite(temperature)
+                and temperature >= 0):
+            raise TidalArgumentError(f"temperature must be non-negative, got {temperature!r}")
+        if not 0 < rate <= 1:
+            raise TidalArgumentError(f"rate must be in (0, 1], got {rate!r}")
+        now = self.temperature()
+        if now <= 0:
+            return 1.0
+        scale = float(np.sqrt(max(1.0 + rate * (temperature / now - 1.0), 0.0)))
+        live = self._live_velocities()
+        v = self._values["v0"] if live is None else live
+        mean = v.mean(axis=0)
+        v = mean + scale * (v - mean)
+        if live is None:
+            self.set("v0", v)
+            return scale
+        field_io.write_slice(self.v, self.window, v)
+        carried = getattr(self, "_live_carry", None)
+        if carried is not None:  # (where the live run keeps its state in NumPy)
+            carried[1] = v.astype(carried[1].dtype)
+        return scale
+
+    def potential_energy(self, positions) -> float:
+        """The pair potential energy of one configuration ``(n, dim)`` (NumPy, shifted to zero
+        at the cutoff, nearest images in a periodic box)."""
+        x = np.asarray(positions, dtype=np.float64)
+        if self.cutoff is None:
+            i, j = np.triu_indices(self.n, 1)
+        else:  # only the pairs within the cutoff, found by a k-d tree
+            from scipy.spatial import cKDTree
+
+            if self.box is not None:
+                x = np.mod(x, self.box)
+                x[x >= self.box] = 0.0
+            tree = cKDTree(x, boxsize=self.box)
+            i, j = tree.query_pairs(self.cutoff, output_type="ndarray").T
+        return float(self._pair_energies(x[i] - x[j]).sum())
+
+    def _pair_energies(self, delta) -> np.ndarray:
+        """``phi(|delta|)`` of pair separations ``(..., dim)`` (nearest images, shifted, cut)."""
+        if self.box is not None:
+            delta = delta - self.box * np.floor(delta / self.box + 0.5)
+        r = np.linalg.norm(delta, axis=-1)
+        p = {name: float(self._values[name]) for name in self.potential_names}
+        pair = _numpy_potential(self.potential, r, p)
+        if self.cutoff is not None:
+            pair = np.where(r < self.cutoff, pair - _numpy_potential(
+                self.potential, np.array(self.cutoff), p), 0.0)
+        return pair
+
     def energy(self, trajectory=None) -> np.ndarray:
         """Kinetic plus potential energy at every stored step of the last run (NumPy, from
         the fields; the potential shifted to zero at the cutoff), or of ``trajectory`` =
@@ -261,16 +383,9 @@ class Particles(Simulator):
         if trajectory is None:
             trajectory = (self.x.to_numpy(), self.v.to_numpy())
         x, v = (np.asarray(q, dtype=np.float64) for q in trajectory)
-        p = {name: float(self._values[name]) for name in self.potential_names}
         kinetic = 0.5 * float(self._values["mass"]) * np.sum(v * v, axis=(1, 2))
-        delta = x[:, :, None] - x[:, None]
-        r = np.linalg.norm(delta, axis=-1)
         i, j = np.triu_indices(self.n, 1)
-        r = r[:, i, j]
-        pair = _numpy_potential(self.potential, r, p)
-        if self.cutoff is not None:
-            pair = np.where(r < self.cutoff, pair - _numpy_potential(
-                self.potential, np.array(self.cutoff), p), 0.0)
+        pair = self._pair_energies(x[:, i] - x[:, j])
         return kinetic + pair.sum(axis=1)
 
     @property
@@ -303,15 +418,25 @@ class _CellGrid:
     c]]`` are the particles in cell ``c``. A position outside the grid counts in the nearest
     edge cell (clamping keeps cells of particles closer than a cell width neighbours)."""
 
-    def __init__(self, x0: np.ndarray, cutoff: float, window: int):
+    def __init__(self, x0: np.ndarray, cutoff: float, window: int, box: float | None = None):
         n, dim = x0.shape
-        lo, hi = x0.min(axis=0) - 2 * cutoff, x0.max(axis=0) + 2 * cutoff
-        size = cutoff
-        cells = np.maximum(np.ceil((hi - lo) / size), 1)
         limit = max(8 * n, 64)
-        if np.prod(cells) > limit:
-            size = cutoff * (np.prod(cells) / limit) ** (1.0 / dim)
+        if box is None:
+            lo, hi = x0.min(axis=0) - 2 * cutoff, x0.max(axis=0) + 2 * cutoff
+            size = cutoff
             cells = np.maximum(np.ceil((hi - lo) / size), 1)
+            if np.prod(cells) > limit:
+                size = cutoff * (np.prod(cells) / limit) ** (1.0 / dim)
+                cells = np.maximum(np.ceil((hi - lo) / size), 1)
+        else:  # the periodic box tiled by cells at least ``cutoff`` wide, neighbours wrapping
+            side = min(int(box // cutoff), max(int(limit ** (1.0 / dim)), 3))
+            if side < 3:
+                raise TidalArgumentError(
+                    f"a cell list in a periodic box needs at least three cells of the cutoff "
+                    f"({cutoff}) a side, and the box is {box} wide",
+                    hint="leave cell_list out for so small a box")
+            lo, size, cells = np.zeros(dim), box / side, np.full(dim, side)
+        periodic = box is not None
         self.shape = tuple(int(c) for c in cells)
         self.offsets = [tuple(int(v) for v in o) for o in np.argwhere(np.ones((3,) * dim)) - 1]
         total = int(np.prod(self.shape))
@@ -345,6 +470,8 @@ class _CellGrid:
             c = 0
             for d in ti.static(range(dim)):
                 k = base[d] + offsets[o][d]
+                if ti.static(periodic):
+                    k = (k + shape[d]) % shape[d]
                 inside = inside and k >= 0 and k < shape[d]
                 c = c * shape[d] + k
             if not inside:
