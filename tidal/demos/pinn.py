@@ -56,7 +56,7 @@ class PINNDemo(Demo):
     view = 640
 
     def __init__(self, width: int = 20, depth: int = 3, collocation: int = 2000,
-                 boundary: int = 100, steps: int = 20, lr: float = 5e-3, seed: int = 0,
+                 boundary: int = 100, steps: int = 20, lr: float = 1e-2, seed: int = 0,
                  grid: tuple[int, int] = (96, 50)):
         from tidal.solvers.exact import burgers_exact
 
