@@ -62,7 +62,8 @@ class Fluid(Demo):
         dt: time step (the backtrace moves ``dt * u`` cells).
         tol: relative residual of the pressure solve (loose is fine for a picture).
         radius: the stirring splat's radius (unit square).
-        still: start from fluid at rest without dye (default: two dye blobs in two eddies).
+        still: start from fluid at rest without dye and without auto-stir (default: two dye
+            blobs in two eddies, stirred automatically until the mouse first stirs).
     """
 
     order = 10
@@ -82,7 +83,7 @@ class Fluid(Demo):
         self.T = substeps * dt  # simulated time per frame
         self.strength, self.dye_rate = 1.0, 0.5
         self.view_name = "dye"
-        self.auto = False
+        self.auto = not still  # a room sees motion at once; the first drag takes over
         self.last = None  # the cursor at the previous frame while the button is held
         self.density, self.velocity = d0, v0
         self.stirred = 0
@@ -124,6 +125,7 @@ class Fluid(Demo):
     def _stir(self, inputs: Inputs):
         """The cursor and its previous position when stirring (mouse or auto-stir), or None."""
         if inputs.cursor is not None and "LMB" in inputs.held:
+            self.auto = False
             return inputs.cursor
         if self.auto:
             a = 0.07 * inputs.frame
