@@ -154,3 +154,45 @@ def test_notebook_play_shows_every_frame_in_one_updated_output(monkeypatch):
                            every=2)
     assert result.frames == 4 and len(shown) == 2
     assert all(png[:4] == b"\x89PNG" for png in shown) and shown[0] != shown[1]
+
+
+@pytest.mark.parametrize("suffix", [".gif", ".mp4"])
+def test_a_recording_holds_the_frames_shown(tmp_path, suffix):
+    if suffix == ".mp4":
+        pytest.importorskip("imageio_ffmpeg")
+    import imageio.v3 as iio
+
+    path = tmp_path / f"mpm{suffix}"
+    demo = demos.demo("mpm", particles=512, grid=32, substeps=5)
+    result = run(demo, headless=True, frames=4, record=path, out=tmp_path / "png", quiet=True)
+    video = iio.imread(path, index=None)
+    assert video.shape[0] == 4 and result.frames == 4
+    first_png = iio.imread(result.written[0])
+    assert video.shape[1:3] == first_png.shape[:2]
+    # GIF keeps up to 256 colours and MP4 is lossy: compare loosely, but frame for frame
+    error = np.abs(video[0, ..., :3].astype(float) - first_png.astype(float)).mean()
+    assert error < 12.0
+
+
+def test_recording_to_another_format_is_refused(tmp_path):
+    with pytest.raises(td.TidalError, match=".gif or .mp4"):
+        run(demos.demo("mpm", particles=512, grid=32, substeps=5), headless=True, frames=1,
+            record=tmp_path / "x.avi", quiet=True)
+
+
+def test_notebook_sliders_drive_the_demos_widgets():
+    ipywidgets = pytest.importorskip("ipywidgets")
+    from tidal.demos import notebook
+
+    demo = demos.demo("mpm", particles=512, grid=32, substeps=5)
+    box = notebook.sliders(demo)
+    by_name = {w.description: w for w in box.children}
+    assert isinstance(by_name["E"], ipywidgets.FloatLogSlider)
+    by_name["E"].value = 1234.0
+    assert float(demo.sim.get("E")) == pytest.approx(1234.0)
+    by_name["gravity"].value = 0.0
+    assert demo.g == 0.0
+    material = next(w for w in box.children if w.description.startswith("material"))
+    before = demo.material
+    material.click()
+    assert demo.material != before and material.description == f"material: {demo.material}"
