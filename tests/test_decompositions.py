@@ -4,7 +4,8 @@ Forward values are checked against SciPy/NumPy in f64 (tidal refines Taichi's re
 precision) and against Taichi's own compilation of the same kernel (to Taichi's accuracy);
 gradients against central finite differences of tidal's forward run, including the identity
 matrix every MPM particle starts from, where the SVD has repeated singular values but the polar
-decomposition is smooth. Orders 1-3 in every mode are in tests/test_rules.py.
+decomposition is smooth. Orders 1-3 in every mode are in tests/test_rules.py (the slow set: they
+compile for minutes).
 """
 
 from __future__ import annotations
