@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from tidal.demos.canvas import GOLD, TEXT, Canvas, hex_color
-from tidal.demos.window import Event, open_window
+from tidal.demos.window import Event, Headless, open_window
 from tidal.dsl.errors import TidalArgumentError
 
 PANEL_ROW = 30  # pixels per row of widgets
@@ -236,8 +236,13 @@ def run(demo: Demo, *, headless: bool = False, frames: int | None = None,
             if look != drawn_look or k % PANEL_EVERY == 0:  # text costs: redraw on change
                 _draw_panel(panel, widgets, demo, fps)
                 drawn_look = look
-            image = np.concatenate([view.image, panel.image], axis=0)
-            window.show(image)
+            # the whole image only where it goes somewhere (a headless run without output
+            # draws the view and the panel, and shows them to no one)
+            wanted = window.is_window or out is not None or writer is not None \
+                or not isinstance(window, Headless)
+            image = np.concatenate([view.image, panel.image], axis=0) if wanted else None
+            if image is not None:
+                window.show(image)
             stamps.append(time.perf_counter())
             if len(stamps) >= 2:
                 recent = stamps[-11:]

@@ -77,7 +77,13 @@ class Canvas:
     # -- shapes --------------------------------------------------------------------------------
     def clear(self, color: Color | None = None) -> None:
         """Fill the canvas with ``color`` (default: the background)."""
-        self.image[:] = np.asarray(self.background if color is None else color, np.float32)
+        if color is not None:
+            self.image[:] = np.asarray(color, np.float32)
+            return
+        if getattr(self, "_blank", None) is None:  # a copy is cheaper than a broadcast fill
+            self._blank = np.empty_like(self.image)
+            self._blank[:] = np.asarray(self.background, np.float32)
+        np.copyto(self.image, self._blank)
 
     def circles(self, centres, radius: float = 1.5, color=TEAL) -> None:
         """Filled discs of ``radius`` pixels at ``centres`` ``(n, 2)``; ``color`` one RGB triple

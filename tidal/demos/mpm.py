@@ -61,6 +61,7 @@ class MPMSandbox(Demo):
         self.materials = ["elastic", "fluid"]
         self.material = material
         self.sim.set_materials(material)
+        self.materials_now = self.sim.material.to_numpy()
         self.g, self.strength = 9.8, 0.0
         self.direction = (0.0, -1.0)
         self.positions = self.sim.get("x0")
@@ -84,6 +85,7 @@ class MPMSandbox(Demo):
     def switch_material(self) -> None:
         self.material = self.materials[(self.materials.index(self.material) + 1) % 2]
         self.sim.set_materials(self.material)
+        self.materials_now = self.sim.material.to_numpy()
 
     def reset(self) -> None:
         self.sim.restart_live()
@@ -110,8 +112,10 @@ class MPMSandbox(Demo):
         self.positions, self.velocities, *_ = self.sim.advance_live(windows=self.windows)
 
     def draw(self, canvas: Canvas) -> None:
-        colors = COLORS[self.sim.material.to_numpy()]
-        canvas.circles(self.positions, radius=1.5, color=colors)
+        for material, color in enumerate(COLORS):
+            which = self.materials_now == material
+            if which.any():
+                canvas.circles(self.positions[which], radius=1.5, color=tuple(color))
 
     def status(self) -> str:
         steps = self.sim.window * self.windows
