@@ -33,12 +33,19 @@ def _fresh_runtime_per_module():
     kernels another left behind. (A worker runs many modules in one process: Taichi's CPU
     runtime holds at most 512 field groups, and state one module leaves has been seen to crash
     a later module's first sweep over every field, ti.ad.clear_all_gradients, in rare runs.)
-    TIDAL_REINIT_TREES=N re-initialises only once more than N field groups are in use."""
+    TIDAL_REINIT_TREES=N re-initialises only once more than N field groups are in use. A module
+    left on another backend or float type than the default is re-initialised too, so that no
+    module inherits (say) the f32 of the one before it."""
     from taichi.lang import impl
+
+    from tidal.dsl import runtime
+    from tidal.dsl.types import F64
 
     prog = impl.get_runtime().prog
     limit = int(os.environ.get("TIDAL_REINIT_TREES", 0))
-    if prog is not None and prog.get_snode_tree_size() > limit:
+    cfg = runtime.config()
+    switched = cfg.arch != ARCH or cfg.default_fp != F64
+    if prog is not None and (prog.get_snode_tree_size() > limit or switched):
         td.init(arch=ARCH, default_fp=td.f64)
     yield
 
