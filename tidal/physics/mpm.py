@@ -253,6 +253,25 @@ class MPM2D(Simulator):
             to_particles(t)
 
         @td.kernel
+        def to_particles_and_grid(t: ti.i32):
+            # step t's grid-to-particle and step t + 1's particle-to-grid in one launch: each
+            # particle reads back only the state it has just written
+            for p in range(n):
+                gather(t, p)
+                scatter(t + 1, p)
+
+        def advance_many(steps_run: int) -> None:
+            """``steps_run`` steps from slice 0, two launches per step instead of three (the
+            same values as ``advance`` step by step)."""
+            to_grid(0)
+            for t in range(steps_run):
+                on_grid(t)
+                if t + 1 < steps_run:
+                    to_particles_and_grid(t)
+                else:
+                    to_particles(t)
+
+        @td.kernel
         def rollout():
             for _ in range(1):  # one launch; the time loop and the three phases run in order
                 for t in range(steps):
@@ -272,8 +291,15 @@ class MPM2D(Simulator):
 
         self.to_grid, self.on_grid, self.to_particles = to_grid, on_grid, to_particles
         self.advance, self.rollout, self.mismatch = advance, rollout, mismatch
+        self._advance_many = advance_many
 
     # -- parameters and runs (the rest is the Simulator base's) -------------------------------
+    def _step_all(self, whole: bool) -> None:
+        if whole:
+            self.rollout()
+        else:
+            self._advance_many(self.window)
+
     def _param_fields(self) -> dict:
         return {"E": (self.E, False), "x0": (self.x, True), "v0": (self.v, True)}
 
