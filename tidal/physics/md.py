@@ -305,7 +305,7 @@ class Particles(Simulator):
     def _live_velocities(self):
         """The velocities a live run goes on from (the last slice of ``v``), or None before
         the first :meth:`advance_live` (and after :meth:`restart_live`)."""
-        if getattr(self, "_live_carry", None) is None and not getattr(self, "_live", False):
+        if not self.live:
             return None
         return np.asarray(field_io.read_slice(self.v, self.window), dtype=np.float64)
 
@@ -342,10 +342,7 @@ class Particles(Simulator):
         if live is None:
             self.set("v0", v)
             return scale
-        field_io.write_slice(self.v, self.window, v)
-        carried = getattr(self, "_live_carry", None)
-        if carried is not None:  # (where the live run keeps its state in NumPy)
-            carried[1] = v.astype(carried[1].dtype)
+        field_io.write_slice(self.v, self.window, v)  # where the next live window starts
         return scale
 
     def potential_energy(self, positions) -> float:

@@ -255,7 +255,7 @@ class Simulator:
             (16, 2)
         """
         for _ in range(windows):
-            live = getattr(self, "_live", False)
+            live = self.live
             self._load(states=not live)
             if live:
                 for field in self._carried():
@@ -267,6 +267,12 @@ class Simulator:
     def restart_live(self) -> None:
         """The next :meth:`advance_live` starts again from the parameters."""
         self._live = False
+
+    @property
+    def live(self) -> bool:
+        """Whether a live run is going on: the next :meth:`advance_live` continues from the last
+        slice of the state fields (not from the parameters)."""
+        return getattr(self, "_live", False)
 
     def _window_states(self) -> np.ndarray:
         """The states the fields hold now, as :meth:`simulate` returns them (by default the
