@@ -209,3 +209,9 @@ def test_a_demo_opens_a_real_window_on_a_virtual_display(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert "headless" not in out.stdout  # Taichi's window opened: no fallback message
     assert "springs: 3 frames" in out.stdout and len(list(tmp_path.glob("*.png"))) == 3
+
+
+def test_an_unknown_demo_option_is_a_tidal_error_listing_the_options():
+    with pytest.raises(td.TidalError, match="unexpected keyword argument 'partcles'") as err:
+        demos.demo("mpm", partcles=10)
+    assert "particles" in str(err.value)

@@ -72,7 +72,13 @@ def demo(name: str, **options):
         >>> "mpm" in demos.names()
         True
     """
-    return demo_class(name)(**options)
+    cls = demo_class(name)
+    try:
+        inspect.signature(cls).bind(**options)
+    except TypeError as e:
+        raise TidalArgumentError(f"demo {name!r}: {e}", hint=f"its options: "
+                                 f"{inspect.signature(cls)}") from None
+    return cls(**options)
 
 
 __all__ = ["demo", "demo_class", "gallery", "names"]
