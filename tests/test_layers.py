@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "tidal"
-LAYERS = {"dsl": 0, "autodiff": 1, "solvers": 2, "physics": 2, "surrogates": 2, "demos": 3}
+LAYERS = {"dsl": 0, "distributed": 0.5, "autodiff": 1, "solvers": 2, "physics": 2, "surrogates": 2,
+          "demos": 3}
 
 
 ROOT = 1.5  # the package root re-exports the language and autodiff: above both, below solvers

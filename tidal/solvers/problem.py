@@ -187,6 +187,8 @@ class Problem:
                                          dtype=self._store))
         self.size = net.size + len(self.unknowns)
         self._last_parts: np.ndarray | None = None
+        self.shard_index, self.shard_count = 0, 1
+        self.resamples = 0
 
     # -- terms ---------------------------------------------------------------------------------
     def _array(self, values: np.ndarray, vector: bool):
@@ -388,7 +390,8 @@ class Problem:
         self._prepare()
         self.net.clear_grads()  # only this problem's gradients: the user's other fields keep theirs
         for t in self.terms:
-            td.launch_with_adjoint(t.kernel, *t.arrays, 1.0 / t.n, t.first, *t.extra)
+            if t.arrays:  # a shard may hold none of a term's points
+                td.launch_with_adjoint(t.kernel, *t.arrays, 1.0 / t.n, t.first, *t.extra)
         loss = self._loss()
         grad = self.net.grad_flat()
         if self.unknowns:
@@ -401,21 +404,102 @@ class Problem:
         self.set_flat(flat)
         self._prepare()
         for t in self.terms:
-            t.kernel(*t.arrays, 1.0 / t.n, t.first, *t.extra)
+            if t.arrays:
+                t.kernel(*t.arrays, 1.0 / t.n, t.first, *t.extra)
         return self._loss()
 
     def describe(self, flat) -> dict[str, float]:
         """Each term's mean square (``loss_<label>``) and each unknown's value, at ``flat``."""
+        summed, same = self.shard_scalars(flat)
+        return {**summed, **same}
+
+    def shard_scalars(self, flat) -> tuple[dict[str, float], dict[str, float]]:
+        """What :meth:`describe` reports, split for a sharded problem: the terms' mean squares
+        (this shard's part: they add over shards) and the unknowns' values (whole)."""
         flat = np.asarray(flat, dtype=np.float64)
         self.value(flat)
-        out = {}
+        summed: dict[str, float] = {}
         labels = [label for t in self.terms for label in t.labels]
         for label, v in zip(labels, self._last_parts):
             key = f"loss_{label}"
-            out[key] = out.get(key, 0.0) + float(v)
-        for u, v in zip(self.unknowns, flat[self.net.size:]):
-            out[u.name] = float(v)
-        return out
+            summed[key] = summed.get(key, 0.0) + float(v)
+        same = {u.name: float(v) for u, v in zip(self.unknowns, flat[self.net.size:])}
+        return summed, same
+
+    # -- shards (data-parallel training: tidal.distributed.DataParallel) -----------------------
+    def shard(self, index: int, count: int) -> None:
+        """Keep only shard ``index`` of ``count`` of every term's points (points ``index``,
+        ``index + count``, ... of each term), so that :meth:`value_and_grad` returns this
+        shard's part: the parts of shards ``0 .. count - 1`` sum to the whole problem's loss
+        and gradient (each term's mean still divides by its total number of points).
+        :meth:`refine` and :meth:`resample` keep the split; ``shard(0, 1)`` changes nothing.
+
+        Raises:
+            TidalArgumentError: a bad index, or a problem that is already a shard.
+
+        Example:
+            >>> import numpy as np, tidal as td
+            >>> from tidal.solvers import Interval, DirichletBC, MLP, Problem
+            >>> _ = td.init(arch="cpu", default_fp=td.f64)
+            >>> @td.func
+            ... def pde(u_xx: td.f64, x: td.f64) -> td.f64:
+            ...     return u_xx + 1.0
+            >>> def make():
+            ...     return Problem(Interval(0, 1), pde, [DirichletBC(Interval(0, 1), n=2)],
+            ...                    MLP(1, width=6, depth=2, dtype=td.f64), n_collocation=9)
+            >>> whole, halves = make(), [make(), make()]
+            >>> for k, half in enumerate(halves):
+            ...     half.shard(k, 2)
+            >>> x = whole.get_flat()
+            >>> parts = [h.value_and_grad(x) for h in halves]
+            >>> loss, grad = whole.value_and_grad(x)
+            >>> bool(np.isclose(parts[0][0] + parts[1][0], loss, rtol=1e-13))
+            True
+            >>> bool(np.allclose(parts[0][1] + parts[1][1], grad, rtol=1e-12, atol=0))
+            True
+        """
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1 or isinstance(
+                index, bool) or not isinstance(index, int) or not 0 <= index < count:
+            raise TidalArgumentError(f"shard({index!r}, {count!r}): need ints with "
+                                     f"0 <= index < count")
+        if self.shard_count > 1:
+            raise TidalArgumentError(f"this problem is already shard {self.shard_index} of "
+                                     f"{self.shard_count}; shard a whole problem")
+        if count == 1:
+            return
+        self.shard_index, self.shard_count = index, count
+        for t in self.terms:
+            t.arrays = self._rows(t.arrays, slice(index, None, count))
+        self.version += 1
+
+    def _rows(self, arrays: tuple, rows) -> tuple:
+        """The same kinds of arrays holding ``rows`` of each (``()`` when none are left)."""
+        out = []
+        for a in arrays:
+            values = a.to_numpy()[rows]
+            if len(values) == 0:
+                return ()
+            if isinstance(a, ti.lang.matrix.VectorNdarray):
+                out.append(self._array(values, True))
+            elif values.ndim == 1:
+                out.append(self._array(values, False))
+            else:
+                out.append(self._table(values))
+        return tuple(out)
+
+    def _set_collocation(self, mine: np.ndarray, total: int) -> None:
+        """Make ``mine`` this shard's collocation points, of ``total`` in all shards."""
+        t = self.terms[0]
+        t.arrays = (self._array(mine, True), self._table(self._forcing_at(mine))) \
+            if len(mine) else ()
+        t.n = int(total)
+        self.version += 1
+
+    def _local_collocation(self) -> np.ndarray:
+        t = self.terms[0]
+        if not t.arrays:
+            return np.zeros((0, self.domain.dim))
+        return t.arrays[0].to_numpy().astype(np.float64)
 
     # -- residuals, refinement, prediction -----------------------------------------------------
     def _forcing_at(self, points: np.ndarray) -> np.ndarray:
@@ -494,18 +578,48 @@ class Problem:
         r = np.abs(self.residual(candidates))
         if r.ndim == 2:
             r = r.sum(axis=1)
-        added = candidates[np.argsort(-r)[:n_add]]
+        added = candidates[np.argsort(-r, kind="stable")[:n_add]]
         t = self.terms[0]
-        points = np.concatenate([t.arrays[0].to_numpy().astype(np.float64), added])
-        t.arrays = (self._array(points, True), self._table(self._forcing_at(points)))
-        t.n = len(points)
-        self.version += 1
+        mine = added[(self.shard_index - t.n) % self.shard_count::self.shard_count]
+        # point k of the whole list belongs to shard k % count: the same split as sharding
+        # the refined problem
+        self._set_collocation(np.concatenate([self._local_collocation(), mine]), t.n + n_add)
         return added
+
+    def resample(self, n: int | None = None, seed: int | None = None) -> np.ndarray:
+        """Replace the collocation points by ``n`` fresh ones (default: as many as now),
+        sampled with the problem's method; the seed defaults to a new one per call, derived
+        from the problem's seed, so that every run (and every rank of a sharded problem) draws
+        the same points.
+
+        Returns:
+            The new points (all of them; a shard keeps its part).
+
+        Example:
+            >>> import tidal as td
+            >>> from tidal.solvers import Interval, DirichletBC, MLP, Problem
+            >>> _ = td.init(arch="cpu", default_fp=td.f64)
+            >>> @td.func
+            ... def pde(u_xx: td.f64, x: td.f64) -> td.f64:
+            ...     return u_xx + 1.0
+            >>> p = Problem(Interval(0, 1), pde, [DirichletBC(Interval(0, 1), n=2)],
+            ...             MLP(1, width=6, depth=2, dtype=td.f64), n_collocation=9)
+            >>> p.resample(20).shape, p.collocation_points.shape
+            ((20, 1), (20, 1))
+        """
+        total = self.terms[0].n if n is None else n
+        if isinstance(total, bool) or not isinstance(total, (int, np.integer)) or total < 1:
+            raise TidalArgumentError(f"n must be a positive int, got {n!r}")
+        self.resamples += 1
+        seed = self.seed + 104729 * self.resamples if seed is None else int(seed)
+        points = self.domain.sample_interior(int(total), method=self.method, seed=seed)
+        self._set_collocation(points[self.shard_index::self.shard_count], len(points))
+        return points
 
     @property
     def collocation_points(self) -> np.ndarray:
-        """The current collocation points, float64 ``(n, dim)``."""
-        return self.terms[0].arrays[0].to_numpy().astype(np.float64)
+        """The current collocation points, float64 ``(n, dim)`` (of a shard: its part)."""
+        return self._local_collocation()
 
     def predict(self, points, output: str | None = None) -> np.ndarray:
         """The solution (network with output transform) at ``points``, float64 ``(n,)``; with

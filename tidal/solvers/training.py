@@ -28,6 +28,12 @@ the other stopped. It guarantees:
 Each call to :meth:`Trainer.adam` or :meth:`Trainer.adamw` starts fresh Adam moments (as
 re-creating a PyTorch optimiser does); a run resumed from a checkpoint therefore matches an
 uninterrupted one whenever the interruption falls between optimiser calls.
+
+Several ranks run in lockstep: given a data-parallel objective
+(:class:`tidal.distributed.DataParallel`, whose loss and gradient are the same bits on every
+rank), every rank takes the same steps; only the objective's ``primary`` rank shows progress and
+writes checkpoints, and a stop for a time limit or a callback on any rank stops every rank at
+the same step (the objective's ``stop_together``).
 """
 
 # No `from __future__ import annotations`: Taichi reads the kernel's annotations as objects.
@@ -361,7 +367,10 @@ class Trainer:
             raise TidalArgumentError(f"history must be a History, got {type(history).__name__}")
         self.objective = objective
         self.size = size
-        self.progress = bool(progress)
+        # a data-parallel objective (tidal.distributed) runs on several ranks; only its primary
+        # rank prints and writes files
+        self.primary = bool(getattr(objective, "primary", True))
+        self.progress = bool(progress) and self.primary
         self.checkpoint = None if checkpoint is None else Path(checkpoint)
         self.checkpoint_every = (None if checkpoint_every is None
                                  else _positive_int("checkpoint_every", checkpoint_every))
@@ -417,6 +426,8 @@ class Trainer:
             array([3.])
         """
         path = Path(path)
+        if not self.primary:  # rank 0 of a data-parallel run writes; the others hold the same
+            return path
         arrays = {f"history_{k}": v for k, v in self._history.as_arrays().items()}
         fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp",
                                    dir=path.parent if str(path.parent) else ".")
@@ -971,9 +982,13 @@ class _Run:
         stop = False
         for cb in t.callbacks:
             stop = bool(cb(t._step, loss, params.copy())) or stop
+        late = t.time_limit is not None and self.now() - t._time_origin >= t.time_limit
+        together = getattr(t.objective, "stop_together", None)
+        if callable(together) and (t.callbacks or t.time_limit is not None):
+            stop, late = together(stop, late)  # every rank of a data-parallel run stops here
         if stop:
             raise _Stop("callback")
-        if t.time_limit is not None and self.now() - t._time_origin >= t.time_limit:
+        if late:
             raise _Stop("time limit")
 
     def finish(self, reason: str, loss: float | None = None) -> None:

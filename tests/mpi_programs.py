@@ -1,0 +1,155 @@
+"""Programs that tests/test_distributed.py runs with one process (plain python) and with
+several (mpiexec), then compares. Each writes what it computed to ``OUT/<name>_rank<r>.npz``.
+
+    python tests/mpi_programs.py NAME OUT
+    mpiexec -n 2 python tests/mpi_programs.py NAME OUT
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import tidal as td
+from tidal import distributed
+from tidal.solvers import (
+    MLP,
+    DirichletBC,
+    Observations,
+    PeriodicBC,
+    Problem,
+    Rectangle,
+    Trainer,
+    Unknown,
+)
+
+
+@td.func
+def heat(u: td.f64, u_t: td.f64, u_xx: td.f64, x: td.f64, t: td.f64, kappa: td.f64) -> td.f64:
+    """u_t = kappa u_xx + a source; kappa is an unknown, fitted from observations."""
+    return u_t - kappa * u_xx - td.sin(x) * td.exp(-t) * (kappa - 1.0)
+
+
+@td.func
+def pendulum(y: td.vec(2), p: td.vec(2), t: float) -> td.vec(2):
+    return td.vec(2)([y[1], -9.81 / p[0] * td.sin(y[0]) - p[1] * y[1]])
+
+
+def heat_problem(seed: int = 0) -> Problem:
+    """An inverse heat problem on [0, 2 pi] x [0, 1] with every kind of term kernel: the
+    residual (an unknown), Dirichlet (linear kernel), periodic (pair kernel), observations."""
+    domain = Rectangle((0.0, 0.0), (2 * np.pi, 1.0))
+    rng = np.random.default_rng(5)
+    points = np.column_stack([rng.uniform(0, 2 * np.pi, 37), rng.uniform(0, 1, 37)])
+    values = np.sin(points[:, 0]) * np.exp(-points[:, 1])
+    conditions = [
+        DirichletBC(domain, lambda p: np.sin(p[:, 0]), n=41,
+                    where=lambda p: np.isclose(p[:, 1], 0.0)),
+        PeriodicBC(domain, axis=0, n=23),
+        Observations(points, values),
+    ]
+    net = MLP(2, width=12, depth=2, dtype=td.f64, seed=seed)
+    return Problem(domain, heat, conditions, net, n_collocation=301, seed=3,
+                   variables=("x", "t"), unknowns=[Unknown("kappa", 0.5)])
+
+
+def pinn(out: Path, comm: distributed.Communicator) -> dict:
+    """Loss and gradient, 100 Adam steps, 50 L-BFGS iterations, then refinement and
+    resampling with Adam after each; checkpoints and progress from rank 0 only."""
+    problem = heat_problem()
+    params0 = problem.get_flat()
+    objective = distributed.DataParallel(problem, comm)
+    loss0, grad0 = objective.value_and_grad(params0)
+    scalars0 = objective.describe(params0)
+    sys.stderr = open(out / f"pinn_stderr_rank{comm.rank}.txt", "w")  # noqa: SIM115
+    trainer = Trainer(objective, params0, progress=True, log_every=10,
+                      checkpoint=out / f"pinn_checkpoint_rank{comm.rank}.npz")
+    trainer.adam(100, lr=3e-3)
+    adam = trainer.params
+    trainer.lbfgs(50)
+    lbfgs = trainer.params
+    added = problem.refine(400, 40)
+    trainer.adam(10, lr=1e-3)
+    refined = trainer.params
+    problem.resample()
+    trainer.adam(10, lr=1e-3)
+    resampled = trainer.params
+    sys.stderr.close()
+    sys.stderr = sys.__stderr__
+    return {"loss0": loss0, "grad0": grad0, "pde0": scalars0["loss_pde"],
+            "kappa0": scalars0["kappa"], "adam": adam, "lbfgs": lbfgs, "refined": refined,
+            "added": added, "resampled": resampled,
+            "losses": np.array(trainer.history.loss), "steps": np.array(trainer.history.step),
+            "local_points": len(problem.collocation_points),
+            "bytes": objective.bytes_per_evaluation}
+
+
+def ensemble(out: Path, comm: distributed.Communicator) -> dict:
+    """64 pendulum simulations (length, damping) over the ranks, each its whole trajectory."""
+    from tidal.physics import ODE
+
+    sim = ODE(pendulum, ["angle", "speed"], {"length": 1.0, "damping": 0.1},
+              y0=[1.0, 0.0], dt=0.01, steps=400)
+    grid = [(0.5 + 0.05 * i, 0.02 * j) for i in range(16) for j in range(4)]
+
+    def run(p):
+        sim.set("length", p[0])
+        sim.set("damping", p[1])
+        return sim.simulate()[0]
+
+    trajectories = distributed.ensemble(run, grid, comm=comm, progress=False)
+    return {"trajectories": np.stack(trajectories)}
+
+
+def fails(out: Path, comm: distributed.Communicator) -> dict:
+    """Rank 1's objective raises at its fifth evaluation (rank 0's does not)."""
+    problem = heat_problem()
+
+    class Fragile:
+        def __init__(self, inner):
+            self.inner, self.size, self.calls = inner, inner.size, 0
+
+        def shard(self, index, count):
+            self.inner.shard(index, count)
+
+        def value_and_grad(self, flat):
+            self.calls += 1
+            if comm.rank == 1 and self.calls == 5:
+                raise ValueError("boom on the fifth evaluation")
+            return self.inner.value_and_grad(flat)
+
+        def value(self, flat):
+            return self.inner.value(flat)
+
+    objective = distributed.DataParallel(Fragile(problem), comm)
+    Trainer(objective, problem.get_flat(), progress=False).adam(20)
+    return {}
+
+
+def escapes(out: Path, comm: distributed.Communicator) -> dict:
+    """Rank 1 raises outside any collective while rank 0 waits in one: the job must end."""
+    if comm.rank == 1:
+        raise RuntimeError("an error outside tidal on rank 1")
+    distributed.ensemble(lambda k: k, range(4), comm=comm, progress=False)
+    return {}
+
+
+def disagree(out: Path, comm: distributed.Communicator) -> dict:
+    """Each rank initialises its network with its own seed: caught at the first evaluation."""
+    problem = heat_problem(seed=comm.rank)
+    objective = distributed.DataParallel(problem, comm)
+    objective.value_and_grad(problem.get_flat())
+    return {}
+
+
+def main() -> None:
+    name, out = sys.argv[1], Path(sys.argv[2])
+    comm = distributed.world()
+    distributed.init("cpu", threads=1, default_fp=td.f64)
+    results = globals()[name](out, comm)
+    np.savez(out / f"{name}_rank{comm.rank}.npz", size=comm.size, **results)
+
+
+if __name__ == "__main__":
+    main()
+

@@ -1,0 +1,162 @@
+"""tidal.distributed with two MPI ranks (``mpiexec -n 2``, MPICH from PyPI) against one process.
+
+The programs live in tests/mpi_programs.py; each run writes its results per rank, and these
+tests compare them: the two ranks with each other (the same bits) and with a plain one-process
+run (the full-batch numbers, to float64 rounding).
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+PROGRAMS = Path(__file__).resolve().parent / "mpi_programs.py"
+TIMEOUT = 600
+
+
+def _mpiexec() -> str:
+    """The mpiexec installed beside this Python (``pip install mpich``), else the PATH's."""
+    here = Path(sys.executable).parent / "mpiexec"
+    return str(here) if here.exists() else "mpiexec"
+
+
+def _run(name: str, out: Path, ranks: int | None) -> subprocess.CompletedProcess:
+    """Run a program of tests/mpi_programs.py with plain python (ranks None) or mpiexec."""
+    command = [sys.executable, str(PROGRAMS), name, str(out)]
+    if ranks is not None:
+        command = [_mpiexec(), "-n", str(ranks)] + command
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "OMPI_"))}
+    return subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT, env=env,
+                          check=False)
+
+
+def _results(name: str, out: Path, ranks: int) -> list[dict]:
+    return [dict(np.load(out / f"{name}_rank{r}.npz")) for r in range(ranks)]
+
+
+def _relative(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b) / np.linalg.norm(a))
+
+
+@pytest.fixture(scope="module")
+def pinn_runs(tmp_path_factory):
+    one, two = tmp_path_factory.mktemp("one"), tmp_path_factory.mktemp("two")
+    for out, ranks in ((one, None), (two, 2)):
+        done = _run("pinn", out, ranks)
+        assert done.returncode == 0, done.stderr[-4000:]
+    return one, two, _results("pinn", one, 1)[0], _results("pinn", two, 2)
+
+
+def test_two_ranks_hold_identical_bits(pinn_runs):
+    _, _, _, (rank0, rank1) = pinn_runs
+    assert int(rank0["size"]) == int(rank1["size"]) == 2
+    for key in ("loss0", "grad0", "pde0", "kappa0", "adam", "lbfgs", "refined", "added",
+                "resampled", "losses", "steps"):
+        assert np.array_equal(rank0[key], rank1[key]), key
+
+
+def test_each_rank_holds_its_shard(pinn_runs):
+    _, _, single, (rank0, rank1) = pinn_runs
+    assert int(single["local_points"]) == 301 + 40  # after refinement, before resampling
+    assert int(rank0["local_points"]) + int(rank1["local_points"]) == 341
+    assert abs(int(rank0["local_points"]) - int(rank1["local_points"])) <= 1
+    # one allreduce per evaluation: the gradient, the loss and three check numbers
+    assert int(rank0["bytes"]) == 8 * (len(rank0["grad0"]) + 4)
+
+
+def test_loss_and_gradient_equal_the_full_batch(pinn_runs):
+    _, _, single, (rank0, _) = pinn_runs
+    assert abs(rank0["loss0"] - single["loss0"]) <= 1e-12 * abs(single["loss0"])
+    assert _relative(single["grad0"], rank0["grad0"]) <= 1e-12
+    assert abs(rank0["pde0"] - single["pde0"]) <= 1e-12 * abs(single["pde0"])
+    assert rank0["kappa0"] == single["kappa0"] == 0.5
+
+
+def test_training_matches_one_rank(pinn_runs):
+    """Adam's 100 steps agree to rounding. L-BFGS amplifies rounding: after 50 iterations the
+    parameters differ by ~2e-10 (relative 2-norm), as much as a one-process run of the same
+    problem with its collocation points in another order differs from the original (measured
+    2.4e-10 to 3.2e-10): the summation order, not the ranks. Bounded here at 1e-9."""
+    _, _, single, (rank0, _) = pinn_runs
+    assert _relative(single["adam"], rank0["adam"]) <= 1e-12
+    assert _relative(single["lbfgs"], rank0["lbfgs"]) <= 1e-9
+    assert np.array_equal(single["added"], rank0["added"])  # refinement picks the same points
+    assert _relative(single["refined"], rank0["refined"]) <= 1e-9
+    assert _relative(single["resampled"], rank0["resampled"]) <= 1e-9
+    assert np.array_equal(single["steps"], rank0["steps"])
+    np.testing.assert_allclose(rank0["losses"], single["losses"], rtol=1e-8)
+
+
+def test_only_rank0_reports_and_writes(pinn_runs):
+    _, two, _, _ = pinn_runs
+    assert (two / "pinn_checkpoint_rank0.npz").exists()
+    assert not (two / "pinn_checkpoint_rank1.npz").exists()
+    assert "adam" in (two / "pinn_stderr_rank0.txt").read_text()
+    assert (two / "pinn_stderr_rank1.txt").read_text() == ""
+
+
+def test_ensemble_equals_serial_exactly(tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    for out, ranks in ((one, None), (two, 2)):
+        done = _run("ensemble", out, ranks)
+        assert done.returncode == 0, done.stderr[-4000:]
+    serial = _results("ensemble", one, 1)[0]["trajectories"]
+    rank0, rank1 = (r["trajectories"] for r in _results("ensemble", two, 2))
+    assert serial.shape == (64, 401, 2)
+    assert np.array_equal(serial, rank0) and np.array_equal(serial, rank1)
+    assert len(np.unique(serial[:, -1, 0])) == 64  # 64 different simulations
+
+
+def test_a_failure_on_one_rank_ends_both(tmp_path):
+    done = _run("fails", tmp_path, 2)
+    assert done.returncode != 0
+    text = done.stdout + done.stderr
+    # both ranks end with the same error, naming rank 1 and showing its traceback
+    assert text.count("RankFailed: Fragile.value_and_grad failed on rank 1: ValueError: boom "
+                      "on the fifth evaluation") == 2
+    assert "--- traceback on rank 1 ---" in text and "mpi_programs.py" in text
+
+
+def test_an_error_outside_tidal_aborts_the_job(tmp_path):
+    done = _run("escapes", tmp_path, 2)
+    assert done.returncode != 0
+    text = done.stdout + done.stderr
+    assert "RuntimeError: an error outside tidal on rank 1" in text
+    assert "ending every rank" in text
+
+
+def test_ranks_that_disagree_are_told(tmp_path):
+    done = _run("disagree", tmp_path, 2)
+    assert done.returncode != 0
+    text = done.stdout + done.stderr
+    assert text.count("RanksDisagree: ranks disagree on the parameters being evaluated") == 2
+
+
+def test_one_process_never_imports_mpi4py():
+    code = ("import sys; sys.modules['mpi4py'] = None\n"
+            "from tidal import distributed\n"
+            "c = distributed.world(); print(c.rank, c.size, c.primary)\n"
+            "print(distributed.ensemble(lambda k: 2 * k, range(3), progress=False))\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PMI_", "OMPI_"))}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stdout.splitlines() if not line.startswith("[Taichi]")]
+    assert lines == ["0 1 True", "[0, 2, 4]"]
+
+
+def test_an_mpi_launch_without_mpi4py_is_an_error():
+    code = ("import sys; sys.modules['mpi4py'] = None\n"
+            "from tidal import distributed\n"
+            "distributed.world()\n")
+    env = dict(os.environ, PMI_SIZE="2", PMI_RANK="0")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env=env, check=False)
+    assert done.returncode != 0
+    assert "one of 2 started by an MPI launcher, but mpi4py is not installed" in done.stderr
+    assert "pip install mpi4py" in done.stderr
