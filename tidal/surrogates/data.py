@@ -6,7 +6,11 @@ parameters and the grids its arrays live on (:data:`KINDS`): ``"darcy"``, ``"bur
 ``"antiderivative"``, ``"diffusion_reaction"``. Sample ``i`` of a data set with seed ``seed``
 is drawn from ``numpy.random.default_rng(SeedSequence([seed, i]))``, so every sample is a
 function of ``(seed, i)`` alone: the arrays are bit-identical whatever the number of worker
-processes, and a data set of 2,000 samples begins with the data set of 1,000.
+processes or MPI ranks, and a data set of 2,000 samples begins with the data set of 1,000.
+
+Under MPI (``mpiexec -n R``, :func:`tidal.distributed.world` of several ranks) :func:`generate`
+spreads the samples over the ranks (:func:`tidal.distributed.ensemble`) instead of a process
+pool, and every rank returns the whole data set; only rank 0 writes ``path``.
 
 What is guaranteed: :func:`generate` returns a :class:`Dataset` whose ``inputs[i]`` and
 ``outputs[i]`` are sample ``i``; :func:`save_dataset` / :func:`load_dataset` round-trip it
@@ -16,6 +20,7 @@ exactly (arrays, grids, parameters, kind and seed), and loading checks the kind 
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import json
 import multiprocessing
 import os
@@ -25,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tidal import distributed as _distributed
 from tidal.dsl.errors import TidalArgumentError
 from tidal.surrogates import _checks, burgers, darcy, diffusion_reaction, integral
 
@@ -140,6 +146,12 @@ def _run(name: str, params: dict, seed: int, indices: list[int]):
     return indices, [p[0] for p in pairs], [p[1] for p in pairs]
 
 
+def _one(name: str, params: dict, seed: int, index: int):
+    """Sample ``index``'s ``(input, output)`` (module level: picklable)."""
+    _, ins, outs = _run(name, params, seed, [index])
+    return ins[0], outs[0]
+
+
 def _start_method(method: str | None) -> str:
     available = multiprocessing.get_all_start_methods()
     if method is None:  # fork: workers need not re-import the caller's script
@@ -150,7 +162,15 @@ def _start_method(method: str | None) -> str:
 def generate(kind: str, n_samples: int, seed: int = 0, processes: int | None = None,
              path: str | os.PathLike | None = None, progress: bool | None = None,
              start_method: str | None = None, **params) -> Dataset:
-    """Generate ``n_samples`` input/output pairs of a kind, in parallel across processes.
+    """Generate ``n_samples`` input/output pairs of a kind, in parallel across processes (or,
+    under MPI, across the ranks).
+
+    With several MPI ranks (:func:`tidal.distributed.world`), every rank must call it with the
+    same arguments: sample 0 is drawn on every rank (which checks the parameters everywhere),
+    the others are shared among the ranks by :func:`tidal.distributed.ensemble`, each rank in
+    its own process (``processes`` and ``start_method`` are not used), and every rank returns
+    the same whole data set; rank 0 alone writes ``path``, and the call returns on every rank
+    once the file is written.
 
     Args:
         kind: ``"darcy"``, ``"burgers"``, ``"antiderivative"`` or ``"diffusion_reaction"``.
@@ -159,7 +179,8 @@ def generate(kind: str, n_samples: int, seed: int = 0, processes: int | None = N
         processes: worker processes; None: one per CPU (at most one per sample); 1: in this
             process. The arrays do not depend on it.
         path: if given, the data set is also saved there (see :func:`save_dataset`).
-        progress: show a tqdm progress bar; None: when stderr is a terminal.
+        progress: show a tqdm progress bar (under MPI: on rank 0); None: when stderr is a
+            terminal.
         start_method: how workers start (``multiprocessing`` start methods); None: ``"fork"``
             where the platform has it (the workers run NumPy/SciPy only, never Taichi, and need
             not re-import the calling script), else ``"spawn"``.
@@ -171,6 +192,8 @@ def generate(kind: str, n_samples: int, seed: int = 0, processes: int | None = N
 
     Raises:
         TidalArgumentError: an unknown kind or parameter, or a bad count.
+        RankFailed: under MPI, drawing a sample or writing ``path`` failed on some rank
+            (raised on every rank).
 
     Example:
         >>> data = generate("darcy", 4, seed=0, processes=1, s=16, progress=False)
@@ -188,6 +211,10 @@ def generate(kind: str, n_samples: int, seed: int = 0, processes: int | None = N
         progress = sys.stderr.isatty()
     # validate the parameters once here, with a sample that is then kept
     first = _run(kind, params, seed, [0])
+    comm = _distributed.world()
+    if comm.size > 1:
+        return _generate_ranks(comm, spec, kind, params, seed, n_samples, first, path,
+                               progress)
     inputs: list = [None] * n_samples
     outputs: list = [None] * n_samples
     inputs[0], outputs[0] = first[1][0], first[2][0]
@@ -223,6 +250,23 @@ def generate(kind: str, n_samples: int, seed: int = 0, processes: int | None = N
     data = Dataset(kind, np.stack(inputs), np.stack(outputs), spec.grids(params), params, seed)
     if path is not None:
         save_dataset(path, data)
+    return data
+
+
+def _generate_ranks(comm: _distributed.Communicator, spec: Kind, kind: str, params: dict,
+                    seed: int, n_samples: int, first: tuple, path, progress: bool) -> Dataset:
+    """:func:`generate` across the ranks of ``comm``: samples ``1 .. n_samples - 1`` by
+    :func:`tidal.distributed.ensemble` (every rank gets them all, in order), ``path`` written
+    by rank 0 (every rank learns whether that failed)."""
+    rest = _distributed.ensemble(functools.partial(_one, kind, params, seed),
+                                 range(1, n_samples), comm=comm, progress=progress,
+                                 desc=f"{kind} data")
+    inputs = [first[1][0]] + [pair[0] for pair in rest]
+    outputs = [first[2][0]] + [pair[1] for pair in rest]
+    data = Dataset(kind, np.stack(inputs), np.stack(outputs), spec.grids(params), params, seed)
+    if path is not None:
+        comm.run_together(f"saving the data set to {os.fspath(path)}",
+                          save_dataset if comm.primary else (lambda *_: None), path, data)
     return data
 
 

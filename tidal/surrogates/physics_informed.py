@@ -34,8 +34,12 @@ then each condition), functions ``i`` of the batch and the term's points ``j``.
 Guarantees: the loss is the float64 combination of the per-function, per-term sums the kernels
 accumulate and the gradient is exact for it (to the network's precision); batches are
 deterministic for a seed and cover every function once per epoch (as
-:class:`~tidal.surrogates.Supervised`); bad input raises :class:`tidal.TidalArgumentError`
-naming the argument before any kernel runs.
+:class:`~tidal.surrogates.Supervised`); after ``shard(index, count)``
+(:meth:`~tidal.surrogates.supervised.FunctionBatches.shard`, for
+:class:`tidal.distributed.DataParallel`) the loss, the gradient and
+:meth:`PhysicsInformed.shard_scalars` are this shard's parts, which sum over the shards to the
+unsharded numbers (the data stay whole on every shard); bad input raises
+:class:`tidal.TidalArgumentError` naming the argument before any kernel runs.
 """
 
 # No `from __future__ import annotations`: Taichi reads kernel annotations as objects.
@@ -369,6 +373,10 @@ class PhysicsInformed(_supervised.FunctionBatches):
     Attributes:
         labels: the terms' names (``"pde"``, then the conditions').
         version: grows with each change of batch (the Trainer's evaluation cache keys on it).
+        shard_index, shard_count: the shard evaluated
+            (:meth:`~tidal.surrogates.supervised.FunctionBatches.shard`: rows
+            ``shard_index::shard_count`` of each batch, the means over the whole batch); the
+            data stay whole on every shard. :meth:`describe` and :meth:`residual` stay whole.
 
     Example:
         >>> import numpy as np, tidal as td
@@ -512,8 +520,10 @@ class PhysicsInformed(_supervised.FunctionBatches):
 
         self._prepare = prepare
 
-    def _seeds(self, rows: np.ndarray) -> np.ndarray:
-        return np.broadcast_to(self.term_weights / len(rows),
+    def _seeds(self, rows: np.ndarray, total: int) -> np.ndarray:
+        """The cotangents of the per-function, per-term sums of ``rows``, part of a batch of
+        ``total`` functions."""
+        return np.broadcast_to(self.term_weights / total,
                                (len(rows), self.n_terms)).astype(self._store)
 
     def _forward(self, rows: np.ndarray, seeds: np.ndarray) -> None:
@@ -524,21 +534,38 @@ class PhysicsInformed(_supervised.FunctionBatches):
         return (rows, self._pts, self._forcing, self.n_res, self._targets, self._term,
                 self._scales)
 
-    def _parts(self, rows: np.ndarray) -> np.ndarray:
-        """Each term's mean over the batch of the functions' mean squares."""
+    def _parts(self, rows: np.ndarray, total: int) -> np.ndarray:
+        """Each term's sum over ``rows`` of the functions' mean squares, divided by ``total``
+        (the batch's size: ``rows`` may be one shard's part of it)."""
         sums = self.errors.to_numpy()[:len(rows)].astype(np.float64)
-        self._last_parts = sums.sum(axis=0) / len(rows)
+        self._last_parts = sums.sum(axis=0) / total
         return self._last_parts
 
+    def _term_losses(self, rows: np.ndarray, total: int) -> np.ndarray:
+        """Each term's loss over ``rows`` as part of a batch of ``total`` (forward only; zeros
+        without a kernel when ``rows`` is empty)."""
+        if len(rows) == 0:
+            self._last_parts = np.zeros(self.n_terms)
+            return self._last_parts
+        self._forward(rows, np.zeros((len(rows), self.n_terms)))
+        self._terms(*self._term_args(rows))
+        return self._parts(rows, total)
+
     def _value_and_grad_rows(self, rows: np.ndarray) -> tuple[float, np.ndarray]:
+        """This shard's part of the loss of batch ``rows`` and its gradient."""
+        total, rows = len(rows), self.local(rows)
+        if len(rows) == 0:
+            self._last_parts = np.zeros(self.n_terms)
+            return 0.0, np.zeros(self.size)
         self.model.clear_grads()
-        self._forward(rows, self._seeds(rows))
+        self._forward(rows, self._seeds(rows, total))
         td.launch_with_adjoint(self._terms, *self._term_args(rows))
         td.launch_with_adjoint(self._features, self._inputs, rows, self._pts)
-        return float(self.term_weights @ self._parts(rows)), self.model.grad_flat()
+        return float(self.term_weights @ self._parts(rows, total)), self.model.grad_flat()
 
     def value_and_grad(self, flat) -> tuple[float, np.ndarray]:
-        """The loss on the current batch and its gradient at ``flat``; then the next batch."""
+        """The loss on the current batch and its gradient at ``flat`` (after :meth:`shard`:
+        this shard's part of them); then the next batch."""
         self.set_flat(flat)
         rows = self.batch(self.batches)
         out = self._value_and_grad_rows(rows)
@@ -548,20 +575,46 @@ class PhysicsInformed(_supervised.FunctionBatches):
         return out
 
     def value(self, flat, rows=None) -> float:
-        """The loss over all functions (or ``rows``) at ``flat``."""
+        """The loss over all functions (or ``rows``) at ``flat`` (after :meth:`shard`: this
+        shard's part of it, its share of the functions with the means over all of them)."""
         self.set_flat(flat)
         rows = self._all if rows is None else np.asarray(rows, dtype=np.int32)
-        self._forward(rows, np.zeros((len(rows), self.n_terms)))
-        self._terms(*self._term_args(rows))
-        return float(self.term_weights @ self._parts(rows))
+        return float(self.term_weights @ self._term_losses(self.local(rows), len(rows)))
 
     def describe(self, flat) -> dict[str, float]:
-        """Each term's loss (``loss_<label>``) over all functions at ``flat``."""
-        self.value(flat)
-        return {f"loss_{label}": float(v) for label, v in zip(self.labels, self._last_parts)}
+        """Each term's loss (``loss_<label>``) over all functions at ``flat``, whole whatever
+        the shard (a validation metric; :meth:`shard_scalars` gives the shard's parts)."""
+        self.set_flat(flat)
+        parts = self._term_losses(self._all, self.n)
+        return {f"loss_{label}": float(v) for label, v in zip(self.labels, parts)}
+
+    def shard_scalars(self, flat) -> tuple[dict[str, float], dict[str, float]]:
+        """This shard's parts of :meth:`describe`'s scalars, for
+        :meth:`tidal.distributed.DataParallel.describe`: ``(summed, same)``, every
+        ``loss_<label>`` in ``summed`` (their sums over the shards are :meth:`describe`'s
+        values), ``same`` empty.
+
+        Example:
+            >>> import numpy as np, tidal as td
+            >>> from tidal.surrogates import DeepONet, PhysicsInformed
+            >>> _ = td.init(arch="cpu", default_fp=td.f64)
+            >>> @td.func
+            ... def lap(u_xx: td.f64) -> td.f64:
+            ...     return u_xx
+            >>> net = DeepONet(3, 1, width=4, p=2, dtype=td.f64, activation="tanh")
+            >>> s = PhysicsInformed(net, lap, np.ones((5, 3)), np.ones((2, 1)),
+            ...                     variables=("x",))
+            >>> summed, same = s.shard_scalars(net.get_flat())
+            >>> sorted(summed), same
+            (['loss_pde'], {})
+        """
+        self.set_flat(flat)
+        parts = self._term_losses(self.local(self._all), self.n)
+        return {f"loss_{label}": float(v) for label, v in zip(self.labels, parts)}, {}
 
     def residual(self, flat=None, rows=None) -> np.ndarray:
-        """The residual at every (function, residual point): float64 ``(len(rows), N)``.
+        """The residual at every (function, residual point): float64 ``(len(rows), N)`` (all
+        of ``rows`` whatever the shard: a validation metric).
 
         Example:
             >>> import numpy as np, tidal as td

@@ -39,6 +39,13 @@ deterministic for a seed and every function appears exactly once per epoch. ``ve
 one with each new batch, so a :class:`Trainer` never reuses an evaluation across batches.
 :meth:`Supervised.value` is always the full-data loss.
 
+Shards (:meth:`FunctionBatches.shard`, for :class:`tidal.distributed.DataParallel`): after
+``shard(index, count)`` the objective evaluates only rows ``index, index + count, ...`` of each
+batch (drawn from the same permutation on every shard), with every mean still divided by the
+whole batch's size, so the losses and gradients of shards ``0 .. count - 1`` sum to the
+unsharded ones (up to float rounding). The data stay whole on every shard, as with PyTorch's
+``DistributedSampler``; ``shard(0, 1)`` is the unsharded objective, bit for bit.
+
 Guarantees: the loss is the float64 combination of the per-function sums the kernels
 accumulate, and the gradient is exact (to the network's precision) for that loss; bad shapes
 raise :class:`tidal.TidalArgumentError` before any kernel runs.
@@ -75,18 +82,40 @@ class Loss:
     norm: str
     relative: bool
 
-    def combine(self, sums: np.ndarray, norms: np.ndarray, n_points: int) -> float:
+    def combine(self, sums: np.ndarray, norms: np.ndarray, n_points: int,
+                total: int | None = None) -> float:
         """The loss of ``k`` functions from their squared error norms ``sums`` (``(k,)``) and
-        the norms of their targets (``(k,)``)."""
-        if not self.relative:
-            return float(np.sum(sums)) / (len(sums) * n_points)
-        return float(np.mean(np.sqrt(sums) / norms))
+        the norms of their targets (``(k,)``), as a mean over ``total`` functions (default
+        ``k``; more when these are one shard's part of a batch of ``total``, so that the
+        shards' parts add up to the batch's loss).
 
-    def seeds(self, sums, norms: np.ndarray, n_points: int) -> np.ndarray:
-        """The cotangents of the squared error norms (``sums`` is only read when relative)."""
-        k = len(norms)
+        Example:
+            >>> import numpy as np
+            >>> mse, sums, norms = LOSSES["mse"], np.array([1.0, 2.0, 3.0]), np.ones(3)
+            >>> mse.combine(sums, norms, 2)
+            1.0
+            >>> mse.combine(sums[:2], norms[:2], 2, total=3) + mse.combine(sums[2:], norms[2:], 2,
+            ...                                                            total=3)
+            1.0
+        """
+        k = len(sums) if total is None else int(total)
         if not self.relative:
-            return np.full(k, 1.0 / (k * n_points))
+            return float(np.sum(sums)) / (k * n_points)
+        return float(np.sum(np.sqrt(sums) / norms) / k)
+
+    def seeds(self, sums, norms: np.ndarray, n_points: int,
+              total: int | None = None) -> np.ndarray:
+        """The cotangents of the squared error norms (``sums`` is only read when relative), for
+        :meth:`combine` with the same ``total``.
+
+        Example:
+            >>> import numpy as np
+            >>> LOSSES["mse"].seeds(None, np.ones(2), 5, total=4).tolist()
+            [0.05, 0.05]
+        """
+        k = len(norms) if total is None else int(total)
+        if not self.relative:
+            return np.full(len(norms), 1.0 / (k * n_points))
         return 0.5 / (np.sqrt(np.maximum(sums, 1e-300)) * norms * k)
 
 
@@ -234,6 +263,15 @@ class FunctionBatches:
     A subclass calls :meth:`_start_batches` with the number of functions and keeps ``model``,
     ``batch_size`` and ``seed``; batches run through a permutation of the functions per epoch
     drawn from ``(seed, epoch)`` alone.
+
+    Shards: after :meth:`shard` ``(index, count)`` a subclass evaluates :meth:`local` rows of
+    each batch (and of the full data in ``value``) and divides every mean by the whole batch's
+    size, so the parts of shards ``0 .. count - 1`` add up to the unsharded loss and gradient.
+    Every shard holds the whole data set (as PyTorch's ``DistributedSampler`` does) and draws the
+    same batches, so ``batches`` and ``version`` advance identically on every shard.
+
+    Attributes:
+        shard_index, shard_count: this objective's shard (``0, 1``: whole).
     """
 
     def _start_batches(self, n: int) -> None:
@@ -241,6 +279,68 @@ class FunctionBatches:
         self.version = 0
         self.batches = 0
         self._epoch, self._order = -1, self._all
+        self.shard_index, self.shard_count = 0, 1
+
+    def shard(self, index: int, count: int) -> None:
+        """From now on evaluate shard ``index`` of ``count``: rows ``index, index + count, ...``
+        of every batch (balanced: the shards' shares of a batch differ by at most one row).
+
+        ``value_and_grad`` and ``value`` then return this shard's part of the loss and gradient
+        (a shard with no rows in a batch: ``0.0`` and zeros, without launching a kernel); the
+        parts of shards ``0 .. count - 1`` sum to the unsharded numbers, up to float rounding.
+        The validation metrics (``Supervised.mse``, ``PhysicsInformed.residual``, ...) stay
+        whole. ``shard(0, 1)`` is the unsharded objective; a change of shard bumps ``version``.
+
+        Args:
+            index: this shard, ``0 <= index < count``.
+            count: the number of shards.
+
+        Raises:
+            TidalArgumentError: ``index`` or ``count`` out of range.
+
+        Example:
+            >>> import numpy as np, tidal as td
+            >>> from tidal.surrogates import DeepONet, Supervised
+            >>> _ = td.init(arch="cpu", default_fp=td.f64)
+            >>> net = DeepONet(4, 1, width=6, p=3, dtype=td.f64)
+            >>> v = np.random.default_rng(0).normal(size=(5, 4))
+            >>> whole = Supervised(net, v, [0.0, 1.0], v[:, :2]).value(net.get_flat())
+            >>> parts = []
+            >>> for k in range(2):
+            ...     s = Supervised(net, v, [0.0, 1.0], v[:, :2])
+            ...     s.shard(k, 2)
+            ...     parts.append(s.value(net.get_flat()))
+            >>> bool(np.isclose(sum(parts), whole, rtol=1e-12))
+            True
+        """
+        for name, value in (("index", index), ("count", count)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TidalArgumentError(f"shard {name} must be an int, got {value!r}")
+        index, count = int(index), int(count)
+        if not (count >= 1 and 0 <= index < count):
+            raise TidalArgumentError(f"shard index {index} of {count}: need "
+                                     f"0 <= index < count")
+        if (index, count) != (self.shard_index, self.shard_count):
+            self.shard_index, self.shard_count = index, count
+            self.version += 1
+
+    def local(self, rows: np.ndarray) -> np.ndarray:
+        """This shard's rows of ``rows``: ``rows[shard_index::shard_count]`` (contiguous int32;
+        ``rows`` itself when whole).
+
+        Example:
+            >>> import numpy as np, tidal as td
+            >>> from tidal.surrogates import DeepONet, Supervised
+            >>> _ = td.init(arch="cpu", default_fp=td.f64)
+            >>> net = DeepONet(4, 1, width=6, p=3, dtype=td.f64)
+            >>> s = Supervised(net, np.zeros((5, 4)), [0.0, 1.0], np.zeros((5, 2)))
+            >>> s.shard(1, 2)
+            >>> s.local(np.arange(5, dtype=np.int32)).tolist()
+            [1, 3]
+        """
+        if self.shard_count == 1:
+            return rows
+        return np.ascontiguousarray(rows[self.shard_index::self.shard_count], dtype=np.int32)
 
     def batch(self, k: int) -> np.ndarray:
         """The function indices of batch ``k`` (0, 1, ...): ``batch_size`` of them from the
@@ -308,6 +408,8 @@ class Supervised(FunctionBatches):
             made) normalised as the network sees them, and every loss is in those units).
         version: counts changes of batch (the Trainer's evaluation cache keys on it).
         batches: how many batches have been used so far.
+        shard_index, shard_count: the shard evaluated (:meth:`~FunctionBatches.shard`); the
+            data stay whole on every shard.
 
     Example:
         >>> import numpy as np, tidal as td
@@ -374,18 +476,24 @@ class Supervised(FunctionBatches):
         """Each selected function's sum of squared errors (forward only)."""
         return self._data.errors(rows)
 
-    def _combine(self, sums: np.ndarray, rows: np.ndarray) -> float:
-        return self._loss.combine(sums, self._loss_norms[rows], self.n_points)
+    def _combine(self, sums: np.ndarray, rows: np.ndarray, total: int) -> float:
+        return self._loss.combine(sums, self._loss_norms[rows], self.n_points, total)
 
     def _value_and_grad_rows(self, rows: np.ndarray) -> tuple[float, np.ndarray]:
+        """This shard's part of the loss of batch ``rows`` and its gradient."""
+        total, rows = len(rows), self.local(rows)
+        if len(rows) == 0:
+            return 0.0, np.zeros(self.size)
         self.model.clear_grads()
         loss, norms = self._loss, self._loss_norms[rows]
         sums = self._data.errors_and_grad(
-            rows, lambda sums: loss.seeds(sums, norms, self.n_points), loss.relative, loss.norm)
-        return self._combine(sums, rows), self.model.grad_flat()
+            rows, lambda sums: loss.seeds(sums, norms, self.n_points, total), loss.relative,
+            loss.norm)
+        return self._combine(sums, rows, total), self.model.grad_flat()
 
     def value_and_grad(self, flat) -> tuple[float, np.ndarray]:
-        """The loss on the current batch and its gradient at ``flat``; then the next batch."""
+        """The loss on the current batch and its gradient at ``flat`` (after :meth:`shard`:
+        this shard's part of them); then the next batch."""
         self.set_flat(flat)
         rows = self.batch(self.batches)
         out = self._value_and_grad_rows(rows)
@@ -395,17 +503,21 @@ class Supervised(FunctionBatches):
         return out
 
     def value(self, flat) -> float:
-        """The full-data loss at ``flat``."""
+        """The full-data loss at ``flat`` (after :meth:`shard`: this shard's part of it)."""
         self.set_flat(flat)
-        return self._combine(self._data.errors(self._all, self._loss.norm), self._all)
+        rows = self.local(self._all)
+        if len(rows) == 0:
+            return 0.0
+        return self._combine(self._data.errors(rows, self._loss.norm), rows, self.n)
 
     def mse(self, flat) -> float:
-        """The full-data mean-squared error at ``flat`` (whatever ``loss`` is)."""
+        """The full-data mean-squared error at ``flat`` (whatever ``loss`` is; whole on every
+        shard: a validation metric)."""
         self.set_flat(flat)
         return float(np.sum(self._errors(self._all))) / (self.n * self.n_points)
 
     def relative_l2(self, flat) -> float:
-        """The full-data mean relative L2 error at ``flat``."""
+        """The full-data mean relative L2 error at ``flat`` (whole on every shard)."""
         self.set_flat(flat)
         return float(np.mean(np.sqrt(self._errors(self._all)) / self._norms))
 
