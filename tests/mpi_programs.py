@@ -101,6 +101,28 @@ def ensemble(out: Path, comm: distributed.Communicator) -> dict:
     return {"trajectories": np.stack(trajectories)}
 
 
+def surrogate(out: Path, comm: distributed.Communicator) -> dict:
+    """A DeepONet on 23 functions, relative L2 loss, mini-batches of 5 (the last of each epoch
+    has 3): 30 Adam steps data-parallel, then 10 L-BFGS iterations on the full batch."""
+    from tidal.surrogates import DeepONet, Supervised
+
+    rng = np.random.default_rng(2)
+    x = np.linspace(0.0, 1.0, 9)
+    v = rng.normal(size=(23, 6))
+    targets = np.cumsum(v[:, :1] * x + v[:, 1:2] * x ** 2, axis=1) + 1.0
+    net = DeepONet(6, 1, width=10, p=4, dtype=td.f64, seed=1)
+    data = Supervised(net, v, x, targets, loss="relative_l2", batch_size=5, seed=4)
+    objective = distributed.DataParallel(data, comm)
+    loss0, grad0 = objective.value_and_grad(net.get_flat())
+    trainer = Trainer(objective, net.get_flat(), progress=False, log_every=1)
+    trainer.adam(30, lr=1e-2)
+    adam = trainer.params
+    data.set_batch_size(None)
+    trainer.lbfgs(10)
+    return {"loss0": loss0, "grad0": grad0, "adam": adam, "lbfgs": trainer.params,
+            "losses": np.array(trainer.history.loss)}
+
+
 def fails(out: Path, comm: distributed.Communicator) -> dict:
     """Rank 1's objective raises at its fifth evaluation (rank 0's does not)."""
     problem = heat_problem()

@@ -98,6 +98,26 @@ def test_only_rank0_reports_and_writes(pinn_runs):
     assert (two / "pinn_stderr_rank1.txt").read_text() == ""
 
 
+def test_surrogate_training_matches_one_rank(tmp_path):
+    """Mini-batches split over the ranks (a rank evaluates its rows of each batch), then a
+    full-batch L-BFGS: the one-process run's numbers."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    for out, ranks in ((one, None), (two, 2)):
+        done = _run("surrogate", out, ranks)
+        assert done.returncode == 0, done.stderr[-4000:]
+    single = _results("surrogate", one, 1)[0]
+    rank0, rank1 = _results("surrogate", two, 2)
+    for key in ("loss0", "grad0", "adam", "lbfgs", "losses"):
+        assert np.array_equal(rank0[key], rank1[key]), key
+    assert abs(rank0["loss0"] - single["loss0"]) <= 1e-12 * single["loss0"]
+    assert _relative(single["grad0"], rank0["grad0"]) <= 1e-12
+    assert _relative(single["adam"], rank0["adam"]) <= 1e-12
+    assert _relative(single["lbfgs"], rank0["lbfgs"]) <= 1e-10
+    assert single["losses"][-1] < 0.5 * single["losses"][0]  # it trained
+
+
 def test_ensemble_equals_serial_exactly(tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
     one.mkdir()
@@ -160,3 +180,22 @@ def test_an_mpi_launch_without_mpi4py_is_an_error():
     assert done.returncode != 0
     assert "one of 2 started by an MPI launcher, but mpi4py is not installed" in done.stderr
     assert "pip install mpi4py" in done.stderr
+
+
+def test_an_mpi4py_built_for_another_mpi_is_an_error():
+    """Launched as one of 2, but MPI sees 1 process (each copy would train alone)."""
+    code = ("import sys, types\n"
+            "class World:\n"
+            "    def Get_rank(self): return 0\n"
+            "    def Get_size(self): return 1\n"
+            "mpi4py = types.ModuleType('mpi4py'); mpi4py.MPI = types.SimpleNamespace("
+            "COMM_WORLD=World())\n"
+            "sys.modules['mpi4py'] = mpi4py\n"
+            "from tidal import distributed\n"
+            "distributed.world()\n")
+    env = dict(os.environ, OMPI_COMM_WORLD_SIZE="2")
+    env.pop("PMI_SIZE", None)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env=env, check=False)
+    assert done.returncode != 0
+    assert "one of 2 started by an MPI launcher, but MPI sees 1 process(es)" in done.stderr

@@ -218,7 +218,9 @@ def test_generate_spreads_samples_over_ranks(tmp_path: Path):
     script = tmp_path / "generate.py"
     script.write_text(GENERATE)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-    done = subprocess.run(["mpiexec", "-n", "2", sys.executable, str(script),
+    beside = Path(sys.executable).parent / "mpiexec"  # pip install mpich puts it there
+    mpiexec = str(beside) if beside.exists() else "mpiexec"
+    done = subprocess.run([mpiexec, "-n", "2", sys.executable, str(script),
                            str(tmp_path / "data.npz")], capture_output=True, text=True,
                           timeout=120, env=env)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -18,7 +18,7 @@ nothing of what it splits beyond the ``shard(index, count)`` method (docs/distri
 
 from tidal.distributed.comm import Communicator, RankFailed, RanksDisagree, world
 from tidal.distributed.data_parallel import DataParallel, split
-from tidal.distributed.ensemble import ensemble
+from tidal.distributed.ensembles import ensemble
 from tidal.distributed.launch import init
 
 __all__ = ["Communicator", "DataParallel", "RankFailed", "RanksDisagree", "ensemble", "init",

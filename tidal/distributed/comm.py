@@ -10,7 +10,8 @@ process, over nothing at all.
 * **A launch under MPI is never mistaken for one process.** When the environment says this
   process is one of several started by ``mpiexec`` / ``mpirun`` / ``srun`` (the variables MPICH,
   Open MPI, Intel MPI, MVAPICH and Slurm set), mpi4py is imported and ``MPI.COMM_WORLD`` is used;
-  if mpi4py is missing, :func:`world` raises a :class:`~tidal.TidalError` instead of letting
+  if mpi4py is missing, or MPI sees fewer processes than were launched (mpi4py built for another
+  MPI than the launcher's), :func:`world` raises a :class:`~tidal.TidalError` instead of letting
   every copy train the whole problem on its own.
 * **A failure on one rank ends every rank.** Once several ranks run, an exception that escapes
   the script on one rank prints its traceback and then aborts the whole MPI job (Python's own
@@ -235,10 +236,19 @@ def world() -> Communicator:
             f"installed, so the ranks cannot work together",
             hint="pip install mpi4py (and an MPI, e.g. pip install mpich), or run one process "
                  "with plain python") from e
-    _WORLD = Communicator(MPI.COMM_WORLD)
-    if _WORLD.size > 1:
-        _install_abort_hook(_WORLD)
-    return _WORLD
+    comm = Communicator(MPI.COMM_WORLD)
+    if launched > 1 and comm.size != launched:
+        raise TidalError(
+            f"this process is one of {launched} started by an MPI launcher, but MPI sees "
+            f"{comm.size} process(es): mpi4py was built for another MPI than the launcher's, so "
+            f"every copy would train alone",
+            hint="launch with the mpiexec of the MPI mpi4py was built with (python -c 'import "
+                 "mpi4py; print(mpi4py.get_config())'), or rebuild it: python -m pip install "
+                 "--no-cache-dir --force-reinstall mpi4py")
+    _WORLD = comm
+    if comm.size > 1:
+        _install_abort_hook(comm)
+    return comm
 
 
 def _install_abort_hook(comm: Communicator) -> None:

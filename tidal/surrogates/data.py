@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tidal import distributed as _distributed
+from tidal.distributed import comm as _comm
+from tidal.distributed import ensembles as _ensembles
 from tidal.dsl.errors import TidalArgumentError
 from tidal.surrogates import _checks, burgers, darcy, diffusion_reaction, integral
 
@@ -211,7 +212,7 @@ def generate(kind: str, n_samples: int, seed: int = 0, processes: int | None = N
         progress = sys.stderr.isatty()
     # validate the parameters once here, with a sample that is then kept
     first = _run(kind, params, seed, [0])
-    comm = _distributed.world()
+    comm = _comm.world()
     if comm.size > 1:
         return _generate_ranks(comm, spec, kind, params, seed, n_samples, first, path,
                                progress)
@@ -253,14 +254,14 @@ def generate(kind: str, n_samples: int, seed: int = 0, processes: int | None = N
     return data
 
 
-def _generate_ranks(comm: _distributed.Communicator, spec: Kind, kind: str, params: dict,
+def _generate_ranks(comm: _comm.Communicator, spec: Kind, kind: str, params: dict,
                     seed: int, n_samples: int, first: tuple, path, progress: bool) -> Dataset:
     """:func:`generate` across the ranks of ``comm``: samples ``1 .. n_samples - 1`` by
     :func:`tidal.distributed.ensemble` (every rank gets them all, in order), ``path`` written
     by rank 0 (every rank learns whether that failed)."""
-    rest = _distributed.ensemble(functools.partial(_one, kind, params, seed),
-                                 range(1, n_samples), comm=comm, progress=progress,
-                                 desc=f"{kind} data")
+    rest = _ensembles.ensemble(functools.partial(_one, kind, params, seed),
+                               range(1, n_samples), comm=comm, progress=progress,
+                               desc=f"{kind} data")
     inputs = [first[1][0]] + [pair[0] for pair in rest]
     outputs = [first[2][0]] + [pair[1] for pair in rest]
     data = Dataset(kind, np.stack(inputs), np.stack(outputs), spec.grids(params), params, seed)
