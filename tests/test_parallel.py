@@ -69,6 +69,19 @@ def test_adjoint_uses_block_sums_and_plain_adds(polynomial_fit):
     assert "atomic" not in src and "+=" not in src
 
 
+def test_each_block_is_its_own_cpu_task(polynomial_fit):
+    """Taichi gives a CPU thread tasks of at least 512 iterations of a parallel loop, so the
+    loop over the blocks has CPU_TASK_ITERATIONS slots per block, the first doing the block's
+    work: every block runs once (the values above) and on its own task (the source here)."""
+    src = td.source(polynomial_fit[0], mode="adjoint")
+    nblocks = parallel.blocks_for("cpu")
+    spread = parallel.CPU_TASK_ITERATIONS
+    loop = re.search(r"for (slot\w*) in range\((\d+)\):", src)
+    assert loop and int(loop.group(2)) == nblocks * spread
+    slot = loop.group(1)
+    assert re.search(rf"{slot} % {spread}", src) and re.search(rf"{slot} // {spread}", src)
+
+
 def test_shared_accumulation_with_runtime_trip_counts():
     """Zero iterations, fewer iterations than blocks, and many: the partial sums start and end
     at zero, so repeated launches accumulate exactly."""

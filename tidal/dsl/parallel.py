@@ -18,7 +18,8 @@ top-level :class:`tidal.dsl.ir.ParallelFor` loops avoid both:
   :data:`MAX_SHARED_ELEMENTS` elements) at indices that do not depend on the loop's indices,
   the loop's iterations are split into blocks, one thread per block; each block adds into its
   own row of a scratch field without atomics, and a second parallel loop adds the rows into the
-  field (and resets them to zero for the next launch).
+  field (and resets them to zero for the next launch). On the CPU each block is its own task
+  of Taichi's thread pool (:data:`CPU_TASK_ITERATIONS`), so the blocks run on all threads.
 
 Guarantees: the rewritten kernel stores and adds the same values to the same elements as the
 input (floating-point additions may be grouped differently); the input IR is left unchanged, so
@@ -41,6 +42,12 @@ from tidal.dsl.types import I32, TType
 MAX_SHARED_ELEMENTS = 1 << 16
 MIN_BLOCKED_ITERATIONS = 256  # loops with fewer (constant) iterations keep their atomic adds
 BLOCKS_PER_CPU_THREAD = 4
+#: Taichi 1.7.4's CPU backend cuts a parallel loop into tasks of at least 512 iterations (its
+#: "adaptive block_dim"; loop_config(block_dim=...) does not lower it), one task per thread at a
+#: time, so a loop over a few heavy blocks ran on one thread whatever the number of threads
+#: (measured: a 2-thread Burgers PINN step took as long as a 1-thread one). Each block is given
+#: this many iterations, of which the first does the block's work.
+CPU_TASK_ITERATIONS = 512
 GPU_BLOCKS = 1024
 
 _INT = TType(I32)
@@ -232,12 +239,35 @@ def _rewrite_loop(loop: ir.ParallelFor, arch: str, scratch: tuple, default_fp,
     if not partial:
         body = _map_adds(loop.body, wanted, add)
         return [ir.ParallelFor(loop.indices, loop.starts, loop.stops, body, loop.loc)]
-    out = [ir.ParallelFor(blocked.indices, blocked.starts, blocked.stops,
-                          _map_adds(blocked.body, wanted, add), blocked.loc)]
+    out = [_one_task_per_block(
+        ir.ParallelFor(blocked.indices, blocked.starts, blocked.stops,
+                       _map_adds(blocked.body, wanted, add), blocked.loc), nblocks, arch)]
     for ref, (pref, pelem) in partial.items():
         out.append(_combine(ref, pref, elems[ref], nblocks, loop.loc, pelem,
                             pref.obj in lane_args))
     return out
+
+
+def _one_task_per_block(loop: ir.ParallelFor, nblocks: int, arch: str) -> ir.ParallelFor:
+    """On the CPU, the blocks' loop ``for block in range(nblocks)`` as
+    ``for slot in range(nblocks * CPU_TASK_ITERATIONS)`` whose first slot of every
+    :data:`CPU_TASK_ITERATIONS` runs block ``slot // CPU_TASK_ITERATIONS`` (the others do
+    nothing), so that Taichi hands the blocks to different threads (see the constant)."""
+    if arch != "cpu":
+        return loop
+    (block_var,) = loop.indices
+    slot, first = ir.Var("slot", _INT), ir.Var("first", _INT)
+    stmts: list = []
+    b = _IntBuilder(stmts, loop.loc)
+    spread = ir.Const(CPU_TASK_ITERATIONS, _INT)
+    offset = b.mod(slot, spread, "offset")
+    stmts.append(ir.Assign([first], P.eq, (offset, ir.Const(0, _INT)), (), loop.loc))
+    then = [ir.Assign([block_var], P.floordiv, (slot, spread), (), loop.loc)]
+    stmts.append(ir.If(first, ir.Block(then + loop.body.stmts, ()), ir.Block([], ()), (),
+                       loop.loc))
+    return ir.ParallelFor((slot,), (ir.Const(0, _INT),),
+                          (ir.Const(nblocks * CPU_TASK_ITERATIONS, _INT),), ir.Block(stmts),
+                          loop.loc)
 
 
 def _trip_count(loop: ir.ParallelFor) -> int | None:
