@@ -76,11 +76,20 @@ def pinn(out: Path, comm: distributed.Communicator) -> dict:
     resampled = trainer.params
     sys.stderr.close()
     sys.stderr = sys.__stderr__
+    # stops decided on one rank stop both at the same step: a callback on rank 1 only, and a
+    # time limit whose clock differs between ranks
+    stopper = Trainer(objective, resampled, progress=False,
+                      callbacks=[lambda step, loss, p: comm.rank == 1 and step == 7])
+    stopper.adam(50, lr=1e-3)
+    timed = Trainer(objective, resampled, progress=False, time_limit=0.3 + 0.2 * comm.rank)
+    timed.adam(100_000, lr=1e-3)
     return {"loss0": loss0, "grad0": grad0, "pde0": scalars0["loss_pde"],
             "kappa0": scalars0["kappa"], "adam": adam, "lbfgs": lbfgs, "refined": refined,
             "added": added, "resampled": resampled,
             "losses": np.array(trainer.history.loss), "steps": np.array(trainer.history.step),
             "local_points": len(problem.collocation_points),
+            "callback_stop": (stopper.step, stopper.stopped_reason),
+            "time_stop": (timed.step, timed.stopped_reason),
             "bytes": objective.bytes_per_evaluation}
 
 

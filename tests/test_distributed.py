@@ -90,6 +90,13 @@ def test_training_matches_one_rank(pinn_runs):
     np.testing.assert_allclose(rank0["losses"], single["losses"], rtol=1e-8)
 
 
+def test_a_stop_on_one_rank_stops_both_at_the_same_step(pinn_runs):
+    _, _, _, (rank0, rank1) = pinn_runs
+    assert list(rank0["callback_stop"]) == list(rank1["callback_stop"]) == ["7", "callback"]
+    assert list(rank0["time_stop"]) == list(rank1["time_stop"])
+    assert rank0["time_stop"][1] == "time limit" and 0 < int(rank0["time_stop"][0]) < 100_000
+
+
 def test_only_rank0_reports_and_writes(pinn_runs):
     _, two, _, _ = pinn_runs
     assert (two / "pinn_checkpoint_rank0.npz").exists()
