@@ -11,7 +11,7 @@ Run on one process, or on several with the same command behind mpiexec (or srun)
     mpiexec -n 2 python examples/distributed_burgers.py --out runs/burgers_mpi
 
 Measured on this project's 2-core CPU (2026-12-05, one thread per rank, defaults: 500 Adam steps
-then 1,000 L-BFGS iterations): see docs/distributed.md for the times and errors.
+then 1,000 L-BFGS iterations): see docs/distributed.md.
 """
 
 import argparse
