@@ -11,7 +11,8 @@ Run on one process, or on several with the same command behind mpiexec (or srun)
     mpiexec -n 2 python examples/distributed_burgers.py --out runs/burgers_mpi
 
 Measured on this project's 2-core CPU (2026-12-05, one thread per rank, defaults: 500 Adam steps
-then 1,000 L-BFGS iterations): see docs/distributed.md.
+then 1,000 L-BFGS iterations, compiling included): two ranks 41.9 s, relative L2 error 6.8e-3;
+one rank 81.2 s, 8.5e-3 (L-BFGS's paths part with the summation order; docs/distributed.md).
 """
 
 import argparse

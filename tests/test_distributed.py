@@ -206,3 +206,20 @@ def test_an_mpi4py_built_for_another_mpi_is_an_error():
                           timeout=120, env=env, check=False)
     assert done.returncode != 0
     assert "one of 2 started by an MPI launcher, but MPI sees 1 process(es)" in done.stderr
+
+
+def test_init_limits_blas_threads_too():
+    """Spinning BLAS threads of one rank took the cores of the others (a two-rank training ran
+    at half speed): init(threads=1) limits NumPy's pools as well as Taichi's."""
+    code = ("import numpy as np\n"
+            "import tidal as td\n"
+            "from tidal import distributed\n"
+            "from threadpoolctl import threadpool_info\n"
+            "cfg = distributed.init('cpu', threads=1, default_fp=td.f64)\n"
+            "print('pools', max([p['num_threads'] for p in threadpool_info()] or [1]))\n")
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PMI_", "OMPI_")) and not k.endswith("_NUM_THREADS")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "pools 1" in done.stdout

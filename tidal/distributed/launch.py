@@ -2,9 +2,9 @@
 threads this rank may use.
 
 :func:`init` guarantees that ranks sharing a node do not fight over it: on the CPU each rank
-gets ``threads`` threads (default: the node's cores divided among the ranks on it); on CUDA each
-rank of a node sees one GPU (``CUDA_VISIBLE_DEVICES`` set from its rank on the node, round
-robin, unless already set), before Taichi starts.
+gets ``threads`` threads (default: the node's cores divided among the ranks on it), for Taichi
+and for NumPy's BLAS alike; on CUDA each rank of a node sees one GPU (``CUDA_VISIBLE_DEVICES``
+set from its rank on the node, round robin, unless already set), before Taichi starts.
 """
 
 from __future__ import annotations
@@ -78,8 +78,31 @@ def init(arch: str = "cpu", *, threads: int | None = None, gpus_per_node: int | 
     if arch in ("cuda", "gpu") and "CUDA_VISIBLE_DEVICES" not in os.environ and on_node > 1:
         count = gpus_per_node if gpus_per_node is not None else _gpu_count()
         os.environ["CUDA_VISIBLE_DEVICES"] = str(local % max(1, int(count)))
+    limit_native_threads(threads)
     options.setdefault("cpu_max_num_threads", threads)
     return runtime.init(arch, **options)
 
 
-__all__ = ["init", "node_rank"]
+def limit_native_threads(threads: int) -> bool:
+    """Keep NumPy's and SciPy's BLAS and OpenMP pools to ``threads`` threads in this process.
+
+    Their worker threads spin for a while after each call; with several ranks on a node they
+    took the cores the other ranks' kernels needed (measured: a two-rank PINN training ran half
+    as fast until they were limited). Sets ``OMP_NUM_THREADS`` and the BLAS variables for
+    libraries loaded later (unless already set) and, with threadpoolctl installed (the
+    ``distributed`` extra), limits the pools already loaded.
+
+    Returns:
+        Whether the loaded pools could be limited (threadpoolctl present).
+    """
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, str(threads))
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return False
+    threadpool_limits(limits=threads)
+    return True
+
+
+__all__ = ["init", "limit_native_threads", "node_rank"]
