@@ -83,6 +83,10 @@ def pinn(out: Path, comm: distributed.Communicator) -> dict:
     stopper.adam(50, lr=1e-3)
     timed = Trainer(objective, resampled, progress=False, time_limit=0.3 + 0.2 * comm.rank)
     timed.adam(100_000, lr=1e-3)
+    # one file for every rank: written by rank 0, read by all right after
+    shared = out / "pinn_shared_checkpoint.npz"
+    Trainer(objective, resampled, progress=False, checkpoint=shared).adam(3, lr=1e-3)
+    resumed = Trainer.from_checkpoint(objective, shared, progress=False)
     return {"loss0": loss0, "grad0": grad0, "pde0": scalars0["loss_pde"],
             "kappa0": scalars0["kappa"], "adam": adam, "lbfgs": lbfgs, "refined": refined,
             "added": added, "resampled": resampled,
@@ -90,6 +94,7 @@ def pinn(out: Path, comm: distributed.Communicator) -> dict:
             "local_points": len(problem.collocation_points),
             "callback_stop": (stopper.step, stopper.stopped_reason),
             "time_stop": (timed.step, timed.stopped_reason),
+            "resumed": resumed.params, "resumed_step": resumed.step,
             "bytes": objective.bytes_per_evaluation}
 
 

@@ -98,7 +98,10 @@ def test_a_stop_on_one_rank_stops_both_at_the_same_step(pinn_runs):
 
 
 def test_only_rank0_reports_and_writes(pinn_runs):
-    _, two, _, _ = pinn_runs
+    _, two, _, (rank0, rank1) = pinn_runs
+    # a checkpoint both ranks name is written by rank 0 and read by both right after
+    assert np.array_equal(rank0["resumed"], rank1["resumed"])
+    assert int(rank0["resumed_step"]) == int(rank1["resumed_step"]) == 3
     assert (two / "pinn_checkpoint_rank0.npz").exists()
     assert not (two / "pinn_checkpoint_rank1.npz").exists()
     assert "adam" in (two / "pinn_stderr_rank0.txt").read_text()

@@ -146,6 +146,13 @@ class DataParallel:
         total = self.comm.sum(np.array([1.0 if f else 0.0 for f in flags]))
         return tuple(bool(v > 0) for v in total)
 
+    def write_once(self, write) -> None:
+        """Run ``write()`` (a checkpoint, a figure) on rank 0 only; every rank returns once it
+        is done, or raises :class:`~tidal.distributed.RankFailed` if it failed. A
+        :class:`Trainer` writes its checkpoints this way."""
+        self.comm.run_together("writing a file on rank 0",
+                               write if self.primary else (lambda: None))
+
     @property
     def bytes_per_evaluation(self) -> int:
         """Bytes each rank contributes to one ``value_and_grad`` allreduce."""

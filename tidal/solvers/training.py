@@ -426,8 +426,16 @@ class Trainer:
             array([3.])
         """
         path = Path(path)
-        if not self.primary:  # rank 0 of a data-parallel run writes; the others hold the same
-            return path
+        # a data-parallel objective writes on one rank and returns on every rank once the file
+        # is in place (or raises on every rank if writing failed)
+        write_once = getattr(self.objective, "write_once", None)
+        if callable(write_once):
+            write_once(lambda: self._write(path))
+        else:
+            self._write(path)
+        return path
+
+    def _write(self, path: Path) -> None:
         arrays = {f"history_{k}": v for k, v in self._history.as_arrays().items()}
         fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp",
                                    dir=path.parent if str(path.parent) else ".")
@@ -439,7 +447,6 @@ class Trainer:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
-        return path
 
     @staticmethod
     def load_checkpoint(path: str | os.PathLike) -> tuple[np.ndarray, History]:
