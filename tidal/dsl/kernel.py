@@ -123,8 +123,14 @@ class TidalKernel:
             key = kernel_lowering.signature_key(self.parsed, args)
         full_key = (cfg.generation, cfg.default_fp, cfg.arch, key)
         spec = self._specs.get(full_key)
+        if isinstance(spec, TidalError):  # refused before: not lowered again at every launch
+            raise spec.with_traceback(None)
         if spec is None:
-            kir = pipeline.kernel_ir(self.parsed, args, cfg.default_fp)
+            try:
+                kir = pipeline.kernel_ir(self.parsed, args, cfg.default_fp)
+            except TidalError as refused:
+                self._specs[full_key] = refused
+                raise
             spec = self._specs[full_key] = Specialization(self, kir)
         self._last = spec
         return spec
@@ -139,7 +145,14 @@ class TidalKernel:
         untouched by an active tape)."""
         if self._raw is None:
             _resolve_annotations(self.pyfunc)
-            self._raw = ti.kernel(self.pyfunc)
+            if self._method:  # a method of a @ti.data_oriented class: its object comes first
+                from taichi.lang import kernel_impl
+
+                self._raw = _RawWrapper(kernel_impl.Kernel(
+                    self.pyfunc, autodiff_mode=kernel_impl.AutodiffMode.NONE,
+                    _classkernel=True))
+            else:
+                self._raw = ti.kernel(self.pyfunc)
         return self._raw
 
     def __call__(self, *args):
@@ -158,6 +171,7 @@ class TidalKernel:
                 return launches.run_taichi(self.raw()._primal, args)
             except TaichiCompilationError:
                 raise refused from None
+        kernel_lowering.check_narrowed(spec.kir, args, self.parsed.loc(self.parsed.tree))
         return launches.launch(spec, args)
 
     def grad(self, *args):

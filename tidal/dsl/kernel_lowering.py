@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import operator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,7 +31,12 @@ from taichi.lang.field import Field
 
 from tidal.dsl import frontend, ir
 from tidal.dsl import primitives as P
-from tidal.dsl.errors import TidalError, TidalTypeError, UnsupportedConstructError
+from tidal.dsl.errors import (
+    TidalArgumentError,
+    TidalError,
+    TidalTypeError,
+    UnsupportedConstructError,
+)
 from tidal.dsl.lowering import (
     Lowerer,
     assigned_names,
@@ -54,6 +60,9 @@ class KernelIR:
         writes: those it stores to; ``adds``: those it atomically adds to.
         post_reads: those read in a serial loop after earlier iterations wrote them: the
             adjoint needs their values as the launch left them (see ``check_serial_loop``).
+        narrowed: integer parameters declared with another width (``ti.i64``, ``ti.u32``,
+            ...), by name: the kernel runs them as i32, and every launch checks that their
+            values fit (:func:`check_narrowed`).
     """
 
     fn: ir.Function
@@ -64,9 +73,35 @@ class KernelIR:
     adds: list = field(default_factory=list)
     post_reads: list = field(default_factory=list)
     access: dict = field(default_factory=dict)
+    narrowed: dict = field(default_factory=dict)  # name -> declared integer type (i64, u32..)
 
     # ``access[ref][kind]``: per access, per dimension, ("c", value), ("arg", name, offset)
     # or None (the index varies); see :class:`tidal.autodiff.tape.LaunchPlan`
+
+
+#: Integer parameter types a kernel may declare; tidal runs them as i32 and refuses, at launch,
+#: a value that does not fit (never a silently wrapped index).
+NARROWED_INTEGERS = frozenset({"i8", "i16", "i64", "u8", "u16", "u32", "u64"})
+
+
+def check_narrowed(kir: KernelIR, args, loc) -> None:
+    """Raise :class:`TidalArgumentError` if a value passed for a narrowed integer parameter
+    (see :attr:`KernelIR.narrowed`) is not an integer in i32's range."""
+    if not kir.narrowed:
+        return
+    for (name, _), value in zip(kir.signature, args):
+        if name not in kir.narrowed:
+            continue
+        try:
+            as_int = operator.index(value)
+        except TypeError:
+            as_int = None
+        if as_int is None or not -2 ** 31 <= as_int < 2 ** 31:
+            raise TidalArgumentError(
+                f"`{name}` is declared {kir.narrowed[name]} and got {value!r}: tidal runs "
+                f"integer arguments as i32, which holds -2**31 .. 2**31 - 1",
+                loc, "pass a smaller integer (an index or a count that fits in i32), or "
+                     "split the value")
 
 
 def is_template(ann) -> bool:
@@ -129,6 +164,7 @@ class KernelLowerer(Lowerer):
         self.read_sites: dict = {}  # (ref, id(node)) -> (serial loop or None, node)
         self.access: dict = {}
         self.scalar_params: dict = {}
+        self.narrowed: dict = {}  # integer parameters of other widths, run as i32
 
     def run(self) -> KernelIR:
         pf = self.pf
@@ -151,6 +187,9 @@ class KernelLowerer(Lowerer):
                 arrays[name] = arr
                 signature.append((name, "ndarray"))
             else:
+                if str(ann) in NARROWED_INTEGERS:  # checked to fit at every launch
+                    self.narrowed[name] = str(ann)
+                    ann = ti.i32
                 v = ir.Var(name, self.to_type(ann, arg))
                 params.append(v)
                 self.env[name] = v
@@ -170,7 +209,7 @@ class KernelLowerer(Lowerer):
             self.reads.setdefault(r, r)
         return KernelIR(fn, signature, arrays, list(self.reads.values()),
                         list(self.writes.values()), list(self.adds.values()),
-                        list(self.post_reads.values()), self.access)
+                        list(self.post_reads.values()), self.access, self.narrowed)
 
     # -- loops -------------------------------------------------------------------------------
     def stmt_Expr(self, node):
@@ -296,7 +335,7 @@ class KernelLowerer(Lowerer):
         self.loop_depth -= 1
 
     def parallel_for(self, node):
-        ranges, targets = self.parallel_ranges(node)
+        ranges, targets, grouped = self.parallel_ranges(node)
         indices = [ir.Var(t, TType(I32)) for t in targets]
         outer = [n for n in assigned_names(node.body) if n in self.env and n not in targets
                  and not holds_memory(self.env[n])]
@@ -313,6 +352,8 @@ class KernelLowerer(Lowerer):
         self.parallel_accesses = ([], [])
         self.em.begin()
         try:
+            if grouped is not None:  # `for I in ti.grouped(...)`: I is the vector of indices
+                self.env[grouped] = P.make(*indices, shape=(len(indices),))
             self.block(node.body)
         finally:
             self.loop_depth -= 1
@@ -394,7 +435,8 @@ class KernelLowerer(Lowerer):
         return not d[0].touches_memory and all(self._invariant(x, own) for x in d[1])
 
     def parallel_ranges(self, node):
-        """((start, stop) atoms per dimension, target names) of a top-level loop."""
+        """((start, stop) atoms per dimension, index names, the name of the grouped index or
+        None) of a top-level loop."""
         it = node.iter
         tgt = node.target
         names = [tgt.id] if isinstance(tgt, ast.Name) else \
@@ -402,6 +444,12 @@ class KernelLowerer(Lowerer):
                 isinstance(e, ast.Name) for e in tgt.elts) else None
         if names is None:
             self.fail(node, "loop targets must be names", cls=UnsupportedConstructError)
+        grouped = None
+        if isinstance(it, ast.Call) and self.expr(it.func) is ti.grouped:
+            if len(names) != 1 or len(it.args) != 1:
+                self.fail(node, "ti.grouped(...) takes one field or ti.ndrange and gives one "
+                          "index vector: `for I in ti.grouped(x):`", cls=TidalTypeError)
+            grouped, it = names[0], it.args[0]
         if isinstance(it, ast.Call) and self._resolves_to(it.func, range):
             args = [self.atom(self.expr(a), node) for a in it.args]
             if len(args) == 3:
@@ -416,12 +464,14 @@ class KernelLowerer(Lowerer):
                 ranges = [(ir.Const(0, TType(I32)), ir.Const(int(n), TType(I32)))
                           for n in obj.shape]
             else:
-                self.fail(node, "top-level loops iterate over range(...), ti.ndrange(...) or a "
-                          "field", cls=UnsupportedConstructError)
+                self.fail(node, "top-level loops iterate over range(...), ti.ndrange(...), a "
+                          "field or ti.grouped(...) of one", cls=UnsupportedConstructError)
+        if grouped is not None:
+            names = [f"{grouped}_{d}" for d in range(len(ranges))]
         if len(ranges) != len(names):
             self.fail(node, f"the loop has {len(ranges)} dimensions but {len(names)} targets",
                       cls=TidalTypeError)
-        return ranges, names
+        return ranges, names, grouped
 
     def ndrange_bounds(self, call, node):
         out = []

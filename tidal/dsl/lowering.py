@@ -181,7 +181,10 @@ class Lowerer:
     def to_type(self, ann, node) -> TType:
         if isinstance(ann, (VectorType, MatrixType)) or ann in (float, int) or \
                 isinstance(ann, type(ti.f64)):
-            return from_annotation(ann, self.default_fp)
+            try:
+                return from_annotation(ann, self.default_fp)
+            except TidalError as e:  # name the user's line
+                raise e.at(self.loc(node)) from None
         self.fail(node, f"{ann!r} is not a tidal type", "use td.f32, td.f64, td.i32, "
                   "td.vec(n, dtype) or td.mat(n, m, dtype)", TidalTypeError)
 
