@@ -98,6 +98,24 @@ def pinn(out: Path, comm: distributed.Communicator) -> dict:
             "bytes": objective.bytes_per_evaluation}
 
 
+def pinn_shards(out: Path, comm: distributed.Communicator) -> dict:
+    """The inverse heat problem in 4 shards, added in shard order: 100 Adam steps and 50
+    L-BFGS iterations, then refinement and resampling, bit for bit on 1, 2 or 4 ranks."""
+    problem = heat_problem()
+    objective = distributed.DataParallel(problem, comm, shards=4)
+    trainer = Trainer(objective, problem.get_flat(), progress=False)
+    loss0, grad0 = objective.value_and_grad(problem.get_flat())
+    trainer.adam(100, lr=3e-3)
+    adam = trainer.params
+    trainer.lbfgs(50)
+    lbfgs = trainer.params
+    problem.refine(400, 40)
+    problem.resample()
+    trainer.adam(10, lr=1e-3)
+    return {"loss0": loss0, "grad0": grad0, "adam": adam, "lbfgs": lbfgs,
+            "after": trainer.params, "losses": np.array(trainer.history.loss)}
+
+
 def ensemble(out: Path, comm: distributed.Communicator) -> dict:
     """64 pendulum simulations (length, damping) over the ranks, each its whole trajectory."""
     from tidal.physics import ODE

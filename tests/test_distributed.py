@@ -97,6 +97,22 @@ def test_a_stop_on_one_rank_stops_both_at_the_same_step(pinn_runs):
     assert rank0["time_stop"][1] == "time limit" and 0 < int(rank0["time_stop"][0]) < 100_000
 
 
+def test_with_shards_set_training_is_the_same_bits_on_any_number_of_ranks(tmp_path):
+    """DataParallel(shards=4): the shards' parts added in shard order, so one process (holding
+    the four shards) and two ranks (two each) take identical steps, L-BFGS included."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    for out, ranks in ((one, None), (two, 2)):
+        done = _run("pinn_shards", out, ranks)
+        assert done.returncode == 0, done.stderr[-4000:]
+    single = _results("pinn_shards", one, 1)[0]
+    rank0, rank1 = _results("pinn_shards", two, 2)
+    for key in ("loss0", "grad0", "adam", "lbfgs", "after", "losses"):
+        assert np.array_equal(single[key], rank0[key]), key
+        assert np.array_equal(rank0[key], rank1[key]), key
+
+
 def test_only_rank0_reports_and_writes(pinn_runs):
     _, two, _, (rank0, rank1) = pinn_runs
     # a checkpoint both ranks name is written by rank 0 and read by both right after

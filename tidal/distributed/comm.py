@@ -260,6 +260,13 @@ def _install_abort_hook(comm: Communicator) -> None:
     def hook(kind, value, tb):
         if isinstance(value, (RankFailed, RanksDisagree)):
             previous(kind, value, tb)
+            sys.stderr.flush()
+            # every rank raised it: wait (a few seconds at most) until all have shown it, since
+            # the launcher ends the others as soon as one process exits with an error
+            request, waited = comm.mpi.Ibarrier(), 0.0
+            while not request.Test() and waited < 5.0:
+                time.sleep(0.01)
+                waited += 0.01
             return
         text = "".join(traceback.format_exception(kind, value, tb))
         sys.stdout.flush()

@@ -21,6 +21,9 @@ scalars to report, those that add over shards and those every shard holds whole.
   :class:`~tidal.distributed.RankFailed` on every rank, with the failing rank's traceback.
 * **One process is today's behaviour.** With one rank, ``shard(0, 1)`` leaves the objective
   whole and the sums are copies.
+* **Optionally, the same bits on any number of ranks.** With ``shards=S`` the loss and gradient
+  are the shards' parts added in shard order, whatever the number of ranks dividing ``S``, so
+  Adam and L-BFGS follow the same path to the last bit on 1, 2, ... ranks.
 """
 
 from __future__ import annotations
@@ -44,6 +47,11 @@ class DataParallel:
         objective: a shardable objective (see the module docstring), the same on every rank
             (same model, same points or data, same seeds); this rank keeps its shard of it.
         comm: the communicator (default: :func:`~tidal.distributed.world`).
+        shards: split the points into this many shards (a multiple of the rank count; each
+            rank evaluates its shards one by one) and add their losses and gradients in shard
+            order after one allgather: training then gives the same bits on any number of
+            ranks dividing ``shards`` (a :class:`~tidal.solvers.Problem`). None (default): one
+            shard per rank and one allreduce, the same to rounding only.
 
     Attributes:
         local: the objective, holding this rank's shard.
@@ -70,7 +78,8 @@ class DataParallel:
         >>> _ = Trainer(objective, problem.get_flat(), progress=False).adam(steps=3)
     """
 
-    def __init__(self, objective: Any, comm: _comm.Communicator | None = None):
+    def __init__(self, objective: Any, comm: _comm.Communicator | None = None, *,
+                 shards: int | None = None):
         if not callable(getattr(objective, "shard", None)):
             raise TidalArgumentError(
                 f"{type(objective).__name__} cannot be split across ranks (it has no "
@@ -82,9 +91,25 @@ class DataParallel:
         self.local = objective
         self.size = int(objective.size)
         self.primary = self.comm.primary
-        self.comm.agree([type(objective).__name__, self.size, _version(objective)],
-                        "objective (type, parameter count, version)")
-        self.comm.run_together("shard()", objective.shard, self.comm.rank, self.comm.size)
+        ranks = self.comm.size
+        self.shards = ranks if shards is None else shards
+        if isinstance(self.shards, bool) or not isinstance(self.shards, int) or \
+                self.shards < ranks or self.shards % ranks:
+            raise TidalArgumentError(
+                f"shards={shards!r} must be a multiple of the number of ranks ({ranks})",
+                hint="e.g. shards=8 gives the same bits on 1, 2, 4 or 8 ranks")
+        if self.shards != ranks and not callable(getattr(objective, "value_and_grad_shards",
+                                                         None)):
+            raise TidalArgumentError(
+                f"{type(objective).__name__} cannot evaluate several shards separately "
+                f"(no value_and_grad_shards), so shards= is not available for it",
+                hint="leave shards unset (one shard per rank)")
+        self.comm.agree([type(objective).__name__, self.size, _version(objective),
+                         self.shards], "objective (type, parameter count, version, shards)")
+        per = self.shards // ranks
+        mine = self.comm.rank if per == 1 else list(range(self.comm.rank * per,
+                                                          (self.comm.rank + 1) * per))
+        self.comm.run_together("shard()", objective.shard, mine, self.shards)
         self.evaluations = 0
         self.seconds_communicating = 0.0
 
@@ -103,6 +128,8 @@ class DataParallel:
             RanksDisagree: the ranks were not at the same parameters and objective version.
         """
         flat = np.asarray(flat, dtype=np.float64)
+        if self.shards != self.comm.size:
+            return self._value_and_grad_in_order(flat)
         try:
             loss, grad = self.local.value_and_grad(flat)
             values = np.concatenate([[float(loss)], np.asarray(grad, dtype=np.float64)])
@@ -113,6 +140,38 @@ class DataParallel:
         except Exception as e:  # noqa: BLE001 - every rank learns of it below
             values, failure = np.zeros(self.size + 1), e
         total = self._sum(values, flat, failure, "value_and_grad")
+        return float(total[0]), total[1:]
+
+    def _value_and_grad_in_order(self, flat: np.ndarray) -> tuple[float, np.ndarray]:
+        """With ``shards`` set: every shard's loss and gradient gathered (one allgather) and
+        added in shard order, so the bits depend on ``shards`` only, not on the rank count."""
+        per = self.shards // self.comm.size
+        try:
+            parts = self.local.value_and_grad_shards(flat)
+            rows = np.stack([np.concatenate([[float(loss)], np.asarray(g, dtype=np.float64)])
+                             for loss, g in parts])
+            if rows.shape != (per, self.size + 1):
+                raise TidalArgumentError(f"value_and_grad_shards gave {rows.shape[0]} parts "
+                                         f"of {rows.shape[1] - 1} entries, expected {per} of "
+                                         f"{self.size}")
+            failure = None
+        except Exception as e:  # noqa: BLE001 - every rank learns of it below
+            rows, failure = np.zeros((per, self.size + 1)), e
+        check = (_checksum(flat, _version(self.local)), _version(self.local))
+        start = time.perf_counter()
+        gathered = self.comm.gather((rows, _comm.failure_note(failure), check))
+        self.seconds_communicating += time.perf_counter() - start
+        self.evaluations += 1
+        _comm.raise_failures(f"{type(self.local).__name__}.value_and_grad",
+                             [g[1] for g in gathered], failure)
+        if any(g[2] != gathered[0][2] for g in gathered):
+            self.comm.agree([f"checksum {check[0]:05x} at objective version {check[1]}"],
+                            "parameters being evaluated (different initial parameters, or "
+                            "points or weights changed on one rank only)")
+        total = None
+        for rank_rows, _, _ in gathered:
+            for row in rank_rows:
+                total = row.copy() if total is None else total + row
         return float(total[0]), total[1:]
 
     def value(self, flat) -> float:

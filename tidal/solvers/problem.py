@@ -60,6 +60,15 @@ class _Term:
     n: int
     first: int = 0
     extra: tuple = ()  # arguments after ``scale, part`` (the output a condition constrains)
+    held: list = None  # the arrays of each shard held (Problem.shard); [arrays] when whole
+
+    def __post_init__(self):
+        self.hold([self.arrays])
+
+    def hold(self, held: list) -> None:
+        """Hold these shards' arrays (``()`` for a shard with none of the term's points)."""
+        self.held = list(held)
+        self.arrays = self.held[0]
 
 
 class Problem:
@@ -187,7 +196,7 @@ class Problem:
                                          dtype=self._store))
         self.size = net.size + len(self.unknowns)
         self._last_parts: np.ndarray | None = None
-        self.shard_index, self.shard_count = 0, 1
+        self.shard_index, self.shard_count, self.shard_indices = 0, 1, [0]
         self.resamples = 0
 
     # -- terms ---------------------------------------------------------------------------------
@@ -386,26 +395,40 @@ class Problem:
         (:func:`tidal.launch_with_adjoint`) instead of a forward kernel followed
         by an adjoint kernel that recomputes it.
         """
-        self.set_flat(flat)
-        self._prepare()
-        self.net.clear_grads()  # only this problem's gradients: the user's other fields keep theirs
-        for t in self.terms:
-            if t.arrays:  # a shard may hold none of a term's points
-                td.launch_with_adjoint(t.kernel, *t.arrays, 1.0 / t.n, t.first, *t.extra)
-        loss = self._loss()
-        grad = self.net.grad_flat()
-        if self.unknowns:
-            extra = self.unknown_field.grad.to_numpy()[:len(self.unknowns)]
-            grad = np.concatenate([grad, extra.astype(np.float64)])
+        parts = self.value_and_grad_shards(flat)
+        loss, grad = parts[0]
+        for more_loss, more_grad in parts[1:]:
+            loss, grad = loss + more_loss, grad + more_grad
         return loss, grad
+
+    def value_and_grad_shards(self, flat) -> list[tuple[float, np.ndarray]]:
+        """The loss and gradient of each shard this problem holds (see :meth:`shard`), in
+        order; one pair for a whole problem."""
+        self.set_flat(flat)
+        out = []
+        for held in range(len(self.terms[0].held)):
+            self._prepare()
+            self.net.clear_grads()  # only this problem's gradients: other fields keep theirs
+            for t in self.terms:
+                if t.held[held]:  # a shard may hold none of a term's points
+                    td.launch_with_adjoint(t.kernel, *t.held[held], 1.0 / t.n, t.first,
+                                           *t.extra)
+            loss = self._loss()
+            grad = self.net.grad_flat()
+            if self.unknowns:
+                extra = self.unknown_field.grad.to_numpy()[:len(self.unknowns)]
+                grad = np.concatenate([grad, extra.astype(np.float64)])
+            out.append((loss, grad))
+        return out
 
     def value(self, flat) -> float:
         """The loss alone at parameters ``flat``."""
         self.set_flat(flat)
         self._prepare()
         for t in self.terms:
-            if t.arrays:
-                t.kernel(*t.arrays, 1.0 / t.n, t.first, *t.extra)
+            for arrays in t.held:  # the terms' sums add over the shards held
+                if arrays:
+                    t.kernel(*arrays, 1.0 / t.n, t.first, *t.extra)
         return self._loss()
 
     def describe(self, flat) -> dict[str, float]:
@@ -458,18 +481,24 @@ class Problem:
             >>> bool(np.allclose(parts[0][1] + parts[1][1], grad, rtol=1e-12, atol=0))
             True
         """
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1 or isinstance(
-                index, bool) or not isinstance(index, int) or not 0 <= index < count:
-            raise TidalArgumentError(f"shard({index!r}, {count!r}): need ints with "
-                                     f"0 <= index < count")
+        indices = [index] if isinstance(index, (int, np.integer)) and not isinstance(
+            index, bool) else list(index) if isinstance(index, (list, tuple, range)) else None
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1 or not indices \
+                or any(isinstance(k, bool) or not isinstance(k, (int, np.integer))
+                       or not 0 <= k < count for k in indices) or len(set(indices)) != len(
+                indices):
+            raise TidalArgumentError(f"shard({index!r}, {count!r}): need 0 <= index < count "
+                                     f"(an int, or a list of distinct ones)")
         if self.shard_count > 1:
             raise TidalArgumentError(f"this problem is already shard {self.shard_index} of "
                                      f"{self.shard_count}; shard a whole problem")
+        indices = [int(k) for k in indices]
         if count == 1:
             return
-        self.shard_index, self.shard_count = index, count
+        self.shard_indices, self.shard_count = indices, count
+        self.shard_index = indices[0]
         for t in self.terms:
-            t.arrays = self._rows(t.arrays, slice(index, None, count))
+            t.hold([self._rows(t.arrays, slice(k, None, count)) for k in indices])
         self.version += 1
 
     def _rows(self, arrays: tuple, rows) -> tuple:
@@ -487,19 +516,22 @@ class Problem:
                 out.append(self._table(values))
         return tuple(out)
 
-    def _set_collocation(self, mine: np.ndarray, total: int) -> None:
-        """Make ``mine`` this shard's collocation points, of ``total`` in all shards."""
+    def _set_collocation(self, held: list, total: int) -> None:
+        """Make ``held`` (one array per shard held) this problem's collocation points, of
+        ``total`` in all shards."""
         t = self.terms[0]
-        t.arrays = (self._array(mine, True), self._table(self._forcing_at(mine))) \
-            if len(mine) else ()
+        t.hold([(self._array(mine, True), self._table(self._forcing_at(mine)))
+                if len(mine) else () for mine in held])
         t.n = int(total)
         self.version += 1
 
+    def _held_collocation(self) -> list:
+        """The collocation points of each shard held."""
+        return [a[0].to_numpy().astype(np.float64) if a else np.zeros((0, self.domain.dim))
+                for a in self.terms[0].held]
+
     def _local_collocation(self) -> np.ndarray:
-        t = self.terms[0]
-        if not t.arrays:
-            return np.zeros((0, self.domain.dim))
-        return t.arrays[0].to_numpy().astype(np.float64)
+        return np.concatenate(self._held_collocation())
 
     # -- residuals, refinement, prediction -----------------------------------------------------
     def _forcing_at(self, points: np.ndarray) -> np.ndarray:
@@ -580,10 +612,12 @@ class Problem:
             r = r.sum(axis=1)
         added = candidates[np.argsort(-r, kind="stable")[:n_add]]
         t = self.terms[0]
-        mine = added[(self.shard_index - t.n) % self.shard_count::self.shard_count]
         # point k of the whole list belongs to shard k % count: the same split as sharding
         # the refined problem
-        self._set_collocation(np.concatenate([self._local_collocation(), mine]), t.n + n_add)
+        count = self.shard_count
+        self._set_collocation(
+            [np.concatenate([points, added[(k - t.n) % count::count]])
+             for k, points in zip(self.shard_indices, self._held_collocation())], t.n + n_add)
         return added
 
     def resample(self, n: int | None = None, seed: int | None = None) -> np.ndarray:
@@ -613,7 +647,8 @@ class Problem:
         self.resamples += 1
         seed = self.seed + 104729 * self.resamples if seed is None else int(seed)
         points = self.domain.sample_interior(int(total), method=self.method, seed=seed)
-        self._set_collocation(points[self.shard_index::self.shard_count], len(points))
+        self._set_collocation([points[k::self.shard_count] for k in self.shard_indices],
+                              len(points))
         return points
 
     @property
