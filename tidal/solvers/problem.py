@@ -456,6 +456,9 @@ class Problem:
         shard's part: the parts of shards ``0 .. count - 1`` sum to the whole problem's loss
         and gradient (each term's mean still divides by its total number of points).
         :meth:`refine` and :meth:`resample` keep the split; ``shard(0, 1)`` changes nothing.
+        ``index`` may be a list of shard numbers: the problem then holds those shards side by
+        side, :meth:`value_and_grad_shards` gives each one's part and :meth:`value_and_grad`
+        their sum (``tidal.distributed.DataParallel(shards=S)`` uses this).
 
         Raises:
             TidalArgumentError: a bad index, or a problem that is already a shard.
@@ -479,6 +482,10 @@ class Problem:
             >>> bool(np.isclose(parts[0][0] + parts[1][0], loss, rtol=1e-13))
             True
             >>> bool(np.allclose(parts[0][1] + parts[1][1], grad, rtol=1e-12, atol=0))
+            True
+            >>> both = make()
+            >>> both.shard([0, 1], 2)
+            >>> [float(v) for v, _ in both.value_and_grad_shards(x)] == [parts[0][0], parts[1][0]]
             True
         """
         indices = [index] if isinstance(index, (int, np.integer)) and not isinstance(
