@@ -156,6 +156,9 @@ def test_ensemble_equals_serial_exactly(tmp_path):
     assert serial.shape == (64, 401, 2)
     assert np.array_equal(serial, rank0) and np.array_equal(serial, rank1)
     assert len(np.unique(serial[:, -1, 0])) == 64  # 64 different simulations
+    # td.fit inside an MPI run prints its progress on rank 0 only
+    assert "td.fit" in (two / "ensemble_stderr_rank0.txt").read_text()
+    assert "td.fit" not in (two / "ensemble_stderr_rank1.txt").read_text()
 
 
 def test_a_failure_on_one_rank_ends_both(tmp_path):

@@ -32,6 +32,7 @@ import numpy as np
 import scipy.optimize
 
 from tidal.autodiff import parameters
+from tidal.distributed import comm as _comm
 from tidal.dsl.errors import TidalArgumentError
 
 METHODS = ("L-BFGS-B", "Newton-CG", "trust-krylov", "adam")
@@ -133,7 +134,8 @@ def fit(model, data, params=None, *, method: str = "L-BFGS-B", bounds: dict | No
         learning_rate: Adam's step size (in the optimisation variables).
         callback: ``callback(iteration, values, loss)`` after each iteration; return True to
             stop.
-        progress: print one progress line (loss and values) on stderr.
+        progress: print one progress line (loss and values) on stderr (on rank 0 only when
+            several MPI ranks run, e.g. fits in a ``tidal.distributed.ensemble``).
         uncertainty: compute the covariance (one Hessian-vector product per fitted value);
             None (default): when at most ``UNCERTAINTY_LIMIT`` values are fitted (fields of
             thousands of values would cost as many products; their standard errors are NaN).
@@ -190,7 +192,8 @@ def fit(model, data, params=None, *, method: str = "L-BFGS-B", bounds: dict | No
         raise TidalArgumentError("a parameter on a log scale must start positive",
                                  hint="give a positive starting value in params={...}")
     box = _box(layout, bounds, start)
-    state = _State(model, layout, progress, callback)
+    # several MPI ranks fitting side by side (an ensemble): only rank 0 prints its line
+    state = _State(model, layout, progress and _comm.world().primary, callback)
     x0 = layout.variables(start)
     if method == "adam":
         x, message, success = _adam(state, x0, box, max_iter, learning_rate, tol)
