@@ -37,6 +37,16 @@ def _results(name: str, out: Path, ranks: int) -> list[dict]:
     return [dict(np.load(out / f"{name}_rank{r}.npz")) for r in range(ranks)]
 
 
+def _one_and_two(name: str, one: Path, two: Path) -> tuple[dict, list[dict]]:
+    """Run a program with plain python into ``one`` and on two ranks into ``two``; their
+    results: the one process's, then each rank's."""
+    for out, ranks in ((one, None), (two, 2)):
+        out.mkdir(exist_ok=True)
+        done = _run(name, out, ranks)
+        assert done.returncode == 0, done.stderr[-4000:]
+    return _results(name, one, 1)[0], _results(name, two, 2)
+
+
 def _relative(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(a - b) / np.linalg.norm(a))
 
@@ -44,10 +54,7 @@ def _relative(a: np.ndarray, b: np.ndarray) -> float:
 @pytest.fixture(scope="module")
 def pinn_runs(tmp_path_factory):
     one, two = tmp_path_factory.mktemp("one"), tmp_path_factory.mktemp("two")
-    for out, ranks in ((one, None), (two, 2)):
-        done = _run("pinn", out, ranks)
-        assert done.returncode == 0, done.stderr[-4000:]
-    return one, two, _results("pinn", one, 1)[0], _results("pinn", two, 2)
+    return (one, two, *_one_and_two("pinn", one, two))
 
 
 def test_two_ranks_hold_identical_bits(pinn_runs):
@@ -100,14 +107,7 @@ def test_a_stop_on_one_rank_stops_both_at_the_same_step(pinn_runs):
 def test_with_shards_set_training_is_the_same_bits_on_any_number_of_ranks(tmp_path):
     """DataParallel(shards=4): the shards' parts added in shard order, so one process (holding
     the four shards) and two ranks (two each) take identical steps, L-BFGS included."""
-    one, two = tmp_path / "one", tmp_path / "two"
-    one.mkdir()
-    two.mkdir()
-    for out, ranks in ((one, None), (two, 2)):
-        done = _run("pinn_shards", out, ranks)
-        assert done.returncode == 0, done.stderr[-4000:]
-    single = _results("pinn_shards", one, 1)[0]
-    rank0, rank1 = _results("pinn_shards", two, 2)
+    single, (rank0, rank1) = _one_and_two("pinn_shards", tmp_path / "one", tmp_path / "two")
     for key in ("loss0", "grad0", "adam", "lbfgs", "after", "losses"):
         assert np.array_equal(single[key], rank0[key]), key
         assert np.array_equal(rank0[key], rank1[key]), key
@@ -127,14 +127,7 @@ def test_only_rank0_reports_and_writes(pinn_runs):
 def test_surrogate_training_matches_one_rank(tmp_path):
     """Mini-batches split over the ranks (a rank evaluates its rows of each batch), then a
     full-batch L-BFGS: the one-process run's numbers."""
-    one, two = tmp_path / "one", tmp_path / "two"
-    one.mkdir()
-    two.mkdir()
-    for out, ranks in ((one, None), (two, 2)):
-        done = _run("surrogate", out, ranks)
-        assert done.returncode == 0, done.stderr[-4000:]
-    single = _results("surrogate", one, 1)[0]
-    rank0, rank1 = _results("surrogate", two, 2)
+    single, (rank0, rank1) = _one_and_two("surrogate", tmp_path / "one", tmp_path / "two")
     for key in ("loss0", "grad0", "adam", "lbfgs", "losses"):
         assert np.array_equal(rank0[key], rank1[key]), key
     assert abs(rank0["loss0"] - single["loss0"]) <= 1e-12 * single["loss0"]
@@ -145,14 +138,10 @@ def test_surrogate_training_matches_one_rank(tmp_path):
 
 
 def test_ensemble_equals_serial_exactly(tmp_path):
-    one, two = tmp_path / "one", tmp_path / "two"
-    one.mkdir()
-    two.mkdir()
-    for out, ranks in ((one, None), (two, 2)):
-        done = _run("ensemble", out, ranks)
-        assert done.returncode == 0, done.stderr[-4000:]
-    serial = _results("ensemble", one, 1)[0]["trajectories"]
-    rank0, rank1 = (r["trajectories"] for r in _results("ensemble", two, 2))
+    two = tmp_path / "two"
+    single, ranks = _one_and_two("ensemble", tmp_path / "one", two)
+    serial = single["trajectories"]
+    rank0, rank1 = (r["trajectories"] for r in ranks)
     assert serial.shape == (64, 401, 2)
     assert np.array_equal(serial, rank0) and np.array_equal(serial, rank1)
     assert len(np.unique(serial[:, -1, 0])) == 64  # 64 different simulations

@@ -17,9 +17,9 @@ nothing of what it splits beyond the ``shard(index, count)`` method (docs/distri
 """
 
 from tidal.distributed.comm import Communicator, RankFailed, RanksDisagree, world
-from tidal.distributed.data_parallel import DataParallel, split
+from tidal.distributed.data_parallel import DataParallel, shard_indices
 from tidal.distributed.ensembles import ensemble
 from tidal.distributed.launch import init
 
 __all__ = ["Communicator", "DataParallel", "RankFailed", "RanksDisagree", "ensemble", "init",
-           "split", "world"]
+           "shard_indices", "world"]

@@ -252,20 +252,27 @@ def _checksum(flat: np.ndarray, version: int) -> int:
     return crc & 0xFFFFF
 
 
-def split(n: int, index: int, count: int) -> slice:
-    """The contiguous block of ``range(n)`` that shard ``index`` of ``count`` holds: blocks
-    differ in length by at most one, and the first ``n % count`` are the longer ones.
+def shard_indices(index, count) -> list[int]:
+    """The shard numbers ``index`` names (an int, or a list of distinct ints), each checked to
+    lie in ``0 .. count - 1``: the one argument check of every objective's ``shard``.
+
+    Raises:
+        TidalArgumentError: a bool or non-integer, a number out of range, a repeated one.
 
     Example:
-        >>> [split(10, k, 3) for k in range(3)]
-        [slice(0, 4, None), slice(4, 7, None), slice(7, 10, None)]
+        >>> shard_indices(1, 3), shard_indices([0, 2], 4)
+        ([1], [0, 2])
     """
-    if not (isinstance(count, int) and count >= 1 and isinstance(index, int)
-            and 0 <= index < count):
-        raise TidalArgumentError(f"shard index {index!r} of {count!r}: need 0 <= index < count")
-    base, extra = divmod(int(n), count)
-    start = index * base + min(index, extra)
-    return slice(start, start + base + (1 if index < extra else 0))
+    def whole(v) -> bool:
+        return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+    indices = [index] if whole(index) else list(index) if isinstance(
+        index, (list, tuple, range)) else None
+    if not whole(count) or count < 1 or not indices or not all(
+            whole(k) and 0 <= k < count for k in indices) or len(set(indices)) != len(indices):
+        raise TidalArgumentError(f"shard({index!r}, {count!r}): need 0 <= index < count "
+                                 f"(an int, or a list of distinct ones)")
+    return [int(k) for k in indices]
 
 
-__all__ = ["DataParallel", "split"]
+__all__ = ["DataParallel", "shard_indices"]

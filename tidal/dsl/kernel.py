@@ -171,7 +171,8 @@ class TidalKernel:
                 return launches.run_taichi(self.raw()._primal, args)
             except TaichiCompilationError:
                 raise refused from None
-        kernel_lowering.check_narrowed(spec.kir, args, self.parsed.loc(self.parsed.tree))
+        if spec.kir.narrowed:  # integer arguments declared i64, u32, ...: check they fit
+            kernel_lowering.check_narrowed(spec.kir, args, self.parsed.loc(self.parsed.tree))
         return launches.launch(spec, args)
 
     def grad(self, *args):

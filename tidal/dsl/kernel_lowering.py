@@ -87,8 +87,6 @@ NARROWED_INTEGERS = frozenset({"i8", "i16", "i64", "u8", "u16", "u32", "u64"})
 def check_narrowed(kir: KernelIR, args, loc) -> None:
     """Raise :class:`TidalArgumentError` if a value passed for a narrowed integer parameter
     (see :attr:`KernelIR.narrowed`) is not an integer in i32's range."""
-    if not kir.narrowed:
-        return
     for (name, _), value in zip(kir.signature, args):
         if name not in kir.narrowed:
             continue

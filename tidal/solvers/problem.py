@@ -24,6 +24,7 @@ import numpy as np
 import taichi as ti
 
 import tidal as td
+from tidal.distributed import data_parallel as _data_parallel
 from tidal.dsl.errors import TidalArgumentError
 from tidal.solvers import conditions as cond
 from tidal.solvers import operators
@@ -196,7 +197,7 @@ class Problem:
                                          dtype=self._store))
         self.size = net.size + len(self.unknowns)
         self._last_parts: np.ndarray | None = None
-        self.shard_index, self.shard_count, self.shard_indices = 0, 1, [0]
+        self.shard_count, self.shard_indices = 1, [0]
         self.resamples = 0
 
     # -- terms ---------------------------------------------------------------------------------
@@ -488,22 +489,13 @@ class Problem:
             >>> [float(v) for v, _ in both.value_and_grad_shards(x)] == [parts[0][0], parts[1][0]]
             True
         """
-        indices = [index] if isinstance(index, (int, np.integer)) and not isinstance(
-            index, bool) else list(index) if isinstance(index, (list, tuple, range)) else None
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1 or not indices \
-                or any(isinstance(k, bool) or not isinstance(k, (int, np.integer))
-                       or not 0 <= k < count for k in indices) or len(set(indices)) != len(
-                indices):
-            raise TidalArgumentError(f"shard({index!r}, {count!r}): need 0 <= index < count "
-                                     f"(an int, or a list of distinct ones)")
+        indices = _data_parallel.shard_indices(index, count)
         if self.shard_count > 1:
-            raise TidalArgumentError(f"this problem is already shard {self.shard_index} of "
+            raise TidalArgumentError(f"this problem is already shard {self.shard_indices} of "
                                      f"{self.shard_count}; shard a whole problem")
-        indices = [int(k) for k in indices]
         if count == 1:
             return
         self.shard_indices, self.shard_count = indices, count
-        self.shard_index = indices[0]
         for t in self.terms:
             t.hold([self._rows(t.arrays, slice(k, None, count)) for k in indices])
         self.version += 1

@@ -57,6 +57,7 @@ from dataclasses import dataclass
 import numpy as np
 import taichi as ti
 
+from tidal.distributed import data_parallel as _data_parallel
 from tidal.dsl.errors import TidalArgumentError
 from tidal.surrogates import deeponet as _deeponet
 from tidal.surrogates import fno as _fno
@@ -313,13 +314,11 @@ class FunctionBatches:
             >>> bool(np.isclose(sum(parts), whole, rtol=1e-12))
             True
         """
-        for name, value in (("index", index), ("count", count)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise TidalArgumentError(f"shard {name} must be an int, got {value!r}")
-        index, count = int(index), int(count)
-        if not (count >= 1 and 0 <= index < count):
-            raise TidalArgumentError(f"shard index {index} of {count}: need "
-                                     f"0 <= index < count")
+        indices = _data_parallel.shard_indices(index, count)
+        if len(indices) != 1:
+            raise TidalArgumentError(f"shard({index!r}, {count!r}): these objectives hold one "
+                                     f"shard; pass one index")
+        index, count = indices[0], int(count)
         if (index, count) != (self.shard_index, self.shard_count):
             self.shard_index, self.shard_count = index, count
             self.version += 1
