@@ -196,6 +196,13 @@ def escapes(out: Path, comm: distributed.Communicator) -> dict:
     return {}
 
 
+def unpicklable(out: Path, comm: distributed.Communicator) -> dict:
+    """An ensemble whose item 3 (on rank 1) returns a lambda, which cannot be sent."""
+    distributed.ensemble(lambda k: (lambda: k) if k == 3 else k, range(6), comm=comm,
+                         progress=False)
+    return {}
+
+
 def disagree(out: Path, comm: distributed.Communicator) -> dict:
     """Each rank initialises its network with its own seed: caught at the first evaluation."""
     problem = heat_problem(seed=comm.rank)

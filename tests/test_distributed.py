@@ -160,6 +160,14 @@ def test_a_failure_on_one_rank_ends_both(tmp_path):
     assert "--- traceback on rank 1 ---" in text and "mpi_programs.py" in text
 
 
+def test_an_ensemble_result_that_cannot_be_sent_is_an_error_on_both_ranks(tmp_path):
+    done = _run("unpicklable", tmp_path, 2)
+    assert done.returncode != 0
+    text = done.stdout + done.stderr
+    assert text.count("RankFailed: ensemble 'ensemble' failed on rank 1: item 3:") == 2
+    assert "pickle" in text.lower()
+
+
 def test_an_error_outside_tidal_aborts_the_job(tmp_path):
     done = _run("escapes", tmp_path, 2)
     assert done.returncode != 0

@@ -8,13 +8,15 @@ items spread over the ranks, the results gathered in order on every rank.
   ``items`` whatever the number of ranks.
 * **Balanced by interleaving.** Rank ``r`` of ``R`` runs items ``r, r + R, r + 2R, ...``, so a
   sweep whose cost grows along the list is shared evenly.
-* **No rank left hanging.** If ``fn`` raises on any rank, every rank raises
-  :class:`~tidal.distributed.RankFailed` naming the item and showing its traceback, once every
-  rank has finished its items (the gather is the only collective).
+* **No rank left hanging.** If ``fn`` raises on any rank, or returns what cannot be pickled,
+  every rank raises :class:`~tidal.distributed.RankFailed` naming the item and showing its
+  traceback, once every rank has finished its items (the gather is the only collective); one
+  process raises the same for an unpicklable result, so a script fails alike on 1 or N ranks.
 """
 
 from __future__ import annotations
 
+import pickle
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -69,7 +71,9 @@ def ensemble(fn: Callable[[Any], Any], items: Sequence[Any], *,
     with tqdm(total=len(mine), desc=desc, disable=not (progress and comm.primary)) as bar:
         for i in mine:
             try:
-                results[i] = fn(items[i])
+                # pickled here, on one rank and on many alike: a result that cannot travel
+                # (a lambda, a Taichi field) fails as its item, not inside the gather
+                results[i] = pickle.dumps(fn(items[i]))
             except Exception as e:  # noqa: BLE001 - every rank learns of it below
                 failure, failed_item = e, i
                 break
@@ -82,7 +86,7 @@ def ensemble(fn: Callable[[Any], Any], items: Sequence[Any], *,
     out: list = [None] * len(items)
     for _, part in gathered:
         for i, value in part.items():
-            out[i] = value
+            out[i] = pickle.loads(value)
     return out
 
 
