@@ -7,6 +7,7 @@ also when a shard has no row of a batch; the batch counter advances alike on eve
 ``generate`` under mpiexec returns the serial data set on every rank."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -224,5 +225,6 @@ def test_generate_spreads_samples_over_ranks(tmp_path: Path):
                            str(tmp_path / "data.npz")], capture_output=True, text=True,
                           timeout=120, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
-    lines = sorted(line for line in done.stdout.splitlines() if line.startswith("rank"))
+    # the two ranks' lines may reach the launcher's stdout run together: find them anywhere
+    lines = sorted(re.findall(r"rank \d of \d: \w+", done.stdout))
     assert lines == ["rank 0 of 2: True", "rank 1 of 2: True"], done.stdout
