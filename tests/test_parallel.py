@@ -71,15 +71,17 @@ def test_adjoint_uses_block_sums_and_plain_adds(polynomial_fit):
 
 def test_each_block_is_its_own_cpu_task(polynomial_fit):
     """Taichi gives a CPU thread tasks of at least 512 iterations of a parallel loop, so the
-    loop over the blocks has CPU_TASK_ITERATIONS slots per block, the first doing the block's
-    work: every block runs once (the values above) and on its own task (the source here)."""
+    loop over the blocks is spread over task_slots slots, the first of every
+    CPU_TASK_ITERATIONS doing a block's work: every block runs once (the values above) and on
+    its own task (the source here)."""
     src = td.source(polynomial_fit[0], mode="adjoint")
     nblocks = parallel.blocks_for("cpu")
     spread = parallel.CPU_TASK_ITERATIONS
+    assert parallel.task_slots("cpu") == nblocks * spread
     loop = re.search(r"for (slot\w*) in range\((\d+)\):", src)
     assert loop and int(loop.group(2)) == nblocks * spread
     slot = loop.group(1)
-    assert re.search(rf"{slot} % {spread}", src) and re.search(rf"{slot} // {spread}", src)
+    assert re.search(rf"{slot} // {spread}", src)
 
 
 def test_shared_accumulation_with_runtime_trip_counts():
@@ -130,3 +132,46 @@ def test_large_shared_targets_keep_atomic_adds():
     expected[size - 1] = w[3] * 4950
     expected[3] = w[size - 1] * 4950
     assert_close(w.grad.to_numpy(), expected, rtol=1e-12, what="dw")
+
+
+def test_few_heavy_iterations_are_spread_over_cpu_tasks():
+    """A loop whose body holds a loop and whose iteration count is known only at launch is
+    spread over task_slots slots (so that its few iterations run on all threads); every
+    iteration still runs exactly once, for counts from 0 to past task_slots, on a 2-D range
+    with a non-zero start, and so does its adjoint (against closed forms, f64)."""
+    size = parallel.task_slots("cpu") + 7
+    x = ti.field(ti.f64, shape=(size, 2), needs_grad=True)
+    y = ti.field(ti.f64, shape=(size, 2), needs_grad=True)
+    loss = ti.field(ti.f64, shape=(), needs_grad=True)
+    xs = np.random.default_rng(3).uniform(-1, 1, (size, 2))
+    x.from_numpy(xs)
+
+    @td.kernel
+    def powers(n: ti.i32, terms: ti.i32):
+        for i, j in ti.ndrange((1, n), 2):
+            s = 0.0
+            for t in range(terms):
+                s += ti.sin(x[i, j]) ** t
+            y[i, j] += s
+
+    @td.kernel
+    def total(n: ti.i32):
+        for i, j in ti.ndrange((1, n), 2):
+            loss[None] += y[i, j]
+
+    for n in (0, 1, 2, 9, 300, size):
+        y.fill(0)
+        loss[None] = 0.0
+        with td.Tape(loss):
+            powers(n, 4)
+            total(n)
+        u = np.sin(xs[1:n])
+        want = np.zeros_like(xs)
+        want[1:n] = 1 + u + u**2 + u**3
+        assert_close(y.to_numpy(), want, rtol=1e-13, what=f"values, n={n}")
+        dx = np.zeros_like(xs)
+        dx[1:n] = (1 + 2 * u + 3 * u**2) * np.cos(xs[1:n])
+        assert_close(x.grad.to_numpy(), dx, rtol=1e-12, what=f"gradient, n={n}")
+    for mode in ("forward", "adjoint"):
+        src = td.source(powers, mode=mode)
+        assert re.search(r"for slot\w* in range\(total\w* \* spread\w*\):", src), src

@@ -3,7 +3,8 @@
 Taichi makes every ``+=`` on a field element inside a parallel loop an atomic operation; on the
 CPU an atomic f64 add is a compare-and-swap loop, and when all threads add into the same few
 elements (gradients of shared parameters) they also contend for them. Two rewrites of a kernel's
-top-level :class:`tidal.dsl.ir.ParallelFor` loops avoid both:
+top-level :class:`tidal.dsl.ir.ParallelFor` loops avoid both, and a last one spreads
+loops of few heavy iterations over the CPU's threads:
 
 * **Single-threaded loops.** A loop of one iteration (the idiom ``for _ in range(1)`` that
   runs a whole time loop in one launch) runs in one thread: every ``+=`` in it is a plain read,
@@ -18,8 +19,13 @@ top-level :class:`tidal.dsl.ir.ParallelFor` loops avoid both:
   :data:`MAX_SHARED_ELEMENTS` elements) at indices that do not depend on the loop's indices,
   the loop's iterations are split into blocks, one thread per block; each block adds into its
   own row of a scratch field without atomics, and a second parallel loop adds the rows into the
-  field (and resets them to zero for the next launch). On the CPU each block is its own task
-  of Taichi's thread pool (:data:`CPU_TASK_ITERATIONS`), so the blocks run on all threads.
+  field (and resets them to zero for the next launch).
+* **Few heavy iterations.** Taichi's CPU backend hands its threads tasks of at least
+  :data:`CPU_TASK_ITERATIONS` iterations, so a loop of a few hundred heavy iterations (the
+  blocks above, a batch of fields times channels, a few hundred Fourier modes) ran on one
+  thread. On the CPU every loop whose body holds a loop and that has fewer iterations than
+  :func:`task_slots` (or a number known only at run time) is spread over that many slots, the
+  iterations evenly among them, so that they run on all threads.
 
 Guarantees: the rewritten kernel stores and adds the same values to the same elements as the
 input (floating-point additions may be grouped differently); the input IR is left unchanged, so
@@ -88,7 +94,8 @@ def prepare(fn: ir.Function, arch: str, default_fp, lanes: int = 0) -> tuple:
     changed = False
     for s in fn.body.stmts:
         if isinstance(s, ir.ParallelFor):
-            new = _rewrite_loop(s, arch, (scratch, arrays), default_fp, lanes)
+            new = [out for loop in _rewrite_loop(s, arch, (scratch, arrays), default_fp, lanes)
+                   for out in _spread_over_tasks(loop, arch)]
             changed = changed or new != [s]
             stmts.extend(new)
         else:
@@ -239,35 +246,73 @@ def _rewrite_loop(loop: ir.ParallelFor, arch: str, scratch: tuple, default_fp,
     if not partial:
         body = _map_adds(loop.body, wanted, add)
         return [ir.ParallelFor(loop.indices, loop.starts, loop.stops, body, loop.loc)]
-    out = [_one_task_per_block(
-        ir.ParallelFor(blocked.indices, blocked.starts, blocked.stops,
-                       _map_adds(blocked.body, wanted, add), blocked.loc), nblocks, arch)]
+    out = [ir.ParallelFor(blocked.indices, blocked.starts, blocked.stops,
+                          _map_adds(blocked.body, wanted, add), blocked.loc)]
     for ref, (pref, pelem) in partial.items():
         out.append(_combine(ref, pref, elems[ref], nblocks, loop.loc, pelem,
                             pref.obj in lane_args))
     return out
 
 
-def _one_task_per_block(loop: ir.ParallelFor, nblocks: int, arch: str) -> ir.ParallelFor:
-    """On the CPU, the blocks' loop ``for block in range(nblocks)`` as
-    ``for slot in range(nblocks * CPU_TASK_ITERATIONS)`` whose first slot of every
-    :data:`CPU_TASK_ITERATIONS` runs block ``slot // CPU_TASK_ITERATIONS`` (the others do
-    nothing), so that Taichi hands the blocks to different threads (see the constant)."""
-    if arch != "cpu":
-        return loop
-    (block_var,) = loop.indices
+def _spread_over_tasks(loop: ir.ParallelFor, arch: str) -> list:
+    """On the CPU, a loop of heavy iterations (its body holds a loop) and fewer than
+    :func:`task_slots` iterations (or a runtime number) as a loop over ``total * spread`` slots,
+    ``spread = (task_slots - 1) // total + 1``, of which slot ``i * spread`` runs iteration ``i``
+    and the others nothing: Taichi's tasks of :data:`CPU_TASK_ITERATIONS` slots then hold a few
+    iterations each and the iterations run on all threads (see the constant). Returns the
+    statements replacing ``loop``: the slot count, computed before it, and the new loop.
+    Loops with many iterations (spread 1 at run time) pay one integer division per iteration."""
+    target = task_slots(arch)
+    trips = _trip_count(loop)
+    if (arch != "cpu" or (trips is not None and (trips <= 1 or trips >= target))
+            or not any(isinstance(st, (ir.For, ir.While)) for st in ir.walk(loop.body))):
+        return [loop]
+    head: list = []
+    b = _IntBuilder(head, loop.loc)
+    sizes = [b.max0(b.sub(hi, lo)) for lo, hi in zip(loop.starts, loop.stops)]
+    total = sizes[0]
+    for n in sizes[1:]:
+        total = b.mul(total, n, "total")
+    one = ir.Const(1, _INT)
+    at_least_one = b.op(P.maximum, total, one, "n", max)
+    spread = b.add(b.floordiv(ir.Const(target - 1, _INT), at_least_one, "spread"), one,
+                   "spread")
+    slots = b.mul(total, spread, "slots")
     slot, first = ir.Var("slot", _INT), ir.Var("first", _INT)
     stmts: list = []
-    b = _IntBuilder(stmts, loop.loc)
-    spread = ir.Const(CPU_TASK_ITERATIONS, _INT)
-    offset = b.mod(slot, spread, "offset")
+    ib = _IntBuilder(stmts, loop.loc)
+    flat = ib.floordiv(slot, spread, "q")
+    offset = ib.sub(slot, ib.mul(flat, spread, "n"), "offset")
     stmts.append(ir.Assign([first], P.eq, (offset, ir.Const(0, _INT)), (), loop.loc))
-    then = [ir.Assign([block_var], P.floordiv, (slot, spread), (), loop.loc)]
+    then: list = []
+    _decode(flat, loop, sizes, _IntBuilder(then, loop.loc))
     stmts.append(ir.If(first, ir.Block(then + loop.body.stmts, ()), ir.Block([], ()), (),
                        loop.loc))
-    return ir.ParallelFor((slot,), (ir.Const(0, _INT),),
-                          (ir.Const(nblocks * CPU_TASK_ITERATIONS, _INT),), ir.Block(stmts),
-                          loop.loc)
+    return head + [ir.ParallelFor((slot,), (ir.Const(0, _INT),), (slots,), ir.Block(stmts),
+                                  loop.loc)]
+
+
+def task_slots(arch: str) -> int:
+    """The number of iterations a CPU loop is spread to (:func:`_spread_over_tasks`):
+    :data:`BLOCKS_PER_CPU_THREAD` tasks of :data:`CPU_TASK_ITERATIONS` per thread."""
+    return CPU_TASK_ITERATIONS * blocks_for(arch)
+
+
+def _decode(flat, loop: ir.ParallelFor, sizes: list, b: _IntBuilder) -> None:
+    """Assign ``loop``'s indices from the row-major position ``flat`` of an iteration among
+    ``sizes`` (the extent of each index), appending the statements to ``b``."""
+    rest = flat
+    ndim = len(loop.indices)
+    for d in range(ndim - 1, 0, -1):
+        start, target = loop.starts[d], loop.indices[d]
+        local = b.mod(rest, sizes[d], "r", target if _is_zero(start) else None)
+        if local is not target:
+            b.stmts.append(ir.Assign([target], P.add, (local, start), (), loop.loc))
+        first = loop.indices[0] if d == 1 and _is_zero(loop.starts[0]) else None
+        rest = b.floordiv(rest, sizes[d], "q", first)
+    if rest is not loop.indices[0]:
+        b.stmts.append(ir.Assign([loop.indices[0]], P.add, (rest, loop.starts[0]), (),
+                                 loop.loc))
 
 
 def _trip_count(loop: ir.ParallelFor) -> int | None:
@@ -366,21 +411,10 @@ def _blocked(loop: ir.ParallelFor, block_var, nblocks: int, default_fp,
     lo = b.mul(block_var, chunk, "lo")
     hi = b.min(b.add(lo, chunk, "hi"), total, "hi")
     inner: list = []
-    ib = _IntBuilder(inner, loop.loc)
-    ndim = len(loop.indices)
     flat = ir.Var("q", _INT)
-    if ndim == 1 and _is_zero(loop.starts[0]):
+    if len(loop.indices) == 1 and _is_zero(loop.starts[0]):
         flat = loop.indices[0]
-    rest = flat
-    for d in range(ndim - 1, 0, -1):
-        start, target = loop.starts[d], loop.indices[d]
-        local = ib.mod(rest, sizes[d], "r", target if _is_zero(start) else None)
-        if local is not target:
-            inner.append(ir.Assign([target], P.add, (local, start), (), loop.loc))
-        first = loop.indices[0] if d == 1 and _is_zero(loop.starts[0]) else None
-        rest = ib.floordiv(rest, sizes[d], "q", first)
-    if rest is not loop.indices[0]:
-        inner.append(ir.Assign([loop.indices[0]], P.add, (rest, loop.starts[0]), (), loop.loc))
+    _decode(flat, loop, sizes, _IntBuilder(inner, loop.loc))
     chunk_body = ir.Block(inner + body.stmts, ())
     chunk = None
     if lanes > 1:
