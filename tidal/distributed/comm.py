@@ -267,6 +267,9 @@ def _install_abort_hook(comm: Communicator) -> None:
             while not request.Test() and waited < 5.0:
                 time.sleep(0.01)
                 waited += 0.01
+            # the launcher forwards output asynchronously, and may drop what it has not read
+            # yet once a rank has exited with an error: give it time to read every rank's
+            time.sleep(0.5)
             return
         text = "".join(traceback.format_exception(kind, value, tb))
         sys.stdout.flush()
