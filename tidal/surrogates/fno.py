@@ -129,8 +129,9 @@ class FNO(parameters.FlatParameters):
     Attributes:
         size: number of parameters.
         kernels: the tidal kernels, by name (``lift``, ``dft_last``, ``dft_first``, ``mix``,
-            ``idft_first``, ``idft_last``, ``linear``, ``activate``, ``hidden_layer``,
-            ``project``, ``squared_errors``).
+            ``idft_first``, ``idft_last``, ``linear_act`` (a Fourier layer's pointwise part and
+            its activation), ``linear`` (the last layer's, without), ``project`` (the whole
+            projection; its hidden values are never stored), ``squared_errors``).
 
     Example:
         >>> import numpy as np, tidal as td
@@ -590,14 +591,12 @@ class Batch:
 
         L = model.layers
         self.a = nd(n, self.points, model.in_channels)
-        self.pre = [nd(n, self.points, w) for _ in range(L)]
-        self.v = [nd(n, self.points, w) for _ in range(L - 1)]
-        self.v = [nd(n, self.points, w)] + self.v + [self.pre[-1]]  # v[L] is the last pre
+        self.spec = [nd(n, self.points, w) for _ in range(L)]  # the spectral convolutions
+        self.v = [nd(n, self.points, w) for _ in range(L + 1)]  # each layer's input; v[L] last
         self.z = [nd(n, s1, m2, w, 2) for _ in range(L)]
         self.x = [nd(n, K, w, 2) for _ in range(L)]
         self.y = [nd(n, K, w, 2) for _ in range(L)]
         self.zi = [nd(n, s1, m2, w, 2) for _ in range(L)]
-        self.hidden = nd(n, self.points, model.projection)
         self.out = nd(n, self.points)
         self.targets = ti.ndarray(real, shape=(n, self.points))
         self.errors = nd(n)
@@ -605,8 +604,8 @@ class Batch:
         gridpts = ti.ndarray(real, shape=(self.points, model.dim))
         gridpts.from_numpy(_grid_points(self.grid).astype(model._store))
         self.gridpts = gridpts
-        self._zeroed = [self.out, self.errors, self.hidden] + self.v[:-1] + self.z + self.x \
-            + self.y + self.zi + self.pre
+        self._zeroed = [self.out, self.errors] + self.v + self.z + self.x + self.y \
+            + self.zi + self.spec
         self._launches = self._plan()
 
     def _plan(self) -> list:
@@ -616,20 +615,18 @@ class Batch:
         k, t, m = self.model.kernels, self.t, self.model
         plan = [(k["lift"], (self.a, self.gridpts, self.v[0]))]
         for layer in range(m.layers):
-            v, z, x, y, zi, pre = (self.v[layer], self.z[layer], self.x[layer], self.y[layer],
-                                   self.zi[layer], self.pre[layer])
+            v, z, x, y, zi, spec = (self.v[layer], self.z[layer], self.x[layer], self.y[layer],
+                                    self.zi[layer], self.spec[layer])
+            last = layer == m.layers - 1
             plan += [
                 (k["dft_last"], (v, t["last_cos"], t["last_sin"], z)),
                 (k["dft_first"], (z, t["first_cos"], t["first_sin"], x)),
                 (k["mix"], (x, y, layer)),
                 (k["idft_first"], (y, t["ifirst_cos"], t["ifirst_sin"], zi)),
-                (k["idft_last"], (zi, t["ilast_cos"], t["ilast_sin"], pre)),
-                (k["linear"], (v, pre, layer)),
+                (k["idft_last"], (zi, t["ilast_cos"], t["ilast_sin"], spec)),
+                (k["linear"] if last else k["linear_act"], (v, spec, self.v[layer + 1], layer)),
             ]
-            if layer < m.layers - 1:
-                plan.append((k["activate"], (pre, self.v[layer + 1])))
-        plan.append((k["hidden_layer"], (self.v[-1], self.hidden)))
-        plan.append((k["project"], (self.hidden, self.out)))
+        plan.append((k["project"], (self.v[-1], self.out)))
         return plan
 
     def load(self, inputs, targets=None) -> None:
@@ -871,42 +868,52 @@ def _kernels(model: FNO) -> dict:
                     spec[b, i1 * s2 + (s2 - p) % s2, o] += a + s
 
     @td.kernel
-    def linear(v: nd3, pre: nd3, layer: ti.i32):
+    def linear(v: nd3, spec: nd3, pre: nd3, layer: ti.i32):
+        # the last Fourier layer: no activation
         for b, x in ti.ndrange(v.shape[0], v.shape[1]):
             u = ti.Vector.zero(real, w)
             for c in range(w):
                 u[c] = v[b, x, c]
             for o in range(w):
-                s = Wb[layer, o] + W[layer, o, 0] * u[0]
-                for c in range(1, w):
+                s = ti.cast(0.0, real)
+                for c in range(w):
                     s += W[layer, o, c] * u[c]
-                pre[b, x, o] += s
+                pre[b, x, o] += s + Wb[layer, o] + spec[b, x, o]
 
     @td.kernel
-    def activate(pre: nd3, v: nd3):
-        for b, x in ti.ndrange(pre.shape[0], pre.shape[1]):
-            for c in range(w):
-                v[b, x, c] += act(pre[b, x, c])
-
-    @td.kernel
-    def hidden_layer(v: nd3, h: nd3):
+    def linear_act(v: nd3, spec: nd3, nxt: nd3, layer: ti.i32):
+        # v <- act(K v + W v + b): the pre-activation is never stored (the adjoint recomputes
+        # it from spec and v, still in place)
         for b, x in ti.ndrange(v.shape[0], v.shape[1]):
             u = ti.Vector.zero(real, w)
             for c in range(w):
                 u[c] = v[b, x, c]
-            for j in range(hidden):
-                s = q1b[j] + Q1[j, 0] * u[0]
-                for c in range(1, w):
-                    s += Q1[j, c] * u[c]
-                h[b, x, j] += s
+            sv = ti.Vector.zero(real, w)
+            for o in range(w):
+                s = ti.cast(0.0, real)
+                for c in range(w):
+                    s += W[layer, o, c] * u[c]
+                sv[o] = s
+            for o in range(w):  # a loop of its own, in SIMD vectors
+                nxt[b, x, o] += act(sv[o] + Wb[layer, o] + spec[b, x, o])
 
     @td.kernel
-    def project(h: nd3, out: nd2):
-        for b, x in ti.ndrange(h.shape[0], h.shape[1]):
-            s = q2b[None]
+    def project(v: nd3, out: nd2):
+        # Q2 act(Q1 v + q1) + q2 per point; the hidden values are never stored
+        for b, x in ti.ndrange(v.shape[0], v.shape[1]):
+            u = ti.Vector.zero(real, w)
+            for c in range(w):
+                u[c] = v[b, x, c]
+            hv = ti.Vector.zero(real, hidden)
             for j in range(hidden):
-                s += Q2[j] * act(h[b, x, j])
-            out[b, x] += s
+                t = ti.cast(0.0, real)
+                for c in range(w):
+                    t += Q1[j, c] * u[c]
+                hv[j] = t
+            s = ti.cast(0.0, real)
+            for j in range(hidden):  # a loop of its own, in SIMD vectors
+                s += Q2[j] * act(hv[j] + q1b[j])
+            out[b, x] += s + q2b[None]
 
     @td.kernel
     def squared_errors(out: nd2, targets: nd2, errors: nd1):
@@ -920,8 +927,8 @@ def _kernels(model: FNO) -> dict:
 
     return {"lift": lift, "dft_last": dft_last, "dft_first": dft_first, "mix": mix,
             "idft_first": idft_first, "idft_last": idft_last,
-            "linear": linear, "activate": activate, "hidden_layer": hidden_layer,
-            "project": project, "squared_errors": squared_errors}
+            "linear": linear, "linear_act": linear_act, "project": project,
+            "squared_errors": squared_errors}
 
 
 __all__ = ["FNO", "FNO_ACTIVATIONS", "Batch", "gelu"]
