@@ -238,3 +238,15 @@ def test_a_kernel_neither_tidal_nor_taichi_compiles_shows_tidals_message():
     text = str(err.value)
     assert "_sum_of_two takes 2 arguments, got 1" in text
     assert __file__ in text and f"line {line_of('a[i] = _sum_of_two(a[i])')}" in text
+
+
+def test_a_kernel_without_source_is_a_tidal_error(fields):
+    """A kernel made by exec (or typed at a prompt) has no source for tidal to read, nor for
+    Taichi: the launch says so as a td.TidalError instead of Taichi's OSError."""
+    x = fields[0]
+    scope = {"td": td, "ti": ti, "x": x}
+    exec("@td.kernel\ndef scale():\n    for i in range(8):\n        x[i] *= 2.0\n", scope)
+    with pytest.raises(td.TidalError, match="cannot read the source of scale") as err:
+        scope["scale"]()
+    assert "defined in a file" in str(err.value)
+    assert_close(x.to_numpy(), np.linspace(0.1, 0.8, 8), rtol=0, what="x untouched")

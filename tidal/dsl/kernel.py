@@ -166,10 +166,11 @@ class TidalKernel:
             if launches.recording():
                 raise
             # what tidal cannot lower may still be plain Taichi; when Taichi cannot compile it
-            # either, tidal's message (the user's line, what to do) is the one to show
+            # either (or, like tidal, cannot read its source), tidal's message (the user's
+            # line, what to do) is the one to show
             try:
                 return launches.run_taichi(self.raw()._primal, args)
-            except TaichiCompilationError:
+            except (TaichiCompilationError, OSError):
                 raise refused from None
         if spec.kir.narrowed:  # integer arguments declared i64, u32, ...: check they fit
             kernel_lowering.check_narrowed(spec.kir, args, self.parsed.loc(self.parsed.tree))
