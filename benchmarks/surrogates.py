@@ -16,13 +16,17 @@ What is the same in both libraries:
 * the functions: tidal's generator (``diffusion_reaction_sources``, the functions of
   ``generate("diffusion_reaction", 1000, seed=0)``) at the sensors and at the points, written
   into DeepXDE's data object in place of its own draw;
-* the batches: DeepXDE's batch sampler is replaced by tidal's batch order;
+* the batches: DeepXDE's batch sampler is replaced by tidal's batch order, aligned so that
+  step k of both uses the same batch (see :class:`Batches`);
 * the network and its starting parameters: DeepXDE's initial weights (Glorot normal, zero
   biases) are copied into tidal's flat vector; the initial losses printed for both agree to
   rounding, which checks that both minimise the same loss;
 * the precision (``--precision``, float32 by default as in DeepXDE) and the iterations.
 
-Printed: the relative L2 error of each against tidal's finite-difference reference
+Printed: the first and last training loss of each (the last ones, both at the final
+parameters, are on different batches: DeepXDE's on the batch of its last step, tidal's on the
+next one), the relative
+L2 error of each against tidal's finite-difference reference
 (``generate("diffusion_reaction", --test, seed=1)``, 100 x 100 grid) on the same test functions
 (mean over functions), the training step time of each (mean over the steps after the first
 ten, so compilation is not counted; tidal's compile time is printed apart), and the ratios.
@@ -111,13 +115,19 @@ def flat_of(net) -> np.ndarray:
 
 
 class Batches:
-    """DeepXDE's batch sampler replaced by a list of batches (tidal's order)."""
+    """DeepXDE's batch sampler replaced by tidal's order of batches, aligned step for step.
+
+    ``Model.train`` draws one batch for its initial loss and then one before every step, so
+    its first step would use the second batch; tidal's Trainer takes its first step with the
+    gradient of the first. The first two draws therefore both get batch 0, the next batch 1,
+    and so on: step k of both libraries uses batch k - 1.
+    """
 
     def __init__(self, order):
-        self.order, self.k = order, 0
+        self.order, self.k = order, -1
 
     def get_next(self, batch_size):
-        rows = self.order(self.k)
+        rows = self.order(max(self.k, 0))
         self.k += 1
         return rows
 
@@ -194,7 +204,7 @@ def main(argv=None) -> dict:
         results["tidal"] = dict(error=err, step=mean_step(stamps), wall=wall, first=first,
                                 loss0=trainer.history.loss[0], loss=trainer.history.loss[-1])
         print(f"tidal:   loss {trainer.history.loss[0]:.6e} -> {trainer.history.loss[-1]:.3e}; "
-              f"relative L2 {err:.4f}; step {1e3 * results['tidal']['step']:.1f} ms; wall "
+              f"relative L2 {err:.5f}; step {1e3 * results['tidal']['step']:.1f} ms; wall "
               f"{wall:.1f} s (first step incl. compile {first:.1f} s)")
         sys.stdout.flush()
 
@@ -221,11 +231,11 @@ def main(argv=None) -> dict:
         loss0, loss = (float(np.sum(history.loss_train[i])) for i in (0, -1))
         results["deepxde"] = dict(error=err, step=mean_step(stamps), wall=wall, loss0=loss0,
                                   loss=loss)
-        print(f"DeepXDE: loss {loss0:.6e} -> {loss:.3e}; relative L2 {err:.4f}; step "
+        print(f"DeepXDE: loss {loss0:.6e} -> {loss:.3e}; relative L2 {err:.5f}; step "
               f"{1e3 * results['deepxde']['step']:.1f} ms; wall {wall:.1f} s")
     if len(results) == 2:
         a, b = results["tidal"], results["deepxde"]
-        print(f"ratios tidal/DeepXDE: error {a['error'] / b['error']:.3f} (target <= 1), step "
+        print(f"ratios tidal/DeepXDE: error {a['error'] / b['error']:.4f} (target <= 1), step "
               f"time {a['step'] / b['step']:.3f} (target <= 0.5); initial losses agree to "
               f"{abs(a['loss0'] - b['loss0']) / abs(b['loss0']):.1e}")
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
