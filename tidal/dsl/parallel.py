@@ -281,7 +281,8 @@ def _spread_over_tasks(loop: ir.ParallelFor, arch: str) -> list:
     slot, first = ir.Var("slot", _INT), ir.Var("first", _INT)
     stmts: list = []
     ib = _IntBuilder(stmts, loop.loc)
-    flat = ib.floordiv(slot, spread, "q")
+    one_index = len(loop.indices) == 1 and _is_zero(loop.starts[0])
+    flat = ib.floordiv(slot, spread, "q", loop.indices[0] if one_index else None)
     offset = ib.sub(slot, ib.mul(flat, spread, "n"), "offset")
     stmts.append(ir.Assign([first], P.eq, (offset, ir.Const(0, _INT)), (), loop.loc))
     then: list = []
