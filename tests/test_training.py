@@ -575,3 +575,35 @@ def test_schedule_and_validation_bad_input():
         CosineDecay(floor=-1.0)
     with pytest.raises(td.TidalError, match="validation must be"):
         Trainer(Quadratic(), np.zeros(7), validation=3.0)
+
+
+class _Counting:
+    """A quadratic objective counting its evaluations; ``version`` as a Problem keeps it."""
+
+    def __init__(self, size):
+        self.size, self.calls, self.version = size, 0, 0
+
+    def value_and_grad(self, x):
+        self.calls += 1
+        return float(x @ x), 2 * x
+
+
+def test_evaluation_cache_tells_every_change_apart():
+    """The last evaluation is reused only at the very same parameters and objective version:
+    a change in one value between the probed ones, a version change, and the caller changing
+    its own array in place after the evaluation all evaluate again."""
+    size = 3000
+    objective = _Counting(size)
+    trainer = Trainer(objective, np.zeros(size), progress=False)
+    x = np.linspace(-1, 1, size)
+    first = trainer._evaluate(x)
+    assert first[2] and objective.calls == 1
+    again = trainer._evaluate(x.copy())
+    assert not again[2] and again[0] == first[0] and objective.calls == 1
+    y = x.copy()
+    y[1] += 1e-12  # not one of the values compared first
+    assert trainer._evaluate(y)[2] and objective.calls == 2
+    y[2] -= 0.5  # the caller changes the array it evaluated at, in place, as Adam does
+    assert trainer._evaluate(y)[2] and objective.calls == 3
+    objective.version += 1
+    assert trainer._evaluate(y)[2] and objective.calls == 4

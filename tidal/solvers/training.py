@@ -385,7 +385,7 @@ class Trainer:
         self._evaluations = self._history.evaluations[-1] if len(self._history) else 0
         self._time0 = self._history.time[-1] if len(self._history) else 0.0
         self._time_origin = self._time0  # training time before this trainer (a resume)
-        self._cache: tuple[bytes, float, np.ndarray] | None = None
+        self._cache: tuple[_Point, float, np.ndarray] | None = None
         self.keep_best = bool(keep_best)
         self.validation = validation
         self.best_step: int | None = None
@@ -854,12 +854,12 @@ class Trainer:
 
         return weigh
 
-    def _key(self, x: np.ndarray) -> bytes:
+    def _key(self, x: np.ndarray) -> "_Point":
         """The cache key of an evaluation at ``x``: the parameters and the objective's
         ``version`` (a problem counts its changes of points and weights, so that an evaluation
-        made before one is never taken for one after it)."""
-        version = int(getattr(self.objective, "version", 0))
-        return np.asarray(x, dtype=np.float64).tobytes() + version.to_bytes(8, "little")
+        made before one is never taken for one after it). It refers to ``x``: keep
+        ``key.kept()``."""
+        return _Point(np.asarray(x, dtype=np.float64), int(getattr(self.objective, "version", 0)))
 
     def _evaluate(self, x: np.ndarray) -> tuple[float, np.ndarray, bool]:
         """Loss and gradient at ``x`` (cached for the last point); the flag says whether the
@@ -877,7 +877,7 @@ class Trainer:
                 hint="return the gradient as a flat array with one entry per parameter")
         grad = grad.copy()
         self._evaluations += 1
-        self._cache = (key, loss, grad)
+        self._cache = (key.kept(), loss, grad)
         return loss, grad, True
 
     def _describe(self, x: np.ndarray) -> dict[str, float]:
@@ -885,6 +885,32 @@ class Trainer:
         if not callable(describe):
             return {}
         return {str(k): float(v) for k, v in describe(x.copy()).items()}
+
+
+class _Point:
+    """Parameters and an objective version, compared as a whole: the version, then every
+    thousandth value (a different point is told apart without a pass over all of them), then
+    all values."""
+
+    __slots__ = ("x", "version")
+    _STRIDE = 1000
+
+    def __init__(self, x: np.ndarray, version: int):
+        self.x, self.version = x, version
+
+    def kept(self) -> "_Point":
+        """This key with its own copy of the parameters (the optimisers change theirs)."""
+        return _Point(self.x.copy(), self.version)
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, _Point):
+            return NotImplemented
+        a, b = self.x, other.x
+        return (self.version == other.version and a.shape == b.shape
+                and np.array_equal(a[::self._STRIDE], b[::self._STRIDE])
+                and np.array_equal(a, b))
+
+    __hash__ = None
 
 
 class _Run:
