@@ -269,10 +269,7 @@ def _spread_over_tasks(loop: ir.ParallelFor, arch: str) -> list:
         return [loop]
     head: list = []
     b = _IntBuilder(head, loop.loc)
-    sizes = [b.max0(b.sub(hi, lo)) for lo, hi in zip(loop.starts, loop.stops)]
-    total = sizes[0]
-    for n in sizes[1:]:
-        total = b.mul(total, n, "total")
+    sizes, total = _extents(loop, b)
     one = ir.Const(1, _INT)
     at_least_one = b.op(P.maximum, total, one, "n", max)
     spread = b.add(b.floordiv(ir.Const(target - 1, _INT), at_least_one, "spread"), one,
@@ -297,6 +294,16 @@ def task_slots(arch: str) -> int:
     """The number of iterations a CPU loop is spread to (:func:`_spread_over_tasks`):
     :data:`BLOCKS_PER_CPU_THREAD` tasks of :data:`CPU_TASK_ITERATIONS` per thread."""
     return CPU_TASK_ITERATIONS * blocks_for(arch)
+
+
+def _extents(loop: ir.ParallelFor, b: _IntBuilder) -> tuple[list, object]:
+    """The number of values of each of ``loop``'s indices (0 for an empty range) and their
+    product, the loop's iteration count, computed with ``b``."""
+    sizes = [b.max0(b.sub(hi, lo)) for lo, hi in zip(loop.starts, loop.stops)]
+    total = sizes[0]
+    for n in sizes[1:]:
+        total = b.mul(total, n, "total")
+    return sizes, total
 
 
 def _decode(flat, loop: ir.ParallelFor, sizes: list, b: _IntBuilder) -> None:
@@ -403,10 +410,7 @@ def _blocked(loop: ir.ParallelFor, block_var, nblocks: int, default_fp,
     body = loop.body
     outer: list = []
     b = _IntBuilder(outer, loop.loc)
-    sizes = [b.max0(b.sub(hi, lo)) for lo, hi in zip(loop.starts, loop.stops)]
-    total = sizes[0]
-    for n in sizes[1:]:
-        total = b.mul(total, n, "total")
+    sizes, total = _extents(loop, b)
     chunk = b.floordiv(b.add(total, ir.Const(nblocks - 1, _INT), "n"), ir.Const(nblocks, _INT),
                        "chunk")
     lo = b.mul(block_var, chunk, "lo")
