@@ -51,8 +51,8 @@ BLOCKS_PER_CPU_THREAD = 4
 #: Taichi 1.7.4's CPU backend cuts a parallel loop into tasks of at least 512 iterations (its
 #: "adaptive block_dim"; loop_config(block_dim=...) does not lower it), one task per thread at a
 #: time, so a loop over a few heavy blocks ran on one thread whatever the number of threads
-#: (measured: a 2-thread Burgers PINN step took as long as a 1-thread one). Each block is given
-#: this many iterations, of which the first does the block's work.
+#: (measured: a 2-thread Burgers PINN step took as long as a 1-thread one). Loops of few heavy
+#: iterations are therefore spread over task_slots() slots (_spread_over_tasks).
 CPU_TASK_ITERATIONS = 512
 GPU_BLOCKS = 1024
 

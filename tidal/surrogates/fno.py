@@ -867,35 +867,33 @@ def _kernels(model: FNO) -> dict:
                     spec[b, i1 * s2 + p, o] += a - s
                     spec[b, i1 * s2 + (s2 - p) % s2, o] += a + s
 
-    @td.kernel
-    def linear(v: nd3, spec: nd3, pre: nd3, layer: ti.i32):
-        # the last Fourier layer: no activation
-        for b, x in ti.ndrange(v.shape[0], v.shape[1]):
-            u = ti.Vector.zero(real, w)
-            for c in range(w):
-                u[c] = v[b, x, c]
-            for o in range(w):
-                s = ti.cast(0.0, real)
-                for c in range(w):
-                    s += W[layer, o, c] * u[c]
-                pre[b, x, o] += s + Wb[layer, o] + spec[b, x, o]
+    def dense(name: str, activated: bool):
+        """A Fourier layer's pointwise part, ``nxt = [act](K v + W v + b)`` from the spectral
+        part ``spec`` (the activation on every layer but the last), as the kernel ``name``.
+        The pre-activation is never stored: the adjoint recomputes it from ``spec`` and ``v``,
+        still in place."""
 
-    @td.kernel
-    def linear_act(v: nd3, spec: nd3, nxt: nd3, layer: ti.i32):
-        # v <- act(K v + W v + b): the pre-activation is never stored (the adjoint recomputes
-        # it from spec and v, still in place)
-        for b, x in ti.ndrange(v.shape[0], v.shape[1]):
-            u = ti.Vector.zero(real, w)
-            for c in range(w):
-                u[c] = v[b, x, c]
-            sv = ti.Vector.zero(real, w)
-            for o in range(w):
-                s = ti.cast(0.0, real)
+        def layer_out(v: nd3, spec: nd3, nxt: nd3, layer: ti.i32):
+            for b, x in ti.ndrange(v.shape[0], v.shape[1]):
+                u = ti.Vector.zero(real, w)
                 for c in range(w):
-                    s += W[layer, o, c] * u[c]
-                sv[o] = s
-            for o in range(w):  # a loop of its own, in SIMD vectors
-                nxt[b, x, o] += act(sv[o] + Wb[layer, o] + spec[b, x, o])
+                    u[c] = v[b, x, c]
+                sv = ti.Vector.zero(real, w)
+                for o in range(w):
+                    s = ti.cast(0.0, real)
+                    for c in range(w):
+                        s += W[layer, o, c] * u[c]
+                    sv[o] = s
+                for o in range(w):  # a loop of its own, in SIMD vectors
+                    if ti.static(activated):
+                        nxt[b, x, o] += act(sv[o] + Wb[layer, o] + spec[b, x, o])
+                    else:
+                        nxt[b, x, o] += sv[o] + Wb[layer, o] + spec[b, x, o]
+
+        layer_out.__name__ = layer_out.__qualname__ = name
+        return td.kernel(layer_out)
+
+    linear, linear_act = dense("linear", False), dense("linear_act", True)
 
     @td.kernel
     def project(v: nd3, out: nd2):
