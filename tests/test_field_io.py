@@ -1,6 +1,6 @@
-"""tidal.dsl.field_io fills fields and moves them to and from NumPy by kernels of their own:
-the values must be exactly Taichi's ``fill`` / ``from_numpy`` / ``to_numpy``, for every kind
-of field, on the backend under test and on Vulkan."""
+"""tidal.dsl.field_io fills fields and ndarrays and moves fields to and from NumPy by kernels of
+their own: the values must be exactly Taichi's ``fill`` / ``from_numpy`` / ``to_numpy``, for
+every kind of field and ndarray, on the backend under test and on Vulkan."""
 
 import numpy as np
 import pytest
@@ -18,6 +18,36 @@ FIELDS = {
     "0-d vector": lambda dt: ti.Vector.field(2, dt, shape=()),
     "large": lambda dt: ti.field(dt, shape=(field_io.SERIAL_LIMIT // 64 + 3, 65)),
 }
+
+
+NDARRAYS = {
+    "1-d scalar": lambda dt: ti.ndarray(dt, shape=7),
+    "3-d scalar": lambda dt: ti.ndarray(dt, shape=(2, 5, 3)),
+    "5-d scalar": lambda dt: ti.ndarray(dt, shape=(2, 1, 3, 4, 2)),
+    "2-d vector": lambda dt: ti.Vector.ndarray(8, dt, shape=(3, 4)),
+    "1-d matrix": lambda dt: ti.Matrix.ndarray(2, 3, dt, shape=5),
+    "large": lambda dt: ti.ndarray(dt, shape=(field_io.SERIAL_LIMIT // 64 + 3, 65)),
+}
+
+
+def _ndarray_fills(dtype):
+    rng = np.random.default_rng(2)
+    for name, make in NDARRAYS.items():
+        a = make(dtype)
+        shape = tuple(a.to_numpy().shape)
+        a.from_numpy(rng.normal(size=shape).astype(a.to_numpy().dtype))
+        for value in (0, -1.25):  # (twice: the kernel is made once, then reused)
+            field_io.fill(a, value)
+            np.testing.assert_array_equal(a.to_numpy(), np.full(shape, value), err_msg=name)
+
+
+def test_every_kind_of_ndarray_fills_exactly():
+    td.init(arch=ARCH, default_fp=td.f64)
+    _ndarray_fills(ti.f64)
+    _ndarray_fills(ti.f32)
+    ints = ti.ndarray(ti.i64, shape=(3, 4))
+    field_io.fill(ints, 7)
+    np.testing.assert_array_equal(ints.to_numpy(), np.full((3, 4), 7))
 
 
 def _round_trips(dtype):
@@ -75,5 +105,6 @@ def test_every_kind_of_field_round_trips_exactly_on_vulkan_in_f32():
     td.init(arch="vulkan", default_fp=td.f32)
     try:
         _round_trips(ti.f32)
+        _ndarray_fills(ti.f32)
     finally:
         td.init(arch=ARCH, default_fp=td.f64)

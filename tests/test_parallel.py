@@ -85,8 +85,9 @@ def test_each_block_is_its_own_cpu_task(polynomial_fit):
 
 
 def test_shared_accumulation_with_runtime_trip_counts():
-    """Zero iterations, fewer iterations than blocks, and many: the partial sums start and end
-    at zero, so repeated launches accumulate exactly."""
+    """Zero iterations, fewer iterations than blocks, counts about the number that opens
+    another block, and many: the partial sums start and end at zero, so repeated launches
+    accumulate exactly."""
     w = ti.field(ti.f64, shape=2, needs_grad=True)
     y = ti.field(ti.f64, shape=1000, needs_grad=True)
     loss = ti.field(ti.f64, shape=(), needs_grad=True)
@@ -99,7 +100,9 @@ def test_shared_accumulation_with_runtime_trip_counts():
         for k in range(count):
             loss[None] += ti.tanh(w[0] * y[k] + w[1]) * y[k]
 
-    for counts in ([0], [1], [3], [1000], [5, 0, 17, 1000]):
+    per = parallel.MIN_BLOCK_ITERATIONS  # (one block per `per` iterations, up to all blocks)
+    for counts in ([0], [1], [3], [per - 1], [per], [per + 1], [3 * per + 5], [1000],
+                   [5, 0, 17, 1000]):
         loss[None] = 0.0
         with td.Tape(loss):
             for c in counts:
@@ -175,3 +178,41 @@ def test_few_heavy_iterations_are_spread_over_cpu_tasks():
     for mode in ("forward", "adjoint"):
         src = td.source(powers, mode=mode)
         assert re.search(r"for slot\w* in range\(total\w* \* spread\w*\):", src), src
+
+
+def test_stacked_weights_combine_only_the_slice_a_launch_adds_to():
+    """Weights of several layers in one field, the layer a kernel argument: the blocks' partial
+    sums are combined for that layer's slice only, and launches for different layers (some
+    twice) give each slice exactly its own gradient and leave the others untouched (closed
+    form, f64)."""
+    layers, width, n = 3, 5, 300
+    W = ti.field(ti.f64, shape=(layers, width, width), needs_grad=True)
+    u = ti.field(ti.f64, shape=(n, width), needs_grad=False)
+    loss = ti.field(ti.f64, shape=(), needs_grad=True)
+    rng = np.random.default_rng(7)
+    Ws, us = rng.normal(size=(layers, width, width)), rng.normal(size=(n, width))
+    W.from_numpy(Ws)
+    u.from_numpy(us)
+
+    @td.kernel
+    def layer_loss(layer: ti.i32, count: ti.i32):
+        for p in range(count):
+            for o in range(width):
+                s = 0.0
+                for c in range(width):
+                    s += W[layer, o, c] * u[p, c]
+                loss[None] += ti.sin(s)
+
+    launches = [(1, n), (2, 7), (1, 65)]
+    loss[None] = 0.0
+    with td.Tape(loss):
+        for layer, count in launches:
+            layer_loss(layer, count)
+    want = np.zeros_like(Ws)
+    for layer, count in launches:
+        s = us[:count] @ Ws[layer].T  # (count, width): s[p, o]
+        want[layer] += np.cos(s).T @ us[:count]
+    assert_close(W.grad.to_numpy(), want, rtol=1e-12, what="dW")
+    assert np.all(W.grad.to_numpy()[0] == 0.0)
+    src = td.source(layer_loss, mode="adjoint")
+    assert re.search(r"W_grad\[layer, e\w*, e\w*\] = old", src), src

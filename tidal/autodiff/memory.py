@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import taichi as ti
 
-from tidal.dsl import field_io, launches, runtime
+from tidal.dsl import field_io, runtime
 from tidal.dsl import primitives as P
 
 
@@ -148,11 +148,8 @@ def fill(obj, value) -> None:
     (unseen by an active tape)."""
     if isinstance(obj, np.ndarray):
         obj.fill(value)
-    elif hasattr(obj, "snode"):
-        field_io.fill(obj, value)
     else:
-        with launches.quiet():
-            obj.fill(value)
+        field_io.fill(obj, value)
 
 
 def applies(prim) -> bool:

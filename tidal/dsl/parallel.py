@@ -38,7 +38,7 @@ import os
 
 import taichi as ti
 
-from tidal.dsl import ir, launches, optimize
+from tidal.dsl import field_io, ir, optimize
 from tidal.dsl import lanes as lanes_pass
 from tidal.dsl import primitives as P
 from tidal.dsl.calls import CallPrimitive
@@ -48,6 +48,10 @@ from tidal.dsl.types import I32, TType
 MAX_SHARED_ELEMENTS = 1 << 16
 MIN_BLOCKED_ITERATIONS = 256  # loops with fewer (constant) iterations keep their atomic adds
 BLOCKS_PER_CPU_THREAD = 4
+#: a shared accumulation uses one block per this many iterations, up to blocks_for(arch): each
+#: block's partial sums are read, added and reset once per launch, which for a loop of a few
+#: hundred iterations adding into a few thousand elements cost more than the loop
+MIN_BLOCK_ITERATIONS = 64
 #: Taichi 1.7.4's CPU backend cuts a parallel loop into tasks of at least 512 iterations (its
 #: "adaptive block_dim"; loop_config(block_dim=...) does not lower it), one task per thread at a
 #: time, so a loop over a few heavy blocks ran on one thread whatever the number of threads
@@ -92,20 +96,23 @@ def prepare(fn: ir.Function, arch: str, default_fp, lanes: int = 0) -> tuple:
         lanes = 0
     stmts, scratch, arrays = [], [], []
     changed = False
+    known = set(fn.params)  # values every top-level loop can read
     for s in fn.body.stmts:
         if isinstance(s, ir.ParallelFor):
-            new = [out for loop in _rewrite_loop(s, arch, (scratch, arrays), default_fp, lanes)
-                   for out in _spread_over_tasks(loop, arch)]
+            new = [out for st in _rewrite_loop(s, arch, (scratch, arrays), default_fp, lanes,
+                                               frozenset(known))
+                   for out in (_spread_over_tasks(st, arch) if isinstance(st, ir.ParallelFor)
+                               else [st])]
             changed = changed or new != [s]
             stmts.extend(new)
         else:
             stmts.append(s)
+            known.update(s.defs())
     if not changed:
         return fn, []
     _place_scratch(scratch)  # before any launch: Taichi then materialises its fields
-    with launches.quiet():  # tidal's own set-up, even when a tape is recording
-        for _, arr in arrays:
-            arr.fill(0)
+    for _, arr in arrays:  # tidal's own set-up, unseen by a recording tape
+        field_io.fill(arr, 0)
     body = ir.Block(stmts, fn.body.results, fn.body.params)
     return ir.Function(fn.name, fn.params, body, fn.loc, fn.param_names), arrays
 
@@ -167,8 +174,24 @@ def _field_elements(ref) -> int | None:
 # -- rewriting ---------------------------------------------------------------------------------
 
 
+def _fixed_positions(accesses, known) -> dict:
+    """Index positions at which every access of a reference has the same constant or the same
+    value of ``known`` (read before the loop): ``{position: atom}``. Only that slice of the
+    reference is ever touched (a layer's weights in a stacked weight array)."""
+    fixed = {}
+    first = accesses[0][1]
+    for d, a in enumerate(first):
+        if isinstance(a, ir.Const):
+            same = all(isinstance(i[d], ir.Const) and i[d].value == a.value for _, i in accesses)
+        else:
+            same = a in known and all(i[d] is a for _, i in accesses)
+        if same:
+            fixed[d] = a
+    return fixed
+
+
 def _rewrite_loop(loop: ir.ParallelFor, arch: str, scratch: tuple, default_fp,
-                  lanes: int = 0) -> list:
+                  lanes: int = 0, known=frozenset()) -> list:
     from tidal.dsl.kernel_lowering import called_reads
 
     if _trip_count(loop) == 1:
@@ -207,8 +230,11 @@ def _rewrite_loop(loop: ir.ParallelFor, arch: str, scratch: tuple, default_fp,
                        and st.attrs[0] == ref) for ref in shared}
     lane_refs = {ref for ref, elem in elems.items() if elem.is_scalar}
     blocked = None
+    head: list = []
+    used = ir.Const(nblocks, _INT)
     if shared:
-        blocked = _blocked(loop, block_var, nblocks, default_fp, lanes, lane_refs)
+        used = _blocks_used(loop, nblocks, _IntBuilder(head, loop.loc))
+        blocked = _blocked(loop, block_var, used, default_fp, lanes, lane_refs)
         if not lanes_pass.vectorised_block(blocked.body):
             lane_refs = set()
     partial = {}
@@ -246,11 +272,11 @@ def _rewrite_loop(loop: ir.ParallelFor, arch: str, scratch: tuple, default_fp,
     if not partial:
         body = _map_adds(loop.body, wanted, add)
         return [ir.ParallelFor(loop.indices, loop.starts, loop.stops, body, loop.loc)]
-    out = [ir.ParallelFor(blocked.indices, blocked.starts, blocked.stops,
-                          _map_adds(blocked.body, wanted, add), blocked.loc)]
+    out = head + [ir.ParallelFor(blocked.indices, blocked.starts, blocked.stops,
+                                 _map_adds(blocked.body, wanted, add), blocked.loc)]
     for ref, (pref, pelem) in partial.items():
-        out.append(_combine(ref, pref, elems[ref], nblocks, loop.loc, pelem,
-                            pref.obj in lane_args))
+        out.append(_combine(ref, pref, elems[ref], used, loop.loc, pelem,
+                            pref.obj in lane_args, _fixed_positions(accesses[ref], known)))
     return out
 
 
@@ -403,16 +429,27 @@ def _is_zero(a) -> bool:
     return isinstance(a, ir.Const) and int(a.value) == 0
 
 
-def _blocked(loop: ir.ParallelFor, block_var, nblocks: int, default_fp,
+def _blocks_used(loop: ir.ParallelFor, nblocks: int, b: _IntBuilder):
+    """The number of blocks a shared accumulation over ``loop`` runs in, computed with ``b``
+    before the loop: one per :data:`MIN_BLOCK_ITERATIONS` iterations, 1 to ``nblocks``."""
+    _, total = _extents(loop, b)
+    per = ir.Const(MIN_BLOCK_ITERATIONS, _INT)
+    wanted = b.floordiv(b.add(total, ir.Const(MIN_BLOCK_ITERATIONS - 1, _INT), "n"), per,
+                        "blocks")
+    return b.min(b.op(P.maximum, wanted, ir.Const(1, _INT), "blocks", max),
+                 ir.Const(nblocks, _INT), "blocks")
+
+
+def _blocked(loop: ir.ParallelFor, block_var, nblocks, default_fp,
              lanes: int = 0, lane_refs=frozenset()) -> ir.ParallelFor:
-    """``for block in range(nblocks)``: each block runs a contiguous chunk of the iterations
-    (``lanes`` at a time where :func:`tidal.dsl.lanes.vectorise_chunk` can)."""
+    """``for block in range(nblocks)`` (a constant or a value computed before the loop): each
+    block runs a contiguous chunk of the iterations (``lanes`` at a time where
+    :func:`tidal.dsl.lanes.vectorise_chunk` can)."""
     body = loop.body
     outer: list = []
     b = _IntBuilder(outer, loop.loc)
     sizes, total = _extents(loop, b)
-    chunk = b.floordiv(b.add(total, ir.Const(nblocks - 1, _INT), "n"), ir.Const(nblocks, _INT),
-                       "chunk")
+    chunk = b.floordiv(b.add(total, b.sub(nblocks, ir.Const(1, _INT)), "n"), nblocks, "chunk")
     lo = b.mul(block_var, chunk, "lo")
     hi = b.min(b.add(lo, chunk, "hi"), total, "hi")
     inner: list = []
@@ -427,20 +464,24 @@ def _blocked(loop: ir.ParallelFor, block_var, nblocks: int, default_fp,
                                            lane_refs)
     if chunk is None:
         chunk = [ir.For(flat, lo, hi, (), chunk_body, (), loop.loc)]
-    return ir.ParallelFor((block_var,), (ir.Const(0, _INT),), (ir.Const(nblocks, _INT),),
+    return ir.ParallelFor((block_var,), (ir.Const(0, _INT),), (nblocks,),
                           ir.Block(outer + chunk), loop.loc)
 
 
-def _combine(ref, pref, elem, nblocks: int, loc, part_elem=None,
-             flat: bool = False) -> ir.ParallelFor:
+def _combine(ref, pref, elem, nblocks, loc, part_elem=None,
+             flat: bool = False, fixed=None) -> ir.ParallelFor:
     """``ref[e] += sum over blocks of pref[block, e]``, resetting ``pref`` to zero (lane-wide
     partial sums, of type ``part_elem``, are summed over their lanes too; with ``flat``, ``pref``
-    is indexed by the flat position of ``e``)."""
+    is indexed by the flat position of ``e``), for the elements ``e`` whose index at each
+    position of ``fixed`` is the atom given there (the only ones the blocks add to)."""
     part_elem = part_elem or elem
+    fixed = fixed or {}
     shape = tuple(int(d) for d in ref.obj.shape)
-    indices = tuple(ir.Var(f"e{d}", _INT) for d in range(len(shape))) or (ir.Var("e", _INT),)
-    stops = tuple(ir.Const(d, _INT) for d in shape) or (ir.Const(1, _INT),)
-    idx = list(indices) if shape else []
+    free = [d for d in range(len(shape)) if d not in fixed]
+    indices = tuple(ir.Var(f"e{d}", _INT) for d in free) or (ir.Var("e", _INT),)
+    stops = tuple(ir.Const(shape[d], _INT) for d in free) or (ir.Const(1, _INT),)
+    loop_index = dict(zip(free, indices))
+    idx = [fixed[d] if d in fixed else loop_index[d] for d in range(len(shape))]
     blk = ir.Var("b", _INT)
     acc = ir.Var("total", elem)
     part, acc_next = ir.Var("part", part_elem), ir.Var("total", elem)
@@ -457,8 +498,7 @@ def _combine(ref, pref, elem, nblocks: int, loc, part_elem=None,
     stmts.append(ir.Assign([acc_next], P.add, (acc, value), (), loc))
     loop_body = ir.Block(stmts, (acc_next,), (acc,))
     total = ir.Var("total", elem)
-    stmts = head + [ir.For(blk, ir.Const(0, _INT), ir.Const(nblocks, _INT), (zero,), loop_body,
-                           (total,), loc)]
+    stmts = head + [ir.For(blk, ir.Const(0, _INT), nblocks, (zero,), loop_body, (total,), loc)]
     stmts += _plain_add(ref, elem, idx, total, loc)
     return ir.ParallelFor(indices, tuple(ir.Const(0, _INT) for _ in indices), stops,
                           ir.Block(stmts), loc)

@@ -63,7 +63,7 @@ import numpy as np
 import taichi as ti
 
 import tidal as td
-from tidal.autodiff import parameters
+from tidal.autodiff import memory, parameters
 from tidal.dsl.errors import TidalArgumentError
 from tidal.surrogates import deeponet as _deeponet
 
@@ -641,9 +641,9 @@ class Batch:
     def zero(self) -> None:
         """Zero every intermediate and every gradient of the batch's storage."""
         for arr in self._zeroed:
-            arr.fill(0)
-            arr.grad.fill(0)
-        self.a.grad.fill(0)
+            memory.zero(arr)
+            memory.zero(arr.grad)
+        memory.zero(self.a.grad)
 
     def forward(self) -> None:
         """Zero the storage, then the network (outputs in :meth:`outputs`)."""
