@@ -41,6 +41,25 @@ def _ndarray_fills(dtype):
             np.testing.assert_array_equal(a.to_numpy(), np.full(shape, value), err_msg=name)
 
 
+def test_many_ndarrays_fill_together_exactly():
+    """fill_all: fields, 32-bit ndarrays (Taichi's memory fill) and more ndarrays of two types
+    than one launch takes; every one set, nothing else touched."""
+    td.init(arch=ARCH, default_fp=td.f64)
+    rng = np.random.default_rng(4)
+    kinds = list(NDARRAYS.values())
+    storages = [kinds[i % len(kinds)](ti.f64 if i % 3 else ti.i32)
+                for i in range(field_io.MAX_FILLED_TOGETHER + 9)]
+    storages += [ti.field(ti.f64, shape=(4, 3)), ti.ndarray(ti.f32, shape=(6,))]
+    left = ti.ndarray(ti.f64, shape=(5, 2))
+    kept = rng.normal(size=(5, 2))
+    left.from_numpy(kept)
+    for value in (3, 0):
+        field_io.fill_all(storages, value)
+        for s in storages:
+            np.testing.assert_array_equal(s.to_numpy(), np.full(s.to_numpy().shape, value))
+        np.testing.assert_array_equal(left.to_numpy(), kept)
+
+
 def test_every_kind_of_ndarray_fills_exactly():
     td.init(arch=ARCH, default_fp=td.f64)
     _ndarray_fills(ti.f64)

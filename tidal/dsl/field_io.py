@@ -14,8 +14,9 @@ values is filled or copied by a serial loop.
 Taichi's ``Ndarray.fill`` is a memory fill only for 32-bit scalar ndarrays on the CPU and CUDA;
 any other (float64 above all) goes through a kernel that computes every element's whole index
 (about 140 us for 16,384 float64 values, 4.3 ms for 655,360, where a loop over the last axis
-takes 40 us and 0.7 ms). :func:`fill` gives those ndarrays such a loop, serial when small, made
-once per kind of ndarray (type, dimensions, element shape).
+takes 40 us and 0.7 ms). :func:`fill` gives those ndarrays such a loop, serial when small, and
+:func:`fill_all` fills many in one launch (the zeroing of a network's intermediates and their
+gradients: 55 launches of about 50 us each become one).
 
 Guarantees: :func:`fill` sets every element (every component of a vector or matrix element)
 to ``value``; :func:`from_numpy` sets ``field`` to ``array`` (cast to the field's type);
@@ -36,12 +37,14 @@ Example:
     12.0
 """
 
+import math
+
 import numpy as np
 import taichi as ti
 from taichi.lang.util import to_numpy_type
 from taichi.types import primitive_types
 
-from tidal.dsl import direct, launches, runtime
+from tidal.dsl import direct, launches, loader, runtime
 
 # on the CPU, fields of at most this many values are filled and copied by a serial loop
 # (below it, starting the thread pool costs more than the loop)
@@ -68,58 +71,78 @@ def serial(values: int) -> bool:
 def fill(storage, value) -> None:
     """Every element (every component) of a field or ndarray ``storage`` set to the scalar
     ``value``."""
-    if not hasattr(storage, "snode"):
-        _fill_ndarray(storage, value)
-        return
-    k = _kernels(storage)
-    _launch(k.fill, (k.dtype.type(value).item(),))
+    fill_all([storage], value)
 
 
-def _fill_ndarray(arr, value) -> None:
-    dtype = np.dtype(to_numpy_type(arr.dtype))
-    el = (arr.n, arr.m) if hasattr(arr, "m") else (arr.n,) if hasattr(arr, "n") else ()
-    own = not el and dtype.itemsize == 4 and runtime.config().arch in ("cpu", "cuda")
-    if own or not arr.shape:
-        with launches.quiet():
-            arr.fill(value)  # Taichi's own memory fill
-        return
-    values = int(np.prod(tuple(arr.shape) + el, dtype=np.int64))
-    if values == 0:
-        return
-    key = (runtime.config().generation, str(arr.dtype), len(arr.shape), el, serial(values))
-    kernel = _NDARRAY_FILLS.get(key)
+def fill_all(storages, value) -> None:
+    """:func:`fill` for each field and ndarray of ``storages``; the ndarrays without a memory
+    fill of Taichi's are filled together, one launch per type (up to :data:`MAX_FILLED_TOGETHER`
+    ndarrays each)."""
+    groups: dict = {}
+    for storage in storages:
+        if hasattr(storage, "snode"):
+            k = _kernels(storage)
+            _launch(k.fill, (k.dtype.type(value).item(),))
+        elif _taichi_memory_fill(storage):
+            with launches.quiet():
+                storage.fill(value)
+        elif math.prod(storage.shape):
+            groups.setdefault(str(storage.dtype), []).append(storage)
+    for arrays in groups.values():
+        for start in range(0, len(arrays), MAX_FILLED_TOGETHER):
+            _fill_together(arrays[start:start + MAX_FILLED_TOGETHER], value)
+
+
+# ndarrays filled by one launch at most (a kernel's arguments are set one by one in Python)
+MAX_FILLED_TOGETHER = 64
+
+
+def _ndarray_element_shape(arr) -> tuple:
+    return (arr.n, arr.m) if hasattr(arr, "m") else (arr.n,) if hasattr(arr, "n") else ()
+
+
+def _taichi_memory_fill(arr) -> bool:
+    """Whether Taichi's own ``fill`` of the ndarray ``arr`` is a memory fill (or it is 0-d)."""
+    scalar32 = not _ndarray_element_shape(arr) and np.dtype(to_numpy_type(arr.dtype)).itemsize == 4
+    return not arr.shape or (scalar32 and runtime.config().arch in ("cpu", "cuda"))
+
+
+_FILLS: dict = {}
+
+
+def _fill_together(arrays: list, value) -> None:
+    """Fill ndarrays of one type in one launch (serial loops when small, on the CPU)."""
+    kinds = tuple((len(a.shape), _ndarray_element_shape(a)) for a in arrays)
+    values = sum(math.prod(tuple(a.shape) + el) for a, (_, el) in zip(arrays, kinds))
+    key = (runtime.config().generation, str(arrays[0].dtype), kinds, serial(values))
+    kernel = _FILLS.get(key)
     if kernel is None:
-        if any(k[0] != key[0] for k in _NDARRAY_FILLS):
-            _NDARRAY_FILLS.clear()  # a new runtime: every kernel of the old one is gone
-        kernel = _NDARRAY_FILLS[key] = _make_ndarray_fill(arr, len(arr.shape), el, key[-1])
+        if any(k[0] != key[0] for k in _FILLS):
+            _FILLS.clear()  # a new runtime: every kernel of the old one is gone
+        kernel = _FILLS[key] = _make_fill(arrays[0].dtype, kinds, key[-1])
     with launches.quiet():
-        kernel(arr, dtype.type(value).item())
+        kernel(*arrays, numpy_type(arrays[0]).type(value).item())
 
 
-_NDARRAY_FILLS: dict = {}
-
-
-def _make_ndarray_fill(arr, dims: int, el: tuple, serialize: bool):
-    """``fill(a, value)`` for ndarrays like ``arr``: the last axis an inner loop (contiguous
-    stores), the others the loop Taichi runs (in parallel unless ``serialize``)."""
-    scalar = next(t for t in primitive_types.all_types if t == arr.dtype)
-    element = (scalar if not el else ti.types.vector(el[0], scalar) if len(el) == 1
-               else ti.types.matrix(el[0], el[1], scalar))
-    array = ti.types.ndarray(dtype=element, ndim=dims)
-
-    @ti.kernel
-    def fill(a: array, value: scalar):
-        ti.loop_config(serialize=serialize)
-        for index in ti.grouped(ti.ndrange(*a.shape[:dims - 1])):
-            for j in range(a.shape[dims - 1]):
-                if ti.static(len(el) == 0):
-                    a[index, j] = value
-                elif ti.static(len(el) == 1):
-                    a[index, j] = ti.Vector.zero(scalar, el[0]) + value
-                else:
-                    a[index, j] = ti.Matrix.zero(scalar, el[0], el[1]) + value
-
-    return fill
+def _make_fill(dtype, kinds: tuple, serialize: bool):
+    """A kernel ``fill(a0, a1, ..., value)`` for ndarrays of ``kinds`` (``(dimensions, element
+    shape)`` each) holding values of ``dtype``: per ndarray, its last axis an inner loop
+    (contiguous stores), the others the loop Taichi runs (in parallel unless ``serialize``)."""
+    scalar = next(t for t in primitive_types.all_types if t == dtype)
+    namespace = {"ti": ti, "S": scalar}
+    params, body = [], []
+    for i, (dims, el) in enumerate(kinds):
+        namespace[f"T{i}"] = (scalar if not el else ti.types.vector(el[0], scalar) if len(el) == 1
+                              else ti.types.matrix(el[0], el[1], scalar))
+        params.append(f"a{i}: ti.types.ndarray(dtype=T{i}, ndim={dims})")
+        element = ("value" if not el else f"ti.Vector.zero(S, {el[0]}) + value" if len(el) == 1
+                   else f"ti.Matrix.zero(S, {el[0]}, {el[1]}) + value")
+        body += [f"    ti.loop_config(serialize={serialize})",
+                 f"    for index in ti.grouped(ti.ndrange(*a{i}.shape[:{dims - 1}])):",
+                 f"        for j in range(a{i}.shape[{dims - 1}]):",
+                 f"            a{i}[index, j] = {element}"]
+    source = "\n".join([f"def fill({', '.join(params)}, value: S):", *body]) + "\n"
+    return loader.load("@ti.kernel\n" + source, "fill", namespace, "fill")
 
 
 def from_numpy(field, array) -> None:

@@ -63,7 +63,8 @@ import numpy as np
 import taichi as ti
 
 import tidal as td
-from tidal.autodiff import memory, parameters
+from tidal.autodiff import parameters
+from tidal.dsl import field_io
 from tidal.dsl.errors import TidalArgumentError
 from tidal.surrogates import deeponet as _deeponet
 
@@ -640,10 +641,7 @@ class Batch:
 
     def zero(self) -> None:
         """Zero every intermediate and every gradient of the batch's storage."""
-        for arr in self._zeroed:
-            memory.zero(arr)
-            memory.zero(arr.grad)
-        memory.zero(self.a.grad)
+        field_io.fill_all(self._zeroed + [arr.grad for arr in self._zeroed] + [self.a.grad], 0)
 
     def forward(self) -> None:
         """Zero the storage, then the network (outputs in :meth:`outputs`)."""
