@@ -138,3 +138,48 @@ def test_arrays_of_another_kind_go_through_taichi_with_taichis_result_or_error()
     with pytest.raises(Exception, match="contiguous"):
         direct.call(_generated(load), (view, 1.0))
     np.testing.assert_array_equal(x.to_numpy(), np.full(5, 6.0))
+
+
+def test_taichi_ndarrays_launch_directly_with_and_without_gradient_storage():
+    """Taichi ndarrays (scalar and vector elements) go straight in after the first launch;
+    one with gradient storage where the compiled instance had none (or the other way round),
+    or of another type or dimension, goes through Taichi; values and adjoints stay exact."""
+    nd2 = ti.types.ndarray(dtype=ti.f64, ndim=2)
+    vec = ti.types.ndarray(dtype=ti.types.vector(3, ti.f64), ndim=1)
+
+    @td.kernel
+    def combine(a: nd2, v: vec, out: nd2, s: ti.f64):
+        for i, j in ti.ndrange(a.shape[0], a.shape[1]):
+            out[i, j] += s * a[i, j] * a[i, j] + v[i][j % 3]
+
+    rng = np.random.default_rng(3)
+
+    def arrays(n, grad):
+        a = ti.ndarray(ti.f64, shape=(n, 4), needs_grad=grad)
+        v = ti.Vector.ndarray(3, ti.f64, shape=n)
+        out = ti.ndarray(ti.f64, shape=(n, 4), needs_grad=grad)
+        an, vn = rng.normal(size=(n, 4)), rng.normal(size=(n, 3))
+        a.from_numpy(an)
+        v.from_numpy(vn)
+        return a, v, out, an, vn
+
+    for n, grad in [(5, True), (7, True), (6, True), (3, False), (8, True)]:
+        a, v, out, an, vn = arrays(n, grad)
+        combine(a, v, out, 0.5)
+        want = 0.5 * an**2 + vn[:, np.arange(4) % 3]
+        np.testing.assert_allclose(out.to_numpy(), want, rtol=1e-15, err_msg=f"n={n}")
+        if n == 6:  # the third launch with gradient storage went straight in
+            assert isinstance(_generated(combine).__dict__.get("_tidal_direct"), tuple)
+        if grad:
+            seed = rng.normal(size=(n, 4))
+            out.grad.from_numpy(seed)
+            combine.grad(a, v, out, 0.5)
+            np.testing.assert_allclose(a.grad.to_numpy(), seed * an, rtol=1e-14,
+                                       err_msg=f"adjoint, n={n}")
+    plan = _generated(combine).__dict__.get("_tidal_direct")
+    assert plan is None or isinstance(plan, tuple)  # (two compiled instances: Taichi's path)
+    a32 = ti.ndarray(ti.f32, shape=(2, 4))  # another type: its own compiled instance
+    a32.from_numpy(np.full((2, 4), 2.0, dtype=np.float32))
+    _, v, out, _, vn = arrays(2, False)
+    combine(a32, v, out, 1.0)
+    np.testing.assert_allclose(out.to_numpy(), 4.0 + vn[:, np.arange(4) % 3], rtol=1e-15)

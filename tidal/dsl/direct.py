@@ -3,8 +3,8 @@
 Taichi's ``Kernel.__call__`` re-derives, at every launch, what never changes for a kernel whose
 arguments are all scalars (or NumPy arrays of one type): the instance key of its arguments, the
 compiled kernel, the runtime's materialisation, the argument setters. On this project's 2-core
-machine that is about 55 us of Python per launch, while launching the compiled code takes about
-20 us; for small simulations, whose tapes are a handful of launches, it is most of the time.
+machine that is about 55 us of Python per launch (more with ndarray arguments), while launching
+the compiled code takes about 20 us; for small simulations, whose tapes are a handful of launches, it is most of the time.
 :func:`call` does that work once per kernel and runtime and then launches the compiled code
 directly.
 
@@ -13,9 +13,11 @@ compiled kernel with the same argument values, namely when
 
 * every parameter is a scalar or an ndarray of a fixed scalar type and number of dimensions
   (no templates, matrices or argument packs), the kernel returns nothing and prints nothing,
-  and it has one compiled instance, made for the kinds of arguments passed now: scalars and
-  C-contiguous NumPy arrays of the annotated type and dimensions (a Taichi ndarray, a
-  Fortran-ordered array or any other array goes through Taichi, which copies or refuses it);
+  and it has one compiled instance, made for the kinds of arguments passed now: scalars,
+  C-contiguous NumPy arrays of the annotated type and dimensions, and Taichi ndarrays of
+  scalars or vectors with the element type, dimensions and presence of gradient storage of
+  those the instance was compiled for (a Fortran-ordered array, a Taichi ndarray of another
+  kind or any other array goes through Taichi, which copies, compiles anew or refuses);
 * the kernel was launched once through Taichi in this runtime (which compiled it), and
   no field has been declared since (otherwise Taichi must first place the new fields);
 * no ``ti.ad.Tape`` or ``ti.ad.FwdMode`` of Taichi's is active (Taichi's call records the
@@ -31,7 +33,9 @@ from __future__ import annotations
 import numpy as np
 from taichi.lang import impl as ti_impl
 from taichi.lang import kernel_impl
+from taichi.lang._ndarray import Ndarray, ScalarNdarray
 from taichi.lang.exception import handle_exception_from_cpp
+from taichi.lang.matrix import VectorNdarray, VectorType
 from taichi.lang.util import to_numpy_type
 from taichi.types import ndarray_type, primitive_types
 from taichi.types.utils import is_signed
@@ -93,7 +97,7 @@ def _plan(kernel, args):
         return _INELIGIBLE
     setters = []
     for arg, value in zip(kernel.arguments, args):
-        setter = _setter(arg.annotation)
+        setter = _setter(arg.annotation, value)
         if setter is _INELIGIBLE:
             return _INELIGIBLE
         if not setter[0](value):  # compiled for another kind of array: Taichi's path only
@@ -107,9 +111,9 @@ def _plan(kernel, args):
     return (kernel.compiled_kernels, t_kernel, compiled, tuple(setters))
 
 
-def _setter(needed):
-    """``(accepts(value), put(ctx, indices, value))`` for a parameter annotated ``needed``, or
-    ``_INELIGIBLE``."""
+def _setter(needed, first):
+    """``(accepts(value), put(ctx, indices, value))`` for a parameter annotated ``needed`` whose
+    compiled instance was made for the value ``first``, or ``_INELIGIBLE``."""
     if id(needed) in primitive_types.real_type_ids:
         return (lambda v: isinstance(v, _REAL),
                 lambda ctx, i, v: ctx.set_arg_float(i, float(v)))
@@ -119,6 +123,8 @@ def _setter(needed):
                     lambda ctx, i, v: ctx.set_arg_int(i, int(v)))
         return (lambda v: isinstance(v, _INTEGER),
                 lambda ctx, i, v: ctx.set_arg_uint(i, int(v)))
+    if isinstance(needed, ndarray_type.NdarrayType) and isinstance(first, Ndarray):
+        return _taichi_ndarray_setter(needed, first)
     if (isinstance(needed, ndarray_type.NdarrayType) and needed.ndim is not None
             and needed.dtype is not None and id(needed.dtype) in primitive_types.type_ids):
         dtype, ndim = np.dtype(to_numpy_type(needed.dtype)), needed.ndim
@@ -132,6 +138,48 @@ def _setter(needed):
         return (accepts, lambda ctx, i, v: ctx.set_arg_external_array_with_shape(
             i, v.ctypes.data, v.nbytes, v.shape, 0))
     return _INELIGIBLE
+
+
+def _taichi_ndarray_setter(needed, first):
+    """The setter of a parameter annotated ``needed`` (an ndarray type of fixed dimensions and
+    scalar or vector elements) for Taichi ndarrays like ``first``. Taichi compiles one
+    instance per element type, number of dimensions and presence of gradient storage, so an
+    ndarray is accepted only when all three are those of ``first``; it is then passed as
+    Taichi's own call passes it (with its gradient's storage when it has one)."""
+    if needed.ndim is None or needed.dtype is None:
+        return _INELIGIBLE
+    kind, element = type(first), needed.dtype
+    if id(element) in primitive_types.type_ids:
+        if kind is not ScalarNdarray:
+            return _INELIGIBLE
+        shape_of = _no_element_shape
+    elif isinstance(element, VectorType) and id(element.dtype) in primitive_types.type_ids:
+        if kind is not VectorNdarray:
+            return _INELIGIBLE
+        shape_of = _vector_length
+    else:
+        return _INELIGIBLE
+    dtype, ndim, with_grad = first.dtype, needed.ndim, first.grad is not None
+    element_shape = shape_of(first)
+    if (dtype != (element if kind is ScalarNdarray else element.dtype) or len(first.shape) != ndim
+            or (kind is VectorNdarray and element_shape != element.n)):
+        return _INELIGIBLE
+
+    def accepts(v):
+        return (type(v) is kind and v.dtype == dtype and len(v.shape) == ndim
+                and (v.grad is not None) == with_grad and shape_of(v) == element_shape)
+
+    if with_grad:
+        return accepts, lambda ctx, i, v: ctx.set_arg_ndarray_with_grad(i, v.arr, v.grad.arr)
+    return accepts, lambda ctx, i, v: ctx.set_arg_ndarray(i, v.arr)
+
+
+def _no_element_shape(_) -> None:
+    return None
+
+
+def _vector_length(v) -> int:
+    return v.n
 
 
 __all__ = ["call"]
