@@ -4,7 +4,8 @@ Taichi's ``Kernel.__call__`` re-derives, at every launch, what never changes for
 arguments are all scalars (or NumPy arrays of one type): the instance key of its arguments, the
 compiled kernel, the runtime's materialisation, the argument setters. On this project's 2-core
 machine that is about 55 us of Python per launch (more with ndarray arguments), while launching
-the compiled code takes about 20 us; for small simulations, whose tapes are a handful of launches, it is most of the time.
+the compiled code takes about 20 us; for small simulations, whose tapes are a handful of
+launches, it is most of the time.
 :func:`call` does that work once per kernel and runtime and then launches the compiled code
 directly.
 
