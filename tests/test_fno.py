@@ -46,9 +46,12 @@ def numpy_fno(net, a):
     return np_gelu(v @ Q1.T + q1b) @ Q2 + q2b
 
 
+# widths 5, 6 and 8: the dense layers' outputs computed one, two and four at a time
 CASES = {
-    "1d": dict(dim=1, modes=5, grid=(16,), channels=2),
-    "2d": dict(dim=2, modes=(3, 4), grid=(8, 10), channels=1),
+    "1d": dict(dim=1, modes=5, grid=(16,), channels=2, width=5),
+    "2d": dict(dim=2, modes=(3, 4), grid=(8, 10), channels=1, width=5),
+    "1d-width6": dict(dim=1, modes=3, grid=(12,), channels=1, width=6),
+    "2d-width8": dict(dim=2, modes=(2, 3), grid=(6, 8), channels=1, width=8),
 }
 
 
@@ -58,8 +61,8 @@ def nets():
     out = {}
     rng = np.random.default_rng(0)
     for name, c in CASES.items():
-        net = FNO(c["dim"], c["modes"], width=5, layers=3, in_channels=c["channels"],
-                  projection=7, seed=1, dtype=td.f64)
+        net = FNO(c["dim"], c["modes"], width=c["width"], layers=3, in_channels=c["channels"],
+                  projection=7 if c["width"] == 5 else 12, seed=1, dtype=td.f64)
         net.set_flat(net.get_flat() + rng.normal(scale=0.2, size=net.size))
         a = rng.normal(size=(3, *c["grid"], c["channels"]))
         out[name] = (net, a)

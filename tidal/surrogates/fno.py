@@ -676,6 +676,11 @@ class Batch:
         return self.a.grad.to_numpy().astype(np.float64).reshape(self.n, *self.grid, -1)
 
 
+def _group(n: int) -> int:
+    """The largest of 4, 2, 1 that divides ``n``."""
+    return next(g for g in (4, 2, 1) if n % g == 0)
+
+
 def _kernels(model: FNO) -> dict:
     """The network's tidal kernels (closures over its parameter fields)."""
     P, pb, R, W, Wb, Q1, q1b, Q2, q2b = model.fields
@@ -685,6 +690,10 @@ def _kernels(model: FNO) -> dict:
     k1s = 2 * model.modes[0] if dim == 2 else 1  # kept frequencies of the first axis
     h1s = model.modes[0] + 1 if dim == 2 else 1  # of which the tables hold (see _tables)
     h1p = -(-h1s // 8) * 8 if dim == 2 else 1  # padded with zero columns
+    # outputs of a dense layer (and hidden values of the projection) computed together: each
+    # SIMD vector of inputs is read once per group (forward 6.8 -> 4 ms per layer at 32 x 32,
+    # width 32, batch 20)
+    wb, hb = _group(w), _group(hidden)
     nd1 = ti.types.ndarray(dtype=real, ndim=1)
     nd2 = ti.types.ndarray(dtype=real, ndim=2)
     nd3 = ti.types.ndarray(dtype=real, ndim=3)
@@ -877,11 +886,14 @@ def _kernels(model: FNO) -> dict:
                 for c in range(w):
                     u[c] = v[b, x, c]
                 sv = ti.Vector.zero(real, w)
-                for o in range(w):
-                    s = ti.cast(0.0, real)
+                for og in range(w // wb):  # wb outputs at a time: one read of u[c] for wb
+                    acc = ti.Vector.zero(real, wb)
                     for c in range(w):
-                        s += W[layer, o, c] * u[c]
-                    sv[o] = s
+                        uc = u[c]
+                        for j in ti.static(range(wb)):
+                            acc[j] += W[layer, og * wb + j, c] * uc
+                    for j in ti.static(range(wb)):
+                        sv[og * wb + j] = acc[j]
                 for o in range(w):  # a loop of its own, in SIMD vectors
                     if ti.static(activated):
                         nxt[b, x, o] += act(sv[o] + Wb[layer, o] + spec[b, x, o])
@@ -901,11 +913,14 @@ def _kernels(model: FNO) -> dict:
             for c in range(w):
                 u[c] = v[b, x, c]
             hv = ti.Vector.zero(real, hidden)
-            for j in range(hidden):
-                t = ti.cast(0.0, real)
+            for jg in range(hidden // hb):  # hb hidden values at a time, as in the dense layers
+                acc = ti.Vector.zero(real, hb)
                 for c in range(w):
-                    t += Q1[j, c] * u[c]
-                hv[j] = t
+                    uc = u[c]
+                    for i in ti.static(range(hb)):
+                        acc[i] += Q1[jg * hb + i, c] * uc
+                for i in ti.static(range(hb)):
+                    hv[jg * hb + i] = acc[i]
             s = ti.cast(0.0, real)
             for j in range(hidden):  # a loop of its own, in SIMD vectors
                 s += Q2[j] * act(hv[j] + q1b[j])
