@@ -62,36 +62,53 @@ class FieldVector(FlatLayout):
 
     def __init__(self, fields: list):
         super().__init__([f.shape for f in fields])
-        layout = [(f, o, tuple(math.prod(s[d + 1:]) for d in range(len(s))))
+        # (field, offset, leading axes, trailing axes, the trailing axes' size)
+        layout = [(f, o, *_rows(s), math.prod(_rows(s)[1]))
                   for f, o, s in zip(fields, self.offsets, self.shapes)]
 
-        @ti.func
-        def position(offset: ti.template(), strides: ti.template(), index):
-            k = offset
-            for d in ti.static(range(len(strides))):
-                k += index[d] * strides[d]
-            return k
+        # each field as rows: the loop Taichi runs in parallel visits the leading axes, an
+        # inner loop the trailing ones (in one 5-D loop every element paid for its whole index:
+        # 4.4 against 1.8 ms for 2.4 million values); positions in the flat vector are row-major
 
         @ti.kernel
         def write(flat: ti.types.ndarray(dtype=ti.f64, ndim=1)):
-            for f, offset, strides in ti.static(layout):
-                for index in ti.grouped(f):
-                    f[index] = ti.cast(flat[position(offset, strides, index)], f.dtype)
+            for f, offset, lead, trail, size in ti.static(layout):
+                for row in ti.grouped(ti.ndrange(*lead)):
+                    base = 0
+                    for d in ti.static(range(len(lead))):
+                        base = base * lead[d] + row[d]
+                    base = base * size + offset
+                    for col in ti.grouped(ti.ndrange(*trail)):
+                        k = 0
+                        for d in ti.static(range(len(trail))):
+                            k = k * trail[d] + col[d]
+                        k += base
+                        f[row, col] = ti.cast(flat[k], f.dtype)
 
         @ti.kernel
         def read(out: ti.types.ndarray(dtype=ti.f64, ndim=1), grads: ti.template()):
-            for f, offset, strides in ti.static(layout):
-                for index in ti.grouped(f):
-                    if ti.static(grads):
-                        out[position(offset, strides, index)] = ti.cast(f.grad[index], ti.f64)
-                    else:
-                        out[position(offset, strides, index)] = ti.cast(f[index], ti.f64)
+            for f, offset, lead, trail, size in ti.static(layout):
+                for row in ti.grouped(ti.ndrange(*lead)):
+                    base = 0
+                    for d in ti.static(range(len(lead))):
+                        base = base * lead[d] + row[d]
+                    base = base * size + offset
+                    for col in ti.grouped(ti.ndrange(*trail)):
+                        k = 0
+                        for d in ti.static(range(len(trail))):
+                            k = k * trail[d] + col[d]
+                        k += base
+                        if ti.static(grads):
+                            out[k] = ti.cast(f.grad[row, col], ti.f64)
+                        else:
+                            out[k] = ti.cast(f[row, col], ti.f64)
 
         @ti.kernel
         def clear_grads():
-            for f, offset, strides in ti.static(layout):  # noqa: B007 - names the tuple
-                for index in ti.grouped(f):
-                    f.grad[index] = 0
+            for f, _offset, lead, trail, _size in ti.static(layout):
+                for row in ti.grouped(ti.ndrange(*lead)):
+                    for col in ti.grouped(ti.ndrange(*trail)):
+                        f.grad[row, col] = 0
 
         self._write, self._read, self.clear_grads = write, read, clear_grads
 
@@ -107,6 +124,17 @@ class FieldVector(FlatLayout):
         out = np.empty(self.size, dtype=np.float64)
         self._read(out, grads)
         return out
+
+
+def _rows(shape: tuple) -> tuple[tuple, tuple]:
+    """``shape`` split into leading and trailing axes: the trailing ones the fewest last axes
+    holding at least 32 values, but never the first axis (a 0-d or 1-d field has none)."""
+    k = len(shape) - 1
+    if k < 1:
+        return shape, ()
+    while k > 1 and math.prod(shape[k:]) < 32:
+        k -= 1
+    return shape[:k], shape[k:]
 
 
 class FlatParameters:
