@@ -8,14 +8,14 @@ Fourier layers and 16 modes, Adam at 1e-3, batches of 20, relative L2 loss. The 
 rate every 100 epochs of its 500; over 100 epochs that is a constant rate, at which the test
 error jumps between 0.6 and 5 % from one epoch to the next, so the last epoch's error is a draw
 from that noise. By default the rate is annealed to zero over the run instead (--schedule
-cosine); --schedule step is the paper's. The inputs are not normalised; the network's outputs are scaled by one constant (their
-training standard deviation; at nu = 0.1 u(x, 1) is about 1 % of u(x, 0)), which the relative
-error does not see. The scale is the model's output normaliser (FNO.set_normalisers), saved with
-it, so predict() returns u(x, 1) itself.
+cosine); --schedule step is the paper's. The inputs are not normalised; the network's outputs
+are scaled by one constant (their training standard deviation; at nu = 0.1 u(x, 1) is about 1 %
+of u(x, 0)), which the relative error does not see. The scale is the model's output normaliser
+(FNO.set_normalisers), saved with it, so predict() returns u(x, 1) itself.
 
 Prints the test relative L2 and writes DIR/fno_burgers.png (four test samples: initial
-condition, reference and prediction at t = 1, their errors, and the training curve) and
-DIR/fno_burgers.npz (the parameters and the output scale).
+condition, reference and prediction at t = 1 on their own scale, their errors, and the training
+curve) and DIR/fno_burgers.npz (the parameters and the output scale).
 
 Acceptance target (issue 14): test relative L2 at most 3 % after 100 epochs (the paper reports
 1.49 % after 500 epochs on its own data). Measured figures are in docs/surrogates.md.
@@ -91,24 +91,26 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def figure(net: FNO, x, a, u, result: dict, path: Path) -> Path:
-    """Four test samples (initial condition, reference, prediction), errors, training curve."""
+    """Four test samples (initial condition; reference and prediction at t = 1, on their own
+    scale: u(x, 1) is about 1 % of u(x, 0); errors), and the training curve."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     pred = net.predict(a)
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4))
+    fig, axes = plt.subplots(1, 4, figsize=(20, 4))
     for k in range(len(a)):
-        axes[0].plot(x, a[k], ":", color=f"C{k}", alpha=0.6)
-        axes[0].plot(x, u[k], color=f"C{k}", lw=2, alpha=0.5)
-        axes[0].plot(x, pred[k], "--", color=f"C{k}")
-        axes[1].plot(x, pred[k] - u[k], color=f"C{k}")
-    axes[0].set_title("u(x, 0) dotted; u(x, 1): reference solid, FNO dashed")
-    axes[1].set_title("error at t = 1")
-    for ax in axes[:2]:
+        axes[0].plot(x, a[k], color=f"C{k}")
+        axes[1].plot(x, u[k], color=f"C{k}", lw=3, alpha=0.4)
+        axes[1].plot(x, pred[k], "--", color=f"C{k}")
+        axes[2].plot(x, pred[k] - u[k], color=f"C{k}")
+    axes[0].set_title("input u(x, 0)")
+    axes[1].set_title("u(x, 1): reference (wide), FNO (dashed)")
+    axes[2].set_title("error at t = 1")
+    for ax in axes[:3]:
         ax.set_xlabel("x")
-    common.curve_panel(axes[2], result)
+    common.curve_panel(axes[3], result)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
