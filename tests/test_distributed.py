@@ -84,17 +84,23 @@ def test_loss_and_gradient_equal_the_full_batch(pinn_runs):
 
 def test_training_matches_one_rank(pinn_runs):
     """Adam's 100 steps agree to rounding. L-BFGS amplifies rounding: after 50 iterations the
-    parameters differ by ~2e-10 (relative 2-norm), as much as a one-process run of the same
-    problem with its collocation points in another order differs from the original (measured
-    2.4e-10 to 3.2e-10): the summation order, not the ranks. Bounded here at 1e-9."""
+    parameters of two runs that only add the same gradient terms in another grouping differ by
+    up to several 1e-9 (relative 2-norm). Measured on one process: the collocation points in
+    another order, 2.4e-10 to 3.2e-10; the gradient's per-point terms summed in 8 blocks instead
+    of 5 (tidal.dsl.parallel's block count), 5.8e-9 (5.3e-9 and 5.1e-9 after the refinement and
+    resampling steps); one process against two ranks, 3.4e-9 (3.1e-9, 3.0e-9). Bounded at
+    2e-8: the summation order, not the ranks; a wrong share of the loss would already fail the
+    1e-12 checks above and Adam's below."""
     _, _, single, (rank0, _) = pinn_runs
     assert _relative(single["adam"], rank0["adam"]) <= 1e-12
-    assert _relative(single["lbfgs"], rank0["lbfgs"]) <= 1e-9
+    assert _relative(single["lbfgs"], rank0["lbfgs"]) <= 2e-8
     assert np.array_equal(single["added"], rank0["added"])  # refinement picks the same points
-    assert _relative(single["refined"], rank0["refined"]) <= 1e-9
-    assert _relative(single["resampled"], rank0["resampled"]) <= 1e-9
+    assert _relative(single["refined"], rank0["refined"]) <= 2e-8
+    assert _relative(single["resampled"], rank0["resampled"]) <= 2e-8
     assert np.array_equal(single["steps"], rank0["steps"])
-    np.testing.assert_allclose(rank0["losses"], single["losses"], rtol=1e-8)
+    # (the losses after L-BFGS: 1.8e-8 apart on one process between 8 and 5 blocks, 1.0e-8
+    # between one process and two ranks)
+    np.testing.assert_allclose(rank0["losses"], single["losses"], rtol=1e-7)
 
 
 def test_a_stop_on_one_rank_stops_both_at_the_same_step(pinn_runs):
