@@ -9,9 +9,12 @@ import taichi as ti
 
 import tidal as td
 from tests.conftest import ARCH
+from tidal.autodiff import parameters
 from tidal.autodiff.parameters import FieldVector
 
-SHAPES = [(), (7,), (3, 4), (4, 5, 6, 2), (2, 3, 4, 5, 2), (40, 1), (1, 1, 3), (3, 50)]
+# the last two hold more than parameters.ROWS_FROM values: copied row by row
+SHAPES = [(), (7,), (3, 4), (4, 5, 6, 2), (2, 3, 4, 5, 2), (40, 1), (1, 1, 3), (3, 50),
+          (2, 300, 60, 2), (4, 17_000)]
 
 
 @pytest.mark.parametrize("dtype", [ti.f64, ti.f32])
@@ -24,6 +27,7 @@ def test_fields_of_every_shape_round_trip_through_the_flat_vector(dtype):
     before.from_numpy(guard)
     after.from_numpy(guard)
     vec = FieldVector(fields)
+    assert [parameters._rows(s)[1] for s in SHAPES[-2:]] == [(60, 2), (17_000,)]
     rng = np.random.default_rng(0)
     x = rng.normal(size=vec.size)
     if dtype == ti.f32:
