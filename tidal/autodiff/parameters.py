@@ -77,50 +77,44 @@ class FieldVector(FlatLayout):
                 k = k * shape[d] + index[d]
             return k
 
+        @ti.func
+        def move(mode: ti.template(), f: ti.template(), flat: ti.template(), k, index):
+            if ti.static(mode == "write"):
+                f[index] = ti.cast(flat[k], f.dtype)
+            elif ti.static(mode == "read"):
+                flat[k] = ti.cast(f[index], ti.f64)
+            elif ti.static(mode == "read grads"):
+                flat[k] = ti.cast(f.grad[index], ti.f64)
+            else:  # "clear grads"
+                f.grad[index] = 0
+
         @ti.kernel
-        def write(flat: ti.types.ndarray(dtype=ti.f64, ndim=1)):
+        def transfer(flat: ti.types.ndarray(dtype=ti.f64, ndim=1), mode: ti.template()):
             for f, offset, lead, trail, size, in_rows in ti.static(layout):
                 if ti.static(in_rows):
                     for row in ti.grouped(ti.ndrange(*lead)):
                         base = flat_position(lead, row) * size + offset
                         for col in ti.grouped(ti.ndrange(*trail)):
-                            k = flat_position(trail, col) + base
-                            f[row, col] = ti.cast(flat[k], f.dtype)
+                            index = ti.Vector.zero(ti.i32, ti.static(len(lead) + len(trail)))
+                            for d in ti.static(range(len(lead))):
+                                index[d] = row[d]
+                            for d in ti.static(range(len(trail))):
+                                index[ti.static(len(lead)) + d] = col[d]
+                            move(mode, f, flat, flat_position(trail, col) + base, index)
                 else:
                     for index in ti.grouped(f):
-                        f[index] = ti.cast(flat[flat_position(lead, index) + offset], f.dtype)
+                        move(mode, f, flat, flat_position(lead, index) + offset, index)
 
-        @ti.kernel
-        def read(out: ti.types.ndarray(dtype=ti.f64, ndim=1), grads: ti.template()):
-            for f, offset, lead, trail, size, in_rows in ti.static(layout):
-                if ti.static(in_rows):
-                    for row in ti.grouped(ti.ndrange(*lead)):
-                        base = flat_position(lead, row) * size + offset
-                        for col in ti.grouped(ti.ndrange(*trail)):
-                            k = flat_position(trail, col) + base
-                            if ti.static(grads):
-                                out[k] = ti.cast(f.grad[row, col], ti.f64)
-                            else:
-                                out[k] = ti.cast(f[row, col], ti.f64)
-                else:
-                    for index in ti.grouped(f):
-                        k = flat_position(lead, index) + offset
-                        if ti.static(grads):
-                            out[k] = ti.cast(f.grad[index], ti.f64)
-                        else:
-                            out[k] = ti.cast(f[index], ti.f64)
+        def write(flat):
+            transfer(flat, "write")
 
-        @ti.kernel
+        def read(out, grads):
+            transfer(out, "read grads" if grads else "read")
+
         def clear_grads():
-            for f, _offset, lead, trail, _size, in_rows in ti.static(layout):
-                if ti.static(in_rows):
-                    for row in ti.grouped(ti.ndrange(*lead)):
-                        for col in ti.grouped(ti.ndrange(*trail)):
-                            f.grad[row, col] = 0
-                else:
-                    for index in ti.grouped(f):
-                        f.grad[index] = 0
+            transfer(self._empty, "clear grads")
 
+        self._empty = np.zeros(1)  # (the flat argument of a launch that only clears)
         self._write, self._read, self.clear_grads = write, read, clear_grads
 
     def write(self, flat) -> None:

@@ -147,40 +147,26 @@ def _taichi_ndarray_setter(needed, first):
     instance per element type, number of dimensions and presence of gradient storage, so an
     ndarray is accepted only when all three are those of ``first``; it is then passed as
     Taichi's own call passes it (with its gradient's storage when it has one)."""
-    if needed.ndim is None or needed.dtype is None:
-        return _INELIGIBLE
-    kind, element = type(first), needed.dtype
-    if id(element) in primitive_types.type_ids:
-        if kind is not ScalarNdarray:
-            return _INELIGIBLE
-        shape_of = _no_element_shape
-    elif isinstance(element, VectorType) and id(element.dtype) in primitive_types.type_ids:
-        if kind is not VectorNdarray:
-            return _INELIGIBLE
-        shape_of = _vector_length
+    element, kind = needed.dtype, type(first)
+    if kind is ScalarNdarray and id(element) in primitive_types.type_ids:
+        scalar, length = element, None
+    elif (kind is VectorNdarray and isinstance(element, VectorType)
+          and id(element.dtype) in primitive_types.type_ids):
+        scalar, length = element.dtype, element.n
     else:
         return _INELIGIBLE
-    dtype, ndim, with_grad = first.dtype, needed.ndim, first.grad is not None
-    element_shape = shape_of(first)
-    if (dtype != (element if kind is ScalarNdarray else element.dtype) or len(first.shape) != ndim
-            or (kind is VectorNdarray and element_shape != element.n)):
+    ndim, with_grad = needed.ndim, first.grad is not None
+    if ndim is None or first.dtype != scalar or getattr(first, "n", None) != length \
+            or len(first.shape) != ndim:
         return _INELIGIBLE
 
     def accepts(v):
-        return (type(v) is kind and v.dtype == dtype and len(v.shape) == ndim
-                and (v.grad is not None) == with_grad and shape_of(v) == element_shape)
+        return (type(v) is kind and v.dtype == scalar and getattr(v, "n", None) == length
+                and len(v.shape) == ndim and (v.grad is not None) == with_grad)
 
     if with_grad:
         return accepts, lambda ctx, i, v: ctx.set_arg_ndarray_with_grad(i, v.arr, v.grad.arr)
     return accepts, lambda ctx, i, v: ctx.set_arg_ndarray(i, v.arr)
-
-
-def _no_element_shape(_) -> None:
-    return None
-
-
-def _vector_length(v) -> int:
-    return v.n
 
 
 __all__ = ["call"]

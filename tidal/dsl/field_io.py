@@ -51,11 +51,12 @@ from tidal.dsl import direct, launches, loader, runtime
 SERIAL_LIMIT = 1 << 18
 
 
-def element_shape(field) -> tuple:
-    """The shape of one element of ``field`` (``()`` for a scalar field)."""
-    if not hasattr(field, "n"):
+def element_shape(storage) -> tuple:
+    """The shape of one element of a field or ndarray ``storage`` (``()`` for scalars)."""
+    if not hasattr(storage, "n"):
         return ()
-    return (field.n,) if field.ndim == 1 else (field.n, field.m)
+    ndim = getattr(storage, "ndim", 2 if hasattr(storage, "m") else 1)  # (ndarrays have no ndim)
+    return (storage.n,) if ndim == 1 else (storage.n, storage.m)
 
 
 def numpy_type(field):
@@ -97,13 +98,9 @@ def fill_all(storages, value) -> None:
 MAX_FILLED_TOGETHER = 64
 
 
-def _ndarray_element_shape(arr) -> tuple:
-    return (arr.n, arr.m) if hasattr(arr, "m") else (arr.n,) if hasattr(arr, "n") else ()
-
-
 def _taichi_memory_fill(arr) -> bool:
     """Whether Taichi's own ``fill`` of the ndarray ``arr`` is a memory fill (or it is 0-d)."""
-    scalar32 = not _ndarray_element_shape(arr) and np.dtype(to_numpy_type(arr.dtype)).itemsize == 4
+    scalar32 = not element_shape(arr) and np.dtype(to_numpy_type(arr.dtype)).itemsize == 4
     return not arr.shape or (scalar32 and runtime.config().arch in ("cpu", "cuda"))
 
 
@@ -112,7 +109,7 @@ _FILLS: dict = {}
 
 def _fill_together(arrays: list, value) -> None:
     """Fill ndarrays of one type in one launch (serial loops when small, on the CPU)."""
-    kinds = tuple((len(a.shape), _ndarray_element_shape(a)) for a in arrays)
+    kinds = tuple((len(a.shape), element_shape(a)) for a in arrays)
     values = sum(math.prod(tuple(a.shape) + el) for a, (_, el) in zip(arrays, kinds))
     key = (runtime.config().generation, str(arrays[0].dtype), kinds, serial(values))
     kernel = _FILLS.get(key)

@@ -233,8 +233,10 @@ def _rewrite_loop(loop: ir.ParallelFor, arch: str, scratch: tuple, default_fp,
     head: list = []
     used = ir.Const(nblocks, _INT)
     if shared:
-        used = _blocks_used(loop, nblocks, _IntBuilder(head, loop.loc))
-        blocked = _blocked(loop, block_var, used, default_fp, lanes, lane_refs)
+        b = _IntBuilder(head, loop.loc)
+        extents = _extents(loop, b)  # computed once, before the loop
+        used = _blocks_used(extents[1], nblocks, b)
+        blocked = _blocked(loop, block_var, used, extents, default_fp, lanes, lane_refs)
         if not lanes_pass.vectorised_block(blocked.body):
             lane_refs = set()
     partial = {}
@@ -429,10 +431,9 @@ def _is_zero(a) -> bool:
     return isinstance(a, ir.Const) and int(a.value) == 0
 
 
-def _blocks_used(loop: ir.ParallelFor, nblocks: int, b: _IntBuilder):
-    """The number of blocks a shared accumulation over ``loop`` runs in, computed with ``b``
-    before the loop: one per :data:`MIN_BLOCK_ITERATIONS` iterations, 1 to ``nblocks``."""
-    _, total = _extents(loop, b)
+def _blocks_used(total, nblocks: int, b: _IntBuilder):
+    """The number of blocks a shared accumulation over ``total`` iterations runs in, computed
+    with ``b``: one per :data:`MIN_BLOCK_ITERATIONS` iterations, 1 to ``nblocks``."""
     per = ir.Const(MIN_BLOCK_ITERATIONS, _INT)
     wanted = b.floordiv(b.add(total, ir.Const(MIN_BLOCK_ITERATIONS - 1, _INT), "n"), per,
                         "blocks")
@@ -440,15 +441,16 @@ def _blocks_used(loop: ir.ParallelFor, nblocks: int, b: _IntBuilder):
                  ir.Const(nblocks, _INT), "blocks")
 
 
-def _blocked(loop: ir.ParallelFor, block_var, nblocks, default_fp,
+def _blocked(loop: ir.ParallelFor, block_var, nblocks, extents, default_fp,
              lanes: int = 0, lane_refs=frozenset()) -> ir.ParallelFor:
     """``for block in range(nblocks)`` (a constant or a value computed before the loop): each
     block runs a contiguous chunk of the iterations (``lanes`` at a time where
-    :func:`tidal.dsl.lanes.vectorise_chunk` can)."""
+    :func:`tidal.dsl.lanes.vectorise_chunk` can); ``extents`` are :func:`_extents` of ``loop``,
+    computed before it."""
     body = loop.body
     outer: list = []
     b = _IntBuilder(outer, loop.loc)
-    sizes, total = _extents(loop, b)
+    sizes, total = extents
     chunk = b.floordiv(b.add(total, b.sub(nblocks, ir.Const(1, _INT)), "n"), nblocks, "chunk")
     lo = b.mul(block_var, chunk, "lo")
     hi = b.min(b.add(lo, chunk, "hi"), total, "hi")
