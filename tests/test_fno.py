@@ -112,6 +112,44 @@ def test_parameter_gradient_equals_central_differences(nets, case, loss):
     net.set_flat(flat)
 
 
+class _Interrupt(Exception):
+    pass
+
+
+class _InterruptingAdjoint:
+    """A launch whose forward does nothing and whose adjoint raises (a backward pass stopped
+    half way, e.g. by Ctrl-C)."""
+
+    __name__ = "interrupt"
+
+    def __call__(self):
+        pass
+
+    def grad(self):
+        raise _Interrupt
+
+
+@pytest.mark.parametrize("case", ["1d", "2d"])
+def test_gradients_after_an_interrupted_backward_pass(nets, case):
+    # a completed backward pass leaves every intermediate's gradient zero, as the next one
+    # needs (the kernels write their outputs with `=`, whose adjoints zero what they read);
+    # one stopped half way leaves them partly summed, and the next pass must not add to that
+    net, a = nets[case]
+    cot = np.random.default_rng(3).normal(size=a.shape[:-1])
+    expected = net.vjp_input(a, cot)
+    np.testing.assert_array_equal(net.vjp_input(a, cot), expected)  # again: the same
+    b = net.batch(len(a), a.shape[1:-1])
+    plan = b._launches
+    half = len(plan) // 2
+    b._launches = plan[:half] + [(_InterruptingAdjoint(), ())] + plan[half:]
+    try:
+        with pytest.raises(_Interrupt):
+            net.vjp_input(a, cot)
+    finally:
+        b._launches = plan
+    np.testing.assert_array_equal(net.vjp_input(a, cot), expected)
+
+
 def test_deterministic_for_a_seed():
     a, b, c = (FNO(2, 2, width=3, layers=2, projection=4, seed=s, dtype=td.f64)
                for s in (5, 5, 6))

@@ -23,12 +23,13 @@ mixing, and the inverse DFTs. The DFTs take grid points ``p`` and ``S - p`` of t
 and frequencies ``h`` and ``S1 - h`` of the complex one, together (half the multiply-adds), and
 every thread keeps its sums in local vectors (a point's modes, a mode's channels), so the
 generated adjoints also sum in registers and write each gradient element once. Every kernel
-only accumulates (``F[...] += ...``) into storage it does not read, and its parallel loop runs
-over indices that every array it touches (and every gradient its adjoint accumulates into,
-except the small shared weights) carries, so neither the kernel nor its generated adjoint needs
-atomic adds. Gradients come from tidal's generated adjoint kernels (``kernel.grad``, launched in
-reverse order; a nonlinear kernel's adjoint recomputes what it needs from its inputs, still in
-place), never from Taichi's autodiff. All kernels are shape-generic (ndarray arguments): a model
+writes each element of its output once (``F[...] = ...``, so no storage needs zeroing before a
+forward pass; see :class:`Batch`) and never reads it, and its parallel loop runs over indices
+that every array it touches (and every gradient its adjoint accumulates into, except the small
+shared weights) carries, so neither the kernel nor its generated adjoint needs atomic adds.
+Gradients come from tidal's generated adjoint kernels (``kernel.grad``, launched in reverse
+order; a nonlinear kernel's adjoint recomputes what it needs from its inputs, still in place),
+never from Taichi's autodiff. All kernels are shape-generic (ndarray arguments): a model
 evaluates any batch size and any resolution without compiling again.
 
 Parameters live in Taichi fields, read and written as one flat float64 vector through
@@ -570,6 +571,12 @@ class Batch:
     accumulates are complete. Parameter gradients accumulate into the
     model's ``.grad`` (clear them first), the input gradient into :meth:`input_gradient`.
 
+    Every kernel writes each element of its output once (``=``), so a forward pass needs no
+    zeroed storage, and the adjoint of such a write reads the element's gradient and sets it
+    to zero: a completed backward pass leaves every intermediate's gradient zero, as the next
+    one needs them. The gradients are zeroed when the batch is made, and again only before a
+    backward pass that follows an interrupted one.
+
     Example:
         >>> import numpy as np, tidal as td
         >>> _ = td.init(arch="cpu", default_fp=td.f64)
@@ -605,9 +612,10 @@ class Batch:
         gridpts = ti.ndarray(real, shape=(self.points, model.dim))
         gridpts.from_numpy(_grid_points(self.grid).astype(model._store))
         self.gridpts = gridpts
-        self._zeroed = [self.out, self.errors] + self.v + self.z + self.x + self.y \
+        self._intermediates = [self.out, self.errors] + self.v + self.z + self.x + self.y \
             + self.zi + self.spec
         self._launches = self._plan()
+        self.zero_gradients()
 
     def _plan(self) -> list:
         """The forward launches, in order: ``(kernel, args)``. Each adjoint runs alone
@@ -639,13 +647,13 @@ class Batch:
             self.targets.from_numpy(np.ascontiguousarray(targets.reshape(self.n, self.points),
                                                          dtype=self.model._store))
 
-    def zero(self) -> None:
-        """Zero every intermediate and every gradient of the batch's storage."""
-        field_io.fill_all(self._zeroed + [arr.grad for arr in self._zeroed] + [self.a.grad], 0)
+    def zero_gradients(self) -> None:
+        """Zero the gradient of every intermediate and of the inputs."""
+        field_io.fill_all([arr.grad for arr in self._intermediates] + [self.a.grad], 0)
+        self._gradients_zero = True
 
     def forward(self) -> None:
-        """Zero the storage, then the network (outputs in :meth:`outputs`)."""
-        self.zero()
+        """The network (outputs in :meth:`outputs`)."""
         for kernel, args in self._launches:
             kernel(*args)
 
@@ -657,6 +665,11 @@ class Batch:
     def backward(self, error_seeds=None, output_cotangent=None) -> None:
         """After :meth:`forward` (and :meth:`squared_errors` with ``error_seeds``): the adjoint
         pass, from the cotangents of the per-field squared errors or of the outputs."""
+        if self._gradients_zero:
+            field_io.fill(self.a.grad, 0)
+        else:  # the last backward pass was interrupted
+            self.zero_gradients()
+        self._gradients_zero = False
         if error_seeds is not None:
             self.errors.grad.from_numpy(np.ascontiguousarray(error_seeds,
                                                              dtype=self.model._store))
@@ -666,6 +679,7 @@ class Batch:
             self.out.grad.from_numpy(np.ascontiguousarray(cot, dtype=self.model._store))
         for kernel, args in reversed(self._launches):
             kernel.grad(*args)
+        self._gradients_zero = True  # each adjoint zeroed its output's gradient
 
     def outputs(self) -> np.ndarray:
         """The output fields, float64 ``(n, *grid)``."""
@@ -709,7 +723,7 @@ def _kernels(model: FNO) -> dict:
                     s += P[c, i] * a[b, x, i]
                 for d in ti.static(range(dim)):
                     s += P[c, cin + d] * grid[x, d]
-                v[b, x, c] += s
+                v[b, x, c] = s
 
     @td.kernel
     def dft_last(v: nd3, cos_t: nd2, sin_t: nd2, z: nd5):
@@ -727,8 +741,8 @@ def _kernels(model: FNO) -> dict:
                         re[k] += e * cos_t[p, k]
                         im[k] += d * sin_t[p, k]
                 for k in range(m2):
-                    z[b, i1, k, c, 0] += re[k]
-                    z[b, i1, k, c, 1] += im[k]
+                    z[b, i1, k, c, 0] = re[k]
+                    z[b, i1, k, c, 1] = im[k]
 
     @td.kernel
     def dft_first(z: nd5, cos_t: nd2, sin_t: nd2, xh: nd4):
@@ -749,25 +763,22 @@ def _kernels(model: FNO) -> dict:
                         br[h] += zr * st
                         bi[h] += zi * st
                 for h in range(h1s):  # frequency h: A - iB
-                    xh[b, h * m2 + k2, c, 0] += ar[h] + bi[h]
-                    xh[b, h * m2 + k2, c, 1] += ai[h] - br[h]
+                    xh[b, h * m2 + k2, c, 0] = ar[h] + bi[h]
+                    xh[b, h * m2 + k2, c, 1] = ai[h] - br[h]
                 for h in range(1, h1s - 1):  # frequency S1 - h: A + iB
-                    xh[b, (k1s - h) * m2 + k2, c, 0] += ar[h] - bi[h]
-                    xh[b, (k1s - h) * m2 + k2, c, 1] += ai[h] + br[h]
+                    xh[b, (k1s - h) * m2 + k2, c, 0] = ar[h] - bi[h]
+                    xh[b, (k1s - h) * m2 + k2, c, 1] = ai[h] + br[h]
 
     @td.kernel
     def mix(xh: nd4, y: nd4, layer: ti.i32):
         # four fields at a time: each weight is read (and its gradient updated) once for four
-        # fields; the last group repeats the last field with its values masked to zero
+        # fields; the last group repeats the last field in its missing places, never stored
         for k in range(xh.shape[1]):
             for group in range((xh.shape[0] + 3) // 4):
                 b0 = 4 * group
                 b1 = ti.min(b0 + 1, xh.shape[0] - 1)
                 b2 = ti.min(b0 + 2, xh.shape[0] - 1)
                 b3 = ti.min(b0 + 3, xh.shape[0] - 1)
-                m1 = ti.cast(b0 + 1 < xh.shape[0], real)
-                m2_ = ti.cast(b0 + 2 < xh.shape[0], real)
-                m3 = ti.cast(b0 + 3 < xh.shape[0], real)
                 xr0 = ti.Vector.zero(real, w)
                 xi0 = ti.Vector.zero(real, w)
                 xr1 = ti.Vector.zero(real, w)
@@ -779,12 +790,12 @@ def _kernels(model: FNO) -> dict:
                 for c in range(w):
                     xr0[c] = xh[b0, k, c, 0]
                     xi0[c] = xh[b0, k, c, 1]
-                    xr1[c] = xh[b1, k, c, 0] * m1
-                    xi1[c] = xh[b1, k, c, 1] * m1
-                    xr2[c] = xh[b2, k, c, 0] * m2_
-                    xi2[c] = xh[b2, k, c, 1] * m2_
-                    xr3[c] = xh[b3, k, c, 0] * m3
-                    xi3[c] = xh[b3, k, c, 1] * m3
+                    xr1[c] = xh[b1, k, c, 0]
+                    xi1[c] = xh[b1, k, c, 1]
+                    xr2[c] = xh[b2, k, c, 0]
+                    xi2[c] = xh[b2, k, c, 1]
+                    xr3[c] = xh[b3, k, c, 0]
+                    xi3[c] = xh[b3, k, c, 1]
                 for o in range(w):
                     # the weights too (the adjoint then sums their gradients in registers)
                     wrv = ti.Vector.zero(real, w)
@@ -811,14 +822,17 @@ def _kernels(model: FNO) -> dict:
                         im2 += xr2[c] * wi + xi2[c] * wr
                         re3 += xr3[c] * wr - xi3[c] * wi
                         im3 += xr3[c] * wi + xi3[c] * wr
-                    y[b0, k, o, 0] += re0
-                    y[b0, k, o, 1] += im0
-                    y[b1, k, o, 0] += re1
-                    y[b1, k, o, 1] += im1
-                    y[b2, k, o, 0] += re2
-                    y[b2, k, o, 1] += im2
-                    y[b3, k, o, 0] += re3
-                    y[b3, k, o, 1] += im3
+                    y[b0, k, o, 0] = re0
+                    y[b0, k, o, 1] = im0
+                    if b0 + 1 < xh.shape[0]:
+                        y[b1, k, o, 0] = re1
+                        y[b1, k, o, 1] = im1
+                    if b0 + 2 < xh.shape[0]:
+                        y[b2, k, o, 0] = re2
+                        y[b2, k, o, 1] = im2
+                    if b0 + 3 < xh.shape[0]:
+                        y[b3, k, o, 0] = re3
+                        y[b3, k, o, 1] = im3
 
     @td.kernel
     def idft_first(y: nd4, cos_t: nd2, sin_t: nd2, zi: nd5):
@@ -852,8 +866,8 @@ def _kernels(model: FNO) -> dict:
                         st = sin_t[i1, h]
                         re += pr[h] * ct - mi[h] * st
                         im += pi[h] * ct + mr[h] * st
-                    zi[b, i1, k2, o, 0] += re
-                    zi[b, i1, k2, o, 1] += im
+                    zi[b, i1, k2, o, 0] = re
+                    zi[b, i1, k2, o, 1] = im
 
     @td.kernel
     def idft_last(zi: nd5, cos_t: nd2, sin_t: nd2, spec: nd3):
@@ -871,8 +885,12 @@ def _kernels(model: FNO) -> dict:
                     for k in range(m2):
                         a += zr[k] * cos_t[p, k]
                         s += zm[k] * sin_t[p, k]
-                    spec[b, i1 * s2 + p, o] += a - s
-                    spec[b, i1 * s2 + (s2 - p) % s2, o] += a + s
+                    q = (s2 - p) % s2
+                    if q == p:  # point 0 (and S/2): the tables hold half of its weight
+                        spec[b, i1 * s2 + p, o] = a + a
+                    else:
+                        spec[b, i1 * s2 + p, o] = a - s
+                        spec[b, i1 * s2 + q, o] = a + s
 
     def dense(name: str, activated: bool):
         """A Fourier layer's pointwise part, ``nxt = [act](K v + W v + b)`` from the spectral
@@ -896,9 +914,9 @@ def _kernels(model: FNO) -> dict:
                         sv[og * wb + j] = acc[j]
                 for o in range(w):  # a loop of its own, in SIMD vectors
                     if ti.static(activated):
-                        nxt[b, x, o] += act(sv[o] + Wb[layer, o] + spec[b, x, o])
+                        nxt[b, x, o] = act(sv[o] + Wb[layer, o] + spec[b, x, o])
                     else:
-                        nxt[b, x, o] += sv[o] + Wb[layer, o] + spec[b, x, o]
+                        nxt[b, x, o] = sv[o] + Wb[layer, o] + spec[b, x, o]
 
         layer_out.__name__ = layer_out.__qualname__ = name
         return td.kernel(layer_out)
@@ -924,7 +942,7 @@ def _kernels(model: FNO) -> dict:
             s = ti.cast(0.0, real)
             for j in range(hidden):  # a loop of its own, in SIMD vectors
                 s += Q2[j] * act(hv[j] + q1b[j])
-            out[b, x] += s + q2b[None]
+            out[b, x] = s + q2b[None]
 
     @td.kernel
     def squared_errors(out: nd2, targets: nd2, errors: nd1):
@@ -934,7 +952,7 @@ def _kernels(model: FNO) -> dict:
             for x in range(1, out.shape[1]):
                 e = out[b, x] - targets[b, x]
                 s += e * e
-            errors[b] += s
+            errors[b] = s
 
     return {"lift": lift, "dft_last": dft_last, "dft_first": dft_first, "mix": mix,
             "idft_first": idft_first, "idft_last": idft_last,
