@@ -224,8 +224,10 @@ def _adam_kernel(p: ti.types.ndarray(dtype=ti.f64, ndim=1),
                  g: ti.types.ndarray(dtype=ti.f64, ndim=1),
                  m: ti.types.ndarray(dtype=ti.f64, ndim=1),
                  v: ti.types.ndarray(dtype=ti.f64, ndim=1),
+                 updated: ti.types.ndarray(dtype=ti.f64, ndim=1),
                  lr: ti.f64, beta1: ti.f64, beta2: ti.f64, eps: ti.f64, weight_decay: ti.f64,
                  decoupled: ti.f64, bias1: ti.f64, bias2: ti.f64):
+    # One Adam step from p (left unchanged) into `updated`; the moments in place.
     # weight_decay: L2 (added to the gradient, PyTorch's Adam); decoupled: AdamW's decay
     # (p <- p - lr * decoupled * p before the Adam step, PyTorch's AdamW). One uses the other's 0.
     for i in range(p.shape[0]):
@@ -234,7 +236,8 @@ def _adam_kernel(p: ti.types.ndarray(dtype=ti.f64, ndim=1),
         vi = beta2 * v[i] + (1.0 - beta2) * gi * gi
         m[i] = mi
         v[i] = vi
-        p[i] = p[i] * (1.0 - lr * decoupled) - lr * (mi / bias1) / (ti.sqrt(vi / bias2) + eps)
+        updated[i] = (p[i] * (1.0 - lr * decoupled)
+                      - lr * (mi / bias1) / (ti.sqrt(vi / bias2) + eps))
 
 
 def _ensure_taichi() -> None:
@@ -634,22 +637,25 @@ class Trainer:
         done = 0  # updates before this call (keep_moments)
         if keep_moments and self._moments is not None and self._moments[0].shape == p.shape:
             m, v, done = self._moments[0].copy(), self._moments[1].copy(), self._moments[2]
-        good = p.copy()
-        pending = False  # p holds an update not yet evaluated (rolled back on any exception)
+        # each update goes into the other of two buffers and becomes the parameters once it
+        # evaluated to finite values: the last good parameters stay in place, never copied
+        trial = np.empty_like(p)
+        pending = False  # an update not yet evaluated (its cached evaluation dropped on errors)
         try:
             if weigh is not None:
                 weigh(0)
             loss, g = run.evaluate(p, self._step)
             run.start(loss, p)
             for k in range(1, steps + 1):
-                good[:] = p
                 pending = True
                 rate = lr if schedule is None else float(schedule(lr, k - 1, steps))
-                _adam_kernel(p, g, m, v, rate, beta1, beta2, eps, weight_decay, decoupled,
-                             1.0 - beta1 ** (done + k), 1.0 - beta2 ** (done + k))
+                _adam_kernel(p, g, m, v, trial, rate, beta1, beta2, eps, weight_decay,
+                             decoupled, 1.0 - beta1 ** (done + k), 1.0 - beta2 ** (done + k))
                 if weigh is not None:
                     weigh(k)
-                loss, g = run.evaluate(p, self._step + 1)
+                loss, g = run.evaluate(trial, self._step + 1)
+                p, trial = trial, p
+                self._params = p
                 pending = False
                 self._step += 1
                 if keep_moments:
@@ -657,7 +663,6 @@ class Trainer:
                 run.accepted(loss, p, last=k == steps)
             run.finish("max steps")
         except _NonFinite as e:
-            p[:] = good
             self._cache = None
             self._moments = None
             run.non_finite(e)
@@ -665,7 +670,6 @@ class Trainer:
             run.finish(e.reason)
         except BaseException:
             if pending:  # e.g. KeyboardInterrupt inside the objective: keep evaluated params
-                p[:] = good
                 self._cache = None
             raise
         return self._history
@@ -857,8 +861,7 @@ class Trainer:
     def _key(self, x: np.ndarray) -> "_Point":
         """The cache key of an evaluation at ``x``: the parameters and the objective's
         ``version`` (a problem counts its changes of points and weights, so that an evaluation
-        made before one is never taken for one after it). It refers to ``x``: keep
-        ``key.kept()``."""
+        made before one is never taken for one after it). It refers to ``x``, not a copy."""
         return _Point(np.asarray(x, dtype=np.float64), int(getattr(self.objective, "version", 0)))
 
     def _evaluate(self, x: np.ndarray) -> tuple[float, np.ndarray, bool]:
@@ -867,7 +870,10 @@ class Trainer:
         key = self._key(x)
         if self._cache is not None and self._cache[0] == key:
             return self._cache[1], self._cache[2], False
-        loss, grad = self.objective.value_and_grad(np.array(x, dtype=np.float64))
+        # one copy of x, read-only: the objective's argument and the kept key's parameters
+        point = np.array(x, dtype=np.float64)
+        point.flags.writeable = False
+        loss, grad = self.objective.value_and_grad(point)
         loss = float(loss)
         grad = np.asarray(grad, dtype=np.float64)
         if grad.shape != (self.size,):
@@ -877,7 +883,7 @@ class Trainer:
                 hint="return the gradient as a flat array with one entry per parameter")
         grad = grad.copy()
         self._evaluations += 1
-        self._cache = (key.kept(), loss, grad)
+        self._cache = (_Point(point, key.version), loss, grad)
         return loss, grad, True
 
     def _describe(self, x: np.ndarray) -> dict[str, float]:
@@ -897,10 +903,6 @@ class _Point:
 
     def __init__(self, x: np.ndarray, version: int):
         self.x, self.version = x, version
-
-    def kept(self) -> "_Point":
-        """This key with its own copy of the parameters (the optimisers change theirs)."""
-        return _Point(self.x.copy(), self.version)
 
     def __eq__(self, other) -> bool:
         if not isinstance(other, _Point):
