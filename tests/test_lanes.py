@@ -197,3 +197,59 @@ def test_casts_of_the_loop_index_run_in_lanes():
         assert_close(w.grad.to_numpy(), [np.sum(2 * r * t), np.sum(2 * r)], rtol=1e-12,
                      what=f"dw, {count} points")
     assert LANE_INDICES in td.source(ramp, 13, mode="adjoint")
+
+
+# ----------------------------------------------------------- td.kernel(vectorise=True / False)
+ND2 = ti.types.ndarray(dtype=ti.f64, ndim=2)
+ND3 = ti.types.ndarray(dtype=ti.f64, ndim=3)
+
+def _dense_kernel(vectorise):
+    """A dense tanh layer over points ``(b, x)`` of ndarrays, with a store and an exclusive add
+    per point: no shared accumulation, so by default it does not run in lanes."""
+
+    def dense(v: ND3, weights: ND2, out: ND3, total: ND2):
+        for b, x in ti.ndrange(v.shape[0], v.shape[1]):
+            for o in range(3):
+                s = 0.0
+                for c in range(2):
+                    s += weights[o, c] * v[b, x, c]
+                out[b, x, o] = ti.tanh(s)
+                total[b, x] += s * s
+
+    return td.kernel(dense, vectorise=vectorise)
+
+
+@pytest.mark.parametrize("vectorise", [None, True, False])
+@pytest.mark.parametrize("points", [1, 7, 9, 37])
+def test_vectorise_option_gives_the_same_values_and_gradients(vectorise, points):
+    rng = np.random.default_rng(points)
+    shape = (3, points)
+    v_np, w_np = rng.normal(size=(*shape, 2)), rng.normal(size=(3, 2))
+    out_cot, total_cot = rng.normal(size=(*shape, 3)), rng.normal(size=shape)
+    arrays = {}
+    for name, value in (("v", v_np), ("w", w_np), ("out", np.zeros((*shape, 3))),
+                        ("total", np.zeros(shape))):
+        arrays[name] = ti.ndarray(ti.f64, value.shape, needs_grad=True)
+        arrays[name].from_numpy(value)
+    arrays["out"].grad.from_numpy(out_cot)
+    arrays["total"].grad.from_numpy(total_cot)
+    k = _dense_kernel(vectorise)
+    args = (arrays["v"], arrays["w"], arrays["out"], arrays["total"])
+    k(*args)
+    k.grad(*args)
+    s = v_np @ w_np.T
+    assert_close(arrays["out"].to_numpy(), np.tanh(s), rtol=1e-12, what="stores")
+    assert_close(arrays["total"].to_numpy(), np.sum(s * s, axis=-1), rtol=1e-12, what="adds")
+    s_bar = out_cot * (1.0 - np.tanh(s) ** 2) + 2.0 * s * total_cot[..., None]
+    assert_close(arrays["v"].grad.to_numpy(), s_bar @ w_np, rtol=1e-12, what="dv")
+    assert_close(arrays["w"].grad.to_numpy(), np.einsum("bxo,bxc->oc", s_bar, v_np),
+                 rtol=1e-12, what="dweights")
+    forward, adjoint = k.source(*args), k.source(*args, mode="adjoint")
+    assert (LANE_INDICES in forward) == (vectorise is True)
+    if vectorise is not None:  # (by default the adjoint's ndarray weights take atomic adds)
+        assert (LANE_INDICES in adjoint) == vectorise
+
+
+def test_vectorise_must_be_true_false_or_none():
+    with pytest.raises(td.TidalArgumentError, match="vectorise"):
+        td.kernel(vectorise="yes")

@@ -19,7 +19,7 @@ from taichi.lang import impl as ti_impl
 from taichi.lang.exception import TaichiCompilationError
 
 from tidal.dsl import codegen, frontend, kernel_lowering, launches, pipeline, runtime
-from tidal.dsl.errors import TidalError
+from tidal.dsl.errors import TidalArgumentError, TidalError
 
 # mode -> function(spec) giving the source of a derived kernel, and -> function(spec, args)
 # launching it; filled by tidal.autodiff.kernels
@@ -90,9 +90,10 @@ class TidalKernel:
 
     __tidal_kernel__ = True
 
-    def __init__(self, pyfunc, raw=None, method: bool = False):
+    def __init__(self, pyfunc, raw=None, method: bool = False, vectorise: bool | None = None):
         frontend.remember_source(pyfunc)
         self._method = method  # a method of a @ti.data_oriented class: ``self`` is a template
+        self.vectorise = vectorise
         self.pyfunc = pyfunc
         self.name = pyfunc.__name__
         self._pf = None
@@ -128,6 +129,7 @@ class TidalKernel:
         if spec is None:
             try:
                 kir = pipeline.kernel_ir(self.parsed, args, cfg.default_fp)
+                kir.vectorise = self.vectorise
             except TidalError as refused:
                 self._specs[full_key] = refused
                 raise
@@ -198,8 +200,6 @@ class TidalKernel:
         if mode == "forward":
             return spec.source()
         if mode not in DERIVED_SOURCES:
-            from tidal.dsl.errors import TidalArgumentError
-
             raise TidalArgumentError(f"mode must be 'forward', 'adjoint' or 'tangent', got "
                                      f"{mode!r}")
         return DERIVED_SOURCES[mode](spec)
@@ -230,11 +230,19 @@ class _RawWrapper:
         return self._primal(*args)
 
 
-def kernel(pyfunc):
+def kernel(pyfunc=None, *, vectorise: bool | None = None):
     """Decorator: a kernel over Taichi fields and ndarrays, differentiable with :class:`Tape`.
 
     Top-level ``for`` loops run in parallel; ``F[i] += v`` is an atomic add. Kernels may call
     tidal functions and their derivatives.
+
+    ``@td.kernel(vectorise=True)`` runs every top-level loop that can be vectorised with
+    several consecutive iterations per SIMD vector on the CPU (``td.init(simd_lanes=...)`` of
+    them), the kernel's derivatives too; by default (None) only loops that add into elements
+    shared by their iterations (a loss and its parameter gradients) do, and ``False`` turns it
+    off. Results are the same either way (sums may be grouped differently); which is faster
+    depends on the loop: lanes pay off where the body does much arithmetic per iteration and
+    consecutive iterations touch neighbouring elements. Ignored on GPUs.
 
     Example:
         >>> import numpy as np
@@ -252,8 +260,18 @@ def kernel(pyfunc):
         >>> a = np.array([1.0, 2.0]); out = np.zeros(2)
         >>> apply(a, out); out.tolist()
         [2.0, 4.0]
+        >>> @td.kernel(vectorise=True)
+        ... def scale(a: ti.types.ndarray(), out: ti.types.ndarray()):
+        ...     for i in range(a.shape[0]):
+        ...         out[i] = 3.0 * a[i]
+        >>> scale(a, out); out.tolist()
+        [3.0, 6.0]
     """
-    return TidalKernel(pyfunc, method=_defined_in_class(pyfunc))
+    if vectorise not in (None, True, False):
+        raise TidalArgumentError(f"vectorise must be True, False or None, got {vectorise!r}")
+    if pyfunc is None:
+        return lambda f: kernel(f, vectorise=vectorise)
+    return TidalKernel(pyfunc, method=_defined_in_class(pyfunc), vectorise=vectorise)
 
 
 def _defined_in_class(pyfunc) -> bool:

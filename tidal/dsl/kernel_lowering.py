@@ -63,6 +63,9 @@ class KernelIR:
         narrowed: integer parameters declared with another width (``ti.i64``, ``ti.u32``,
             ...), by name: the kernel runs them as i32, and every launch checks that their
             values fit (:func:`check_narrowed`).
+        vectorise: which parallel loops run several iterations per SIMD vector on the CPU
+            (``td.kernel(vectorise=...)``; kept by the derived kernels): None those that add
+            into shared elements, True every loop that can, False none.
     """
 
     fn: ir.Function
@@ -74,6 +77,7 @@ class KernelIR:
     post_reads: list = field(default_factory=list)
     access: dict = field(default_factory=dict)
     narrowed: dict = field(default_factory=dict)  # name -> declared integer type (i64, u32..)
+    vectorise: bool | None = None
 
     # ``access[ref][kind]``: per access, per dimension, ("c", value), ("arg", name, offset)
     # or None (the index varies); see :class:`tidal.autodiff.tape.LaunchPlan`

@@ -71,7 +71,8 @@ def blocks_for(arch: str) -> int:
     return GPU_BLOCKS
 
 
-def prepare(fn: ir.Function, arch: str, default_fp, lanes: int = 0) -> tuple:
+def prepare(fn: ir.Function, arch: str, default_fp, lanes: int = 0,
+            vectorise: bool | None = None) -> tuple:
     """The kernel ``fn`` with the accumulation rewrites applied (``fn`` itself is unchanged),
     and the scratch arrays the rewritten kernel takes as extra trailing arguments.
 
@@ -79,7 +80,9 @@ def prepare(fn: ir.Function, arch: str, default_fp, lanes: int = 0) -> tuple:
     iterations per SIMD vector where :func:`tidal.dsl.lanes.vectorise_chunk` can do that. Their
     blocks then add lane vectors into lane-wide partial sums (ndarrays of vectors, one
     horizontal sum per element at the end instead of one per add); the kernel must be launched
-    through :func:`tidal.dsl.loader.load_kernel` with those arrays.
+    through :func:`tidal.dsl.loader.load_kernel` with those arrays. With ``vectorise`` True,
+    every other loop of many iterations is run in blocks of consecutive iterations, ``lanes``
+    per vector, where the body can be vectorised (:func:`_in_lanes`); with False, no loop is.
 
     Returns:
         ``(kernel IR, [(ArrayArg, ndarray), ...])``.
@@ -92,7 +95,8 @@ def prepare(fn: ir.Function, arch: str, default_fp, lanes: int = 0) -> tuple:
         True
     """
     fn = _inline_writing_calls(fn, default_fp)
-    if arch != "cpu" or lanes < 2 or not lanes_pass.vector_mode_safe(fn, default_fp):
+    if (arch != "cpu" or lanes < 2 or vectorise is False
+            or not lanes_pass.vector_mode_safe(fn, default_fp)):
         lanes = 0
     stmts, scratch, arrays = [], [], []
     changed = False
@@ -100,7 +104,7 @@ def prepare(fn: ir.Function, arch: str, default_fp, lanes: int = 0) -> tuple:
     for s in fn.body.stmts:
         if isinstance(s, ir.ParallelFor):
             new = [out for st in _rewrite_loop(s, arch, (scratch, arrays), default_fp, lanes,
-                                               frozenset(known))
+                                               frozenset(known), bool(vectorise))
                    for out in (_spread_over_tasks(st, arch) if isinstance(st, ir.ParallelFor)
                                else [st])]
             changed = changed or new != [s]
@@ -191,7 +195,7 @@ def _fixed_positions(accesses, known) -> dict:
 
 
 def _rewrite_loop(loop: ir.ParallelFor, arch: str, scratch: tuple, default_fp,
-                  lanes: int = 0, known=frozenset()) -> list:
+                  lanes: int = 0, known=frozenset(), everywhere: bool = False) -> list:
     from tidal.dsl.kernel_lowering import called_reads
 
     if _trip_count(loop) == 1:
@@ -220,6 +224,11 @@ def _rewrite_loop(loop: ir.ParallelFor, arch: str, scratch: tuple, default_fp,
             shared[ref] = None
     if _trip_count(loop) is not None and _trip_count(loop) < MIN_BLOCKED_ITERATIONS:
         shared = {}  # a few atomic adds cost less than a second loop combining partial sums
+        everywhere = False
+    if not shared and everywhere and lanes > 1:
+        vectorised = _in_lanes(loop, default_fp, lanes, exclusive)
+        if vectorised is not None:
+            return vectorised
     if not exclusive and not shared:
         return [loop]
     nblocks = blocks_for(arch)
@@ -280,6 +289,26 @@ def _rewrite_loop(loop: ir.ParallelFor, arch: str, scratch: tuple, default_fp,
         out.append(_combine(ref, pref, elems[ref], used, loop.loc, pelem,
                             pref.obj in lane_args, _fixed_positions(accesses[ref], known)))
     return out
+
+
+def _in_lanes(loop: ir.ParallelFor, default_fp, lanes: int, exclusive: set) -> list | None:
+    """``loop`` as CPU blocks of consecutive iterations, each block running its iterations
+    ``lanes`` per SIMD vector (:func:`tidal.dsl.lanes.vectorise_chunk`), with the adds into
+    ``exclusive`` references plain; None where the body cannot be vectorised. Returns the
+    statements replacing ``loop``: the block count, computed before it, and the new loop."""
+    head: list = []
+    b = _IntBuilder(head, loop.loc)
+    extents = _extents(loop, b)
+    # no partial sums to combine: blocks of two vectors of iterations and up, so that a loop
+    # of a few dozen heavy iterations (one field's channels) still runs on every thread
+    used = _blocks_used(extents[1], blocks_for("cpu"), b, every=2 * lanes)
+    blocked = _blocked(loop, ir.Var("block", _INT), used, extents, default_fp, lanes)
+    if not lanes_pass.vectorised_block(blocked.body):
+        return None
+    body = _map_adds(blocked.body, lambda st: st.attrs[0] in exclusive,
+                     lambda st: _plain_add(*st.attrs, st.args[:-1], st.args[-1], st.loc))
+    return head + [ir.ParallelFor(blocked.indices, blocked.starts, blocked.stops, body,
+                                  blocked.loc)]
 
 
 def _spread_over_tasks(loop: ir.ParallelFor, arch: str) -> list:
@@ -431,12 +460,12 @@ def _is_zero(a) -> bool:
     return isinstance(a, ir.Const) and int(a.value) == 0
 
 
-def _blocks_used(total, nblocks: int, b: _IntBuilder):
-    """The number of blocks a shared accumulation over ``total`` iterations runs in, computed
-    with ``b``: one per :data:`MIN_BLOCK_ITERATIONS` iterations, 1 to ``nblocks``."""
-    per = ir.Const(MIN_BLOCK_ITERATIONS, _INT)
-    wanted = b.floordiv(b.add(total, ir.Const(MIN_BLOCK_ITERATIONS - 1, _INT), "n"), per,
-                        "blocks")
+def _blocks_used(total, nblocks: int, b: _IntBuilder, every: int = MIN_BLOCK_ITERATIONS):
+    """The number of blocks a loop of ``total`` iterations runs in, computed with ``b``: one
+    per ``every`` iterations (a shared accumulation: :data:`MIN_BLOCK_ITERATIONS`), 1 to
+    ``nblocks``."""
+    per = ir.Const(every, _INT)
+    wanted = b.floordiv(b.add(total, ir.Const(every - 1, _INT), "n"), per, "blocks")
     return b.min(b.op(P.maximum, wanted, ir.Const(1, _INT), "blocks", max),
                  ir.Const(nblocks, _INT), "blocks")
 

@@ -72,7 +72,7 @@ def generate_kernel(kir: kernel_lowering.KernelIR, name: str, default_fp: DType,
                     lanes: int) -> codegen.Generated:
     """Stages rewrite accumulation -> generate of a kernel (allocates the scratch fields of
     its partial sums: call once per kernel)."""
-    fn, scratch = parallel.prepare(kir.fn, arch, default_fp, lanes)
+    fn, scratch = parallel.prepare(kir.fn, arch, default_fp, lanes, kir.vectorise)
     verify.maybe_check(fn, f"accumulation rewrite of {name}", default_fp)
     return codegen.generate_kernel(kir, fn, scratch, name, default_fp, arch,
                                    vector_mode=lanes_pass.vectorised_block(fn.body))
