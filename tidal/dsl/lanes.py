@@ -130,10 +130,11 @@ def lane_type(t: TType, lanes: int = LANES) -> TType:
 
 
 def vectorise_chunk(index: ir.Var, lo, hi, body: ir.Block, default_fp, loc,
-                    lanes: int = LANES, lane_refs=frozenset()) -> list | None:
+                    lanes: int = LANES, lane_refs=frozenset(),
+                    always: bool = False) -> list | None:
     """Statements that run ``for index in range(lo, hi): body`` with ``lanes`` iterations per
-    vector, or None where the body cannot be vectorised or would not run faster so
-    (:func:`worth_vectorising`).
+    vector, or None where the body cannot be vectorised or (unless ``always``: the kernel asked
+    for lanes) would not run faster so (:func:`worth_vectorising`).
 
     Atomic adds into the references in ``lane_refs`` (at indices that are the same for all
     lanes) add the masked lane vector itself, for the caller to accumulate into lane-wide
@@ -148,7 +149,7 @@ def vectorise_chunk(index: ir.Var, lo, hi, body: ir.Block, default_fp, loc,
         True
     """
     body = _inline_calls(body, default_fp)
-    if body is None or not worth_vectorising(index, body):
+    if body is None or not (always or worth_vectorising(index, body)):
         return None
     try:
         return _Vectoriser(index, body, lanes, loc, lane_refs).chunk_loop(lo, hi)

@@ -82,7 +82,9 @@ def prepare(fn: ir.Function, arch: str, default_fp, lanes: int = 0,
     horizontal sum per element at the end instead of one per add); the kernel must be launched
     through :func:`tidal.dsl.loader.load_kernel` with those arrays. With ``vectorise`` True,
     every other loop of many iterations is run in blocks of consecutive iterations, ``lanes``
-    per vector, where the body can be vectorised (:func:`_in_lanes`); with False, no loop is.
+    per vector, where the body can be vectorised (:func:`_in_lanes`), and the cost model of
+    :func:`tidal.dsl.lanes.worth_vectorising` keeps no loop scalar; with False, no loop is
+    vectorised.
 
     Returns:
         ``(kernel IR, [(ArrayArg, ndarray), ...])``.
@@ -245,7 +247,8 @@ def _rewrite_loop(loop: ir.ParallelFor, arch: str, scratch: tuple, default_fp,
         b = _IntBuilder(head, loop.loc)
         extents = _extents(loop, b)  # computed once, before the loop
         used = _blocks_used(extents[1], nblocks, b)
-        blocked = _blocked(loop, block_var, used, extents, default_fp, lanes, lane_refs)
+        blocked = _blocked(loop, block_var, used, extents, default_fp, lanes, lane_refs,
+                           always=everywhere)
         if not lanes_pass.vectorised_block(blocked.body):
             lane_refs = set()
     partial = {}
@@ -302,7 +305,8 @@ def _in_lanes(loop: ir.ParallelFor, default_fp, lanes: int, exclusive: set) -> l
     # no partial sums to combine: blocks of two vectors of iterations and up, so that a loop
     # of a few dozen heavy iterations (one field's channels) still runs on every thread
     used = _blocks_used(extents[1], blocks_for("cpu"), b, every=2 * lanes)
-    blocked = _blocked(loop, ir.Var("block", _INT), used, extents, default_fp, lanes)
+    blocked = _blocked(loop, ir.Var("block", _INT), used, extents, default_fp, lanes,
+                       always=True)
     if not lanes_pass.vectorised_block(blocked.body):
         return None
     body = _map_adds(blocked.body, lambda st: st.attrs[0] in exclusive,
@@ -471,11 +475,11 @@ def _blocks_used(total, nblocks: int, b: _IntBuilder, every: int = MIN_BLOCK_ITE
 
 
 def _blocked(loop: ir.ParallelFor, block_var, nblocks, extents, default_fp,
-             lanes: int = 0, lane_refs=frozenset()) -> ir.ParallelFor:
+             lanes: int = 0, lane_refs=frozenset(), always: bool = False) -> ir.ParallelFor:
     """``for block in range(nblocks)`` (a constant or a value computed before the loop): each
     block runs a contiguous chunk of the iterations (``lanes`` at a time where
-    :func:`tidal.dsl.lanes.vectorise_chunk` can); ``extents`` are :func:`_extents` of ``loop``,
-    computed before it."""
+    :func:`tidal.dsl.lanes.vectorise_chunk` can, and, unless ``always``, expects a gain);
+    ``extents`` are :func:`_extents` of ``loop``, computed before it."""
     body = loop.body
     outer: list = []
     b = _IntBuilder(outer, loop.loc)
@@ -492,7 +496,7 @@ def _blocked(loop: ir.ParallelFor, block_var, nblocks, extents, default_fp,
     chunk = None
     if lanes > 1:
         chunk = lanes_pass.vectorise_chunk(flat, lo, hi, chunk_body, default_fp, loop.loc, lanes,
-                                           lane_refs)
+                                           lane_refs, always)
     if chunk is None:
         chunk = [ir.For(flat, lo, hi, (), chunk_body, (), loop.loc)]
     return ir.ParallelFor((block_var,), (ir.Const(0, _INT),), (nblocks,),
