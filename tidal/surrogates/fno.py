@@ -779,13 +779,10 @@ def _kernels(model: FNO) -> dict:
     @td.kernel
     def mix(xh: nd4, y: nd4, layer: ti.i32):
         # four fields at a time: each weight is read (and its gradient updated) once for four
-        # fields; the last group repeats the last field in its missing places, never stored
+        # fields; the fields left over (n % 4: a single field in an inverse problem) one by one
         for k in range(xh.shape[1]):
-            for group in range((xh.shape[0] + 3) // 4):
+            for group in range(xh.shape[0] // 4):
                 b0 = 4 * group
-                b1 = ti.min(b0 + 1, xh.shape[0] - 1)
-                b2 = ti.min(b0 + 2, xh.shape[0] - 1)
-                b3 = ti.min(b0 + 3, xh.shape[0] - 1)
                 xr0 = ti.Vector.zero(real, w)
                 xi0 = ti.Vector.zero(real, w)
                 xr1 = ti.Vector.zero(real, w)
@@ -797,12 +794,12 @@ def _kernels(model: FNO) -> dict:
                 for c in range(w):
                     xr0[c] = xh[b0, k, c, 0]
                     xi0[c] = xh[b0, k, c, 1]
-                    xr1[c] = xh[b1, k, c, 0]
-                    xi1[c] = xh[b1, k, c, 1]
-                    xr2[c] = xh[b2, k, c, 0]
-                    xi2[c] = xh[b2, k, c, 1]
-                    xr3[c] = xh[b3, k, c, 0]
-                    xi3[c] = xh[b3, k, c, 1]
+                    xr1[c] = xh[b0 + 1, k, c, 0]
+                    xi1[c] = xh[b0 + 1, k, c, 1]
+                    xr2[c] = xh[b0 + 2, k, c, 0]
+                    xi2[c] = xh[b0 + 2, k, c, 1]
+                    xr3[c] = xh[b0 + 3, k, c, 0]
+                    xi3[c] = xh[b0 + 3, k, c, 1]
                 for o in range(w):
                     # the weights too (the adjoint then sums their gradients in registers)
                     wrv = ti.Vector.zero(real, w)
@@ -831,15 +828,28 @@ def _kernels(model: FNO) -> dict:
                         im3 += xr3[c] * wi + xi3[c] * wr
                     y[b0, k, o, 0] = re0
                     y[b0, k, o, 1] = im0
-                    if b0 + 1 < xh.shape[0]:
-                        y[b1, k, o, 0] = re1
-                        y[b1, k, o, 1] = im1
-                    if b0 + 2 < xh.shape[0]:
-                        y[b2, k, o, 0] = re2
-                        y[b2, k, o, 1] = im2
-                    if b0 + 3 < xh.shape[0]:
-                        y[b3, k, o, 0] = re3
-                        y[b3, k, o, 1] = im3
+                    y[b0 + 1, k, o, 0] = re1
+                    y[b0 + 1, k, o, 1] = im1
+                    y[b0 + 2, k, o, 0] = re2
+                    y[b0 + 2, k, o, 1] = im2
+                    y[b0 + 3, k, o, 0] = re3
+                    y[b0 + 3, k, o, 1] = im3
+            for b in range(xh.shape[0] - xh.shape[0] % 4, xh.shape[0]):
+                xr = ti.Vector.zero(real, w)
+                xi = ti.Vector.zero(real, w)
+                for c in range(w):
+                    xr[c] = xh[b, k, c, 0]
+                    xi[c] = xh[b, k, c, 1]
+                for o in range(w):
+                    re = ti.cast(0.0, real)
+                    im = ti.cast(0.0, real)
+                    for c in range(w):
+                        wr = R[layer, k, o, c, 0]
+                        wi = R[layer, k, o, c, 1]
+                        re += xr[c] * wr - xi[c] * wi
+                        im += xr[c] * wi + xi[c] * wr
+                    y[b, k, o, 0] = re
+                    y[b, k, o, 1] = im
 
     @td.kernel
     def idft_first(y: nd4, cos_t: nd2, sin_t: nd2, zi: nd5):
