@@ -18,6 +18,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 SCRIPT = textwrap.dedent("""
     import gc, resource
     import numpy as np
@@ -25,7 +27,7 @@ SCRIPT = textwrap.dedent("""
     import tidal as td
 
     kept, wrong = [], 0
-    for round_ in range(150):
+    for round_ in range(ROUNDS):
         td.init(arch="cpu", default_fp=td.f64, offline_cache=False)
         fresh = [ti.ndarray(ti.f64, shape=64) for _ in range(4)]
         for k, a in enumerate(fresh):
@@ -51,9 +53,11 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_ndarrays_of_an_earlier_runtime_leave_the_new_one_alone(tmp_path):
+# each round is a fresh runtime (about half a second): CI runs 40 of them, `-m slow` 150
+@pytest.mark.parametrize("rounds", [40, pytest.param(150, marks=pytest.mark.slow)])
+def test_ndarrays_of_an_earlier_runtime_leave_the_new_one_alone(tmp_path, rounds):
     path = tmp_path / "lifetimes.py"  # Taichi reads kernel source from files
-    path.write_text(SCRIPT)
+    path.write_text(SCRIPT.replace("ROUNDS", str(rounds)))
     r = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     lines = dict(line.split() for line in r.stdout.splitlines()
