@@ -82,7 +82,7 @@ def prepare(fn: ir.Function, arch: str, default_fp, lanes: int = 0,
     horizontal sum per element at the end instead of one per add); the kernel must be launched
     through :func:`tidal.dsl.loader.load_kernel` with those arrays. With ``vectorise`` True,
     every other loop of many iterations is run in blocks of consecutive iterations, ``lanes``
-    per vector, where the body can be vectorised (:func:`_in_lanes`), and the cost model of
+    per vector, where the body can be vectorised, and the cost model of
     :func:`tidal.dsl.lanes.worth_vectorising` keeps no loop scalar; with False, no loop is
     vectorised.
 
@@ -227,11 +227,9 @@ def _rewrite_loop(loop: ir.ParallelFor, arch: str, scratch: tuple, default_fp,
     if _trip_count(loop) is not None and _trip_count(loop) < MIN_BLOCKED_ITERATIONS:
         shared = {}  # a few atomic adds cost less than a second loop combining partial sums
         everywhere = False
-    if not shared and everywhere and lanes > 1:
-        vectorised = _in_lanes(loop, default_fp, lanes, exclusive)
-        if vectorised is not None:
-            return vectorised
-    if not exclusive and not shared:
+    # the kernel asked for lanes in every loop: blocked without partial sums, where it can be
+    in_lanes = everywhere and lanes > 1 and not shared
+    if not exclusive and not shared and not in_lanes:
         return [loop]
     nblocks = blocks_for(arch)
     block_var = ir.Var("block", _INT)
@@ -243,14 +241,21 @@ def _rewrite_loop(loop: ir.ParallelFor, arch: str, scratch: tuple, default_fp,
     blocked = None
     head: list = []
     used = ir.Const(nblocks, _INT)
-    if shared:
+    if shared or in_lanes:
         b = _IntBuilder(head, loop.loc)
         extents = _extents(loop, b)  # computed once, before the loop
-        used = _blocks_used(extents[1], nblocks, b)
+        # with no partial sums to combine, blocks of two vectors of iterations and up: a loop
+        # of a few dozen heavy iterations (one field's channels) still runs on every thread
+        every = MIN_BLOCK_ITERATIONS if shared else 2 * lanes
+        used = _blocks_used(extents[1], nblocks, b, every)
         blocked = _blocked(loop, block_var, used, extents, default_fp, lanes, lane_refs,
                            always=everywhere)
         if not lanes_pass.vectorised_block(blocked.body):
             lane_refs = set()
+            if not shared:  # the body has no lane form: the loop as it was
+                blocked, head = None, []
+                if not exclusive:
+                    return [loop]
     partial = {}
     lane_args = set()
     for ref, elem in elems.items():
@@ -283,7 +288,7 @@ def _rewrite_loop(loop: ir.ParallelFor, arch: str, scratch: tuple, default_fp,
     def wanted(st: ir.Assign) -> bool:
         return st.attrs[0] in exclusive or st.attrs[0] in partial
 
-    if not partial:
+    if blocked is None:
         body = _map_adds(loop.body, wanted, add)
         return [ir.ParallelFor(loop.indices, loop.starts, loop.stops, body, loop.loc)]
     out = head + [ir.ParallelFor(blocked.indices, blocked.starts, blocked.stops,
@@ -292,27 +297,6 @@ def _rewrite_loop(loop: ir.ParallelFor, arch: str, scratch: tuple, default_fp,
         out.append(_combine(ref, pref, elems[ref], used, loop.loc, pelem,
                             pref.obj in lane_args, _fixed_positions(accesses[ref], known)))
     return out
-
-
-def _in_lanes(loop: ir.ParallelFor, default_fp, lanes: int, exclusive: set) -> list | None:
-    """``loop`` as CPU blocks of consecutive iterations, each block running its iterations
-    ``lanes`` per SIMD vector (:func:`tidal.dsl.lanes.vectorise_chunk`), with the adds into
-    ``exclusive`` references plain; None where the body cannot be vectorised. Returns the
-    statements replacing ``loop``: the block count, computed before it, and the new loop."""
-    head: list = []
-    b = _IntBuilder(head, loop.loc)
-    extents = _extents(loop, b)
-    # no partial sums to combine: blocks of two vectors of iterations and up, so that a loop
-    # of a few dozen heavy iterations (one field's channels) still runs on every thread
-    used = _blocks_used(extents[1], blocks_for("cpu"), b, every=2 * lanes)
-    blocked = _blocked(loop, ir.Var("block", _INT), used, extents, default_fp, lanes,
-                       always=True)
-    if not lanes_pass.vectorised_block(blocked.body):
-        return None
-    body = _map_adds(blocked.body, lambda st: st.attrs[0] in exclusive,
-                     lambda st: _plain_add(*st.attrs, st.args[:-1], st.args[-1], st.loc))
-    return head + [ir.ParallelFor(blocked.indices, blocked.starts, blocked.stops, body,
-                                  blocked.loc)]
 
 
 def _spread_over_tasks(loop: ir.ParallelFor, arch: str) -> list:
