@@ -253,3 +253,44 @@ def test_vectorise_option_gives_the_same_values_and_gradients(vectorise, points)
 def test_vectorise_must_be_true_false_or_none():
     with pytest.raises(td.TidalArgumentError, match="vectorise"):
         td.kernel(vectorise="yes")
+
+
+@pytest.mark.parametrize("vectorise", [None, True, False])
+def test_vectorise_option_on_a_struct_for_and_a_shared_histogram_through_a_tape(vectorise):
+    # a struct-for over a field (stores) and a histogram (adds into a small shared field, at
+    # lane-dependent bins): the loss and its gradient against closed forms in f64
+    n, bins = 300, 7
+    x = ti.field(ti.f64, shape=n, needs_grad=True)
+    y = ti.field(ti.f64, shape=n, needs_grad=True)
+    hist = ti.field(ti.f64, shape=bins, needs_grad=True)
+    loss = ti.field(ti.f64, shape=(), needs_grad=True)
+    xs = np.linspace(-1.0, 0.99, n)
+    x.from_numpy(xs)
+
+    @td.kernel(vectorise=vectorise)
+    def curve():
+        for i in x:
+            y[i] = ti.sin(x[i]) * x[i]
+
+    @td.kernel(vectorise=vectorise)
+    def histogram():
+        for i in range(n):
+            hist[ti.cast((x[i] + 1.0) * 3.5, ti.i32)] += x[i] * x[i]
+
+    @td.kernel(vectorise=vectorise)
+    def total():
+        for i in range(n):
+            loss[None] += y[i] * y[i] + hist[i % bins]
+
+    with td.Tape(loss):
+        curve()
+        histogram()
+        total()
+    ys = np.sin(xs) * xs
+    which = ((xs + 1.0) * 3.5).astype(int)
+    counts = np.bincount(np.arange(n) % bins, minlength=bins)  # times total() reads each bin
+    hs = np.bincount(which, weights=xs * xs, minlength=bins)
+    assert_close(loss[None], np.sum(ys * ys) + counts @ hs, rtol=1e-12, what="loss")
+    grad = 2.0 * ys * (np.cos(xs) * xs + np.sin(xs)) + counts[which] * 2.0 * xs
+    assert_close(x.grad.to_numpy(), grad, rtol=1e-12, what="dx")
+    assert (LANE_INDICES in td.source(curve)) == (vectorise is True)
