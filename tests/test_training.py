@@ -607,3 +607,15 @@ def test_evaluation_cache_tells_every_change_apart():
     assert trainer._evaluate(y)[2] and objective.calls == 3
     objective.version += 1
     assert trainer._evaluate(y)[2] and objective.calls == 4
+
+
+def test_an_objective_that_writes_into_its_parameters_gets_a_tidal_error():
+    class Scales(Quadratic):
+        def value_and_grad(self, x):
+            x *= 2.0  # in place: the trainer's copy is read-only (it keys the cache)
+            return super().value_and_grad(x)
+
+    t = Trainer(Scales(), np.ones(7), progress=False)
+    with pytest.raises(td.TidalArgumentError, match="wrote into the parameters"):
+        t.adam(steps=2, lr=0.1)
+    np.testing.assert_array_equal(t.params, np.ones(7))  # nothing was changed

@@ -97,7 +97,8 @@ class Objective(Protocol):
     size: int
 
     def value_and_grad(self, flat: np.ndarray) -> tuple[float, np.ndarray]:
-        """The loss and its gradient (float64, shape ``(size,)``) at ``flat``."""
+        """The loss and its gradient (float64, shape ``(size,)``) at ``flat`` (from the
+        Trainer: a read-only copy, which is also the key of its evaluation cache)."""
         ...
 
     def value(self, flat: np.ndarray) -> float:
@@ -873,7 +874,15 @@ class Trainer:
         # one copy of x, read-only: the objective's argument and the kept key's parameters
         point = np.array(x, dtype=np.float64)
         point.flags.writeable = False
-        loss, grad = self.objective.value_and_grad(point)
+        try:
+            loss, grad = self.objective.value_and_grad(point)
+        except ValueError as e:
+            if "read-only" not in str(e):
+                raise
+            raise TidalArgumentError(
+                "the objective's value_and_grad wrote into the parameters it was given (they "
+                "are read-only: the trainer keeps them as the key of its evaluation cache)",
+                hint="work on a copy: flat = flat.copy()") from e
         loss = float(loss)
         grad = np.asarray(grad, dtype=np.float64)
         if grad.shape != (self.size,):
