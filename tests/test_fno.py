@@ -52,6 +52,8 @@ CASES = {
     "2d": dict(dim=2, modes=(3, 4), grid=(8, 10), channels=1, width=5),
     "1d-width6": dict(dim=1, modes=3, grid=(12,), channels=1, width=6),
     "2d-width8": dict(dim=2, modes=(2, 3), grid=(6, 8), channels=1, width=8),
+    # odd sizes along both axes, every mode they have kept (2 * 4 <= 9, 4 = 7 // 2 + 1)
+    "2d-odd": dict(dim=2, modes=(4, 4), grid=(9, 7), channels=1, width=5),
 }
 
 
@@ -193,6 +195,8 @@ def test_bad_shapes_are_refused_before_any_kernel_runs():
     one = FNO(1, 9, width=3, layers=1, projection=4, dtype=td.f64)
     with pytest.raises(td.TidalArgumentError, match="modes"):
         one.predict(np.zeros((1, 15)))                          # 15 points: 8 modes
+    with pytest.raises(td.TidalArgumentError, match="at least 2 points"):
+        FNO(2, 1, width=3, layers=1, projection=4, dtype=td.f64).predict(np.zeros((1, 2, 1)))
 
 
 def test_short_training_halves_the_loss():

@@ -394,14 +394,20 @@ class FNO(parameters.FlatParameters):
         shape = tuple(int(s) for s in shape)
         if self.dim == 1:
             (s,) = shape
-            if s < 2 or self.modes[0] > s // 2 + 1:
+            if s < 2:
+                raise TidalArgumentError(f"{name}: a grid of {s} point; an FNO needs at least "
+                                         "2 points", hint="use a finer grid")
+            if self.modes[0] > s // 2 + 1:
                 raise TidalArgumentError(f"{name}: a grid of {s} points has {s // 2 + 1} "
                                          f"real-DFT modes, fewer than modes={self.modes[0]}",
                                          hint="use a finer grid or fewer modes")
         else:
             s1, s2 = shape
             m1, m2 = self.modes
-            if min(s1, s2) < 2 or 2 * m1 > s1 or m2 > s2 // 2 + 1:
+            if min(s1, s2) < 2:
+                raise TidalArgumentError(f"{name}: a {s1} x {s2} grid; an FNO needs at least 2 "
+                                         "points along each axis", hint="use a finer grid")
+            if 2 * m1 > s1 or m2 > s2 // 2 + 1:
                 raise TidalArgumentError(
                     f"{name}: a {s1} x {s2} grid cannot keep modes ({m1}, {m2}): it needs "
                     f"2 * modes1 <= S1 and modes2 <= S2 // 2 + 1", hint="use a finer grid or "
