@@ -99,7 +99,7 @@ class TorchFNO(torch.nn.Module):
             if layer < self.layers - 1:
                 x = gelu(x)
         x = x.permute(0, 2, 3, 1)
-        return gelu(x @ self.Q1.T + self.q1b) @ self.Q2 + self.q2b
+        return (gelu(x @ self.Q1.T + self.q1b) @ self.Q2 + self.q2b)[..., 0]  # one channel
 
 
 def relative_l2(pred, y):

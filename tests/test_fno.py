@@ -43,7 +43,8 @@ def numpy_fno(net, a):
         v = conv + v @ W[layer].T + Wb[layer]
         if layer < net.layers - 1:
             v = np_gelu(v)
-    return np_gelu(v @ Q1.T + q1b) @ Q2 + q2b
+    out = np_gelu(v @ Q1.T + q1b) @ Q2 + q2b                  # (n, *grid, out_channels)
+    return out[..., 0] if net.out_channels == 1 else out
 
 
 # widths 5, 6 and 8: the dense layers' outputs computed one, two and four at a time
@@ -54,6 +55,9 @@ CASES = {
     "2d-width8": dict(dim=2, modes=(2, 3), grid=(6, 8), channels=1, width=8),
     # odd sizes along both axes, every mode they have kept (2 * 4 <= 9, 4 = 7 // 2 + 1)
     "2d-odd": dict(dim=2, modes=(4, 4), grid=(9, 7), channels=1, width=5),
+    # several output channels: (n, *grid, 3) from (n, *grid, 2)
+    "2d-out3": dict(dim=2, modes=(2, 3), grid=(8, 6), channels=2, width=5, out=3),
+    "1d-out2": dict(dim=1, modes=4, grid=(10,), channels=1, width=6, out=2),
 }
 
 
@@ -64,7 +68,8 @@ def nets():
     rng = np.random.default_rng(0)
     for name, c in CASES.items():
         net = FNO(c["dim"], c["modes"], width=c["width"], layers=3, in_channels=c["channels"],
-                  projection=7 if c["width"] == 5 else 12, seed=1, dtype=td.f64)
+                  projection=7 if c["width"] == 5 else 12, seed=1, dtype=td.f64,
+                  out_channels=c.get("out", 1))
         net.set_flat(net.get_flat() + rng.normal(scale=0.2, size=net.size))
         # five fields: the mode mixing takes one group of four and one field alone
         a = rng.normal(size=(5, *c["grid"], c["channels"]))
@@ -81,6 +86,12 @@ def test_output_equals_numpy_fft_reference(nets, case):
         np.testing.assert_array_equal(net.predict(a[..., 0], batch_size=2), got)
 
 
+def _output_shape(net, a):
+    """The outputs' shape for inputs ``a``: ``(n, *grid)``, or ``(n, *grid, out_channels)``."""
+    grid = a.shape[1:-1]
+    return (len(a), *grid) + ((net.out_channels,) if net.out_channels > 1 else ())
+
+
 def _directional(f, x, d, h=1e-5):
     return (f(x + h * d) - f(x - h * d)) / (2 * h)
 
@@ -89,7 +100,7 @@ def _directional(f, x, d, h=1e-5):
 def test_input_gradient_equals_central_differences(nets, case):
     net, a = nets[case]
     rng = np.random.default_rng(1)
-    cot = rng.normal(size=a.shape[:-1])
+    cot = rng.normal(size=_output_shape(net, a))
     grad = net.vjp_input(a, cot)
     assert grad.shape == a.shape
     for _ in range(3):
@@ -103,7 +114,7 @@ def test_input_gradient_equals_central_differences(nets, case):
 def test_parameter_gradient_equals_central_differences(nets, case, loss):
     net, a = nets[case]
     rng = np.random.default_rng(2)
-    targets = rng.normal(size=a.shape[:-1])
+    targets = rng.normal(size=_output_shape(net, a))
     data = Supervised(net, a, outputs=targets, loss=loss)
     flat = net.get_flat()
     value, grad = data.value_and_grad(flat)

@@ -1,8 +1,8 @@
 """Fourier neural operator (Li et al., ICLR 2021) in one and two dimensions, written in tidal.
 
 An :class:`FNO` maps input fields on a regular grid (``(S,)`` points in 1-D, ``(S1, S2)`` in
-2-D, ``in_channels`` values per point) to one output field on the same grid, as the paper's code
-(and neuraloperator) does:
+2-D, ``in_channels`` values per point) to output fields on the same grid (``out_channels``
+values per point, one by default), as the paper's code (and neuraloperator) does:
 
 1. lifting: ``v0 = P [a(x), x] + p`` (pointwise linear from the channels and the grid
    coordinates ``x_i = i / (S - 1)`` on ``[0, 1]`` to ``width``);
@@ -12,7 +12,7 @@ An :class:`FNO` maps input fields on a regular grid (``(S,)`` points in 1-D, ``(
    ``modes2`` lowest of the real-DFT axis), a complex ``width x width`` matrix per mode, and the
    inverse real DFT (``irfft`` / ``irfft2`` of the zero-padded spectrum). No activation after
    the last layer;
-3. projection ``Q2 act(Q1 v + q1) + q2``, ``width -> projection -> 1``.
+3. projection ``Q2 act(Q1 v + q1) + q2``, ``width -> projection -> out_channels``.
 
 The activation is GELU in its tanh form (PyTorch's ``gelu(approximate="tanh")``, which differs
 from the erf form by under 5e-4), or any tidal function of one real.
@@ -37,9 +37,10 @@ Parameters live in Taichi fields, read and written as one flat float64 vector th
 order ``P, p, R, W, b, Q1, q1, Q2, q2`` with shapes ``(width, in_channels + dim)``,
 ``(width,)``, ``(layers, modes_total, width_out, width_in, 2)`` (real, imaginary),
 ``(layers, width_out, width_in)``, ``(layers, width)``, ``(projection, width)``,
-``(projection,)``, ``(projection,)``, ``()``. In 2-D mode ``k = k1 * modes2 + k2``, where
-``k1 < modes1`` are the frequencies ``0 .. modes1 - 1`` and ``k1 >= modes1`` the frequencies
-``S1 - 2 modes1 + k1`` (the paper's ``weights1`` and ``weights2``).
+``(projection,)``, ``(projection, out_channels)``, ``(out_channels,)``. In 2-D mode
+``k = k1 * modes2 + k2``, where ``k1 < modes1`` are the frequencies ``0 .. modes1 - 1`` and
+``k1 >= modes1`` the frequencies ``S1 - 2 modes1 + k1`` (the paper's ``weights1`` and
+``weights2``).
 
 Optional normalisers (:meth:`FNO.set_normalisers`) belong to the model and are saved with it:
 the network sees ``(raw - input_mean) / input_std`` and its output is multiplied by
@@ -123,6 +124,8 @@ class FNO(parameters.FlatParameters):
         layers: Fourier layers.
         in_channels: input values per grid point (the grid coordinates are appended).
         projection: hidden width of the projection.
+        out_channels: output values per grid point (outputs are ``(n, *grid)`` with one,
+            ``(n, *grid, out_channels)`` with more).
         activation: ``"gelu"`` (tanh form, the default), ``"relu"``, ``"tanh"``, ... or a tidal
             function of one real.
         seed: seed of the initialisation.
@@ -142,10 +145,14 @@ class FNO(parameters.FlatParameters):
         >>> net = FNO(1, modes=4, width=6, layers=2, projection=8, dtype=td.f64)
         >>> net.predict(np.zeros((3, 16))).shape
         (3, 16)
+        >>> two = FNO(2, modes=3, width=6, layers=1, in_channels=2, out_channels=2, dtype=td.f64)
+        >>> two.predict(np.zeros((3, 8, 8, 2))).shape   # e.g. (u, v) -> (u, v) one step later
+        (3, 8, 8, 2)
     """
 
     def __init__(self, dim: int, modes, width: int = 32, layers: int = 4, in_channels: int = 1,
-                 projection: int = 128, activation="gelu", seed: int = 0, dtype=None):
+                 projection: int = 128, activation="gelu", seed: int = 0, dtype=None,
+                 out_channels: int = 1):
         if dim not in (1, 2) or isinstance(dim, bool):
             raise TidalArgumentError(f"dim must be 1 or 2, got {dim!r}")
         self.dim = int(dim)
@@ -154,6 +161,7 @@ class FNO(parameters.FlatParameters):
         self.layers = _deeponet._positive_int("layers", layers)
         self.in_channels = _deeponet._positive_int("in_channels", in_channels)
         self.projection = _deeponet._positive_int("projection", projection)
+        self.out_channels = _deeponet._positive_int("out_channels", out_channels)
         self.dtype = td.f32 if dtype is None else dtype
         if self.dtype not in (td.f32, td.f64):
             raise TidalArgumentError(f"dtype must be td.f32 or td.f64, got {dtype!r}")
@@ -173,9 +181,9 @@ class FNO(parameters.FlatParameters):
 
     # -- parameters ----------------------------------------------------------------------------
     def _shapes(self) -> list[tuple]:
-        w, L, h = self.width, self.layers, self.projection
+        w, L, h, cout = self.width, self.layers, self.projection, self.out_channels
         return [(w, self.in_channels + self.dim), (w,), (L, self.n_modes, w, w, 2), (L, w, w),
-                (L, w), (h, w), (h,), (h,), ()]
+                (L, w), (h, w), (h,), (h, cout), (cout,)]
 
     def _make_fields(self) -> None:
         self.fields = [ti.field(self.dtype, shape=s, needs_grad=True) for s in self._shapes()]
@@ -256,7 +264,9 @@ class FNO(parameters.FlatParameters):
                 (``(*grid)`` with one channel); None: 0.
             input_std: the same shapes, every value > 0 (add a small constant to a pointwise
                 standard deviation that can vanish); None: 1.
-            output_scale: a number or pointwise ``(*grid)``, every value > 0; None: 1.
+            output_scale: a number or pointwise ``(*grid)`` (with several output channels:
+                a number, ``(out_channels,)`` or ``(*grid, out_channels)``), every value > 0;
+                None: 1.
 
         Example:
             >>> import numpy as np, tidal as td
@@ -290,15 +300,19 @@ class FNO(parameters.FlatParameters):
             ok = arr.ndim == 0 or (arr.ndim in (1, self.dim + 1)
                                    and arr.shape[-1] == self.in_channels)
             want = f"a number, ({self.in_channels},) or (*grid, {self.in_channels})"
-        else:
+        elif self.out_channels == 1:
             if arr.ndim == self.dim + 1 and arr.shape[-1] == 1:
                 arr = arr[..., 0]
             ok = arr.ndim in (0, self.dim)
             want = "a number or (*grid)"
+        else:
+            ok = arr.ndim == 0 or (arr.ndim in (1, self.dim + 1)
+                                   and arr.shape[-1] == self.out_channels)
+            want = f"a number, ({self.out_channels},) or (*grid, {self.out_channels})"
         if not ok:
             raise TidalArgumentError(f"{name} has shape {arr.shape}; it must be {want} for "
-                                     f"this {self.dim}-D FNO of {self.in_channels} input "
-                                     f"channel(s)")
+                                     f"this {self.dim}-D FNO of {self.in_channels} input and "
+                                     f"{self.out_channels} output channel(s)")
         return arr
 
     def _normalisers(self) -> dict:
@@ -309,7 +323,8 @@ class FNO(parameters.FlatParameters):
         stat = getattr(self, name)
         if stat is None:
             return None
-        if stat.ndim > 1 or (stat.ndim == 1 and name == "output_scale"):
+        if stat.ndim > 1 or (stat.ndim == 1 and name == "output_scale"
+                             and self.out_channels == 1):
             stat_grid = stat.shape[:self.dim]
             if stat_grid != tuple(grid):
                 raise TidalArgumentError(f"{name} is pointwise on a {stat_grid} grid, but the "
@@ -341,7 +356,8 @@ class FNO(parameters.FlatParameters):
         return arr
 
     def normalise_outputs(self, outputs) -> np.ndarray:
-        """Output fields ``(n, *grid)`` in the network's units: ``outputs / output_scale``.
+        """Output fields ``(n, *grid[, out_channels])`` in the network's units:
+        ``outputs / output_scale``.
 
         Example:
             >>> import numpy as np, tidal as td
@@ -352,14 +368,29 @@ class FNO(parameters.FlatParameters):
             [0.25, 0.25]
         """
         arr = np.asarray(outputs, dtype=np.float64)
-        scale = self._fitted("output_scale", arr.shape[1:], arr.shape[1:])
+        scale = self._fitted("output_scale", arr.shape[1:1 + self.dim], arr.shape[1:])
         return arr if scale is None else arr / scale
+
+    def output_shape(self, grid) -> tuple[int, ...]:
+        """The shape of one output field on ``grid``: ``grid``, or ``(*grid, out_channels)``
+        with several output channels.
+
+        Example:
+            >>> import tidal as td
+            >>> _ = td.init(arch="cpu", default_fp=td.f64)
+            >>> FNO(1, modes=3, width=4, layers=1, out_channels=3).output_shape((16,))
+            (16, 3)
+        """
+        grid = tuple(grid)
+        return grid if self.out_channels == 1 else (*grid, self.out_channels)
 
     def _arch(self) -> list[str]:
         a = self.activation
         name = a.name if isinstance(a, td.TidalFunction) else str(a)
-        return [str(v) for v in (self.dim, self.modes, self.width, self.layers,
+        arch = [str(v) for v in (self.dim, self.modes, self.width, self.layers,
                                  self.in_channels, self.projection, name)]
+        # single-output models keep the architecture of files saved before out_channels
+        return arch if self.out_channels == 1 else arch + [f"out_channels={self.out_channels}"]
 
     # -- kernels -------------------------------------------------------------------------------
     def _build(self) -> dict:
@@ -415,12 +446,15 @@ class FNO(parameters.FlatParameters):
         return shape
 
     def check_outputs(self, outputs, n: int, grid: tuple, name: str = "outputs") -> np.ndarray:
-        """``outputs`` as float64 ``(n, *grid)``, or a TidalArgumentError."""
+        """``outputs`` as float64 ``(n, *output_shape(grid))``, or a TidalArgumentError."""
         arr = np.asarray(outputs, dtype=np.float64)
-        if arr.shape == (n, *grid, 1):
+        want = (n, *self.output_shape(grid))
+        if self.out_channels == 1 and arr.shape == (n, *grid, 1):
             arr = arr[..., 0]
-        if arr.shape != (n, *grid):
-            raise TidalArgumentError(f"{name} must have shape {(n, *grid)} (one field per "
+        if arr.shape != want:
+            per_point = ("" if self.out_channels == 1
+                         else f" with {self.out_channels} channels")
+            raise TidalArgumentError(f"{name} must have shape {want} (one field{per_point} per "
                                      f"input, on its grid), got {arr.shape}")
         if not np.all(np.isfinite(arr)):
             raise TidalArgumentError(f"{name} contain NaN or inf")
@@ -438,7 +472,8 @@ class FNO(parameters.FlatParameters):
         return hit
 
     def predict(self, inputs, batch_size: int = 50) -> np.ndarray:
-        """The output fields, float64 ``(n, *grid)``, of input fields ``(n, *grid[, channels])``
+        """The output fields, float64 ``(n, *grid[, out_channels])`` (see
+        :meth:`output_shape`), of input fields ``(n, *grid[, channels])``
         (evaluated ``batch_size`` at a time).
 
         Example:
@@ -459,14 +494,14 @@ class FNO(parameters.FlatParameters):
             b.forward()
             out.append(b.outputs())
         out = np.concatenate(out)
-        scale = self._fitted("output_scale", grid, grid)
+        scale = self._fitted("output_scale", grid, self.output_shape(grid))
         return out if scale is None else out * scale
 
     def predict_and_vjp(self, inputs, cotangent_of) -> tuple[np.ndarray, np.ndarray]:
         """One forward and one adjoint pass over raw input fields ``(n, *grid[, channels])``
         (one batch): the outputs ``y`` (as :meth:`predict`) and the gradient of
         ``sum(c * y)`` in the raw inputs (the shape of the checked inputs,
-        ``(n, *grid, channels)``), where ``c = cotangent_of(y)`` (``(n, *grid)``), through the
+        ``(n, *grid, channels)``), where ``c = cotangent_of(y)`` (the shape of ``y``), through the
         normalisers.
 
         Example:
@@ -480,7 +515,7 @@ class FNO(parameters.FlatParameters):
         raw = self.check_inputs(inputs)
         arr = self.normalise_inputs(raw)
         grid = arr.shape[1:-1]
-        scale = self._fitted("output_scale", grid, grid)
+        scale = self._fitted("output_scale", grid, self.output_shape(grid))
         b = self.batch(len(arr), grid)
         b.load(arr)
         b.forward()
@@ -506,9 +541,9 @@ class FNO(parameters.FlatParameters):
         shape = np.shape(inputs)
         arr = self.check_inputs(inputs)
         grid = arr.shape[1:-1]
-        cot = self.check_outputs(np.reshape(cotangent, (len(arr), *grid)) if np.size(cotangent)
-                                 == len(arr) * math.prod(grid) else cotangent, len(arr), grid,
-                                 "cotangent")
+        want = (len(arr), *self.output_shape(grid))
+        cot = self.check_outputs(np.reshape(cotangent, want) if np.size(cotangent)
+                                 == math.prod(want) else cotangent, len(arr), grid, "cotangent")
         batch_size = _deeponet._positive_int("batch_size", batch_size)
         out = []
         for lo in range(0, len(arr), batch_size):
@@ -611,8 +646,9 @@ class Batch:
         self.x = [nd(n, K, w, 2) for _ in range(L)]
         self.y = [nd(n, K, w, 2) for _ in range(L)]
         self.zi = [nd(n, s1, m2, w, 2) for _ in range(L)]
-        self.out = nd(n, self.points)
-        self.targets = ti.ndarray(real, shape=(n, self.points))
+        cout = model.out_channels
+        self.out = nd(n, self.points, cout)
+        self.targets = ti.ndarray(real, shape=(n, self.points, cout))
         self.errors = nd(n)
         self.t = _tables(self.grid, model.modes, model.dim, model._store)
         gridpts = ti.ndarray(real, shape=(self.points, model.dim))
@@ -646,12 +682,12 @@ class Batch:
 
     def load(self, inputs, targets=None) -> None:
         """Copy ``n`` checked input fields (``(n, *grid, channels)``) and, optionally, target
-        fields (``(n, *grid)``) into the batch."""
+        fields (``(n, *output_shape)``) into the batch."""
         self.a.from_numpy(np.ascontiguousarray(inputs.reshape(self.n, self.points, -1),
                                                dtype=self.model._store))
         if targets is not None:
-            self.targets.from_numpy(np.ascontiguousarray(targets.reshape(self.n, self.points),
-                                                         dtype=self.model._store))
+            self.targets.from_numpy(np.ascontiguousarray(
+                targets.reshape(self.n, self.points, -1), dtype=self.model._store))
 
     def zero_gradients(self) -> None:
         """Zero the gradient of every intermediate and of the inputs."""
@@ -681,15 +717,16 @@ class Batch:
                                                              dtype=self.model._store))
             self.model.kernels["squared_errors"].grad(self.out, self.targets, self.errors)
         else:
-            cot = np.asarray(output_cotangent, dtype=np.float64).reshape(self.n, self.points)
+            cot = np.asarray(output_cotangent, dtype=np.float64).reshape(self.n, self.points, -1)
             self.out.grad.from_numpy(np.ascontiguousarray(cot, dtype=self.model._store))
         for kernel, args in reversed(self._launches):
             kernel.grad(*args)
         self._gradients_zero = True  # each adjoint zeroed its output's gradient
 
     def outputs(self) -> np.ndarray:
-        """The output fields, float64 ``(n, *grid)``."""
-        return self.out.to_numpy().astype(np.float64).reshape(self.n, *self.grid)
+        """The output fields, float64 ``(n, *output_shape)`` (see :meth:`FNO.output_shape`)."""
+        return self.out.to_numpy().astype(np.float64).reshape(
+            self.n, *self.model.output_shape(self.grid))
 
     def input_gradient(self) -> np.ndarray:
         """After :meth:`backward`: the gradient in the input fields, ``(n, *grid, channels)``."""
@@ -705,7 +742,7 @@ def _kernels(model: FNO) -> dict:
     """The network's tidal kernels (closures over its parameter fields)."""
     P, pb, R, W, Wb, Q1, q1b, Q2, q2b = model.fields
     real, w, act = model.dtype, model.width, model.act
-    cin, dim, hidden = model.in_channels, model.dim, model.projection
+    cin, dim, hidden, cout = model.in_channels, model.dim, model.projection, model.out_channels
     m2 = model.modes[-1]
     k1s = 2 * model.modes[0] if dim == 2 else 1  # kept frequencies of the first axis
     h1s = model.modes[0] + 1 if dim == 2 else 1  # of which the tables hold (see _tables)
@@ -947,7 +984,7 @@ def _kernels(model: FNO) -> dict:
     linear, linear_act = dense("linear", False), dense("linear_act", True)
 
     @td.kernel(vectorise=True)
-    def project(v: nd3, out: nd2):
+    def project(v: nd3, out: nd3):
         # Q2 act(Q1 v + q1) + q2 per point; the hidden values are never stored
         for b, x in ti.ndrange(v.shape[0], v.shape[1]):
             u = ti.Vector.zero(real, w)
@@ -962,19 +999,26 @@ def _kernels(model: FNO) -> dict:
                         acc[i] += Q1[jg * hb + i, c] * uc
                 for i in ti.static(range(hb)):
                     hv[jg * hb + i] = acc[i]
-            s = ti.cast(0.0, real)
+            s = ti.Vector.zero(real, cout)
             for j in range(hidden):  # a loop of its own, in SIMD vectors
-                s += Q2[j] * act(hv[j] + q1b[j])
-            out[b, x] = s + q2b[None]
+                g = act(hv[j] + q1b[j])
+                for o in ti.static(range(cout)):
+                    s[o] += Q2[j, o] * g
+            for o in ti.static(range(cout)):
+                out[b, x, o] = s[o] + q2b[o]
 
     @td.kernel
-    def squared_errors(out: nd2, targets: nd2, errors: nd1):
+    def squared_errors(out: nd3, targets: nd3, errors: nd1):
         for b in range(out.shape[0]):
-            e0 = out[b, 0] - targets[b, 0]
+            e0 = out[b, 0, 0] - targets[b, 0, 0]
             s = e0 * e0
-            for x in range(1, out.shape[1]):
-                e = out[b, x] - targets[b, x]
+            for o in range(1, cout):
+                e = out[b, 0, o] - targets[b, 0, o]
                 s += e * e
+            for x in range(1, out.shape[1]):
+                for o in range(cout):
+                    e = out[b, x, o] - targets[b, x, o]
+                    s += e * e
             errors[b] = s
 
     return {"lift": lift, "dft_last": dft_last, "dft_first": dft_first, "mix": mix,

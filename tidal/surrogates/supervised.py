@@ -125,9 +125,11 @@ LOSSES = {loss.name: loss for loss in (Loss("mse", "l2", False), Loss("relative_
                                        Loss("h1", "h1", False), Loss("relative_h1", "h1", True))}
 
 
-def periodic_gradient(fields: np.ndarray) -> list[np.ndarray]:
+def periodic_gradient(fields: np.ndarray, grid_axes: int | None = None) -> list[np.ndarray]:
     """The periodic central differences of fields ``(n, *grid)`` along each grid axis, with
     spacing ``1 / S`` on an axis of ``S`` points: ``(f[i + 1] - f[i - 1]) * S / 2``.
+    ``grid_axes``: how many axes after the first are the grid (default: all); the axes after
+    them (the channels of ``(n, *grid, channels)``) are not differentiated.
 
     Example:
         >>> import numpy as np
@@ -137,13 +139,15 @@ def periodic_gradient(fields: np.ndarray) -> list[np.ndarray]:
         True
     """
     fields = np.asarray(fields, dtype=np.float64)
+    last = fields.ndim if grid_axes is None else 1 + grid_axes
     return [(np.roll(fields, -1, axis=a) - np.roll(fields, 1, axis=a)) * (fields.shape[a] / 2.0)
-            for a in range(1, fields.ndim)]
+            for a in range(1, last)]
 
 
-def h1_squared_norms(fields: np.ndarray) -> np.ndarray:
-    """Each field's ``sum f^2 + sum_a sum (D_a f)^2`` (``(n, *grid)`` -> ``(n,)``), with
-    :func:`periodic_gradient`'s ``D_a``.
+def h1_squared_norms(fields: np.ndarray, grid_axes: int | None = None) -> np.ndarray:
+    """Each field's ``sum f^2 + sum_a sum (D_a f)^2`` (``(n, *grid[, channels])`` -> ``(n,)``,
+    summed over the channels too), with :func:`periodic_gradient`'s ``D_a`` along the
+    ``grid_axes`` grid axes (default: every axis after the first).
 
     Example:
         >>> import numpy as np
@@ -153,16 +157,16 @@ def h1_squared_norms(fields: np.ndarray) -> np.ndarray:
     fields = np.asarray(fields, dtype=np.float64)
     axes = tuple(range(1, fields.ndim))
     total = np.sum(fields ** 2, axis=axes)
-    for d in periodic_gradient(fields):
+    for d in periodic_gradient(fields, grid_axes):
         total = total + np.sum(d ** 2, axis=axes)
     return total
 
 
-def _h1_norm_cotangent(fields: np.ndarray) -> np.ndarray:
+def _h1_norm_cotangent(fields: np.ndarray, grid_axes: int | None = None) -> np.ndarray:
     """The gradient of :func:`h1_squared_norms` per field: ``2 (f + sum_a D_a^T D_a f)``;
     ``D_a`` is antisymmetric, so ``D_a^T D_a f = -D_a D_a f``."""
     out = fields.copy()
-    for a, d in zip(range(1, fields.ndim), periodic_gradient(fields)):
+    for a, d in zip(range(1, fields.ndim), periodic_gradient(fields, grid_axes)):
         out -= (np.roll(d, -1, axis=a) - np.roll(d, 1, axis=a)) * (fields.shape[a] / 2.0)
     return 2.0 * out
 
@@ -221,7 +225,12 @@ class _FNOData:
         self.grid = self.inputs.shape[1:-1]
         self.outputs = model.normalise_outputs(model.check_outputs(outputs, len(self.inputs),
                                                                    self.grid))
-        self.n_points = math.prod(self.grid)
+        # values per function (the MSE's mean runs over every point and output channel)
+        self.n_points = math.prod(self.grid) * model.out_channels
+
+    def h1_squared_norms(self, fields: np.ndarray) -> np.ndarray:
+        """:func:`h1_squared_norms` of output fields on the grid (channels summed)."""
+        return h1_squared_norms(fields, len(self.grid))
 
     def _batch(self, rows: np.ndarray):
         b = self.model.batch(len(rows), self.grid)
@@ -237,7 +246,7 @@ class _FNOData:
             part = rows[lo:lo + chunk]
             b = self._batch(part)
             out.append(b.squared_errors() if norm == "l2" else
-                       h1_squared_norms(b.outputs() - self.outputs[part]))
+                       self.h1_squared_norms(b.outputs() - self.outputs[part]))
         return np.concatenate(out)
 
     def errors_and_grad(self, rows: np.ndarray, seeds_of, needs_sums: bool,
@@ -250,10 +259,10 @@ class _FNOData:
             b.backward(error_seeds=seeds_of(sums))
             return sums
         e = b.outputs() - self.outputs[rows]
-        sums = h1_squared_norms(e)
+        sums = self.h1_squared_norms(e)
         seeds = np.asarray(seeds_of(sums), dtype=np.float64)
         b.backward(output_cotangent=seeds.reshape((-1,) + (1,) * (e.ndim - 1))
-                   * _h1_norm_cotangent(e))
+                   * _h1_norm_cotangent(e, len(self.grid)))
         return sums
 
 
@@ -465,7 +474,7 @@ class Supervised(FunctionBatches):
         self.size = model.size
         self._norms = np.sqrt(np.sum(self.outputs.reshape(n, -1) ** 2, axis=1))
         self._loss_norms = (self._norms if self._loss.norm == "l2"
-                            else np.sqrt(h1_squared_norms(self.outputs)))
+                            else np.sqrt(self._data.h1_squared_norms(self.outputs)))
         if self._loss.relative and np.any(self._loss_norms == 0):
             raise TidalArgumentError(f"{loss} needs outputs with a nonzero norm in every "
                                      f"row; use loss='mse'")
