@@ -203,7 +203,7 @@ def test_casts_of_the_loop_index_run_in_lanes():
 ND2 = ti.types.ndarray(dtype=ti.f64, ndim=2)
 ND3 = ti.types.ndarray(dtype=ti.f64, ndim=3)
 
-def _dense_kernel(vectorise):
+def _dense_kernel(vectorise, simd_lanes=None):
     """A dense tanh layer over points ``(b, x)`` of ndarrays, with a store and an exclusive add
     per point: no shared accumulation, so by default it does not run in lanes."""
 
@@ -216,12 +216,36 @@ def _dense_kernel(vectorise):
                 out[b, x, o] = ti.tanh(s)
                 total[b, x] += s * s
 
-    return td.kernel(dense, vectorise=vectorise)
+    return td.kernel(dense, vectorise=vectorise, simd_lanes=simd_lanes)
 
 
 @pytest.mark.parametrize("vectorise", [None, True, False])
 @pytest.mark.parametrize("points", [1, 7, 9, 37])
 def test_vectorise_option_gives_the_same_values_and_gradients(vectorise, points):
+    forward, adjoint = _check_dense(_dense_kernel(vectorise), points)
+    assert (LANE_INDICES in forward) == (vectorise is True)
+    if vectorise is not None:  # (by default the adjoint's ndarray weights take atomic adds)
+        assert (LANE_INDICES in adjoint) == vectorise
+
+
+@pytest.mark.parametrize("simd_lanes", [4, 16])
+@pytest.mark.parametrize("points", [1, 7, 17, 37])
+def test_a_kernels_own_simd_lanes_give_the_same_values_and_gradients(simd_lanes, points):
+    forward, adjoint = _check_dense(_dense_kernel(True, simd_lanes), points)
+    iota = f"ti.Vector([{', '.join(map(str, range(simd_lanes)))}], dt=ti.i32)"
+    assert iota in forward and iota in adjoint  # the derivative keeps the kernel's lanes
+
+
+def test_simd_lanes_of_a_kernel_must_be_a_power_of_two_up_to_32():
+    for bad in (0, 3, 64, 8.0, True, "16"):
+        with pytest.raises(td.TidalArgumentError, match="simd_lanes"):
+            td.kernel(simd_lanes=bad)
+
+
+def _check_dense(k, points):
+    """Runs ``k`` (a :func:`_dense_kernel`) and its adjoint on ``(3, points)`` points, checks
+    the stores, adds and both gradients against NumPy (rtol 1e-12); returns the generated
+    forward and adjoint sources."""
     rng = np.random.default_rng(points)
     shape = (3, points)
     v_np, w_np = rng.normal(size=(*shape, 2)), rng.normal(size=(3, 2))
@@ -233,7 +257,6 @@ def test_vectorise_option_gives_the_same_values_and_gradients(vectorise, points)
         arrays[name].from_numpy(value)
     arrays["out"].grad.from_numpy(out_cot)
     arrays["total"].grad.from_numpy(total_cot)
-    k = _dense_kernel(vectorise)
     args = (arrays["v"], arrays["w"], arrays["out"], arrays["total"])
     k(*args)
     k.grad(*args)
@@ -244,10 +267,7 @@ def test_vectorise_option_gives_the_same_values_and_gradients(vectorise, points)
     assert_close(arrays["v"].grad.to_numpy(), s_bar @ w_np, rtol=1e-12, what="dv")
     assert_close(arrays["w"].grad.to_numpy(), np.einsum("bxo,bxc->oc", s_bar, v_np),
                  rtol=1e-12, what="dweights")
-    forward, adjoint = k.source(*args), k.source(*args, mode="adjoint")
-    assert (LANE_INDICES in forward) == (vectorise is True)
-    if vectorise is not None:  # (by default the adjoint's ndarray weights take atomic adds)
-        assert (LANE_INDICES in adjoint) == vectorise
+    return k.source(*args), k.source(*args, mode="adjoint")
 
 
 def test_vectorise_must_be_true_false_or_none():

@@ -93,7 +93,8 @@ def transform(spec, kind: str, active: frozenset) -> kernel_lowering.KernelIR:
         post += [memory.ref(r, "tangent") for r in kir.post_reads if id(r.obj) in active]
     reads, writes, adds = memory_refs(out, fp)
     cache[(kind, active)] = kernel_lowering.KernelIR(out, signature, arrays, reads, writes, adds,
-                                                     post, vectorise=kir.vectorise)
+                                                     post, vectorise=kir.vectorise,
+                                                     simd_lanes=kir.simd_lanes)
     return cache[(kind, active)]
 
 

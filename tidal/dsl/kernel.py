@@ -90,10 +90,12 @@ class TidalKernel:
 
     __tidal_kernel__ = True
 
-    def __init__(self, pyfunc, raw=None, method: bool = False, vectorise: bool | None = None):
+    def __init__(self, pyfunc, raw=None, method: bool = False, vectorise: bool | None = None,
+                 simd_lanes: int | None = None):
         frontend.remember_source(pyfunc)
         self._method = method  # a method of a @ti.data_oriented class: ``self`` is a template
         self.vectorise = vectorise
+        self.simd_lanes = simd_lanes
         self.pyfunc = pyfunc
         self.name = pyfunc.__name__
         self._pf = None
@@ -130,6 +132,7 @@ class TidalKernel:
             try:
                 kir = pipeline.kernel_ir(self.parsed, args, cfg.default_fp)
                 kir.vectorise = self.vectorise
+                kir.simd_lanes = self.simd_lanes
             except TidalError as refused:
                 self._specs[full_key] = refused
                 raise
@@ -230,7 +233,7 @@ class _RawWrapper:
         return self._primal(*args)
 
 
-def kernel(pyfunc=None, *, vectorise: bool | None = None):
+def kernel(pyfunc=None, *, vectorise: bool | None = None, simd_lanes: int | None = None):
     """Decorator: a kernel over Taichi fields and ndarrays, differentiable with :class:`Tape`.
 
     Top-level ``for`` loops run in parallel; ``F[i] += v`` is an atomic add. Kernels may call
@@ -242,7 +245,10 @@ def kernel(pyfunc=None, *, vectorise: bool | None = None):
     shared by their iterations (a loss and its parameter gradients) do, and ``False`` turns it
     off. Results are the same either way (sums may be grouped differently); which is faster
     depends on the loop: lanes pay off where the body does much arithmetic per iteration and
-    consecutive iterations touch neighbouring elements. Ignored on GPUs.
+    consecutive iterations touch neighbouring elements. ``simd_lanes`` sets how many iterations
+    share a vector in this kernel and its derivatives (2, 4, 8, 16 or 32; None: the runtime's,
+    8 by default; ``td.init(simd_lanes=0)`` still turns lanes off everywhere): 16 float32 lanes
+    fill a 512-bit vector. Ignored on GPUs.
 
     Example:
         >>> import numpy as np
@@ -269,9 +275,14 @@ def kernel(pyfunc=None, *, vectorise: bool | None = None):
     """
     if vectorise not in (None, True, False):
         raise TidalArgumentError(f"vectorise must be True, False or None, got {vectorise!r}")
+    if simd_lanes is not None and (isinstance(simd_lanes, bool) or not isinstance(
+            simd_lanes, int) or simd_lanes not in (2, 4, 8, 16, 32)):
+        raise TidalArgumentError(f"simd_lanes must be 2, 4, 8, 16, 32 or None, got "
+                                 f"{simd_lanes!r}")
     if pyfunc is None:
-        return lambda f: kernel(f, vectorise=vectorise)
-    return TidalKernel(pyfunc, method=_defined_in_class(pyfunc), vectorise=vectorise)
+        return lambda f: kernel(f, vectorise=vectorise, simd_lanes=simd_lanes)
+    return TidalKernel(pyfunc, method=_defined_in_class(pyfunc), vectorise=vectorise,
+                       simd_lanes=simd_lanes)
 
 
 def _defined_in_class(pyfunc) -> bool:

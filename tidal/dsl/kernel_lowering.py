@@ -66,6 +66,8 @@ class KernelIR:
         vectorise: which parallel loops run several iterations per SIMD vector on the CPU
             (``td.kernel(vectorise=...)``; kept by the derived kernels): None those that add
             into shared elements, True every loop that can, False none.
+        simd_lanes: iterations per SIMD vector for this kernel and its derivatives
+            (``td.kernel(simd_lanes=...)``); None: the runtime's (``td.init(simd_lanes=...)``).
     """
 
     fn: ir.Function
@@ -78,6 +80,7 @@ class KernelIR:
     access: dict = field(default_factory=dict)
     narrowed: dict = field(default_factory=dict)  # name -> declared integer type (i64, u32..)
     vectorise: bool | None = None
+    simd_lanes: int | None = None
 
     # ``access[ref][kind]``: per access, per dimension, ("c", value), ("arg", name, offset)
     # or None (the index varies); see :class:`tidal.autodiff.tape.LaunchPlan`

@@ -71,7 +71,10 @@ def kernel_ir(pf, args, default_fp: DType) -> kernel_lowering.KernelIR:
 def generate_kernel(kir: kernel_lowering.KernelIR, name: str, default_fp: DType, arch: str,
                     lanes: int) -> codegen.Generated:
     """Stages rewrite accumulation -> generate of a kernel (allocates the scratch fields of
-    its partial sums: call once per kernel)."""
+    its partial sums: call once per kernel). ``lanes`` is the runtime's; a kernel's own
+    ``simd_lanes`` replaces it unless the runtime turned lanes off (0)."""
+    if lanes and kir.simd_lanes:
+        lanes = kir.simd_lanes
     fn, scratch = parallel.prepare(kir.fn, arch, default_fp, lanes, kir.vectorise)
     verify.maybe_check(fn, f"accumulation rewrite of {name}", default_fp)
     return codegen.generate_kernel(kir, fn, scratch, name, default_fp, arch,
