@@ -753,11 +753,14 @@ def _kernels(model: FNO) -> dict:
     # (td.kernel(vectorise=True)); ms per batch at 32 x 32, width 32, batch 20, forward and
     # adjoint, timed alternately in one process: DFT 12.2 + 19.6 -> 7.5 + 9.9, inverse DFT
     # 15.0 + 14.6 -> 5.4 + 14.4, dense layers 16.8 + 31.3 -> 12.4 + 32.0, projection
-    # 5.1 + 21.8 -> 6.7 + 18.1. The DFTs along the first axis and the mode mixing (whose lanes
-    # would be modes: strided gathers) ran slower so. In float32 they run 16 iterations per
-    # vector (one 512-bit register per lane value; 8 fill half of one, and LLVM then splits and
-    # joins halves): one thread, forward + adjoint of all FNO kernels 149 -> 133 ms per batch
-    # (projection adjoint 19.5 -> 13.7); float64 (8 lanes fill a register) gains nothing.
+    # 5.1 + 21.8 -> 6.7 + 18.1. The mode mixing (whose lanes would be modes: strided gathers
+    # and scattered weight gradients) runs 3x slower so, even with 16 lanes. In float32 they
+    # run 16 iterations per vector (one 512-bit register per lane value; 8 fill half of one,
+    # and LLVM then splits and joins halves): one thread, forward + adjoint of all FNO kernels
+    # 149 -> 133 ms per batch (projection adjoint 19.5 -> 13.7); float64 (8 lanes fill a
+    # register) gains nothing. With 16 lanes the DFTs along the first axis (slower in 8) run in
+    # lanes too: forward 5.9 -> 5.0 ms, inverse 6.9 -> 5.2 ms, adjoints 10 % faster (one
+    # thread, two runs each; at 16 x 16 no measurable change).
     lanes = 16 if real == td.f32 else None
     nd1 = ti.types.ndarray(dtype=real, ndim=1)
     nd2 = ti.types.ndarray(dtype=real, ndim=2)
@@ -795,7 +798,7 @@ def _kernels(model: FNO) -> dict:
                     z[b, i1, k, c, 0] = re[k]
                     z[b, i1, k, c, 1] = im[k]
 
-    @td.kernel
+    @td.kernel(vectorise=True, simd_lanes=lanes)
     def dft_first(z: nd5, cos_t: nd2, sin_t: nd2, xh: nd4):
         for b, c in ti.ndrange(z.shape[0], w):
             for k2 in range(m2):
@@ -895,7 +898,7 @@ def _kernels(model: FNO) -> dict:
                     y[b, k, o, 0] = re
                     y[b, k, o, 1] = im
 
-    @td.kernel
+    @td.kernel(vectorise=True, simd_lanes=lanes)
     def idft_first(y: nd4, cos_t: nd2, sin_t: nd2, zi: nd5):
         for b, o in ti.ndrange(y.shape[0], w):
             for k2 in range(m2):
