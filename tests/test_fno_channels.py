@@ -12,6 +12,8 @@ import tidal as td
 from tidal.solvers import Trainer
 from tidal.surrogates import FNO, OperatorModel, Supervised
 
+from .test_h1_loss import central_matrix
+
 
 @pytest.fixture(scope="module", autouse=True)
 def _f64():
@@ -53,18 +55,10 @@ def test_each_channel_is_the_single_output_network(dim, grid):
                                rtol=1e-12, atol=1e-14)
 
 
-def _central(s):
-    d = np.zeros((s, s))
-    for i in range(s):
-        d[i, (i + 1) % s] += s / 2.0
-        d[i, (i - 1) % s] -= s / 2.0
-    return d
-
-
 def _h1_squared(e):
     """sum e^2 + sum (D_1 e)^2 + sum (D_2 e)^2 per field of (n, S1, S2, channels)."""
-    d1 = np.einsum("ij,njkc->nikc", _central(e.shape[1]), e)
-    d2 = np.einsum("kj,nijc->nikc", _central(e.shape[2]), e)
+    d1 = np.einsum("ij,njkc->nikc", central_matrix(e.shape[1]), e)
+    d2 = np.einsum("kj,nijc->nikc", central_matrix(e.shape[2]), e)
     return np.sum(e ** 2 + d1 ** 2 + d2 ** 2, axis=(1, 2, 3))
 
 
