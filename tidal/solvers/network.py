@@ -28,6 +28,17 @@ from tidal.dsl.errors import TidalArgumentError
 ACTIVATIONS = ("tanh", "sin", "softplus", "sigmoid")
 
 
+def activation_name(activation) -> str:
+    """The name of an activation given by name or as a tidal function (for checkpoints and
+    ``repr``).
+
+    Example:
+        >>> activation_name("tanh")
+        'tanh'
+    """
+    return activation.name if isinstance(activation, td.TidalFunction) else str(activation)
+
+
 class MLP:
     """A multilayer perceptron ``in_dim -> depth x width -> out_dim`` as a tidal function.
 
@@ -159,13 +170,26 @@ class MLP:
     def save(self, path: str | Path) -> None:
         """Save the parameters (and architecture) to a ``.npz`` checkpoint."""
         np.savez(path, params=self.get_flat(), in_dim=self.in_dim, width=self.width,
-                 depth=self.depth, activation=self._activation_name(),
+                 depth=self.depth, activation=activation_name(self.activation),
                  fourier_features=self.fourier_features, frequencies=self.B.to_numpy(),
                  out_dim=self.out_dim)
 
-    def _activation_name(self) -> str:
-        a = self.activation
-        return a.name if isinstance(a, td.TidalFunction) else a
+    def __repr__(self) -> str:
+        """The architecture, the float type and the number of parameters.
+
+        Example:
+            >>> import tidal as td
+            >>> _ = td.init(arch="cpu", default_fp=td.f64)
+            >>> print(MLP(2, width=8, depth=2, out_dim=3))
+            MLP(in_dim=2, width=8, depth=2, out_dim=3, activation='tanh', dtype=f32; \
+123 parameters)
+        """
+        features = (f", fourier_features={self.fourier_features}" if self.fourier_features
+                    else "")
+        return (f"MLP(in_dim={self.in_dim}, width={self.width}, depth={self.depth}, "
+                f"out_dim={self.out_dim}{features}, "
+                f"activation={activation_name(self.activation)!r}, dtype={self.dtype}; "
+                f"{self.size:,} parameters)")
 
     def load(self, path: str | Path) -> None:
         """Load parameters saved by :meth:`save`; the architecture must match."""
@@ -173,7 +197,7 @@ class MLP:
             arch = (int(data["in_dim"]), int(data["width"]), int(data["depth"]),
                     str(data["activation"]), int(data.get("fourier_features", 0)),
                     int(data.get("out_dim", 1)))
-            mine = (self.in_dim, self.width, self.depth, self._activation_name(),
+            mine = (self.in_dim, self.width, self.depth, activation_name(self.activation),
                     self.fourier_features, self.out_dim)
             if arch != mine:
                 raise TidalArgumentError(f"checkpoint {path} holds a network {arch} (inputs, "

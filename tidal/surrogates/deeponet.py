@@ -189,10 +189,25 @@ class DeepONet(parameters.FlatParameters):
             self.set_flat(data["params"])
 
     def _arch(self) -> list[str]:
-        a = self.activation
-        name = a.name if isinstance(a, td.TidalFunction) else str(a)
         return [str(v) for v in (self.m, self.trunk_dim, self.branch_width, self.branch_depth,
-                                 self.trunk.width, self.trunk.depth, self.p, name, self.form)]
+                                 self.trunk.width, self.trunk.depth, self.p,
+                                 network.activation_name(self.activation), self.form)]
+
+    def __repr__(self) -> str:
+        """The architecture, the float type and the number of parameters.
+
+        Example:
+            >>> import tidal as td
+            >>> _ = td.init(arch="cpu", default_fp=td.f64)
+            >>> print(DeepONet(10, 1, width=8, depth=2, p=4))
+            DeepONet(branch_sensors=10, trunk_dim=1, p=4, form='unstacked', branch 8 x 2, \
+trunk 8 x 2, activation='relu', dtype=f32; 321 parameters)
+        """
+        return (f"DeepONet(branch_sensors={self.m}, trunk_dim={self.trunk_dim}, p={self.p}, "
+                f"form={self.form!r}, branch {self.branch_width} x {self.branch_depth}, "
+                f"trunk {self.trunk.width} x {self.trunk.depth}, "
+                f"activation={network.activation_name(self.activation)!r}, "
+                f"dtype={self.dtype}; {self.size:,} parameters)")
 
     # -- the network as a tidal function -------------------------------------------------------
     def _build(self):

@@ -68,6 +68,7 @@ import tidal as td
 from tidal.autodiff import parameters
 from tidal.dsl import field_io
 from tidal.dsl.errors import TidalArgumentError
+from tidal.solvers import network
 from tidal.surrogates import deeponet as _deeponet
 
 #: Activations an FNO takes by name.
@@ -178,6 +179,22 @@ class FNO(parameters.FlatParameters):
         self.input_mean: np.ndarray | None = None
         self.input_std: np.ndarray | None = None
         self.output_scale: np.ndarray | None = None
+
+    def __repr__(self) -> str:
+        """The architecture, the float type and the number of parameters.
+
+        Example:
+            >>> import tidal as td
+            >>> _ = td.init(arch="cpu", default_fp=td.f64)
+            >>> print(FNO(1, modes=4, width=6, layers=2, projection=8, out_channels=2))
+            FNO(dim=1, modes=(4,), width=6, layers=2, in_channels=1, out_channels=2, \
+projection=8, activation='gelu', dtype=f32; 752 parameters)
+        """
+        return (f"FNO(dim={self.dim}, modes={self.modes}, width={self.width}, "
+                f"layers={self.layers}, in_channels={self.in_channels}, "
+                f"out_channels={self.out_channels}, projection={self.projection}, "
+                f"activation={network.activation_name(self.activation)!r}, dtype={self.dtype}; "
+                f"{self.size:,} parameters)")
 
     # -- parameters ----------------------------------------------------------------------------
     def _shapes(self) -> list[tuple]:
@@ -385,10 +402,9 @@ class FNO(parameters.FlatParameters):
         return grid if self.out_channels == 1 else (*grid, self.out_channels)
 
     def _arch(self) -> list[str]:
-        a = self.activation
-        name = a.name if isinstance(a, td.TidalFunction) else str(a)
         arch = [str(v) for v in (self.dim, self.modes, self.width, self.layers,
-                                 self.in_channels, self.projection, name)]
+                                 self.in_channels, self.projection,
+                                 network.activation_name(self.activation))]
         # single-output models keep the architecture of files saved before out_channels
         return arch if self.out_channels == 1 else arch + [f"out_channels={self.out_channels}"]
 
