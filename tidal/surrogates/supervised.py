@@ -403,8 +403,9 @@ class Supervised(FunctionBatches):
             ``(n, *grid)`` or ``(n, *grid, channels)``, the input fields.
         points: DeepONet: ``(N, d)``, the output points shared by every function (a 1-D
             array for ``d = 1``); FNO: None (the grid is the inputs').
-        outputs: DeepONet: ``(n, N)``, ``G(v_i)(y_j)``; FNO: ``(n, *grid)``.
-        loss: ``"mse"`` (``mean_ij (pred - out)^2``), ``"relative_l2"``
+        outputs: DeepONet: ``(n, N)``, ``G(v_i)(y_j)``; FNO: ``(n, *grid)``, or
+            ``(n, *grid, out_channels)`` for an FNO of several output channels.
+        loss: ``"mse"`` (``mean_ij (pred - out)^2``, over channels too), ``"relative_l2"``
             (``mean_i ||pred_i - out_i|| / ||out_i||``), or for an FNO ``"h1"`` /
             ``"relative_h1"`` (the same with the discrete H1 norm of the module docstring).
         batch_size: functions per evaluation (Adam mini-batches); None: all of them.
