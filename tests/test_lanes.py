@@ -228,7 +228,7 @@ def test_vectorise_option_gives_the_same_values_and_gradients(vectorise, points)
         assert (LANE_INDICES in adjoint) == vectorise
 
 
-@pytest.mark.parametrize("simd_lanes", [4, 16])
+@pytest.mark.parametrize("simd_lanes", [2, 4, 16, 32])
 @pytest.mark.parametrize("points", [1, 7, 17, 37])
 def test_a_kernels_own_simd_lanes_give_the_same_values_and_gradients(simd_lanes, points):
     forward, adjoint = _check_dense(_dense_kernel(True, simd_lanes), points)
