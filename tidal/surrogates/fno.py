@@ -311,21 +311,18 @@ projection=8, activation='gelu', dtype=f32; 752 parameters)
                                           "deviation that can be 0" if positive else None)
         if arr.size == 1 and arr.ndim <= 1:
             arr = arr.reshape(())
-        if inputs:
-            if self.in_channels == 1 and arr.ndim == self.dim:
-                arr = arr[..., None]
-            ok = arr.ndim == 0 or (arr.ndim in (1, self.dim + 1)
-                                   and arr.shape[-1] == self.in_channels)
-            want = f"a number, ({self.in_channels},) or (*grid, {self.in_channels})"
-        elif self.out_channels == 1:
+        channels = self.in_channels if inputs else self.out_channels
+        if not inputs and channels == 1:  # one output field: a number or pointwise (*grid)
             if arr.ndim == self.dim + 1 and arr.shape[-1] == 1:
                 arr = arr[..., 0]
             ok = arr.ndim in (0, self.dim)
             want = "a number or (*grid)"
-        else:
+        else:  # a number, per channel or pointwise per channel
+            if channels == 1 and arr.ndim == self.dim:
+                arr = arr[..., None]
             ok = arr.ndim == 0 or (arr.ndim in (1, self.dim + 1)
-                                   and arr.shape[-1] == self.out_channels)
-            want = f"a number, ({self.out_channels},) or (*grid, {self.out_channels})"
+                                   and arr.shape[-1] == channels)
+            want = f"a number, ({channels},) or (*grid, {channels})"
         if not ok:
             raise TidalArgumentError(f"{name} has shape {arr.shape}; it must be {want} for "
                                      f"this {self.dim}-D FNO of {self.in_channels} input and "
@@ -1058,12 +1055,8 @@ def _kernels(model: FNO) -> dict:
     @td.kernel
     def squared_errors(out: nd3, targets: nd3, errors: nd1):
         for b in range(out.shape[0]):
-            e0 = out[b, 0, 0] - targets[b, 0, 0]
-            s = e0 * e0
-            for o in range(1, cout):
-                e = out[b, 0, o] - targets[b, 0, o]
-                s += e * e
-            for x in range(1, out.shape[1]):
+            s = ti.cast(0.0, real)
+            for x in range(out.shape[1]):
                 for o in range(cout):
                     e = out[b, x, o] - targets[b, x, o]
                     s += e * e
