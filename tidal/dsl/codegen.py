@@ -38,6 +38,13 @@ class Generated:
     line_map: dict[int, SourceLoc] = field(default_factory=dict)
     vector_mode: bool = False  # compile with Taichi's vector mode (tidal.dsl.lanes)
     scratch: tuple = ()  # arrays the kernel takes after its own arguments
+    parts: tuple = ()  # kernels launched in order in its place (tidal.dsl.split), if any
+
+    @classmethod
+    def in_parts(cls, parts: list) -> Generated:
+        """One kernel launched as the kernels ``parts``, in order, with the same arguments."""
+        return cls("\n".join(p.source for p in parts), parts[0].func_name, {},
+                   scratch=parts[0].scratch, parts=tuple(parts))
 
 
 class _Names:

@@ -32,6 +32,7 @@ from taichi.lang.field import ScalarField
 from taichi.lang.matrix import MatrixField
 
 from tidal.dsl import direct, loader
+from tidal.dsl.errors import TidalCompileError
 
 _RECORDERS: list = []
 _QUIET = [0]
@@ -45,6 +46,10 @@ def run_compiled(kernel, args):
     Kernels tidal generated are never recorded, so a plain one (a ``ti.kernel`` object) is
     launched past the hook and Taichi's decorator wrapper: straight into the compiled code when
     :func:`tidal.dsl.direct.call` can, otherwise into ``Kernel.__call__``."""
+    if isinstance(kernel, loader.KernelParts):
+        for part in kernel.parts:
+            run_compiled(part, args)
+        return None
     primal = getattr(kernel, "_primal", None)
     try:
         if primal is not None:
@@ -55,6 +60,15 @@ def run_compiled(kernel, args):
         if mapped is not None:
             raise mapped from None
         raise
+    except RuntimeError as e:
+        if "spirv" not in str(e):
+            raise
+        raise TidalCompileError(
+            f"Taichi's SPIR-V code generator (the {ti_impl.current_cfg().arch.name} backend) "
+            f"failed on the code generated for this kernel: {str(e).strip()}",
+            loader.kernel_location(primal if primal is not None else kernel),
+            hint="run it on the CPU or CUDA, or write its parallel loops as separate kernels; "
+                 "please report it with the kernel") from None
 
 
 def current():

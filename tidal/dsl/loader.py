@@ -52,6 +52,8 @@ def load_kernel(generated, label: str):
     """The launchable kernel of a generated kernel source (``codegen.Generated``): compiled in
     Taichi's vector mode when its loops run in SIMD lanes, with the scratch arrays of its
     partial sums appended to its arguments."""
+    if generated.parts:
+        return KernelParts([load_kernel(part, label) for part in generated.parts])
     obj = load(generated.source, generated.func_name, generated.namespace, label,
                generated.line_map)
     if not generated.vector_mode:
@@ -65,6 +67,18 @@ def load_kernel(generated, label: str):
             return obj(*args, *scratch)
 
     return launch
+
+
+class KernelParts:
+    """Kernels launched in order with the same arguments in place of one (tidal.dsl.split);
+    :func:`tidal.dsl.launches.run_compiled` launches each part as it would a kernel."""
+
+    def __init__(self, parts: list):
+        self.parts = parts
+
+    def __call__(self, *args):
+        for part in self.parts:
+            part(*args)
 
 
 @contextlib.contextmanager
@@ -114,6 +128,15 @@ def _brief_positions_for_generated_code() -> None:
 
 
 _brief_positions_for_generated_code()
+
+
+def kernel_location(kernel) -> SourceLoc | None:
+    """The user's source location of a loaded generated kernel (a Taichi ``Kernel`` or its
+    decorated function), or None for other objects."""
+    func = getattr(kernel, "func", None) or getattr(getattr(kernel, "_primal", None), "func",
+                                                    None)
+    lines = LINE_MAPS.get(getattr(getattr(func, "__code__", None), "co_filename", None), {})
+    return lines[min(lines)] if lines else None
 
 
 def user_error_from_taichi(exc: BaseException) -> TidalCompileError | None:

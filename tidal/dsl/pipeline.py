@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tidal.dsl import codegen, ir, kernel_lowering, loader, optimize, parallel, verify
+from tidal.dsl import codegen, ir, kernel_lowering, loader, optimize, parallel, split, verify
 from tidal.dsl import lanes as lanes_pass
 from tidal.dsl.types import DType
 
@@ -77,6 +77,11 @@ def generate_kernel(kir: kernel_lowering.KernelIR, name: str, default_fp: DType,
         lanes = kir.simd_lanes
     fn, scratch = parallel.prepare(kir.fn, arch, default_fp, lanes, kir.vectorise)
     verify.maybe_check(fn, f"accumulation rewrite of {name}", default_fp)
+    parts = split.loop_kernels(fn) if arch in split.SPIRV_ARCHES else None
+    if parts is not None:  # one Taichi kernel per parallel loop (see tidal.dsl.split)
+        return codegen.Generated.in_parts([
+            codegen.generate_kernel(kir, part, scratch, f"{name}_loop{i}", default_fp, arch)
+            for i, part in enumerate(parts, 1)])
     return codegen.generate_kernel(kir, fn, scratch, name, default_fp, arch,
                                    vector_mode=lanes_pass.vectorised_block(fn.body))
 
