@@ -23,6 +23,7 @@ import math
 import numpy as np
 import taichi as ti
 
+from tidal.dsl import direct
 from tidal.dsl.errors import TidalArgumentError
 
 
@@ -88,34 +89,41 @@ class FieldVector(FlatLayout):
             else:  # "clear grads"
                 f.grad[index] = 0
 
-        @ti.kernel
-        def transfer(flat: ti.types.ndarray(dtype=ti.f64, ndim=1), mode: ti.template()):
-            for f, offset, lead, trail, size, in_rows in ti.static(layout):
-                if ti.static(in_rows):
-                    for row in ti.grouped(ti.ndrange(*lead)):
-                        base = flat_position(lead, row) * size + offset
-                        for col in ti.grouped(ti.ndrange(*trail)):
-                            index = ti.Vector.zero(ti.i32, ti.static(len(lead) + len(trail)))
-                            for d in ti.static(range(len(lead))):
-                                index[d] = row[d]
-                            for d in ti.static(range(len(trail))):
-                                index[ti.static(len(lead)) + d] = col[d]
-                            move(mode, f, flat, flat_position(trail, col) + base, index)
-                else:
-                    for index in ti.grouped(f):
-                        move(mode, f, flat, flat_position(lead, index) + offset, index)
+        def transfer(mode: str):
+            # one kernel per mode, with no template parameter, so that it is launched past
+            # Taichi's per-call Python work (tidal.dsl.direct: about 0.3 ms a launch, four
+            # launches a training step)
+            @ti.kernel
+            def kernel(flat: ti.types.ndarray(dtype=ti.f64, ndim=1)):
+                for f, offset, lead, trail, size, in_rows in ti.static(layout):
+                    if ti.static(in_rows):
+                        for row in ti.grouped(ti.ndrange(*lead)):
+                            base = flat_position(lead, row) * size + offset
+                            for col in ti.grouped(ti.ndrange(*trail)):
+                                index = ti.Vector.zero(ti.i32,
+                                                       ti.static(len(lead) + len(trail)))
+                                for d in ti.static(range(len(lead))):
+                                    index[d] = row[d]
+                                for d in ti.static(range(len(trail))):
+                                    index[ti.static(len(lead)) + d] = col[d]
+                                move(mode, f, flat, flat_position(trail, col) + base, index)
+                    else:
+                        for index in ti.grouped(f):
+                            move(mode, f, flat, flat_position(lead, index) + offset, index)
 
-        def write(flat):
-            transfer(flat, "write")
+            return lambda flat: direct.launch(kernel, flat)
+
+        kernels = {mode: transfer(mode) for mode in ("write", "read", "read grads",
+                                                       "clear grads")}
 
         def read(out, grads):
-            transfer(out, "read grads" if grads else "read")
+            kernels["read grads" if grads else "read"](out)
 
         def clear_grads():
-            transfer(self._empty, "clear grads")
+            kernels["clear grads"](self._empty)
 
         self._empty = np.zeros(1)  # (the flat argument of a launch that only clears)
-        self._write, self._read, self.clear_grads = write, read, clear_grads
+        self._write, self._read, self.clear_grads = kernels["write"], read, clear_grads
 
     def write(self, flat) -> None:
         """Set every field from one flat vector."""

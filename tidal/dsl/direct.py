@@ -64,6 +64,11 @@ def call(kernel, args):
     return result
 
 
+def launch(kernel, *args):
+    """Launch the ``@ti.kernel`` function ``kernel`` with ``args`` through :func:`call`."""
+    return call(kernel._primal, args)
+
+
 def _no_taichi_recorder() -> bool:
     """Whether no ``ti.ad.Tape`` or ``ti.ad.FwdMode`` would see the launch (Taichi's call
     inserts kernels into them; tidal's own stand-in for the tape slot ignores kernels)."""
@@ -169,4 +174,4 @@ def _taichi_ndarray_setter(needed, first):
     return accepts, lambda ctx, i, v: ctx.set_arg_ndarray(i, v.arr)
 
 
-__all__ = ["call"]
+__all__ = ["call", "launch"]

@@ -54,7 +54,7 @@ import taichi as ti
 from taichi.lang import impl as _ti_impl
 from tqdm.auto import tqdm
 
-from tidal.dsl import runtime
+from tidal.dsl import direct, runtime
 from tidal.dsl.errors import TidalArgumentError, TidalWarning
 from tidal.solvers.schedules import Schedule
 
@@ -654,8 +654,9 @@ class Trainer:
             for k in range(1, steps + 1):
                 pending = True
                 rate = lr if schedule is None else float(schedule(lr, k - 1, steps))
-                _adam_kernel(p, g, m, v, trial, rate, beta1, beta2, eps, weight_decay,
-                             decoupled, 1.0 - beta1 ** (done + k), 1.0 - beta2 ** (done + k))
+                direct.launch(_adam_kernel, p, g, m, v, trial, rate, beta1, beta2, eps,
+                              weight_decay, decoupled, 1.0 - beta1 ** (done + k),
+                              1.0 - beta2 ** (done + k))
                 if weigh is not None:
                     weigh(k)
                 loss, g = run.evaluate(trial, self._step + 1)

@@ -34,6 +34,7 @@ import taichi as ti
 
 import tidal as td
 from tidal.autodiff import parameters
+from tidal.dsl import direct
 from tidal.dsl.errors import TidalArgumentError
 from tidal.solvers import network
 from tidal.solvers.network import ACTIVATIONS, MLP
@@ -374,14 +375,15 @@ class Cartesian:
         @td.kernel
         def squared_errors(targets: ti.types.ndarray(dtype=real, ndim=2),
                            rows: ti.types.ndarray(dtype=ti.i32, ndim=1), n_points: ti.i32):
-            for q in range(rows.shape[0] * n_points):
-                r = q // n_points
-                j = q % n_points
-                s = b0[None]
-                for k in range(p):
-                    s += B[r, k] * T[j, k]
-                e = s - targets[rows[r], j]
-                E[r] += e * e
+            for r in range(rows.shape[0]):
+                total = ti.cast(0.0, real)
+                for j in range(n_points):
+                    s = b0[None]
+                    for k in range(p):
+                        s += B[r, k] * T[j, k]
+                    e = s - targets[rows[r], j]
+                    total += e * e
+                E[r] += total
 
         @ti.kernel
         def prepare(seeds: ti.types.ndarray(dtype=real, ndim=1)):
@@ -418,7 +420,7 @@ class Cartesian:
         """Zero the outputs and their gradients; seed the errors' gradients."""
         seeds = np.zeros(len(rows), dtype=self._store) if seeds is None else \
             np.ascontiguousarray(seeds, dtype=self._store)
-        self._prepare(seeds)
+        direct.launch(self._prepare, seeds)
 
     def features_adjoint(self, rows) -> None:
         """The features kernel with its adjoint (``branch_out.grad`` and ``trunk_out.grad``
