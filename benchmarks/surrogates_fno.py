@@ -81,14 +81,15 @@ class TorchFNO(torch.nn.Module):
 
     def forward(self, a):                                  # a: (B, S1, S2)
         B, s1, s2 = a.shape
-        gx = torch.linspace(0, 1, s1).reshape(1, s1, 1, 1).expand(B, s1, s2, 1)
-        gy = torch.linspace(0, 1, s2).reshape(1, 1, s2, 1).expand(B, s1, s2, 1)
+        dev = a.device
+        gx = torch.linspace(0, 1, s1, device=dev).reshape(1, s1, 1, 1).expand(B, s1, s2, 1)
+        gy = torch.linspace(0, 1, s2, device=dev).reshape(1, 1, s2, 1).expand(B, s1, s2, 1)
         x = torch.cat([a[..., None], gx, gy], dim=-1) @ self.P.T + self.pb
         x = x.permute(0, 3, 1, 2)                           # (B, C, S1, S2)
         m1, m2 = self.m1, self.m2
         for layer in range(self.layers):
             xf = torch.fft.rfft2(x)
-            out = torch.zeros(B, x.shape[1], s1, s2 // 2 + 1, dtype=torch.cfloat)
+            out = torch.zeros(B, x.shape[1], s1, s2 // 2 + 1, dtype=torch.cfloat, device=dev)
             out[:, :, :m1, :m2] = torch.einsum("bixy,ioxy->boxy", xf[:, :, :m1, :m2],
                                                self.w1[layer])
             out[:, :, -m1:, :m2] = torch.einsum("bixy,ioxy->boxy", xf[:, :, -m1:, :m2],
