@@ -183,3 +183,40 @@ def test_taichi_ndarrays_launch_directly_with_and_without_gradient_storage():
     _, v, out, _, vn = arrays(2, False)
     combine(a32, v, out, 1.0)
     np.testing.assert_allclose(out.to_numpy(), 4.0 + vn[:, np.arange(4) % 3], rtol=1e-15)
+
+
+def test_kernels_in_simd_lanes_launch_directly_with_their_partial_sums():
+    """A kernel whose loops run in SIMD lanes (compiled in Taichi's vector mode, launched with
+    the scratch arrays of its lane-wide partial sums) goes straight in after its first launch,
+    and so does its adjoint; values and the weight gradient (a sum over every point, through
+    the partial sums) stay exact over repeated launches."""
+    if ARCH != "cpu":
+        pytest.skip("SIMD lanes are CPU-only")
+    nd1 = ti.types.ndarray(dtype=ti.f64, ndim=1)
+    w = ti.field(ti.f64, shape=3, needs_grad=True)
+
+    @td.kernel(vectorise=True)
+    def cubic(x: nd1, out: nd1):
+        for i in range(x.shape[0]):
+            out[i] = w[0] * x[i] + w[1] * x[i] * x[i] + w[2] * ti.tanh(x[i])
+
+    rng = np.random.default_rng(5)
+    x = ti.ndarray(ti.f64, shape=100, needs_grad=True)
+    out = ti.ndarray(ti.f64, shape=100, needs_grad=True)
+    for k in range(4):
+        xn, wn = rng.normal(size=100), rng.normal(size=3)
+        x.from_numpy(xn)
+        w.from_numpy(wn)
+        cubic(x, out)
+        np.testing.assert_allclose(out.to_numpy(), wn[0] * xn + wn[1] * xn**2
+                                   + wn[2] * np.tanh(xn), rtol=1e-14, atol=1e-14,
+                                   err_msg=f"launch {k}")  # (terms of order 1: atol)
+        w.grad.fill(0.0)
+        x.grad.fill(0.0)
+        seed = rng.normal(size=100)
+        out.grad.from_numpy(seed)
+        cubic.grad(x, out)
+        np.testing.assert_allclose(w.grad.to_numpy(), [seed @ xn, seed @ xn**2,
+                                                        seed @ np.tanh(xn)], rtol=1e-12)
+    launch = cubic._last.forward()
+    assert isinstance(launch.taichi_kernel.__dict__.get("_tidal_direct"), tuple)

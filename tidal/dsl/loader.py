@@ -18,7 +18,7 @@ import re
 
 import taichi as ti
 
-from tidal.dsl import mathlib
+from tidal.dsl import direct, mathlib
 from tidal.dsl.errors import SourceLoc, TidalCompileError
 
 _counter = itertools.count(1)
@@ -60,12 +60,17 @@ def load_kernel(generated, label: str):
         return obj
     scratch = generated.scratch
 
+    primal = obj._primal
+
     # not functools.wraps: that would copy the plain kernel's ``_primal``, through which
-    # launches.run_compiled would launch it without vector mode and scratch arrays
+    # launches.run_compiled would launch it without vector mode and scratch arrays. Past
+    # Taichi's per-call Python work once compiled (direct.call), as plain kernels are: an FNO
+    # step launches about fifty such kernels
     def launch(*args):
         with _vector_mode():
-            return obj(*args, *scratch)
+            return direct.call(primal, (*args, *scratch))
 
+    launch.taichi_kernel = primal  # (for tests and diagnostics)
     return launch
 
 
