@@ -3,9 +3,9 @@ target 6: a GPU; at most 1.0x PyTorch's step time is the target).
 
 The models, with the same float32 parameters on both sides:
 
-* FNO 2-D, width 32, 4 Fourier layers, 12 x 12 modes, projection 128, on a ``--grid`` x
-  ``--grid`` grid, batches of 20 fields, relative-L2 loss (PyTorch: the paper's FNO2d of
-  ``surrogates_fno.TorchFNO``);
+* FNO 2-D, width 32, 4 Fourier layers, 12 x 12 modes (fewer on grids under 24 x 24),
+  projection 128, on a ``--grid`` x ``--grid`` grid, batches of 20 fields, relative-L2 loss
+  (PyTorch: the paper's FNO2d of ``surrogates_fno.TorchFNO``);
 * DeepONet of DeepXDE's antiderivative example: 100 sensors, branch and trunk of one hidden
   layer of 40 ReLU neurons, p = 40, batches of 100 functions x 100 points, mean-squared error.
 
@@ -82,6 +82,14 @@ def torch_step_time(model, loss_of, repeats: int, device) -> float:
     return (time.perf_counter() - start) / repeats
 
 
+def print_step(t_tidal: float, t_torch: float | None = None) -> None:
+    if t_torch is None:
+        print(f"  step: tidal {t_tidal * 1e3:.2f} ms (PyTorch not installed)")
+    else:
+        print(f"  step: tidal {t_tidal * 1e3:.2f} ms, PyTorch {t_torch * 1e3:.2f} ms; ratio "
+              f"{t_tidal / t_torch:.2f}")
+
+
 def agreement(what: str, loss_t: float, grad_t, loss_p: float, grad_p) -> None:
     scale = np.max(np.abs(grad_p))
     print(f"  {what}: loss tidal {loss_t:.7g} PyTorch {loss_p:.7g} (rel. diff "
@@ -106,19 +114,20 @@ def fno(args, device) -> None:
     from surrogates_fno import TorchFNO, relative_l2
 
     s = args.grid
-    net = FNO(2, 12, width=32, layers=4, dtype=td.f32)
+    modes = min(12, s // 2)  # (8 at 16 x 16, as in surrogates_fno.py)
+    net = FNO(2, modes, width=32, layers=4, dtype=td.f32)
     rng = np.random.default_rng(0)
     a = rng.normal(size=(10 * BATCH_FIELDS, s, s))
     u = np.sin(a) + 0.1 * a
-    print(f"FNO 2-D, {s} x {s}, width 32, 4 layers, 12 x 12 modes, batches of {BATCH_FIELDS}")
+    print(f"FNO 2-D, {s} x {s}, width 32, 4 layers, {modes} x {modes} modes, batches of "
+          f"{BATCH_FIELDS}")
     flat = net.get_flat()
     one = Supervised(net, a[:BATCH_FIELDS], outputs=u[:BATCH_FIELDS], loss="relative_l2")
     loss_t, grad_t = one.value_and_grad(flat)
     data = Supervised(net, a, outputs=u, loss="relative_l2", batch_size=BATCH_FIELDS)
     t_tidal = tidal_step_time(data, net, args.repeats)
     if torch is None:
-        print(f"  step: tidal {t_tidal * 1e3:.2f} ms (PyTorch not installed)")
-        return
+        return print_step(t_tidal)
     model = TorchFNO(net, flat).to(device)
     at = torch.tensor(a, dtype=torch.float32, device=device)
     ut = torch.tensor(u, dtype=torch.float32, device=device)
@@ -133,9 +142,7 @@ def fno(args, device) -> None:
         k[0] += 1
         return relative_l2(model(at[rows]), ut[rows])
 
-    t_torch = torch_step_time(model, batch_loss, args.repeats, device)
-    print(f"  step: tidal {t_tidal * 1e3:.2f} ms, PyTorch {t_torch * 1e3:.2f} ms; ratio "
-          f"{t_tidal / t_torch:.2f}")
+    print_step(t_tidal, torch_step_time(model, batch_loss, args.repeats, device))
 
 
 # -- DeepONet --------------------------------------------------------------------------------------
@@ -186,8 +193,7 @@ def deeponet(args, device) -> None:
     data = Supervised(net, v, x, out, batch_size=FUNCTIONS)
     t_tidal = tidal_step_time(data, net, args.repeats)
     if torch is None:
-        print(f"  step: tidal {t_tidal * 1e3:.2f} ms (PyTorch not installed)")
-        return
+        return print_step(t_tidal)
     model = TorchDeepONet(net, flat).to(device)
     vt = torch.tensor(v, dtype=torch.float32, device=device)
     yt = torch.tensor(x[:, None], dtype=torch.float32, device=device)
@@ -204,9 +210,7 @@ def deeponet(args, device) -> None:
         k[0] += 1
         return torch.mean((model(vt[lo:lo + FUNCTIONS], yt) - ot[lo:lo + FUNCTIONS]) ** 2)
 
-    t_torch = torch_step_time(model, batch_loss, args.repeats, device)
-    print(f"  step: tidal {t_tidal * 1e3:.2f} ms, PyTorch {t_torch * 1e3:.2f} ms; ratio "
-          f"{t_tidal / t_torch:.2f}")
+    print_step(t_tidal, torch_step_time(model, batch_loss, args.repeats, device))
 
 
 def main() -> None:
