@@ -81,10 +81,6 @@ class KernelParts:
     def __init__(self, parts: list):
         self.parts = parts
 
-    def __call__(self, *args):
-        for part in self.parts:
-            part(*args)
-
 
 @contextlib.contextmanager
 def _vector_mode():

@@ -1,4 +1,4 @@
-"""One parallel loop per Taichi kernel on the SPIR-V backends (Vulkan, Metal, OpenGL).
+"""One parallel loop per Taichi kernel on Vulkan (the SPIR-V backend ``td.init`` offers).
 
 Taichi 1.7.4 cannot compile for SPIR-V a kernel in which two parallel loops each index a local
 vector with a runtime value (``Value "tmpN" does not yet exist``): its scalarisation pass keeps
@@ -6,15 +6,15 @@ one constant per element offset for the whole kernel, made in the first loop, an
 loop, a separate shader there, cannot see it. An MLP evaluated in two loops of one kernel (a
 DeepONet's branch and trunk) is enough. Launched as one kernel per parallel loop, in order, the
 same program compiles and computes the same values: the loops communicate only through memory
-(:class:`tidal.dsl.ir.ParallelFor`), and on these backends each loop is a dispatch of its own in
-either form. The CPU and CUDA (LLVM) keep one kernel.
+(:class:`tidal.dsl.ir.ParallelFor`), and on Vulkan each loop is a dispatch of its own in either
+form. The CPU and CUDA (LLVM) keep one kernel.
 """
 
 from __future__ import annotations
 
 from tidal.dsl import ir
 
-SPIRV_ARCHES = frozenset({"vulkan", "metal", "opengl", "gles", "dx11", "dx12"})
+SPIRV_ARCHES = frozenset({"vulkan"})
 
 
 def loop_kernels(fn: ir.Function) -> list[ir.Function] | None:
