@@ -579,8 +579,7 @@ def _tables(grid: tuple, modes: tuple, dim: int, store) -> dict:
     ``S2 / 2``) have their cosine halved: the kernels count them twice.
     ``first_*`` / ``ifirst_*``: the complex DFT along the first axis at the frequencies
     ``0 .. m1 - 1`` and ``S1 - m1`` (frequency ``S1 - h`` of ``h = 1 .. m1 - 1`` is the
-    conjugate: ``cos`` and ``+sin`` for both directions), padded with zero columns to a
-    multiple of 8 (whole SIMD vectors in the kernels' loops); in 1-D one axis of length 1.
+    conjugate: ``cos`` and ``+sin`` for both directions); in 1-D one axis of length 1.
     """
     if dim == 1:
         s1, s2 = 1, grid[0]
@@ -589,7 +588,6 @@ def _tables(grid: tuple, modes: tuple, dim: int, store) -> dict:
         s1, s2 = grid
         m1, m2 = modes
         freqs1 = list(range(m1)) + [s1 - m1]
-    pad1 = (-len(freqs1)) % 8 if dim == 2 else 0
     k2 = np.arange(m2)[None, :]
     p2 = np.arange(s2 // 2 + 1)[:, None]
     a2 = 2.0 * np.pi * p2 * k2 / s2
@@ -602,8 +600,6 @@ def _tables(grid: tuple, modes: tuple, dim: int, store) -> dict:
               "ifirst_cos": np.cos(a1), "ifirst_sin": np.sin(a1)}
     out = {}
     for name, t in tables.items():
-        if "first" in name:
-            t = np.pad(t, ((0, 0), (0, pad1)))
         arr = ti.ndarray(ti.f32 if store == np.float32 else ti.f64, shape=t.shape)
         arr.from_numpy(np.ascontiguousarray(t, dtype=store))
         out[name] = arr
@@ -754,7 +750,6 @@ def _kernels(model: FNO) -> dict:
     m2 = model.modes[-1]
     k1s = 2 * model.modes[0] if dim == 2 else 1  # kept frequencies of the first axis
     h1s = model.modes[0] + 1 if dim == 2 else 1  # of which the tables hold (see _tables)
-    h1p = -(-h1s // 8) * 8 if dim == 2 else 1  # padded with zero columns
     # outputs of a dense layer (and hidden values of the projection) computed four at a time,
     # then the rest one by one: each SIMD vector of inputs is read once per group (forward
     # 6.8 -> 4 ms per layer at 32 x 32, width 32, batch 20), and the four sums are separate
@@ -817,14 +812,14 @@ def _kernels(model: FNO) -> dict:
     def dft_first(z: nd5, cos_t: nd2, sin_t: nd2, xh: nd4):
         for b, c in ti.ndrange(z.shape[0], w):
             for k2 in range(m2):
-                ar = ti.Vector.zero(real, h1p)
-                ai = ti.Vector.zero(real, h1p)
-                br = ti.Vector.zero(real, h1p)
-                bi = ti.Vector.zero(real, h1p)
+                ar = ti.Vector.zero(real, h1s)
+                ai = ti.Vector.zero(real, h1s)
+                br = ti.Vector.zero(real, h1s)
+                bi = ti.Vector.zero(real, h1s)
                 for i1 in range(z.shape[1]):
                     zr = z[b, i1, k2, c, 0]
                     zi = z[b, i1, k2, c, 1]
-                    for h in range(h1p):
+                    for h in range(h1s):
                         ct = cos_t[i1, h]
                         st = sin_t[i1, h]
                         ar[h] += zr * ct
@@ -919,10 +914,10 @@ def _kernels(model: FNO) -> dict:
             for k2 in range(m2):
                 # frequencies h and S1 - h together: Y_h e^(i t) + Y_-h e^(-i t)
                 # = (Y_h + Y_-h) cos t + i (Y_h - Y_-h) sin t
-                pr = ti.Vector.zero(real, h1p)
-                pi = ti.Vector.zero(real, h1p)
-                mr = ti.Vector.zero(real, h1p)
-                mi = ti.Vector.zero(real, h1p)
+                pr = ti.Vector.zero(real, h1s)
+                pi = ti.Vector.zero(real, h1s)
+                mr = ti.Vector.zero(real, h1s)
+                mi = ti.Vector.zero(real, h1s)
                 for h in range(h1s):
                     yr = y[b, h * m2 + k2, o, 0]
                     yi = y[b, h * m2 + k2, o, 1]
@@ -940,7 +935,7 @@ def _kernels(model: FNO) -> dict:
                 for i1 in range(zi.shape[1]):
                     re = ti.cast(0.0, real)
                     im = ti.cast(0.0, real)
-                    for h in range(h1p):
+                    for h in range(h1s):
                         ct = cos_t[i1, h]
                         st = sin_t[i1, h]
                         re += pr[h] * ct - mi[h] * st
