@@ -103,10 +103,12 @@ def parse(name: str, output: str, variables: tuple[str, ...]) -> Derivative | No
 
 
 def plan(fns, outputs: tuple[str, ...], variables: tuple[str, ...],
-         unknowns: tuple[str, ...], vector: bool = False) -> Plan:
+         unknowns: tuple[str, ...], vector: bool = False, forcing: bool = False) -> Plan:
     """Resolve every parameter name of the operators ``fns`` (tidal functions) and choose the
     Taylor passes they share. ``outputs`` names the network's outputs; ``vector`` says whether
     the network returns a vector of them (else one scalar, ``outputs`` of length 1).
+    ``forcing``: ``unknowns`` holds the name of a physics-informed DeepONet's input function
+    value instead (only the error messages differ).
 
     Raises:
         TidalArgumentError: for a name that is neither an output, a derivative of one in the
@@ -136,13 +138,16 @@ def plan(fns, outputs: tuple[str, ...], variables: tuple[str, ...],
                     f"{where(fn)} has a parameter `{name}`, which is not a derivative tidal can "
                     f"provide: the output{'s are' if len(outputs) > 1 else ' is'} "
                     f"{', '.join(f'`{o}`' for o in outputs)}, the variables are "
-                    f"{', '.join(variables)}" + (f", the unknowns {', '.join(unknowns)}"
-                                                if unknowns else ""),
+                    f"{', '.join(variables)}" + (
+                        "" if not unknowns else f", the input function's value `{unknowns[0]}`"
+                        if forcing else f", the unknowns {', '.join(unknowns)}"),
                     hint=f"name derivatives <output>_<variables>, e.g. {example}_{variables[0]}, "
                          f"{example}_{variables[0] * 2}" + (
                              f", {example}_{variables[0]}{variables[1]}" if dim > 1 else "")
-                         + f"; for a coefficient to find from data, pass "
-                           f"unknowns=[Unknown({name!r}, initial_guess)] to the Problem")
+                         + (f"; for the input function's value at the point, pass "
+                            f"forcing_name={name!r} to PhysicsInformed" if forcing else
+                            f"; for a coefficient to find from data, pass "
+                            f"unknowns=[Unknown({name!r}, initial_guess)] to the Problem"))
             k, d = found[0]
             mixed = [a for a in range(dim) if d.counts[a]]
             if len(mixed) > 1 and d.order > 2:

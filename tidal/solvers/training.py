@@ -732,8 +732,22 @@ class Trainer:
         x0 = self._params.copy()
         state = {"x": x0, "loss": math.nan}
 
+        def evaluate(x: np.ndarray, step: int) -> tuple[float, np.ndarray]:
+            # L-BFGS's curvature pairs and line search assume one fixed function: an objective
+            # whose version moves during its own evaluation (a new mini-batch each call) would
+            # make it stop early at a worse point, reporting convergence
+            version = getattr(self.objective, "version", None)
+            out = run.evaluate(x, step)
+            if getattr(self.objective, "version", None) != version:
+                raise TidalArgumentError(
+                    "L-BFGS needs the same loss at every evaluation, but this objective "
+                    "changed during one (it draws a new mini-batch per evaluation)",
+                    hint="evaluate it on all the data first, e.g. "
+                         "objective.set_batch_size(None), or train with adam")
+            return out
+
         def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
-            loss, g = run.evaluate(x, self._step + 1)
+            loss, g = evaluate(x, self._step + 1)
             return loss, g.copy()
 
         def callback(xk: np.ndarray) -> None:
@@ -744,7 +758,7 @@ class Trainer:
             run.accepted(loss, self._params, last=False)
 
         try:
-            loss0, _ = run.evaluate(x0, self._step)
+            loss0, _ = evaluate(x0, self._step)
             state["loss"] = loss0
             run.start(loss0, x0)
             if max_iter == 0:

@@ -428,16 +428,13 @@ class PhysicsInformed(_supervised.FunctionBatches):
                 raise TidalArgumentError("forcing contains NaN or inf")
         else:
             forcing = np.zeros((n, 1))
-        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
-                batch_size, (int, np.integer)) or batch_size < 1):
-            raise TidalArgumentError(f"batch_size must be a positive int or None, got "
-                                     f"{batch_size!r}")
+        batch_size = self._checked_batch_size(batch_size, n)
         self.model, self.pde, self.variables = model, pde, variables
         self.inputs, self.points, self.forcing = inputs, points, forcing
         self.n, self.n_res = n, n_res
         self.size = model.size
         self.seed = int(seed)
-        self.batch_size = n if batch_size is None else min(int(batch_size), n)
+        self.batch_size = batch_size
         cond_points, cond_values, cond_term = [], [], []
         self.labels, weights, counts = ["pde"], [float(pde_weight)], [n_res]
         for c in conditions:
@@ -479,7 +476,8 @@ class PhysicsInformed(_supervised.FunctionBatches):
         self._term.from_numpy(np.concatenate(cond_term) if cond_term
                               else np.zeros(1, dtype=np.int32))
         self._scales = self._ndarray(1.0 / self._counts)
-        self._plan = operators.plan([pde], ("u",), variables, (forcing_name,), vector=False)
+        self._plan = operators.plan([pde], ("u",), variables, (forcing_name,), vector=False,
+                                    forcing=True)
         self._n_parts = 1 + sum(k for _, k in self._plan.passes)
         p = model.p
         self.branch_out = ti.field(real, shape=(n, p), needs_grad=True)
@@ -578,7 +576,7 @@ class PhysicsInformed(_supervised.FunctionBatches):
         """The loss over all functions (or ``rows``) at ``flat`` (after :meth:`shard`: this
         shard's part of it, its share of the functions with the means over all of them)."""
         self.set_flat(flat)
-        rows = self._all if rows is None else np.asarray(rows, dtype=np.int32)
+        rows = self._checked_rows(rows)
         return float(self.term_weights @ self._term_losses(self.local(rows), len(rows)))
 
     def describe(self, flat) -> dict[str, float]:
@@ -631,7 +629,7 @@ class PhysicsInformed(_supervised.FunctionBatches):
         """
         if flat is not None:
             self.set_flat(flat)
-        rows = self._all if rows is None else np.asarray(rows, dtype=np.int32)
+        rows = self._checked_rows(rows)
         self._forward(rows, np.zeros((len(rows), self.n_terms)))
         out = ti.ndarray(self._real, shape=(len(rows), self.n_res))
         self._residual(rows, self._pts, self._forcing, self.n_res, out)

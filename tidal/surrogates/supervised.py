@@ -222,6 +222,7 @@ class _FNOData:
                                      "Supervised(net, inputs, outputs=outputs)")
         self.model = model
         self.inputs = model.normalise_inputs(inputs)  # as the network sees them
+        self._normalisers = model._normalisers()  # the ones the data were normalised with
         self.grid = self.inputs.shape[1:-1]
         self.outputs = model.normalise_outputs(model.check_outputs(outputs, len(self.inputs),
                                                                    self.grid))
@@ -233,6 +234,14 @@ class _FNOData:
         return h1_squared_norms(fields, len(self.grid))
 
     def _batch(self, rows: np.ndarray):
+        now = self.model._normalisers()
+        if now.keys() != self._normalisers.keys() or any(
+                now[k] is not v for k, v in self._normalisers.items()):
+            raise TidalArgumentError(
+                "the FNO's normalisers changed after this Supervised was made (by "
+                "set_normalisers or load): it holds the data normalised the old way, and "
+                "training or evaluating on them would fit the wrong scale",
+                hint="make the Supervised again after setting the normalisers")
         b = self.model.batch(len(rows), self.grid)
         b.load(self.inputs[rows], self.outputs[rows])
         b.forward()
@@ -283,6 +292,38 @@ class FunctionBatches:
     Attributes:
         shard_index, shard_count: this objective's shard (``0, 1``: whole).
     """
+
+    @staticmethod
+    def _checked_batch_size(batch_size, n: int) -> int:
+        """``batch_size`` (a positive int, or None: all ``n``) capped at ``n``."""
+        if batch_size is None:
+            return n
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+                or batch_size < 1:
+            raise TidalArgumentError(f"batch_size must be a positive int or None, got "
+                                     f"{batch_size!r}", hint="None evaluates every function "
+                                                             "at once (full batch)")
+        return min(int(batch_size), n)
+
+    def _checked_rows(self, rows) -> np.ndarray:
+        """The function indices ``rows`` (None: all) as contiguous int32, each in ``[0, n)``
+        (negative ones counted from the end, as numpy does)."""
+        if rows is None:
+            return self._all
+        try:
+            arr = np.asarray(rows)
+        except ValueError:  # ragged
+            arr = np.asarray(None)
+        if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
+            raise TidalArgumentError(
+                f"rows must be a non-empty 1-D sequence of ints (function indices), got "
+                f"{rows!r:.80}", hint=f"e.g. rows=[0, 3] or rows=np.arange({self.n})")
+        bad = (arr < -self.n) | (arr >= self.n)
+        if np.any(bad):
+            raise TidalArgumentError(
+                f"rows holds {arr[bad][0]}, outside the {self.n} functions (indices 0 .. "
+                f"{self.n - 1}, or -{self.n} .. -1 from the end)")
+        return np.ascontiguousarray(arr % self.n, dtype=np.int32)
 
     def _start_batches(self, n: int) -> None:
         self._all = np.arange(n, dtype=np.int32)
@@ -379,9 +420,23 @@ class FunctionBatches:
         return math.ceil(self.n / self.batch_size)
 
     def set_batch_size(self, batch_size: int | None) -> None:
-        """Change the batch size (None: full batch, e.g. before L-BFGS); the batch count
-        starts again at 0."""
-        self.batch_size = self.n if batch_size is None else max(1, min(int(batch_size), self.n))
+        """Change the batch size (a positive int; None: full batch, e.g. before L-BFGS); the
+        batch count starts again at 0.
+
+        Raises:
+            TidalArgumentError: ``batch_size`` is not a positive int or None.
+
+        Example:
+            >>> import numpy as np, tidal as td
+            >>> from tidal.surrogates import DeepONet, Supervised
+            >>> _ = td.init(arch="cpu", default_fp=td.f64)
+            >>> net = DeepONet(4, 1, width=6, p=3, dtype=td.f64)
+            >>> s = Supervised(net, np.zeros((5, 4)), [0.0, 1.0], np.zeros((5, 2)), batch_size=2)
+            >>> s.set_batch_size(None)
+            >>> s.batch_size, s.batches_per_epoch
+            (5, 1)
+        """
+        self.batch_size = self._checked_batch_size(batch_size, self.n)
         self.batches, self._epoch = 0, -1
         self.version += 1
 
@@ -460,10 +515,7 @@ class Supervised(FunctionBatches):
             raise TidalArgumentError("outputs are missing: Supervised(net, inputs, points, "
                                      "outputs) for a DeepONet, Supervised(net, inputs, "
                                      "outputs=outputs) for an FNO")
-        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
-                batch_size, (int, np.integer)) or batch_size < 1):
-            raise TidalArgumentError(f"batch_size must be a positive int or None, got "
-                                     f"{batch_size!r}")
+        self._checked_batch_size(batch_size, 1)
         self._data = kind(model, inputs, points, outputs)
         self.model, self.loss, self.seed = model, loss, int(seed)
         self._loss = LOSSES[loss]
@@ -471,7 +523,7 @@ class Supervised(FunctionBatches):
         self.points = getattr(self._data, "points", None)
         n = len(self.inputs)
         self.n, self.n_points = n, self._data.n_points
-        self.batch_size = n if batch_size is None else min(int(batch_size), n)
+        self.batch_size = self._checked_batch_size(batch_size, n)
         self.size = model.size
         self._norms = np.sqrt(np.sum(self.outputs.reshape(n, -1) ** 2, axis=1))
         self._loss_norms = (self._norms if self._loss.norm == "l2"
