@@ -78,9 +78,15 @@ class FitResult:
         lines = [f"td.fit ({self.method}): {self.message}; loss {self.loss:.6g} after "
                  f"{self.iterations} iterations, {self.evaluations} evaluations, "
                  f"{self.time:.2f} s"]
+        # no standard error at all (not computed, e.g. a model without Hessian-vector
+        # products): the values alone; else NaN marks a value the data do not determine
+        errors = any(np.any(np.isfinite(self.stderr[n])) for n in self.names)
+        if not errors and self.names:
+            lines[0] += "; no standard errors"
         for n in self.names:
             v, s = np.ravel(self.values[n]), np.ravel(self.stderr[n])
-            cells = ", ".join(f"{a:.10g} +- {b:.2g}" for a, b in zip(v, s))
+            cells = ", ".join(f"{a:.10g} +- {b:.2g}" if errors else f"{a:.10g}"
+                              for a, b in zip(v, s))
             lines.append(f"  {n} = {cells}")
         return "\n".join(lines)
 

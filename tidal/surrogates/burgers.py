@@ -124,7 +124,7 @@ def burgers_sample(rng, n: int = 256, nu: float = 0.1, t_end: float = 1.0,
     returned on every ``refine``-th one (the FNO files are subsampled the same way).
 
     Args:
-        rng: a ``numpy.random.Generator`` (or a seed).
+        rng: a ``numpy.random.Generator`` (or a seed: an int >= 0).
         n: grid points on ``[0, 1)``.
         nu: the viscosity (the FNO set: 0.1).
         t_end: the output time.

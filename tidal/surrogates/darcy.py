@@ -108,7 +108,7 @@ def darcy_sample(rng, s: int = 32, alpha: float = 2.0, tau: float = 3.0,
     ``>= 0``, ``low`` elsewhere) and the solution ``u`` of ``-div(a grad u) = f``.
 
     Args:
-        rng: a ``numpy.random.Generator`` (or a seed).
+        rng: a ``numpy.random.Generator`` (or a seed: an int >= 0).
         s: grid points per side, boundary included (the FNO sets: 85, 141, 211, 421).
         alpha, tau, sigma: the GRF's covariance (see :func:`tidal.surrogates.grf.grf_2d`).
         high, low: the two coefficient values.

@@ -121,7 +121,9 @@ def sample_rng(seed: int, index: int) -> np.random.Generator:
         >>> a == b
         True
     """
-    return np.random.default_rng(np.random.SeedSequence([int(seed), int(index)]))
+    seed = _checks.integer("seed", seed, 0)
+    index = _checks.integer("index", index, 0)
+    return np.random.default_rng(np.random.SeedSequence([seed, index]))
 
 
 def _kind(name) -> Kind:

@@ -11,9 +11,10 @@ Guarantees: the loss is ``sum w (G(input) - data)^2`` over observed values (NaN 
 marks a value that was not observed), in the network's physical units (through its
 normalisers, :meth:`~tidal.surrogates.FNO.set_normalisers`), and its gradient is exact for the
 network (one forward pass and the generated adjoint kernels, no finite differences); bad names
-and shapes raise :class:`tidal.TidalArgumentError`. Hessian-vector products are not provided
-(``loss_grad_hvp`` is None): :func:`tidal.fit` fits it with ``"L-BFGS-B"`` or ``"adam"`` and
-reports no uncertainty.
+and shapes, inf in the data, data with nothing observed and a loss asked for before any
+:meth:`~OperatorModel.observe` raise :class:`tidal.TidalArgumentError`. Hessian-vector products
+are not provided (``loss_grad_hvp`` is None): :func:`tidal.fit` fits it with ``"L-BFGS-B"`` or
+``"adam"`` and reports no uncertainty.
 """
 
 import numpy as np
@@ -59,8 +60,9 @@ class OperatorModel:
         self.names = (name,)
         self._input = self._checked(initial)
         self.observation_shape = np.shape(self._predict(self._input))
-        self._data = np.full(self.observation_shape, np.nan)
+        self._data = np.zeros(self.observation_shape)
         self._weights = np.zeros(self.observation_shape)
+        self._observed = False
 
     # -- the members td.fit uses -----------------------------------------------------------------
     def get(self, name: str) -> np.ndarray:
@@ -74,19 +76,39 @@ class OperatorModel:
         self._input = self._checked(value)
 
     def observe(self, data, weights=None) -> int:
-        """Bind observations of the output field (NaN: not observed); returns how many."""
-        data = np.asarray(data, dtype=np.float64)
+        """Bind observations of the output field (NaN: not observed); returns how many.
+
+        Raises:
+            TidalArgumentError: ``data`` not of :attr:`observation_shape`, holding inf, or with
+                no observed value (every value NaN or of weight 0); bad ``weights``.
+        """
+        data = _float_array("data", data)
         if data.shape != self.observation_shape:
             raise TidalArgumentError(f"data must have the output's shape "
-                                     f"{self.observation_shape} (NaN where nothing was "
-                                     f"observed), got {data.shape}")
+                                     f"{self.observation_shape}, got {data.shape}",
+                                     hint="give one output field, NaN where nothing was "
+                                          "observed")
+        infinite = np.isinf(data)
+        if np.any(infinite):
+            count = int(infinite.sum())
+            raise TidalArgumentError(
+                f"data contains {_plural(count, 'infinite value')} (the first at "
+                f"{_index('data', infinite)})",
+                hint="NaN marks a value that was not observed; inf is not a valid observation")
         observed = np.isfinite(data)
-        w = np.ones(data.shape) if weights is None else np.asarray(weights, dtype=np.float64)
+        w = np.ones(data.shape) if weights is None else _float_array("weights", weights)
         if w.shape != data.shape or not np.all(np.isfinite(w)) or np.any(w < 0):
             raise TidalArgumentError(f"weights must be finite, non-negative and of shape "
-                                     f"{data.shape}")
+                                     f"{data.shape}, got shape {w.shape}",
+                                     hint="give one weight per output value (or none)")
+        if not np.any(observed & (w > 0)):
+            raise TidalArgumentError("data has no observations: every value is NaN or has "
+                                     "weight 0",
+                                     hint="give at least one observed (finite) value with a "
+                                          "positive weight; NaN marks values not observed")
         self._data = np.where(observed, data, 0.0)
         self._weights = np.where(observed, w, 0.0)
+        self._observed = True
         return int(observed.sum())
 
     def loss_grad(self, names) -> tuple[float, list]:
@@ -94,6 +116,11 @@ class OperatorModel:
         pass of the network)."""
         for n in names:
             self._check_name(n)
+        if not self._observed:
+            raise TidalArgumentError("no data has been observed yet: the loss compares the "
+                                     "output with observations",
+                                     hint="call model.observe(data) first (td.fit does it "
+                                          "with its data)")
         inputs = self.network.check_inputs(self._input[None], self.names[0])
         kept = {}
 
@@ -118,16 +145,60 @@ class OperatorModel:
         return np.asarray(self.network.predict(field[None])[0], dtype=np.float64)
 
     def _checked(self, value) -> np.ndarray:
-        arr = np.array(value, dtype=np.float64)
-        if hasattr(self, "_input") and arr.shape != self._input.shape:
-            raise TidalArgumentError(f"{self.names[0]} must have shape {self._input.shape}, got "
-                                     f"{arr.shape}")
-        if arr.ndim == 0 or not np.all(np.isfinite(arr)):
-            raise TidalArgumentError(f"{self.names[0]} must be a finite field, got shape "
-                                     f"{arr.shape}")
+        """``value`` as one finite float64 input field of the network (of the initial field's
+        shape once there is one), or a TidalArgumentError naming the shapes."""
+        name = self.names[0]
+        arr = _float_array(name, value).copy()
+        if hasattr(self, "_input"):
+            if arr.shape != self._input.shape:
+                raise TidalArgumentError(f"{name} must have shape {self._input.shape}, got "
+                                         f"{arr.shape}",
+                                         hint="give a field of the initial field's shape")
+        else:
+            net = self.network
+            dim, channels = net.dim, net.in_channels
+            grid = "S" if dim == 1 else "S1, S2"
+            ok = arr.ndim == dim + 1 and arr.shape[-1] == channels
+            if channels == 1:  # the channel axis may be left out
+                ok, want = ok or arr.ndim == dim, f"({grid},)" if dim == 1 else f"({grid})"
+            else:
+                want = f"({grid}, {channels})"
+            if not ok:
+                raise TidalArgumentError(
+                    f"{name} must be a single field of shape {want} for this {dim}-D FNO "
+                    f"with {_plural(channels, 'input channel')}, got {arr.shape}",
+                    hint=f"give a single field of shape {want}, without a batch axis")
+            net.check_grid(arr.shape[:dim], name)
+        bad = ~np.isfinite(arr)
+        if np.any(bad):
+            raise TidalArgumentError(f"{name} must be finite: it holds "
+                                     f"{_plural(int(bad.sum()), 'NaN or inf value')} (the "
+                                     f"first at {_index(name, bad)})",
+                                     hint="give a finite field")
         return arr
 
     def _check_name(self, name: str) -> None:
         if name not in self.names:
             raise TidalArgumentError(f"this model's parameter is {self.names[0]!r}, not "
                                      f"{name!r}")
+
+
+def _float_array(name: str, value) -> np.ndarray:
+    """``value`` as a float64 array, or a TidalArgumentError naming ``name``."""
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TidalArgumentError(f"{name} must be an array of numbers, got "
+                                 f"{type(value).__name__}",
+                                 hint="give a NumPy array (or nested lists) of floats") from None
+
+
+def _plural(count: int, noun: str) -> str:
+    """``"1 value"``, ``"3 values"``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _index(name: str, mask: np.ndarray) -> str:
+    """``name[i, j]`` of the first True of ``mask`` (C order)."""
+    first = np.unravel_index(int(np.argmax(mask)), mask.shape)
+    return f"{name}[{', '.join(str(int(i)) for i in first)}]"

@@ -20,7 +20,11 @@ Laplacian's eigenvalue and ``xi_k`` independent standard normals; the constant m
   ``alpha = 2``, ``tau = 3``.
 
 ``sigma=None`` means ``tau^(alpha - d/2)`` (``d`` the dimension), the scaling of the FNO code:
-in 2-D the covariance is ``tau^(2 alpha - 2) (-Laplacian + tau^2 I)^(-alpha)``.
+in 2-D the covariance is ``tau^(2 alpha - 2) (-Laplacian + tau^2 I)^(-alpha)``. With ``tau = 0``
+that amplitude is 0 or infinite (unless ``alpha = d/2``), so ``tau = 0`` needs an explicit
+``sigma`` (the covariance is then ``sigma^2 (-Laplacian)^(-alpha)``, regular on the modes kept);
+parameters whose covariance is zero or not finite on every mode kept (an amplitude or
+eigenvalue that under- or overflows) are refused rather than returning a zero field.
 
 **RBF fields (DeepONet, Lu et al. 2021; DeepXDE's ``GRF``).** Mean zero, covariance
 ``exp(-(x - y)^2 / (2 l^2))`` on ``n`` equally spaced points of an interval, sampled by the
@@ -28,8 +32,10 @@ Cholesky factor of the covariance matrix plus ``1e-13`` on the diagonal (DeepXDE
 its ``n = 1000`` points and ``l = 0.2`` for the antiderivative and diffusion-reaction sets).
 
 What is guaranteed: every sample is a deterministic function of the generator's state (the same
-seed gives bit-identical fields), and the covariance of the returned values is exactly the
-truncated one stated above (tests/test_surrogate_data.py checks the spectra statistically).
+seed gives bit-identical fields; ``rng`` must be a ``numpy.random.Generator``, ``BitGenerator``
+or ``SeedSequence``, or a seed: an int >= 0), and the covariance of the returned values is
+exactly the truncated one stated above (tests/test_surrogate_data.py checks the spectra
+statistically).
 """
 
 from __future__ import annotations
@@ -52,7 +58,8 @@ def default_sigma(alpha: float, tau: float, dim: int) -> float:
         >>> default_sigma(2.0, 3.0, 2)
         3.0
     """
-    return float(tau) ** (float(alpha) - 0.5 * dim)
+    with np.errstate(divide="ignore", over="ignore"):  # tau = 0: 0 or inf, never an exception
+        return float(np.float64(tau) ** (float(alpha) - 0.5 * dim))
 
 
 def covariance_eigenvalues(laplacian_eigenvalues, alpha: float, tau: float,
@@ -70,9 +77,54 @@ def covariance_eigenvalues(laplacian_eigenvalues, alpha: float, tau: float,
 def _parameters(alpha, tau, sigma, dim: int) -> tuple[float, float, float]:
     alpha = _checks.positive("alpha", alpha)
     tau = _checks.positive("tau", tau, allow_zero=True)
-    sigma = default_sigma(alpha, tau, dim) if sigma is None else _checks.positive(
-        "sigma", sigma, allow_zero=True)
+    if sigma is not None:
+        return alpha, tau, _checks.positive("sigma", sigma)  # 0: an identically zero field
+    sigma = default_sigma(alpha, tau, dim)
+    if tau == 0 and sigma != 1.0:
+        field = "identically zero" if sigma == 0 else "infinite"
+        raise TidalArgumentError(
+            f"tau=0 with sigma=None: the default amplitude sigma = tau^(alpha - {dim / 2:g}) is "
+            f"{sigma:g} for alpha={alpha:g}, so the field would be {field}",
+            hint="give tau > 0, or an explicit sigma > 0 (with tau=0 the covariance is "
+                 "sigma^2 (-Laplacian)^(-alpha))")
+    if not (math.isfinite(sigma) and sigma > 0):
+        raise TidalArgumentError(
+            f"the default amplitude sigma = tau^(alpha - {dim / 2:g}) is {sigma:g} for "
+            f"alpha={alpha:g}, tau={tau:g} (out of floating-point range)",
+            hint="give sigma explicitly, or a smaller alpha or tau")
     return alpha, tau, sigma
+
+
+def _generator(rng) -> np.random.Generator:
+    """``rng`` as a ``numpy.random.Generator``: a Generator, BitGenerator or SeedSequence, or
+    an int seed >= 0 (bools refused)."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, (np.random.BitGenerator, np.random.SeedSequence)):
+        return np.random.default_rng(rng)
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool) and rng >= 0:
+        return np.random.default_rng(int(rng))
+    raise TidalArgumentError(f"rng must be a numpy.random.Generator or a seed (an int >= 0), "
+                             f"got {rng!r}",
+                             hint="pass e.g. np.random.default_rng(0), or the seed 0")
+
+
+def _roots(mu: np.ndarray, keep: np.ndarray, alpha: float, tau: float,
+           sigma: float) -> np.ndarray:
+    """``sqrt(lambda)`` of the Laplacian eigenvalues ``mu`` on the modes ``keep``, 0 elsewhere
+    (left-out modes are not evaluated: with ``tau = 0`` the constant mode's is infinite); a
+    TidalArgumentError when they are not finite or all zero (the field would be inf or 0)."""
+    lam = np.zeros(mu.shape)
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        lam[keep] = covariance_eigenvalues(mu[keep], alpha, tau, sigma)
+    if not np.all(np.isfinite(lam)) or (np.any(keep) and not np.any(lam > 0)):
+        what = "not finite" if not np.all(np.isfinite(lam)) else "zero"
+        raise TidalArgumentError(
+            f"the covariance sigma^2 (mu + tau^2)^(-alpha) is {what} on the modes kept for "
+            f"alpha={alpha:g}, tau={tau:g}, sigma={sigma:g}: the field would be "
+            f"{'infinite' if what == 'not finite' else 'identically zero'}",
+            hint="use a smaller alpha, or a tau and sigma of moderate size")
+    return np.sqrt(lam)
 
 
 def _periodic_wavenumbers(n: int) -> np.ndarray:
@@ -87,10 +139,9 @@ def _periodic(shape: tuple[int, ...], rng: np.random.Generator, alpha: float, ta
               sigma: float) -> np.ndarray:
     ks = np.meshgrid(*[_periodic_wavenumbers(n) for n in shape], indexing="ij")
     mu = sum((2.0 * math.pi * k) ** 2 for k in ks)
-    lam = covariance_eigenvalues(np.nan_to_num(mu), alpha, tau, sigma)
     keep = np.isfinite(mu)
     keep[(0,) * len(shape)] = False  # no constant mode
-    root = np.where(keep, np.sqrt(lam), 0.0)
+    root = _roots(mu, keep, alpha, tau, sigma)
     noise = rng.standard_normal((2, *shape))
     coefficients = root * (noise[0] + 1j * noise[1])
     # Re sum_k c_k e^{2 pi i k.x} with c_k = sqrt(lambda_k)(xi + i eta): covariance
@@ -105,7 +156,7 @@ def grf_1d(n: int, rng, alpha: float = 2.5, tau: float = 7.0,
 
     Args:
         n: grid points (at least 2).
-        rng: a ``numpy.random.Generator`` (or a seed for ``numpy.random.default_rng``).
+        rng: a ``numpy.random.Generator`` (or a seed: an int >= 0).
         alpha: smoothness exponent (larger: smoother).
         tau: inverse length scale.
         sigma: amplitude; None: ``tau^(alpha - 1/2)``.
@@ -120,7 +171,7 @@ def grf_1d(n: int, rng, alpha: float = 2.5, tau: float = 7.0,
     """
     n = _checks.integer("n", n, 2)
     alpha, tau, sigma = _parameters(alpha, tau, sigma, 1)
-    return _periodic((n,), np.random.default_rng(rng), alpha, tau, sigma)
+    return _periodic((n,), _generator(rng), alpha, tau, sigma)
 
 
 @functools.lru_cache(maxsize=16)
@@ -141,7 +192,7 @@ def grf_2d(s: int, rng, alpha: float = 2.0, tau: float = 3.0, sigma: float | Non
 
     Args:
         s: grid points per side (at least 2).
-        rng: a ``numpy.random.Generator`` (or a seed).
+        rng: a ``numpy.random.Generator`` (or a seed: an int >= 0).
         alpha: smoothness exponent (the FNO Darcy set-up: 2).
         tau: inverse length scale (the FNO Darcy set-up: 3).
         sigma: amplitude; None: ``tau^(alpha - 1)``.
@@ -159,13 +210,14 @@ def grf_2d(s: int, rng, alpha: float = 2.0, tau: float = 3.0, sigma: float | Non
     s = _checks.integer("s", s, 2)
     boundary = _checks.choice("boundary", boundary, BOUNDARIES_2D)
     alpha, tau, sigma = _parameters(alpha, tau, sigma, 2)
-    rng = np.random.default_rng(rng)
+    rng = _generator(rng)
     if boundary == "periodic":
         return _periodic((s, s), rng, alpha, tau, sigma)
     k = np.arange(s)
     mu = math.pi ** 2 * (k[:, None] ** 2 + k[None, :] ** 2)
-    root = np.sqrt(covariance_eigenvalues(mu, alpha, tau, sigma))
-    root[0, 0] = 0.0  # no constant mode
+    keep = np.ones(mu.shape, dtype=bool)
+    keep[0, 0] = False  # no constant mode
+    root = _roots(mu, keep, alpha, tau, sigma)
     basis = _cosine_basis(s)
     return basis @ (root * rng.standard_normal((s, s))) @ basis.T
 
@@ -187,7 +239,7 @@ def grf_rbf(n: int, rng, length_scale: float = 0.2,
 
     Args:
         n: points (at least 2; DeepXDE uses 1,000 and interpolates from them).
-        rng: a ``numpy.random.Generator`` (or a seed).
+        rng: a ``numpy.random.Generator`` (or a seed: an int >= 0).
         length_scale: ``l`` of ``exp(-(x - y)^2 / (2 l^2))``.
         x_range: the interval ``(lo, hi)``.
 
@@ -204,8 +256,9 @@ def grf_rbf(n: int, rng, length_scale: float = 0.2,
     lo, hi = (float(v) for v in x_range)
     if not (math.isfinite(lo) and math.isfinite(hi) and hi > lo):
         raise TidalArgumentError(f"x_range must be (lo, hi) with lo < hi, got {x_range!r}")
+    rng = _generator(rng)
     factor = _rbf_factor(n, length_scale, lo, hi)
-    return factor @ np.random.default_rng(rng).standard_normal(n)
+    return factor @ rng.standard_normal(n)
 
 
 def threshold(field, high: float = 12.0, low: float = 3.0) -> np.ndarray:
