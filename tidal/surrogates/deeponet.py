@@ -27,8 +27,6 @@ branch ``k`` from ``seed + 2 + k``; trunk from ``seed + 1``; ``b0 = 0``); ``pred
 argument before any kernel runs.
 """
 
-from pathlib import Path
-
 import numpy as np
 import taichi as ti
 
@@ -38,6 +36,7 @@ from tidal.dsl import direct
 from tidal.dsl.errors import TidalArgumentError
 from tidal.solvers import network
 from tidal.solvers.network import ACTIVATIONS, MLP
+from tidal.surrogates import _checks
 
 #: Activations a DeepONet takes by name (``"relu"`` in addition to the MLP's).
 DEEPONET_ACTIVATIONS = ("relu",) + ACTIVATIONS
@@ -78,9 +77,9 @@ def _activation(activation, real):
                              f"real (@td.func) or one of {', '.join(DEEPONET_ACTIVATIONS)}")
 
 
-def _positive_int(name: str, value) -> int:
+def _positive_int(name: str, value, hint: str | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise TidalArgumentError(f"{name} must be a positive int, got {value!r}")
+        raise TidalArgumentError(f"{name} must be a positive int, got {value!r}", hint=hint)
     return int(value)
 
 
@@ -104,7 +103,8 @@ class DeepONet(parameters.FlatParameters):
         activation: ``"relu"``, ``"tanh"``, ``"sin"``, ``"softplus"``, ``"sigmoid"`` or a tidal
             function of one real; used in both networks' hidden layers and on the trunk's
             outputs.
-        seed: seed of the Glorot-normal initialisation (branch ``seed``, trunk ``seed + 1``).
+        seed: seed of the Glorot-normal initialisation, an int >= 0 (branch ``seed``, trunk
+            ``seed + 1``).
         dtype: ``td.f32`` (default) or ``td.f64``.
         form: ``"unstacked"`` (one branch network of ``p`` outputs) or ``"stacked"`` (``p``
             branch networks of one output each, every one ``width[0] x depth[0]``; needs
@@ -139,6 +139,8 @@ class DeepONet(parameters.FlatParameters):
         self.m = _positive_int("branch_sensors", branch_sensors)
         self.trunk_dim = _positive_int("trunk_dim", trunk_dim)
         self.p = _positive_int("p", p)
+        seed = _checks.seed(seed)
+        self.dtype = _checks.real_type(dtype)
         if form not in FORMS:
             raise TidalArgumentError(f"form must be one of {', '.join(map(repr, FORMS))}, got "
                                      f"{form!r}")
@@ -147,7 +149,6 @@ class DeepONet(parameters.FlatParameters):
         if len(widths) != 2 or len(depths) != 2:
             raise TidalArgumentError("width and depth are ints or (branch, trunk) pairs")
         self.form = form
-        self.dtype = td.f32 if dtype is None else dtype
         self.act = _activation(activation, self.dtype)
         self.activation = activation
         self.branch_width, self.branch_depth = widths[0], depths[0]
@@ -177,17 +178,22 @@ class DeepONet(parameters.FlatParameters):
 
     # -- parameters ----------------------------------------------------------------------------
     def save(self, path) -> None:
-        """Save the parameters and the architecture to a ``.npz`` file."""
-        np.savez(path, params=self.get_flat(), arch=np.array(self._arch(), dtype=np.str_))
+        """Save the parameters and the architecture to a ``.npz`` file: ``path`` (NumPy appends
+        ``.npz`` to a path without it; :meth:`load` takes either), creating its folder if it
+        does not exist."""
+        np.savez(_checks.save_path(path), params=self.get_flat(),
+                 arch=np.array(self._arch(), dtype=np.str_))
 
     def load(self, path) -> None:
-        """Load parameters saved by :meth:`save`; the architecture must match."""
-        with np.load(Path(path)) as data:
-            arch = [str(a) for a in data["arch"].tolist()]
-            if arch != self._arch():
-                raise TidalArgumentError(f"checkpoint {path} holds a DeepONet {arch}; this one "
-                                         f"is {self._arch()}")
-            self.set_flat(data["params"])
+        """Load parameters saved by :meth:`save` (``path`` as given to it, with or without
+        ``.npz``); the architecture must match.
+
+        Raises:
+            TidalArgumentError: no such file, not a checkpoint (naming what it holds), or a
+                checkpoint of another network or architecture (naming it and the fields that
+                differ).
+        """
+        self.set_flat(_checks.read_checkpoint(path, "DeepONet", self._arch())["params"])
 
     def _arch(self) -> list[str]:
         return [str(v) for v in (self.m, self.trunk_dim, self.branch_width, self.branch_depth,
@@ -229,29 +235,39 @@ trunk 8 x 2, activation='relu', dtype=f32; 321 parameters)
 
     # -- evaluation ----------------------------------------------------------------------------
     def check_inputs(self, inputs, name: str = "inputs") -> np.ndarray:
-        """``inputs`` as float64 ``(n, m)``, or a TidalArgumentError saying what is wrong."""
-        arr = np.asarray(inputs, dtype=np.float64)
+        """``inputs`` as float64 ``(n, m)``, or a TidalArgumentError saying what is wrong (one
+        function's ``(m,)`` is a batch of one, ``(1, m)``)."""
+        arr = _checks.real_array(name, inputs)
         if arr.ndim == 1 and arr.shape[0] == self.m:
             arr = arr[None, :]
-        if arr.ndim != 2 or arr.shape[1] != self.m or arr.shape[0] == 0:
+        if arr.ndim != 2 or arr.shape[1] != self.m:
+            hint = f"this DeepONet was built with branch_sensors={self.m}"
+            if arr.ndim == 2 and arr.shape[0] == self.m:
+                hint = f"rows are functions, columns sensors: pass {name}.T"
             raise TidalArgumentError(
-                f"{name} must have shape (n, {self.m}) (one row of {self.m} sensor values per "
-                f"function), got {arr.shape}",
-                hint=f"this DeepONet was built with branch_sensors={self.m}")
+                f"{name} must have shape (n, {self.m}) (one row of "
+                f"{_checks.plural(self.m, 'sensor value')} per function), got {arr.shape}",
+                hint=hint)
+        if arr.shape[0] == 0:
+            raise TidalArgumentError(f"no functions (0 rows) in {name}",
+                                     hint="pass at least one function")
         if not np.all(np.isfinite(arr)):
             raise TidalArgumentError(f"{name} contain NaN or inf")
         return arr
 
     def check_points(self, points, name: str = "points") -> np.ndarray:
         """``points`` as float64 ``(N, d)`` (a 1-D array is ``N`` points when ``d = 1``)."""
-        arr = np.asarray(points, dtype=np.float64)
+        arr = _checks.real_array(name, points)
         if arr.ndim == 1 and self.trunk_dim == 1:
             arr = arr[:, None]
-        if arr.ndim != 2 or arr.shape[1] != self.trunk_dim or arr.shape[0] == 0:
+        if arr.ndim != 2 or arr.shape[1] != self.trunk_dim:
             raise TidalArgumentError(f"{name} must have shape (N, {self.trunk_dim}), got "
                                      f"{arr.shape}",
                                      hint=f"this DeepONet was built with "
                                           f"trunk_dim={self.trunk_dim}")
+        if arr.shape[0] == 0:
+            raise TidalArgumentError(f"no points (0 rows) in {name}",
+                                     hint="pass at least one point")
         if not np.all(np.isfinite(arr)):
             raise TidalArgumentError(f"{name} contain NaN or inf")
         return arr
@@ -311,8 +327,9 @@ trunk 8 x 2, activation='relu', dtype=f32; 321 parameters)
         inputs = self.check_inputs(inputs)
         points = self.check_points(points)
         if len(points) != len(inputs):
-            raise TidalArgumentError(f"predict_pointwise pairs rows: {len(inputs)} input "
-                                     f"functions but {len(points)} points",
+            raise TidalArgumentError(f"predict_pointwise pairs rows: "
+                                     f"{_checks.plural(len(inputs), 'input function')} but "
+                                     f"{_checks.plural(len(points), 'point')}",
                                      hint="for every function at every point use predict()")
         return np.asarray(td.vectorize(self.func)(inputs, points), dtype=np.float64).reshape(-1)
 
@@ -404,9 +421,11 @@ class Cartesian:
         inputs = self.model.check_inputs(inputs)
         points = self.model.check_points(points)
         if inputs.shape[0] != self.n or points.shape[0] != self.n_points:
-            raise TidalArgumentError(f"this evaluator holds {self.n} functions and "
-                                     f"{self.n_points} points, got {inputs.shape[0]} and "
-                                     f"{points.shape[0]}")
+            raise TidalArgumentError(f"this evaluator holds "
+                                     f"{_checks.plural(self.n, 'function')} and "
+                                     f"{_checks.plural(self.n_points, 'point')}, got "
+                                     f"{inputs.shape[0]} and {points.shape[0]}",
+                                     hint="make another with DeepONet.cartesian")
         self.inputs.from_numpy(inputs.astype(self._store))
         self.points.from_numpy(points.astype(self._store))
 

@@ -59,7 +59,6 @@ before any kernel runs.
 
 # No `from __future__ import annotations`: Taichi reads the kernels' annotations as objects.
 import math
-from pathlib import Path
 
 import numpy as np
 import taichi as ti
@@ -69,6 +68,7 @@ from tidal.autodiff import parameters
 from tidal.dsl import field_io
 from tidal.dsl.errors import TidalArgumentError
 from tidal.solvers import network
+from tidal.surrogates import _checks
 from tidal.surrogates import deeponet as _deeponet
 
 #: Activations an FNO takes by name.
@@ -129,7 +129,7 @@ class FNO(parameters.FlatParameters):
             ``(n, *grid, out_channels)`` with more).
         activation: ``"gelu"`` (tanh form, the default), ``"relu"``, ``"tanh"``, ... or a tidal
             function of one real.
-        seed: seed of the initialisation.
+        seed: seed of the initialisation (an int >= 0).
         dtype: ``td.f32`` (default) or ``td.f64``.
 
     Attributes:
@@ -163,14 +163,12 @@ class FNO(parameters.FlatParameters):
         self.in_channels = _deeponet._positive_int("in_channels", in_channels)
         self.projection = _deeponet._positive_int("projection", projection)
         self.out_channels = _deeponet._positive_int("out_channels", out_channels)
-        self.dtype = td.f32 if dtype is None else dtype
-        if self.dtype not in (td.f32, td.f64):
-            raise TidalArgumentError(f"dtype must be td.f32 or td.f64, got {dtype!r}")
+        self.dtype = _checks.real_type(dtype)
         self._store = np.float32 if self.dtype == td.f32 else np.float64
         self.activation = activation
         self.act = _activation(activation, self.dtype)
         self.n_modes = 2 * self.modes[0] * self.modes[1] if self.dim == 2 else self.modes[0]
-        self.seed = int(seed)
+        self.seed = _checks.seed(seed)
         self._make_fields()
         self.size = self._flat.size
         self.initialise(self.seed)
@@ -207,8 +205,9 @@ projection=8, activation='gelu', dtype=f32; 752 parameters)
         self._flat = parameters.FieldVector(self.fields)
 
     def initialise(self, seed: int) -> None:
-        """PyTorch's default initialisation of the paper's layers, from ``seed``."""
-        rng = np.random.default_rng(seed)
+        """PyTorch's default initialisation of the paper's layers, from ``seed`` (an int
+        >= 0)."""
+        rng = np.random.default_rng(_checks.seed(seed))
         w, cin = self.width, self.in_channels + self.dim
 
         def uniform(shape, fan_in):
@@ -237,13 +236,20 @@ projection=8, activation='gelu', dtype=f32; 752 parameters)
 
     def save(self, path) -> None:
         """Save the parameters, the architecture and the normalisers (those set) to a ``.npz``
-        file."""
-        np.savez(path, params=self.get_flat(), arch=np.array(self._arch(), dtype=np.str_),
-                 **self._normalisers())
+        file: ``path`` (NumPy appends ``.npz`` to a path without it; :meth:`load` takes either),
+        creating its folder if it does not exist."""
+        np.savez(_checks.save_path(path), params=self.get_flat(),
+                 arch=np.array(self._arch(), dtype=np.str_), **self._normalisers())
 
     def load(self, path) -> None:
-        """Load parameters and normalisers saved by :meth:`save`; the architecture must match.
-        A checkpoint without normalisers leaves the model without them.
+        """Load parameters and normalisers saved by :meth:`save` (``path`` as given to it, with
+        or without ``.npz``); the architecture must match. A checkpoint without normalisers
+        leaves the model without them.
+
+        Raises:
+            TidalArgumentError: no such file, not a checkpoint (naming what it holds), or a
+                checkpoint of another network or architecture (naming it and the fields that
+                differ).
 
         Example:
             >>> import numpy as np, tidal as td, tempfile, os
@@ -257,14 +263,9 @@ projection=8, activation='gelu', dtype=f32; 752 parameters)
             >>> float(other.output_scale)
             10.0
         """
-        with np.load(Path(path)) as data:
-            arch = [str(a) for a in data["arch"].tolist()]
-            if arch != self._arch():
-                raise TidalArgumentError(f"checkpoint {path} holds an FNO {arch}; this one is "
-                                         f"{self._arch()}")
-            stats = {k: np.array(data[k]) for k in _NORMALISERS if k in data.files}
-            self.set_flat(data["params"])
-        self.set_normalisers(**stats)
+        data = _checks.read_checkpoint(path, "FNO", self._arch(), optional=_NORMALISERS)
+        self.set_flat(data["params"])
+        self.set_normalisers(**{k: data[k] for k in _NORMALISERS if k in data})
 
     # -- normalisers ---------------------------------------------------------------------------
     def set_normalisers(self, input_mean=None, input_std=None, output_scale=None) -> None:
@@ -303,7 +304,7 @@ projection=8, activation='gelu', dtype=f32; 752 parameters)
     def _statistic(self, name: str, value, inputs: bool, positive: bool):
         if value is None:
             return None
-        arr = np.array(value, dtype=np.float64)
+        arr = np.array(_checks.real_array(name, value))  # a copy: the model keeps it
         if not np.all(np.isfinite(arr)) or (positive and np.any(arr <= 0)):
             bound = "finite and > 0" if positive else "finite"
             raise TidalArgumentError(f"{name} must be {bound}",
@@ -324,9 +325,10 @@ projection=8, activation='gelu', dtype=f32; 752 parameters)
                                    and arr.shape[-1] == channels)
             want = f"a number, ({channels},) or (*grid, {channels})"
         if not ok:
-            raise TidalArgumentError(f"{name} has shape {arr.shape}; it must be {want} for "
-                                     f"this {self.dim}-D FNO of {self.in_channels} input and "
-                                     f"{self.out_channels} output channel(s)")
+            raise TidalArgumentError(
+                f"{name} has shape {arr.shape}; it must be {want} for this {self.dim}-D FNO of "
+                f"{_checks.plural(self.in_channels, 'input channel')} and "
+                f"{_checks.plural(self.out_channels, 'output channel')}")
         return arr
 
     def _normalisers(self) -> dict:
@@ -381,7 +383,7 @@ projection=8, activation='gelu', dtype=f32; 752 parameters)
             >>> net.normalise_outputs(np.ones((1, 8)))[0, :2].tolist()
             [0.25, 0.25]
         """
-        arr = np.asarray(outputs, dtype=np.float64)
+        arr = _checks.real_array("outputs", outputs)
         scale = self._fitted("output_scale", arr.shape[1:1 + self.dim], arr.shape[1:])
         return arr if scale is None else arr / scale
 
@@ -413,37 +415,80 @@ projection=8, activation='gelu', dtype=f32; 752 parameters)
     def check_inputs(self, inputs, name: str = "inputs") -> np.ndarray:
         """``inputs`` as float64 ``(n, *grid, in_channels)``, or a TidalArgumentError.
 
-        A single field (no batch axis) is accepted too; with one channel the channel axis may
-        be left out: ``(n, S)`` in 1-D, ``(n, S1, S2)`` in 2-D.
+        A batch is ``(n, *grid, in_channels)``; with one channel the channel axis may be left
+        out: ``(n, S)`` in 1-D, ``(n, S1, S2)`` in 2-D. A single field (no batch axis),
+        ``(*grid, in_channels)`` or, with one channel, ``(S,)`` in 1-D and ``(S1, S2)`` in 2-D,
+        is taken as a batch of one: the result (and :meth:`predict`'s) has a batch axis of
+        length 1. Channels are the last axis (not the first after the batch axis, as in
+        PyTorch).
+
+        Example:
+            >>> import numpy as np, tidal as td
+            >>> _ = td.init(arch="cpu", default_fp=td.f64)
+            >>> net = FNO(1, modes=3, width=4, layers=1, projection=5, dtype=td.f64)
+            >>> net.check_inputs(np.zeros((2, 8))).shape, net.check_inputs(np.zeros(8)).shape
+            ((2, 8, 1), (1, 8, 1))
         """
-        arr = np.asarray(inputs, dtype=np.float64)
-        rank = self.dim + 2
-        if self.in_channels == 1 and arr.ndim == rank - 1:
-            arr = arr[..., None]
-        if arr.ndim == rank - 1:
-            arr = arr[None]
-        grid = "(n, S)" if self.dim == 1 else "(n, S1, S2)"
-        if arr.ndim != rank or arr.shape[-1] != self.in_channels or arr.shape[0] == 0:
+        arr = _checks.real_array(name, inputs, complex_hint=(
+            "pass the real and imaginary parts as two channels, np.stack([x.real, x.imag], "
+            "axis=-1), to an FNO of in_channels=2, or np.real(x) if the imaginary part is 0"))
+        shape, rank, cin = arr.shape, self.dim + 2, self.in_channels
+        if arr.ndim == rank - 2 and cin == 1:  # one field without its channel axis
+            arr = arr[None, ..., None]
+        elif arr.ndim == rank - 1:
+            # with one channel a batch without the channel axis, unless its last axis has one
+            # point (a grid axis never has): then, as with more channels, one field
+            arr = arr[..., None] if cin == 1 and shape[-1] != 1 else arr[None]
+        if arr.ndim != rank or arr.shape[-1] != cin:
+            grid = "S" if self.dim == 1 else "S1, S2"
+            if len(shape) == rank and shape[1] == cin:
+                hint = (f"an FNO takes channels last, (n, {grid}, channels), not (n, channels, "
+                        f"{grid}) as in PyTorch: pass np.moveaxis({name}, 1, -1)")
+            elif len(shape) == rank - 1 and shape[0] == cin:
+                hint = (f"an FNO takes channels last, ({grid}, channels) for one field: if "
+                        f"its channels come first, pass np.moveaxis({name}, 0, -1)")
+            elif cin == 1:
+                hint = (f"with one channel (n, {grid}) is accepted too, and "
+                        f"{'(S,)' if self.dim == 1 else '(S1, S2)'} for one field")
+            else:
+                hint = f"one field is ({grid}, {cin})"
             raise TidalArgumentError(
-                f"{name} must have shape {grid[:-1]}, {self.in_channels}) (a batch of "
-                f"{self.dim}-D fields with {self.in_channels} channels), got "
-                f"{np.shape(inputs)}", hint=f"with one channel {grid} is accepted too")
+                f"{name} must have shape (n, {grid}, {cin}) (a batch of {self.dim}-D fields "
+                f"with {_checks.plural(cin, 'channel')}, channels last), got {shape}",
+                hint=hint)
+        if arr.shape[0] == 0:
+            raise TidalArgumentError(f"no fields (0 rows) in {name}, of shape {shape}",
+                                     hint="pass at least one field")
         self.check_grid(arr.shape[1:-1], name)
         if not np.all(np.isfinite(arr)):
             raise TidalArgumentError(f"{name} contain NaN or inf")
         return arr
 
     def check_grid(self, shape, name: str = "inputs") -> tuple[int, ...]:
-        """The grid shape, if the kept modes fit it; else a TidalArgumentError."""
+        """The grid shape as ints (an int is ``(S,)`` for a 1-D FNO), if the kept modes fit it;
+        else a TidalArgumentError."""
+        given = shape
+        if isinstance(shape, (int, np.integer)) and self.dim == 1:
+            shape = (shape,)
+        try:
+            shape = tuple(shape)
+        except TypeError:
+            shape = ()
+        if len(shape) != self.dim or not all(isinstance(s, (int, np.integer))
+                                             and not isinstance(s, bool) for s in shape):
+            want = "(S,) or S" if self.dim == 1 else "(S1, S2)"
+            raise TidalArgumentError(f"{name}: the grid of a {self.dim}-D FNO is {want} "
+                                     f"(numbers of points, ints), got {given!r}")
         shape = tuple(int(s) for s in shape)
         if self.dim == 1:
             (s,) = shape
             if s < 2:
-                raise TidalArgumentError(f"{name}: a grid of {s} point; an FNO needs at least "
-                                         "2 points", hint="use a finer grid")
+                raise TidalArgumentError(f"{name}: a grid of {_checks.plural(s, 'point')}; an "
+                                         "FNO needs at least 2 points", hint="use a finer grid")
             if self.modes[0] > s // 2 + 1:
-                raise TidalArgumentError(f"{name}: a grid of {s} points has {s // 2 + 1} "
-                                         f"real-DFT modes, fewer than modes={self.modes[0]}",
+                raise TidalArgumentError(f"{name}: a grid of {s} points has "
+                                         f"{_checks.plural(s // 2 + 1, 'real-DFT mode')}, "
+                                         f"fewer than modes={self.modes[0]}",
                                          hint="use a finer grid or fewer modes")
         else:
             s1, s2 = shape
@@ -459,11 +504,14 @@ projection=8, activation='gelu', dtype=f32; 752 parameters)
         return shape
 
     def check_outputs(self, outputs, n: int, grid: tuple, name: str = "outputs") -> np.ndarray:
-        """``outputs`` as float64 ``(n, *output_shape(grid))``, or a TidalArgumentError."""
-        arr = np.asarray(outputs, dtype=np.float64)
+        """``outputs`` as float64 ``(n, *output_shape(grid))`` (with ``n = 1`` also one field
+        without the batch axis), or a TidalArgumentError."""
+        arr = _checks.real_array(name, outputs)
         want = (n, *self.output_shape(grid))
         if self.out_channels == 1 and arr.shape == (n, *grid, 1):
             arr = arr[..., 0]
+        if n == 1 and arr.shape == want[1:]:
+            arr = arr[None]
         if arr.shape != want:
             per_point = ("" if self.out_channels == 1
                          else f" with {self.out_channels} channels")
@@ -475,19 +523,22 @@ projection=8, activation='gelu', dtype=f32; 752 parameters)
 
     # -- evaluation ----------------------------------------------------------------------------
     def batch(self, n: int, grid) -> "Batch":
-        """The evaluator of ``n`` fields on ``grid`` (kept; made once per ``(n, grid)``)."""
-        key = (int(n), tuple(grid))
+        """The evaluator of ``n`` fields (an int >= 1) on ``grid`` (``(S,)`` or ``S`` in 1-D,
+        ``(S1, S2)`` in 2-D), kept: made once per ``(n, grid)``."""
+        key = (_deeponet._positive_int("n", n, hint="n is the number of fields a batch holds"),
+               self.check_grid(grid, "grid"))
         hit = self._batches.get(key)
         if hit is None:
             if len(self._batches) >= 8:
                 self._batches.pop(next(iter(self._batches)))
-            hit = self._batches[key] = Batch(self, int(n), tuple(grid))
+            hit = self._batches[key] = Batch(self, *key)
         return hit
 
     def predict(self, inputs, batch_size: int = 50) -> np.ndarray:
         """The output fields, float64 ``(n, *grid[, out_channels])`` (see
         :meth:`output_shape`), of input fields ``(n, *grid[, channels])``
-        (evaluated ``batch_size`` at a time).
+        (evaluated ``batch_size`` at a time). A single field without a batch axis (see
+        :meth:`check_inputs`) gives outputs with a batch axis of length 1.
 
         Example:
             >>> import numpy as np, tidal as td
@@ -525,6 +576,11 @@ projection=8, activation='gelu', dtype=f32; 752 parameters)
             >>> y.shape, g.shape
             ((2, 8), (2, 8, 1))
         """
+        if not callable(cotangent_of):
+            raise TidalArgumentError(
+                f"cotangent_of must be a function of the outputs y returning the cotangent (an "
+                f"array of y's shape), got {type(cotangent_of).__name__}",
+                hint="for a fixed cotangent c pass lambda y: c, or use vjp_input(inputs, c)")
         raw = self.check_inputs(inputs)
         arr = self.normalise_inputs(raw)
         grid = arr.shape[1:-1]
@@ -637,7 +693,8 @@ class Batch:
     """
 
     def __init__(self, model: FNO, n: int, grid: tuple):
-        self.model, self.n, self.grid = model, n, model.check_grid(grid)
+        self.model, self.grid = model, model.check_grid(grid, "grid")
+        self.n = _deeponet._positive_int("n", n)
         self.points = math.prod(self.grid)
         real, w = model.dtype, model.width
         s1 = 1 if model.dim == 1 else self.grid[0]
