@@ -23,8 +23,8 @@ import math
 import numpy as np
 import taichi as ti
 
-from tidal.dsl import direct
-from tidal.dsl.errors import TidalArgumentError
+from tidal.dsl import direct, runtime
+from tidal.dsl.errors import TidalArgumentError, TidalError
 
 
 class FlatLayout:
@@ -63,6 +63,11 @@ class FieldVector(FlatLayout):
 
     def __init__(self, fields: list):
         super().__init__([f.shape for f in fields])
+        # the runtime generation holding the fields: td.init (ti.init) run again frees them, and
+        # a kernel touching them then reads and writes freed memory. (A generation number, not
+        # the Taichi program object: a reference to that kept a replaced program alive, and its
+        # late destruction crashed the next one.)
+        self.generation = runtime.config().generation
         # (field, offset, leading axes, trailing axes, the trailing axes' size, whether in rows)
         layout = [(f, o, *_rows(s), math.prod(_rows(s)[1]), bool(_rows(s)[1]))
                   for f, o, s in zip(fields, self.offsets, self.shapes)]
@@ -117,16 +122,30 @@ class FieldVector(FlatLayout):
                                                        "clear grads")}
 
         def read(out, grads):
+            self.check_current()
             kernels["read grads" if grads else "read"](out)
 
         def clear_grads():
+            self.check_current()
             kernels["clear grads"](self._empty)
 
         self._empty = np.zeros(1)  # (the flat argument of a launch that only clears)
         self._write, self._read, self.clear_grads = kernels["write"], read, clear_grads
 
+    def check_current(self) -> None:
+        """Raise a :class:`~tidal.TidalError` if the fields belong to a Taichi program that
+        ``td.init`` (or ``ti.init``) has since replaced (their memory is gone)."""
+        if runtime.config().generation != self.generation:
+            raise TidalError(
+                "this model's parameters were made before td.init (or ti.init) was called "
+                "again, which freed them",
+                hint="make the model again after td.init; to keep trained parameters, save "
+                     "them (model.save(path)) before calling td.init again and load them into "
+                     "the new model")
+
     def write(self, flat) -> None:
         """Set every field from one flat vector."""
+        self.check_current()
         flat = np.ascontiguousarray(flat, dtype=np.float64).reshape(-1)
         if flat.size != self.size:
             raise TidalArgumentError(f"expected {self.size} values, got {flat.size}")

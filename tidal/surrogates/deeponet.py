@@ -275,6 +275,7 @@ trunk 8 x 2, activation='relu', dtype=f32; 321 parameters)
     def cartesian(self, inputs, points) -> "Cartesian":
         """The cartesian-product evaluator of these functions and points (kept in Taichi
         storage; see :class:`Cartesian`)."""
+        self._flat.check_current()
         return Cartesian(self, inputs, points)
 
     def features(self, inputs, points) -> tuple[np.ndarray, np.ndarray]:
@@ -287,6 +288,7 @@ trunk 8 x 2, activation='relu', dtype=f32; 321 parameters)
             >>> [a.shape for a in net.features(np.zeros((2, 4)), np.zeros((5, 1)))]
             [(2, 3), (5, 3)]
         """
+        self._flat.check_current()
         inputs = self.check_inputs(inputs)
         points = self.check_points(points)
         key = (len(inputs), len(points))
@@ -331,6 +333,7 @@ trunk 8 x 2, activation='relu', dtype=f32; 321 parameters)
                                      f"{_checks.plural(len(inputs), 'input function')} but "
                                      f"{_checks.plural(len(points), 'point')}",
                                      hint="for every function at every point use predict()")
+        self._flat.check_current()
         return np.asarray(td.vectorize(self.func)(inputs, points), dtype=np.float64).reshape(-1)
 
 

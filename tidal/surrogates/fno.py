@@ -65,7 +65,7 @@ import taichi as ti
 
 import tidal as td
 from tidal.autodiff import parameters
-from tidal.dsl import field_io
+from tidal.dsl import field_io, runtime
 from tidal.dsl.errors import TidalArgumentError
 from tidal.solvers import network
 from tidal.surrogates import _checks
@@ -169,6 +169,7 @@ class FNO(parameters.FlatParameters):
         self.act = _activation(activation, self.dtype)
         self.n_modes = 2 * self.modes[0] * self.modes[1] if self.dim == 2 else self.modes[0]
         self.seed = _checks.seed(seed)
+        runtime.config()  # Taichi initialised (the CPU in f32 if nothing did) before any field
         self._make_fields()
         self.size = self._flat.size
         self.initialise(self.seed)
@@ -525,6 +526,7 @@ projection=8, activation='gelu', dtype=f32; 752 parameters)
     def batch(self, n: int, grid) -> "Batch":
         """The evaluator of ``n`` fields (an int >= 1) on ``grid`` (``(S,)`` or ``S`` in 1-D,
         ``(S1, S2)`` in 2-D), kept: made once per ``(n, grid)``."""
+        self._flat.check_current()
         key = (_deeponet._positive_int("n", n, hint="n is the number of fields a batch holds"),
                self.check_grid(grid, "grid"))
         hit = self._batches.get(key)
