@@ -252,7 +252,7 @@ trunk 8 x 2, activation='relu', dtype=f32; 321 parameters)
             raise TidalArgumentError(f"no functions (0 rows) in {name}",
                                      hint="pass at least one function")
         if not np.all(np.isfinite(arr)):
-            raise TidalArgumentError(f"{name} contain NaN or inf")
+            raise TidalArgumentError(f"{name}: NaN or inf among the values")
         return arr
 
     def check_points(self, points, name: str = "points") -> np.ndarray:
@@ -269,7 +269,7 @@ trunk 8 x 2, activation='relu', dtype=f32; 321 parameters)
             raise TidalArgumentError(f"no points (0 rows) in {name}",
                                      hint="pass at least one point")
         if not np.all(np.isfinite(arr)):
-            raise TidalArgumentError(f"{name} contain NaN or inf")
+            raise TidalArgumentError(f"{name}: NaN or inf among the values")
         return arr
 
     def cartesian(self, inputs, points) -> "Cartesian":

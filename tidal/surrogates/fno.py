@@ -462,7 +462,7 @@ projection=8, activation='gelu', dtype=f32; 752 parameters)
                                      hint="pass at least one field")
         self.check_grid(arr.shape[1:-1], name)
         if not np.all(np.isfinite(arr)):
-            raise TidalArgumentError(f"{name} contain NaN or inf")
+            raise TidalArgumentError(f"{name}: NaN or inf among the values")
         return arr
 
     def check_grid(self, shape, name: str = "inputs") -> tuple[int, ...]:
@@ -519,7 +519,7 @@ projection=8, activation='gelu', dtype=f32; 752 parameters)
             raise TidalArgumentError(f"{name} must have shape {want} (one field{per_point} per "
                                      f"input, on its grid), got {arr.shape}")
         if not np.all(np.isfinite(arr)):
-            raise TidalArgumentError(f"{name} contain NaN or inf")
+            raise TidalArgumentError(f"{name}: NaN or inf among the values")
         return arr
 
     # -- evaluation ----------------------------------------------------------------------------
