@@ -5,6 +5,9 @@ weights) and :func:`tidal.fit` (a simulator's named parameters) share.
   after the other: ``join`` and ``split`` are inverse to each other.
 * :class:`FieldVector`: Taichi fields seen that way, their values and their gradients read and
   written by one kernel launch each (not one copy per field).
+* the models' ``.npz`` checkpoint files: :func:`save_path`, :func:`checkpoint_file` and
+  :func:`read_npz` (a TidalArgumentError for a missing path, a folder, a file that is not a
+  readable ``.npz``).
 
 Example:
     >>> import numpy as np
@@ -19,6 +22,9 @@ Example:
 """
 
 import math
+import os
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import taichi as ti
@@ -203,3 +209,56 @@ class FlatParameters:
     def clear_grads(self) -> None:
         """Zero the parameters' gradients (one launch)."""
         self._flat.clear_grads()
+
+
+def save_path(path):
+    """``path`` for :func:`numpy.savez`, once the folder it names exists (created if not)."""
+    if isinstance(path, (str, os.PathLike)):
+        folder = Path(path).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise TidalArgumentError(f"cannot save to {os.fspath(path)}: cannot create the "
+                                     f"folder {folder} ({e.strerror})",
+                                     hint="save into a folder that exists or can be made") \
+                from None
+    return path
+
+
+def checkpoint_file(path) -> Path:
+    """The file that ``save(path)`` wrote: ``path``, or ``path + ".npz"`` (which
+    :func:`numpy.savez` writes for a path without that suffix)."""
+    text = os.fspath(path)
+    candidates = [Path(text)] + ([] if text.endswith(".npz") else [Path(text + ".npz")])
+    for file in candidates:
+        if file.is_file():
+            return file
+    if Path(text).is_dir():
+        found = sorted(p.name for p in Path(text).glob("*.npz"))
+        there = (f" (it holds {', '.join(found[:5])}{', ...' if len(found) > 5 else ''})"
+                 if found else "")
+        raise TidalArgumentError(f"checkpoint {text} is a folder, not a file{there}",
+                                 hint="pass the .npz file that save() wrote")
+    tried = f" (nor {candidates[1]})" if len(candidates) > 1 else ""
+    raise TidalArgumentError(f"checkpoint {text} not found{tried}",
+                             hint="pass the path given to save() (check the folder and the "
+                                  "name)")
+
+
+def read_npz(path, model: str, keys: tuple[str, ...]) -> tuple[str, list[str], dict]:
+    """The checkpoint that ``model.save(path)`` wrote (see :func:`checkpoint_file`): its name as
+    shown in messages, the names of the arrays it holds, and those of them among ``keys``; a
+    TidalArgumentError for a file that is not a readable ``.npz``."""
+    file = checkpoint_file(path) if isinstance(path, (str, os.PathLike)) else path
+    where = os.fspath(file) if isinstance(file, Path) else repr(path)
+    hint = f"pass a file written by {model}.save"
+    if isinstance(file, Path) and not zipfile.is_zipfile(file):
+        raise TidalArgumentError(f"{where} is not a checkpoint: not a .npz (zip) file", hint=hint)
+    try:
+        with np.load(file, allow_pickle=False) as data:
+            names = list(data.files)
+            out = {k: np.array(data[k]) for k in keys if k in names}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise TidalArgumentError(f"{where} is not a readable checkpoint ({e})",
+                                 hint=hint) from None
+    return where, names, out

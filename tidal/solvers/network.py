@@ -169,7 +169,8 @@ class MLP:
 
     def save(self, path: str | Path) -> None:
         """Save the parameters (and architecture) to a ``.npz`` checkpoint."""
-        np.savez(path, params=self.get_flat(), in_dim=self.in_dim, width=self.width,
+        np.savez(parameters.save_path(path), params=self.get_flat(), in_dim=self.in_dim,
+                 width=self.width,
                  depth=self.depth, activation=activation_name(self.activation),
                  fourier_features=self.fourier_features, frequencies=self.B.to_numpy(),
                  out_dim=self.out_dim)
@@ -192,20 +193,34 @@ class MLP:
                 f"{self.size:,} parameters)")
 
     def load(self, path: str | Path) -> None:
-        """Load parameters saved by :meth:`save`; the architecture must match."""
-        with np.load(path) as data:
-            arch = (int(data["in_dim"]), int(data["width"]), int(data["depth"]),
-                    str(data["activation"]), int(data.get("fourier_features", 0)),
-                    int(data.get("out_dim", 1)))
-            mine = (self.in_dim, self.width, self.depth, activation_name(self.activation),
-                    self.fourier_features, self.out_dim)
-            if arch != mine:
-                raise TidalArgumentError(f"checkpoint {path} holds a network {arch} (inputs, "
-                                         f"width, depth, activation, Fourier features, "
-                                         f"outputs); this one is {mine}")
-            self.set_flat(data["params"])
-            if "frequencies" in data:
-                self.B.from_numpy(data["frequencies"].astype(self.B.to_numpy().dtype))
+        """Load parameters saved by :meth:`save` (the same path: a missing ``.npz`` suffix
+        is added as :func:`numpy.savez` adds it); the architecture must match.
+
+        Raises:
+            TidalArgumentError: no such file, not a checkpoint of an MLP, or another
+                architecture.
+        """
+        keys = ("params", "in_dim", "width", "depth", "activation", "fourier_features",
+                "frequencies", "out_dim")
+        where, names, data = parameters.read_npz(path, "MLP", keys)
+        missing = [k for k in keys[:5] if k not in names]
+        if missing:
+            raise TidalArgumentError(
+                f"{where} is not an MLP checkpoint: it lacks {', '.join(map(repr, missing))}"
+                f" (it holds {', '.join(map(repr, names)) or 'no arrays'})",
+                hint="pass a file written by MLP.save")
+        arch = (int(data["in_dim"]), int(data["width"]), int(data["depth"]),
+                str(data["activation"]), int(data.get("fourier_features", 0)),
+                int(data.get("out_dim", 1)))
+        mine = (self.in_dim, self.width, self.depth, activation_name(self.activation),
+                self.fourier_features, self.out_dim)
+        if arch != mine:
+            raise TidalArgumentError(f"checkpoint {where} holds a network {arch} (inputs, "
+                                     f"width, depth, activation, Fourier features, "
+                                     f"outputs); this one is {mine}")
+        self.set_flat(data["params"])
+        if "frequencies" in data:
+            self.B.from_numpy(data["frequencies"].astype(self.B.to_numpy().dtype))
 
     # -- the network as a tidal function -------------------------------------------------------
     def _build(self):

@@ -1,18 +1,17 @@
 """Argument checks shared by the data generators and the surrogate networks: each returns the
 value in its canonical type or raises :class:`tidal.dsl.errors.TidalArgumentError` naming the
-argument and what to pass. Also the checkpoint files of the networks (:func:`save_path`,
-:func:`read_checkpoint`, :func:`check_architecture`)."""
+argument and what to pass. Also the surrogate networks' checkpoints (:func:`read_checkpoint`,
+:func:`check_architecture`; the file handling they share with the PINN networks is in
+:mod:`tidal.autodiff.parameters`)."""
 
 from __future__ import annotations
 
 import math
-import os
-import zipfile
-from pathlib import Path
 
 import numpy as np
 import taichi as ti
 
+from tidal.autodiff import parameters
 from tidal.dsl.errors import TidalArgumentError
 
 #: The type of Taichi's (and tidal's) scalar types, ``td.f32``, ``td.i32``, ...
@@ -197,57 +196,13 @@ def check_architecture(path, model: str, saved, mine) -> None:
                                   "before loading it")
 
 
-def save_path(path):
-    """``path`` for :func:`numpy.savez`, once the folder it names exists (created if not)."""
-    if isinstance(path, (str, os.PathLike)):
-        folder = Path(path).parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise TidalArgumentError(f"cannot save to {os.fspath(path)}: cannot create the "
-                                     f"folder {folder} ({e.strerror})",
-                                     hint="save into a folder that exists or can be made") \
-                from None
-    return path
-
-
-def checkpoint_file(path) -> Path:
-    """The file that ``save(path)`` wrote: ``path``, or ``path + ".npz"`` (which
-    :func:`numpy.savez` writes for a path without that suffix)."""
-    text = os.fspath(path)
-    candidates = [Path(text)] + ([] if text.endswith(".npz") else [Path(text + ".npz")])
-    for file in candidates:
-        if file.is_file():
-            return file
-    if Path(text).is_dir():
-        found = sorted(p.name for p in Path(text).glob("*.npz"))
-        there = (f" (it holds {', '.join(found[:5])}{', ...' if len(found) > 5 else ''})"
-                 if found else "")
-        raise TidalArgumentError(f"checkpoint {text} is a folder, not a file{there}",
-                                 hint="pass the .npz file that save() wrote")
-    tried = f" (nor {candidates[1]})" if len(candidates) > 1 else ""
-    raise TidalArgumentError(f"checkpoint {text} not found{tried}",
-                             hint="pass the path given to save() (check the folder and the "
-                                  "name)")
-
-
 def read_checkpoint(path, model: str, arch, optional: tuple[str, ...] = ()) -> dict:
     """The arrays ``params`` and those of ``optional`` that the file holds, of a checkpoint
     written by ``model.save(path)`` for the architecture ``arch`` (``model._arch()``); a
     TidalArgumentError saying what the file holds if it is not one, or of another
     architecture."""
-    file = checkpoint_file(path) if isinstance(path, (str, os.PathLike)) else path
-    where = os.fspath(file) if isinstance(file, Path) else repr(path)
+    where, names, out = parameters.read_npz(path, model, ("params", "arch", *optional))
     hint = f"pass a file written by {model}.save"
-    if isinstance(file, Path) and not zipfile.is_zipfile(file):
-        raise TidalArgumentError(f"{where} is not a checkpoint: not a .npz (zip) file", hint=hint)
-    try:
-        with np.load(file, allow_pickle=False) as data:
-            names = list(data.files)
-            out = {k: np.array(data[k]) for k in ("params", "arch", *optional) if k in names}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise TidalArgumentError(f"{where} is not a readable checkpoint ({e})",
-                                 hint=hint) from None
     if "arch" not in names or "params" not in names:
         held = f"it holds {', '.join(map(repr, names))}" if names else "it holds no arrays"
         if {"inputs", "outputs", "kind"} <= set(names):

@@ -181,7 +181,7 @@ class DeepONet(parameters.FlatParameters):
         """Save the parameters and the architecture to a ``.npz`` file: ``path`` (NumPy appends
         ``.npz`` to a path without it; :meth:`load` takes either), creating its folder if it
         does not exist."""
-        np.savez(_checks.save_path(path), params=self.get_flat(),
+        np.savez(parameters.save_path(path), params=self.get_flat(),
                  arch=np.array(self._arch(), dtype=np.str_))
 
     def load(self, path) -> None:

@@ -239,7 +239,7 @@ projection=8, activation='gelu', dtype=f32; 752 parameters)
         """Save the parameters, the architecture and the normalisers (those set) to a ``.npz``
         file: ``path`` (NumPy appends ``.npz`` to a path without it; :meth:`load` takes either),
         creating its folder if it does not exist."""
-        np.savez(_checks.save_path(path), params=self.get_flat(),
+        np.savez(parameters.save_path(path), params=self.get_flat(),
                  arch=np.array(self._arch(), dtype=np.str_), **self._normalisers())
 
     def load(self, path) -> None:
