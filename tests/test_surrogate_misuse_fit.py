@@ -217,3 +217,14 @@ def test_samplers_accept_int_seeds_and_generators():
     a3, _ = darcy_sample(np.random.SeedSequence(5), s=8)
     assert np.array_equal(a, a2) and np.array_equal(u, u2) and np.array_equal(a, a3)
     assert np.array_equal(burgers_sample(7, n=16)[0], grf_1d(16, 7))
+
+
+def test_periodic_fields_need_a_grid_that_keeps_a_mode():
+    # before: a 2-point periodic grid kept no mode (the Nyquist one is left out) and the
+    # "random" field was identically zero
+    with pytest.raises(td.TidalArgumentError, match="n must be an int >= 3"):
+        grf_1d(2, 0)
+    with pytest.raises(td.TidalArgumentError, match="s must be an int >= 3"):
+        grf_2d(2, 0, boundary="periodic")
+    assert np.abs(grf_1d(3, 0)).max() > 0
+    assert np.abs(grf_2d(2, 0)).max() > 0  # Neumann: cosine modes, 2 points are enough

@@ -155,7 +155,8 @@ def grf_1d(n: int, rng, alpha: float = 2.5, tau: float = 7.0,
     Burgers initial conditions).
 
     Args:
-        n: grid points (at least 2).
+        n: grid points (at least 3: on 2 points the only nonconstant mode is the Nyquist one,
+            which is left out, so the field would be zero).
         rng: a ``numpy.random.Generator`` (or a seed: an int >= 0).
         alpha: smoothness exponent (larger: smoother).
         tau: inverse length scale.
@@ -169,7 +170,7 @@ def grf_1d(n: int, rng, alpha: float = 2.5, tau: float = 7.0,
         >>> u.shape, abs(float(u.mean())) < 1e-12
         ((256,), True)
     """
-    n = _checks.integer("n", n, 2)
+    n = _checks.integer("n", n, 3, hint="a periodic field on 2 points keeps no mode")
     alpha, tau, sigma = _parameters(alpha, tau, sigma, 1)
     return _periodic((n,), _generator(rng), alpha, tau, sigma)
 
@@ -191,7 +192,8 @@ def grf_2d(s: int, rng, alpha: float = 2.0, tau: float = 3.0, sigma: float | Non
     Darcy coefficients before thresholding).
 
     Args:
-        s: grid points per side (at least 2).
+        s: grid points per side (at least 2; at least 3 with ``boundary="periodic"``, where
+            2 points keep no mode but the constant and Nyquist ones, both left out).
         rng: a ``numpy.random.Generator`` (or a seed: an int >= 0).
         alpha: smoothness exponent (the FNO Darcy set-up: 2).
         tau: inverse length scale (the FNO Darcy set-up: 3).
@@ -209,6 +211,8 @@ def grf_2d(s: int, rng, alpha: float = 2.0, tau: float = 3.0, sigma: float | Non
     """
     s = _checks.integer("s", s, 2)
     boundary = _checks.choice("boundary", boundary, BOUNDARIES_2D)
+    if boundary == "periodic":
+        _checks.integer("s", s, 3, hint="a periodic field on 2 x 2 points keeps no mode")
     alpha, tau, sigma = _parameters(alpha, tau, sigma, 2)
     rng = _generator(rng)
     if boundary == "periodic":
