@@ -4,6 +4,7 @@ write freed memory (before: garbage values, "Could not allocate list object", ra
 
 import numpy as np
 import pytest
+import taichi as ti
 
 import tidal as td
 from tidal.solvers import MLP
@@ -52,3 +53,30 @@ def test_an_fno_made_before_any_init_initialises_the_cpu(tmp_path):
                          timeout=300, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "(2, 8)"
+
+
+def test_a_kernel_using_a_network_from_before_init_is_refused_at_compile():
+    # before: the kernel compiled against the freed fields
+    td.init(arch="cpu", default_fp=td.f64)
+    vec = td.vec(1, td.f64)
+
+    def kernel_of(net):
+        @td.kernel
+        def evaluate(xs: ti.types.ndarray(dtype=vec, ndim=1),
+                     out: ti.types.ndarray(dtype=td.f64, ndim=1)):
+            for i in range(xs.shape[0]):
+                out[i] = net.func(xs[i])
+        return evaluate
+
+    net = MLP(1, width=4, depth=2, seed=1, dtype=td.f64)
+    evaluate = kernel_of(net)
+    xs, out = np.linspace(0.0, 1.0, 5)[:, None], np.zeros(5)
+    evaluate(xs, out)
+    expected = out.copy()
+    td.init(arch="cpu", default_fp=td.f64)
+    with pytest.raises(td.TidalError, match="made before td.init") as info:
+        evaluate(xs, out)
+    assert "make the model again" in info.value.hint
+    out[:] = 0.0
+    kernel_of(MLP(1, width=4, depth=2, seed=1, dtype=td.f64))(xs, out)
+    np.testing.assert_array_equal(out, expected)

@@ -74,6 +74,7 @@ class FieldVector(FlatLayout):
         # the Taichi program object: a reference to that kept a replaced program alive, and its
         # late destruction crashed the next one.)
         self.generation = runtime.config().generation
+        runtime.note_fields(fields)  # (a kernel compiled with them later is refused)
         # (field, offset, leading axes, trailing axes, the trailing axes' size, whether in rows)
         layout = [(f, o, *_rows(s), math.prod(_rows(s)[1]), bool(_rows(s)[1]))
                   for f, o, s in zip(fields, self.offsets, self.shapes)]

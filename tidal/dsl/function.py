@@ -101,6 +101,7 @@ class TidalFunction:
                                            cfg.arch)
             g.taichi_func = None
             self._gen_cache[key] = g
+        runtime.refuse_stale_fields(g.namespace, self.name)  # (kept across td.init calls)
         return g
 
     def source(self) -> str:

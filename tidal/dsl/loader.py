@@ -18,7 +18,7 @@ import re
 
 import taichi as ti
 
-from tidal.dsl import direct, mathlib
+from tidal.dsl import direct, mathlib, runtime
 from tidal.dsl.errors import SourceLoc, TidalCompileError
 
 _counter = itertools.count(1)
@@ -37,6 +37,7 @@ def load(source: str, name: str, namespace: dict, label: str,
         label: a readable tag for the pseudo-filename.
         line_map: generated line -> user source location.
     """
+    runtime.refuse_stale_fields(namespace, label)
     filename = f"<tidal:{label}:{next(_counter)}>"
     linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
     LINE_MAPS[filename] = dict(line_map or {})

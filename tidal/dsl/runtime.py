@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import warnings
+import weakref
 from dataclasses import dataclass
 
 import taichi as ti
@@ -43,6 +44,9 @@ class Config:
 
 _CONFIG: Config | None = None
 DEFAULT_LANES = 8
+
+# the generation each noted field was made in, by id (with a weak reference to tell a reused id)
+_FIELD_GENERATIONS: dict[int, tuple[weakref.ref, int]] = {}
 
 # Taichi 1.7.4's CPU and CUDA runtimes address at most 512 SNode trees; every ti.field created
 # after the first kernel launch makes a new one, and a kernel launched on a field of tree 512 or
@@ -254,4 +258,39 @@ def config() -> Config:
     return _CONFIG
 
 
-__all__ = ["Config", "init", "config", "probe", "F32", "F64"]
+def note_fields(fields) -> None:
+    """Remember that ``fields`` (Taichi fields, with their gradients) belong to the current
+    runtime generation, so that :func:`stale_field` can tell them once ``init`` runs again."""
+    generation = config().generation
+    for f in fields:
+        for g in (f, getattr(f, "grad", None)):
+            if g is not None:
+                _FIELD_GENERATIONS[id(g)] = (weakref.ref(g, _forget(id(g))), generation)
+
+
+def _forget(key: int):
+    return lambda _ref: _FIELD_GENERATIONS.pop(key, None)
+
+
+def stale_field(value) -> bool:
+    """Whether ``value`` is a field :func:`note_fields` saw in an earlier runtime generation
+    (``init`` has since freed it)."""
+    entry = _FIELD_GENERATIONS.get(id(value))
+    return entry is not None and entry[0]() is value and entry[1] != config().generation
+
+
+def refuse_stale_fields(namespace: dict, label: str) -> None:
+    """Raise a TidalError if generated code ``label`` refers (through ``namespace``, its
+    globals) to a field that :func:`stale_field` says ``init`` has freed."""
+    for key, value in namespace.items():
+        if stale_field(value):
+            raise TidalError(
+                f"{label} uses `{key}`, a field of a model made before td.init (or ti.init) was "
+                f"called again, which freed it",
+                hint="make the model again after td.init (and the functions built from it, "
+                     "e.g. model.func); to keep trained parameters, save them before td.init "
+                     "and load them into the new model")
+
+
+__all__ = ["Config", "init", "config", "probe", "F32", "F64", "note_fields", "stale_field",
+           "refuse_stale_fields"]
