@@ -25,7 +25,9 @@ from tidal.surrogates import (
     grf_1d,
     grf_2d,
     grf_rbf,
+    load_dataset,
     sample_rng,
+    save_dataset,
 )
 
 
@@ -228,3 +230,22 @@ def test_periodic_fields_need_a_grid_that_keeps_a_mode():
         grf_2d(2, 0, boundary="periodic")
     assert np.abs(grf_1d(3, 0)).max() > 0
     assert np.abs(grf_2d(2, 0)).max() > 0  # Neumann: cosine modes, 2 points are enough
+
+
+def test_data_set_paths_are_handled_as_checkpoints_are(tmp_path):
+    # before: FileNotFoundError for the path save was given without .npz, IsADirectoryError for
+    # a folder, FileNotFoundError for a folder that does not exist yet
+    data = generate("antiderivative", 2, m=10, progress=False)
+    path = tmp_path / "new" / "anti"
+    save_dataset(path, data)
+    back = load_dataset(path, kind="antiderivative")
+    np.testing.assert_array_equal(back.inputs, data.inputs)
+    np.testing.assert_array_equal(back.outputs, data.outputs)
+    assert back.grids.keys() == data.grids.keys()
+    with pytest.raises(td.TidalArgumentError, match="is a folder, not a file"):
+        load_dataset(tmp_path / "new")
+    with pytest.raises(td.TidalArgumentError, match="nope not found"):
+        load_dataset(tmp_path / "nope")
+    np.savez(tmp_path / "plain.npz", x=np.zeros(2))
+    with pytest.raises(td.TidalArgumentError, match="not a tidal surrogate data set"):
+        load_dataset(tmp_path / "plain.npz")

@@ -246,19 +246,22 @@ def checkpoint_file(path) -> Path:
                                   "name)")
 
 
-def read_npz(path, model: str, keys: tuple[str, ...]) -> tuple[str, list[str], dict]:
-    """The checkpoint that ``model.save(path)`` wrote (see :func:`checkpoint_file`): its name as
-    shown in messages, the names of the arrays it holds, and those of them among ``keys``; a
-    TidalArgumentError for a file that is not a readable ``.npz``."""
+def read_npz(path, writer: str, keys: tuple[str, ...] | None = None
+             ) -> tuple[str, list[str], dict]:
+    """The ``.npz`` file that ``writer(path)`` wrote (e.g. ``"FNO.save"``; see
+    :func:`checkpoint_file`): its name as shown in messages, the names of the arrays it holds,
+    and those of them among ``keys`` (None: all); a TidalArgumentError for a file that is not a
+    readable ``.npz``."""
     file = checkpoint_file(path) if isinstance(path, (str, os.PathLike)) else path
     where = os.fspath(file) if isinstance(file, Path) else repr(path)
-    hint = f"pass a file written by {model}.save"
+    hint = f"pass a file written by {writer}"
     if isinstance(file, Path) and not zipfile.is_zipfile(file):
         raise TidalArgumentError(f"{where} is not a checkpoint: not a .npz (zip) file", hint=hint)
     try:
         with np.load(file, allow_pickle=False) as data:
             names = list(data.files)
-            out = {k: np.array(data[k]) for k in keys if k in names}
+            out = {k: np.array(data[k]) for k in (names if keys is None else keys)
+                   if k in names}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
         raise TidalArgumentError(f"{where} is not a readable checkpoint ({e})",
                                  hint=hint) from None

@@ -202,7 +202,7 @@ class MLP:
         """
         keys = ("params", "in_dim", "width", "depth", "activation", "fourier_features",
                 "frequencies", "out_dim")
-        where, names, data = parameters.read_npz(path, "MLP", keys)
+        where, names, data = parameters.read_npz(path, "MLP.save", keys)
         missing = [k for k in keys[:5] if k not in names]
         if missing:
             raise TidalArgumentError(

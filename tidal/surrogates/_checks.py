@@ -201,7 +201,7 @@ def read_checkpoint(path, model: str, arch, optional: tuple[str, ...] = ()) -> d
     written by ``model.save(path)`` for the architecture ``arch`` (``model._arch()``); a
     TidalArgumentError saying what the file holds if it is not one, or of another
     architecture."""
-    where, names, out = parameters.read_npz(path, model, ("params", "arch", *optional))
+    where, names, out = parameters.read_npz(path, f"{model}.save", ("params", "arch", *optional))
     hint = f"pass a file written by {model}.save"
     if "arch" not in names or "params" not in names:
         held = f"it holds {', '.join(map(repr, names))}" if names else "it holds no arrays"

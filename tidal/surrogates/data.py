@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tidal.autodiff import parameters
 from tidal.distributed import comm as _comm
 from tidal.distributed import ensembles as _ensembles
 from tidal.dsl.errors import TidalArgumentError
@@ -275,7 +276,8 @@ def _generate_ranks(comm: _comm.Communicator, spec: Kind, kind: str, params: dic
 
 def save_dataset(path: str | os.PathLike, data: Dataset) -> None:
     """Save a data set as ``.npz``: ``inputs``, ``outputs``, one ``grid_<name>`` per grid, and
-    ``kind``, ``seed``, ``params`` (JSON) and ``format`` as strings (no pickles).
+    ``kind``, ``seed``, ``params`` (JSON) and ``format`` as strings (no pickles); the folder is
+    created if it does not exist.
 
     Example:
         >>> import tempfile, pathlib
@@ -288,20 +290,21 @@ def save_dataset(path: str | os.PathLike, data: Dataset) -> None:
     if not isinstance(data, Dataset):
         raise TidalArgumentError(f"save_dataset takes a Dataset, got {type(data).__name__}")
     arrays = {f"grid_{name}": np.asarray(g) for name, g in data.grids.items()}
-    np.savez(path, inputs=data.inputs, outputs=data.outputs, kind=np.array(data.kind),
-             seed=np.array(str(data.seed)), params=np.array(json.dumps(data.params)),
-             format=np.array(FORMAT), **arrays)
+    np.savez(parameters.save_path(path), inputs=data.inputs, outputs=data.outputs,
+             kind=np.array(data.kind), seed=np.array(str(data.seed)),
+             params=np.array(json.dumps(data.params)), format=np.array(FORMAT), **arrays)
 
 
 def load_dataset(path: str | os.PathLike, kind: str | None = None) -> Dataset:
     """Load a data set saved by :func:`save_dataset` (or :func:`generate` with ``path``).
 
     Args:
-        path: the ``.npz`` file.
+        path: the ``.npz`` file (the path given to :func:`save_dataset`, with or without
+            ``.npz``).
         kind: if given, the kind the file must hold.
 
     Raises:
-        TidalArgumentError: the file is not a tidal data set, or holds another kind.
+        TidalArgumentError: no such file, not a tidal data set, or another kind.
 
     Example:
         >>> import tempfile, pathlib
@@ -310,14 +313,14 @@ def load_dataset(path: str | os.PathLike, kind: str | None = None) -> Dataset:
         >>> load_dataset(path).kind
         'darcy'
     """
-    with np.load(path, allow_pickle=False) as f:
-        if "format" not in f.files or str(f["format"]) != FORMAT:
-            raise TidalArgumentError(f"{os.fspath(path)} is not a tidal surrogate data set "
-                                     f"(format {FORMAT!r})",
-                                     hint="write data sets with tidal.surrogates.save_dataset")
-        found = str(f["kind"])
-        if kind is not None and found != kind:
-            raise TidalArgumentError(f"{os.fspath(path)} holds {found!r} data, not {kind!r}")
-        grids = {name[len("grid_"):]: f[name] for name in f.files if name.startswith("grid_")}
-        return Dataset(found, f["inputs"], f["outputs"], grids, json.loads(str(f["params"])),
-                       int(str(f["seed"])))
+    where, _, f = parameters.read_npz(path, "tidal.surrogates.save_dataset")
+    if "format" not in f or str(f["format"]) != FORMAT:
+        raise TidalArgumentError(f"{where} is not a tidal surrogate data set "
+                                 f"(format {FORMAT!r})",
+                                 hint="write data sets with tidal.surrogates.save_dataset")
+    found = str(f["kind"])
+    if kind is not None and found != kind:
+        raise TidalArgumentError(f"{where} holds {found!r} data, not {kind!r}")
+    grids = {name[len("grid_"):]: arr for name, arr in f.items() if name.startswith("grid_")}
+    return Dataset(found, f["inputs"], f["outputs"], grids, json.loads(str(f["params"])),
+                   int(str(f["seed"])))
