@@ -30,7 +30,7 @@ import numpy as np
 import taichi as ti
 
 from tidal.dsl import direct, runtime
-from tidal.dsl.errors import TidalArgumentError, TidalError
+from tidal.dsl.errors import TidalArgumentError
 
 
 class FlatLayout:
@@ -69,12 +69,12 @@ class FieldVector(FlatLayout):
 
     def __init__(self, fields: list):
         super().__init__([f.shape for f in fields])
-        # the runtime generation holding the fields: td.init (ti.init) run again frees them, and
-        # a kernel touching them then reads and writes freed memory. (A generation number, not
-        # the Taichi program object: a reference to that kept a replaced program alive, and its
-        # late destruction crashed the next one.)
-        self.generation = runtime.config().generation
-        runtime.note_fields(fields)  # (a kernel compiled with them later is refused)
+        # td.init (ti.init) run again frees the fields, and a kernel touching them then reads
+        # and writes freed memory: the runtime notes their generation (a number, not Taichi's
+        # program object: a reference to that kept a replaced program alive, and its late
+        # destruction crashed the next one), and code compiled with them later is refused
+        runtime.note_fields(fields)
+        self._probe = fields[:1]  # (one field tells the generation of all)
         # (field, offset, leading axes, trailing axes, the trailing axes' size, whether in rows)
         layout = [(f, o, *_rows(s), math.prod(_rows(s)[1]), bool(_rows(s)[1]))
                   for f, o, s in zip(fields, self.offsets, self.shapes)]
@@ -142,13 +142,8 @@ class FieldVector(FlatLayout):
     def check_current(self) -> None:
         """Raise a :class:`~tidal.TidalError` if the fields belong to a Taichi program that
         ``td.init`` (or ``ti.init``) has since replaced (their memory is gone)."""
-        if runtime.config().generation != self.generation:
-            raise TidalError(
-                "this model's parameters were made before td.init (or ti.init) was called "
-                "again, which freed them",
-                hint="make the model again after td.init; to keep trained parameters, save "
-                     "them (model.save(path)) before calling td.init again and load them into "
-                     "the new model")
+        if self._probe and runtime.stale_field(self._probe[0]):
+            raise runtime.freed("this model's parameters were made")
 
     def write(self, flat) -> None:
         """Set every field from one flat vector."""

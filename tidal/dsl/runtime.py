@@ -279,18 +279,21 @@ def stale_field(value) -> bool:
     return entry is not None and entry[0]() is value and entry[1] != config().generation
 
 
+def freed(what: str) -> TidalError:
+    """The error for ``what`` (a phrase ending in "made") used after ``init`` freed it."""
+    return TidalError(f"{what} before td.init (or ti.init) was called again, which freed it",
+                      hint="make the model again after td.init (and the functions built from "
+                           "it, e.g. model.func); to keep trained parameters, save them "
+                           "(model.save(path)) before td.init and load them into the new model")
+
+
 def refuse_stale_fields(namespace: dict, label: str) -> None:
     """Raise a TidalError if generated code ``label`` refers (through ``namespace``, its
     globals) to a field that :func:`stale_field` says ``init`` has freed."""
     for key, value in namespace.items():
         if stale_field(value):
-            raise TidalError(
-                f"{label} uses `{key}`, a field of a model made before td.init (or ti.init) was "
-                f"called again, which freed it",
-                hint="make the model again after td.init (and the functions built from it, "
-                     "e.g. model.func); to keep trained parameters, save them before td.init "
-                     "and load them into the new model")
+            raise freed(f"{label} uses `{key}`, a field of a model made")
 
 
 __all__ = ["Config", "init", "config", "probe", "F32", "F64", "note_fields", "stale_field",
-           "refuse_stale_fields"]
+           "freed", "refuse_stale_fields"]
