@@ -20,6 +20,7 @@ are not provided (``loss_grad_hvp`` is None): :func:`tidal.fit` fits it with ``"
 import numpy as np
 
 from tidal.dsl.errors import TidalArgumentError
+from tidal.surrogates import _checks
 from tidal.surrogates import fno as _fno
 
 
@@ -92,7 +93,7 @@ class OperatorModel:
         if np.any(infinite):
             count = int(infinite.sum())
             raise TidalArgumentError(
-                f"data contains {_plural(count, 'infinite value')} (the first at "
+                f"data contains {_checks.plural(count, 'infinite value')} (the first at "
                 f"{_index('data', infinite)})",
                 hint="NaN marks a value that was not observed; inf is not a valid observation")
         observed = np.isfinite(data)
@@ -166,13 +167,13 @@ class OperatorModel:
             if not ok:
                 raise TidalArgumentError(
                     f"{name} must be a single field of shape {want} for this {dim}-D FNO "
-                    f"with {_plural(channels, 'input channel')}, got {arr.shape}",
+                    f"with {_checks.plural(channels, 'input channel')}, got {arr.shape}",
                     hint=f"give a single field of shape {want}, without a batch axis")
             net.check_grid(arr.shape[:dim], name)
         bad = ~np.isfinite(arr)
         if np.any(bad):
             raise TidalArgumentError(f"{name} must be finite: it holds "
-                                     f"{_plural(int(bad.sum()), 'NaN or inf value')} (the "
+                                     f"{_checks.plural(int(bad.sum()), 'NaN or inf value')} (the "
                                      f"first at {_index(name, bad)})",
                                      hint="give a finite field")
         return arr
@@ -191,11 +192,6 @@ def _float_array(name: str, value) -> np.ndarray:
         raise TidalArgumentError(f"{name} must be an array of numbers, got "
                                  f"{type(value).__name__}",
                                  hint="give a NumPy array (or nested lists) of floats") from None
-
-
-def _plural(count: int, noun: str) -> str:
-    """``"1 value"``, ``"3 values"``."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _index(name: str, mask: np.ndarray) -> str:
