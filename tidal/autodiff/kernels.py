@@ -94,7 +94,8 @@ def transform(spec, kind: str, active: frozenset) -> kernel_lowering.KernelIR:
     reads, writes, adds = memory_refs(out, fp)
     cache[(kind, active)] = kernel_lowering.KernelIR(out, signature, arrays, reads, writes, adds,
                                                      post, vectorise=kir.vectorise,
-                                                     simd_lanes=kir.simd_lanes)
+                                                     simd_lanes=kir.simd_lanes,
+                                                     simd_vectors=kir.simd_vectors)
     return cache[(kind, active)]
 
 

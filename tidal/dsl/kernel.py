@@ -91,11 +91,12 @@ class TidalKernel:
     __tidal_kernel__ = True
 
     def __init__(self, pyfunc, raw=None, method: bool = False, vectorise: bool | None = None,
-                 simd_lanes: int | None = None):
+                 simd_lanes: int | None = None, simd_vectors: bool = False):
         frontend.remember_source(pyfunc)
         self._method = method  # a method of a @ti.data_oriented class: ``self`` is a template
         self.vectorise = vectorise
         self.simd_lanes = simd_lanes
+        self.simd_vectors = simd_vectors
         self.pyfunc = pyfunc
         self.name = pyfunc.__name__
         self._pf = None
@@ -133,6 +134,7 @@ class TidalKernel:
                 kir = pipeline.kernel_ir(self.parsed, args, cfg.default_fp)
                 kir.vectorise = self.vectorise
                 kir.simd_lanes = self.simd_lanes
+                kir.simd_vectors = self.simd_vectors
             except TidalError as refused:
                 self._specs[full_key] = refused
                 raise
@@ -233,7 +235,8 @@ class _RawWrapper:
         return self._primal(*args)
 
 
-def kernel(pyfunc=None, *, vectorise: bool | None = None, simd_lanes: int | None = None):
+def kernel(pyfunc=None, *, vectorise: bool | None = None, simd_lanes: int | None = None,
+           simd_vectors: bool = False):
     """Decorator: a kernel over Taichi fields and ndarrays, differentiable with :class:`Tape`.
 
     Top-level ``for`` loops run in parallel; ``F[i] += v`` is an atomic add. Kernels may call
@@ -249,6 +252,17 @@ def kernel(pyfunc=None, *, vectorise: bool | None = None, simd_lanes: int | None
     share a vector in this kernel and its derivatives (2, 4, 8, 16 or 32; None: the runtime's,
     8 by default; ``td.init(simd_lanes=0)`` still turns lanes off everywhere): 16 float32 lanes
     fill a 512-bit vector. Ignored on GPUs.
+
+    ``@td.kernel(simd_vectors=True)`` compiles the kernel and its derivatives on the CPU with
+    its vector and matrix values as SIMD vectors (Taichi's vector mode), and reads and writes
+    each vector element of an ndarray whole: a kernel over ndarrays of
+    ``ti.types.vector(16, ti.f32)`` (data laid out in blocks of 16) then does one vector load,
+    operation or store where it would do 16 scalar ones. Its vector ndarray arguments must be
+    Taichi ndarrays (``ti.ndarray``; a NumPy array is refused at launch: whole loads of its
+    memory may be misaligned). A kernel (or derivative) using anything Taichi's vector mode is
+    not known to compile correctly (math functions, unary minus or casts of vectors, vector
+    fields, atomic adds of vectors into elements that several iterations share) is compiled
+    as it would be without the option, with the same results.
 
     Example:
         >>> import numpy as np
@@ -279,10 +293,13 @@ def kernel(pyfunc=None, *, vectorise: bool | None = None, simd_lanes: int | None
             simd_lanes, int) or simd_lanes not in (2, 4, 8, 16, 32)):
         raise TidalArgumentError(f"simd_lanes must be 2, 4, 8, 16, 32 or None, got "
                                  f"{simd_lanes!r}")
+    if not isinstance(simd_vectors, bool):
+        raise TidalArgumentError(f"simd_vectors must be True or False, got {simd_vectors!r}")
     if pyfunc is None:
-        return lambda f: kernel(f, vectorise=vectorise, simd_lanes=simd_lanes)
+        return lambda f: kernel(f, vectorise=vectorise, simd_lanes=simd_lanes,
+                                simd_vectors=simd_vectors)
     return TidalKernel(pyfunc, method=_defined_in_class(pyfunc), vectorise=vectorise,
-                       simd_lanes=simd_lanes)
+                       simd_lanes=simd_lanes, simd_vectors=simd_vectors)
 
 
 def _defined_in_class(pyfunc) -> bool:

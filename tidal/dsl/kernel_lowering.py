@@ -68,6 +68,9 @@ class KernelIR:
             into shared elements, True every loop that can, False none.
         simd_lanes: iterations per SIMD vector for this kernel and its derivatives
             (``td.kernel(simd_lanes=...)``); None: the runtime's (``td.init(simd_lanes=...)``).
+        simd_vectors: compile vector values as SIMD vectors and read and write vector
+            elements of ndarrays whole, where that is known to compile correctly
+            (``td.kernel(simd_vectors=True)``; kept by the derived kernels).
     """
 
     fn: ir.Function
@@ -81,6 +84,7 @@ class KernelIR:
     narrowed: dict = field(default_factory=dict)  # name -> declared integer type (i64, u32..)
     vectorise: bool | None = None
     simd_lanes: int | None = None
+    simd_vectors: bool = False
 
     # ``access[ref][kind]``: per access, per dimension, ("c", value), ("arg", name, offset)
     # or None (the index varies); see :class:`tidal.autodiff.tape.LaunchPlan`

@@ -200,10 +200,15 @@ def vectorised_block(block: ir.Block) -> bool:
     return any(isinstance(st, ir.Assign) and st.prim is lane_iota for st in ir.walk(block))
 
 
-def vector_mode_safe(fn: ir.Function, default_fp, seen=None) -> bool:
+def vector_mode_safe(fn: ir.Function, default_fp, seen=None, whole_elements: bool = False
+                     ) -> bool:
     """Whether all of ``fn``, and every function it calls, is code that Taichi compiles
     correctly in vector mode: vector and matrix values only in operations known to work there,
-    and no field with vector or matrix elements."""
+    and no field with vector or matrix elements. With ``whole_elements`` (a kernel whose
+    ndarray arguments are all Taichi ndarrays, :func:`tidal.dsl.primitives.taichi_arrays_only`)
+    plain stores of ndarray vector elements of power-of-two size are safe too: they and the
+    reads of such arrays are then whole-element SIMD stores and loads (measured correct);
+    atomic adds of vectors are not (Taichi 1.7.4 aborts: "Not supported")."""
     seen = set() if seen is None else seen
     for st in ir.walk(fn.body):
         if not isinstance(st, ir.Assign):
@@ -211,14 +216,17 @@ def vector_mode_safe(fn: ir.Function, default_fp, seen=None) -> bool:
         if st.prim in (P.load, P.store, P.atomic_add):
             ref, elem = st.attrs
             # vector fields miscompile; ndarray vectors are read as primitives.needs_element_reads
-            # says, but writes of vector elements are not proven safe
-            if not elem.is_scalar and (st.prim is not P.load
+            # says, but writes of vector elements are only proven safe where reads are whole
+            whole_store = (whole_elements and st.prim is P.store and elem.size & (elem.size - 1)
+                           == 0)
+            if not elem.is_scalar and (st.prim is not P.load and not whole_store
                                        or not isinstance(ref.obj, P.ArrayArg)):
                 return False
         if isinstance(st.prim, CallPrimitive):
             if st.prim not in seen:
                 seen.add(st.prim)
-                if not vector_mode_safe(st.prim.fn.ir(default_fp), default_fp, seen):
+                if not vector_mode_safe(st.prim.fn.ir(default_fp), default_fp, seen,
+                                        whole_elements):
                     return False
             continue
         shaped = any(not a.type.is_scalar for a in (*st.args, *st.outs))

@@ -17,9 +17,10 @@ import linecache
 import re
 
 import taichi as ti
+from taichi.lang._ndarray import Ndarray
 
 from tidal.dsl import direct, mathlib, runtime
-from tidal.dsl.errors import SourceLoc, TidalCompileError
+from tidal.dsl.errors import SourceLoc, TidalArgumentError, TidalCompileError
 
 _counter = itertools.count(1)
 LINE_MAPS: dict[str, dict[int, SourceLoc]] = {}
@@ -51,8 +52,9 @@ def load(source: str, name: str, namespace: dict, label: str,
 
 def load_kernel(generated, label: str):
     """The launchable kernel of a generated kernel source (``codegen.Generated``): compiled in
-    Taichi's vector mode when its loops run in SIMD lanes, with the scratch arrays of its
-    partial sums appended to its arguments."""
+    Taichi's vector mode when its loops run in SIMD lanes or it asked for SIMD vectors (then
+    refusing, at every launch, arguments that must be Taichi ndarrays and are not), with the
+    scratch arrays of its partial sums appended to its arguments."""
     if generated.parts:
         return KernelParts([load_kernel(part, label) for part in generated.parts])
     obj = load(generated.source, generated.func_name, generated.namespace, label,
@@ -67,12 +69,27 @@ def load_kernel(generated, label: str):
     # launches.run_compiled would launch it without vector mode and scratch arrays. Past
     # Taichi's per-call Python work once compiled (direct.call), as plain kernels are: an FNO
     # step launches about fifty such kernels
+    taichi_arrays = generated.taichi_arrays
+
     def launch(*args):
+        for i in taichi_arrays:
+            _check_taichi_array(args[i], label)
         with _vector_mode():
             return direct.call(primal, (*args, *scratch))
 
     launch.taichi_kernel = primal  # (for tests and diagnostics)
     return launch
+
+
+def _check_taichi_array(arg, label: str) -> None:
+    """Refuse anything but a Taichi ndarray where a kernel reads vector elements whole."""
+    if not isinstance(arg, Ndarray):
+        raise TidalArgumentError(
+            f"kernel {label} was compiled with simd_vectors=True, which reads and writes its "
+            f"vector ndarray arguments as whole SIMD vectors: they must be Taichi ndarrays, got "
+            f"a {type(arg).__name__} (its memory may not be aligned for that)",
+            hint="copy the data into a ti.ndarray (arr = ti.ndarray(dtype, shape); "
+                 "arr.from_numpy(a)), or drop simd_vectors=True")
 
 
 class KernelParts:

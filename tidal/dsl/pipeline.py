@@ -13,7 +13,8 @@ kernels)::
     kernel_ir:        bind the launch arguments -> lower -> optimize
     generate_kernel:  rewrite accumulation (per-block partial sums; on the CPU, SIMD lanes)
                       -> generate source (printing only)
-    load_kernel:      load (in Taichi's vector mode where lanes were used)
+    load_kernel:      load (in Taichi's vector mode where lanes were used or the kernel asked
+                      for SIMD vectors)
 
 Derivative kernels enter ``generate_kernel`` with IR made by :mod:`tidal.autodiff.kernels`
 (transform -> :func:`optimized`). With :data:`tidal.dsl.verify.ENABLED` (the test suite), the
@@ -26,6 +27,7 @@ from collections.abc import Callable
 
 from tidal.dsl import codegen, ir, kernel_lowering, loader, optimize, parallel, split, verify
 from tidal.dsl import lanes as lanes_pass
+from tidal.dsl import primitives as P
 from tidal.dsl.types import DType
 
 
@@ -82,8 +84,20 @@ def generate_kernel(kir: kernel_lowering.KernelIR, name: str, default_fp: DType,
         return codegen.Generated.in_parts([
             codegen.generate_kernel(kir, part, scratch, f"{name}_loop{i}", default_fp, arch)
             for i, part in enumerate(parts, 1)])
-    return codegen.generate_kernel(kir, fn, scratch, name, default_fp, arch,
-                                   vector_mode=lanes_pass.vectorised_block(fn.body))
+    if lanes_pass.vectorised_block(fn.body):
+        return codegen.generate_kernel(kir, fn, scratch, name, default_fp, arch,
+                                       vector_mode=True)
+    if not (kir.simd_vectors and arch == "cpu"
+            and lanes_pass.vector_mode_safe(fn, default_fp, whole_elements=True)):
+        return codegen.generate_kernel(kir, fn, scratch, name, default_fp, arch)
+    # td.kernel(simd_vectors=True): vector mode, vector elements of ndarrays read whole; the
+    # launches check that those arguments are Taichi ndarrays
+    with P.taichi_arrays_only():
+        g = codegen.generate_kernel(kir, fn, scratch, name, default_fp, arch, vector_mode=True)
+    params = [(name, kind) for name, kind in kir.signature if kind != "template"]
+    g.taichi_arrays = tuple(i for i, (arg, kind) in enumerate(params)
+                            if kind == "ndarray" and not kir.arrays[arg].elem.is_scalar)
+    return g
 
 
 def load_kernel(g: codegen.Generated, name: str):

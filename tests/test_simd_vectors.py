@@ -1,0 +1,162 @@
+"""td.kernel(simd_vectors=True): kernels over ndarrays of vectors compiled with their vectors as
+SIMD vectors and the elements read and written whole. Values and gradients are checked against
+NumPy (f64 closed forms of the same sums) and against the same kernel without the option; the
+tests also check which kernels really compile so, that NumPy arguments are refused, and that
+code Taichi's vector mode cannot compile falls back to the plain compilation with the same
+results."""
+
+import re
+
+import numpy as np
+import pytest
+import taichi as ti
+
+import tidal as td
+from tidal.dsl.errors import TidalArgumentError
+
+from .reference import assert_close
+
+L = 16
+V32 = ti.types.vector(L, ti.f32)
+V64 = ti.types.vector(8, ti.f64)
+
+
+def _filter(simd: bool, vec, real):
+    """``out[b, i] = gain[b, i] * sum_p taps[i, p] * (u[b, p] + u[b, (n - p) % n])`` over
+    blocks of channels (a cosine-transform shape, the FNO's): each iteration ``(b, c)`` of
+    the parallel loop reads and writes only elements ``[b, ..., c]``, so the adjoint adds into
+    them without atomics."""
+    nd3 = ti.types.ndarray(dtype=vec, ndim=3)
+    taps_t = ti.types.ndarray(dtype=real, ndim=2)
+
+    def body(u: nd3, taps: taps_t, out: nd3, gain: nd3):
+        for b, c in ti.ndrange(u.shape[0], u.shape[2]):
+            n = u.shape[1]
+            for i in range(out.shape[1]):
+                acc = ti.Vector.zero(real, vec.n)
+                for p in range(taps.shape[1]):
+                    acc += (u[b, p, c] + u[b, (n - p) % n, c]) * taps[i, p]
+                out[b, i, c] = acc * gain[b, i, c]
+
+    return td.kernel(body, simd_vectors=simd)
+
+
+def _arrays(real, vec, rng, n=3, points=10, outs=4, blocks=2):
+    def nd(*shape):
+        return ti.ndarray(vec, shape=shape, needs_grad=True)
+
+    u, out, gain = nd(n, points, blocks), nd(n, outs, blocks), nd(n, outs, blocks)
+    taps = ti.ndarray(real, shape=(outs, points // 2 + 1), needs_grad=True)
+    k = vec.n
+    data = {"u": rng.normal(size=(n, points, blocks, k)),
+            "taps": rng.normal(size=(outs, points // 2 + 1)),
+            "gain": rng.normal(size=(n, outs, blocks, k)),
+            "out_grad": rng.normal(size=(n, outs, blocks, k))}
+    store = np.float32 if vec.dtype == ti.f32 else np.float64
+    u.from_numpy(data["u"].astype(store))
+    taps.from_numpy(data["taps"].astype(store))
+    gain.from_numpy(data["gain"].astype(store))
+    return (u, taps, out, gain), data
+
+
+def _reference(data):
+    """Output and the gradients of ``sum(out * out_grad)`` in f64."""
+    u, taps, gain, og = data["u"], data["taps"], data["gain"], data["out_grad"]
+    n = u.shape[1]
+    pair = u[:, :taps.shape[1]] + u[:, [(n - p) % n for p in range(taps.shape[1])]]
+    s = np.einsum("ip,bpck->bick", taps, pair)
+    out = s * gain
+    g = og * gain  # cotangent of s
+    gpair = np.einsum("ip,bick->bpck", taps, g)
+    du = np.zeros_like(u)
+    for p in range(taps.shape[1]):
+        du[:, p] += gpair[:, p]
+        du[:, (n - p) % n] += gpair[:, p]
+    return {"out": out, "u": du, "taps": np.einsum("bick,bpck->ip", g, pair),
+            "gain": og * s}
+
+
+@pytest.mark.parametrize("real, vec, rtol", [(ti.f32, V32, 2e-5), (ti.f64, V64, 1e-12)])
+def test_values_and_gradients_match_numpy_and_the_plain_kernel(real, vec, rtol):
+    td.init(arch="cpu", default_fp=td.f64)
+    results = {}
+    for simd in (True, False):
+        kernel = _filter(simd, vec, real)
+        args, data = _arrays(real, vec, np.random.default_rng(0))
+        kernel(*args)
+        u, taps, out, gain = args
+        out.grad.from_numpy(data["out_grad"].astype(out.to_numpy().dtype))
+        for a in (u, taps, gain):
+            a.grad.fill(0)
+        kernel.grad(*args)
+        results[simd] = {"out": out.to_numpy(), "u": u.grad.to_numpy(),
+                         "taps": taps.grad.to_numpy(), "gain": gain.grad.to_numpy()}
+        spec = kernel._last
+        compiled = [spec.forward()] + [d.forward() for d in spec.derived.values()]
+        # the launch wrapper of a kernel compiled in vector mode (tidal.dsl.loader.load_kernel)
+        assert all(hasattr(c, "taichi_kernel") == simd for c in compiled), simd
+    ref = _reference(data)
+    for name, want in ref.items():
+        assert_close(results[True][name], want, rtol=rtol, what=f"{name} (simd_vectors)")
+        assert_close(results[True][name], results[False][name], rtol=rtol,
+                     what=f"{name}, against the plain kernel")
+    adjoint = _filter(True, vec, real)
+    args, _ = _arrays(real, vec, np.random.default_rng(0))
+    adjoint(*args)
+    source = td.source(adjoint, *args, mode="adjoint")
+    # the input's gradient accumulates with plain adds (each iteration owns its elements), and
+    # vector elements are read whole, not one number at a time (``u[b, p, c][0]``)
+    assert "u_grad[b, " in source and not re.search(r"u_grad\[[^]]*\] \+=", source)
+    assert "][0]" not in source
+
+
+def test_a_numpy_argument_is_refused():
+    td.init(arch="cpu", default_fp=td.f64)
+    kernel = _filter(True, V32, ti.f32)
+    args, _ = _arrays(ti.f32, V32, np.random.default_rng(1))
+    kernel(*args)
+    u, taps, out, gain = args
+    with pytest.raises(TidalArgumentError, match="simd_vectors=True.*Taichi ndarrays"):
+        kernel(u.to_numpy(), taps, out, gain)
+    # a scalar NumPy argument is fine (scalar elements are never read whole)
+    kernel(u, taps.to_numpy(), out, gain)
+
+
+def test_shared_vector_sums_and_odd_sizes_fall_back_to_the_plain_compilation():
+    """An atomic add of vectors into an element every iteration shares (Taichi's vector mode
+    aborts on it) and stores of 3-vectors (read element by element) keep the kernel as it
+    would be without the option: no crash, the same values."""
+    td.init(arch="cpu", default_fp=td.f64)
+    nd1 = ti.types.ndarray(dtype=V32, ndim=1)
+    v3 = ti.types.vector(3, ti.f32)
+
+    @td.kernel(simd_vectors=True)
+    def total(u: nd1, acc: nd1):
+        for i in range(u.shape[0]):
+            acc[0] += u[i] * 2.0
+
+    @td.kernel(simd_vectors=True)
+    def shift(u: ti.types.ndarray(dtype=v3, ndim=1), out: ti.types.ndarray(dtype=v3, ndim=1)):
+        for i in range(u.shape[0]):
+            out[i] = u[i] + 1.0
+
+    rng = np.random.default_rng(2)
+    xs = rng.normal(size=(37, L)).astype(np.float32)
+    u, acc = ti.ndarray(V32, shape=37), ti.ndarray(V32, shape=1)
+    u.from_numpy(xs)
+    acc.fill(0)
+    total(u, acc)
+    assert_close(acc.to_numpy()[0], 2 * xs.astype(np.float64).sum(axis=0), rtol=1e-5,
+                 what="shared vector sum")
+    assert not hasattr(total._last.forward(), "taichi_kernel")
+    ys = rng.normal(size=(5, 3)).astype(np.float32)
+    a, b = ti.ndarray(v3, shape=5), ti.ndarray(v3, shape=5)
+    a.from_numpy(ys)
+    shift(a, b)
+    assert_close(b.to_numpy(), ys + 1.0, rtol=1e-6, what="3-vectors")
+    assert not hasattr(shift._last.forward(), "taichi_kernel")
+
+
+def test_simd_vectors_must_be_a_bool():
+    with pytest.raises(TidalArgumentError, match="simd_vectors"):
+        td.kernel(simd_vectors=1)
