@@ -304,10 +304,17 @@ div = primitive(
     lane="broadcast", lane_arrays=True, vector_mode_safe=True,
     cases=(Case((_SCALAR, _POS)), Case((_V3, _POS)), Case((_SCALAR, Interval(0.2, 2.0, (3,))))),
 )
+def _neg_cg(args, attrs, types):
+    # a vector or matrix times -1: Taichi's vector mode aborts on the unary minus of a vector
+    # (Taichi 1.7.4, "Not supported"), not on a product by a scalar (same value, -0.0 too)
+    if types and not types[0].is_scalar:
+        return f"{_wrap(args[0], PREC_MUL)} * -1", PREC_MUL
+    return f"-{_wrap(args[0], PREC_UNARY)}", PREC_UNARY
+
+
 neg = primitive(
-    "neg", infer=infer_same, impl=_np_unary(np.negative),
-    codegen=lambda a, at, t: (f"-{_wrap(a[0], PREC_UNARY)}", PREC_UNARY),
-    zero="any", float_args=(0,), lane="neg", lane_arrays=True,
+    "neg", infer=infer_same, impl=_np_unary(np.negative), codegen=_neg_cg,
+    zero="any", float_args=(0,), lane="neg", lane_arrays=True, vector_mode_safe=True,
     cases=(Case((_SCALAR,)), Case((_V3,))),
 )
 pow_ = primitive(
