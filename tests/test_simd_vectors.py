@@ -160,3 +160,33 @@ def test_shared_vector_sums_and_odd_sizes_fall_back_to_the_plain_compilation():
 def test_simd_vectors_must_be_a_bool():
     with pytest.raises(TidalArgumentError, match="simd_vectors"):
         td.kernel(simd_vectors=1)
+
+
+def test_negated_vectors_compile_in_vector_mode():
+    """Unary minus of a vector aborts Taichi's vector mode: tidal writes it as a product by -1
+    (an adjoint of ``a - b`` negates), so such kernels and their adjoints stay in vector
+    mode, with the same values."""
+    td.init(arch="cpu", default_fp=td.f64)
+    nd1 = ti.types.ndarray(dtype=V32, ndim=1)
+
+    @td.kernel(simd_vectors=True)
+    def flip(u: nd1, w: nd1, out: nd1):
+        for i in range(u.shape[0]):
+            out[i] = -u[i] - w[i] * u[i]
+
+    rng = np.random.default_rng(3)
+    us, ws, gs = (rng.normal(size=(9, L)).astype(np.float32) for _ in range(3))
+    u, w, out = (ti.ndarray(V32, shape=9, needs_grad=True) for _ in range(3))
+    u.from_numpy(us)
+    w.from_numpy(ws)
+    flip(u, w, out)
+    assert_close(out.to_numpy(), -us - ws * us, rtol=1e-6, what="values")
+    out.grad.from_numpy(gs)
+    u.grad.fill(0)
+    w.grad.fill(0)
+    flip.grad(u, w, out)
+    assert_close(u.grad.to_numpy(), -gs * (1 + ws), rtol=1e-5, what="du")
+    assert_close(w.grad.to_numpy(), -gs * us, rtol=1e-5, what="dw")
+    spec = flip._last
+    assert hasattr(spec.forward(), "taichi_kernel")
+    assert all(hasattr(d.forward(), "taichi_kernel") for d in spec.derived.values())
