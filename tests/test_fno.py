@@ -58,6 +58,8 @@ CASES = {
     # several output channels: (n, *grid, 3) from (n, *grid, 2)
     "2d-out3": dict(dim=2, modes=(2, 3), grid=(8, 6), channels=2, width=5, out=3),
     "1d-out2": dict(dim=1, modes=4, grid=(10,), channels=1, width=6, out=2),
+    # the DFTs' channel blocks (8 in float64): three, the last part padding
+    "2d-width18": dict(dim=2, modes=(2, 3), grid=(6, 8), channels=1, width=18),
 }
 
 
@@ -237,6 +239,25 @@ def test_float32_agrees_with_float64(nets):
     g64 = Supervised(net64, a, outputs=targets).value_and_grad(net64.get_flat())[1]
     g32 = Supervised(net32, a, outputs=targets).value_and_grad(net64.get_flat())[1]
     np.testing.assert_allclose(g32, g64, rtol=0, atol=1e-5 * np.max(np.abs(g64)))  # 3e-8 seen
+
+
+@pytest.mark.parametrize("width", [32, 20])
+def test_float32_blocks_agree_with_float64(width):
+    """float32 DFTs work on blocks of 16 channels (float64 on 8): two whole blocks, and two
+    of which the second is mostly padding."""
+    rng = np.random.default_rng(4)
+    net64 = FNO(2, (4, 5), width=width, layers=2, projection=8, dtype=td.f64, seed=3)
+    net32 = FNO(2, (4, 5), width=width, layers=2, projection=8, dtype=td.f32)
+    net32.set_flat(net64.get_flat())
+    a = rng.normal(size=(5, 12, 10))
+    np.testing.assert_allclose(net32.predict(a), net64.predict(a), rtol=0, atol=2e-5)
+    cot = rng.normal(size=a.shape)
+    g64, g32 = net64.vjp_input(a, cot), net32.vjp_input(a, cot)
+    np.testing.assert_allclose(g32, g64, rtol=0, atol=1e-5 * np.max(np.abs(g64)))
+    targets = rng.normal(size=a.shape)
+    p64 = Supervised(net64, a, outputs=targets).value_and_grad(net64.get_flat())[1]
+    p32 = Supervised(net32, a, outputs=targets).value_and_grad(net64.get_flat())[1]
+    np.testing.assert_allclose(p32, p64, rtol=0, atol=1e-5 * np.max(np.abs(p64)))
 
 
 def _example(name):

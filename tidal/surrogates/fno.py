@@ -22,7 +22,11 @@ sums over grid points with cosine and sine tables (separable along the axes in 2
 mixing, and the inverse DFTs. The DFTs take grid points ``p`` and ``S - p`` of the real axis,
 and frequencies ``h`` and ``S1 - h`` of the complex one, together (half the multiply-adds), and
 every thread keeps its sums in local vectors (a point's modes, a mode's channels), so the
-generated adjoints also sum in registers and write each gradient element once. Every kernel
+generated adjoints also sum in registers and write each gradient element once. The DFTs and the
+mode mixing work on channels in blocks of 16 (float32) or 8 (float64), ndarrays of vectors, the
+DFTs compiled with ``td.kernel(simd_vectors=True)`` (one SIMD load, multiply-add or store per
+block); each layer's input is copied into blocks first (``to_point_blocks``) and the inverse
+DFT writes the layers' own layout. Every kernel
 writes each element of its output once (``F[...] = ...``, so no storage needs zeroing before a
 forward pass; see :class:`Batch`) and never reads it, and its parallel loop runs over indices
 that every array it touches (and every gradient its adjoint accumulates into, except the small
@@ -134,10 +138,11 @@ class FNO(parameters.FlatParameters):
 
     Attributes:
         size: number of parameters.
-        kernels: the tidal kernels, by name (``lift``, ``dft_last``, ``dft_first``, ``mix``,
-            ``idft_first``, ``idft_last``, ``linear_act`` (a Fourier layer's pointwise part and
-            its activation), ``linear`` (the last layer's, without), ``project`` (the whole
-            projection; its hidden values are never stored), ``squared_errors``).
+        kernels: the tidal kernels, by name (``lift``, ``to_point_blocks``, ``dft_last``,
+            ``dft_first``, ``mix``, ``idft_first``, ``idft_last``, ``linear_act`` (a Fourier
+            layer's pointwise part and its activation), ``linear`` (the last layer's, without),
+            ``project`` (the whole projection; its hidden values are never stored),
+            ``squared_errors``).
 
     Example:
         >>> import numpy as np, tidal as td
@@ -638,6 +643,7 @@ def _tables(grid: tuple, modes: tuple, dim: int, store) -> dict:
     ``first_*`` / ``ifirst_*``: the complex DFT along the first axis at the frequencies
     ``0 .. m1 - 1`` and ``S1 - m1`` (frequency ``S1 - h`` of ``h = 1 .. m1 - 1`` is the
     conjugate: ``cos`` and ``+sin`` for both directions); in 1-D one axis of length 1.
+    The forward last-axis tables have zero columns past ``m2`` up to a multiple of four.
     """
     if dim == 1:
         s1, s2 = 1, grid[0]
@@ -652,7 +658,10 @@ def _tables(grid: tuple, modes: tuple, dim: int, store) -> dict:
     single = np.where((p2 == 0) | (2 * p2 == s2), 0.5, 1.0)
     weight = np.where((k2 == 0) | (2 * k2 == s2), 1.0, 2.0) / (s1 * s2)
     a1 = 2.0 * np.pi * np.arange(s1)[:, None] * np.asarray(freqs1)[None, :] / s1
-    tables = {"last_cos": single * np.cos(a2), "last_sin": -np.sin(a2),
+    # the last axis's modes padded with zero columns to a multiple of four (the DFT along it
+    # computes four modes at a time)
+    pad = ((0, 0), (0, -m2 % 4))
+    tables = {"last_cos": np.pad(single * np.cos(a2), pad), "last_sin": np.pad(-np.sin(a2), pad),
               "ilast_cos": single * weight * np.cos(a2), "ilast_sin": weight * np.sin(a2),
               "first_cos": np.cos(a1), "first_sin": np.sin(a1),
               "ifirst_cos": np.cos(a1), "ifirst_sin": np.sin(a1)}
@@ -710,10 +719,20 @@ class Batch:
         self.a = nd(n, self.points, model.in_channels)
         self.spec = [nd(n, self.points, w) for _ in range(L)]  # the spectral convolutions
         self.v = [nd(n, self.points, w) for _ in range(L + 1)]  # each layer's input; v[L] last
-        self.z = [nd(n, s1, m2, w, 2) for _ in range(L)]
-        self.x = [nd(n, K, w, 2) for _ in range(L)]
-        self.y = [nd(n, K, w, 2) for _ in range(L)]
-        self.zi = [nd(n, s1, m2, w, 2) for _ in range(L)]
+        # the spectral convolution's arrays, channels in blocks of `block` (see _kernels)
+        block = 16 if real == td.f32 else 8
+        wb = -(-w // block)
+        s2 = self.points // s1
+        k1s = 2 * model.modes[0] if model.dim == 2 else 1
+
+        def blocks(*shape):
+            return ti.ndarray(ti.types.vector(block, real), shape=shape, needs_grad=True)
+
+        self.vb = [blocks(n, s1, s2, wb) for _ in range(L)]  # each layer's input
+        self.z = [blocks(n, s1, -(-m2 // 4) * 4, 2, wb) for _ in range(L)]
+        self.x = [blocks(n, K, 2, wb) for _ in range(L)]  # flat mode index, as the weights'
+        self.y = [blocks(n, k1s, m2, 2, wb) for _ in range(L)]  # mode index by axis
+        self.zi = [blocks(n, s1, m2, 2, wb) for _ in range(L)]
         cout = model.out_channels
         self.out = nd(n, self.points, cout)
         self.targets = ti.ndarray(real, shape=(n, self.points, cout))
@@ -722,8 +741,8 @@ class Batch:
         gridpts = ti.ndarray(real, shape=(self.points, model.dim))
         gridpts.from_numpy(_grid_points(self.grid).astype(model._store))
         self.gridpts = gridpts
-        self._intermediates = [self.out, self.errors] + self.v + self.z + self.x + self.y \
-            + self.zi + self.spec
+        self._intermediates = [self.out, self.errors] + self.v + self.vb + self.z \
+            + self.x + self.y + self.zi + self.spec
         self._launches = self._plan()
         self.zero_gradients()
 
@@ -734,11 +753,12 @@ class Batch:
         k, t, m = self.model.kernels, self.t, self.model
         plan = [(k["lift"], (self.a, self.gridpts, self.v[0]))]
         for layer in range(m.layers):
-            v, z, x, y, zi, spec = (self.v[layer], self.z[layer], self.x[layer], self.y[layer],
-                                    self.zi[layer], self.spec[layer])
+            v, vb, z, x, y, zi, spec = (
+                a[layer] for a in (self.v, self.vb, self.z, self.x, self.y, self.zi, self.spec))
             last = layer == m.layers - 1
             plan += [
-                (k["dft_last"], (v, t["last_cos"], t["last_sin"], z)),
+                (k["to_point_blocks"], (v, vb)),
+                (k["dft_last"], (vb, t["last_cos"], t["last_sin"], z)),
                 (k["dft_first"], (z, t["first_cos"], t["first_sin"], x)),
                 (k["mix"], (x, y, layer)),
                 (k["idft_first"], (y, t["ifirst_cos"], t["ifirst_sin"], zi)),
@@ -815,27 +835,20 @@ def _kernels(model: FNO) -> dict:
     # locals, so each is one SIMD register (in one local vector they were halves of wider
     # registers, split and joined at every multiply-add: forward 2.1 -> 1.6 ms, adjoint
     # 5.3 -> 4.9 ms per layer, best of 30)
-    # the DFTs along the last axis, the dense layers and the projection run consecutive
-    # iterations of their parallel loops (channels, points) in SIMD lanes, their adjoints too
-    # (td.kernel(vectorise=True)); ms per batch at 32 x 32, width 32, batch 20, forward and
-    # adjoint, timed alternately in one process: DFT 12.2 + 19.6 -> 7.5 + 9.9, inverse DFT
-    # 15.0 + 14.6 -> 5.4 + 14.4, dense layers 16.8 + 31.3 -> 12.4 + 32.0, projection
-    # 5.1 + 21.8 -> 6.7 + 18.1. The mode mixing (whose lanes would be modes: strided gathers
-    # and scattered weight gradients) runs 3x slower so, even with 16 lanes. In float32 they
-    # run 16 iterations per vector (one 512-bit register per lane value; 8 fill half of one,
-    # and LLVM then splits and joins halves): one thread, forward + adjoint of all FNO kernels
-    # 149 -> 133 ms per batch (projection adjoint 19.5 -> 13.7); float64 (8 lanes fill a
-    # register) gains nothing. With 16 lanes the DFTs along the first axis (slower in 8) run in
-    # lanes too: forward 5.9 -> 5.0 ms, inverse 6.9 -> 5.2 ms, adjoints 10 % faster (one
-    # thread, two runs each; at 16 x 16 no measurable change).
+    # the dense layers and the projection run consecutive iterations of their parallel loops
+    # (points) in SIMD lanes, their adjoints too (td.kernel(vectorise=True)); ms per batch at
+    # 32 x 32, width 32, batch 20, forward and adjoint, timed alternately in one process:
+    # dense layers 16.8 + 31.3 -> 12.4 + 32.0, projection 5.1 + 21.8 -> 6.7 + 18.1. The mode
+    # mixing (whose lanes would be modes: strided gathers and scattered weight gradients) runs
+    # 3x slower so, even with 16 lanes. In float32 they run 16 iterations per vector (one
+    # 512-bit register per lane value; 8 fill half of one, and LLVM then splits and joins
+    # halves): projection adjoint 19.5 -> 13.7 ms; float64 (8 lanes fill a register) gains
+    # nothing.
     lanes = 16 if real == td.f32 else None
-    # (on a 1-D grid the first axis has length 1: those two kernels only repack, faster scalar)
-    first_in_lanes = True if dim == 2 else None
+    B = 16 if real == td.f32 else 8  # channels per block in the DFTs: 512 bits
     nd1 = ti.types.ndarray(dtype=real, ndim=1)
     nd2 = ti.types.ndarray(dtype=real, ndim=2)
     nd3 = ti.types.ndarray(dtype=real, ndim=3)
-    nd4 = ti.types.ndarray(dtype=real, ndim=4)
-    nd5 = ti.types.ndarray(dtype=real, ndim=5)
 
     @td.kernel
     def lift(a: nd3, grid: nd2, v: nd3):
@@ -848,74 +861,156 @@ def _kernels(model: FNO) -> dict:
                     s += P[c, cin + d] * grid[x, d]
                 v[b, x, c] = s
 
-    @td.kernel(vectorise=True, simd_lanes=lanes)
-    def dft_last(v: nd3, cos_t: nd2, sin_t: nd2, z: nd5):
-        for b, c in ti.ndrange(v.shape[0], w):
-            s2 = v.shape[1] // z.shape[1]
-            for i1 in range(z.shape[1]):
-                re = ti.Vector.zero(real, m2)
-                im = ti.Vector.zero(real, m2)
+    # The DFTs work on channels in blocks of `B` (an ndarray of B-vectors: one SIMD register
+    # of 512 bits), compiled with td.kernel(simd_vectors=True): every read and write of a block
+    # is one vector load or store, every multiply-add one vector instruction for B channels.
+    # The layers' own arrays (one value per point and channel) are copied into blocks before
+    # the first DFT and out of them after the last (the mode mixing, too, reads and writes
+    # plain arrays). Each kernel's parallel loop runs over indices that every array it reads
+    # carries as whole indices, so its adjoint adds into their gradients without atomics (and
+    # compiles in vector mode as well). Measured against the same DFTs in SIMD lanes over
+    # channels (per-lane loads and stores): forward and adjoint of the last-axis DFT 3x
+    # faster at 16 x 16 (20 fields, width 32, float32).
+    vec = ti.types.vector(B, real)
+    ndv4 = ti.types.ndarray(dtype=vec, ndim=4)
+    ndv5 = ti.types.ndarray(dtype=vec, ndim=5)
+    m2g = -(-m2 // 4) * 4  # last-axis modes computed, four at a time (the tables padded)
+
+    @td.kernel(simd_vectors=True)
+    def to_point_blocks(v: nd3, vb: ndv4):
+        # v[b, i1 * S2 + i2, c] -> vb[b, i1, i2, c // B][c % B] (the channels past width 0)
+        for b, x in ti.ndrange(v.shape[0], v.shape[1]):
+            s2 = vb.shape[2]
+            for cb in range(vb.shape[3]):
+                blk = ti.Vector.zero(real, B)
+                for j in ti.static(range(B)):
+                    if ti.static(w % B == 0):
+                        blk[j] = v[b, x, cb * B + j]
+                    else:
+                        if cb * B + j < w:
+                            blk[j] = v[b, x, cb * B + j]
+                vb[b, x // s2, x % s2, cb] = blk
+
+    @td.func
+    def store_block(arr: ti.template(), b: ti.i32, x: ti.i32, cb: ti.i32, blk: vec):
+        """arr[b, x, cb * B + j] = blk[j] for the channels j of block cb that exist."""
+        for j in ti.static(range(B)):
+            if ti.static(w % B == 0):
+                arr[b, x, cb * B + j] = blk[j]
+            else:
+                if cb * B + j < w:
+                    arr[b, x, cb * B + j] = blk[j]
+
+    @td.kernel(simd_vectors=True)
+    def dft_last(vb: ndv4, cos_t: nd2, sin_t: nd2, z: ndv5):
+        # z[b, i1, k, (re, im)] for the modes k (m2g of them, the tables' padding zero), four
+        # at a time: each block of the grid row is read once for four modes
+        for b, i1, cb in ti.ndrange(vb.shape[0], vb.shape[1], vb.shape[3]):
+            s2 = vb.shape[2]
+            for kg in range(m2g // 4):
+                k = kg * 4
+                r0 = ti.Vector.zero(real, B)
+                r1 = ti.Vector.zero(real, B)
+                r2 = ti.Vector.zero(real, B)
+                r3 = ti.Vector.zero(real, B)
+                j0 = ti.Vector.zero(real, B)
+                j1 = ti.Vector.zero(real, B)
+                j2 = ti.Vector.zero(real, B)
+                j3 = ti.Vector.zero(real, B)
                 for p in range(cos_t.shape[0]):  # points p and s2 - p together
-                    u = v[b, i1 * s2 + p, c]
-                    u2 = v[b, i1 * s2 + (s2 - p) % s2, c]
+                    u = vb[b, i1, p, cb]
+                    u2 = vb[b, i1, (s2 - p) % s2, cb]
                     e = u + u2
                     d = u - u2
-                    for k in range(m2):
-                        re[k] += e * cos_t[p, k]
-                        im[k] += d * sin_t[p, k]
-                for k in range(m2):
-                    z[b, i1, k, c, 0] = re[k]
-                    z[b, i1, k, c, 1] = im[k]
+                    r0 += e * cos_t[p, k]
+                    r1 += e * cos_t[p, k + 1]
+                    r2 += e * cos_t[p, k + 2]
+                    r3 += e * cos_t[p, k + 3]
+                    j0 += d * sin_t[p, k]
+                    j1 += d * sin_t[p, k + 1]
+                    j2 += d * sin_t[p, k + 2]
+                    j3 += d * sin_t[p, k + 3]
+                z[b, i1, k, 0, cb] = r0
+                z[b, i1, k + 1, 0, cb] = r1
+                z[b, i1, k + 2, 0, cb] = r2
+                z[b, i1, k + 3, 0, cb] = r3
+                z[b, i1, k, 1, cb] = j0
+                z[b, i1, k + 1, 1, cb] = j1
+                z[b, i1, k + 2, 1, cb] = j2
+                z[b, i1, k + 3, 1, cb] = j3
 
-    @td.kernel(vectorise=first_in_lanes, simd_lanes=lanes)
-    def dft_first(z: nd5, cos_t: nd2, sin_t: nd2, xh: nd4):
-        for b, c in ti.ndrange(z.shape[0], w):
-            for k2 in range(m2):
-                ar = ti.Vector.zero(real, h1s)
-                ai = ti.Vector.zero(real, h1s)
-                br = ti.Vector.zero(real, h1s)
-                bi = ti.Vector.zero(real, h1s)
+    @td.kernel(simd_vectors=True)
+    def dft_first(z: ndv5, cos_t: nd2, sin_t: nd2, xb: ndv4):
+        for b, k2, cb in ti.ndrange(z.shape[0], m2, z.shape[4]):
+            for h in range(h1s):
+                ar = ti.Vector.zero(real, B)
+                ai = ti.Vector.zero(real, B)
+                br = ti.Vector.zero(real, B)
+                bi = ti.Vector.zero(real, B)
                 for i1 in range(z.shape[1]):
-                    zr = z[b, i1, k2, c, 0]
-                    zi = z[b, i1, k2, c, 1]
-                    for h in range(h1s):
-                        ct = cos_t[i1, h]
-                        st = sin_t[i1, h]
-                        ar[h] += zr * ct
-                        ai[h] += zi * ct
-                        br[h] += zr * st
-                        bi[h] += zi * st
-                for h in range(h1s):  # frequency h: A - iB
-                    xh[b, h * m2 + k2, c, 0] = ar[h] + bi[h]
-                    xh[b, h * m2 + k2, c, 1] = ai[h] - br[h]
-                for h in range(1, h1s - 1):  # frequency S1 - h: A + iB
-                    xh[b, (k1s - h) * m2 + k2, c, 0] = ar[h] - bi[h]
-                    xh[b, (k1s - h) * m2 + k2, c, 1] = ai[h] + br[h]
+                    zr = z[b, i1, k2, 0, cb]
+                    zi = z[b, i1, k2, 1, cb]
+                    ct = cos_t[i1, h]
+                    st = sin_t[i1, h]
+                    ar += zr * ct
+                    ai += zi * ct
+                    br += zr * st
+                    bi += zi * st
+                xb[b, h * m2 + k2, 0, cb] = ar + bi  # frequency h: A - iB
+                xb[b, h * m2 + k2, 1, cb] = ai - br
+                if 0 < h and h < h1s - 1:  # frequency S1 - h: A + iB
+                    xb[b, (k1s - h) * m2 + k2, 0, cb] = ar - bi
+                    xb[b, (k1s - h) * m2 + k2, 1, cb] = ai + br
+
+    wp = -(-w // B) * B  # channels in whole blocks
 
     @td.kernel
-    def mix(xh: nd4, y: nd4, layer: ti.i32):
-        # four fields at a time: each weight is read (and its gradient updated) once for four
-        # fields; the fields left over (n % 4: a single field in an inverse problem) one by one
-        for k in range(xh.shape[1]):
-            for group in range(xh.shape[0] // 4):
+    def mix(xb: ndv4, yb: ndv5, layer: ti.i32):
+        # xb: (fields, modes, (re, im), channel blocks); yb: the same with the mode index
+        # k = k1 * m2 + k2 split (as the inverse DFT along the first axis reads it). Four
+        # fields at a time: each weight is read (and its gradient updated) once for four
+        # fields; the fields left over (n % 4: a single field in an inverse problem) one by
+        # one. Plain (not vector-mode) code: its blocks are read and written number by number
+        # at fixed offsets
+        for k in range(xb.shape[1]):
+            k1 = k // m2
+            k2 = k % m2
+            for group in range(xb.shape[0] // 4):
                 b0 = 4 * group
-                xr0 = ti.Vector.zero(real, w)
-                xi0 = ti.Vector.zero(real, w)
-                xr1 = ti.Vector.zero(real, w)
-                xi1 = ti.Vector.zero(real, w)
-                xr2 = ti.Vector.zero(real, w)
-                xi2 = ti.Vector.zero(real, w)
-                xr3 = ti.Vector.zero(real, w)
-                xi3 = ti.Vector.zero(real, w)
-                for c in range(w):
-                    xr0[c] = xh[b0, k, c, 0]
-                    xi0[c] = xh[b0, k, c, 1]
-                    xr1[c] = xh[b0 + 1, k, c, 0]
-                    xi1[c] = xh[b0 + 1, k, c, 1]
-                    xr2[c] = xh[b0 + 2, k, c, 0]
-                    xi2[c] = xh[b0 + 2, k, c, 1]
-                    xr3[c] = xh[b0 + 3, k, c, 0]
-                    xi3[c] = xh[b0 + 3, k, c, 1]
+                xr0 = ti.Vector.zero(real, wp)
+                xi0 = ti.Vector.zero(real, wp)
+                xr1 = ti.Vector.zero(real, wp)
+                xi1 = ti.Vector.zero(real, wp)
+                xr2 = ti.Vector.zero(real, wp)
+                xi2 = ti.Vector.zero(real, wp)
+                xr3 = ti.Vector.zero(real, wp)
+                xi3 = ti.Vector.zero(real, wp)
+                for cb in range(wp // B):
+                    ar0 = xb[b0, k, 0, cb]
+                    ai0 = xb[b0, k, 1, cb]
+                    ar1 = xb[b0 + 1, k, 0, cb]
+                    ai1 = xb[b0 + 1, k, 1, cb]
+                    ar2 = xb[b0 + 2, k, 0, cb]
+                    ai2 = xb[b0 + 2, k, 1, cb]
+                    ar3 = xb[b0 + 3, k, 0, cb]
+                    ai3 = xb[b0 + 3, k, 1, cb]
+                    for j in ti.static(range(B)):
+                        xr0[cb * B + j] = ar0[j]
+                        xi0[cb * B + j] = ai0[j]
+                        xr1[cb * B + j] = ar1[j]
+                        xi1[cb * B + j] = ai1[j]
+                        xr2[cb * B + j] = ar2[j]
+                        xi2[cb * B + j] = ai2[j]
+                        xr3[cb * B + j] = ar3[j]
+                        xi3[cb * B + j] = ai3[j]
+                yr0 = ti.Vector.zero(real, wp)
+                yi0 = ti.Vector.zero(real, wp)
+                yr1 = ti.Vector.zero(real, wp)
+                yi1 = ti.Vector.zero(real, wp)
+                yr2 = ti.Vector.zero(real, wp)
+                yi2 = ti.Vector.zero(real, wp)
+                yr3 = ti.Vector.zero(real, wp)
+                yi3 = ti.Vector.zero(real, wp)
                 for o in range(w):
                     # the weights too (the adjoint then sums their gradients in registers)
                     wrv = ti.Vector.zero(real, w)
@@ -942,20 +1037,51 @@ def _kernels(model: FNO) -> dict:
                         im2 += xr2[c] * wi + xi2[c] * wr
                         re3 += xr3[c] * wr - xi3[c] * wi
                         im3 += xr3[c] * wi + xi3[c] * wr
-                    y[b0, k, o, 0] = re0
-                    y[b0, k, o, 1] = im0
-                    y[b0 + 1, k, o, 0] = re1
-                    y[b0 + 1, k, o, 1] = im1
-                    y[b0 + 2, k, o, 0] = re2
-                    y[b0 + 2, k, o, 1] = im2
-                    y[b0 + 3, k, o, 0] = re3
-                    y[b0 + 3, k, o, 1] = im3
-            for b in range(xh.shape[0] - xh.shape[0] % 4, xh.shape[0]):
-                xr = ti.Vector.zero(real, w)
-                xi = ti.Vector.zero(real, w)
-                for c in range(w):
-                    xr[c] = xh[b, k, c, 0]
-                    xi[c] = xh[b, k, c, 1]
+                    yr0[o] = re0
+                    yi0[o] = im0
+                    yr1[o] = re1
+                    yi1[o] = im1
+                    yr2[o] = re2
+                    yi2[o] = im2
+                    yr3[o] = re3
+                    yi3[o] = im3
+                for ob in range(wp // B):
+                    br0 = ti.Vector.zero(real, B)
+                    bi0 = ti.Vector.zero(real, B)
+                    br1 = ti.Vector.zero(real, B)
+                    bi1 = ti.Vector.zero(real, B)
+                    br2 = ti.Vector.zero(real, B)
+                    bi2 = ti.Vector.zero(real, B)
+                    br3 = ti.Vector.zero(real, B)
+                    bi3 = ti.Vector.zero(real, B)
+                    for j in ti.static(range(B)):
+                        br0[j] = yr0[ob * B + j]
+                        bi0[j] = yi0[ob * B + j]
+                        br1[j] = yr1[ob * B + j]
+                        bi1[j] = yi1[ob * B + j]
+                        br2[j] = yr2[ob * B + j]
+                        bi2[j] = yi2[ob * B + j]
+                        br3[j] = yr3[ob * B + j]
+                        bi3[j] = yi3[ob * B + j]
+                    yb[b0, k1, k2, 0, ob] = br0
+                    yb[b0, k1, k2, 1, ob] = bi0
+                    yb[b0 + 1, k1, k2, 0, ob] = br1
+                    yb[b0 + 1, k1, k2, 1, ob] = bi1
+                    yb[b0 + 2, k1, k2, 0, ob] = br2
+                    yb[b0 + 2, k1, k2, 1, ob] = bi2
+                    yb[b0 + 3, k1, k2, 0, ob] = br3
+                    yb[b0 + 3, k1, k2, 1, ob] = bi3
+            for b in range(xb.shape[0] - xb.shape[0] % 4, xb.shape[0]):
+                xr = ti.Vector.zero(real, wp)
+                xi = ti.Vector.zero(real, wp)
+                for cb in range(wp // B):
+                    ar = xb[b, k, 0, cb]
+                    ai = xb[b, k, 1, cb]
+                    for j in ti.static(range(B)):
+                        xr[cb * B + j] = ar[j]
+                        xi[cb * B + j] = ai[j]
+                yr = ti.Vector.zero(real, wp)
+                yi = ti.Vector.zero(real, wp)
                 for o in range(w):
                     re = ti.cast(0.0, real)
                     im = ti.cast(0.0, real)
@@ -964,66 +1090,61 @@ def _kernels(model: FNO) -> dict:
                         wi = R[layer, k, o, c, 1]
                         re += xr[c] * wr - xi[c] * wi
                         im += xr[c] * wi + xi[c] * wr
-                    y[b, k, o, 0] = re
-                    y[b, k, o, 1] = im
+                    yr[o] = re
+                    yi[o] = im
+                for ob in range(wp // B):
+                    br = ti.Vector.zero(real, B)
+                    bi = ti.Vector.zero(real, B)
+                    for j in ti.static(range(B)):
+                        br[j] = yr[ob * B + j]
+                        bi[j] = yi[ob * B + j]
+                    yb[b, k1, k2, 0, ob] = br
+                    yb[b, k1, k2, 1, ob] = bi
 
-    @td.kernel(vectorise=first_in_lanes, simd_lanes=lanes)
-    def idft_first(y: nd4, cos_t: nd2, sin_t: nd2, zi: nd5):
-        for b, o in ti.ndrange(y.shape[0], w):
-            for k2 in range(m2):
+    @td.kernel(simd_vectors=True)
+    def idft_first(yb: ndv5, cos_t: nd2, sin_t: nd2, zi: ndv5):
+        for b, k2, ob in ti.ndrange(yb.shape[0], m2, yb.shape[4]):
+            for i1 in range(zi.shape[1]):
                 # frequencies h and S1 - h together: Y_h e^(i t) + Y_-h e^(-i t)
                 # = (Y_h + Y_-h) cos t + i (Y_h - Y_-h) sin t
-                pr = ti.Vector.zero(real, h1s)
-                pi = ti.Vector.zero(real, h1s)
-                mr = ti.Vector.zero(real, h1s)
-                mi = ti.Vector.zero(real, h1s)
+                re = ti.Vector.zero(real, B)
+                im = ti.Vector.zero(real, B)
                 for h in range(h1s):
-                    yr = y[b, h * m2 + k2, o, 0]
-                    yi = y[b, h * m2 + k2, o, 1]
-                    pr[h] = yr
-                    pi[h] = yi
-                    mr[h] = yr
-                    mi[h] = yi
-                for h in range(1, h1s - 1):
-                    yr = y[b, (k1s - h) * m2 + k2, o, 0]
-                    yi = y[b, (k1s - h) * m2 + k2, o, 1]
-                    pr[h] = pr[h] + yr
-                    pi[h] = pi[h] + yi
-                    mr[h] = mr[h] - yr
-                    mi[h] = mi[h] - yi
-                for i1 in range(zi.shape[1]):
-                    re = ti.cast(0.0, real)
-                    im = ti.cast(0.0, real)
-                    for h in range(h1s):
-                        ct = cos_t[i1, h]
-                        st = sin_t[i1, h]
-                        re += pr[h] * ct - mi[h] * st
-                        im += pi[h] * ct + mr[h] * st
-                    zi[b, i1, k2, o, 0] = re
-                    zi[b, i1, k2, o, 1] = im
+                    pr = yb[b, h, k2, 0, ob]
+                    pi = yb[b, h, k2, 1, ob]
+                    mr = pr
+                    mi = pi
+                    if 0 < h and h < h1s - 1:
+                        yr = yb[b, k1s - h, k2, 0, ob]
+                        yi = yb[b, k1s - h, k2, 1, ob]
+                        pr = pr + yr
+                        pi = pi + yi
+                        mr = mr - yr
+                        mi = mi - yi
+                    ct = cos_t[i1, h]
+                    st = sin_t[i1, h]
+                    re += pr * ct - mi * st
+                    im += pi * ct + mr * st
+                zi[b, i1, k2, 0, ob] = re
+                zi[b, i1, k2, 1, ob] = im
 
-    @td.kernel(vectorise=True, simd_lanes=lanes)
-    def idft_last(zi: nd5, cos_t: nd2, sin_t: nd2, spec: nd3):
-        for b, o in ti.ndrange(zi.shape[0], w):
+    @td.kernel(simd_vectors=True)
+    def idft_last(zi: ndv5, cos_t: nd2, sin_t: nd2, spec: nd3):
+        # into the layers' own layout (point, channel), number by number
+        for b, i1, ob in ti.ndrange(zi.shape[0], zi.shape[1], zi.shape[4]):
             s2 = spec.shape[1] // zi.shape[1]
-            for i1 in range(zi.shape[1]):
-                zr = ti.Vector.zero(real, m2)
-                zm = ti.Vector.zero(real, m2)
+            for p in range(cos_t.shape[0]):  # points p and s2 - p: A - B and A + B
+                a = ti.Vector.zero(real, B)
+                s = ti.Vector.zero(real, B)
                 for k in range(m2):
-                    zr[k] = zi[b, i1, k, o, 0]
-                    zm[k] = zi[b, i1, k, o, 1]
-                for p in range(cos_t.shape[0]):  # points p and s2 - p: A - B and A + B
-                    a = ti.cast(0.0, real)
-                    s = ti.cast(0.0, real)
-                    for k in range(m2):
-                        a += zr[k] * cos_t[p, k]
-                        s += zm[k] * sin_t[p, k]
-                    q = (s2 - p) % s2
-                    if q == p:  # point 0 (and S/2): the tables hold half of its weight
-                        spec[b, i1 * s2 + p, o] = a + a
-                    else:
-                        spec[b, i1 * s2 + p, o] = a - s
-                        spec[b, i1 * s2 + q, o] = a + s
+                    a += zi[b, i1, k, 0, ob] * cos_t[p, k]
+                    s += zi[b, i1, k, 1, ob] * sin_t[p, k]
+                q = (s2 - p) % s2
+                if q == p:  # point 0 (and S/2): the tables hold half of its weight
+                    store_block(spec, b, i1 * s2 + p, ob, a + a)
+                else:
+                    store_block(spec, b, i1 * s2 + p, ob, a - s)
+                    store_block(spec, b, i1 * s2 + q, ob, a + s)
 
     def dense(name: str, activated: bool):
         """A Fourier layer's pointwise part, ``nxt = [act](K v + W v + b)`` from the spectral
@@ -1118,6 +1239,7 @@ def _kernels(model: FNO) -> dict:
 
     return {"lift": lift, "dft_last": dft_last, "dft_first": dft_first, "mix": mix,
             "idft_first": idft_first, "idft_last": idft_last,
+            "to_point_blocks": to_point_blocks,
             "linear": linear, "linear_act": linear_act, "project": project,
             "squared_errors": squared_errors}
 
