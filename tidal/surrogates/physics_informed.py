@@ -321,20 +321,21 @@ def _kernels(plan, n_parts: int, m: int, p: int, real, vec_d, branch, features, 
                  targets: ti.types.ndarray(dtype=real, ndim=2),
                  term: ti.types.ndarray(dtype=ti.i32, ndim=1),
                  scales: ti.types.ndarray(dtype=real, ndim=1)):
-        for q in range(rows.shape[0] * n_res):
-            r = q // n_res
-            j = q % n_res
-            e = evaluate(pts[j], combined(r, j), (forcing[rows[r], j],), 0)
-            E[r, 0] += scales[0] * e * e
-        for q in range(rows.shape[0] * (pts.shape[0] - n_res)):
-            r = q // (pts.shape[0] - n_res)
-            i = q % (pts.shape[0] - n_res)
-            j = n_res + i
-            s = b0[None]
-            for k in range(p):
-                s += B[r, k] * T[j, 0, k]
-            e = s - targets[rows[r], i]
-            E[r, term[i]] += scales[term[i]] * e * e
+        # one function per iteration, its points in order: each function's sums are added
+        # by one thread in one order (the same loss bit for bit at every evaluation; a
+        # parallel loop over (function, point) pairs added them from both threads in an
+        # order that varied with timing)
+        for r in range(rows.shape[0]):
+            for j in range(n_res):
+                e = evaluate(pts[j], combined(r, j), (forcing[rows[r], j],), 0)
+                E[r, 0] += scales[0] * e * e
+            for i in range(pts.shape[0] - n_res):
+                j = n_res + i
+                s = b0[None]
+                for k in range(p):
+                    s += B[r, k] * T[j, 0, k]
+                e = s - targets[rows[r], i]
+                E[r, term[i]] += scales[term[i]] * e * e
 
     @td.kernel
     def pi_residual(rows: ti.types.ndarray(dtype=ti.i32, ndim=1),
