@@ -22,11 +22,12 @@ sums over grid points with cosine and sine tables (separable along the axes in 2
 mixing, and the inverse DFTs. The DFTs take grid points ``p`` and ``S - p`` of the real axis,
 and frequencies ``h`` and ``S1 - h`` of the complex one, together (half the multiply-adds), and
 every thread keeps its sums in local vectors (a point's modes, a mode's channels), so the
-generated adjoints also sum in registers and write each gradient element once. The DFTs and the
-mode mixing work on channels in blocks of 16 (float32) or 8 (float64), ndarrays of vectors, the
-DFTs compiled with ``td.kernel(simd_vectors=True)`` (one SIMD load, multiply-add or store per
-block); each layer's input is copied into blocks first (``to_point_blocks``) and the inverse
-DFT writes the layers' own layout. Every kernel
+generated adjoints also sum in registers and write each gradient element once. The DFTs work
+on channels in blocks of 16 (float32) or 8 (float64), ndarrays of vectors compiled with
+``td.kernel(simd_vectors=True)`` (one SIMD load, multiply-add or store per block): each layer's
+input is copied into blocks first (``to_point_blocks``), the mode mixing's output too
+(``to_mode_blocks``), and the DFTs that feed the mixing and the dense layers write their plain
+layout number by number. Every kernel
 writes each element of its output once (``F[...] = ...``, so no storage needs zeroing before a
 forward pass; see :class:`Batch`) and never reads it, and its parallel loop runs over indices
 that every array it touches (and every gradient its adjoint accumulates into, except the small
@@ -139,7 +140,8 @@ class FNO(parameters.FlatParameters):
     Attributes:
         size: number of parameters.
         kernels: the tidal kernels, by name (``lift``, ``to_point_blocks``, ``dft_last``,
-            ``dft_first``, ``mix``, ``idft_first``, ``idft_last``, ``linear_act`` (a Fourier
+            ``dft_first``, ``mix``, ``to_mode_blocks``, ``idft_first``, ``idft_last``,
+            ``linear_act`` (a Fourier
             layer's pointwise part and its activation), ``linear`` (the last layer's, without),
             ``project`` (the whole projection; its hidden values are never stored),
             ``squared_errors``).
@@ -730,8 +732,10 @@ class Batch:
 
         self.vb = [blocks(n, s1, s2, wb) for _ in range(L)]  # each layer's input
         self.z = [blocks(n, s1, -(-m2 // 4) * 4, 2, wb) for _ in range(L)]
-        self.x = [blocks(n, K, 2, wb) for _ in range(L)]  # flat mode index, as the weights'
-        self.y = [blocks(n, k1s, m2, 2, wb) for _ in range(L)]  # mode index by axis
+        # the mode mixing's, one number per channel (flat mode index, as the weights')
+        self.x = [nd(n, K, 2, w) for _ in range(L)]
+        self.y = [nd(n, K, 2, w) for _ in range(L)]
+        self.yb = [blocks(n, k1s, m2, 2, wb) for _ in range(L)]  # (mode index by axis)
         self.zi = [blocks(n, s1, m2, 2, wb) for _ in range(L)]
         cout = model.out_channels
         self.out = nd(n, self.points, cout)
@@ -742,7 +746,7 @@ class Batch:
         gridpts.from_numpy(_grid_points(self.grid).astype(model._store))
         self.gridpts = gridpts
         self._intermediates = [self.out, self.errors] + self.v + self.vb + self.z \
-            + self.x + self.y + self.zi + self.spec
+            + self.x + self.y + self.yb + self.zi + self.spec
         self._launches = self._plan()
         self.zero_gradients()
 
@@ -753,15 +757,17 @@ class Batch:
         k, t, m = self.model.kernels, self.t, self.model
         plan = [(k["lift"], (self.a, self.gridpts, self.v[0]))]
         for layer in range(m.layers):
-            v, vb, z, x, y, zi, spec = (
-                a[layer] for a in (self.v, self.vb, self.z, self.x, self.y, self.zi, self.spec))
+            v, vb, z, x, y, yb, zi, spec = (
+                a[layer] for a in (self.v, self.vb, self.z, self.x, self.y, self.yb, self.zi,
+                                   self.spec))
             last = layer == m.layers - 1
             plan += [
                 (k["to_point_blocks"], (v, vb)),
                 (k["dft_last"], (vb, t["last_cos"], t["last_sin"], z)),
                 (k["dft_first"], (z, t["first_cos"], t["first_sin"], x)),
                 (k["mix"], (x, y, layer)),
-                (k["idft_first"], (y, t["ifirst_cos"], t["ifirst_sin"], zi)),
+                (k["to_mode_blocks"], (y, yb)),
+                (k["idft_first"], (yb, t["ifirst_cos"], t["ifirst_sin"], zi)),
                 (k["idft_last"], (zi, t["ilast_cos"], t["ilast_sin"], spec)),
                 (k["linear"] if last else k["linear_act"], (v, spec, self.v[layer + 1], layer)),
             ]
@@ -849,6 +855,7 @@ def _kernels(model: FNO) -> dict:
     nd1 = ti.types.ndarray(dtype=real, ndim=1)
     nd2 = ti.types.ndarray(dtype=real, ndim=2)
     nd3 = ti.types.ndarray(dtype=real, ndim=3)
+    nd4 = ti.types.ndarray(dtype=real, ndim=4)
 
     @td.kernel
     def lift(a: nd3, grid: nd2, v: nd3):
@@ -864,13 +871,15 @@ def _kernels(model: FNO) -> dict:
     # The DFTs work on channels in blocks of `B` (an ndarray of B-vectors: one SIMD register
     # of 512 bits), compiled with td.kernel(simd_vectors=True): every read and write of a block
     # is one vector load or store, every multiply-add one vector instruction for B channels.
-    # The layers' own arrays (one value per point and channel) are copied into blocks before
-    # the first DFT and out of them after the last (the mode mixing, too, reads and writes
-    # plain arrays). Each kernel's parallel loop runs over indices that every array it reads
-    # carries as whole indices, so its adjoint adds into their gradients without atomics (and
-    # compiles in vector mode as well). Measured against the same DFTs in SIMD lanes over
-    # channels (per-lane loads and stores): forward and adjoint of the last-axis DFT 3x
-    # faster at 16 x 16 (20 fields, width 32, float32).
+    # A layer's input (one value per point and channel) is copied into blocks before the first
+    # DFT, the mode mixing's output before the inverse ones; the DFTs feeding the mixing and
+    # the dense layers store their results number by number into those kernels' plain arrays
+    # (the mixing on blocks, unpacked into its local vectors, took 10 s to compile instead of
+    # 1.5). Each kernel's parallel loop runs over indices that every array it reads carries as
+    # whole indices, so its adjoint adds into their gradients without atomics (and compiles in
+    # vector mode as well). Measured against the same DFTs in SIMD lanes over channels
+    # (per-lane loads and stores): forward and adjoint of the last-axis DFT 3x faster at
+    # 16 x 16 (20 fields, width 32, float32).
     vec = ti.types.vector(B, real)
     ndv4 = ti.types.ndarray(dtype=vec, ndim=4)
     ndv5 = ti.types.ndarray(dtype=vec, ndim=5)
@@ -900,6 +909,33 @@ def _kernels(model: FNO) -> dict:
             else:
                 if cb * B + j < w:
                     arr[b, x, cb * B + j] = blk[j]
+
+    @td.func
+    def store_part_block(arr: ti.template(), b: ti.i32, k: ti.i32, t: ti.i32, cb: ti.i32,
+                         blk: vec):
+        """arr[b, k, t, cb * B + j] = blk[j] for the channels j of block cb that exist."""
+        for j in ti.static(range(B)):
+            if ti.static(w % B == 0):
+                arr[b, k, t, cb * B + j] = blk[j]
+            else:
+                if cb * B + j < w:
+                    arr[b, k, t, cb * B + j] = blk[j]
+
+    @td.kernel(simd_vectors=True)
+    def to_mode_blocks(y: nd4, yb: ndv5):
+        # y[b, k1 * m2 + k2, part, c] -> yb[b, k1, k2, part, c // B][c % B] (the mode mixing
+        # writes one number at a time, the inverse DFT reads whole blocks)
+        for b, k in ti.ndrange(y.shape[0], y.shape[1]):
+            for t in range(2):
+                for cb in range(yb.shape[4]):
+                    blk = ti.Vector.zero(real, B)
+                    for j in ti.static(range(B)):
+                        if ti.static(w % B == 0):
+                            blk[j] = y[b, k, t, cb * B + j]
+                        else:
+                            if cb * B + j < w:
+                                blk[j] = y[b, k, t, cb * B + j]
+                    yb[b, k // m2, k % m2, t, cb] = blk
 
     @td.kernel(simd_vectors=True)
     def dft_last(vb: ndv4, cos_t: nd2, sin_t: nd2, z: ndv5):
@@ -940,7 +976,7 @@ def _kernels(model: FNO) -> dict:
                 z[b, i1, k + 3, 1, cb] = j3
 
     @td.kernel(simd_vectors=True)
-    def dft_first(z: ndv5, cos_t: nd2, sin_t: nd2, xb: ndv4):
+    def dft_first(z: ndv5, cos_t: nd2, sin_t: nd2, xh: nd4):
         for b, k2, cb in ti.ndrange(z.shape[0], m2, z.shape[4]):
             for h in range(h1s):
                 ar = ti.Vector.zero(real, B)
@@ -956,61 +992,38 @@ def _kernels(model: FNO) -> dict:
                     ai += zi * ct
                     br += zr * st
                     bi += zi * st
-                xb[b, h * m2 + k2, 0, cb] = ar + bi  # frequency h: A - iB
-                xb[b, h * m2 + k2, 1, cb] = ai - br
+                # (the mode mixing's layout: fields, modes, part, channels)
+                store_part_block(xh, b, h * m2 + k2, 0, cb, ar + bi)  # frequency h: A - iB
+                store_part_block(xh, b, h * m2 + k2, 1, cb, ai - br)
                 if 0 < h and h < h1s - 1:  # frequency S1 - h: A + iB
-                    xb[b, (k1s - h) * m2 + k2, 0, cb] = ar - bi
-                    xb[b, (k1s - h) * m2 + k2, 1, cb] = ai + br
-
-    wp = -(-w // B) * B  # channels in whole blocks
+                    store_part_block(xh, b, (k1s - h) * m2 + k2, 0, cb, ar - bi)
+                    store_part_block(xh, b, (k1s - h) * m2 + k2, 1, cb, ai + br)
 
     @td.kernel
-    def mix(xb: ndv4, yb: ndv5, layer: ti.i32):
-        # xb: (fields, modes, (re, im), channel blocks); yb: the same with the mode index
-        # k = k1 * m2 + k2 split (as the inverse DFT along the first axis reads it). Four
-        # fields at a time: each weight is read (and its gradient updated) once for four
-        # fields; the fields left over (n % 4: a single field in an inverse problem) one by
-        # one. Plain (not vector-mode) code: its blocks are read and written number by number
-        # at fixed offsets
-        for k in range(xb.shape[1]):
-            k1 = k // m2
-            k2 = k % m2
-            for group in range(xb.shape[0] // 4):
+    def mix(xh: nd4, y: nd4, layer: ti.i32):
+        # xh, y: (fields, modes, (re, im), channels)
+        # four fields at a time: each weight is read (and its gradient updated) once for four
+        # fields; the fields left over (n % 4: a single field in an inverse problem) one by one
+        for k in range(xh.shape[1]):
+            for group in range(xh.shape[0] // 4):
                 b0 = 4 * group
-                xr0 = ti.Vector.zero(real, wp)
-                xi0 = ti.Vector.zero(real, wp)
-                xr1 = ti.Vector.zero(real, wp)
-                xi1 = ti.Vector.zero(real, wp)
-                xr2 = ti.Vector.zero(real, wp)
-                xi2 = ti.Vector.zero(real, wp)
-                xr3 = ti.Vector.zero(real, wp)
-                xi3 = ti.Vector.zero(real, wp)
-                for cb in range(wp // B):
-                    ar0 = xb[b0, k, 0, cb]
-                    ai0 = xb[b0, k, 1, cb]
-                    ar1 = xb[b0 + 1, k, 0, cb]
-                    ai1 = xb[b0 + 1, k, 1, cb]
-                    ar2 = xb[b0 + 2, k, 0, cb]
-                    ai2 = xb[b0 + 2, k, 1, cb]
-                    ar3 = xb[b0 + 3, k, 0, cb]
-                    ai3 = xb[b0 + 3, k, 1, cb]
-                    for j in ti.static(range(B)):
-                        xr0[cb * B + j] = ar0[j]
-                        xi0[cb * B + j] = ai0[j]
-                        xr1[cb * B + j] = ar1[j]
-                        xi1[cb * B + j] = ai1[j]
-                        xr2[cb * B + j] = ar2[j]
-                        xi2[cb * B + j] = ai2[j]
-                        xr3[cb * B + j] = ar3[j]
-                        xi3[cb * B + j] = ai3[j]
-                yr0 = ti.Vector.zero(real, wp)
-                yi0 = ti.Vector.zero(real, wp)
-                yr1 = ti.Vector.zero(real, wp)
-                yi1 = ti.Vector.zero(real, wp)
-                yr2 = ti.Vector.zero(real, wp)
-                yi2 = ti.Vector.zero(real, wp)
-                yr3 = ti.Vector.zero(real, wp)
-                yi3 = ti.Vector.zero(real, wp)
+                xr0 = ti.Vector.zero(real, w)
+                xi0 = ti.Vector.zero(real, w)
+                xr1 = ti.Vector.zero(real, w)
+                xi1 = ti.Vector.zero(real, w)
+                xr2 = ti.Vector.zero(real, w)
+                xi2 = ti.Vector.zero(real, w)
+                xr3 = ti.Vector.zero(real, w)
+                xi3 = ti.Vector.zero(real, w)
+                for c in range(w):
+                    xr0[c] = xh[b0, k, 0, c]
+                    xi0[c] = xh[b0, k, 1, c]
+                    xr1[c] = xh[b0 + 1, k, 0, c]
+                    xi1[c] = xh[b0 + 1, k, 1, c]
+                    xr2[c] = xh[b0 + 2, k, 0, c]
+                    xi2[c] = xh[b0 + 2, k, 1, c]
+                    xr3[c] = xh[b0 + 3, k, 0, c]
+                    xi3[c] = xh[b0 + 3, k, 1, c]
                 for o in range(w):
                     # the weights too (the adjoint then sums their gradients in registers)
                     wrv = ti.Vector.zero(real, w)
@@ -1037,51 +1050,20 @@ def _kernels(model: FNO) -> dict:
                         im2 += xr2[c] * wi + xi2[c] * wr
                         re3 += xr3[c] * wr - xi3[c] * wi
                         im3 += xr3[c] * wi + xi3[c] * wr
-                    yr0[o] = re0
-                    yi0[o] = im0
-                    yr1[o] = re1
-                    yi1[o] = im1
-                    yr2[o] = re2
-                    yi2[o] = im2
-                    yr3[o] = re3
-                    yi3[o] = im3
-                for ob in range(wp // B):
-                    br0 = ti.Vector.zero(real, B)
-                    bi0 = ti.Vector.zero(real, B)
-                    br1 = ti.Vector.zero(real, B)
-                    bi1 = ti.Vector.zero(real, B)
-                    br2 = ti.Vector.zero(real, B)
-                    bi2 = ti.Vector.zero(real, B)
-                    br3 = ti.Vector.zero(real, B)
-                    bi3 = ti.Vector.zero(real, B)
-                    for j in ti.static(range(B)):
-                        br0[j] = yr0[ob * B + j]
-                        bi0[j] = yi0[ob * B + j]
-                        br1[j] = yr1[ob * B + j]
-                        bi1[j] = yi1[ob * B + j]
-                        br2[j] = yr2[ob * B + j]
-                        bi2[j] = yi2[ob * B + j]
-                        br3[j] = yr3[ob * B + j]
-                        bi3[j] = yi3[ob * B + j]
-                    yb[b0, k1, k2, 0, ob] = br0
-                    yb[b0, k1, k2, 1, ob] = bi0
-                    yb[b0 + 1, k1, k2, 0, ob] = br1
-                    yb[b0 + 1, k1, k2, 1, ob] = bi1
-                    yb[b0 + 2, k1, k2, 0, ob] = br2
-                    yb[b0 + 2, k1, k2, 1, ob] = bi2
-                    yb[b0 + 3, k1, k2, 0, ob] = br3
-                    yb[b0 + 3, k1, k2, 1, ob] = bi3
-            for b in range(xb.shape[0] - xb.shape[0] % 4, xb.shape[0]):
-                xr = ti.Vector.zero(real, wp)
-                xi = ti.Vector.zero(real, wp)
-                for cb in range(wp // B):
-                    ar = xb[b, k, 0, cb]
-                    ai = xb[b, k, 1, cb]
-                    for j in ti.static(range(B)):
-                        xr[cb * B + j] = ar[j]
-                        xi[cb * B + j] = ai[j]
-                yr = ti.Vector.zero(real, wp)
-                yi = ti.Vector.zero(real, wp)
+                    y[b0, k, 0, o] = re0
+                    y[b0, k, 1, o] = im0
+                    y[b0 + 1, k, 0, o] = re1
+                    y[b0 + 1, k, 1, o] = im1
+                    y[b0 + 2, k, 0, o] = re2
+                    y[b0 + 2, k, 1, o] = im2
+                    y[b0 + 3, k, 0, o] = re3
+                    y[b0 + 3, k, 1, o] = im3
+            for b in range(xh.shape[0] - xh.shape[0] % 4, xh.shape[0]):
+                xr = ti.Vector.zero(real, w)
+                xi = ti.Vector.zero(real, w)
+                for c in range(w):
+                    xr[c] = xh[b, k, 0, c]
+                    xi[c] = xh[b, k, 1, c]
                 for o in range(w):
                     re = ti.cast(0.0, real)
                     im = ti.cast(0.0, real)
@@ -1090,16 +1072,8 @@ def _kernels(model: FNO) -> dict:
                         wi = R[layer, k, o, c, 1]
                         re += xr[c] * wr - xi[c] * wi
                         im += xr[c] * wi + xi[c] * wr
-                    yr[o] = re
-                    yi[o] = im
-                for ob in range(wp // B):
-                    br = ti.Vector.zero(real, B)
-                    bi = ti.Vector.zero(real, B)
-                    for j in ti.static(range(B)):
-                        br[j] = yr[ob * B + j]
-                        bi[j] = yi[ob * B + j]
-                    yb[b, k1, k2, 0, ob] = br
-                    yb[b, k1, k2, 1, ob] = bi
+                    y[b, k, 0, o] = re
+                    y[b, k, 1, o] = im
 
     @td.kernel(simd_vectors=True)
     def idft_first(yb: ndv5, cos_t: nd2, sin_t: nd2, zi: ndv5):
@@ -1239,7 +1213,7 @@ def _kernels(model: FNO) -> dict:
 
     return {"lift": lift, "dft_last": dft_last, "dft_first": dft_first, "mix": mix,
             "idft_first": idft_first, "idft_last": idft_last,
-            "to_point_blocks": to_point_blocks,
+            "to_point_blocks": to_point_blocks, "to_mode_blocks": to_mode_blocks,
             "linear": linear, "linear_act": linear_act, "project": project,
             "squared_errors": squared_errors}
 
