@@ -286,6 +286,15 @@ def kernel(pyfunc=None, *, vectorise: bool | None = None, simd_lanes: int | None
         ...         out[i] = 3.0 * a[i]
         >>> scale(a, out); out.tolist()
         [3.0, 6.0]
+        >>> V4 = ti.types.vector(4, ti.f64)   # data in blocks of 4: one SIMD value each
+        >>> blocks = ti.types.ndarray(dtype=V4, ndim=1)
+        >>> @td.kernel(simd_vectors=True)
+        ... def double(u: blocks, v: blocks):
+        ...     for i in range(u.shape[0]):
+        ...         v[i] = 2.0 * u[i]
+        >>> u, v = ti.ndarray(V4, shape=3), ti.ndarray(V4, shape=3)
+        >>> u.fill(1.5); double(u, v); v.to_numpy()[2].tolist()
+        [3.0, 3.0, 3.0, 3.0]
     """
     if vectorise not in (None, True, False):
         raise TidalArgumentError(f"vectorise must be True, False or None, got {vectorise!r}")
