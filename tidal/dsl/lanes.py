@@ -217,8 +217,8 @@ def vector_mode_safe(fn: ir.Function, default_fp, seen=None, whole_elements: boo
             ref, elem = st.attrs
             # vector fields miscompile; ndarray vectors are read as primitives.needs_element_reads
             # says, but writes of vector elements are only proven safe where reads are whole
-            whole_store = (whole_elements and st.prim is P.store and elem.size & (elem.size - 1)
-                           == 0)
+            whole_store = (whole_elements and st.prim is P.store
+                           and (elem.size & (elem.size - 1)) == 0)  # a power of two
             if not elem.is_scalar and (st.prim is not P.load and not whole_store
                                        or not isinstance(ref.obj, P.ArrayArg)):
                 return False

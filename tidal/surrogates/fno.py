@@ -630,6 +630,22 @@ projection=8, activation='gelu', dtype=f32; 752 parameters)
         return np.concatenate(out).reshape(shape)
 
 
+class _Sizes:
+    """The spectral convolution's derived sizes, shared by the kernels, the batches' storage and
+    the tables: channels per block in the DFTs (``block``: 512 bits, one SIMD register: 16
+    float32 or 8 float64 values) and blocks per field (``blocks``), the last axis's kept modes
+    (``m2``) and how many the forward DFT computes (``m2_padded``: four at a time), the first
+    axis's kept frequencies (``k1s``) and those its tables hold (``h1s``, see :func:`_tables`)."""
+
+    def __init__(self, model: "FNO"):
+        self.block = 16 if model.dtype == td.f32 else 8
+        self.blocks = -(-model.width // self.block)
+        self.m2 = model.modes[-1]
+        self.m2_padded = -(-self.m2 // 4) * 4
+        self.k1s = 2 * model.modes[0] if model.dim == 2 else 1
+        self.h1s = model.modes[0] + 1 if model.dim == 2 else 1
+
+
 def _tables(grid: tuple, modes: tuple, dim: int, store) -> dict:
     """Cosine and sine tables of the truncated DFTs (float64 computed, stored in ``store``),
     indexed ``(point, mode)`` so that the kernels' innermost loops run over the modes.
@@ -721,21 +737,20 @@ class Batch:
         self.a = nd(n, self.points, model.in_channels)
         self.spec = [nd(n, self.points, w) for _ in range(L)]  # the spectral convolutions
         self.v = [nd(n, self.points, w) for _ in range(L + 1)]  # each layer's input; v[L] last
-        # the spectral convolution's arrays, channels in blocks of `block` (see _kernels)
-        block = 16 if real == td.f32 else 8
-        wb = -(-w // block)
+        # the spectral convolution's arrays, channels in blocks (see _kernels)
+        sz = _Sizes(model)
+        wb = sz.blocks
         s2 = self.points // s1
-        k1s = 2 * model.modes[0] if model.dim == 2 else 1
 
         def blocks(*shape):
-            return ti.ndarray(ti.types.vector(block, real), shape=shape, needs_grad=True)
+            return ti.ndarray(ti.types.vector(sz.block, real), shape=shape, needs_grad=True)
 
         self.vb = [blocks(n, s1, s2, wb) for _ in range(L)]  # each layer's input
-        self.z = [blocks(n, s1, -(-m2 // 4) * 4, 2, wb) for _ in range(L)]
+        self.z = [blocks(n, s1, sz.m2_padded, 2, wb) for _ in range(L)]
         # the mode mixing's, one number per channel (flat mode index, as the weights')
         self.x = [nd(n, K, 2, w) for _ in range(L)]
         self.y = [nd(n, K, 2, w) for _ in range(L)]
-        self.yb = [blocks(n, k1s, m2, 2, wb) for _ in range(L)]  # (mode index by axis)
+        self.yb = [blocks(n, sz.k1s, m2, 2, wb) for _ in range(L)]  # (mode index by axis)
         self.zi = [blocks(n, s1, m2, 2, wb) for _ in range(L)]
         cout = model.out_channels
         self.out = nd(n, self.points, cout)
@@ -832,9 +847,9 @@ def _kernels(model: FNO) -> dict:
     P, pb, R, W, Wb, Q1, q1b, Q2, q2b = model.fields
     real, w, act = model.dtype, model.width, model.act
     cin, dim, hidden, cout = model.in_channels, model.dim, model.projection, model.out_channels
-    m2 = model.modes[-1]
-    k1s = 2 * model.modes[0] if dim == 2 else 1  # kept frequencies of the first axis
-    h1s = model.modes[0] + 1 if dim == 2 else 1  # of which the tables hold (see _tables)
+    sizes = _Sizes(model)
+    m2, k1s, h1s, B = sizes.m2, sizes.k1s, sizes.h1s, sizes.block
+    m2g = sizes.m2_padded  # last-axis modes computed, four at a time (the tables padded)
     # outputs of a dense layer (and hidden values of the projection) computed four at a time,
     # then the rest one by one: each SIMD vector of inputs is read once per group (forward
     # 6.8 -> 4 ms per layer at 32 x 32, width 32, batch 20), and the four sums are separate
@@ -851,7 +866,6 @@ def _kernels(model: FNO) -> dict:
     # halves): projection adjoint 19.5 -> 13.7 ms; float64 (8 lanes fill a register) gains
     # nothing.
     lanes = 16 if real == td.f32 else None
-    B = 16 if real == td.f32 else 8  # channels per block in the DFTs: 512 bits
     nd1 = ti.types.ndarray(dtype=real, ndim=1)
     nd2 = ti.types.ndarray(dtype=real, ndim=2)
     nd3 = ti.types.ndarray(dtype=real, ndim=3)
@@ -883,7 +897,6 @@ def _kernels(model: FNO) -> dict:
     vec = ti.types.vector(B, real)
     ndv4 = ti.types.ndarray(dtype=vec, ndim=4)
     ndv5 = ti.types.ndarray(dtype=vec, ndim=5)
-    m2g = -(-m2 // 4) * 4  # last-axis modes computed, four at a time (the tables padded)
 
     @td.kernel(simd_vectors=True)
     def to_point_blocks(v: nd3, vb: ndv4):
