@@ -39,8 +39,10 @@ class Generated:
     vector_mode: bool = False  # compile with Taichi's vector mode (tidal.dsl.lanes)
     scratch: tuple = ()  # arrays the kernel takes after its own arguments
     parts: tuple = ()  # kernels launched in order in its place (tidal.dsl.split), if any
-    # positions of the arguments that must be Taichi ndarrays (td.kernel(simd_vectors=True))
+    # positions of the arguments that must be Taichi ndarrays (td.kernel(simd_vectors=True)),
+    # and the kernel's definition, named when one is not
     taichi_arrays: tuple = ()
+    loc: SourceLoc | None = None
 
     @classmethod
     def in_parts(cls, parts: list) -> Generated:

@@ -69,11 +69,11 @@ def load_kernel(generated, label: str):
     # launches.run_compiled would launch it without vector mode and scratch arrays. Past
     # Taichi's per-call Python work once compiled (direct.call), as plain kernels are: an FNO
     # step launches about fifty such kernels
-    taichi_arrays = generated.taichi_arrays
+    taichi_arrays, loc = generated.taichi_arrays, generated.loc
 
     def launch(*args):
         for i in taichi_arrays:
-            _check_taichi_array(args[i], label)
+            _check_taichi_array(args[i], label, loc)
         with _vector_mode():
             return direct.call(primal, (*args, *scratch))
 
@@ -81,13 +81,15 @@ def load_kernel(generated, label: str):
     return launch
 
 
-def _check_taichi_array(arg, label: str) -> None:
-    """Refuse anything but a Taichi ndarray where a kernel reads vector elements whole."""
+def _check_taichi_array(arg, label: str, loc) -> None:
+    """Refuse anything but a Taichi ndarray where a kernel reads vector elements whole (``loc``:
+    the kernel's definition)."""
     if not isinstance(arg, Ndarray):
         raise TidalArgumentError(
             f"kernel {label} was compiled with simd_vectors=True, which reads and writes its "
             f"vector ndarray arguments as whole SIMD vectors: they must be Taichi ndarrays, got "
-            f"a {type(arg).__name__} (its memory may not be aligned for that)",
+            f"{type(arg).__module__}.{type(arg).__name__} (its memory may not be aligned for "
+            f"that)", loc,
             hint="copy the data into a ti.ndarray (arr = ti.ndarray(dtype, shape); "
                  "arr.from_numpy(a)), or drop simd_vectors=True")
 

@@ -97,6 +97,7 @@ def generate_kernel(kir: kernel_lowering.KernelIR, name: str, default_fp: DType,
     params = [(name, kind) for name, kind in kir.signature if kind != "template"]
     g.taichi_arrays = tuple(i for i, (arg, kind) in enumerate(params)
                             if kind == "ndarray" and not kir.arrays[arg].elem.is_scalar)
+    g.loc = fn.loc
     return g
 
 
