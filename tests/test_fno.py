@@ -141,7 +141,7 @@ class _InterruptingAdjoint:
     def __call__(self):
         pass
 
-    def grad(self):
+    def grad(self, wrt=None):
         raise _Interrupt
 
 

@@ -74,3 +74,21 @@ def test_bad_input_is_refused(net):
     for kw in ({"method": "Newton-CG"}, {"uncertainty": True}):
         with pytest.raises(td.TidalArgumentError, match="Hessian-vector products"):
             td.fit(model, data, params=["u0"], progress=False, **kw)
+
+
+def test_the_input_gradient_holds_the_parameters_constant(net):
+    """predict_and_vjp (what OperatorModel evaluates) computes no parameter gradient: the
+    parameters' .grad stays as it was, and the input gradient is the full adjoint pass's."""
+    a = np.stack([_field(4), _field(5)])
+    cot = np.random.default_rng(6).normal(size=(2, 16))
+    b = net.batch(2, (16,))
+    b.load(a[..., None])
+    b.forward()
+    net.clear_grads()
+    b.backward(output_cotangent=cot)
+    full = b.input_gradient()
+    assert np.any(net.grad_flat() != 0)
+    net.clear_grads()
+    _, grad = net.predict_and_vjp(a, lambda y: cot)
+    np.testing.assert_array_equal(net.grad_flat(), 0.0)
+    np.testing.assert_allclose(grad, full, rtol=1e-13, atol=1e-15)

@@ -15,6 +15,11 @@ active set are constants.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from taichi.lang._ndarray import Ndarray
+from taichi.lang.field import Field
+
 from tidal.autodiff import memory
 from tidal.autodiff.jvp import JvpEmitter
 from tidal.autodiff.vjp import Adjoints, VjpEmitter
@@ -22,6 +27,7 @@ from tidal.dsl import ir, kernel_lowering, pipeline, runtime
 from tidal.dsl import kernel as kernel_mod
 from tidal.dsl import primitives as P
 from tidal.dsl.emitter import Emitter
+from tidal.dsl.errors import TidalArgumentError
 
 
 def ref_objects(spec, args) -> dict:
@@ -155,16 +161,39 @@ def source(spec, mode: str) -> str:
     return derived(spec, mode, all_active(spec)).source()
 
 
-def launch_adjoint(spec, args) -> None:
+def adjoint_active(spec, args, wrt=None, loc=None) -> frozenset:
+    """The ids of the reference objects of a launch whose gradients its adjoint computes: the
+    float fields and ndarrays with gradient storage (``needs_grad=True``) it reads, only those in
+    ``wrt`` when that is given (fields or ndarrays; :class:`TidalArgumentError` for anything
+    else), and always what it writes or adds into (its adjoint reads and resets their
+    gradients), as ``td.Tape(loss, wrt=...)`` chooses."""
+    objs = ref_objects(spec, args)
+    wanted = None
+    if wrt is not None:
+        if isinstance(wrt, (Field, Ndarray)) or not isinstance(wrt, Iterable):
+            wrt = [wrt]
+        wanted = set()
+        for obj in wrt:
+            if not isinstance(obj, (Field, Ndarray)):
+                raise TidalArgumentError(
+                    f"wrt must hold Taichi fields or ndarrays, got {type(obj).__name__}", loc,
+                    hint="pass the fields and ndarrays whose gradients you want, e.g. "
+                         "kernel.grad(*args, wrt=[x])")
+            wanted.add(id(obj))
+    written = {id(r.obj) for r in spec.kir.writes + spec.kir.adds}
+    return frozenset(rid for rid, obj in objs.items()
+                     if (rid in written or wanted is None or id(obj) in wanted)
+                     and "f" in str(getattr(obj, "dtype", ""))
+                     and memory.own_storage(obj, "adjoint") is not None)
+
+
+def launch_adjoint(spec, args, wrt=None, loc=None) -> None:
     """``kernel.grad(*args)`` as Taichi has it: run the adjoint of one launch, reading the
-    gradients of what it wrote and adding to the gradients of what it read, for the fields and
-    ndarrays that have gradient storage (``needs_grad=True``)."""
+    gradients of what it wrote and adding to the gradients of what it read (see
+    :func:`adjoint_active` for which, and ``wrt``)."""
     from tidal.dsl import launches
 
-    objs = ref_objects(spec, args)
-    act = frozenset(rid for rid, obj in objs.items()
-                    if "f" in str(getattr(obj, "dtype", "")) and
-                    memory.own_storage(obj, "adjoint") is not None)
+    act = adjoint_active(spec, args, wrt, loc)
     adjoint = derived(spec, "adjoint", act)
     storage = storage_args(spec, args, "adjoint", act)
     launches.run_compiled(adjoint.forward(), spec.call_args(list(args)) + storage)

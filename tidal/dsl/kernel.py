@@ -183,13 +183,37 @@ class TidalKernel:
             kernel_lowering.check_narrowed(spec.kir, args, self.parsed.loc(self.parsed.tree))
         return launches.launch(spec, args)
 
-    def grad(self, *args):
+    def grad(self, *args, wrt=None):
         """Run the adjoint of this kernel for one launch with ``args``, as Taichi's
         ``kernel.grad(*args)`` does: gradients of what it wrote flow into the gradients of
         what it read (fields and ndarrays with ``needs_grad=True``). Inside ``td.Tape`` there
-        is no need for it; it serves hand-written backward passes (``ti.ad.grad_for``)."""
+        is no need for it; it serves hand-written backward passes (``ti.ad.grad_for``).
+
+        ``wrt``: as in ``td.Tape(loss, wrt=...)``, the fields and ndarrays whose gradients are
+        wanted; what the kernel only reads and is not listed gets no gradient (its gradient
+        storage is left alone) and the adjoint skips that work, e.g. a network's parameters when
+        only the gradient in its inputs is wanted. What the kernel writes always takes part.
+        Each choice compiles its own adjoint kernel once.
+
+        Example:
+            >>> import numpy as np, taichi as ti, tidal as td
+            >>> _ = td.init(arch="cpu", default_fp=td.f64)
+            >>> w = ti.field(ti.f64, shape=3, needs_grad=True)
+            >>> @td.kernel
+            ... def scale(x: ti.types.ndarray(), y: ti.types.ndarray()):
+            ...     for i in range(3):
+            ...         y[i] = w[i] * x[i]
+            >>> x = ti.ndarray(ti.f64, shape=3, needs_grad=True)
+            >>> y = ti.ndarray(ti.f64, shape=3, needs_grad=True)
+            >>> w.from_numpy(np.array([1.0, 2.0, 3.0])); x.from_numpy(np.ones(3))
+            >>> scale(x, y); y.grad.from_numpy(np.ones(3))
+            >>> scale.grad(x, y, wrt=[x])
+            >>> x.grad.to_numpy(), w.grad.to_numpy()
+            (array([1., 2., 3.]), array([0., 0., 0.]))
+        """
         runtime.config()
-        return DERIVED_LAUNCHES["adjoint"](self.specialize(args), args)
+        spec = self.specialize(args)
+        return DERIVED_LAUNCHES["adjoint"](spec, args, wrt, self.parsed.loc(self.parsed.tree))
 
     def source(self, *args, mode: str = "forward") -> str:
         """Generated source (``mode``: ``"forward"``, ``"adjoint"`` or ``"tangent"``) for the
