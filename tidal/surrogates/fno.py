@@ -140,9 +140,9 @@ class FNO(parameters.FlatParameters):
     Attributes:
         size: number of parameters.
         kernels: the tidal kernels, by name (``lift``, ``to_point_blocks``, ``dft_last``,
-            ``dft_first``, ``mix``, ``to_mode_blocks``, ``idft_first``, ``idft_last``,
-            ``linear_act`` (a Fourier
-            layer's pointwise part and its activation), ``linear`` (the last layer's, without),
+            ``dft_last_modes`` (1-D), ``dft_first``, ``mix``, ``to_mode_blocks``,
+            ``idft_first``, ``idft_last``, ``linear_act`` (a Fourier layer's pointwise part and
+            its activation), ``linear`` (the last layer's, without),
             ``project`` (the whole projection; its hidden values are never stored),
             ``squared_errors``).
 
@@ -747,12 +747,15 @@ class Batch:
             return ti.ndarray(ti.types.vector(sz.block, real), shape=shape, needs_grad=True)
 
         self.vb = [blocks(n, s1, s2, wb) for _ in range(L)]  # each layer's input
-        self.z = [blocks(n, s1, sz.m2_padded, 2, wb) for _ in range(L)]
+        # the last-axis DFT's output and the inverse first-axis DFT's (2-D only: in 1-D the
+        # last-axis DFTs write and read the mixing's arrays directly)
+        first_axis = model.dim == 2
+        self.z = [blocks(n, s1, sz.m2_padded, 2, wb) for _ in range(L)] if first_axis else []
+        self.zi = [blocks(n, s1, m2, 2, wb) for _ in range(L)] if first_axis else []
         # the mode mixing's, one number per channel (flat mode index, as the weights')
         self.x = [nd(n, K, 2, w) for _ in range(L)]
         self.y = [nd(n, K, 2, w) for _ in range(L)]
         self.yb = [blocks(n, sz.k1s, m2, 2, wb) for _ in range(L)]  # (mode index by axis)
-        self.zi = [blocks(n, s1, m2, 2, wb) for _ in range(L)]
         cout = model.out_channels
         self.out = nd(n, self.points, cout)
         self.targets = ti.ndarray(real, shape=(n, self.points, cout))
@@ -773,20 +776,24 @@ class Batch:
         k, t, m = self.model.kernels, self.t, self.model
         plan = [(k["lift"], (self.a, self.gridpts, self.v[0]))]
         for layer in range(m.layers):
-            v, vb, z, x, y, yb, zi, spec = (
-                a[layer] for a in (self.v, self.vb, self.z, self.x, self.y, self.yb, self.zi,
-                                   self.spec))
+            v, vb, x, y, yb, spec = (a[layer] for a in (self.v, self.vb, self.x, self.y,
+                                                        self.yb, self.spec))
             last = layer == m.layers - 1
-            plan += [
-                (k["to_point_blocks"], (v, vb)),
-                (k["dft_last"], (vb, t["last_cos"], t["last_sin"], z)),
-                (k["dft_first"], (z, t["first_cos"], t["first_sin"], x)),
-                (k["mix"], (x, y, layer)),
-                (k["to_mode_blocks"], (y, yb)),
-                (k["idft_first"], (yb, t["ifirst_cos"], t["ifirst_sin"], zi)),
-                (k["idft_last"], (zi, t["ilast_cos"], t["ilast_sin"], spec)),
-                (k["linear"] if last else k["linear_act"], (v, spec, self.v[layer + 1], layer)),
-            ]
+            plan.append((k["to_point_blocks"], (v, vb)))
+            if m.dim == 2:
+                z, zi = self.z[layer], self.zi[layer]
+                plan += [(k["dft_last"], (vb, t["last_cos"], t["last_sin"], z)),
+                         (k["dft_first"], (z, t["first_cos"], t["first_sin"], x))]
+            else:  # no first axis: its DFTs would be copies (a table of one 1)
+                plan.append((k["dft_last_modes"], (vb, t["last_cos"], t["last_sin"], x)))
+            plan += [(k["mix"], (x, y, layer)), (k["to_mode_blocks"], (y, yb))]
+            if m.dim == 2:
+                plan += [(k["idft_first"], (yb, t["ifirst_cos"], t["ifirst_sin"], zi)),
+                         (k["idft_last"], (zi, t["ilast_cos"], t["ilast_sin"], spec))]
+            else:
+                plan.append((k["idft_last"], (yb, t["ilast_cos"], t["ilast_sin"], spec)))
+            plan.append((k["linear"] if last else k["linear_act"],
+                         (v, spec, self.v[layer + 1], layer)))
         plan.append((k["project"], (self.v[-1], self.out)))
         return plan
 
@@ -954,43 +961,61 @@ def _kernels(model: FNO) -> dict:
                                 blk[j] = y[b, k, t, cb * B + j]
                     yb[b, k // m2, k % m2, t, cb] = blk
 
-    @td.kernel(simd_vectors=True)
-    def dft_last(vb: ndv4, cos_t: nd2, sin_t: nd2, z: ndv5):
-        # z[b, i1, k, (re, im)] for the modes k (m2g of them, the tables' padding zero), four
-        # at a time: each block of the grid row is read once for four modes
-        for b, i1, cb in ti.ndrange(vb.shape[0], vb.shape[1], vb.shape[3]):
-            s2 = vb.shape[2]
-            for kg in range(m2g // 4):
-                k = kg * 4
-                r0 = ti.Vector.zero(real, B)
-                r1 = ti.Vector.zero(real, B)
-                r2 = ti.Vector.zero(real, B)
-                r3 = ti.Vector.zero(real, B)
-                j0 = ti.Vector.zero(real, B)
-                j1 = ti.Vector.zero(real, B)
-                j2 = ti.Vector.zero(real, B)
-                j3 = ti.Vector.zero(real, B)
-                for p in range(cos_t.shape[0]):  # points p and s2 - p together
-                    u = vb[b, i1, p, cb]
-                    u2 = vb[b, i1, (s2 - p) % s2, cb]
-                    e = u + u2
-                    d = u - u2
-                    r0 += e * cos_t[p, k]
-                    r1 += e * cos_t[p, k + 1]
-                    r2 += e * cos_t[p, k + 2]
-                    r3 += e * cos_t[p, k + 3]
-                    j0 += d * sin_t[p, k]
-                    j1 += d * sin_t[p, k + 1]
-                    j2 += d * sin_t[p, k + 2]
-                    j3 += d * sin_t[p, k + 3]
-                z[b, i1, k, 0, cb] = r0
-                z[b, i1, k + 1, 0, cb] = r1
-                z[b, i1, k + 2, 0, cb] = r2
-                z[b, i1, k + 3, 0, cb] = r3
-                z[b, i1, k, 1, cb] = j0
-                z[b, i1, k + 1, 1, cb] = j1
-                z[b, i1, k + 2, 1, cb] = j2
-                z[b, i1, k + 3, 1, cb] = j3
+    def last_axis_dft(name: str, into_modes: bool):
+        """The real DFT along the last axis as the kernel ``name``: into blocks ``z[b, i1, k,
+        (re, im)]`` for the first axis's DFT, or (``into_modes``, 1-D, where there is no first
+        axis) straight into the mode mixing's plain array ``(fields, modes, part, channels)``,
+        the padded modes left out."""
+
+        @td.func
+        def put(z: ti.template(), b: ti.i32, i1: ti.i32, k: ti.i32, cb: ti.i32, re: vec,
+                im: vec):
+            if ti.static(into_modes):
+                if k < m2:
+                    store_part_block(z, b, k, 0, cb, re)
+                    store_part_block(z, b, k, 1, cb, im)
+            else:
+                z[b, i1, k, 0, cb] = re
+                z[b, i1, k, 1, cb] = im
+
+        def dft(vb: ndv4, cos_t: nd2, sin_t: nd2, z: nd4 if into_modes else ndv5):
+            # modes m2g (the tables' padding zero) four at a time: each block of the grid row
+            # is read once for four modes
+            for b, i1, cb in ti.ndrange(vb.shape[0], vb.shape[1], vb.shape[3]):
+                s2 = vb.shape[2]
+                for kg in range(m2g // 4):
+                    k = kg * 4
+                    r0 = ti.Vector.zero(real, B)
+                    r1 = ti.Vector.zero(real, B)
+                    r2 = ti.Vector.zero(real, B)
+                    r3 = ti.Vector.zero(real, B)
+                    j0 = ti.Vector.zero(real, B)
+                    j1 = ti.Vector.zero(real, B)
+                    j2 = ti.Vector.zero(real, B)
+                    j3 = ti.Vector.zero(real, B)
+                    for p in range(cos_t.shape[0]):  # points p and s2 - p together
+                        u = vb[b, i1, p, cb]
+                        u2 = vb[b, i1, (s2 - p) % s2, cb]
+                        e = u + u2
+                        d = u - u2
+                        r0 += e * cos_t[p, k]
+                        r1 += e * cos_t[p, k + 1]
+                        r2 += e * cos_t[p, k + 2]
+                        r3 += e * cos_t[p, k + 3]
+                        j0 += d * sin_t[p, k]
+                        j1 += d * sin_t[p, k + 1]
+                        j2 += d * sin_t[p, k + 2]
+                        j3 += d * sin_t[p, k + 3]
+                    put(z, b, i1, k, cb, r0, j0)
+                    put(z, b, i1, k + 1, cb, r1, j1)
+                    put(z, b, i1, k + 2, cb, r2, j2)
+                    put(z, b, i1, k + 3, cb, r3, j3)
+
+        dft.__name__ = dft.__qualname__ = name
+        return td.kernel(dft, simd_vectors=True)
+
+    dft_last = last_axis_dft("dft_last", into_modes=False)
+    dft_last_modes = last_axis_dft("dft_last_modes", into_modes=True)
 
     @td.kernel(simd_vectors=True)
     def dft_first(z: ndv5, cos_t: nd2, sin_t: nd2, xh: nd4):
@@ -1228,7 +1253,8 @@ def _kernels(model: FNO) -> dict:
                     s += e * e
             errors[b] = s
 
-    return {"lift": lift, "dft_last": dft_last, "dft_first": dft_first, "mix": mix,
+    return {"lift": lift, "dft_last": dft_last, "dft_last_modes": dft_last_modes,
+            "dft_first": dft_first, "mix": mix,
             "idft_first": idft_first, "idft_last": idft_last,
             "to_point_blocks": to_point_blocks, "to_mode_blocks": to_mode_blocks,
             "linear": linear, "linear_act": linear_act, "project": project,
