@@ -233,6 +233,20 @@ def test_a_wanted_field_no_launch_reads_gets_a_zero_gradient(cpu64):
     assert np.all(unread.grad.to_numpy() == 0.0)
 
 
+def test_tape_wrt_takes_one_field_alone_and_refuses_what_is_not_a_field(cpu64):
+    """wrt=a (no list) is wrt=[a]; a NumPy array or a number in wrt was silently ignored (and a
+    field alone raised Taichi's NotImplementedError): now a TidalArgumentError."""
+    (a, b, x, loss, total), (value, da, db, dx) = _two_parameter_program()
+    b.grad[None] = 123.0
+    with td.Tape(loss, clear_gradients="recorded", wrt=a):
+        total()
+    assert_close(a.grad[None], da, rtol=1e-13, what="d/da")
+    assert b.grad[None] == 123.0
+    for bad, name in ((np.zeros(3), "numpy.ndarray"), (0.5, "float")):
+        with pytest.raises(td.TidalArgumentError, match=f"fields or ndarrays, got {name}"):
+            td.Tape(loss, wrt=[a, bad])
+
+
 def test_clear_gradients_recorded_zeroes_what_the_launches_touch_only(cpu64):
     (a, b, x, loss, total), (value, da, db, dx) = _two_parameter_program()
     other = ti.field(ti.f64, shape=3, needs_grad=True)

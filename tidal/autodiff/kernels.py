@@ -15,11 +15,6 @@ active set are constants.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from taichi.lang._ndarray import Ndarray
-from taichi.lang.field import Field
-
 from tidal.autodiff import memory
 from tidal.autodiff.jvp import JvpEmitter
 from tidal.autodiff.vjp import Adjoints, VjpEmitter
@@ -27,7 +22,6 @@ from tidal.dsl import ir, kernel_lowering, pipeline, runtime
 from tidal.dsl import kernel as kernel_mod
 from tidal.dsl import primitives as P
 from tidal.dsl.emitter import Emitter
-from tidal.dsl.errors import TidalArgumentError
 
 
 def ref_objects(spec, args) -> dict:
@@ -164,22 +158,11 @@ def source(spec, mode: str) -> str:
 def adjoint_active(spec, args, wrt=None, loc=None) -> frozenset:
     """The ids of the reference objects of a launch whose gradients its adjoint computes: the
     float fields and ndarrays with gradient storage (``needs_grad=True``) it reads, only those in
-    ``wrt`` when that is given (fields or ndarrays; :class:`TidalArgumentError` for anything
-    else), and always what it writes or adds into (its adjoint reads and resets their
-    gradients), as ``td.Tape(loss, wrt=...)`` chooses."""
+    ``wrt`` when that is given (see :func:`tidal.autodiff.memory.wanted_objects`), and always
+    what it writes or adds into (its adjoint reads and resets their gradients), as
+    ``td.Tape(loss, wrt=...)`` chooses."""
     objs = ref_objects(spec, args)
-    wanted = None
-    if wrt is not None:
-        if isinstance(wrt, (Field, Ndarray)) or not isinstance(wrt, Iterable):
-            wrt = [wrt]
-        wanted = set()
-        for obj in wrt:
-            if not isinstance(obj, (Field, Ndarray)):
-                raise TidalArgumentError(
-                    f"wrt must hold Taichi fields or ndarrays, got {type(obj).__name__}", loc,
-                    hint="pass the fields and ndarrays whose gradients you want, e.g. "
-                         "kernel.grad(*args, wrt=[x])")
-            wanted.add(id(obj))
+    wanted = memory.wanted_objects(wrt, loc)
     written = {id(r.obj) for r in spec.kir.writes + spec.kir.adds}
     return frozenset(rid for rid, obj in objs.items()
                      if (rid in written or wanted is None or id(obj) in wanted)

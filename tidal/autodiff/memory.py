@@ -18,13 +18,17 @@ Shadows are allocated lazily, keyed by the object they shadow, and dropped by ``
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import taichi as ti
+from taichi.lang._ndarray import Ndarray
+from taichi.lang.field import Field
 
 from tidal.dsl import field_io, runtime
 from tidal.dsl import primitives as P
+from tidal.dsl.errors import TidalArgumentError
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,27 @@ def own_storage(obj, kind: str):
         allocated = ptr.has_adjoint() if kind == "adjoint" else ptr.has_dual()
         return (obj.grad if kind == "adjoint" else obj.dual) if allocated else None
     return getattr(obj, "grad" if kind == "adjoint" else "dual", None)
+
+
+def wanted_objects(wrt, loc=None) -> dict | None:
+    """The ``wrt`` of ``td.Tape`` and ``kernel.grad`` (None: every gradient; one field or
+    ndarray; or an iterable of them) as ``{id(object): object}``. Anything else is a
+    :class:`TidalArgumentError` (``loc``: the kernel's definition, where there is one)."""
+    if wrt is None:
+        return None
+    if isinstance(wrt, (Field, Ndarray)) or not isinstance(wrt, Iterable):
+        wrt = [wrt]
+    wanted = {}
+    for obj in wrt:
+        if not isinstance(obj, (Field, Ndarray)):
+            kind = type(obj)
+            name = kind.__name__ if kind.__module__ == "builtins" else \
+                f"{kind.__module__}.{kind.__name__}"
+            raise TidalArgumentError(
+                f"wrt must hold Taichi fields or ndarrays, got {name}", loc,
+                hint="pass the fields and ndarrays whose gradients you want, e.g. wrt=[x]")
+        wanted[id(obj)] = obj
+    return wanted
 
 
 def storage(obj, kind: str):

@@ -222,6 +222,7 @@ class Tape:
             the launches read that has gradient storage). Fields the launches only read and
             that are not listed get no gradient (their gradient storage is left alone), so the
             adjoints skip that work. Listed objects that no launch reads get a zero gradient.
+            One field or ndarray may be passed alone; anything else is a TidalArgumentError.
 
     Example:
         >>> import taichi as ti
@@ -259,7 +260,7 @@ class Tape:
             raise TidalArgumentError(f"clear_gradients must be True, False or 'recorded', got "
                                      f"{clear_gradients!r}")
         self.loss = loss
-        self.wrt = None if wrt is None else {id(obj): obj for obj in wrt}
+        self.wrt = memory.wanted_objects(wrt)
         self.clear_gradients = clear_gradients
         self.checkpoint_every = checkpoint_every
         self.records: list[Record] = []
