@@ -934,6 +934,10 @@ def _kernels(model: FNO) -> dict:
                 if cb * B + j < w:
                     arr[b, x, cb * B + j] = blk[j]
 
+    # (a second helper for the mixing's arrays, whose (mode, part) stay two indices: merged into
+    # one row 2 k + part, the mixing's and to_mode_blocks' adjoints no longer see that each
+    # iteration owns the elements it adds into, and add atomically: mixing adjoint 9.2 -> 14.4
+    # ms, to_mode_blocks' 2.1 -> 6.1 ms per 16 x 16 batch, measured 2026-12-06)
     @td.func
     def store_part_block(arr: ti.template(), b: ti.i32, k: ti.i32, t: ti.i32, cb: ti.i32,
                          blk: vec):
