@@ -90,6 +90,7 @@ def test_what_the_kernel_writes_takes_part_unlisted():
 @pytest.mark.parametrize("bad", [np.zeros(3), 3.0, "w"])
 def test_anything_but_fields_and_ndarrays_is_refused(bad):
     *_, adjoint = _problem()
-    with pytest.raises(td.TidalArgumentError, match="fields or ndarrays, got (numpy.ndarray|float|str)") as e:
+    with pytest.raises(td.TidalArgumentError,
+                       match="fields or ndarrays, got (numpy.ndarray|float|str)") as e:
         adjoint(wrt=[bad])
     assert "test_grad_wrt.py" in str(e.value)  # names the kernel's definition

@@ -192,3 +192,64 @@ def test_negated_vectors_compile_in_vector_mode():
     spec = flip._last
     assert hasattr(spec.forward(), "taichi_kernel")
     assert all(hasattr(d.forward(), "taichi_kernel") for d in spec.derived.values())
+
+
+@pytest.mark.parametrize("real, vec, rtol", [(ti.f32, V32, 2e-6), (ti.f64, V64, 1e-13)])
+def test_tanh_of_vectors_compiles_in_vector_mode(real, vec, rtol):
+    """tanh of a whole vector (a dense layer's GELU on a block of channels) goes through
+    tidal's arithmetic form as one SIMD computation: the kernel and its adjoint stay in vector
+    mode (before, the per-element form made the kernel fall back to scalar code), values and
+    gradients equal NumPy's tanh and its derivative, with inputs past tanh's clamp (|x| > 9),
+    at zero, and a 2 x n matrix value."""
+    td.init(arch="cpu", default_fp=td.f64)
+    nd1 = ti.types.ndarray(dtype=vec, ndim=1)
+    nd2 = ti.types.ndarray(dtype=vec, ndim=2)
+    k = vec.n
+
+    @td.kernel(simd_vectors=True)
+    def gelu_blocks(u: nd1, out: nd1):
+        for i in range(u.shape[0]):
+            x = u[i]
+            out[i] = 0.5 * x * (1.0 + ti.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)))
+
+    @td.kernel(simd_vectors=True)
+    def tanh_pairs(u: nd2, out: nd2):
+        for i in range(u.shape[0]):
+            t = ti.tanh(ti.Matrix.rows([u[i, 0], u[i, 1]]))  # a 2 x k matrix value
+            r0 = ti.Vector.zero(real, k)
+            r1 = ti.Vector.zero(real, k)
+            for j in ti.static(range(k)):
+                r0[j] = t[0, j]
+                r1[j] = t[1, j]
+            out[i, 0] = r0
+            out[i, 1] = r1
+
+    store = np.float32 if real == ti.f32 else np.float64
+    rng = np.random.default_rng(4)
+    xs = rng.normal(scale=3.0, size=(6, k))
+    xs[0, :4] = [0.0, 9.5, -12.0, 40.0]
+    xs = xs.astype(store).astype(np.float64)
+    gs = rng.normal(size=(6, k))
+
+    def gelu(x):
+        return 0.5 * x * (1.0 + np.tanh(0.7978845608028654 * (x + 0.044715 * x ** 3)))
+
+    def dgelu(x):
+        t = np.tanh(0.7978845608028654 * (x + 0.044715 * x ** 3))
+        return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * 0.7978845608028654 * (
+            1.0 + 3 * 0.044715 * x * x)
+
+    for kernel, f, df, shape in ((gelu_blocks, gelu, dgelu, (6,)),
+                                 (tanh_pairs, np.tanh, lambda x: 1.0 - np.tanh(x) ** 2, (3, 2))):
+        u, out = (ti.ndarray(vec, shape=shape, needs_grad=True) for _ in range(2))
+        u.from_numpy(xs.reshape(*shape, k).astype(store))
+        kernel(u, out)
+        assert_close(out.to_numpy().reshape(6, k), f(xs), rtol=rtol, what=f"{kernel.name} values")
+        out.grad.from_numpy(gs.reshape(*shape, k).astype(store))
+        u.grad.fill(0)
+        kernel.grad(u, out)
+        assert_close(u.grad.to_numpy().reshape(6, k), gs * df(xs), rtol=10 * rtol,
+                     what=f"{kernel.name} gradient")
+        spec = kernel._last
+        assert hasattr(spec.forward(), "taichi_kernel"), kernel.name
+        assert all(hasattr(d.forward(), "taichi_kernel") for d in spec.derived.values())
