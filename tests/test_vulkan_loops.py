@@ -21,6 +21,7 @@ from .reference import assert_close
 pytestmark = pytest.mark.vulkan
 
 nd1 = ti.types.ndarray(dtype=td.f32, ndim=1)
+nd2 = ti.types.ndarray(dtype=td.f32, ndim=2)
 
 
 @td.kernel
@@ -99,3 +100,42 @@ def test_a_kernel_that_cannot_be_split_fails_at_its_line(vulkan):
     assert "SPIR-V" in str(err.value) and "with_write_between" in str(err.value)
     loc = err.value.loc
     assert loc.filename == __file__ and loc.source_line().startswith("def with_write_between")
+
+
+def test_loops_over_a_computed_number_of_iterations(vulkan):
+    """``for k in range(a.shape[1] // 2)`` (and the bound held in a variable first): Taichi's
+    SPIR-V generator refuses such a one-index range ("Not supported"); tidal writes it as an
+    ndrange, which it compiles. Pair sums against NumPy, their gradient against its closed form
+    (each input element gets its pair's cotangent, times 3 for the odd ones)."""
+    @td.kernel
+    def pair_sums(a: nd2, out: nd2):
+        for k in range(a.shape[1] // 2):
+            for i in range(a.shape[0]):
+                out[i, k] = a[i, 2 * k] + 3.0 * a[i, 2 * k + 1]
+
+    @td.kernel
+    def pair_sums_bound_first(a: nd2, out: nd2):
+        half = a.shape[1] // 2
+        for k in range(1, half):
+            for i in range(a.shape[0]):
+                out[i, k] = a[i, 2 * k] + 3.0 * a[i, 2 * k + 1]
+
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(3, 10))
+    g = rng.normal(size=(3, 5))
+    for kernel, first in ((pair_sums, 0), (pair_sums_bound_first, 1)):
+        a, out = ti.ndarray(td.f32, (3, 10), needs_grad=True), ti.ndarray(td.f32, (3, 5),
+                                                                           needs_grad=True)
+        a.from_numpy(x.astype(np.float32))
+        out.fill(0.0)
+        kernel(a, out)
+        want = x[:, 0::2] + 3.0 * x[:, 1::2]
+        want[:, :first] = 0.0
+        assert_close(out.to_numpy(), want, rtol=1e-5, what=kernel.name)
+        out.grad.from_numpy(g.astype(np.float32))
+        a.grad.fill(0.0)
+        kernel.grad(a, out)
+        da = np.zeros_like(x)
+        da[:, 0::2], da[:, 1::2] = g, 3.0 * g
+        da[:, :2 * first] = 0.0
+        assert_close(a.grad.to_numpy(), da, rtol=1e-5, what=f"{kernel.name} gradient")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from tidal.dsl import ir
 from tidal.dsl import primitives as P
 from tidal.dsl.errors import SourceLoc, TidalError
+from tidal.dsl.split import SPIRV_ARCHES
 from tidal.dsl.types import DType, TType, taichi_type_source
 
 _RESERVED = set(keyword.kwlist) | {
@@ -371,10 +372,14 @@ class _Gen:
         for a, b in zip(s.starts, s.stops):
             lo, hi = self.src(a)[0], self.src(b)[0]
             ranges.append((lo, hi))
-        if len(idx) == 1:
+        if len(idx) == 1 and not (self.arch in SPIRV_ARCHES and not isinstance(s.stops[0],
+                                                                              ir.Const)):
             lo, hi = ranges[0]
             rng = f"range({hi})" if lo == "0" else f"range({lo}, {hi})"
         else:
+            # (on SPIR-V a one-index loop with a computed bound goes through ti.ndrange too:
+            # Taichi 1.7.4's SPIR-V generator refuses range(a.shape[1] // 2), "Not supported",
+            # and compiles the same bound in an ndrange)
             rng = "ti.ndrange(" + ", ".join(f"({lo}, {hi})" for lo, hi in ranges) + ")"
         self.emit(depth, f"for {', '.join(idx)} in {rng}:", s.loc)
         n0 = len(self.lines)
