@@ -284,9 +284,10 @@ def kernel(pyfunc=None, *, vectorise: bool | None = None, simd_lanes: int | None
     operation or store where it would do 16 scalar ones. Its vector ndarray arguments must be
     Taichi ndarrays (``ti.ndarray``; a NumPy array is refused at launch: whole loads of its
     memory may be misaligned). A kernel (or derivative) using anything Taichi's vector mode is
-    not known to compile correctly (math functions, unary minus or casts of vectors, vector
-    fields, atomic adds of vectors into elements that several iterations share) is compiled
-    as it would be without the option, with the same results.
+    not known to compile correctly (math functions other than ``tanh`` or casts of vectors,
+    vector fields, atomic adds of vectors into elements that several iterations share) is
+    compiled as it would be without the option, with the same results; ``tanh`` of a vector
+    (a GELU on a block of channels) is one SIMD computation.
 
     Example:
         >>> import numpy as np
