@@ -504,13 +504,12 @@ class Lowerer:
         it = node.iter
         if isinstance(it, ast.Call) and self._resolves_to(it.func, range):
             return self.runtime_for(node)
+        if isinstance(it, ast.Call) and self._static_callee(it.func) is ti.ndrange:
+            return self.ndrange_for(node, it)
         seq = self.expr(it)
         if isinstance(seq, ir.Atom):
-            self.fail(node, "loops iterate over range(...) or ti.static(...) only",
-                      cls=UnsupportedConstructError)
-        if isinstance(seq, type(ti.ndrange(1))):
-            self.fail(node, "ti.ndrange loops are not supported in tidal functions",
-                      "use nested `for i in range(n)` loops", UnsupportedConstructError)
+            self.fail(node, "loops iterate over range(...), ti.ndrange(...) or ti.static(...) "
+                      "only", cls=UnsupportedConstructError)
         try:
             items = list(seq)
         except TypeError:
@@ -530,6 +529,65 @@ class Lowerer:
             except KeyError:
                 return False
         return False
+
+    def _static_callee(self, func_node):
+        """The Python object a call's function expression names (``ti.ndrange``), or None
+        where it is a runtime value."""
+        if not isinstance(func_node, (ast.Name, ast.Attribute)):
+            return None
+        try:
+            obj = self.expr(func_node)
+        except TidalError:
+            return None
+        return None if isinstance(obj, ir.Atom) else obj
+
+    def ndrange_for(self, node, call):
+        """``for i, j in ti.ndrange(n, (lo, hi))`` below a kernel's top level or in a function:
+        one serial loop over the product of the extents, each index decoded from the flat one
+        in Taichi's order (the last index fastest), so that ``break`` and ``continue`` act on
+        the whole range as they do in Taichi. The bounds are read once, before the loop."""
+        tgt = node.target
+        names = [tgt.id] if isinstance(tgt, ast.Name) else \
+            [e.id for e in tgt.elts] if isinstance(tgt, ast.Tuple) and all(
+                isinstance(e, ast.Name) for e in tgt.elts) else None
+        if call.keywords or not call.args:
+            self.fail(node, "ti.ndrange takes one bound (n or (lo, hi)) per dimension",
+                      cls=TidalTypeError)
+        if names is None or len(names) != len(call.args):
+            self.fail(node, f"unpack one index name per dimension of this ti.ndrange "
+                      f"({len(call.args)})", "write `for i, j in ti.ndrange(n, m):`",
+                      UnsupportedConstructError)
+        for name in names:
+            if name in assigned_names(node.body):
+                self.fail(node, f"the loop variable `{name}` is assigned inside the loop",
+                          "use another name for the value you compute",
+                          UnsupportedConstructError)
+        bounds = []
+        for a in call.args:
+            v = self.expr(a)
+            lo, hi = v if isinstance(v, tuple) and len(v) == 2 else (0, v)
+            lo, hi = self.atom(lo, node), self.atom(hi, node)
+            if any(b.type.is_float or not b.type.is_scalar for b in (lo, hi)):
+                self.fail(node, "ti.ndrange bounds must be integers", cls=TidalTypeError)
+            bounds.append((lo, hi))
+        with self.at(node):
+            extents = [P.maximum(hi - lo, 0) for lo, hi in bounds]
+            total = extents[0]
+            for e in extents[1:]:
+                total = total * e
+        index = ir.Var("q", TType(I32))
+
+        def body_env(env):
+            with self.at(node):
+                rest = index
+                for d in range(len(names) - 1, 0, -1):
+                    env[names[d]] = bounds[d][0] + P.mod(rest, extents[d])
+                    rest = P.floordiv(rest, extents[d])
+                env[names[0]] = bounds[0][0] + rest
+            return env
+
+        self.loop(node, node.body, body_env, kind="for", index=index,
+                  bounds=(ir.Const(0, TType(I32)), self.atom(total, node)))
 
     def runtime_for(self, node):
         call = node.iter
