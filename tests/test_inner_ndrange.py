@@ -1,8 +1,8 @@
-"""``ti.ndrange`` in loops below a kernel's top level and in tidal functions (Taichi allows it
-there; tidal used to refuse it). It is lowered to one serial loop over the product of the
-extents with the indices decoded in Taichi's order, so ``break`` and ``continue`` act on the
-whole range. Values are checked against NumPy and the same kernel in Taichi, gradients against
-closed forms and central differences."""
+"""``ti.ndrange`` and ``ti.grouped`` in loops below a kernel's top level and in tidal functions
+(Taichi allows the first there; tidal used to refuse both). Each is lowered to one serial loop
+over the product of the extents with the indices decoded in Taichi's order, so ``break`` and
+``continue`` act on the whole range. Values are checked against NumPy and the same kernel in
+Taichi, gradients against closed forms."""
 
 import numpy as np
 import pytest
@@ -136,3 +136,46 @@ def test_one_name_per_dimension():
     with pytest.raises(td.TidalError, match="one index name per dimension") as e:
         g(1.0)
     assert "test_inner_ndrange.py" in str(e.value)
+
+
+def test_grouped_index_vectors_match_taichi_and_the_gradient_its_closed_form():
+    """``for I in ti.grouped(ti.ndrange(3, (1, 4)))`` below the top level (I the vector of
+    indices) against Taichi's own compilation of the same kernel, and ``for I in
+    ti.grouped(x)`` there too (which Taichi refuses: a struct-for cannot be nested) against
+    NumPy; the gradient against its closed form."""
+    x = ti.field(ti.f64, shape=(3, 4), needs_grad=True)
+    loss = ti.field(ti.f64, shape=(), needs_grad=True)
+
+    def build(k):
+        @k
+        def window_sum():
+            for _r in range(1):
+                s = 0.0
+                for I in ti.grouped(ti.ndrange(3, (1, 4))):
+                    s += x[I] * x[I] * (I[0] + 2 * I[1])
+                loss[None] += s
+
+        return window_sum
+
+    @td.kernel
+    def field_sum():
+        for _r in range(1):
+            s = 0.0
+            for I in ti.grouped(x):
+                s += x[I] * (I[0] + 1)
+            loss[None] += s
+
+    xs = np.random.default_rng(1).normal(size=(3, 4))
+    i, j = np.meshgrid(np.arange(3), np.arange(4), indexing="ij")
+    window = (j >= 1) * (i + 2 * j)
+    x.from_numpy(xs)
+    loss[None] = 0.0
+    build(ti.kernel)()
+    assert_close(loss[None], np.sum(window * xs * xs), rtol=1e-13, what="Taichi")
+    kernel = build(td.kernel)
+    with td.Tape(loss):
+        kernel()
+        field_sum()
+    assert_close(loss[None], np.sum(window * xs * xs) + np.sum(xs * (i + 1)), rtol=1e-13,
+                 what="tidal")
+    assert_close(x.grad.to_numpy(), 2 * window * xs + (i + 1), rtol=1e-13, what="gradient")

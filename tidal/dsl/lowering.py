@@ -504,8 +504,12 @@ class Lowerer:
         it = node.iter
         if isinstance(it, ast.Call) and self._resolves_to(it.func, range):
             return self.runtime_for(node)
-        if isinstance(it, ast.Call) and self._static_callee(it.func) is ti.ndrange:
-            return self.ndrange_for(node, it)
+        if isinstance(it, ast.Call):
+            callee = self._static_callee(it.func)
+            if callee is ti.ndrange:
+                return self.ndrange_for(node, it)
+            if callee is ti.grouped:
+                return self.grouped_for(node, it)
         seq = self.expr(it)
         if isinstance(seq, ir.Atom):
             self.fail(node, "loops iterate over range(...), ti.ndrange(...) or ti.static(...) "
@@ -542,26 +546,52 @@ class Lowerer:
         return None if isinstance(obj, ir.Atom) else obj
 
     def ndrange_for(self, node, call):
-        """``for i, j in ti.ndrange(n, (lo, hi))`` below a kernel's top level or in a function:
-        one serial loop over the product of the extents, each index decoded from the flat one
-        in Taichi's order (the last index fastest), so that ``break`` and ``continue`` act on
-        the whole range as they do in Taichi. The bounds are read once, before the loop."""
+        """``for i, j in ti.ndrange(n, (lo, hi))`` below a kernel's top level or in a function
+        (see :meth:`flat_loop`)."""
         tgt = node.target
         names = [tgt.id] if isinstance(tgt, ast.Name) else \
             [e.id for e in tgt.elts] if isinstance(tgt, ast.Tuple) and all(
                 isinstance(e, ast.Name) for e in tgt.elts) else None
+        bounds = self.ndrange_args(call, node)
+        if names is None or len(names) != len(bounds):
+            self.fail(node, f"unpack one index name per dimension of this ti.ndrange "
+                      f"({len(bounds)})", "write `for i, j in ti.ndrange(n, m):`, or "
+                      "`for I in ti.grouped(ti.ndrange(n, m)):` for a vector of indices",
+                      UnsupportedConstructError)
+
+        def bind(env, indices):
+            env.update(zip(names, indices))
+
+        self.flat_loop(node, bounds, names, bind)
+
+    def grouped_for(self, node, call):
+        """``for I in ti.grouped(ti.ndrange(...))`` or ``ti.grouped(field)`` below a kernel's
+        top level or in a function: ``I`` the vector of indices (see :meth:`flat_loop`)."""
+        if not isinstance(node.target, ast.Name) or len(call.args) != 1 or call.keywords:
+            self.fail(node, "ti.grouped(...) takes one field or ti.ndrange and gives one "
+                      "index vector: `for I in ti.grouped(x):`", cls=TidalTypeError)
+        arg = call.args[0]
+        if isinstance(arg, ast.Call) and self._static_callee(arg.func) is ti.ndrange:
+            bounds = self.ndrange_args(arg, node)
+        else:
+            obj = self.expr(arg)
+            if not isinstance(obj, Field):
+                self.fail(node, "ti.grouped(...) takes one field or ti.ndrange",
+                          cls=TidalTypeError)
+            bounds = [(ir.Const(0, TType(I32)), ir.Const(int(n), TType(I32)))
+                      for n in obj.shape]
+        name = node.target.id
+
+        def bind(env, indices):
+            env[name] = P.make(*indices, shape=(len(indices),))
+
+        self.flat_loop(node, bounds, [name], bind)
+
+    def ndrange_args(self, call, node) -> list:
+        """The ``(lo, hi)`` integer atoms of each dimension of a ``ti.ndrange(...)`` call."""
         if call.keywords or not call.args:
             self.fail(node, "ti.ndrange takes one bound (n or (lo, hi)) per dimension",
                       cls=TidalTypeError)
-        if names is None or len(names) != len(call.args):
-            self.fail(node, f"unpack one index name per dimension of this ti.ndrange "
-                      f"({len(call.args)})", "write `for i, j in ti.ndrange(n, m):`",
-                      UnsupportedConstructError)
-        for name in names:
-            if name in assigned_names(node.body):
-                self.fail(node, f"the loop variable `{name}` is assigned inside the loop",
-                          "use another name for the value you compute",
-                          UnsupportedConstructError)
         bounds = []
         for a in call.args:
             v = self.expr(a)
@@ -570,6 +600,18 @@ class Lowerer:
             if any(b.type.is_float or not b.type.is_scalar for b in (lo, hi)):
                 self.fail(node, "ti.ndrange bounds must be integers", cls=TidalTypeError)
             bounds.append((lo, hi))
+        return bounds
+
+    def flat_loop(self, node, bounds: list, names: list, bind) -> None:
+        """One serial loop over the product of the extents of ``bounds`` whose body sees the
+        indices (decoded from the flat one in Taichi's order, the last fastest) through
+        ``bind(env, indices)``: ``break`` and ``continue`` then act on the whole range, as in
+        Taichi. The bounds are read once, before the loop."""
+        for name in names:
+            if name in assigned_names(node.body):
+                self.fail(node, f"the loop variable `{name}` is assigned inside the loop",
+                          "use another name for the value you compute",
+                          UnsupportedConstructError)
         with self.at(node):
             extents = [P.maximum(hi - lo, 0) for lo, hi in bounds]
             total = extents[0]
@@ -579,11 +621,13 @@ class Lowerer:
 
         def body_env(env):
             with self.at(node):
+                indices = [None] * len(bounds)
                 rest = index
-                for d in range(len(names) - 1, 0, -1):
-                    env[names[d]] = bounds[d][0] + P.mod(rest, extents[d])
+                for d in range(len(bounds) - 1, 0, -1):
+                    indices[d] = bounds[d][0] + P.mod(rest, extents[d])
                     rest = P.floordiv(rest, extents[d])
-                env[names[0]] = bounds[0][0] + rest
+                indices[0] = bounds[0][0] + rest
+                bind(env, indices)
             return env
 
         self.loop(node, node.body, body_env, kind="for", index=index,
