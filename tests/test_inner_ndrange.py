@@ -179,3 +179,67 @@ def test_grouped_index_vectors_match_taichi_and_the_gradient_its_closed_form():
     assert_close(loss[None], np.sum(window * xs * xs) + np.sum(xs * (i + 1)), rtol=1e-13,
                  what="tidal")
     assert_close(x.grad.to_numpy(), 2 * window * xs + (i + 1), rtol=1e-13, what="gradient")
+
+
+def test_loops_over_an_ndarray_at_the_top_level_and_below_it():
+    """``for i, j in a`` and ``for I in ti.grouped(a)`` over an ndarray argument (its index
+    dimensions, also for an ndarray of 3-vectors) at a kernel's top level, against Taichi's
+    own compilation, and ``ti.grouped(a)`` in a serial loop below it, against NumPy; gradients
+    against closed forms."""
+    v3 = ti.types.ndarray(dtype=ti.types.vector(3, ti.f64), ndim=2)
+
+    def build(k):
+        @k
+        def struct_for(a: nd2, out: nd2):
+            for i, j in a:
+                out[i, j] = a[i, j] * a[i, j] * (i + 2 * j + 1)
+
+        @k
+        def grouped(p: v3, out: nd2):
+            for I in ti.grouped(p):
+                out[I] = p[I].dot(ti.Vector([1.0, 2.0, 3.0])) * (I[0] + 1)
+
+        return struct_for, grouped
+
+    @td.kernel
+    def serial_total(a: nd2, out: nd1):
+        for r in range(out.shape[0]):
+            s = 0.0
+            for I in ti.grouped(a):
+                s += a[I] * (I[1] + 1)
+            out[r] = s * (r + 1)
+
+    rng = np.random.default_rng(2)
+    xs, ps = rng.normal(size=(3, 4)), rng.normal(size=(3, 4, 3))
+    i, j = np.meshgrid(np.arange(3), np.arange(4), indexing="ij")
+    wants = (xs * xs * (i + 2 * j + 1), (ps @ np.array([1.0, 2.0, 3.0])) * (i + 1))
+    for k in (ti.kernel, td.kernel):
+        for kernel, arg, want in zip(build(k), (xs, ps), wants):
+            out = np.zeros((3, 4))
+            kernel(arg, out)
+            assert_close(out, want, rtol=1e-14, what=f"{k.__module__} {kernel}")
+    struct_for, grouped = build(td.kernel)
+    a = ti.ndarray(ti.f64, (3, 4), needs_grad=True)
+    p = ti.ndarray(ti.types.vector(3, ti.f64), (3, 4), needs_grad=True)
+    out = ti.ndarray(ti.f64, (3, 4), needs_grad=True)
+    a.from_numpy(xs)
+    p.from_numpy(ps)
+    struct_for(a, out)
+    out.grad.fill(1.0)
+    a.grad.fill(0.0)
+    struct_for.grad(a, out)
+    assert_close(a.grad.to_numpy(), 2 * xs * (i + 2 * j + 1), rtol=1e-14, what="struct-for grad")
+    grouped(p, out)
+    out.grad.fill(1.0)
+    p.grad.fill(0.0)
+    grouped.grad(p, out)
+    assert_close(p.grad.to_numpy(), (i + 1)[..., None] * np.array([1.0, 2.0, 3.0]), rtol=1e-14,
+                 what="grouped grad")
+    totals = ti.ndarray(ti.f64, 2, needs_grad=True)
+    serial_total(a, totals)
+    assert_close(totals.to_numpy(), np.array([1.0, 2.0]) * np.sum(xs * (j + 1)), rtol=1e-14,
+                 what="serial grouped")
+    totals.grad.fill(1.0)
+    a.grad.fill(0.0)
+    serial_total.grad(a, totals)
+    assert_close(a.grad.to_numpy(), 3.0 * (j + 1), rtol=1e-14, what="serial grouped grad")

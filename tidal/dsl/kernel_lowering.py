@@ -468,13 +468,11 @@ class KernelLowerer(Lowerer):
         elif isinstance(it, ast.Call) and self.expr(it.func) is ti.ndrange:
             ranges = self.ndrange_bounds(it, node)
         else:
-            obj = self.expr(it)
-            if isinstance(obj, Field):
-                ranges = [(ir.Const(0, TType(I32)), ir.Const(int(n), TType(I32)))
-                          for n in obj.shape]
-            else:
+            ranges = self.index_ranges(self.expr(it), node)
+            if ranges is None:
                 self.fail(node, "top-level loops iterate over range(...), ti.ndrange(...), a "
-                          "field or ti.grouped(...) of one", cls=UnsupportedConstructError)
+                          "field or ndarray, or ti.grouped(...) of one",
+                          cls=UnsupportedConstructError)
         if grouped is not None:
             names = [f"{grouped}_{d}" for d in range(len(ranges))]
         if len(ranges) != len(names):

@@ -574,18 +574,28 @@ class Lowerer:
         if isinstance(arg, ast.Call) and self._static_callee(arg.func) is ti.ndrange:
             bounds = self.ndrange_args(arg, node)
         else:
-            obj = self.expr(arg)
-            if not isinstance(obj, Field):
-                self.fail(node, "ti.grouped(...) takes one field or ti.ndrange",
+            bounds = self.index_ranges(self.expr(arg), node)
+            if bounds is None:
+                self.fail(node, "ti.grouped(...) takes one field, ndarray or ti.ndrange",
                           cls=TidalTypeError)
-            bounds = [(ir.Const(0, TType(I32)), ir.Const(int(n), TType(I32)))
-                      for n in obj.shape]
         name = node.target.id
 
         def bind(env, indices):
             env[name] = P.make(*indices, shape=(len(indices),))
 
         self.flat_loop(node, bounds, [name], bind)
+
+    def index_ranges(self, obj, node) -> list | None:
+        """The ``(0, extent)`` integer atoms of each index of a field or an ndarray argument
+        (what ``for i, j in x`` and ``ti.grouped(x)`` iterate over), None for anything else."""
+        if isinstance(obj, Field):
+            return [(ir.Const(0, TType(I32)), ir.Const(int(n), TType(I32))) for n in obj.shape]
+        if isinstance(obj, P.ArrayArg):
+            ref = P.GlobalRef(obj, obj.name)
+            with self.at(node):
+                return [(ir.Const(0, TType(I32)), self.atom(P.array_size(ref=ref, dim=d), node))
+                        for d in range(obj.ndim)]
+        return None
 
     def ndrange_args(self, call, node) -> list:
         """The ``(lo, hi)`` integer atoms of each dimension of a ``ti.ndrange(...)`` call."""
