@@ -250,3 +250,33 @@ def test_a_kernel_without_source_is_a_tidal_error(fields):
         scope["scale"]()
     assert "defined in a file" in str(err.value)
     assert_close(x.to_numpy(), np.linspace(0.1, 0.8, 8), rtol=0, what="x untouched")
+
+
+def test_atomic_max_is_refused_with_a_remedy_that_works(fields):
+    """ti.atomic_max inside a tape is refused at its line, and the hint's serial maximum gives
+    the gradient of the maximum (3 at the largest x, 0 elsewhere)."""
+    x, y, loss = fields
+
+    @td.kernel
+    def largest():
+        for i in range(8):
+            ti.atomic_max(loss[None], x[i] * 3.0)
+
+    text = refusal(largest, fields)
+    assert "ti.atomic_max is not supported" in text and "ti.max(m, v[i])" in text
+    assert f"line {line_of('ti.atomic_max(loss[None], x[i] * 3.0)')}" in text
+
+    @td.kernel
+    def largest_serially():
+        for _ in range(1):
+            m = -1e30
+            for i in range(8):
+                m = ti.max(m, x[i] * 3.0)
+            loss[None] += m
+
+    with td.Tape(loss):
+        largest_serially()
+    assert_close(loss[None], 3 * 0.8, rtol=1e-15, what="maximum")
+    want = np.zeros(8)
+    want[-1] = 3.0
+    assert_close(x.grad.to_numpy(), want, rtol=1e-15, what="gradient of the maximum")

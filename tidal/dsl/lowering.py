@@ -60,6 +60,9 @@ class Method:
 
 
 _MISSING = object()
+#: Taichi's atomic operations other than add and sub, which tidal does not differentiate
+_UNDIFFERENTIATED_ATOMICS = (ti.atomic_max, ti.atomic_min, ti.atomic_mul, ti.atomic_and,
+                             ti.atomic_or, ti.atomic_xor)
 _BINOPS = {
     ast.Add: (P.add, operator.add), ast.Sub: (P.sub, operator.sub),
     ast.Mult: (P.mul, operator.mul), ast.Div: (P.div, operator.truediv),
@@ -1109,6 +1112,13 @@ class Lowerer:
             except Exception as e:  # noqa: BLE001 - surface the Python error at the user's line
                 self.fail(node, f"calling {getattr(fn, '__name__', fn)} at compile time "
                           f"failed: {e}")
+        if any(fn is a for a in _UNDIFFERENTIATED_ATOMICS):
+            self.fail(node, f"ti.{name} is not supported by tidal: its derivative depends on "
+                      "which iteration's value wins (ti.atomic_add and ti.atomic_sub are)",
+                      "for a maximum or minimum, loop over the values in one iteration (`for _ "
+                      "in range(1): m = ti.max(m, v[i])` in a serial loop), which tidal "
+                      "differentiates; or launch this kernel outside the tape",
+                      UnsupportedConstructError)
         self.fail(node, f"cannot call `{name}` with runtime values in a tidal function",
                   f"decorate `{name}` with @td.func, or compute the value outside",
                   UnsupportedConstructError)
