@@ -243,3 +243,19 @@ def test_loops_over_an_ndarray_at_the_top_level_and_below_it():
     a.grad.fill(0.0)
     serial_total.grad(a, totals)
     assert_close(a.grad.to_numpy(), 3.0 * (j + 1), rtol=1e-14, what="serial grouped grad")
+
+
+def test_grouped_over_a_field_without_indices_is_refused_at_its_line():
+    scalar = ti.field(ti.f64, shape=(), needs_grad=True)
+    loss = ti.field(ti.f64, shape=(), needs_grad=True)
+
+    @td.kernel
+    def over_nothing():
+        for _r in range(1):
+            for I in ti.grouped(scalar):
+                loss[None] += scalar[I]
+
+    with pytest.raises(td.TidalError, match=r"shape \(\) has no index") as e:
+        with td.Tape(loss):
+            over_nothing()
+    assert "for I in ti.grouped(scalar):" in str(e.value)

@@ -581,6 +581,9 @@ class Lowerer:
             if bounds is None:
                 self.fail(node, "ti.grouped(...) takes one field, ndarray or ti.ndrange",
                           cls=TidalTypeError)
+            if not bounds:
+                self.fail(node, "a field of shape () has no index to loop over",
+                          "read its one element as x[None]", UnsupportedConstructError)
         name = node.target.id
 
         def bind(env, indices):
