@@ -246,6 +246,7 @@ def test_loops_over_an_ndarray_at_the_top_level_and_below_it():
 
 
 def test_grouped_over_a_field_without_indices_is_refused_at_its_line():
+    """Below the top level and at it (both raised a raw IndexError before)."""
     scalar = ti.field(ti.f64, shape=(), needs_grad=True)
     loss = ti.field(ti.f64, shape=(), needs_grad=True)
 
@@ -255,7 +256,13 @@ def test_grouped_over_a_field_without_indices_is_refused_at_its_line():
             for I in ti.grouped(scalar):
                 loss[None] += scalar[I]
 
-    with pytest.raises(td.TidalError, match=r"shape \(\) has no index") as e:
-        with td.Tape(loss):
-            over_nothing()
-    assert "for I in ti.grouped(scalar):" in str(e.value)
+    @td.kernel
+    def over_nothing_in_parallel():
+        for I in ti.grouped(scalar):
+            loss[None] += scalar[I]
+
+    for kernel in (over_nothing, over_nothing_in_parallel):
+        with pytest.raises(td.TidalError, match=r"shape \(\) has no index") as e:
+            with td.Tape(loss):
+                kernel()
+        assert "for I in ti.grouped(scalar):" in str(e.value)

@@ -581,9 +581,6 @@ class Lowerer:
             if bounds is None:
                 self.fail(node, "ti.grouped(...) takes one field, ndarray or ti.ndrange",
                           cls=TidalTypeError)
-            if not bounds:
-                self.fail(node, "a field of shape () has no index to loop over",
-                          "read its one element as x[None]", UnsupportedConstructError)
         name = node.target.id
 
         def bind(env, indices):
@@ -593,8 +590,12 @@ class Lowerer:
 
     def index_ranges(self, obj, node) -> list | None:
         """The ``(0, extent)`` integer atoms of each index of a field or an ndarray argument
-        (what ``for i, j in x`` and ``ti.grouped(x)`` iterate over), None for anything else."""
+        (what ``for i, j in x`` and ``ti.grouped(x)`` iterate over), None for anything else;
+        a field of shape () is refused."""
         if isinstance(obj, Field):
+            if not obj.shape:
+                self.fail(node, "a field of shape () has no index to loop over",
+                          "read its one element as x[None]", UnsupportedConstructError)
             return [(ir.Const(0, TType(I32)), ir.Const(int(n), TType(I32))) for n in obj.shape]
         if isinstance(obj, P.ArrayArg):
             ref = P.GlobalRef(obj, obj.name)
