@@ -43,6 +43,7 @@ from tidal.dsl.lowering import (
     field_element_type,
     holds_memory,
     is_static,
+    target_names,
 )
 from tidal.dsl.types import I32, DType, TType, dtype_from_taichi, from_annotation
 
@@ -447,10 +448,7 @@ class KernelLowerer(Lowerer):
         """((start, stop) atoms per dimension, index names, the name of the grouped index or
         None) of a top-level loop."""
         it = node.iter
-        tgt = node.target
-        names = [tgt.id] if isinstance(tgt, ast.Name) else \
-            [e.id for e in tgt.elts] if isinstance(tgt, ast.Tuple) and all(
-                isinstance(e, ast.Name) for e in tgt.elts) else None
+        names = target_names(node.target)
         if names is None:
             self.fail(node, "loop targets must be names", cls=UnsupportedConstructError)
         grouped = None
@@ -466,7 +464,7 @@ class KernelLowerer(Lowerer):
                           "loop over range(n) and compute the index", UnsupportedConstructError)
             ranges = [(ir.Const(0, TType(I32)), args[0])] if len(args) == 1 else [tuple(args)]
         elif isinstance(it, ast.Call) and self.expr(it.func) is ti.ndrange:
-            ranges = self.ndrange_bounds(it, node)
+            ranges = self.ndrange_args(it, node)
         else:
             ranges = self.index_ranges(self.expr(it), node)
             if ranges is None:
@@ -479,17 +477,6 @@ class KernelLowerer(Lowerer):
             self.fail(node, f"the loop has {len(ranges)} dimensions but {len(names)} targets",
                       cls=TidalTypeError)
         return ranges, names, grouped
-
-    def ndrange_bounds(self, call, node):
-        out = []
-        for a in call.args:
-            v = self.expr(a)
-            if isinstance(v, tuple):
-                lo, hi = (self.atom(x, node) for x in v)
-            else:
-                lo, hi = ir.Const(0, TType(I32)), self.atom(v, node)
-            out.append((lo, hi))
-        return out
 
     # -- memory --------------------------------------------------------------------------------
     @staticmethod

@@ -42,6 +42,15 @@ from tidal.dsl.errors import (
 from tidal.dsl.types import I32, DType, TType, dtype_from_taichi, from_annotation
 
 
+def target_names(tgt) -> list[str] | None:
+    """The names a loop's target binds (``i`` or ``i, j``), None for any other target."""
+    if isinstance(tgt, ast.Name):
+        return [tgt.id]
+    if isinstance(tgt, ast.Tuple) and all(isinstance(e, ast.Name) for e in tgt.elts):
+        return [e.id for e in tgt.elts]
+    return None
+
+
 class Undefined:
     """A name whose value is not defined at this point (reported when read)."""
 
@@ -551,10 +560,7 @@ class Lowerer:
     def ndrange_for(self, node, call):
         """``for i, j in ti.ndrange(n, (lo, hi))`` below a kernel's top level or in a function
         (see :meth:`flat_loop`)."""
-        tgt = node.target
-        names = [tgt.id] if isinstance(tgt, ast.Name) else \
-            [e.id for e in tgt.elts] if isinstance(tgt, ast.Tuple) and all(
-                isinstance(e, ast.Name) for e in tgt.elts) else None
+        names = target_names(node.target)
         bounds = self.ndrange_args(call, node)
         if names is None or len(names) != len(bounds):
             self.fail(node, f"unpack one index name per dimension of this ti.ndrange "
@@ -624,11 +630,7 @@ class Lowerer:
         indices (decoded from the flat one in Taichi's order, the last fastest) through
         ``bind(env, indices)``: ``break`` and ``continue`` then act on the whole range, as in
         Taichi. The bounds are read once, before the loop."""
-        for name in names:
-            if name in assigned_names(node.body):
-                self.fail(node, f"the loop variable `{name}` is assigned inside the loop",
-                          "use another name for the value you compute",
-                          UnsupportedConstructError)
+        self.check_loop_variables(node, names)
         with self.at(node):
             extents = [P.maximum(hi - lo, 0) for lo, hi in bounds]
             total = extents[0]
@@ -650,6 +652,14 @@ class Lowerer:
         self.loop(node, node.body, body_env, kind="for", index=index,
                   bounds=(ir.Const(0, TType(I32)), self.atom(total, node)))
 
+    def check_loop_variables(self, node, names) -> None:
+        """Refuse a loop whose body assigns one of its index variables."""
+        for name in names:
+            if name in assigned_names(node.body):
+                self.fail(node, f"the loop variable `{name}` is assigned inside the loop",
+                          "use another name for the value you compute",
+                          UnsupportedConstructError)
+
     def runtime_for(self, node):
         call = node.iter
         if call.keywords or not 1 <= len(call.args) <= 3:
@@ -669,9 +679,7 @@ class Lowerer:
             self.fail(node, "the loop variable must be a single name",
                       cls=UnsupportedConstructError)
         target = node.target.id
-        if target in assigned_names(node.body):
-            self.fail(node, f"the loop variable `{target}` is assigned inside the loop",
-                      "use another name for the value you compute", UnsupportedConstructError)
+        self.check_loop_variables(node, [target])
         with self.at(node):
             if step == 1:
                 lo, count = start, None
