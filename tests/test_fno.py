@@ -6,6 +6,7 @@ runs; a short training run lowers the loss; float32 agrees with float64."""
 
 import numpy as np
 import pytest
+import taichi as ti
 
 import tidal as td
 from tidal.solvers import Trainer
@@ -16,8 +17,9 @@ def np_gelu(a):
     return 0.5 * a * (1.0 + np.tanh(np.sqrt(2.0 / np.pi) * (a + 0.044715 * a ** 3)))
 
 
-def numpy_fno(net, a):
-    """The FNO of the paper's code in NumPy: ``a`` is ``(n, *grid, channels)``."""
+def numpy_fno(net, a, act=np_gelu):
+    """The FNO of the paper's code in NumPy: ``a`` is ``(n, *grid, channels)``; ``act`` the
+    activation."""
     P, pb, R, W, Wb, Q1, q1b, Q2, q2b = net.split()
     grid = a.shape[1:-1]
     mesh = np.meshgrid(*[np.linspace(0.0, 1.0, s) for s in grid], indexing="ij")
@@ -42,8 +44,8 @@ def numpy_fno(net, a):
             conv = np.fft.irfft2(mixed, s=grid, axes=(1, 2))
         v = conv + v @ W[layer].T + Wb[layer]
         if layer < net.layers - 1:
-            v = np_gelu(v)
-    out = np_gelu(v @ Q1.T + q1b) @ Q2 + q2b                  # (n, *grid, out_channels)
+            v = act(v)
+    out = act(v @ Q1.T + q1b) @ Q2 + q2b                  # (n, *grid, out_channels)
     return out[..., 0] if net.out_channels == 1 else out
 
 
@@ -126,6 +128,44 @@ def test_parameter_gradient_equals_central_differences(nets, case, loss):
         fd = _directional(data.value, flat, d)
         assert abs(grad @ d - fd) <= 1e-6 * abs(fd) + 1e-10
     net.set_flat(flat)
+
+
+@td.func
+def swish(x: td.f64) -> td.f64:
+    return x / (1.0 + ti.exp(-x))
+
+
+ACTIVATIONS = {"tanh": np.tanh, "relu": lambda x: np.maximum(x, 0.0),
+               "swish": lambda x: x / (1.0 + np.exp(-x))}
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_other_activations_equal_numpy_and_central_differences(name):
+    # the dense layers apply tanh to a block of channels at once, any other activation lane by
+    # lane (a tidal function of one real); width 5 leaves lanes of the block unused
+    rng = np.random.default_rng(4)
+    net = FNO(2, (2, 3), width=5, layers=2, projection=6, seed=2, dtype=td.f64,
+              activation=swish if name == "swish" else name)
+    net.set_flat(net.get_flat() + rng.normal(scale=0.2, size=net.size))
+    a = rng.normal(size=(5, 8, 6, 1))
+    np.testing.assert_allclose(net.predict(a), numpy_fno(net, a, ACTIVATIONS[name]), rtol=0,
+                               atol=1e-10)
+    if name == "relu":  # (central differences across its kink)
+        return
+    targets = rng.normal(size=(5, 8, 6))
+    data = Supervised(net, a, outputs=targets, loss="mse")
+    flat = net.get_flat()
+    _, grad = data.value_and_grad(flat)
+    cot = rng.normal(size=(5, 8, 6))
+    grad_in = net.vjp_input(a, cot)
+    for _ in range(2):
+        d = rng.normal(size=a.shape)
+        fd = _directional(lambda x: float(np.sum(cot * net.predict(x))), a, d)
+        assert abs(np.sum(grad_in * d) - fd) <= 1e-6 * abs(fd) + 1e-9
+    for _ in range(2):  # (data.value leaves the network at the parameters it was given)
+        d = rng.normal(size=net.size)
+        fd = _directional(data.value, flat, d)
+        assert abs(grad @ d - fd) <= 1e-6 * abs(fd) + 1e-10
 
 
 class _Interrupt(Exception):

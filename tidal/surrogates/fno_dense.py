@@ -1,0 +1,281 @@
+"""An FNO's pointwise layers ``nxt = [act](W v + b + spec)`` on channel blocks, with their
+adjoint written out as kernels.
+
+The Fourier layers' values live in blocks of ``B`` channels per grid point (an ndarray of
+``B``-vectors, one 512-bit SIMD register: 16 float32 or 8 float64 values), the layout the
+spectral convolution's DFTs read and write. Here the dense part of a layer works on the same
+blocks, compiled with ``td.kernel(simd_vectors=True)``: each output block is the bias block plus
+the spectral block plus ``sum_c W[:, c] v[c]``, one vector multiply-add per input channel with
+the weights' columns as blocks (``wcol[layer, c, ob]``).
+
+Its adjoint is not generated. The generated adjoint of that loop would sum each input channel's
+gradient across the lanes of ``W[:, c] * g`` (a horizontal sum per channel) and add the weight
+gradients of every point into shared blocks (atomic adds, which Taichi's vector mode cannot
+compile whole: 20 ms per layer instead of 1). The transposed product needs the weights' rows as
+blocks (``wrow[layer, o, cb]``), which no transformation of the forward loop can introduce, so
+the two halves of the adjoint are written as forward kernels of their own:
+
+* :func:`input_adjoint` (parallel over points): recomputes the pre-activation, stores
+  ``g = nbar * act'(pre)`` (the spectral part's gradient and a scratch copy), adds
+  ``sum_o g[o] wrow[o]`` into the input blocks' gradient and zeroes ``nbar`` (as a generated
+  adjoint of a ``=`` write does, so a finished backward pass leaves every intermediate's gradient
+  zero);
+* :func:`weight_adjoint` (parallel over groups of four outputs and input blocks): the weight
+  gradient ``sum_p g[p][o] v[p][cb]`` into ``wrow``'s gradient and the bias gradient
+  ``sum_p g[p]`` into the bias blocks'.
+
+:class:`DenseWeights` copies ``W`` and ``b`` (Taichi fields, the flat parameter vector's
+storage) into the blocks before a forward pass (a ``td.kernel``); its generated adjoint adds the
+blocks' gradients back into the fields' ``.grad``. Measured 2026-12-07 at 16 x 16, width 32,
+20 fields, float32, one layer: forward 0.29-0.33 ms against 0.40-0.42 for the same layer with
+points in SIMD lanes (``td.kernel(vectorise=True)``, its adjoint generated), adjoint 0.56-0.75 ms
+against 1.2-1.5 ms.
+
+Guarantees: forward and adjoint equal the layer as written in plain scalar code to rounding
+(``tests/test_fno.py`` checks outputs against NumPy's FFT formulation and gradients against
+central differences); lanes past ``width`` in the last block are never read as channels, and
+their gradients stay zero.
+"""
+
+# No `from __future__ import annotations`: Taichi reads the kernels' annotations as objects.
+import math
+
+import taichi as ti
+
+import tidal as td
+
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+
+def block_activation(activation, act, real, block: int):
+    """The activation applied to a block of ``block`` values, as a tidal function of one
+    vector: GELU and tanh as one SIMD computation, any other activation lane by lane with the
+    model's function ``act``.
+
+    Example:
+        >>> import tidal as td
+        >>> _ = td.init(arch="cpu", default_fp=td.f64)
+        >>> block_activation("gelu", None, td.f64, 8).name
+        'gelu_block'
+    """
+    vec = ti.types.vector(block, real)
+    if activation == "gelu":
+        @td.func
+        def gelu_block(a: vec) -> vec:
+            return 0.5 * a * (1.0 + ti.tanh(_SQRT_2_OVER_PI * (a + 0.044715 * a * a * a)))
+
+        return gelu_block
+    if activation == "tanh":
+        @td.func
+        def tanh_block(a: vec) -> vec:
+            return ti.tanh(a)
+
+        return tanh_block
+
+    @td.func
+    def act_block(a: vec) -> vec:
+        out = ti.Vector.zero(real, block)
+        for j in ti.static(range(block)):
+            out[j] = act(a[j])
+        return out
+
+    return act_block
+
+
+class DenseWeights:
+    """The dense layers' weights and biases as blocks: ``wcol[layer, c, ob][j] = W[layer,
+    ob B + j, c]``, ``wrow[layer, o, cb][j] = W[layer, o, cb B + j]``, ``bias[layer, ob][j] =
+    b[layer, ob B + j]`` (zero past ``width``), ndarrays with gradients.
+
+    Calling it copies the fields into the blocks; :meth:`grad` adds the blocks' gradients into
+    the fields' ``.grad`` and zeroes them (the generated adjoint of the copy).
+
+    Example:
+        >>> import taichi as ti, tidal as td
+        >>> _ = td.init(arch="cpu", default_fp=td.f64)
+        >>> W = ti.field(td.f64, shape=(1, 3, 3), needs_grad=True)
+        >>> b = ti.field(td.f64, shape=(1, 3), needs_grad=True)
+        >>> DenseWeights(W, b, td.f64, 8).wrow.shape
+        (1, 3, 1)
+    """
+
+    def __init__(self, W, b, real, block: int):
+        layers, w, _ = W.shape
+        self.block, self.blocks = block, -(-w // block)
+        self.__name__ = "pack_dense"
+        vec = ti.types.vector(block, real)
+
+        def blocks(*shape):
+            return ti.ndarray(vec, shape=shape, needs_grad=True)
+
+        self.wcol, self.wrow = blocks(layers, w, self.blocks), blocks(layers, w, self.blocks)
+        self.bias = blocks(layers, self.blocks)
+        nb, B = self.blocks, block
+        ndv2 = ti.types.ndarray(dtype=vec, ndim=2)
+        ndv3 = ti.types.ndarray(dtype=vec, ndim=3)
+
+        @td.kernel(simd_vectors=True)
+        def pack_dense(wcol: ndv3, wrow: ndv3, bias: ndv2):
+            for layer, i in ti.ndrange(layers, w):
+                for cb in ti.static(range(nb)):
+                    row = ti.Vector.zero(real, B)
+                    col = ti.Vector.zero(real, B)
+                    for j in ti.static(range(B)):
+                        if ti.static(cb * B + j < w):
+                            row[j] = W[layer, i, cb * B + j]
+                            col[j] = W[layer, cb * B + j, i]
+                    wrow[layer, i, cb] = row
+                    wcol[layer, i, cb] = col
+            for layer, ob in ti.ndrange(layers, nb):
+                blk = ti.Vector.zero(real, B)
+                for j in ti.static(range(B)):
+                    if ob * B + j < w:
+                        blk[j] = b[layer, ob * B + j]
+                bias[layer, ob] = blk
+
+        self._pack = pack_dense
+
+    @property
+    def arrays(self) -> tuple:
+        """``(wcol, wrow, bias)``."""
+        return self.wcol, self.wrow, self.bias
+
+    def gradients(self) -> list:
+        """The blocks' gradient arrays (zeroed with a batch's intermediates)."""
+        return [a.grad for a in self.arrays]
+
+    def __call__(self) -> None:
+        self._pack(*self.arrays)
+
+    def grad(self, wrt=None) -> None:
+        """Add the blocks' gradients into the fields' ``.grad`` (skipped when ``wrt`` is given:
+        a pass that wants no parameter gradient)."""
+        if wrt is None:
+            self._pack.grad(*self.arrays)
+
+
+class DenseLayer:
+    """One kernel set for a Fourier layer's pointwise part on blocks, called as a forward kernel
+    ``layer(vb, sb, nb, g, layer_index)`` (``vb`` the layer's input blocks, ``sb`` its spectral
+    part's, ``nb`` the output's, all ``(fields, S1, S2, blocks)``; ``g`` scratch of the same
+    shape for the adjoint) and differentiated by ``layer.grad(same arguments, wrt=None)``: the
+    input's and the spectral part's gradients, and (unless ``wrt`` is given) the weights'.
+
+    Example:
+        >>> import taichi as ti, tidal as td
+        >>> _ = td.init(arch="cpu", default_fp=td.f64)
+        >>> W = ti.field(td.f64, shape=(1, 3, 3), needs_grad=True)
+        >>> b = ti.field(td.f64, shape=(1, 3), needs_grad=True)
+        >>> weights = DenseWeights(W, b, td.f64, 8)
+        >>> DenseLayer(weights, "gelu", None, td.f64, activated=True).activated
+        True
+    """
+
+    def __init__(self, weights: DenseWeights, activation, act, real, activated: bool):
+        self.weights, self.activated = weights, activated
+        self.__name__ = "linear_act" if activated else "linear"
+        B, nb = weights.block, weights.blocks
+        w = weights.wrow.shape[1]
+        vec = ti.types.vector(B, real)
+        ndv2 = ti.types.ndarray(dtype=vec, ndim=2)
+        ndv3 = ti.types.ndarray(dtype=vec, ndim=3)
+        ndv4 = ti.types.ndarray(dtype=vec, ndim=4)
+        act_block = block_activation(activation, act, real, B)
+        act_tangent = td.jvp(act_block)
+
+        @td.func
+        def pre_activation(vb: ti.template(), sb: ti.template(), wcol: ti.template(),
+                           bias: ti.template(), b: ti.i32, i1: ti.i32, i2: ti.i32, ob: ti.i32,
+                           layer: ti.i32) -> vec:
+            acc = bias[layer, ob] + sb[b, i1, i2, ob]
+            for cb in ti.static(range(nb)):
+                u = vb[b, i1, i2, cb]
+                for j in ti.static(range(B)):
+                    if ti.static(cb * B + j < w):
+                        acc += wcol[layer, cb * B + j, ob] * u[j]
+            return acc
+
+        @td.kernel(simd_vectors=True)
+        def dense_forward(vb: ndv4, sb: ndv4, nxt: ndv4, wcol: ndv3, bias: ndv2,
+                          layer: ti.i32):
+            for b, i1, i2 in ti.ndrange(vb.shape[0], vb.shape[1], vb.shape[2]):
+                for ob in ti.static(range(nb)):
+                    acc = pre_activation(vb, sb, wcol, bias, b, i1, i2, ob, layer)
+                    if ti.static(activated):
+                        nxt[b, i1, i2, ob] = act_block(acc)
+                    else:
+                        nxt[b, i1, i2, ob] = acc
+
+        @td.kernel(simd_vectors=True)
+        def input_adjoint(vb: ndv4, sb: ndv4, nxt_grad: ndv4, vb_grad: ndv4, sb_grad: ndv4,
+                          g: ndv4, wcol: ndv3, wrow: ndv3, bias: ndv2, layer: ti.i32):
+            for b, i1, i2 in ti.ndrange(vb.shape[0], vb.shape[1], vb.shape[2]):
+                for ob in ti.static(range(nb)):
+                    gb = nxt_grad[b, i1, i2, ob]
+                    if ti.static(activated):
+                        acc = pre_activation(vb, sb, wcol, bias, b, i1, i2, ob, layer)
+                        _, slope = act_tangent(acc, ti.Vector.one(real, B))
+                        gb = gb * slope
+                    g[b, i1, i2, ob] = gb
+                    sb_grad[b, i1, i2, ob] = gb
+                    nxt_grad[b, i1, i2, ob] = ti.Vector.zero(real, B)
+                for cb in ti.static(range(nb)):
+                    ub = vb_grad[b, i1, i2, cb]
+                    for ob in ti.static(range(nb)):
+                        gb = g[b, i1, i2, ob]
+                        for j in ti.static(range(B)):
+                            if ti.static(ob * B + j < w):
+                                ub += gb[j] * wrow[layer, ob * B + j, cb]
+                    vb_grad[b, i1, i2, cb] = ub
+
+        groups = -(-w // 4)
+
+        @td.kernel(simd_vectors=True)
+        def weight_adjoint(vb: ndv4, g: ndv4, wrow_grad: ndv3, bias_grad: ndv2, layer: ti.i32):
+            # four outputs o .. o + 3 (one block ob, lanes jj .. jj + 3: B is a multiple of 4)
+            # times one input block cb per thread, summed over every point
+            for og, cb in ti.ndrange(groups, nb):
+                o = og * 4
+                ob = o // B
+                jj = o % B
+                a0 = ti.Vector.zero(real, B)
+                a1 = ti.Vector.zero(real, B)
+                a2 = ti.Vector.zero(real, B)
+                a3 = ti.Vector.zero(real, B)
+                for b, i1, i2 in ti.ndrange(vb.shape[0], vb.shape[1], vb.shape[2]):
+                    gb = g[b, i1, i2, ob]
+                    u = vb[b, i1, i2, cb]
+                    a0 += gb[jj] * u
+                    a1 += gb[jj + 1] * u
+                    a2 += gb[jj + 2] * u
+                    a3 += gb[jj + 3] * u
+                wrow_grad[layer, o, cb] += a0
+                if o + 1 < w:
+                    wrow_grad[layer, o + 1, cb] += a1
+                if o + 2 < w:
+                    wrow_grad[layer, o + 2, cb] += a2
+                if o + 3 < w:
+                    wrow_grad[layer, o + 3, cb] += a3
+            for ob in range(nb):
+                s = ti.Vector.zero(real, B)
+                for b, i1, i2 in ti.ndrange(vb.shape[0], vb.shape[1], vb.shape[2]):
+                    s += g[b, i1, i2, ob]
+                bias_grad[layer, ob] += s
+
+        self._forward, self._input_adjoint = dense_forward, input_adjoint
+        self._weight_adjoint = weight_adjoint
+
+    def __call__(self, vb, sb, nxt, g, layer: int) -> None:
+        self._forward(vb, sb, nxt, self.weights.wcol, self.weights.bias, layer)
+
+    def grad(self, vb, sb, nxt, g, layer: int, wrt=None) -> None:
+        """The adjoint: ``nxt.grad`` into ``vb.grad`` (added) and ``sb.grad`` (set), ``nxt.grad``
+        zeroed; with ``wrt=None`` also the weights' and biases' block gradients (added)."""
+        wts = self.weights
+        self._input_adjoint(vb, sb, nxt.grad, vb.grad, sb.grad, g, wts.wcol, wts.wrow, wts.bias,
+                            layer)
+        if wrt is None:
+            self._weight_adjoint(vb, g, wts.wrow.grad, wts.bias.grad, layer)
+
+
+__all__ = ["DenseLayer", "DenseWeights", "block_activation"]
