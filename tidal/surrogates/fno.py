@@ -73,7 +73,7 @@ from tidal.autodiff import parameters
 from tidal.dsl import field_io, runtime
 from tidal.dsl.errors import TidalArgumentError
 from tidal.solvers import network
-from tidal.surrogates import _checks, fno_dense
+from tidal.surrogates import _checks, fno_dense, fno_mixing
 from tidal.surrogates import deeponet as _deeponet
 
 #: Activations an FNO takes by name.
@@ -756,7 +756,6 @@ class Batch:
         self.zi = [blocks(n, s1, m2, 2, wb) for _ in range(L)] if first_axis else []
         # the mode mixing's, one number per channel (flat mode index, as the weights')
         self.x = [nd(n, K, 2, w) for _ in range(L)]
-        self.y = [nd(n, K, 2, w) for _ in range(L)]
         self.yb = [blocks(n, sz.k1s, m2, 2, wb) for _ in range(L)]  # (mode index by axis)
         cout = model.out_channels
         self.out = nd(n, self.points, cout)
@@ -767,7 +766,7 @@ class Batch:
         gridpts.from_numpy(_grid_points(self.grid).astype(model._store))
         self.gridpts = gridpts
         self._intermediates = [self.out, self.errors, self.lifted, self.last] + self.vb \
-            + self.z + self.x + self.y + self.yb + self.zi + self.spec
+            + self.z + self.x + self.yb + self.zi + self.spec
         self._launches = self._plan()
         self.zero_gradients()
 
@@ -776,11 +775,11 @@ class Batch:
         (``kernel.grad``): the inputs of every launch are still in place when it runs, and a
         nonlinear kernel's adjoint recomputes from them the values it needs."""
         k, t, m = self.model.kernels, self.t, self.model
-        plan = [(k["pack_dense"], ()), (k["lift"], (self.a, self.gridpts, self.lifted)),
+        plan = [(k["pack_mix"], ()), (k["pack_dense"], ()),
+                (k["lift"], (self.a, self.gridpts, self.lifted)),
                 (k["to_point_blocks"], (self.lifted, self.vb[0]))]
         for layer in range(m.layers):
-            vb, x, y, yb, spec = (a[layer] for a in (self.vb, self.x, self.y, self.yb,
-                                                     self.spec))
+            vb, x, yb, spec = (a[layer] for a in (self.vb, self.x, self.yb, self.spec))
             last = layer == m.layers - 1
             if m.dim == 2:
                 z, zi = self.z[layer], self.zi[layer]
@@ -788,7 +787,7 @@ class Batch:
                          (k["dft_first"], (z, t["first_cos"], t["first_sin"], x))]
             else:  # no first axis: its DFTs would be copies (a table of one 1)
                 plan.append((k["dft_last_modes"], (vb, t["last_cos"], t["last_sin"], x)))
-            plan += [(k["mix"], (x, y, layer)), (k["to_mode_blocks"], (y, yb))]
+            plan.append((k["mix"], (x, yb, layer)))
             if m.dim == 2:
                 plan += [(k["idft_first"], (yb, t["ifirst_cos"], t["ifirst_sin"], zi)),
                          (k["idft_last"], (zi, t["ilast_cos"], t["ilast_sin"], spec))]
@@ -811,8 +810,9 @@ class Batch:
 
     def zero_gradients(self) -> None:
         """Zero the gradient of every intermediate and of the inputs."""
+        k = self.model.kernels
         field_io.fill_all([arr.grad for arr in self._intermediates] + [self.a.grad]
-                          + self.model.kernels["pack_dense"].gradients(), 0)
+                          + k["pack_dense"].gradients() + k["pack_mix"].gradients(), 0)
         self._gradients_zero = True
 
     def forward(self) -> None:
@@ -953,22 +953,6 @@ def _kernels(model: FNO) -> dict:
                 if cb * B + j < w:
                     arr[b, k, t, cb * B + j] = blk[j]
 
-    @td.kernel(simd_vectors=True)
-    def to_mode_blocks(y: nd4, yb: ndv5):
-        # y[b, k1 * m2 + k2, part, c] -> yb[b, k1, k2, part, c // B][c % B] (the mode mixing
-        # writes one number at a time, the inverse DFT reads whole blocks)
-        for b, k in ti.ndrange(y.shape[0], y.shape[1]):
-            for t in range(2):
-                for cb in range(yb.shape[4]):
-                    blk = ti.Vector.zero(real, B)
-                    for j in ti.static(range(B)):
-                        if ti.static(w % B == 0):
-                            blk[j] = y[b, k, t, cb * B + j]
-                        else:
-                            if cb * B + j < w:
-                                blk[j] = y[b, k, t, cb * B + j]
-                    yb[b, k // m2, k % m2, t, cb] = blk
-
     def last_axis_dft(name: str, into_modes: bool):
         """The real DFT along the last axis as the kernel ``name``: into blocks ``z[b, i1, k,
         (re, im)]`` for the first axis's DFT, or (``into_modes``, 1-D, where there is no first
@@ -1049,81 +1033,10 @@ def _kernels(model: FNO) -> dict:
                     store_part_block(xh, b, (k1s - h) * m2 + k2, 0, cb, ar - bi)
                     store_part_block(xh, b, (k1s - h) * m2 + k2, 1, cb, ai + br)
 
-    @td.kernel
-    def mix(xh: nd4, y: nd4, layer: ti.i32):
-        # xh, y: (fields, modes, (re, im), channels)
-        # four fields at a time: each weight is read (and its gradient updated) once for four
-        # fields; the fields left over (n % 4: a single field in an inverse problem) one by one
-        for k in range(xh.shape[1]):
-            for group in range(xh.shape[0] // 4):
-                b0 = 4 * group
-                xr0 = ti.Vector.zero(real, w)
-                xi0 = ti.Vector.zero(real, w)
-                xr1 = ti.Vector.zero(real, w)
-                xi1 = ti.Vector.zero(real, w)
-                xr2 = ti.Vector.zero(real, w)
-                xi2 = ti.Vector.zero(real, w)
-                xr3 = ti.Vector.zero(real, w)
-                xi3 = ti.Vector.zero(real, w)
-                for c in range(w):
-                    xr0[c] = xh[b0, k, 0, c]
-                    xi0[c] = xh[b0, k, 1, c]
-                    xr1[c] = xh[b0 + 1, k, 0, c]
-                    xi1[c] = xh[b0 + 1, k, 1, c]
-                    xr2[c] = xh[b0 + 2, k, 0, c]
-                    xi2[c] = xh[b0 + 2, k, 1, c]
-                    xr3[c] = xh[b0 + 3, k, 0, c]
-                    xi3[c] = xh[b0 + 3, k, 1, c]
-                for o in range(w):
-                    # the weights too (the adjoint then sums their gradients in registers)
-                    wrv = ti.Vector.zero(real, w)
-                    wiv = ti.Vector.zero(real, w)
-                    for c in range(w):
-                        wrv[c] = R[layer, k, o, c, 0]
-                        wiv[c] = R[layer, k, o, c, 1]
-                    re0 = ti.cast(0.0, real)
-                    im0 = ti.cast(0.0, real)
-                    re1 = ti.cast(0.0, real)
-                    im1 = ti.cast(0.0, real)
-                    re2 = ti.cast(0.0, real)
-                    im2 = ti.cast(0.0, real)
-                    re3 = ti.cast(0.0, real)
-                    im3 = ti.cast(0.0, real)
-                    for c in range(w):
-                        wr = wrv[c]
-                        wi = wiv[c]
-                        re0 += xr0[c] * wr - xi0[c] * wi
-                        im0 += xr0[c] * wi + xi0[c] * wr
-                        re1 += xr1[c] * wr - xi1[c] * wi
-                        im1 += xr1[c] * wi + xi1[c] * wr
-                        re2 += xr2[c] * wr - xi2[c] * wi
-                        im2 += xr2[c] * wi + xi2[c] * wr
-                        re3 += xr3[c] * wr - xi3[c] * wi
-                        im3 += xr3[c] * wi + xi3[c] * wr
-                    y[b0, k, 0, o] = re0
-                    y[b0, k, 1, o] = im0
-                    y[b0 + 1, k, 0, o] = re1
-                    y[b0 + 1, k, 1, o] = im1
-                    y[b0 + 2, k, 0, o] = re2
-                    y[b0 + 2, k, 1, o] = im2
-                    y[b0 + 3, k, 0, o] = re3
-                    y[b0 + 3, k, 1, o] = im3
-            for b in range(xh.shape[0] - xh.shape[0] % 4, xh.shape[0]):
-                xr = ti.Vector.zero(real, w)
-                xi = ti.Vector.zero(real, w)
-                for c in range(w):
-                    xr[c] = xh[b, k, 0, c]
-                    xi[c] = xh[b, k, 1, c]
-                for o in range(w):
-                    re = ti.cast(0.0, real)
-                    im = ti.cast(0.0, real)
-                    for c in range(w):
-                        wr = R[layer, k, o, c, 0]
-                        wi = R[layer, k, o, c, 1]
-                        re += xr[c] * wr - xi[c] * wi
-                        im += xr[c] * wi + xi[c] * wr
-                    y[b, k, 0, o] = re
-                    y[b, k, 1, o] = im
+    # the mode mixing writes the inverse DFTs' blocks, its adjoint written as kernels
+    # (tidal.surrogates.fno_mixing)
+    pack_mix = fno_mixing.MixWeights(R, real, B)
+    mix = fno_mixing.ModeMixing(pack_mix, real, m2)
 
     @td.kernel(simd_vectors=True)
     def idft_first(yb: ndv5, cos_t: nd2, sin_t: nd2, zi: ndv5):
@@ -1238,7 +1151,7 @@ def _kernels(model: FNO) -> dict:
     return {"lift": lift, "dft_last": dft_last, "dft_last_modes": dft_last_modes,
             "dft_first": dft_first, "mix": mix,
             "idft_first": idft_first, "idft_last": idft_last,
-            "to_point_blocks": to_point_blocks, "to_mode_blocks": to_mode_blocks,
+            "to_point_blocks": to_point_blocks, "pack_mix": pack_mix,
             "pack_dense": pack_dense, "linear": linear, "linear_act": linear_act,
             "from_point_blocks": from_point_blocks, "project": project,
             "squared_errors": squared_errors}

@@ -1,0 +1,192 @@
+"""An FNO's mode mixing ``y[b, k, o] = sum_c R[k, o, c] x[b, k, c]`` (complex) writing the
+inverse DFTs' channel blocks, with its adjoint written out as kernels.
+
+The mixing reads the forward DFT's output one number per channel (``x``: ``(fields, modes, (re,
+im), channels)``) and writes blocks of ``B`` output channels (``yb``: ``(fields, S1 modes,
+S2 modes, (re, im), blocks)``, ``B`` = 16 float32 or 8 float64 values, one 512-bit SIMD
+register), compiled with ``td.kernel(simd_vectors=True)``: per input channel, the two parts of
+``x`` times the weights' column ``R[k, :, c]`` as blocks (``rcol``), four vector multiply-adds.
+
+Its adjoint is written as kernels for the reason :mod:`tidal.surrogates.fno_dense` gives: the
+gradient in ``x`` is the transposed product, which needs the weights' rows as blocks (``rrow``),
+and the weight gradient summed over the fields belongs in one thread per ``(mode, block)``:
+
+* :func:`weight_adjoint` (parallel over modes and output blocks): ``rcol``'s gradient
+  ``sum_b conj(x[b, k, c]) ybar[b, k]``, added;
+* :func:`input_adjoint` (parallel over modes): ``xbar[c] = sum_o conj(R[k, o, c])
+  ybar[o]`` with the rows as blocks, stored, and ``ybar`` zeroed (as a generated adjoint of a
+  ``=`` write does).
+
+:class:`MixWeights` copies the spectral weights (a Taichi field, part of the flat parameter
+vector) into ``rcol`` and ``rrow`` before a forward pass, one kernel whose loops each write
+elements that only their own iteration reads from the field, so that its generated adjoint
+(``rcol``'s gradient added into the field's) has no atomic add; ``rrow`` needs no gradient.
+
+Guarantees: forward and adjoint equal the complex products as written to rounding
+(``tests/test_fno.py`` checks outputs against NumPy's FFT formulation and gradients against
+central differences, with widths that leave lanes of the last block unused).
+"""
+
+# No `from __future__ import annotations`: Taichi reads the kernels' annotations as objects.
+import taichi as ti
+
+import tidal as td
+
+
+class MixWeights:
+    """The spectral weights ``R`` (``(layers, modes, out, in, 2)``) as blocks:
+    ``rcol[layer, k, c, part, ob][j] = R[layer, k, ob B + j, c, part]`` (with a gradient) and
+    ``rrow[layer, k, o, part, cb][j] = R[layer, k, o, cb B + j, part]`` (zero past the width).
+
+    Calling it copies the field into the blocks; :meth:`grad` adds ``rcol``'s gradient into the
+    field's ``.grad`` and zeroes it (the generated adjoint of the copy).
+
+    Example:
+        >>> import taichi as ti, tidal as td
+        >>> _ = td.init(arch="cpu", default_fp=td.f64)
+        >>> R = ti.field(td.f64, shape=(1, 2, 3, 3, 2), needs_grad=True)
+        >>> MixWeights(R, td.f64, 8).rcol.shape
+        (1, 2, 3, 2, 1)
+    """
+
+    def __init__(self, R, real, block: int):
+        layers, modes, w = R.shape[0], R.shape[1], R.shape[2]
+        self.block, self.blocks, self.width = block, -(-w // block), w
+        self.__name__ = "pack_mix"
+        vec = ti.types.vector(block, real)
+        nb, B = self.blocks, block
+        self.rcol = ti.ndarray(vec, shape=(layers, modes, w, 2, nb), needs_grad=True)
+        self.rrow = ti.ndarray(vec, shape=(layers, modes, w, 2, nb))
+        ndv5 = ti.types.ndarray(dtype=vec, ndim=5)
+
+        @td.kernel(simd_vectors=True)
+        def pack_mix(rcol: ndv5, rrow: ndv5):
+            for layer, k, c in ti.ndrange(layers, modes, w):  # column c of every output block
+                for t in ti.static(range(2)):
+                    for ob in ti.static(range(nb)):
+                        blk = ti.Vector.zero(real, B)
+                        for j in ti.static(range(B)):
+                            if ti.static(ob * B + j < w):
+                                blk[j] = R[layer, k, ob * B + j, c, t]
+                        rcol[layer, k, c, t, ob] = blk
+            for layer, k, o in ti.ndrange(layers, modes, w):  # row o, by input blocks
+                for t in ti.static(range(2)):
+                    for cb in ti.static(range(nb)):
+                        blk = ti.Vector.zero(real, B)
+                        for j in ti.static(range(B)):
+                            if ti.static(cb * B + j < w):
+                                blk[j] = R[layer, k, o, cb * B + j, t]
+                        rrow[layer, k, o, t, cb] = blk
+
+        self._pack = pack_mix
+
+    def gradients(self) -> list:
+        """The blocks' gradient arrays (zeroed with a batch's intermediates)."""
+        return [self.rcol.grad]
+
+    def __call__(self) -> None:
+        self._pack(self.rcol, self.rrow)
+
+    def grad(self, wrt=None) -> None:
+        """Add ``rcol``'s gradient into the field's ``.grad`` (skipped when ``wrt`` is given: a
+        pass that wants no parameter gradient)."""
+        if wrt is None:
+            self._pack.grad(self.rcol, self.rrow)
+
+
+class ModeMixing:
+    """The mode mixing on blocks, called as a forward kernel ``mixing(x, yb, layer)`` and
+    differentiated by ``mixing.grad(x, yb, layer, wrt=None)``: ``x``'s gradient (set) and,
+    unless ``wrt`` is given, the weights' (added).
+
+    ``m2``: the kept modes of the last axis (mode ``k`` is ``yb[:, k // m2, k % m2]``).
+
+    Example:
+        >>> import taichi as ti, tidal as td
+        >>> _ = td.init(arch="cpu", default_fp=td.f64)
+        >>> R = ti.field(td.f64, shape=(1, 2, 3, 3, 2), needs_grad=True)
+        >>> ModeMixing(MixWeights(R, td.f64, 8), td.f64, m2=2).__name__
+        'mix'
+    """
+
+    def __init__(self, weights: MixWeights, real, m2: int):
+        self.weights, self.__name__ = weights, "mix"
+        B, nb, w = weights.block, weights.blocks, weights.width
+        vec = ti.types.vector(B, real)
+        nd4 = ti.types.ndarray(dtype=real, ndim=4)
+        ndv5 = ti.types.ndarray(dtype=vec, ndim=5)
+
+        @td.kernel(simd_vectors=True)
+        def mix_forward(x: nd4, yb: ndv5, rcol: ndv5, layer: ti.i32):
+            for k, ob in ti.ndrange(x.shape[1], nb):
+                for b in range(x.shape[0]):
+                    yr = ti.Vector.zero(real, B)
+                    yi = ti.Vector.zero(real, B)
+                    for c in range(w):
+                        xr = x[b, k, 0, c]
+                        xi = x[b, k, 1, c]
+                        wr = rcol[layer, k, c, 0, ob]
+                        wi = rcol[layer, k, c, 1, ob]
+                        yr += xr * wr - xi * wi
+                        yi += xr * wi + xi * wr
+                    yb[b, k // m2, k % m2, 0, ob] = yr
+                    yb[b, k // m2, k % m2, 1, ob] = yi
+
+        @td.kernel(simd_vectors=True)
+        def weight_adjoint(x: nd4, yb_grad: ndv5, rcol_grad: ndv5, layer: ti.i32):
+            for k, ob in ti.ndrange(x.shape[1], nb):
+                for c in range(w):
+                    ar = ti.Vector.zero(real, B)
+                    ai = ti.Vector.zero(real, B)
+                    for b in range(x.shape[0]):
+                        xr = x[b, k, 0, c]
+                        xi = x[b, k, 1, c]
+                        gr = yb_grad[b, k // m2, k % m2, 0, ob]
+                        gi = yb_grad[b, k // m2, k % m2, 1, ob]
+                        ar += xr * gr + xi * gi
+                        ai += xr * gi - xi * gr
+                    rcol_grad[layer, k, c, 0, ob] += ar
+                    rcol_grad[layer, k, c, 1, ob] += ai
+
+        @td.kernel(simd_vectors=True)
+        def input_adjoint(yb_grad: ndv5, x_grad: nd4, rrow: ndv5, layer: ti.i32):
+            # one thread per mode, the fields in turn: the mode's rows stay in the L1 cache (the
+            # mode as two loop indices, so that each thread visibly owns the ybar it zeroes)
+            for k1, k2 in ti.ndrange(yb_grad.shape[1], m2):
+                k = k1 * m2 + k2
+                for b in range(x_grad.shape[0]):
+                    for cb in ti.static(range(nb)):
+                        ar = ti.Vector.zero(real, B)
+                        ai = ti.Vector.zero(real, B)
+                        for ob in ti.static(range(nb)):
+                            gr = yb_grad[b, k1, k2, 0, ob]
+                            gi = yb_grad[b, k1, k2, 1, ob]
+                            for j in ti.static(range(B)):
+                                if ti.static(ob * B + j < w):
+                                    rr = rrow[layer, k, ob * B + j, 0, cb]
+                                    ri = rrow[layer, k, ob * B + j, 1, cb]
+                                    ar += gr[j] * rr + gi[j] * ri
+                                    ai += gi[j] * rr - gr[j] * ri
+                        for j in ti.static(range(B)):
+                            if ti.static(cb * B + j < w):
+                                x_grad[b, k, 0, cb * B + j] = ar[j]
+                                x_grad[b, k, 1, cb * B + j] = ai[j]
+                    for ob in ti.static(range(nb)):
+                        yb_grad[b, k1, k2, 0, ob] = ti.Vector.zero(real, B)
+                        yb_grad[b, k1, k2, 1, ob] = ti.Vector.zero(real, B)
+
+        self._forward, self._input_adjoint = mix_forward, input_adjoint
+        self._weight_adjoint = weight_adjoint
+
+    def __call__(self, x, yb, layer: int) -> None:
+        self._forward(x, yb, self.weights.rcol, layer)
+
+    def grad(self, x, yb, layer: int, wrt=None) -> None:
+        """The adjoint: ``yb.grad`` into ``x.grad`` (set), ``yb.grad`` zeroed; with ``wrt=None``
+        first the weights' block gradient (added)."""
+        if wrt is None:
+            self._weight_adjoint(x, yb.grad, self.weights.rcol.grad, layer)
+        self._input_adjoint(yb.grad, x.grad, self.weights.rrow, layer)
+
+
+__all__ = ["MixWeights", "ModeMixing"]
