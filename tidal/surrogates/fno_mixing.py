@@ -135,14 +135,53 @@ class ModeMixing:
         @td.kernel(simd_vectors=True)
         def weight_adjoint(x: nd4, yb_grad: ndv5, rcol_grad: ndv5, layer: ti.i32):
             for k, ob in ti.ndrange(x.shape[1], nb):
-                for c in range(w):
+                k1 = k // m2
+                k2 = k % m2
+                for cg in range(w // 4):  # four channels at a time: ybar read once for four
+                    c = cg * 4
+                    r0 = ti.Vector.zero(real, B)
+                    r1 = ti.Vector.zero(real, B)
+                    r2 = ti.Vector.zero(real, B)
+                    r3 = ti.Vector.zero(real, B)
+                    i0 = ti.Vector.zero(real, B)
+                    i1 = ti.Vector.zero(real, B)
+                    i2 = ti.Vector.zero(real, B)
+                    i3 = ti.Vector.zero(real, B)
+                    for b in range(x.shape[0]):
+                        gr = yb_grad[b, k1, k2, 0, ob]
+                        gi = yb_grad[b, k1, k2, 1, ob]
+                        xr = x[b, k, 0, c]
+                        xi = x[b, k, 1, c]
+                        r0 += xr * gr + xi * gi
+                        i0 += xr * gi - xi * gr
+                        xr = x[b, k, 0, c + 1]
+                        xi = x[b, k, 1, c + 1]
+                        r1 += xr * gr + xi * gi
+                        i1 += xr * gi - xi * gr
+                        xr = x[b, k, 0, c + 2]
+                        xi = x[b, k, 1, c + 2]
+                        r2 += xr * gr + xi * gi
+                        i2 += xr * gi - xi * gr
+                        xr = x[b, k, 0, c + 3]
+                        xi = x[b, k, 1, c + 3]
+                        r3 += xr * gr + xi * gi
+                        i3 += xr * gi - xi * gr
+                    rcol_grad[layer, k, c, 0, ob] += r0
+                    rcol_grad[layer, k, c, 1, ob] += i0
+                    rcol_grad[layer, k, c + 1, 0, ob] += r1
+                    rcol_grad[layer, k, c + 1, 1, ob] += i1
+                    rcol_grad[layer, k, c + 2, 0, ob] += r2
+                    rcol_grad[layer, k, c + 2, 1, ob] += i2
+                    rcol_grad[layer, k, c + 3, 0, ob] += r3
+                    rcol_grad[layer, k, c + 3, 1, ob] += i3
+                for c in range(w - w % 4, w):  # the channels left over, one by one
                     ar = ti.Vector.zero(real, B)
                     ai = ti.Vector.zero(real, B)
                     for b in range(x.shape[0]):
+                        gr = yb_grad[b, k1, k2, 0, ob]
+                        gi = yb_grad[b, k1, k2, 1, ob]
                         xr = x[b, k, 0, c]
                         xi = x[b, k, 1, c]
-                        gr = yb_grad[b, k // m2, k % m2, 0, ob]
-                        gi = yb_grad[b, k // m2, k % m2, 1, ob]
                         ar += xr * gr + xi * gi
                         ai += xr * gi - xi * gr
                     rcol_grad[layer, k, c, 0, ob] += ar
