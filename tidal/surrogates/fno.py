@@ -684,6 +684,10 @@ def _tables(grid: tuple, modes: tuple, dim: int, store) -> dict:
               "ilast_cos": single * weight * np.cos(a2), "ilast_sin": weight * np.sin(a2),
               "first_cos": np.cos(a1), "first_sin": np.sin(a1),
               "ifirst_cos": np.cos(a1), "ifirst_sin": np.sin(a1)}
+    # the adjoint of the inverse last-axis DFT is the forward one's kernel with these tables
+    # (see _Transposed): the inverse's, padded
+    tables["ilast_cos_t"] = np.pad(tables["ilast_cos"], pad)
+    tables["ilast_sin_t"] = np.pad(-tables["ilast_sin"], pad)
     out = {}
     for name, t in tables.items():
         arr = ti.ndarray(ti.f32 if store == np.float32 else ti.f64, shape=t.shape)
@@ -696,6 +700,31 @@ def _grid_points(grid: tuple) -> np.ndarray:
     axes = [np.linspace(0.0, 1.0, s) for s in grid]
     mesh = np.meshgrid(*axes, indexing="ij")
     return np.stack([m.reshape(-1) for m in mesh], axis=1)
+
+
+class _Transposed:
+    """The launch of a linear kernel whose adjoint is launched as another kernel: the map's
+    transpose, the other direction's DFT with its tables. Calling it runs ``forward(*args)``;
+    its ``grad`` runs ``adjoint(*adjoint_args)``.
+
+    The generated adjoints of the DFTs add each point's or frequency's contribution into the
+    input's gradient as they go (a read, an add and a write of a block per table entry); the
+    transposed DFT keeps its sums in registers and writes each block once. The inverse DFTs'
+    adjoints are so (they set their input's gradient, which only they write); the forward
+    DFTs' adjoints stay generated: transposed, the last-axis one was no faster, and the
+    first-axis one would read the mixing's plain layout number by number."""
+
+    def __init__(self, forward, args, adjoint, adjoint_args):
+        self.__name__ = forward.__name__
+        self._forward, self._args = forward, args
+        self._adjoint, self._adjoint_args = adjoint, adjoint_args
+
+    def __call__(self) -> None:
+        self._forward(*self._args)
+
+    def grad(self, wrt=None) -> None:
+        """The adjoint (no parameters: ``wrt`` changes nothing)."""
+        self._adjoint(*self._adjoint_args)
 
 
 class Batch:
@@ -728,7 +757,6 @@ class Batch:
         self.points = math.prod(self.grid)
         real, w = model.dtype, model.width
         s1 = 1 if model.dim == 1 else self.grid[0]
-        m2 = model.modes[-1]
         K = model.n_modes
 
         def nd(*shape):
@@ -740,7 +768,7 @@ class Batch:
         self.lifted, self.last = nd(n, self.points, w), nd(n, self.points, w)
         # the Fourier layers' values, channels in blocks (see _kernels)
         sz = _Sizes(model)
-        wb = sz.blocks
+        wb, m2p = sz.blocks, sz.m2_padded
         s2 = self.points // s1
 
         def blocks(*shape, grad=True):
@@ -752,11 +780,13 @@ class Batch:
         # the last-axis DFT's output and the inverse first-axis DFT's (2-D only: in 1-D the
         # last-axis DFTs write and read the mixing's arrays directly)
         first_axis = model.dim == 2
-        self.z = [blocks(n, s1, sz.m2_padded, 2, wb) for _ in range(L)] if first_axis else []
-        self.zi = [blocks(n, s1, m2, 2, wb) for _ in range(L)] if first_axis else []
+        self.z = [blocks(n, s1, m2p, 2, wb) for _ in range(L)] if first_axis else []
+        self.zi = [blocks(n, s1, m2p, 2, wb) for _ in range(L)] if first_axis else []
         # the mode mixing's, one number per channel (flat mode index, as the weights')
         self.x = [nd(n, K, 2, w) for _ in range(L)]
-        self.yb = [blocks(n, sz.k1s, m2, 2, wb) for _ in range(L)]  # (mode index by axis)
+        # (mode index by axis; the last-axis modes padded to a multiple of four, as the forward
+        # last-axis DFT writes them: it is the inverse's adjoint)
+        self.yb = [blocks(n, sz.k1s, m2p, 2, wb) for _ in range(L)]
         cout = model.out_channels
         self.out = nd(n, self.points, cout)
         self.targets = ti.ndarray(real, shape=(n, self.points, cout))
@@ -787,12 +817,16 @@ class Batch:
                          (k["dft_first"], (z, t["first_cos"], t["first_sin"], x))]
             else:  # no first axis: its DFTs would be copies (a table of one 1)
                 plan.append((k["dft_last_modes"], (vb, t["last_cos"], t["last_sin"], x)))
+                zi = yb
             plan.append((k["mix"], (x, yb, layer)))
             if m.dim == 2:
-                plan += [(k["idft_first"], (yb, t["ifirst_cos"], t["ifirst_sin"], zi)),
-                         (k["idft_last"], (zi, t["ilast_cos"], t["ilast_sin"], spec))]
-            else:
-                plan.append((k["idft_last"], (yb, t["ilast_cos"], t["ilast_sin"], spec)))
+                plan.append((_Transposed(k["idft_first"],
+                                         (yb, t["ifirst_cos"], t["ifirst_sin"], zi),
+                                         k["dft_first_blocks"],
+                                         (zi.grad, t["ifirst_cos"], t["ifirst_sin"], yb.grad)), ()))
+            plan.append((_Transposed(k["idft_last"], (zi, t["ilast_cos"], t["ilast_sin"], spec),
+                                     k["dft_last"],
+                                     (spec.grad, t["ilast_cos_t"], t["ilast_sin_t"], zi.grad)), ()))
             plan.append((k["linear"] if last else k["linear_act"],
                          (vb, spec, self.vb[layer + 1], self.scratch, layer)))
         plan += [(k["from_point_blocks"], (self.vb[-1], self.last)),
@@ -1009,29 +1043,47 @@ def _kernels(model: FNO) -> dict:
     dft_last = last_axis_dft("dft_last", into_modes=False)
     dft_last_modes = last_axis_dft("dft_last_modes", into_modes=True)
 
-    @td.kernel(simd_vectors=True)
-    def dft_first(z: ndv5, cos_t: nd2, sin_t: nd2, xh: nd4):
-        for b, k2, cb in ti.ndrange(z.shape[0], m2, z.shape[4]):
-            for h in range(h1s):
-                ar = ti.Vector.zero(real, B)
-                ai = ti.Vector.zero(real, B)
-                br = ti.Vector.zero(real, B)
-                bi = ti.Vector.zero(real, B)
-                for i1 in range(z.shape[1]):
-                    zr = z[b, i1, k2, 0, cb]
-                    zi = z[b, i1, k2, 1, cb]
-                    ct = cos_t[i1, h]
-                    st = sin_t[i1, h]
-                    ar += zr * ct
-                    ai += zi * ct
-                    br += zr * st
-                    bi += zi * st
-                # (the mode mixing's layout: fields, modes, part, channels)
-                store_part_block(xh, b, h * m2 + k2, 0, cb, ar + bi)  # frequency h: A - iB
-                store_part_block(xh, b, h * m2 + k2, 1, cb, ai - br)
-                if 0 < h and h < h1s - 1:  # frequency S1 - h: A + iB
-                    store_part_block(xh, b, (k1s - h) * m2 + k2, 0, cb, ar - bi)
-                    store_part_block(xh, b, (k1s - h) * m2 + k2, 1, cb, ai + br)
+    def first_axis_dft(name: str, into_blocks: bool):
+        """The DFT along the first axis at the kept frequencies as the kernel ``name``: into the
+        mode mixing's plain array ``(fields, modes, part, channels)``, or (``into_blocks``: the
+        adjoint of the inverse first-axis DFT, with its tables) into blocks ``[b, k1, k2,
+        part]``."""
+
+        @td.func
+        def put(xh: ti.template(), b: ti.i32, k1: ti.i32, k2: ti.i32, cb: ti.i32, re: vec,
+                im: vec):
+            if ti.static(into_blocks):
+                xh[b, k1, k2, 0, cb] = re
+                xh[b, k1, k2, 1, cb] = im
+            else:
+                store_part_block(xh, b, k1 * m2 + k2, 0, cb, re)
+                store_part_block(xh, b, k1 * m2 + k2, 1, cb, im)
+
+        def dft(z: ndv5, cos_t: nd2, sin_t: nd2, xh: ndv5 if into_blocks else nd4):
+            for b, k2, cb in ti.ndrange(z.shape[0], m2, z.shape[4]):
+                for h in range(h1s):
+                    ar = ti.Vector.zero(real, B)
+                    ai = ti.Vector.zero(real, B)
+                    br = ti.Vector.zero(real, B)
+                    bi = ti.Vector.zero(real, B)
+                    for i1 in range(z.shape[1]):
+                        zr = z[b, i1, k2, 0, cb]
+                        zi = z[b, i1, k2, 1, cb]
+                        ct = cos_t[i1, h]
+                        st = sin_t[i1, h]
+                        ar += zr * ct
+                        ai += zi * ct
+                        br += zr * st
+                        bi += zi * st
+                    put(xh, b, h, k2, cb, ar + bi, ai - br)  # frequency h: A - iB
+                    if 0 < h and h < h1s - 1:  # frequency S1 - h: A + iB
+                        put(xh, b, k1s - h, k2, cb, ar - bi, ai + br)
+
+        dft.__name__ = dft.__qualname__ = name
+        return td.kernel(dft, simd_vectors=True)
+
+    dft_first = first_axis_dft("dft_first", into_blocks=False)
+    dft_first_blocks = first_axis_dft("dft_first_blocks", into_blocks=True)
 
     # the mode mixing writes the inverse DFTs' blocks, its adjoint written as kernels
     # (tidal.surrogates.fno_mixing)
@@ -1149,7 +1201,7 @@ def _kernels(model: FNO) -> dict:
             errors[b] = s
 
     return {"lift": lift, "dft_last": dft_last, "dft_last_modes": dft_last_modes,
-            "dft_first": dft_first, "mix": mix,
+            "dft_first": dft_first, "dft_first_blocks": dft_first_blocks, "mix": mix,
             "idft_first": idft_first, "idft_last": idft_last,
             "to_point_blocks": to_point_blocks, "pack_mix": pack_mix,
             "pack_dense": pack_dense, "linear": linear, "linear_act": linear_act,
