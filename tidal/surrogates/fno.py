@@ -764,8 +764,8 @@ class Batch:
 
         L = model.layers
         self.a = nd(n, self.points, model.in_channels)
-        # the lifting's output and the projection's input, one number per point and channel
-        self.lifted, self.last = nd(n, self.points, w), nd(n, self.points, w)
+        # the projection's input, one number per point and channel
+        self.last = nd(n, self.points, w)
         # the Fourier layers' values, channels in blocks (see _kernels)
         sz = _Sizes(model)
         wb, m2p = sz.blocks, sz.m2_padded
@@ -795,7 +795,7 @@ class Batch:
         gridpts = ti.ndarray(real, shape=(self.points, model.dim))
         gridpts.from_numpy(_grid_points(self.grid).astype(model._store))
         self.gridpts = gridpts
-        self._intermediates = [self.out, self.errors, self.lifted, self.last] + self.vb \
+        self._intermediates = [self.out, self.errors, self.last] + self.vb \
             + self.z + self.x + self.yb + self.zi + self.spec
         self._launches = self._plan()
         self.zero_gradients()
@@ -806,8 +806,7 @@ class Batch:
         nonlinear kernel's adjoint recomputes from them the values it needs."""
         k, t, m = self.model.kernels, self.t, self.model
         plan = [(k["pack_mix"], ()), (k["pack_dense"], ()),
-                (k["lift"], (self.a, self.gridpts, self.lifted)),
-                (k["to_point_blocks"], (self.lifted, self.vb[0]))]
+                (k["lift"].pack, ()), (k["lift"], (self.a, self.gridpts, self.vb[0]))]
         for layer in range(m.layers):
             vb, x, yb, spec = (a[layer] for a in (self.vb, self.x, self.yb, self.spec))
             last = layer == m.layers - 1
@@ -846,7 +845,8 @@ class Batch:
         """Zero the gradient of every intermediate and of the inputs."""
         k = self.model.kernels
         field_io.fill_all([arr.grad for arr in self._intermediates] + [self.a.grad]
-                          + k["pack_dense"].gradients() + k["pack_mix"].gradients(), 0)
+                          + k["pack_dense"].gradients() + k["pack_mix"].gradients()
+                          + k["lift"].pack.gradients(), 0)
         self._gradients_zero = True
 
     def forward(self) -> None:
@@ -895,7 +895,7 @@ def _kernels(model: FNO) -> dict:
     """The network's tidal kernels (closures over its parameter fields)."""
     P, pb, R, W, Wb, Q1, q1b, Q2, q2b = model.fields
     real, w, act = model.dtype, model.width, model.act
-    cin, dim, hidden, cout = model.in_channels, model.dim, model.projection, model.out_channels
+    cin, hidden, cout = model.in_channels, model.projection, model.out_channels
     sizes = _Sizes(model)
     m2, k1s, h1s, B = sizes.m2, sizes.k1s, sizes.h1s, sizes.block
     m2g = sizes.m2_padded  # last-axis modes computed, four at a time (the tables padded)
@@ -920,17 +920,6 @@ def _kernels(model: FNO) -> dict:
     nd3 = ti.types.ndarray(dtype=real, ndim=3)
     nd4 = ti.types.ndarray(dtype=real, ndim=4)
 
-    @td.kernel
-    def lift(a: nd3, grid: nd2, v: nd3):
-        for b, x in ti.ndrange(a.shape[0], a.shape[1]):
-            for c in range(w):
-                s = pb[c]
-                for i in ti.static(range(cin)):
-                    s += P[c, i] * a[b, x, i]
-                for d in ti.static(range(dim)):
-                    s += P[c, cin + d] * grid[x, d]
-                v[b, x, c] = s
-
     # The DFTs work on channels in blocks of `B` (an ndarray of B-vectors: one SIMD register
     # of 512 bits), compiled with td.kernel(simd_vectors=True): every read and write of a block
     # is one vector load or store, every multiply-add one vector instruction for B channels.
@@ -947,20 +936,9 @@ def _kernels(model: FNO) -> dict:
     ndv4 = ti.types.ndarray(dtype=vec, ndim=4)
     ndv5 = ti.types.ndarray(dtype=vec, ndim=5)
 
-    @td.kernel(simd_vectors=True)
-    def to_point_blocks(v: nd3, vb: ndv4):
-        # v[b, i1 * S2 + i2, c] -> vb[b, i1, i2, c // B][c % B] (the channels past width 0)
-        for b, x in ti.ndrange(v.shape[0], v.shape[1]):
-            s2 = vb.shape[2]
-            for cb in range(vb.shape[3]):
-                blk = ti.Vector.zero(real, B)
-                for j in ti.static(range(B)):
-                    if ti.static(w % B == 0):
-                        blk[j] = v[b, x, cb * B + j]
-                    else:
-                        if cb * B + j < w:
-                            blk[j] = v[b, x, cb * B + j]
-                vb[b, x // s2, x % s2, cb] = blk
+    # the lifting writes the first layer's blocks, its adjoint written as kernels
+    # (tidal.surrogates.fno_dense)
+    lift = fno_dense.Lifting(P, pb, cin, real, B)
 
     @td.func
     def store_block(arr: ti.template(), b: ti.i32, x: ti.i32, cb: ti.i32, blk: vec):
@@ -1203,7 +1181,7 @@ def _kernels(model: FNO) -> dict:
     return {"lift": lift, "dft_last": dft_last, "dft_last_modes": dft_last_modes,
             "dft_first": dft_first, "dft_first_blocks": dft_first_blocks, "mix": mix,
             "idft_first": idft_first, "idft_last": idft_last,
-            "to_point_blocks": to_point_blocks, "pack_mix": pack_mix,
+            "pack_mix": pack_mix,
             "pack_dense": pack_dense, "linear": linear, "linear_act": linear_act,
             "from_point_blocks": from_point_blocks, "project": project,
             "squared_errors": squared_errors}

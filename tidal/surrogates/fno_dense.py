@@ -278,4 +278,133 @@ class DenseLayer:
             self._weight_adjoint(vb, g, wts.wrow.grad, wts.bias.grad, layer)
 
 
-__all__ = ["DenseLayer", "DenseWeights", "block_activation"]
+class Lifting:
+    """The lifting ``v0 = P [a, x] + p`` per point (``P``: ``(width, in_channels + dim)``,
+    ``p``: Taichi fields) written straight into the first layer's blocks, called as a forward
+    kernel ``lifting(a, grid, vb)`` (``a``: ``(fields, points, in_channels)``, ``grid``:
+    ``(points, dim)``, ``vb``: ``(fields, S1, S2, blocks)``) and differentiated by
+    ``lifting.grad(same arguments, wrt=None)``: the gradient in ``a`` (added; one horizontal
+    sum per input channel and point) and, unless ``wrt`` is given, ``P``'s and ``p``'s (added,
+    through the blocks ``pcol[i, cb][j] = P[cb B + j, i]`` and ``pbias[0, cb]`` that a call to
+    :attr:`pack` fills and whose ``grad`` moves into the fields' ``.grad``). ``vb``'s gradient
+    is zeroed once read.
+
+    Example:
+        >>> import taichi as ti, tidal as td
+        >>> _ = td.init(arch="cpu", default_fp=td.f64)
+        >>> P = ti.field(td.f64, shape=(3, 3), needs_grad=True)
+        >>> p = ti.field(td.f64, shape=3, needs_grad=True)
+        >>> Lifting(P, p, 1, td.f64, 8).pcol.shape
+        (3, 1)
+    """
+
+    def __init__(self, P, p, in_channels: int, real, block: int):
+        w, inputs = P.shape
+        cin, B, nb = in_channels, block, -(-w // block)
+        self.__name__ = "lift"
+        vec = ti.types.vector(B, real)
+        self.pcol = ti.ndarray(vec, shape=(inputs, nb), needs_grad=True)
+        self.pbias = ti.ndarray(vec, shape=(1, nb), needs_grad=True)
+        nd2 = ti.types.ndarray(dtype=real, ndim=2)
+        nd3 = ti.types.ndarray(dtype=real, ndim=3)
+        ndv2 = ti.types.ndarray(dtype=vec, ndim=2)
+        ndv4 = ti.types.ndarray(dtype=vec, ndim=4)
+
+        @td.kernel(simd_vectors=True)
+        def pack_lift(pcol: ndv2, pbias: ndv2):
+            for i, cb in ti.ndrange(inputs, nb):
+                blk = ti.Vector.zero(real, B)
+                for j in ti.static(range(B)):
+                    if cb * B + j < w:
+                        blk[j] = P[cb * B + j, i]
+                pcol[i, cb] = blk
+            for cb in range(nb):
+                blk = ti.Vector.zero(real, B)
+                for j in ti.static(range(B)):
+                    if cb * B + j < w:
+                        blk[j] = p[cb * B + j]
+                pbias[0, cb] = blk
+
+        @td.func
+        def inputs_at(a: ti.template(), grid: ti.template(), b: ti.i32, x: ti.i32,
+                      i: ti.template()):
+            # the lifting's input i at point x: a channel of a, then a grid coordinate
+            if ti.static(i < cin):
+                return a[b, x, i]
+            else:
+                return grid[x, i - cin]
+
+        @td.kernel(simd_vectors=True)
+        def lift_forward(a: nd3, grid: nd2, vb: ndv4, pcol: ndv2, pbias: ndv2):
+            for b, i1, i2 in ti.ndrange(vb.shape[0], vb.shape[1], vb.shape[2]):
+                x = i1 * vb.shape[2] + i2
+                for cb in ti.static(range(nb)):
+                    acc = pbias[0, cb]
+                    for i in ti.static(range(inputs)):
+                        acc += pcol[i, cb] * inputs_at(a, grid, b, x, i)
+                    vb[b, i1, i2, cb] = acc
+
+        @td.kernel(simd_vectors=True)
+        def weight_adjoint(a: nd3, grid: nd2, vb_grad: ndv4, pcol_grad: ndv2, pbias_grad: ndv2):
+            for i in ti.static(range(inputs)):  # (one parallel loop per input)
+                for cb in range(nb):
+                    acc = ti.Vector.zero(real, B)
+                    for b, i1, i2 in ti.ndrange(vb_grad.shape[0], vb_grad.shape[1],
+                                                vb_grad.shape[2]):
+                        x = i1 * vb_grad.shape[2] + i2
+                        acc += vb_grad[b, i1, i2, cb] * inputs_at(a, grid, b, x, i)
+                    pcol_grad[i, cb] += acc
+            for cb in range(nb):
+                acc = ti.Vector.zero(real, B)
+                for b, i1, i2 in ti.ndrange(vb_grad.shape[0], vb_grad.shape[1],
+                                            vb_grad.shape[2]):
+                    acc += vb_grad[b, i1, i2, cb]
+                pbias_grad[0, cb] += acc
+
+        @td.kernel(simd_vectors=True)
+        def input_adjoint(a_grad: nd3, vb_grad: ndv4, pcol: ndv2):
+            for b, i1, i2 in ti.ndrange(vb_grad.shape[0], vb_grad.shape[1], vb_grad.shape[2]):
+                x = i1 * vb_grad.shape[2] + i2
+                for i in ti.static(range(cin)):
+                    t = ti.Vector.zero(real, B)
+                    for cb in ti.static(range(nb)):
+                        t += pcol[i, cb] * vb_grad[b, i1, i2, cb]
+                    a_grad[b, x, i] += t.sum()
+                for cb in ti.static(range(nb)):
+                    vb_grad[b, i1, i2, cb] = ti.Vector.zero(real, B)
+
+        self._pack, self._forward = pack_lift, lift_forward
+        self._weight_adjoint, self._input_adjoint = weight_adjoint, input_adjoint
+        self.pack = _Pack("pack_lift", pack_lift, (self.pcol, self.pbias))
+
+    def __call__(self, a, grid, vb) -> None:
+        self._forward(a, grid, vb, self.pcol, self.pbias)
+
+    def grad(self, a, grid, vb, wrt=None) -> None:
+        """The adjoint (see the class)."""
+        if wrt is None:
+            self._weight_adjoint(a, grid, vb.grad, self.pcol.grad, self.pbias.grad)
+        self._input_adjoint(a.grad, vb.grad, self.pcol)
+
+
+class _Pack:
+    """The launch of a copy of parameter fields into blocks (``kernel(*arrays)``); its ``grad``
+    is the copy's generated adjoint (the blocks' gradients into the fields'), skipped when
+    ``wrt`` is given (a pass that wants no parameter gradient)."""
+
+    def __init__(self, name: str, kernel, arrays: tuple):
+        self.__name__, self._kernel, self.arrays = name, kernel, arrays
+
+    def gradients(self) -> list:
+        """The blocks' gradient arrays (zeroed with a batch's intermediates)."""
+        return [a.grad for a in self.arrays]
+
+    def __call__(self) -> None:
+        self._kernel(*self.arrays)
+
+    def grad(self, wrt=None) -> None:
+        if wrt is None:
+            self._kernel.grad(*self.arrays)
+
+
+__all__ = ["DenseLayer", "DenseWeights", "Lifting", "block_activation"]
