@@ -783,7 +783,9 @@ class Batch:
         self.z = [blocks(n, s1, m2p, 2, wb) for _ in range(L)] if first_axis else []
         self.zi = [blocks(n, s1, m2p, 2, wb) for _ in range(L)] if first_axis else []
         # the mode mixing's, one number per channel (flat mode index, as the weights')
-        self.x = [nd(n, K, 2, w) for _ in range(L)]
+        # (channels padded with zeros to a multiple of four: the mixing's weight adjoint
+        # takes four at a time)
+        self.x = [nd(n, K, 2, -(-w // 4) * 4) for _ in range(L)]
         # (mode index by axis; the last-axis modes padded to a multiple of four, as the forward
         # last-axis DFT writes them: it is the inverse's adjoint)
         self.yb = [blocks(n, sz.k1s, m2p, 2, wb) for _ in range(L)]

@@ -82,13 +82,42 @@ def block_activation(activation, act, real, block: int):
     return act_block
 
 
-class DenseWeights:
+class BlockCopy:
+    """The launch of a copy of parameter fields into blocks, ``kernel(*arrays)``, as a
+    :class:`~tidal.surrogates.fno.Batch` plan entry: calling it copies; its ``grad`` is the
+    copy's generated adjoint (the blocks' gradients added into the fields' ``.grad``, and
+    zeroed), skipped when ``wrt`` is given (a pass that wants no parameter gradient).
+
+    Example:
+        >>> import taichi as ti, tidal as td
+        >>> _ = td.init(arch="cpu", default_fp=td.f64)
+        >>> P = ti.field(td.f64, shape=(3, 3), needs_grad=True)
+        >>> p = ti.field(td.f64, shape=3, needs_grad=True)
+        >>> Lifting(P, p, 1, td.f64, 8).pack.__name__
+        'pack_lift'
+    """
+
+    def __init__(self, name: str, kernel, arrays: tuple):
+        self.__name__, self._kernel, self.arrays = name, kernel, arrays
+
+    def gradients(self) -> list:
+        """The blocks' gradient arrays (zeroed with a batch's intermediates)."""
+        return [a.grad for a in self.arrays if a.grad is not None]
+
+    def __call__(self) -> None:
+        self._kernel(*self.arrays)
+
+    def grad(self, wrt=None) -> None:
+        if wrt is None:
+            self._kernel.grad(*self.arrays)
+
+
+class DenseWeights(BlockCopy):
     """The dense layers' weights and biases as blocks: ``wcol[layer, c, ob][j] = W[layer,
     ob B + j, c]``, ``wrow[layer, o, cb][j] = W[layer, o, cb B + j]``, ``bias[layer, ob][j] =
     b[layer, ob B + j]`` (zero past ``width``), ndarrays with gradients.
 
-    Calling it copies the fields into the blocks; :meth:`grad` adds the blocks' gradients into
-    the fields' ``.grad`` and zeroes them (the generated adjoint of the copy).
+    Calling it copies the fields into the blocks (see :class:`BlockCopy`).
 
     Example:
         >>> import taichi as ti, tidal as td
@@ -102,7 +131,6 @@ class DenseWeights:
     def __init__(self, W, b, real, block: int):
         layers, w, _ = W.shape
         self.block, self.blocks = block, -(-w // block)
-        self.__name__ = "pack_dense"
         vec = ti.types.vector(block, real)
 
         def blocks(*shape):
@@ -133,25 +161,7 @@ class DenseWeights:
                         blk[j] = b[layer, ob * B + j]
                 bias[layer, ob] = blk
 
-        self._pack = pack_dense
-
-    @property
-    def arrays(self) -> tuple:
-        """``(wcol, wrow, bias)``."""
-        return self.wcol, self.wrow, self.bias
-
-    def gradients(self) -> list:
-        """The blocks' gradient arrays (zeroed with a batch's intermediates)."""
-        return [a.grad for a in self.arrays]
-
-    def __call__(self) -> None:
-        self._pack(*self.arrays)
-
-    def grad(self, wrt=None) -> None:
-        """Add the blocks' gradients into the fields' ``.grad`` (skipped when ``wrt`` is given:
-        a pass that wants no parameter gradient)."""
-        if wrt is None:
-            self._pack.grad(*self.arrays)
+        super().__init__("pack_dense", pack_dense, (self.wcol, self.wrow, self.bias))
 
 
 class DenseLayer:
@@ -373,9 +383,9 @@ class Lifting:
                 for cb in ti.static(range(nb)):
                     vb_grad[b, i1, i2, cb] = ti.Vector.zero(real, B)
 
-        self._pack, self._forward = pack_lift, lift_forward
+        self._forward = lift_forward
         self._weight_adjoint, self._input_adjoint = weight_adjoint, input_adjoint
-        self.pack = _Pack("pack_lift", pack_lift, (self.pcol, self.pbias))
+        self.pack = BlockCopy("pack_lift", pack_lift, (self.pcol, self.pbias))
 
     def __call__(self, a, grid, vb) -> None:
         self._forward(a, grid, vb, self.pcol, self.pbias)
@@ -387,24 +397,4 @@ class Lifting:
         self._input_adjoint(a.grad, vb.grad, self.pcol)
 
 
-class _Pack:
-    """The launch of a copy of parameter fields into blocks (``kernel(*arrays)``); its ``grad``
-    is the copy's generated adjoint (the blocks' gradients into the fields'), skipped when
-    ``wrt`` is given (a pass that wants no parameter gradient)."""
-
-    def __init__(self, name: str, kernel, arrays: tuple):
-        self.__name__, self._kernel, self.arrays = name, kernel, arrays
-
-    def gradients(self) -> list:
-        """The blocks' gradient arrays (zeroed with a batch's intermediates)."""
-        return [a.grad for a in self.arrays]
-
-    def __call__(self) -> None:
-        self._kernel(*self.arrays)
-
-    def grad(self, wrt=None) -> None:
-        if wrt is None:
-            self._kernel.grad(*self.arrays)
-
-
-__all__ = ["DenseLayer", "DenseWeights", "Lifting", "block_activation"]
+__all__ = ["BlockCopy", "DenseLayer", "DenseWeights", "Lifting", "block_activation"]

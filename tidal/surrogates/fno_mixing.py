@@ -31,15 +31,16 @@ central differences, with widths that leave lanes of the last block unused).
 import taichi as ti
 
 import tidal as td
+from tidal.surrogates import fno_dense
 
 
-class MixWeights:
+class MixWeights(fno_dense.BlockCopy):
     """The spectral weights ``R`` (``(layers, modes, out, in, 2)``) as blocks:
     ``rcol[layer, k, c, part, ob][j] = R[layer, k, ob B + j, c, part]`` (with a gradient) and
     ``rrow[layer, k, o, part, cb][j] = R[layer, k, o, cb B + j, part]`` (zero past the width).
 
-    Calling it copies the field into the blocks; :meth:`grad` adds ``rcol``'s gradient into the
-    field's ``.grad`` and zeroes it (the generated adjoint of the copy).
+    Calling it copies the field into the blocks (see
+    :class:`~tidal.surrogates.fno_dense.BlockCopy`).
 
     Example:
         >>> import taichi as ti, tidal as td
@@ -52,7 +53,6 @@ class MixWeights:
     def __init__(self, R, real, block: int):
         layers, modes, w = R.shape[0], R.shape[1], R.shape[2]
         self.block, self.blocks, self.width = block, -(-w // block), w
-        self.__name__ = "pack_mix"
         vec = ti.types.vector(block, real)
         nb, B = self.blocks, block
         self.rcol = ti.ndarray(vec, shape=(layers, modes, w, 2, nb), needs_grad=True)
@@ -78,24 +78,12 @@ class MixWeights:
                                 blk[j] = R[layer, k, o, cb * B + j, t]
                         rrow[layer, k, o, t, cb] = blk
 
-        self._pack = pack_mix
-
-    def gradients(self) -> list:
-        """The blocks' gradient arrays (zeroed with a batch's intermediates)."""
-        return [self.rcol.grad]
-
-    def __call__(self) -> None:
-        self._pack(self.rcol, self.rrow)
-
-    def grad(self, wrt=None) -> None:
-        """Add ``rcol``'s gradient into the field's ``.grad`` (skipped when ``wrt`` is given: a
-        pass that wants no parameter gradient)."""
-        if wrt is None:
-            self._pack.grad(self.rcol, self.rrow)
+        super().__init__("pack_mix", pack_mix, (self.rcol, self.rrow))
 
 
 class ModeMixing:
-    """The mode mixing on blocks, called as a forward kernel ``mixing(x, yb, layer)`` and
+    """The mode mixing on blocks, called as a forward kernel ``mixing(x, yb, layer)`` (``x``'s
+    channels padded with zeros to a multiple of four) and
     differentiated by ``mixing.grad(x, yb, layer, wrt=None)``: ``x``'s gradient (set) and,
     unless ``wrt`` is given, the weights' (added).
 
@@ -137,7 +125,9 @@ class ModeMixing:
             for k, ob in ti.ndrange(x.shape[1], nb):
                 k1 = k // m2
                 k2 = k % m2
-                for cg in range(w // 4):  # four channels at a time: ybar read once for four
+                # four channels at a time: ybar read once for four (x holds whole groups of
+                # four channels, those past the width zero)
+                for cg in range(-(-w // 4)):
                     c = cg * 4
                     r0 = ti.Vector.zero(real, B)
                     r1 = ti.Vector.zero(real, B)
@@ -168,24 +158,15 @@ class ModeMixing:
                         i3 += xr * gi - xi * gr
                     rcol_grad[layer, k, c, 0, ob] += r0
                     rcol_grad[layer, k, c, 1, ob] += i0
-                    rcol_grad[layer, k, c + 1, 0, ob] += r1
-                    rcol_grad[layer, k, c + 1, 1, ob] += i1
-                    rcol_grad[layer, k, c + 2, 0, ob] += r2
-                    rcol_grad[layer, k, c + 2, 1, ob] += i2
-                    rcol_grad[layer, k, c + 3, 0, ob] += r3
-                    rcol_grad[layer, k, c + 3, 1, ob] += i3
-                for c in range(w - w % 4, w):  # the channels left over, one by one
-                    ar = ti.Vector.zero(real, B)
-                    ai = ti.Vector.zero(real, B)
-                    for b in range(x.shape[0]):
-                        gr = yb_grad[b, k1, k2, 0, ob]
-                        gi = yb_grad[b, k1, k2, 1, ob]
-                        xr = x[b, k, 0, c]
-                        xi = x[b, k, 1, c]
-                        ar += xr * gr + xi * gi
-                        ai += xr * gi - xi * gr
-                    rcol_grad[layer, k, c, 0, ob] += ar
-                    rcol_grad[layer, k, c, 1, ob] += ai
+                    if c + 1 < w:
+                        rcol_grad[layer, k, c + 1, 0, ob] += r1
+                        rcol_grad[layer, k, c + 1, 1, ob] += i1
+                    if c + 2 < w:
+                        rcol_grad[layer, k, c + 2, 0, ob] += r2
+                        rcol_grad[layer, k, c + 2, 1, ob] += i2
+                    if c + 3 < w:
+                        rcol_grad[layer, k, c + 3, 0, ob] += r3
+                        rcol_grad[layer, k, c + 3, 1, ob] += i3
 
         @td.kernel(simd_vectors=True)
         def input_adjoint(yb_grad: ndv5, x_grad: nd4, rrow: ndv5, layer: ti.i32):
