@@ -21,21 +21,23 @@ The spectral convolution is tidal kernels over the kept modes only: truncated DF
 sums over grid points with cosine and sine tables (separable along the axes in 2-D), the mode
 mixing, and the inverse DFTs. The DFTs take grid points ``p`` and ``S - p`` of the real axis,
 and frequencies ``h`` and ``S1 - h`` of the complex one, together (half the multiply-adds), and
-every thread keeps its sums in local vectors (a point's modes, a mode's channels), so the
-generated adjoints also sum in registers and write each gradient element once. The DFTs work
-on channels in blocks of 16 (float32) or 8 (float64), ndarrays of vectors compiled with
-``td.kernel(simd_vectors=True)`` (one SIMD load, multiply-add or store per block): each layer's
-input is copied into blocks first (``to_point_blocks``), the mode mixing's output too
-(``to_mode_blocks``), and the DFTs that feed the mixing and the dense layers write their plain
-layout number by number. Every kernel
-writes each element of its output once (``F[...] = ...``, so no storage needs zeroing before a
-forward pass; see :class:`Batch`) and never reads it, and its parallel loop runs over indices
-that every array it touches (and every gradient its adjoint accumulates into, except the small
-shared weights) carries, so neither the kernel nor its generated adjoint needs atomic adds.
-Gradients come from tidal's generated adjoint kernels (``kernel.grad``, launched in reverse
-order; a nonlinear kernel's adjoint recomputes what it needs from its inputs, still in place),
-never from Taichi's autodiff. All kernels are shape-generic (ndarray arguments): a model
-evaluates any batch size and any resolution without compiling again.
+every thread keeps its sums in local vectors. A Fourier layer's values are blocks of 16
+(float32) or 8 (float64) channels per grid point, ndarrays of vectors compiled with
+``td.kernel(simd_vectors=True)`` (one SIMD load, multiply-add or store per block), from the
+lifting, which writes them, to the projection, whose input alone is copied out of them
+(``from_point_blocks``); only the mode mixing's input is one number per channel (its forward
+pass broadcasts those numbers). Every kernel writes each element of its output once (``F[...]
+= ...``, so no storage needs zeroing before a forward pass; see :class:`Batch`).
+
+Gradients are kernels too, launched in reverse order, never Taichi's autodiff: tidal's
+generated adjoints (``kernel.grad``; a nonlinear kernel's adjoint recomputes what it needs from
+its inputs, still in place) for the forward DFTs, the copy to the projection and the
+projection; the other direction's DFT with the inverse's tables for the inverse DFTs
+(:class:`_Transposed`); and adjoints written as kernels for the lifting, the dense layers and
+the mode mixing (:mod:`tidal.surrogates.fno_dense`, :mod:`tidal.surrogates.fno_mixing`: their
+transposed products need the weights in a second layout, which no transformation of the
+forward loop introduces). All kernels are shape-generic (ndarray arguments): a model evaluates
+any batch size and any resolution without compiling again.
 
 Parameters live in Taichi fields, read and written as one flat float64 vector through
 :class:`tidal.autodiff.parameters.FieldVector` (the PINN networks' and DeepONet's layer), in the
@@ -139,9 +141,10 @@ class FNO(parameters.FlatParameters):
 
     Attributes:
         size: number of parameters.
-        kernels: the tidal kernels, by name (``lift``, ``to_point_blocks``, ``dft_last``,
-            ``dft_last_modes`` (1-D), ``dft_first``, ``mix``, ``to_mode_blocks``,
-            ``idft_first``, ``idft_last``, ``linear_act`` (a Fourier layer's pointwise part and
+        kernels: the kernels, by name (``pack_mix``, ``pack_dense``: the parameters' copies
+            into blocks; ``lift``, ``dft_last``, ``dft_last_modes`` (1-D), ``dft_first``,
+            ``dft_first_blocks``, ``mix``, ``idft_first``, ``idft_last``,
+            ``from_point_blocks``, ``linear_act`` (a Fourier layer's pointwise part and
             its activation), ``linear`` (the last layer's, without),
             ``project`` (the whole projection; its hidden values are never stored),
             ``squared_errors``).
@@ -901,37 +904,22 @@ def _kernels(model: FNO) -> dict:
     sizes = _Sizes(model)
     m2, k1s, h1s, B = sizes.m2, sizes.k1s, sizes.h1s, sizes.block
     m2g = sizes.m2_padded  # last-axis modes computed, four at a time (the tables padded)
-    # outputs of a dense layer (and hidden values of the projection) computed four at a time,
-    # then the rest one by one: each SIMD vector of inputs is read once per group (forward
-    # 6.8 -> 4 ms per layer at 32 x 32, width 32, batch 20), and the four sums are separate
-    # locals, so each is one SIMD register (in one local vector they were halves of wider
-    # registers, split and joined at every multiply-add: forward 2.1 -> 1.6 ms, adjoint
-    # 5.3 -> 4.9 ms per layer, best of 30)
-    # the dense layers and the projection run consecutive iterations of their parallel loops
-    # (points) in SIMD lanes, their adjoints too (td.kernel(vectorise=True)); ms per batch at
-    # 32 x 32, width 32, batch 20, forward and adjoint, timed alternately in one process:
-    # dense layers 16.8 + 31.3 -> 12.4 + 32.0, projection 5.1 + 21.8 -> 6.7 + 18.1. The mode
-    # mixing (whose lanes would be modes: strided gathers and scattered weight gradients) runs
-    # 3x slower so, even with 16 lanes. In float32 they run 16 iterations per vector (one
-    # 512-bit register per lane value; 8 fill half of one, and LLVM then splits and joins
-    # halves): projection adjoint 19.5 -> 13.7 ms; float64 (8 lanes fill a register) gains
-    # nothing.
+    # The projection runs consecutive iterations of its parallel loop (points) in SIMD lanes,
+    # its adjoint too (td.kernel(vectorise=True)): in float32 16 iterations per vector (one
+    # 512-bit register per lane value), computing four hidden values at a time in separate
+    # locals (one register each). The layers before it work on channel blocks (below).
     lanes = 16 if real == td.f32 else None
     nd1 = ti.types.ndarray(dtype=real, ndim=1)
     nd2 = ti.types.ndarray(dtype=real, ndim=2)
     nd3 = ti.types.ndarray(dtype=real, ndim=3)
     nd4 = ti.types.ndarray(dtype=real, ndim=4)
 
-    # The DFTs work on channels in blocks of `B` (an ndarray of B-vectors: one SIMD register
-    # of 512 bits), compiled with td.kernel(simd_vectors=True): every read and write of a block
-    # is one vector load or store, every multiply-add one vector instruction for B channels.
-    # A layer's input (one value per point and channel) is copied into blocks before the first
-    # DFT, the mode mixing's output before the inverse ones; the DFTs feeding the mixing and
-    # the dense layers store their results number by number into those kernels' plain arrays
-    # (the mixing on blocks, unpacked into its local vectors, took 10 s to compile instead of
-    # 1.5). Each kernel's parallel loop runs over indices that every array it reads carries as
-    # whole indices, so its adjoint adds into their gradients without atomics (and compiles in
-    # vector mode as well). Measured against the same DFTs in SIMD lanes over channels
+    # Channel blocks of `B` (an ndarray of B-vectors: one SIMD register of 512 bits), compiled
+    # with td.kernel(simd_vectors=True): every read and write of a block is one vector load or
+    # store, every multiply-add one vector instruction for B channels. Each kernel's parallel
+    # loop runs over indices that every array it writes carries as whole indices (a computed
+    # index such as k // m2 makes tidal add atomically, or refuse the kernel, which then runs
+    # as plain Taichi, 10x slower). Measured against the same DFTs in SIMD lanes over channels
     # (per-lane loads and stores): forward and adjoint of the last-axis DFT 3x faster at
     # 16 x 16 (20 fields, width 32, float32).
     vec = ti.types.vector(B, real)
@@ -952,10 +940,10 @@ def _kernels(model: FNO) -> dict:
                 if cb * B + j < w:
                     arr[b, x, cb * B + j] = blk[j]
 
-    # (a second helper for the mixing's arrays, whose (mode, part) stay two indices: merged into
-    # one row 2 k + part, the mixing's and to_mode_blocks' adjoints no longer see that each
-    # iteration owns the elements it adds into, and add atomically: mixing adjoint 9.2 -> 14.4
-    # ms, to_mode_blocks' 2.1 -> 6.1 ms per 16 x 16 batch, measured 2026-12-06)
+    # (a second helper for the mixing's input, whose (mode, part) stay two indices: merged into
+    # one row 2 k + part, the adjoints no longer see that each iteration owns the elements it
+    # adds into, and add atomically: mixing adjoint 9.2 -> 14.4 ms per 16 x 16 batch, measured
+    # 2026-12-06)
     @td.func
     def store_part_block(arr: ti.template(), b: ti.i32, k: ti.i32, t: ti.i32, cb: ti.i32,
                          blk: vec):
