@@ -100,9 +100,12 @@ def test_kdv_soliton_solves_kdv():
 
 
 def test_kdv(cpu64, tmp_path):
-    out = run("pinn_kdv", tmp_path, "--iterations", "250", "--collocation", "500",
+    # 400 L-BFGS iterations: at 250 the error was 3.8e-4 on an Intel Xeon and 1.3e-3 on an
+    # AMD EPYC (LLVM's code for each CPU rounds differently, and the run stopped on a bump of
+    # the loss); at 400, 1.1e-4 on the EPYC (2026-12-07)
+    out = run("pinn_kdv", tmp_path, "--iterations", "400", "--collocation", "500",
               "--boundary", "80", "--width", "16", "--depth", "3")
-    assert out["error"] < 1e-3  # measured 3.8e-4
+    assert out["error"] < 1e-3
 
 
 def test_inverse_burgers_small(cpu64, tmp_path, capsys):

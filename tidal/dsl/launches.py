@@ -61,6 +61,13 @@ def run_compiled(kernel, args):
             raise mapped from None
         raise
     except RuntimeError as e:
+        if _LLVM_REJECTED in str(e) and ti_impl.current_cfg().fast_math:
+            # LLVM 15 (Taichi 1.7.4) emits invalid IR for some large kernels with fast math on
+            # some CPUs (seen on an AMD EPYC with AVX-512: a vectorised reduction placed before
+            # the product it sums, "Instruction does not dominate all uses!", for a sixth-order
+            # nested derivative); the kernel compiles, and runs correctly, without fast math
+            with _without_fast_math():
+                return run_compiled(kernel, args)
         if "spirv" not in str(e):
             raise
         raise TidalCompileError(
@@ -69,6 +76,22 @@ def run_compiled(kernel, args):
             loader.kernel_location(primal if primal is not None else kernel),
             hint="run it on the CPU or CUDA, or write its parallel loops as separate kernels; "
                  "please report it with the kernel") from None
+
+
+#: Taichi's message when the code LLVM produced for a kernel fails its own check.
+_LLVM_REJECTED = "ckd->check() == CompiledKernelData::Err::kNoError"
+
+
+@contextlib.contextmanager
+def _without_fast_math():
+    """Taichi's ``fast_math`` off around a launch (a kernel is compiled at its first launch with
+    the live settings; the compiled kernel keeps them)."""
+    cfg = ti_impl.current_cfg()
+    cfg.fast_math = False
+    try:
+        yield
+    finally:
+        cfg.fast_math = True
 
 
 def current():

@@ -9,9 +9,8 @@ Taichi initialisation, so repeated calls never recompile.
 from __future__ import annotations
 
 import numpy as np
-from taichi.lang.exception import TaichiCompilationError
 
-from tidal.dsl import loader, runtime
+from tidal.dsl import launches, loader, runtime
 from tidal.dsl.errors import TidalArgumentError
 from tidal.dsl.primitives import DTYPES
 from tidal.dsl.types import TType, taichi_type_source
@@ -185,13 +184,7 @@ def _evaluate(fns, args):
     slots, columns = _layout(fns)
     packed = {dt: np.empty((n, c), dtype=DTYPES[dt].numpy) for dt, c in columns.items()}
     call_args += [packed[dt] for dt in sorted(columns)]
-    try:
-        kern(*call_args)
-    except TaichiCompilationError as e:
-        mapped = loader.user_error_from_taichi(e)
-        if mapped is not None:
-            raise mapped from None
-        raise
+    launches.run_compiled(kern, call_args)  # (compile errors at the user's line)
     outputs = []
     for fslots in slots:
         outputs.append([packed[dt][:, c:c + t.size].reshape(batch + t.shape)
