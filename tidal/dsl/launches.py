@@ -87,11 +87,11 @@ def _without_fast_math():
     """Taichi's ``fast_math`` off around a launch (a kernel is compiled at its first launch with
     the live settings; the compiled kernel keeps them)."""
     cfg = ti_impl.current_cfg()
-    cfg.fast_math = False
+    before, cfg.fast_math = cfg.fast_math, False
     try:
         yield
     finally:
-        cfg.fast_math = True
+        cfg.fast_math = before
 
 
 def current():

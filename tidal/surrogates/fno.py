@@ -848,10 +848,11 @@ class Batch:
 
     def zero_gradients(self) -> None:
         """Zero the gradient of every intermediate and of the inputs."""
-        k = self.model.kernels
-        field_io.fill_all([arr.grad for arr in self._intermediates] + [self.a.grad]
-                          + k["pack_dense"].gradients() + k["pack_mix"].gradients()
-                          + k["lift"].pack.gradients(), 0)
+        # (and the gradients of the parameters' copies into blocks, which the plan's
+        # BlockCopy launches carry)
+        copies = [g for launch, _ in self._launches for g in getattr(launch, "gradients",
+                                                                      lambda: [])()]
+        field_io.fill_all([arr.grad for arr in self._intermediates] + [self.a.grad] + copies, 0)
         self._gradients_zero = True
 
     def forward(self) -> None:
