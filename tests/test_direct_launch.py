@@ -176,8 +176,26 @@ def test_taichi_ndarrays_launch_directly_with_and_without_gradient_storage():
             combine.grad(a, v, out, 0.5)
             np.testing.assert_allclose(a.grad.to_numpy(), seed * an, rtol=1e-14,
                                        err_msg=f"adjoint, n={n}")
-    plan = _generated(combine).__dict__.get("_tidal_direct")
-    assert plan is None or isinstance(plan, tuple)  # (two compiled instances: Taichi's path)
+    # one plan per compiled instance (with and without gradient storage): both go straight in
+    plans = _generated(combine).__dict__.get("_tidal_direct")
+    assert isinstance(plans, tuple) and len(plans) == 2
+    through_taichi = []
+    real_call = direct._TAICHI_CALL
+
+    def spy(kernel, *args):
+        through_taichi.append(args)
+        return real_call(kernel, *args)
+
+    direct._TAICHI_CALL = spy
+    try:
+        for n, grad in [(4, False), (9, True), (2, False)]:
+            a, v, out, an, vn = arrays(n, grad)
+            combine(a, v, out, 2.0)
+            np.testing.assert_allclose(out.to_numpy(), 2.0 * an**2 + vn[:, np.arange(4) % 3],
+                                       rtol=1e-15, err_msg=f"n={n}, grad={grad}")
+    finally:
+        direct._TAICHI_CALL = real_call
+    assert through_taichi == []
     a32 = ti.ndarray(ti.f32, shape=(2, 4))  # another type: its own compiled instance
     a32.from_numpy(np.full((2, 4), 2.0, dtype=np.float32))
     _, v, out, _, vn = arrays(2, False)

@@ -14,11 +14,14 @@ compiled kernel with the same argument values, namely when
 
 * every parameter is a scalar or an ndarray of a fixed scalar type and number of dimensions
   (no templates, matrices or argument packs), the kernel returns nothing and prints nothing,
-  and it has one compiled instance, made for the kinds of arguments passed now: scalars,
-  C-contiguous NumPy arrays of the annotated type and dimensions, and Taichi ndarrays of
-  scalars or vectors with the element type, dimensions and presence of gradient storage of
-  those the instance was compiled for (a Fortran-ordered array, a Taichi ndarray of another
-  kind or any other array goes through Taichi, which copies, compiles anew or refuses);
+  and the arguments passed now are of the kinds one of its compiled instances was made for
+  (a plan is kept for each of up to 8 instances: a kernel called both with ndarrays that
+  have gradient storage and with ones that do not has two): scalars, C-contiguous NumPy
+  arrays of the annotated type and dimensions, and Taichi ndarrays of scalars or vectors with
+  the element type, dimensions and presence of gradient storage of those the instance was
+  compiled for (Taichi keys its instances by exactly these; a Fortran-ordered array, a Taichi
+  ndarray of another kind or any other array goes through Taichi, which copies, compiles anew
+  or refuses);
 * the kernel was launched once through Taichi in this runtime (which compiled it), and
   no field has been declared since (otherwise Taichi must first place the new fields);
 * no ``ti.ad.Tape`` or ``ti.ad.FwdMode`` of Taichi's is active (Taichi's call records the
@@ -47,20 +50,27 @@ _INELIGIBLE = "ineligible"
 _REAL = (float, int, np.floating, np.integer)
 _INTEGER = (int, np.integer)
 _INT32_LIMIT = np.iinfo(np.int32).max  # (Taichi warns about larger arrays; its path only)
+_MAX_PLANS = 8  # instances of one kernel launched directly (the others: Taichi's path)
 
 
 def call(kernel, args):
     """Launch the Taichi kernel object ``kernel`` (a ``Kernel``, not the decorated function)
     with positional ``args``; directly when that is known to be the same as Taichi's call."""
-    plan = kernel.__dict__.get("_tidal_direct")
-    if (plan is not None and plan is not _INELIGIBLE and plan[0] is kernel.compiled_kernels
-            and plan[0] and ti_impl._root_fb.empty and len(args) == len(plan[3])
+    plans = kernel.__dict__.get("_tidal_direct")
+    if (plans and plans is not _INELIGIBLE and ti_impl._root_fb.empty
             and _no_taichi_recorder()):
-        if all(s[0](a) for a, s in zip(args, plan[3])):
-            return _launch(plan, args)
+        for plan in plans:
+            if (plan[0] is kernel.compiled_kernels and plan[0] and len(args) == len(plan[3])
+                    and all(s[0](a) for a, s in zip(args, plan[3]))):
+                return _launch(plan, args)
     result = _TAICHI_CALL(kernel, *args)
-    if plan is not _INELIGIBLE:
-        kernel._tidal_direct = _plan(kernel, args)
+    if plans is not _INELIGIBLE:
+        plan = _plan(kernel, args)
+        if plan is _INELIGIBLE:
+            kernel._tidal_direct = _INELIGIBLE
+        elif plan is not None:  # beside the plans of the kernel's other live instances
+            live = [p for p in plans or () if p[0] is kernel.compiled_kernels]
+            kernel._tidal_direct = tuple(live[-(_MAX_PLANS - 1):] + [plan])
     return result
 
 
@@ -93,7 +103,7 @@ def _plan(kernel, args):
     """``(compiled-kernels dict, C++ kernel, compiled data, argument setters)`` for a kernel
     that can be launched directly in the current runtime, None when it cannot yet (try again
     next call), or ``_INELIGIBLE`` when it never can. ``args`` are those of the call that
-    just went through Taichi: the one compiled instance is the one made for their kinds.
+    just went through Taichi: the plan is for the compiled instance made for their kinds.
 
     Taichi gives a kernel a new ``compiled_kernels`` dict when the runtime is reset (and empties
     it when compiled functions are cleared), so the plan holds for as long as that dict is the
@@ -109,9 +119,10 @@ def _plan(kernel, args):
         if not setter[0](value):  # compiled for another kind of array: Taichi's path only
             return None
         setters.append(setter)
-    if len(kernel.compiled_kernels) != 1:
+    # the instance Taichi's call just launched (the key its own call derives from the args)
+    t_kernel = kernel.compiled_kernels.get(kernel.ensure_compiled(*args))
+    if t_kernel is None:
         return None
-    t_kernel = next(iter(kernel.compiled_kernels.values()))
     prog = ti_impl.get_runtime().prog
     compiled = prog.compile_kernel(prog.config(), prog.get_device_caps(), t_kernel)
     return (kernel.compiled_kernels, t_kernel, compiled, tuple(setters))

@@ -54,6 +54,7 @@ import taichi as ti
 from taichi.lang import impl as _ti_impl
 from tqdm.auto import tqdm
 
+from tidal.autodiff.parameters import FieldVector, adam_element
 from tidal.dsl import direct, runtime
 from tidal.dsl.errors import TidalArgumentError, TidalWarning
 from tidal.solvers.schedules import Schedule
@@ -226,23 +227,12 @@ def _adam_kernel(p: ti.types.ndarray(dtype=ti.f64, ndim=1),
                  m: ti.types.ndarray(dtype=ti.f64, ndim=1),
                  v: ti.types.ndarray(dtype=ti.f64, ndim=1),
                  updated: ti.types.ndarray(dtype=ti.f64, ndim=1),
-                 lr: ti.f64, beta1: ti.f64, beta2: ti.f64, eps: ti.f64, weight_decay: ti.f64,
-                 decoupled: ti.f64, bias1: ti.f64, bias2: ti.f64):
-    # One Adam step from p (left unchanged) into `updated`; the moments in place.
-    # weight_decay: L2 (added to the gradient, PyTorch's Adam); decoupled: AdamW's decay
-    # (p <- p - lr * decoupled * p before the Adam step, PyTorch's AdamW). One uses the other's 0.
-    # lr (m / bias1) / (sqrt(v / bias2) + eps) with the bias corrections folded into two
-    # factors: one division per element, not three (the divisions and the square root bound
-    # the loop: 2.4 million parameters 9.0 -> 6.1-6.5 ms, two threads)
-    step = lr / bias1
-    scale = 1.0 / bias2
+                 h: ti.types.ndarray(dtype=ti.f64, ndim=1)):
+    # One Adam step from p (left unchanged) into `updated`; the moments in place; `h` as
+    # adam_element takes its arguments after the fourth
     for i in range(p.shape[0]):
-        gi = g[i] + weight_decay * p[i]
-        mi = beta1 * m[i] + (1.0 - beta1) * gi
-        vi = beta2 * v[i] + (1.0 - beta2) * gi * gi
-        m[i] = mi
-        v[i] = vi
-        updated[i] = p[i] * (1.0 - lr * decoupled) - step * mi / (ti.sqrt(vi * scale) + eps)
+        updated[i], m[i], v[i] = adam_element(p[i], g[i], m[i], v[i], h[0], h[1], h[2], h[3],
+                                              h[4], h[5], h[6], h[7])
 
 
 def _ensure_taichi() -> None:
@@ -645,21 +635,41 @@ class Trainer:
         # each update goes into the other of two buffers and becomes the parameters once it
         # evaluated to finite values: the last good parameters stay in place, never copied
         trial = np.empty_like(p)
+        # adam_element's arguments after the fourth; the rate and bias corrections per update
+        hyper = np.array([lr, beta1, beta2, eps, weight_decay, decoupled, 0.0, 0.0])
+        fields = self._parameter_fields()
         pending = False  # an update not yet evaluated (its cached evaluation dropped on errors)
         try:
             if weigh is not None:
                 weigh(0)
             loss, g = run.evaluate(p, self._step)
             run.start(loss, p)
+            if fields is not None:  # from here on the gradients stay in the fields
+                fields.write(p)
+                fields.write_grads(g)
+                seen = fields.gradients_version
             for k in range(1, steps + 1):
                 pending = True
-                rate = lr if schedule is None else float(schedule(lr, k - 1, steps))
-                direct.launch(_adam_kernel, p, g, m, v, trial, rate, beta1, beta2, eps,
-                              weight_decay, decoupled, 1.0 - beta1 ** (done + k),
-                              1.0 - beta2 ** (done + k))
+                hyper[0] = lr if schedule is None else float(schedule(lr, k - 1, steps))
+                hyper[6] = hyper[0] / (1.0 - beta1 ** (done + k))
+                hyper[7] = 1.0 / (1.0 - beta2 ** (done + k))
+                if fields is None:
+                    direct.launch(_adam_kernel, p, g, m, v, trial, hyper)
+                else:
+                    if fields.gradients_version != seen:
+                        # something (a callback) replaced the gradients since the evaluation at
+                        # p: evaluate there again (on the next batch)
+                        fields.write(p)
+                        fields.clear_grads()
+                        run.evaluate_in_fields(fields, self._step)
+                    fields.adam(p, m, v, trial, hyper)
                 if weigh is not None:
                     weigh(k)
-                loss, g = run.evaluate(trial, self._step + 1)
+                if fields is None:
+                    loss, g = run.evaluate(trial, self._step + 1)
+                else:
+                    loss = run.evaluate_in_fields(fields, self._step + 1)
+                    seen = fields.gradients_version
                 p, trial = trial, p
                 self._params = p
                 pending = False
@@ -833,6 +843,20 @@ class Trainer:
         if callable(set_flat):
             set_flat(self._params.copy())
 
+    def _parameter_fields(self) -> "FieldVector | None":
+        """The fields that hold the objective's parameters while it evaluates, when it
+        evaluates in place (``parameter_fields()`` and ``value_and_field_grads()``, as
+        :class:`~tidal.surrogates.Supervised` has): Adam then reads each gradient from them and
+        writes the new parameters into them in one launch (:meth:`FieldVector.adam`), with no
+        float64 copy of the gradient and no separate write of the parameters (16x16 FNO,
+        1.06 million parameters: 34 -> 24 ms a step). None otherwise."""
+        get = getattr(self.objective, "parameter_fields", None)
+        if not (callable(get) and callable(getattr(self.objective, "value_and_field_grads",
+                                                   None))):
+            return None
+        fields = get()
+        return fields if fields is not None and fields.size == self.size else None
+
     def _weight_schedules(self, weights: dict[str, Schedule] | None,
                           steps: int) -> Callable[[int], None] | None:
         """Check ``weights`` (label -> schedule) against the objective's loss terms and return
@@ -982,6 +1006,19 @@ class _Run:
         if not np.all(np.isfinite(grad)):
             raise _NonFinite(step, f"non-finite gradient at step {step}")
         return loss, grad
+
+    def evaluate_in_fields(self, fields: "FieldVector", step: int) -> float:
+        """The objective's loss at the parameters ``fields`` hold, its gradient left in their
+        gradients (zero before): ``evaluate`` for an objective that evaluates in place."""
+        t = self.t
+        loss = float(t.objective.value_and_field_grads())
+        t._evaluations += 1
+        t._cache = None  # (its gradient is in the fields, not in a float64 vector)
+        if not math.isfinite(loss):
+            raise _NonFinite(step, f"non-finite loss at step {step}")
+        if not fields.gradients_finite():
+            raise _NonFinite(step, f"non-finite gradient at step {step}")
+        return loss
 
     def cached_loss(self, x: np.ndarray) -> float:
         cache = self.t._cache

@@ -550,28 +550,17 @@ class PhysicsInformed(_supervised.FunctionBatches):
         self._terms(*self._term_args(rows))
         return self._parts(rows, total)
 
-    def _value_and_grad_rows(self, rows: np.ndarray) -> tuple[float, np.ndarray]:
-        """This shard's part of the loss of batch ``rows`` and its gradient."""
+    def _loss_into_grads(self, rows: np.ndarray) -> float:
+        """This shard's part of the loss of batch ``rows``, its gradient added into the model's
+        parameter gradients."""
         total, rows = len(rows), self.local(rows)
         if len(rows) == 0:
             self._last_parts = np.zeros(self.n_terms)
-            return 0.0, np.zeros(self.size)
-        self.model.clear_grads()
+            return 0.0
         self._forward(rows, self._seeds(rows, total))
         td.launch_with_adjoint(self._terms, *self._term_args(rows))
         td.launch_with_adjoint(self._features, self._inputs, rows, self._pts)
-        return float(self.term_weights @ self._parts(rows, total)), self.model.grad_flat()
-
-    def value_and_grad(self, flat) -> tuple[float, np.ndarray]:
-        """The loss on the current batch and its gradient at ``flat`` (after :meth:`shard`:
-        this shard's part of them); then the next batch."""
-        self.set_flat(flat)
-        rows = self.batch(self.batches)
-        out = self._value_and_grad_rows(rows)
-        if self.batch_size < self.n:
-            self.batches += 1
-            self.version += 1
-        return out
+        return float(self.term_weights @ self._parts(rows, total))
 
     def value(self, flat, rows=None) -> float:
         """The loss over all functions (or ``rows``) at ``flat`` (after :meth:`shard`: this

@@ -440,6 +440,30 @@ class FunctionBatches:
         self.batches, self._epoch = 0, -1
         self.version += 1
 
+    def value_and_grad(self, flat) -> tuple[float, np.ndarray]:
+        """The loss on the current batch and its gradient at ``flat`` (after :meth:`shard`:
+        this shard's part of them); then the next batch."""
+        self.set_flat(flat)
+        self.model.clear_grads()
+        loss = self.value_and_field_grads()
+        return loss, self.model.grad_flat()
+
+    def parameter_fields(self):
+        """The model's :class:`~tidal.autodiff.parameters.FieldVector` (the fields its
+        parameters live in), for :meth:`value_and_field_grads`; None for a model without one."""
+        return getattr(self.model, "parameter_fields", None)
+
+    def value_and_field_grads(self) -> float:
+        """The loss on the current batch at the parameters the model's fields hold, its gradient
+        added into the fields' gradients (after :meth:`shard`: this shard's part of them); then
+        the next batch. :class:`~tidal.solvers.Trainer`'s Adam evaluates so, with no float64
+        copy of the parameters or the gradient per step."""
+        loss = self._loss_into_grads(self.batch(self.batches))
+        if self.batch_size < self.n:
+            self.batches += 1
+            self.version += 1
+        return loss
+
     def set_flat(self, flat) -> None:
         """Set the model's parameters."""
         self.model.set_flat(flat)
@@ -540,28 +564,17 @@ class Supervised(FunctionBatches):
     def _combine(self, sums: np.ndarray, rows: np.ndarray, total: int) -> float:
         return self._loss.combine(sums, self._loss_norms[rows], self.n_points, total)
 
-    def _value_and_grad_rows(self, rows: np.ndarray) -> tuple[float, np.ndarray]:
-        """This shard's part of the loss of batch ``rows`` and its gradient."""
+    def _loss_into_grads(self, rows: np.ndarray) -> float:
+        """This shard's part of the loss of batch ``rows``, its gradient added into the model's
+        parameter gradients."""
         total, rows = len(rows), self.local(rows)
         if len(rows) == 0:
-            return 0.0, np.zeros(self.size)
-        self.model.clear_grads()
+            return 0.0
         loss, norms = self._loss, self._loss_norms[rows]
         sums = self._data.errors_and_grad(
             rows, lambda sums: loss.seeds(sums, norms, self.n_points, total), loss.relative,
             loss.norm)
-        return self._combine(sums, rows, total), self.model.grad_flat()
-
-    def value_and_grad(self, flat) -> tuple[float, np.ndarray]:
-        """The loss on the current batch and its gradient at ``flat`` (after :meth:`shard`:
-        this shard's part of them); then the next batch."""
-        self.set_flat(flat)
-        rows = self.batch(self.batches)
-        out = self._value_and_grad_rows(rows)
-        if self.batch_size < self.n:
-            self.batches += 1
-            self.version += 1
-        return out
+        return self._combine(sums, rows, total)
 
     def value(self, flat) -> float:
         """The full-data loss at ``flat`` (after :meth:`shard`: this shard's part of it)."""
