@@ -4,7 +4,11 @@ then L-BFGS.
 :class:`Trainer` drives any :class:`Objective` (an object with ``size``, ``value_and_grad`` and
 ``value``; optionally ``describe``) with Adam (the parameter and moment update runs in a Taichi
 kernel over float64 arrays) and with SciPy's L-BFGS-B, in any order, one continuing from where
-the other stopped. It guarantees:
+the other stopped. Adam on an objective whose parameters live in Taichi fields and which can be
+evaluated in place (``parameter_fields()`` and ``value_and_field_grads()``, as the surrogates'
+objectives are) reads each gradient from the fields and writes the new parameters into them in
+the same launch: the same steps as through ``value_and_grad``, with no float64 copy of the
+gradient per step. It guarantees:
 
 * **Finite parameters.** ``trainer.params`` only ever holds parameters at which the loss and the
   gradient were finite. When an evaluation gives a non-finite loss or gradient (including an
@@ -82,6 +86,11 @@ class Objective(Protocol):
     ``term_weights`` (an array in that order) and ``set_term_weights(array)``; Adam's loss-weight
     schedules (``Trainer.adam(weights=...)``) use them, and its ``version`` (an int that changes
     with its weights or points) keeps the trainer from reusing an evaluation across a change.
+    An objective whose parameters live in Taichi fields may define ``parameter_fields()`` (their
+    :class:`~tidal.autodiff.parameters.FieldVector`, or None) and ``value_and_field_grads()``
+    (the loss at the parameters the fields hold, its gradient added into their zeroed
+    gradients, then the next batch as ``value_and_grad``): Adam then updates the fields in
+    place.
 
     Example:
         >>> import numpy as np
