@@ -216,3 +216,22 @@ def test_a_run_in_place_on_vulkan_equals_the_float64_path():
         assert vec.gradients_finite()
     finally:
         td.init(arch=ARCH, default_fp=td.f64)
+
+
+def test_a_sharded_or_data_parallel_objective_is_not_evaluated_in_place(cpu64):
+    """A shard's in-place evaluation leaves only its part of the gradient in the fields (the
+    ranks' parts must be summed first), so the Trainer takes the float64 path through
+    DataParallel.value_and_grad; a shard's objective offers no fields either. (Two ranks
+    training in place each on their own part disagreed on the parameters after one step:
+    tests/test_distributed.py.)"""
+    from tidal import distributed
+
+    net, make = deeponet_objective()
+    objective = make()
+    assert objective.parameter_fields() is net.parameter_fields
+    wrapped = distributed.DataParallel(objective)  # one process: a rank of one
+    assert wrapped.parameter_fields() is None
+    assert Trainer(wrapped, net.get_flat(), progress=False)._parameter_fields() is None
+    objective.shard(0, 2)
+    assert objective.parameter_fields() is None
+    assert Trainer(objective, net.get_flat(), progress=False)._parameter_fields() is None

@@ -120,6 +120,12 @@ class DataParallel:
         return getattr(self.local, name)
 
     # ------------------------------------------------------------------------------ objective
+    def parameter_fields(self) -> None:
+        """None: no evaluation in place (``Trainer`` then evaluates through
+        :meth:`value_and_grad`, which sums the ranks' parts; the wrapped objective's own
+        in-place evaluation would see this rank's part only)."""
+        return None
+
     def value_and_grad(self, flat) -> tuple[float, np.ndarray]:
         """The full-batch loss and gradient at ``flat`` (one allreduce of ``size + 4`` numbers).
 

@@ -450,7 +450,11 @@ class FunctionBatches:
 
     def parameter_fields(self):
         """The model's :class:`~tidal.autodiff.parameters.FieldVector` (the fields its
-        parameters live in), for :meth:`value_and_field_grads`; None for a model without one."""
+        parameters live in), for :meth:`value_and_field_grads`; None for a model without one,
+        and after :meth:`shard` into several shards (the fields then get this shard's part of
+        the gradient only, which a data-parallel wrapper must first sum over the ranks)."""
+        if self.shard_count != 1:
+            return None
         return getattr(self.model, "parameter_fields", None)
 
     def value_and_field_grads(self) -> float:
