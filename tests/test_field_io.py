@@ -127,3 +127,46 @@ def test_every_kind_of_field_round_trips_exactly_on_vulkan_in_f32():
         _ndarray_fills(ti.f32)
     finally:
         td.init(arch=ARCH, default_fp=td.f64)
+
+
+@pytest.mark.parametrize("dtype", [ti.f32, ti.f64, ti.i32])
+def test_scalar_ndarrays_move_to_and_from_numpy_exactly_and_straight_in(dtype):
+    """ndarray_from_numpy / ndarray_to_numpy equal Taichi's from_numpy / to_numpy (gradient
+    ndarrays and 0-d ones too; values cast to the ndarray's type); after the first launch of
+    each direction the copies go straight into their compiled code; a wrong shape is an error,
+    never a broadcast."""
+    from tidal.dsl import direct
+
+    td.init(arch=ARCH, default_fp=td.f64)
+    rng = np.random.default_rng(5)
+    shapes = [(), (7,), (2, 5, 3), (2, 1, 3, 4, 2), (field_io.SERIAL_LIMIT // 64 + 3, 65)]
+    through_taichi = []
+    real_call = direct._TAICHI_CALL
+
+    def spy(kernel, *args):
+        through_taichi.append(kernel)
+        return real_call(kernel, *args)
+
+    for rounds in range(2):
+        through_taichi.clear()
+        if rounds:
+            direct._TAICHI_CALL = spy
+        try:
+            for shape in shapes:
+                for grad in (False, True) if dtype != ti.i32 else (False,):
+                    a = ti.ndarray(dtype, shape=shape, needs_grad=grad)
+                    x = rng.normal(size=shape) * 100
+                    want = x.astype(field_io.numpy_type(a))
+                    field_io.ndarray_from_numpy(a, x)
+                    np.testing.assert_array_equal(a.to_numpy(), want, err_msg=str(shape))
+                    np.testing.assert_array_equal(field_io.ndarray_to_numpy(a), want)
+                    if grad:
+                        field_io.ndarray_from_numpy(a.grad, -x)
+                        np.testing.assert_array_equal(a.grad.to_numpy(), -want)
+                        np.testing.assert_array_equal(field_io.ndarray_to_numpy(a.grad), -want)
+        finally:
+            direct._TAICHI_CALL = real_call
+        assert through_taichi == []  # (the second round: every copy went straight in)
+    a = ti.ndarray(dtype, shape=(3, 4))
+    with pytest.raises(ValueError, match=r"shape \(4, 3\)"):
+        field_io.ndarray_from_numpy(a, np.zeros((4, 3)))

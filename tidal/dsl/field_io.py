@@ -18,8 +18,14 @@ takes 40 us and 0.7 ms). :func:`fill` gives those ndarrays such a loop, serial w
 :func:`fill_all` fills many in one launch (the zeroing of a network's intermediates and their
 gradients: 55 launches of about 50 us each become one).
 
+Taichi's ``from_numpy`` and ``to_numpy`` of an ndarray are template kernels too (about 0.1 ms a
+call): :func:`ndarray_from_numpy` and :func:`ndarray_to_numpy` copy an ndarray of scalars by one
+kernel per type and number of dimensions that takes both arrays as arguments (a surrogate's
+batch moves four a training step).
+
 Guarantees: :func:`fill` sets every element (every component of a vector or matrix element)
-to ``value``; :func:`from_numpy` sets ``field`` to ``array`` (cast to the field's type);
+to ``value``; :func:`from_numpy` sets ``field`` to ``array`` (cast to the field's type), and
+:func:`ndarray_from_numpy` an ndarray of scalars to an array of exactly its shape;
 :func:`to_numpy` returns a new array of ``field.shape + element shape`` in the field's NumPy
 type; :func:`write_slice` / :func:`read_slice` do the same for ``field[s, ...]`` only. All run
 unseen by an active tape and work on scalar, vector and matrix fields of any number of
@@ -154,6 +160,65 @@ def to_numpy(field) -> np.ndarray:
     out = np.empty(k.shape, dtype=k.dtype)
     _launch(k.store, (out,))
     return out
+
+
+def ndarray_from_numpy(arr, array) -> None:
+    """The Taichi ndarray ``arr`` (of scalars) set to ``array`` (cast to its type)."""
+    values = np.asarray(array, dtype=numpy_type(arr))
+    if not values.flags.c_contiguous:
+        values = np.array(values, order="C")
+    if values.shape != tuple(arr.shape):
+        raise ValueError(f"an array of shape {values.shape} for an ndarray of shape "
+                         f"{tuple(arr.shape)}")
+    if not arr.shape:  # (0-d: Taichi's own copy)
+        with launches.quiet():
+            arr.from_numpy(values)
+        return
+    _launch(_copy_kernel(arr), (arr, values))
+
+
+def ndarray_to_numpy(arr) -> np.ndarray:
+    """A copy of the Taichi ndarray ``arr`` (of scalars) as a NumPy array of its shape."""
+    if not arr.shape:
+        with launches.quiet():
+            return arr.to_numpy()
+    out = np.empty(tuple(arr.shape), dtype=numpy_type(arr))
+    _launch(_copy_kernel(arr), (out, arr))
+    return out
+
+
+_COPIES: dict = {}
+
+
+def _copy_kernel(arr):
+    """A kernel ``copy(dst, src)`` for ndarrays (Taichi's or NumPy's) of ``arr``'s type and
+    dimensions: Taichi's ``from_numpy`` and ``to_numpy`` of an ndarray are template kernels
+    launched through its Python path (about 0.1 ms each, four a training step of a surrogate);
+    this one goes straight in (:mod:`tidal.dsl.direct`, one plan for each direction)."""
+    if element_shape(arr):
+        raise TypeError("ndarray_from_numpy and ndarray_to_numpy take ndarrays of scalars")
+    key = (runtime.config().generation, str(arr.dtype), len(arr.shape),
+           serial(math.prod(arr.shape)))
+    kernel = _COPIES.get(key)
+    if kernel is None:
+        if any(k[0] != key[0] for k in _COPIES):
+            _COPIES.clear()  # a new runtime: every kernel of the old one is gone
+        kernel = _COPIES[key] = _make_copy(arr.dtype, len(arr.shape), key[-1])
+    return kernel
+
+
+def _make_copy(dtype, dims: int, serialize: bool):
+    array = ti.types.ndarray(dtype=next(t for t in primitive_types.all_types if t == dtype),
+                             ndim=dims)
+
+    @ti.kernel
+    def copy(dst: array, src: array):
+        ti.loop_config(serialize=serialize)
+        for index in ti.grouped(ti.ndrange(*dst.shape[:dims - 1])):
+            for j in range(dst.shape[dims - 1]):
+                dst[index, j] = src[index, j]
+
+    return copy._primal
 
 
 def write_slice(field, s: int, array) -> None:

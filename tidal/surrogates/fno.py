@@ -840,11 +840,9 @@ class Batch:
     def load(self, inputs, targets=None) -> None:
         """Copy ``n`` checked input fields (``(n, *grid, channels)``) and, optionally, target
         fields (``(n, *output_shape)``) into the batch."""
-        self.a.from_numpy(np.ascontiguousarray(inputs.reshape(self.n, self.points, -1),
-                                               dtype=self.model._store))
+        field_io.ndarray_from_numpy(self.a, inputs.reshape(self.n, self.points, -1))
         if targets is not None:
-            self.targets.from_numpy(np.ascontiguousarray(
-                targets.reshape(self.n, self.points, -1), dtype=self.model._store))
+            field_io.ndarray_from_numpy(self.targets, targets.reshape(self.n, self.points, -1))
 
     def zero_gradients(self) -> None:
         """Zero the gradient of every intermediate and of the inputs."""
@@ -863,7 +861,7 @@ class Batch:
     def squared_errors(self) -> np.ndarray:
         """After :meth:`forward`: each field's sum of squared errors against the targets."""
         self.model.kernels["squared_errors"](self.out, self.targets, self.errors)
-        return self.errors.to_numpy().astype(np.float64)
+        return field_io.ndarray_to_numpy(self.errors).astype(np.float64)
 
     def backward(self, error_seeds=None, output_cotangent=None, parameters: bool = True) -> None:
         """After :meth:`forward` (and :meth:`squared_errors` with ``error_seeds``): the adjoint
@@ -877,24 +875,24 @@ class Batch:
             self.zero_gradients()
         self._gradients_zero = False
         if error_seeds is not None:
-            self.errors.grad.from_numpy(np.ascontiguousarray(error_seeds,
-                                                             dtype=self.model._store))
+            field_io.ndarray_from_numpy(self.errors.grad, error_seeds)
             self.model.kernels["squared_errors"].grad(self.out, self.targets, self.errors)
         else:
             cot = np.asarray(output_cotangent, dtype=np.float64).reshape(self.n, self.points, -1)
-            self.out.grad.from_numpy(np.ascontiguousarray(cot, dtype=self.model._store))
+            field_io.ndarray_from_numpy(self.out.grad, cot)
         for kernel, args in reversed(self._launches):
             kernel.grad(*args, wrt=wrt)
         self._gradients_zero = True  # each adjoint zeroed its output's gradient
 
     def outputs(self) -> np.ndarray:
         """The output fields, float64 ``(n, *output_shape)`` (see :meth:`FNO.output_shape`)."""
-        return self.out.to_numpy().astype(np.float64).reshape(
+        return field_io.ndarray_to_numpy(self.out).astype(np.float64).reshape(
             self.n, *self.model.output_shape(self.grid))
 
     def input_gradient(self) -> np.ndarray:
         """After :meth:`backward`: the gradient in the input fields, ``(n, *grid, channels)``."""
-        return self.a.grad.to_numpy().astype(np.float64).reshape(self.n, *self.grid, -1)
+        return field_io.ndarray_to_numpy(self.a.grad).astype(np.float64).reshape(
+            self.n, *self.grid, -1)
 
 
 def _kernels(model: FNO) -> dict:
