@@ -39,7 +39,7 @@ def activation_name(activation) -> str:
     return activation.name if isinstance(activation, td.TidalFunction) else str(activation)
 
 
-class MLP:
+class MLP(parameters.FlatParameters):
     """A multilayer perceptron ``in_dim -> depth x width -> out_dim`` as a tidal function.
 
     Args:
@@ -144,28 +144,11 @@ class MLP:
         self.set_flat(np.concatenate([p.reshape(-1) for p in parts]))
 
     def set_flat(self, flat: np.ndarray) -> None:
-        """Set every parameter from one vector of length :attr:`size`."""
-        flat = np.asarray(flat, dtype=np.float64).reshape(-1)
-        if flat.size != self.size:
-            raise TidalArgumentError(f"expected {self.size} parameters, got {flat.size}")
-        if not np.all(np.isfinite(flat)):
-            raise TidalArgumentError("parameters must be finite (got NaN or inf)")
+        """Set every parameter from one vector of length :attr:`size` (finite values)."""
         if self.depth == 1:
             for f in (self.W, self.b):  # placeholder storage of a network without them
                 f.fill(0.0)
-        self._flat.write(flat)
-
-    def get_flat(self) -> np.ndarray:
-        """All parameters as one float64 vector (the order of :meth:`set_flat`)."""
-        return self._flat.read(grads=False)
-
-    def grad_flat(self) -> np.ndarray:
-        """The parameters' gradients (``.grad`` after a tape) as one float64 vector."""
-        return self._flat.read(grads=True)
-
-    def clear_grads(self) -> None:
-        """Set the parameters' gradients to zero (and no other field's)."""
-        self._flat.clear_grads()
+        super().set_flat(flat)
 
     def save(self, path: str | Path) -> None:
         """Save the parameters (and architecture) to a ``.npz`` checkpoint."""
