@@ -231,7 +231,17 @@ class FieldVector(FlatLayout):
         self.gradients_version += 1
 
     def gradients_finite(self) -> bool:
-        """Whether every gradient is finite (no NaN, no infinity)."""
+        """Whether every gradient is finite (no NaN, no infinity).
+
+        Example:
+            >>> import numpy as np, taichi as ti, tidal as td
+            >>> _ = td.init(arch="cpu", default_fp=td.f64)
+            >>> vec = FieldVector([ti.field(ti.f32, shape=3, needs_grad=True)])
+            >>> vec.write_grads([1.0, np.inf, 0.0]); vec.gradients_finite()
+            False
+            >>> vec.clear_grads(); vec.gradients_finite()
+            True
+        """
         self.check_current()
         self._count[0] = 0
         direct.launch(self._count_kernel, self._count)
@@ -242,7 +252,22 @@ class FieldVector(FlatLayout):
         """One Adam step from the parameters ``p`` with the fields' gradients: the new
         parameters into ``out`` and into the fields, the moments ``m`` and ``v`` in place, the
         gradients cleared (all flat float64 vectors; ``hyper`` as :func:`adam_element` takes
-        them after its first four arguments)."""
+        them after its first four arguments).
+
+        Example:
+            >>> import numpy as np, taichi as ti, tidal as td
+            >>> _ = td.init(arch="cpu", default_fp=td.f64)
+            >>> vec = FieldVector([ti.field(ti.f64, shape=2, needs_grad=True)])
+            >>> vec.write_grads([3.0, -0.5])
+            >>> p, m, v, out = np.zeros(2), np.zeros(2), np.zeros(2), np.empty(2)
+            >>> lr, b1, b2 = 0.1, 0.9, 0.999  # a first step moves each by lr against its sign
+            >>> vec.adam(p, m, v, out, np.array([lr, b1, b2, 1e-12, 0.0, 0.0, lr / (1 - b1),
+            ...                                  1 / (1 - b2)]))
+            >>> np.round(out, 9).tolist(), vec.read().tolist() == out.tolist()
+            ([-0.1, 0.1], True)
+            >>> vec.read(grads=True).tolist()
+            [0.0, 0.0]
+        """
         self.check_current()
         direct.launch(self._adam_kernel, p, m, v, out, hyper)
         self.gradients_version += 1

@@ -41,6 +41,10 @@ Example:
     ([6.0, 7.0], [0.0, 0.0])
     >>> field_io.fill(f, 0.5); float(field_io.to_numpy(f).sum())
     12.0
+    >>> a = ti.ndarray(ti.f32, shape=(2, 3))
+    >>> field_io.ndarray_from_numpy(a, np.arange(6.0).reshape(2, 3))
+    >>> field_io.ndarray_to_numpy(a)[1].tolist()
+    [3.0, 4.0, 5.0]
 """
 
 import math

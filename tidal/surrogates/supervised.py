@@ -461,7 +461,19 @@ class FunctionBatches:
         """The loss on the current batch at the parameters the model's fields hold, its gradient
         added into the fields' gradients (after :meth:`shard`: this shard's part of them); then
         the next batch. :class:`~tidal.solvers.Trainer`'s Adam evaluates so, with no float64
-        copy of the parameters or the gradient per step."""
+        copy of the parameters or the gradient per step.
+
+        Example:
+            >>> import numpy as np, tidal as td
+            >>> from tidal.surrogates import DeepONet, Supervised
+            >>> _ = td.init(arch="cpu", default_fp=td.f64)
+            >>> net = DeepONet(4, 1, width=6, p=3, dtype=td.f64)
+            >>> s = Supervised(net, np.ones((5, 4)), [0.0, 1.0], np.ones((5, 2)))
+            >>> net.clear_grads(); loss = s.value_and_field_grads()
+            >>> same_loss, grad = s.value_and_grad(net.get_flat())
+            >>> loss == same_loss, np.array_equal(net.grad_flat(), grad)
+            (True, True)
+        """
         loss = self._loss_into_grads(self.batch(self.batches))
         if self.batch_size < self.n:
             self.batches += 1
