@@ -215,7 +215,14 @@ def main() -> None:
     name, out = sys.argv[1], Path(sys.argv[2])
     comm = distributed.world()
     distributed.init("cpu", threads=1, default_fp=td.f64)
-    results = globals()[name](out, comm)
+    try:
+        results = globals()[name](out, comm)
+    except (distributed.RankFailed, distributed.RanksDisagree) as e:
+        # what this rank raised, kept where the test can read it: the launcher forwards the
+        # ranks' output asynchronously and, under load, may drop a rank's last lines once
+        # another rank has exited with an error
+        (out / f"{name}_error_rank{comm.rank}.txt").write_text(f"{type(e).__name__}: {e}")
+        raise
     np.savez(out / f"{name}_rank{comm.rank}.npz", size=comm.size, **results)
 
 
