@@ -238,3 +238,23 @@ def test_kernels_in_simd_lanes_launch_directly_with_their_partial_sums():
                                                         seed @ np.tanh(xn)], rtol=1e-12)
     launch = cubic._last.forward()
     assert isinstance(launch.taichi_kernel.__dict__.get("_tidal_direct"), tuple)
+
+
+def test_launches_through_taichi_keep_one_plan_per_instance():
+    """Under Taichi's own tape every launch goes through Taichi and is planned again: the new
+    plan replaces the instance's old one instead of piling up beside it."""
+    x = ti.field(ti.f64, shape=4, needs_grad=True)
+    loss = ti.field(ti.f64, shape=(), needs_grad=True)
+
+    @ti.kernel
+    def weigh(s: ti.f64):
+        for i in range(4):
+            loss[None] += s * x[i]
+
+    x.from_numpy(np.arange(4.0))
+    for _ in range(5):
+        with ti.ad.Tape(loss):
+            direct.launch(weigh, 2.0)
+    assert len(weigh._primal.__dict__["_tidal_direct"]) == 1
+    np.testing.assert_array_equal(x.grad.to_numpy(), 2.0)
+    assert loss[None] == 12.0

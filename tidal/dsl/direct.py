@@ -68,8 +68,9 @@ def call(kernel, args):
         plan = _plan(kernel, args)
         if plan is _INELIGIBLE:
             kernel._tidal_direct = _INELIGIBLE
-        elif plan is not None:  # beside the plans of the kernel's other live instances
-            live = [p for p in plans or () if p[0] is kernel.compiled_kernels]
+        elif plan is not None:  # in place of this instance's old plan, beside the others'
+            live = [p for p in plans or ()
+                    if p[0] is kernel.compiled_kernels and p[1] is not plan[1]]
             kernel._tidal_direct = tuple(live[-(_MAX_PLANS - 1):] + [plan])
     return result
 
