@@ -228,7 +228,7 @@ def test_a_sharded_or_data_parallel_objective_is_not_evaluated_in_place(cpu64):
 
     net, make = deeponet_objective()
     objective = make()
-    assert objective.parameter_fields() is net.parameter_fields
+    assert objective.parameter_fields() is net.parameter_fields()
     wrapped = distributed.DataParallel(objective)  # one process: a rank of one
     assert wrapped.parameter_fields() is None
     assert Trainer(wrapped, net.get_flat(), progress=False)._parameter_fields() is None

@@ -343,7 +343,6 @@ class FlatParameters:
         """Zero the parameters' gradients (one launch)."""
         self._flat.clear_grads()
 
-    @property
     def parameter_fields(self) -> FieldVector:
         """The fields the parameters live in, as one :class:`FieldVector`."""
         return self._flat

@@ -455,7 +455,8 @@ class FunctionBatches:
         the gradient only, which a data-parallel wrapper must first sum over the ranks)."""
         if self.shard_count != 1:
             return None
-        return getattr(self.model, "parameter_fields", None)
+        fields = getattr(self.model, "parameter_fields", None)
+        return fields() if callable(fields) else None
 
     def value_and_field_grads(self) -> float:
         """The loss on the current batch at the parameters the model's fields hold, its gradient
