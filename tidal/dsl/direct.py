@@ -34,6 +34,8 @@ raised by the launch are translated as Taichi translates them.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 from taichi.lang import impl as ti_impl
 from taichi.lang import kernel_impl
@@ -51,18 +53,20 @@ _REAL = (float, int, np.floating, np.integer)
 _INTEGER = (int, np.integer)
 _INT32_LIMIT = np.iinfo(np.int32).max  # (Taichi warns about larger arrays; its path only)
 _MAX_PLANS = 8  # instances of one kernel launched directly (the others: Taichi's path)
+_NOTING: list[list] = []  # the launch lists of the sequences being noted (tidal.dsl.replay)
 
 
 def call(kernel, args):
     """Launch the Taichi kernel object ``kernel`` (a ``Kernel``, not the decorated function)
     with positional ``args``; directly when that is known to be the same as Taichi's call."""
+    if _NOTING:
+        _NOTING[-1].append((kernel, args))
     plans = kernel.__dict__.get("_tidal_direct")
     if (plans and plans is not _INELIGIBLE and ti_impl._root_fb.empty
-            and _no_taichi_recorder()):
-        for plan in plans:
-            if (plan[0] is kernel.compiled_kernels and plan[0] and len(args) == len(plan[3])
-                    and all(s[0](a) for a, s in zip(args, plan[3]))):
-                return _launch(plan, args)
+            and no_taichi_recorder()):
+        plan = plan_for(kernel, args)
+        if plan is not None:
+            return _launch(plan, args)
     result = _TAICHI_CALL(kernel, *args)
     if plans is not _INELIGIBLE:
         plan = _plan(kernel, args)
@@ -80,13 +84,55 @@ def launch(kernel, *args):
     return call(kernel._primal, args)
 
 
-def _no_taichi_recorder() -> bool:
+def no_taichi_recorder() -> bool:
     """Whether no ``ti.ad.Tape`` or ``ti.ad.FwdMode`` would see the launch (Taichi's call
     inserts kernels into them; tidal's own stand-in for the tape slot ignores kernels)."""
     rt = ti_impl.get_runtime()
     tape = rt.target_tape
     return rt.fwd_mode_manager is None and (tape is None or getattr(tape, "ignores_kernels",
                                                                      False))
+
+
+@contextlib.contextmanager
+def noted():
+    """Note every launch made through :func:`call` inside, as ``(kernel, args)`` in the list
+    yielded (for :class:`tidal.dsl.replay.Sequence`); :func:`bypassed` inside makes it None."""
+    launched: list = []
+    _NOTING.append(launched)
+    try:
+        yield launched
+    finally:
+        _NOTING.pop()
+
+
+def noting() -> bool:
+    """Whether launches are being noted (inside :func:`noted`)."""
+    return bool(_NOTING)
+
+
+def bypassed() -> None:
+    """Tell the sequences being noted that a launch went past :func:`call` (they cannot be
+    replayed)."""
+    for launched in _NOTING:
+        launched.append(None)
+
+
+def plan_for(kernel, args):
+    """The plan :func:`call` would launch ``kernel`` with ``args`` by now, or None."""
+    plans = kernel.__dict__.get("_tidal_direct")
+    if not plans or plans is _INELIGIBLE:
+        return None
+    for plan in plans:
+        if (plan[0] is kernel.compiled_kernels and plan[0] and len(args) == len(plan[3])
+                and all(s[0](a) for a, s in zip(args, plan[3]))):
+            return plan
+    return None
+
+
+def launch_planned(plan, args) -> None:
+    """Launch with a plan from :func:`plan_for` whose kernel's compiled instances are still
+    the plan's, with the very arguments it was found for."""
+    _launch(plan, args)
 
 
 def _launch(plan, args) -> None:

@@ -65,6 +65,7 @@ before any kernel runs.
 """
 
 # No `from __future__ import annotations`: Taichi reads the kernels' annotations as objects.
+import functools
 import math
 
 import numpy as np
@@ -72,7 +73,7 @@ import taichi as ti
 
 import tidal as td
 from tidal.autodiff import parameters
-from tidal.dsl import field_io, runtime
+from tidal.dsl import field_io, replay, runtime
 from tidal.dsl.errors import TidalArgumentError
 from tidal.solvers import network
 from tidal.surrogates import _checks, fno_dense, fno_mixing
@@ -802,7 +803,7 @@ class Batch:
         self.gridpts = gridpts
         self._intermediates = [self.out, self.errors, self.last] + self.vb \
             + self.z + self.x + self.yb + self.zi + self.spec
-        self._launches = self._plan()
+        self.set_launches(self._plan())
         self.zero_gradients()
 
     def _plan(self) -> list:
@@ -837,6 +838,19 @@ class Batch:
                  (k["project"], (self.last, self.out))]
         return plan
 
+    def set_launches(self, launches: list) -> None:
+        """Make ``launches`` (``(kernel, args)`` in order, as :meth:`_plan` gives them) the
+        passes' launches. Each pass is launched again without its Python once it has run
+        (:class:`tidal.dsl.replay.Sequence`: the same launches with the same arrays every
+        time), so a change of plan goes through here."""
+        self._launches = launches
+        # (the bodies hold the launches, not the batch: no reference cycle keeps a dropped
+        # batch's arrays alive until the garbage collector runs)
+        self._forward = replay.Sequence(functools.partial(_forward_pass, launches))
+        self._backward = replay.Sequence(functools.partial(_backward_pass, launches, None))
+        self._backward_inputs = replay.Sequence(
+            functools.partial(_backward_pass, launches, self._intermediates + [self.a]))
+
     def load(self, inputs, targets=None) -> None:
         """Copy ``n`` checked input fields (``(n, *grid, channels)``) and, optionally, target
         fields (``(n, *output_shape)``) into the batch."""
@@ -855,8 +869,7 @@ class Batch:
 
     def forward(self) -> None:
         """The network (outputs in :meth:`outputs`)."""
-        for kernel, args in self._launches:
-            kernel(*args)
+        self._forward()
 
     def squared_errors(self) -> np.ndarray:
         """After :meth:`forward`: each field's sum of squared errors against the targets."""
@@ -868,7 +881,6 @@ class Batch:
         pass, from the cotangents of the per-field squared errors or of the outputs. With
         ``parameters=False`` only the input gradient is computed (``kernel.grad(..., wrt=...)``
         with the batch's own arrays): the parameters' ``.grad`` is left as it was."""
-        wrt = None if parameters else self._intermediates + [self.a]
         if self._gradients_zero:
             field_io.fill(self.a.grad, 0)
         else:  # the last backward pass was interrupted
@@ -880,8 +892,7 @@ class Batch:
         else:
             cot = np.asarray(output_cotangent, dtype=np.float64).reshape(self.n, self.points, -1)
             field_io.ndarray_from_numpy(self.out.grad, cot)
-        for kernel, args in reversed(self._launches):
-            kernel.grad(*args, wrt=wrt)
+        (self._backward if parameters else self._backward_inputs)()
         self._gradients_zero = True  # each adjoint zeroed its output's gradient
 
     def outputs(self) -> np.ndarray:
@@ -893,6 +904,16 @@ class Batch:
         """After :meth:`backward`: the gradient in the input fields, ``(n, *grid, channels)``."""
         return field_io.ndarray_to_numpy(self.a.grad).astype(np.float64).reshape(
             self.n, *self.grid, -1)
+
+
+def _forward_pass(launches: list) -> None:
+    for kernel, args in launches:
+        kernel(*args)
+
+
+def _backward_pass(launches: list, wrt) -> None:
+    for kernel, args in reversed(launches):
+        kernel.grad(*args, wrt=wrt)
 
 
 def _kernels(model: FNO) -> dict:
