@@ -57,7 +57,7 @@ class Sequence:
     def __call__(self) -> None:
         noted = self._noted
         if noted is not None and not direct.noting() and _replayable(noted):
-            for kernel, plan, args in noted:
+            for _, plan, args in noted:
                 direct.launch_planned(plan, args)
             self.replayed += 1
             return
