@@ -82,27 +82,31 @@ class MixWeights(fno_dense.BlockCopy):
 
 
 class ModeMixing:
-    """The mode mixing on blocks, called as a forward kernel ``mixing(x, yb, layer)`` (``x``'s
-    channels padded with zeros to a multiple of four) and
-    differentiated by ``mixing.grad(x, yb, layer, wrt=None)``: ``x``'s gradient (set) and,
-    unless ``wrt`` is given, the weights' (added).
+    """The mode mixing on blocks, called as a forward kernel ``mixing(x, yb, layer, xbar)``
+    (``x``'s channels padded with zeros to a multiple of four) and
+    differentiated by ``mixing.grad(x, yb, layer, xbar, wrt=None)``: ``x``'s gradient set into
+    ``xbar`` and, unless ``wrt`` is given, the weights' (added).
 
     ``m2``: the kept modes of the last axis (mode ``k`` is ``yb[:, k // m2, k % m2]``).
+    ``xbar``: ``x.grad`` itself, or with ``gradient_blocks`` an array of ``yb``'s layout, the
+    gradient in blocks (a whole SIMD vector stored at a time; what the transposed first-axis
+    DFT reads, see :class:`tidal.surrogates.fno.Batch`).
 
     Example:
         >>> import taichi as ti, tidal as td
         >>> _ = td.init(arch="cpu", default_fp=td.f64)
         >>> R = ti.field(td.f64, shape=(1, 2, 3, 3, 2), needs_grad=True)
-        >>> ModeMixing(MixWeights(R, td.f64, 8), td.f64, m2=2).__name__
+        >>> ModeMixing(MixWeights(R, td.f64, 8), td.f64, m2=2, gradient_blocks=True).__name__
         'mix'
     """
 
-    def __init__(self, weights: MixWeights, real, m2: int):
+    def __init__(self, weights: MixWeights, real, m2: int, gradient_blocks: bool = False):
         self.weights, self.__name__ = weights, "mix"
         B, nb, w = weights.block, weights.blocks, weights.width
         vec = ti.types.vector(B, real)
         nd4 = ti.types.ndarray(dtype=real, ndim=4)
         ndv5 = ti.types.ndarray(dtype=vec, ndim=5)
+        xbar_type = ndv5 if gradient_blocks else nd4
 
         @td.kernel(simd_vectors=True)
         def mix_forward(x: nd4, yb: ndv5, rcol: ndv5, layer: ti.i32):
@@ -169,7 +173,7 @@ class ModeMixing:
                         rcol_grad[layer, k, c + 3, 1, ob] += i3
 
         @td.kernel(simd_vectors=True)
-        def input_adjoint(yb_grad: ndv5, x_grad: nd4, rrow: ndv5, layer: ti.i32):
+        def input_adjoint(yb_grad: ndv5, x_grad: xbar_type, rrow: ndv5, layer: ti.i32):
             # one thread per mode, the fields in turn: the mode's rows stay in the L1 cache (the
             # mode as two loop indices, so that each thread visibly owns the ybar it zeroes)
             for k1, k2 in ti.ndrange(yb_grad.shape[1], m2):
@@ -187,10 +191,14 @@ class ModeMixing:
                                     ri = rrow[layer, k, ob * B + j, 1, cb]
                                     ar += gr[j] * rr + gi[j] * ri
                                     ai += gi[j] * rr - gr[j] * ri
-                        for j in ti.static(range(B)):
-                            if ti.static(cb * B + j < w):
-                                x_grad[b, k, 0, cb * B + j] = ar[j]
-                                x_grad[b, k, 1, cb * B + j] = ai[j]
+                        if ti.static(gradient_blocks):  # (lanes past the width: zero)
+                            x_grad[b, k1, k2, 0, cb] = ar
+                            x_grad[b, k1, k2, 1, cb] = ai
+                        else:
+                            for j in ti.static(range(B)):
+                                if ti.static(cb * B + j < w):
+                                    x_grad[b, k, 0, cb * B + j] = ar[j]
+                                    x_grad[b, k, 1, cb * B + j] = ai[j]
                     for ob in ti.static(range(nb)):
                         yb_grad[b, k1, k2, 0, ob] = ti.Vector.zero(real, B)
                         yb_grad[b, k1, k2, 1, ob] = ti.Vector.zero(real, B)
@@ -198,15 +206,15 @@ class ModeMixing:
         self._forward, self._input_adjoint = mix_forward, input_adjoint
         self._weight_adjoint = weight_adjoint
 
-    def __call__(self, x, yb, layer: int) -> None:
+    def __call__(self, x, yb, layer: int, xbar) -> None:
         self._forward(x, yb, self.weights.rcol, layer)
 
-    def grad(self, x, yb, layer: int, wrt=None) -> None:
-        """The adjoint: ``yb.grad`` into ``x.grad`` (set), ``yb.grad`` zeroed; with ``wrt=None``
+    def grad(self, x, yb, layer: int, xbar, wrt=None) -> None:
+        """The adjoint: ``yb.grad`` into ``xbar`` (set), ``yb.grad`` zeroed; with ``wrt=None``
         first the weights' block gradient (added)."""
         if wrt is None:
             self._weight_adjoint(x, yb.grad, self.weights.rcol.grad, layer)
-        self._input_adjoint(yb.grad, x.grad, self.weights.rrow, layer)
+        self._input_adjoint(yb.grad, xbar, self.weights.rrow, layer)
 
 
 __all__ = ["MixWeights", "ModeMixing"]
