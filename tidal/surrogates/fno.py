@@ -784,6 +784,9 @@ class Batch:
         self.vb = [blocks(n, s1, s2, wb) for _ in range(L + 1)]  # each layer's input; [L] last
         self.spec = [blocks(n, s1, s2, wb) for _ in range(L)]  # the spectral convolutions
         self.scratch = blocks(n, s1, s2, wb, grad=False)  # the dense layers' adjoints'
+        # the activated dense layers' activation derivatives, left by the forward pass for the
+        # adjoint (the last layer has no activation: it is given the scratch, untouched)
+        self.slopes = [blocks(n, s1, s2, wb, grad=False) for _ in range(L - 1)]
         # the last-axis DFT's output and the inverse first-axis DFT's (2-D only: in 1-D the
         # last-axis DFTs write and read the mixing's arrays directly)
         first_axis = model.dim == 2
@@ -842,7 +845,8 @@ class Batch:
                                      k["dft_last"],
                                      (spec.grad, t["ilast_cos_t"], t["ilast_sin_t"], zi.grad)), ()))
             plan.append((k["linear"] if last else k["linear_act"],
-                         (vb, spec, self.vb[layer + 1], self.scratch, layer)))
+                         (vb, spec, self.vb[layer + 1], self.scratch,
+                          self.scratch if last else self.slopes[layer], layer)))
         plan += [(k["from_point_blocks"], (self.vb[-1], self.last)),
                  (k["project"], (self.last, self.out))]
         return plan

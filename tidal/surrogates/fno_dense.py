@@ -15,8 +15,8 @@ compile whole: 20 ms per layer instead of 1). The transposed product needs the w
 blocks (``wrow[layer, o, cb]``), which no transformation of the forward loop can introduce, so
 the two halves of the adjoint are written as forward kernels of their own:
 
-* :func:`input_adjoint` (parallel over points): recomputes the pre-activation, stores
-  ``g = nbar * act'(pre)`` (the spectral part's gradient and a scratch copy), adds
+* :func:`input_adjoint` (parallel over points): stores ``g = nbar * act'(pre)`` (the
+  spectral part's gradient and a scratch copy; ``act'(pre)`` as the forward pass left it), adds
   ``sum_o g[o] wrow[o]`` into the input blocks' gradient and zeroes ``nbar`` (as a generated
   adjoint of a ``=`` write does, so a finished backward pass leaves every intermediate's gradient
   zero);
@@ -166,10 +166,13 @@ class DenseWeights(BlockCopy):
 
 class DenseLayer:
     """One kernel set for a Fourier layer's pointwise part on blocks, called as a forward kernel
-    ``layer(vb, sb, nb, g, layer_index)`` (``vb`` the layer's input blocks, ``sb`` its spectral
-    part's, ``nb`` the output's, all ``(fields, S1, S2, blocks)``; ``g`` scratch of the same
-    shape for the adjoint) and differentiated by ``layer.grad(same arguments, wrt=None)``: the
-    input's and the spectral part's gradients, and (unless ``wrt`` is given) the weights'.
+    ``layer(vb, sb, nb, g, slope, layer_index)`` (``vb`` the layer's input blocks, ``sb`` its
+    spectral part's, ``nb`` the output's, all ``(fields, S1, S2, blocks)``; ``g`` scratch of the
+    same shape for the adjoint; ``slope`` too, where an activated layer's forward pass leaves the
+    activation's derivative for its adjoint, which so does not compute the pre-activation
+    again; a layer without activation leaves it alone) and differentiated by
+    ``layer.grad(same arguments, wrt=None)``: the input's and the spectral part's gradients,
+    and (unless ``wrt`` is given) the weights'.
 
     Example:
         >>> import taichi as ti, tidal as td
@@ -206,26 +209,26 @@ class DenseLayer:
             return acc
 
         @td.kernel(simd_vectors=True)
-        def dense_forward(vb: ndv4, sb: ndv4, nxt: ndv4, wcol: ndv3, bias: ndv2,
+        def dense_forward(vb: ndv4, sb: ndv4, nxt: ndv4, slope: ndv4, wcol: ndv3, bias: ndv2,
                           layer: ti.i32):
             for b, i1, i2 in ti.ndrange(vb.shape[0], vb.shape[1], vb.shape[2]):
                 for ob in ti.static(range(nb)):
                     acc = pre_activation(vb, sb, wcol, bias, b, i1, i2, ob, layer)
                     if ti.static(activated):
-                        nxt[b, i1, i2, ob] = act_block(acc)
+                        value, tangent = act_tangent(acc, ti.Vector.one(real, B))
+                        nxt[b, i1, i2, ob] = value
+                        slope[b, i1, i2, ob] = tangent
                     else:
                         nxt[b, i1, i2, ob] = acc
 
         @td.kernel(simd_vectors=True)
-        def input_adjoint(vb: ndv4, sb: ndv4, nxt_grad: ndv4, vb_grad: ndv4, sb_grad: ndv4,
-                          g: ndv4, wcol: ndv3, wrow: ndv3, bias: ndv2, layer: ti.i32):
-            for b, i1, i2 in ti.ndrange(vb.shape[0], vb.shape[1], vb.shape[2]):
+        def input_adjoint(nxt_grad: ndv4, vb_grad: ndv4, sb_grad: ndv4, g: ndv4, slope: ndv4,
+                          wrow: ndv3, layer: ti.i32):
+            for b, i1, i2 in ti.ndrange(vb_grad.shape[0], vb_grad.shape[1], vb_grad.shape[2]):
                 for ob in ti.static(range(nb)):
                     gb = nxt_grad[b, i1, i2, ob]
                     if ti.static(activated):
-                        acc = pre_activation(vb, sb, wcol, bias, b, i1, i2, ob, layer)
-                        _, slope = act_tangent(acc, ti.Vector.one(real, B))
-                        gb = gb * slope
+                        gb = gb * slope[b, i1, i2, ob]
                     g[b, i1, i2, ob] = gb
                     sb_grad[b, i1, i2, ob] = gb
                     nxt_grad[b, i1, i2, ob] = ti.Vector.zero(real, B)
@@ -278,15 +281,14 @@ class DenseLayer:
         self._forward, self._input_adjoint = dense_forward, input_adjoint
         self._weight_adjoint = weight_adjoint
 
-    def __call__(self, vb, sb, nxt, g, layer: int) -> None:
-        self._forward(vb, sb, nxt, self.weights.wcol, self.weights.bias, layer)
+    def __call__(self, vb, sb, nxt, g, slope, layer: int) -> None:
+        self._forward(vb, sb, nxt, slope, self.weights.wcol, self.weights.bias, layer)
 
-    def grad(self, vb, sb, nxt, g, layer: int, wrt=None) -> None:
+    def grad(self, vb, sb, nxt, g, slope, layer: int, wrt=None) -> None:
         """The adjoint: ``nxt.grad`` into ``vb.grad`` (added) and ``sb.grad`` (set), ``nxt.grad``
         zeroed; with ``wrt=None`` also the weights' and biases' block gradients (added)."""
         wts = self.weights
-        self._input_adjoint(vb, sb, nxt.grad, vb.grad, sb.grad, g, wts.wcol, wts.wrow, wts.bias,
-                            layer)
+        self._input_adjoint(nxt.grad, vb.grad, sb.grad, g, slope, wts.wrow, layer)
         if wrt is None:
             self._weight_adjoint(vb, g, wts.wrow.grad, wts.bias.grad, layer)
 
