@@ -53,6 +53,13 @@ def _expected(a0, calls):
     return a, b
 
 
+def _assert_after(holder, a0, calls):
+    """The arrays hold what ``calls`` runs of the body give from ``a0`` (NumPy)."""
+    a, b = _expected(a0, calls)
+    np.testing.assert_allclose(holder[0].to_numpy(), a, rtol=1e-15)
+    np.testing.assert_allclose(holder[1].to_numpy(), b, rtol=1e-15)
+
+
 def _arrays(n=6):
     a0 = np.linspace(-1.0, 2.0, n)
     a, b = ti.ndarray(ti.f64, n), ti.ndarray(ti.f64, n)
@@ -80,9 +87,7 @@ def test_replays_give_the_values_of_the_body_and_skip_its_python():
     finally:
         type(scale).specialize = original
     assert seq.replayed == 4 and calls["n"] == 0  # tidal's per-launch Python never ran
-    a, b = _expected(a0, 5)
-    np.testing.assert_allclose(holder[0].to_numpy(), a, rtol=1e-15)
-    np.testing.assert_allclose(holder[1].to_numpy(), b, rtol=1e-15)
+    _assert_after(holder, a0, 5)
 
 
 def _squares(decorate):
@@ -172,9 +177,7 @@ def test_a_field_declared_after_noting_is_placed_before_the_next_launch():
     assert seq.replayed == 2
     y[1] = 4.0
     assert y[1] == 4.0
-    a, b = _expected(a0, 4)
-    np.testing.assert_allclose(holder[0].to_numpy(), a, rtol=1e-15)
-    np.testing.assert_allclose(holder[1].to_numpy(), b, rtol=1e-15)
+    _assert_after(holder, a0, 4)
 
 
 def test_a_new_runtime_runs_the_body_with_its_new_kernels():
@@ -190,9 +193,7 @@ def test_a_new_runtime_runs_the_body_with_its_new_kernels():
     assert seq.replayed == 1  # the plans belong to the old runtime
     seq()
     assert seq.replayed == 2
-    a, b = _expected(a0, 2)
-    np.testing.assert_allclose(holder[0].to_numpy(), a, rtol=1e-15)
-    np.testing.assert_allclose(holder[1].to_numpy(), b, rtol=1e-15)
+    _assert_after(holder, a0, 2)
 
 
 def test_a_sequence_inside_another_is_replayed_as_part_of_it():

@@ -64,9 +64,9 @@ def call(kernel, args):
     plans = kernel.__dict__.get("_tidal_direct")
     if (plans and plans is not _INELIGIBLE and ti_impl._root_fb.empty
             and no_taichi_recorder()):
-        plan = plan_for(kernel, args)
+        plan = _matching(plans, kernel, args)
         if plan is not None:
-            return _launch(plan, args)
+            return launch_planned(plan, args)
     result = _TAICHI_CALL(kernel, *args)
     if plans is not _INELIGIBLE:
         plan = _plan(kernel, args)
@@ -122,6 +122,11 @@ def plan_for(kernel, args):
     plans = kernel.__dict__.get("_tidal_direct")
     if not plans or plans is _INELIGIBLE:
         return None
+    return _matching(plans, kernel, args)
+
+
+def _matching(plans, kernel, args):
+    """The plan of ``plans`` (the kernel's, eligible) that accepts ``args`` now, or None."""
     for plan in plans:
         if (plan[0] is kernel.compiled_kernels and plan[0] and len(args) == len(plan[3])
                 and all(s[0](a) for a, s in zip(args, plan[3]))):
@@ -132,10 +137,6 @@ def plan_for(kernel, args):
 def launch_planned(plan, args) -> None:
     """Launch with a plan from :func:`plan_for` whose kernel's compiled instances are still
     the plan's, with the very arguments it was found for."""
-    _launch(plan, args)
-
-
-def _launch(plan, args) -> None:
     _, t_kernel, compiled, setters = plan
     ctx = t_kernel.make_launch_context()
     for i, (_, put) in enumerate(setters):

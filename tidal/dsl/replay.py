@@ -55,14 +55,14 @@ class Sequence:
         self.replayed = 0  # calls that replayed the noted launches (for tests and diagnostics)
 
     def __call__(self) -> None:
+        if direct.noting():  # inside another sequence being noted: its list takes these
+            self._body()
+            return
         noted = self._noted
-        if noted is not None and not direct.noting() and _replayable(noted):
+        if noted is not None and _replayable(noted):
             for _, plan, args in noted:
                 direct.launch_planned(plan, args)
             self.replayed += 1
-            return
-        if direct.noting():  # inside another sequence being noted: its list takes these
-            self._body()
             return
         self._noted = _note(self._body)
 
