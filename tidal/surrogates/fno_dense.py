@@ -6,7 +6,8 @@ The Fourier layers' values live in blocks of ``B`` channels per grid point (an n
 spectral convolution's DFTs read and write. Here the dense part of a layer works on the same
 blocks, compiled with ``td.kernel(simd_vectors=True)``: each output block is the bias block plus
 the spectral block plus ``sum_c W[:, c] v[c]``, one vector multiply-add per input channel with
-the weights' columns as blocks (``wcol[layer, c, ob]``).
+the weights' columns as blocks (``wcol[layer, c, ob]``), four points per thread (each weight block
+loaded once for four).
 
 Its adjoint is not generated. The generated adjoint of that loop would sum each input channel's
 gradient across the lanes of ``W[:, c] * g`` (a horizontal sum per channel) and add the weight
@@ -197,29 +198,49 @@ class DenseLayer:
         act_tangent = td.jvp(act_block)
 
         @td.func
-        def pre_activation(vb: ti.template(), sb: ti.template(), wcol: ti.template(),
-                           bias: ti.template(), b: ti.i32, i1: ti.i32, i2: ti.i32, ob: ti.i32,
-                           layer: ti.i32) -> vec:
-            acc = bias[layer, ob] + sb[b, i1, i2, ob]
-            for cb in ti.static(range(nb)):
-                u = vb[b, i1, i2, cb]
-                for j in ti.static(range(B)):
-                    if ti.static(cb * B + j < w):
-                        acc += wcol[layer, cb * B + j, ob] * u[j]
-            return acc
+        def finish(nxt: ti.template(), slope: ti.template(), b: ti.i32, i1: ti.i32,
+                   i2: ti.i32, ob: ti.i32, acc: vec):
+            if ti.static(activated):
+                value, tangent = act_tangent(acc, ti.Vector.one(real, B))
+                nxt[b, i1, i2, ob] = value
+                slope[b, i1, i2, ob] = tangent
+            else:
+                nxt[b, i1, i2, ob] = acc
 
         @td.kernel(simd_vectors=True)
         def dense_forward(vb: ndv4, sb: ndv4, nxt: ndv4, slope: ndv4, wcol: ndv3, bias: ndv2,
                           layer: ti.i32):
-            for b, i1, i2 in ti.ndrange(vb.shape[0], vb.shape[1], vb.shape[2]):
+            # four points of a grid row per thread, so that each weight block loaded serves
+            # four multiply-adds (one point per thread: two loads per multiply-add; 16 x 16,
+            # float32, 20 fields: 1.2 -> 0.8x the mode mixing's time, 2026-12-07); past the
+            # row's end a thread recomputes its last point and stores the same values again.
+            # The channel loop is not unrolled (unrolled, 64 float64 channels ran slower)
+            for b, i1, i2g in ti.ndrange(vb.shape[0], vb.shape[1], (vb.shape[2] + 3) // 4):
+                last = vb.shape[2] - 1
+                p0 = ti.min(i2g * 4, last)
+                p1 = ti.min(i2g * 4 + 1, last)
+                p2 = ti.min(i2g * 4 + 2, last)
+                p3 = ti.min(i2g * 4 + 3, last)
                 for ob in ti.static(range(nb)):
-                    acc = pre_activation(vb, sb, wcol, bias, b, i1, i2, ob, layer)
-                    if ti.static(activated):
-                        value, tangent = act_tangent(acc, ti.Vector.one(real, B))
-                        nxt[b, i1, i2, ob] = value
-                        slope[b, i1, i2, ob] = tangent
-                    else:
-                        nxt[b, i1, i2, ob] = acc
+                    a0 = bias[layer, ob] + sb[b, i1, p0, ob]
+                    a1 = bias[layer, ob] + sb[b, i1, p1, ob]
+                    a2 = bias[layer, ob] + sb[b, i1, p2, ob]
+                    a3 = bias[layer, ob] + sb[b, i1, p3, ob]
+                    for cb in ti.static(range(nb)):
+                        u0 = vb[b, i1, p0, cb]
+                        u1 = vb[b, i1, p1, cb]
+                        u2 = vb[b, i1, p2, cb]
+                        u3 = vb[b, i1, p3, cb]
+                        for j in range(ti.min(B, w - cb * B)):
+                            wv = wcol[layer, cb * B + j, ob]
+                            a0 += wv * u0[j]
+                            a1 += wv * u1[j]
+                            a2 += wv * u2[j]
+                            a3 += wv * u3[j]
+                    finish(nxt, slope, b, i1, p0, ob, a0)
+                    finish(nxt, slope, b, i1, p1, ob, a1)
+                    finish(nxt, slope, b, i1, p2, ob, a2)
+                    finish(nxt, slope, b, i1, p3, ob, a3)
 
         @td.kernel(simd_vectors=True)
         def input_adjoint(nxt_grad: ndv4, vb_grad: ndv4, sb_grad: ndv4, g: ndv4, slope: ndv4,
