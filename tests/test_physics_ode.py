@@ -176,6 +176,22 @@ def test_pendulum_length_and_damping_are_recovered_from_noise_free_data(method):
     assert sim.get("length") == result.values["length"]  # the model is left fitted
 
 
+@pytest.mark.parametrize("weight", [1e-12, 1e-20, 1e-200])
+def test_the_fit_does_not_depend_on_the_scale_of_the_loss(weight):
+    """Weights (or data in small units) that make the loss tiny: L-BFGS-B compares a
+    reduction with max(loss, 1), so a starting loss of 1e-20 ended the fit at its first step,
+    at the starting values (and 1e-12 stopped short, 2e-6 off); the same answer as at weight 1
+    is expected."""
+    observed = pendulum(length=1.5, damping=0.25, y0=[(1.0, 0.0), (0.2, 1.5)],
+                        steps=300).simulate()
+    sim = pendulum(length=1.0, damping=0.1, y0=[(1.0, 0.0), (0.2, 1.5)], steps=300)
+    result = td.fit(sim, observed, ["length", "damping"], progress=False, max_iter=30,
+                    weights=np.full(observed.shape, weight), uncertainty=False)
+    assert result.iterations > 1
+    assert abs(result.values["length"] - 1.5) < 1.5e-8
+    assert abs(result.values["damping"] - 0.25) < 0.25e-8
+
+
 def test_four_lotka_volterra_rates_are_recovered():
     truth = dict(alpha=1.1, beta=0.4, delta=0.1, gamma=0.4)
     observed = lotka_volterra(**truth, y0=(10.0, 5.0), dt=0.02, steps=500).simulate()

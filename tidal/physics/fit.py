@@ -136,7 +136,9 @@ def fit(model, data, params=None, *, method: str = "L-BFGS-B", bounds: dict | No
             residuals).
         max_iter: iterations at most.
         tol: stop when an iteration reduces the loss by less than ``tol`` times the initial
-            loss, or the gradient is below ``tol`` times the initial gradient.
+            loss (L-BFGS-B, once the initial loss exceeds 1: ``tol`` times the larger of the
+            loss and 1, SciPy's own test), or the gradient is below ``tol`` times the initial
+            gradient.
         learning_rate: Adam's step size (in the optimisation variables).
         callback: ``callback(iteration, values, loss)`` after each iteration; return True to
             stop.
@@ -379,7 +381,19 @@ def _scipy(state: _State, x0, box, method: str, max_iter: int, tol: float):
     if not math.isfinite(loss0) or state.failed:
         raise TidalArgumentError("the simulation gives a non-finite loss at the starting "
                                  "values", hint="start from values at which it runs")
-    gnorm = float(np.max(np.abs(g0))) if g0.size else 0.0
+    # a starting loss below 1 is scaled to 1 for the optimiser: L-BFGS-B's ftol compares a
+    # reduction with max(|f|, 1), an absolute test for a loss below 1, so small data (loss
+    # 1e-20: observations of order 1e-10) ended the fit at its first step, at the starting
+    # values; scaled, the test is relative to the starting loss, as for data of order 1
+    unit = min(loss0, 1.0) if loss0 >= np.finfo(np.float64).tiny else 1.0
+    gnorm = float(np.max(np.abs(g0))) / unit if g0.size else 0.0
+
+    def value_and_grad(x):
+        loss, g = state.value_and_grad(x)
+        return loss / unit, g / unit
+
+    def hessp(x, v):
+        return state.hessp(x, v) / unit
 
     def cb(*args):
         x = args[0] if not hasattr(args[0], "x") else args[0].x
@@ -393,14 +407,14 @@ def _scipy(state: _State, x0, box, method: str, max_iter: int, tol: float):
         kwargs["bounds"] = box
     elif method == "Newton-CG":
         options.update(xtol=max(tol, 1e-11))  # scipy's xtol: mean relative change of x
-        kwargs["hessp"] = state.hessp
+        kwargs["hessp"] = hessp
     else:
         options.update(gtol=tol * max(gnorm, 1e-300))
-        kwargs["hessp"] = state.hessp
+        kwargs["hessp"] = hessp
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", scipy.optimize.OptimizeWarning)
-            r = scipy.optimize.minimize(state.value_and_grad, x0, method=method,
+            r = scipy.optimize.minimize(value_and_grad, x0, method=method,
                                         options=options, **kwargs)
     except _StopFit:
         return state.best_x, "stopped by the callback", True
