@@ -192,6 +192,19 @@ def test_the_fit_does_not_depend_on_the_scale_of_the_loss(weight):
     assert abs(result.values["damping"] - 0.25) < 0.25e-8
 
 
+@pytest.mark.parametrize("weight", [1.0, 1e-20])
+def test_adam_does_not_depend_on_the_scale_of_the_loss(weight):
+    """Adam's epsilon (1e-12) is absolute: at weight 1e-20 the gradients were far below it and
+    300 steps moved the parameters by 1e-4."""
+    observed = pendulum(length=1.5, damping=0.2, steps=200).simulate()
+    sim = pendulum(length=1.0, damping=0.1, steps=200)
+    result = td.fit(sim, observed, ["length", "damping"], method="adam", max_iter=300,
+                    learning_rate=0.02, weights=np.full(observed.shape, weight),
+                    uncertainty=False, progress=False)
+    assert abs(result.values["length"] - 1.5) < 1e-5
+    assert abs(result.values["damping"] - 0.2) < 1e-5
+
+
 def test_four_lotka_volterra_rates_are_recovered():
     truth = dict(alpha=1.1, beta=0.4, delta=0.1, gamma=0.4)
     observed = lotka_volterra(**truth, y0=(10.0, 5.0), dt=0.02, steps=500).simulate()

@@ -381,11 +381,7 @@ def _scipy(state: _State, x0, box, method: str, max_iter: int, tol: float):
     if not math.isfinite(loss0) or state.failed:
         raise TidalArgumentError("the simulation gives a non-finite loss at the starting "
                                  "values", hint="start from values at which it runs")
-    # a starting loss below 1 is scaled to 1 for the optimiser: L-BFGS-B's ftol compares a
-    # reduction with max(|f|, 1), an absolute test for a loss below 1, so small data (loss
-    # 1e-20: observations of order 1e-10) ended the fit at its first step, at the starting
-    # values; scaled, the test is relative to the starting loss, as for data of order 1
-    unit = min(loss0, 1.0) if loss0 >= np.finfo(np.float64).tiny else 1.0
+    unit = _unit(loss0)
     gnorm = float(np.max(np.abs(g0))) / unit if g0.size else 0.0
 
     def value_and_grad(x):
@@ -421,6 +417,15 @@ def _scipy(state: _State, x0, box, method: str, max_iter: int, tol: float):
     return r.x, r.message, r.success
 
 
+def _unit(loss0: float) -> float:
+    """What the optimisers divide the loss by: a starting loss below 1 is scaled to 1. SciPy's
+    L-BFGS-B compares a reduction with ``max(|f|, 1)``, an absolute test for a loss below 1, so
+    small data (a loss of 1e-20: observations of order 1e-10) ended the fit at its first step,
+    at the starting values, and Adam's epsilon is absolute too; scaled, both act as for data of
+    order 1."""
+    return min(loss0, 1.0) if loss0 >= np.finfo(np.float64).tiny else 1.0
+
+
 def _adam(state: _State, x0, box, max_iter: int, lr: float, tol: float):
     x = x0.copy()
     m = np.zeros_like(x)
@@ -430,7 +435,10 @@ def _adam(state: _State, x0, box, max_iter: int, lr: float, tol: float):
     loss0 = None
     for k in range(1, max_iter + 1):
         loss, g = state.value_and_grad(x)
-        loss0 = loss if loss0 is None else loss0
+        if loss0 is None:
+            loss0 = loss
+            unit = _unit(loss0)
+        g = g / unit  # (Adam's epsilon is absolute: a tiny gradient would not move x)
         m = 0.9 * m + 0.1 * g
         v = 0.999 * v + 0.001 * g * g
         step = lr * (m / (1 - 0.9 ** k)) / (np.sqrt(v / (1 - 0.999 ** k)) + 1e-12)
