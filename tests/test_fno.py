@@ -62,6 +62,9 @@ CASES = {
     "1d-out2": dict(dim=1, modes=4, grid=(10,), channels=1, width=6, out=2),
     # the DFTs' channel blocks (8 in float64): three, the last part padding
     "2d-width18": dict(dim=2, modes=(2, 3), grid=(6, 8), channels=1, width=18),
+    # rows of three points: the dense layers' forward takes four points of a row per thread,
+    # the fourth past the end a repeat of the third
+    "2d-short-rows": dict(dim=2, modes=(2, 2), grid=(5, 3), channels=1, width=5),
 }
 
 
