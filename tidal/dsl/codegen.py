@@ -12,9 +12,11 @@ Guarantees of the generated source:
 
 from __future__ import annotations
 
+import functools
 import keyword
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tidal.dsl import ir
@@ -23,9 +25,12 @@ from tidal.dsl.errors import SourceLoc, TidalError
 from tidal.dsl.split import SPIRV_ARCHES
 from tidal.dsl.types import DType, TType, taichi_type_source
 
+#: the last parameter of a kernel's serial form (:attr:`Generated.serial`)
+SERIAL_GATE = "_tidal_serial"
+
 _RESERVED = set(keyword.kwlist) | {
     "ti", "range", "float", "int", "len", "abs", "min", "max", "print", "True", "False", "None",
-    "_tidal_erf", "_tidal_softplus", "_tidal_zeros",
+    SERIAL_GATE, "_tidal_erf", "_tidal_softplus", "_tidal_zeros",
 }
 
 
@@ -39,6 +44,10 @@ class Generated:
     line_map: dict[int, SourceLoc] = field(default_factory=dict)
     vector_mode: bool = False  # compile with Taichi's vector mode (tidal.dsl.lanes)
     scratch: tuple = ()  # arrays the kernel takes after its own arguments
+    # (CPU, kernels with a top-level loop) prints the same kernel run on the launching thread:
+    # its body under ``if SERIAL_GATE:``, an int argument after the scratch arrays
+    # (tidal.dsl.direct launches that form with 1 where it is faster)
+    serial: Callable[[], Generated] | None = None
     parts: tuple = ()  # kernels launched in order in its place (tidal.dsl.split), if any
     # positions of the arguments that must be Taichi ndarrays (td.kernel(simd_vectors=True)),
     # and the kernel's definition, named when one is not
@@ -406,7 +415,10 @@ class _Gen:
         self.sub_block(s.body, depth + 1, names)
 
     # -- function --------------------------------------------------------------------------
-    def kernel(self) -> str:
+    def kernel(self, serial_gate: bool = False) -> str:
+        """The ``@ti.kernel``; with ``serial_gate`` its body sits under ``if SERIAL_GATE:``
+        (an int parameter added last), where Taichi runs every loop on the launching thread:
+        only a kernel's top-level loops are parallel tasks."""
         fn = self.fn
         by_name = {p.name: p for p in fn.params}
         params = []
@@ -419,12 +431,18 @@ class _Gen:
                 params.append(f"{self.array_name(arr)}: {ndarray_type_source(arr)}")
         for arg in self.scratch_args:
             params.append(f"{self.array_name(arg)}: {ndarray_type_source(arg)}")
+        depth = 1
+        if serial_gate:
+            params.append(f"{SERIAL_GATE}: ti.i32")
         self.emit(0, "@ti.kernel", fn.loc)
         self.emit(0, f"def {self.func_name}({', '.join(params)}):", fn.loc)
+        if serial_gate:
+            self.emit(1, f"if {SERIAL_GATE}:", fn.loc)
+            depth = 2
         n0 = len(self.lines)
-        self.block(fn.body, 1, set())
+        self.block(fn.body, depth, set())
         if len(self.lines) == n0:
-            self.emit(1, "pass")
+            self.emit(depth, "pass")
         return "\n".join(self.lines) + "\n"
 
     def function(self) -> str:
@@ -460,19 +478,26 @@ def generate_kernel(kir, fn: ir.Function, scratch, kernel_name: str, default_fp:
     accumulation rewrite, see :mod:`tidal.dsl.pipeline`) as a ``@ti.kernel`` taking ``kir``'s
     value and ndarray parameters in order, then the ``scratch`` arrays ``[(ArrayArg, array)]``
     of its partial sums."""
-    g = _Gen(fn, kernel_name, default_fp, arch)
-    g.scratch_args = [arg for arg, _ in scratch]
-    g.kernel_signature = kir.signature
-    g.kernel_arrays = kir.arrays
-    # the kernel's own ndarray parameters keep their names; generated ones get fresh names
-    for name, kind in kir.signature:
-        if kind == "ndarray":
-            g.array_name(kir.arrays[name])
-    for arg in g.scratch_args:
-        g.array_name(arg)
-    src = g.kernel()
-    return Generated(src, kernel_name, g.namespace, g.line_map, vector_mode,
-                     tuple(arr for _, arr in scratch))
+    def printed(serial_gate: bool) -> Generated:
+        g = _Gen(fn, kernel_name, default_fp, arch)
+        g.scratch_args = [arg for arg, _ in scratch]
+        g.kernel_signature = kir.signature
+        g.kernel_arrays = kir.arrays
+        # the kernel's own ndarray parameters keep their names; generated ones get fresh names
+        for name, kind in kir.signature:
+            if kind == "ndarray":
+                g.array_name(kir.arrays[name])
+        for arg in g.scratch_args:
+            g.array_name(arg)
+        src = g.kernel(serial_gate)
+        return Generated(src, kernel_name, g.namespace, g.line_map, vector_mode,
+                         tuple(arr for _, arr in scratch))
+
+    generated = printed(False)
+    if arch == "cpu" and any(isinstance(s, (ir.ParallelFor, ir.For, ir.While))
+                             for s in fn.body.stmts):
+        generated.serial = functools.partial(printed, True)  # (printed if it is launched)
+    return generated
 
 
 def generate(fn: ir.Function, func_name: str, default_fp: DType, arch: str = "cpu") -> Generated:

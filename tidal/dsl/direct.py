@@ -30,11 +30,27 @@ compiled kernel with the same argument values, namely when
 
 Anything else, and every first launch, goes through Taichi's own ``Kernel.__call__``. Errors
 raised by the launch are translated as Taichi translates them.
+
+**Serial forms.** On the CPU Taichi hands each top-level loop of a kernel to its thread pool:
+waking the workers and waiting for them costs 20-100 us a loop on this project's 2-core
+machine whatever the loop's size, more than many small kernels' work (a one-field FNO
+evaluation is some fifty such launches). A kernel tidal generated with a top-level loop also
+has a serial form (:class:`tidal.dsl.loader.SerialForm`: the same body under an ``if`` on an
+extra argument, where Taichi runs every loop on the launching thread). A plan of such a kernel
+is timed over a few launches in each form once it has been launched :data:`TRIAL_WARMUP`
+times, and keeps the faster; kernels whose parallel launches take over
+:data:`SERIAL_CEILING_S`, or whose source is over :data:`SERIAL_MAX_LINES` lines (its compile
+would cost more than it could save), stay parallel. Both forms run the same statements in an
+order the parallel form may also take, so the choice changes no result beyond the order of
+atomic additions. ``TIDAL_SERIAL_LAUNCHES=always`` (or ``never``) in the environment takes the
+serial (or parallel) form without timing: the test suite runs once with ``always``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import time
 
 import numpy as np
 from taichi.lang import impl as ti_impl
@@ -54,6 +70,31 @@ _INTEGER = (int, np.integer)
 _INT32_LIMIT = np.iinfo(np.int32).max  # (Taichi warns about larger arrays; its path only)
 _MAX_PLANS = 8  # instances of one kernel launched directly (the others: Taichi's path)
 _NOTING: list[list] = []  # the launch lists of the sequences being noted (tidal.dsl.replay)
+#: direct launches of a plan before its two forms are timed (the first touch of its memory)
+TRIAL_WARMUP = 5
+#: timed launches in each form; the faster minimum wins
+TRIAL_ROUNDS = 3
+#: a kernel whose parallel launches take longer stays parallel
+SERIAL_CEILING_S = 1e-3
+#: a kernel whose generated source is longer stays parallel (not compiled twice)
+SERIAL_MAX_LINES = 400
+
+
+class Plan:
+    """What a direct launch of one compiled instance needs: the kernel's compiled-instances
+    dict when planned (``kernels``), the C++ kernel and its compiled data in the form chosen,
+    the argument setters, and the serial form's trial while it runs (see the module)."""
+
+    __slots__ = ("kernels", "t_kernel", "compiled", "setters", "gate", "parallel", "form",
+                 "trial")
+
+    def __init__(self, kernels, t_kernel, compiled, setters, form):
+        self.kernels, self.t_kernel, self.compiled, self.setters = kernels, t_kernel, compiled, \
+            setters
+        self.gate = -1  # the serial form's extra argument (its index), -1 in the parallel form
+        self.parallel = (t_kernel, compiled)
+        self.form = form
+        self.trial = None
 
 
 def call(kernel, args):
@@ -73,8 +114,8 @@ def call(kernel, args):
         if plan is _INELIGIBLE:
             kernel._tidal_direct = _INELIGIBLE
         elif plan is not None:  # in place of this instance's old plan, beside the others'
-            live = [p for p in plans or ()
-                    if p[0] is kernel.compiled_kernels and p[1] is not plan[1]]
+            live = [p for p in plans or () if p.kernels is kernel.compiled_kernels
+                    and p.parallel[0] is not plan.parallel[0]]
             kernel._tidal_direct = tuple(live[-(_MAX_PLANS - 1):] + [plan])
     return result
 
@@ -128,30 +169,102 @@ def plan_for(kernel, args):
 def _matching(plans, kernel, args):
     """The plan of ``plans`` (the kernel's, eligible) that accepts ``args`` now, or None."""
     for plan in plans:
-        if (plan[0] is kernel.compiled_kernels and plan[0] and len(args) == len(plan[3])
-                and all(s[0](a) for a, s in zip(args, plan[3]))):
+        if (plan.kernels is kernel.compiled_kernels and plan.kernels
+                and len(args) == len(plan.setters)
+                and all(s[0](a) for a, s in zip(args, plan.setters))):
             return plan
     return None
 
 
-def launch_planned(plan, args) -> None:
+def current(plan: Plan, kernel) -> bool:
+    """Whether ``plan`` (of ``kernel``) still launches the kernel's compiled code."""
+    return plan.kernels is kernel.compiled_kernels and bool(plan.kernels)
+
+
+def launch_planned(plan: Plan, args) -> None:
     """Launch with a plan from :func:`plan_for` whose kernel's compiled instances are still
     the plan's, with the very arguments it was found for."""
-    _, t_kernel, compiled, setters = plan
-    ctx = t_kernel.make_launch_context()
-    for i, (_, put) in enumerate(setters):
+    if plan.trial is not None:
+        plan.trial.launch(plan, args)
+        return
+    _launch(plan, args)
+
+
+def _launch(plan: Plan, args) -> None:
+    ctx = plan.t_kernel.make_launch_context()
+    for i, (_, put) in enumerate(plan.setters):
         put(ctx, (i,), args[i])
+    if plan.gate >= 0:
+        ctx.set_arg_int((plan.gate,), 1)
     try:
-        ti_impl.get_runtime().prog.launch_kernel(compiled, ctx)
+        ti_impl.get_runtime().prog.launch_kernel(plan.compiled, ctx)
     except Exception as e:  # as Taichi's own launch reports C++ errors
         raise handle_exception_from_cpp(e) from None
 
 
+def _timed(plan: Plan, args) -> float:
+    start = time.perf_counter()
+    _launch(plan, args)  # (a CPU launch returns when the kernel has run)
+    return time.perf_counter() - start
+
+
+def serial_mode() -> str:
+    """``TIDAL_SERIAL_LAUNCHES``: ``auto`` (time both forms; the default), ``always`` or
+    ``never``."""
+    mode = os.environ.get("TIDAL_SERIAL_LAUNCHES", "auto").strip().lower() or "auto"
+    return mode if mode in ("always", "never") else "auto"
+
+
+class _Trial:
+    """The timing of a plan's two forms (see the module)."""
+
+    __slots__ = ("launches", "parallel", "serial")
+
+    def __init__(self):
+        self.launches = 0
+        self.parallel: list[float] = []
+        self.serial: list[float] = []
+
+    def launch(self, plan: Plan, args) -> None:
+        self.launches += 1
+        if self.launches <= TRIAL_WARMUP:
+            _launch(plan, args)
+        elif len(self.parallel) < TRIAL_ROUNDS:
+            self.parallel.append(_timed(plan, args))
+            if len(self.parallel) == TRIAL_ROUNDS and min(self.parallel) > SERIAL_CEILING_S:
+                plan.trial = None
+        elif not self.serial and plan.gate < 0:
+            if not _to_serial(plan, args):
+                plan.trial = None
+            _launch(plan, args)
+        else:
+            self.serial.append(_timed(plan, args))
+            if len(self.serial) == TRIAL_ROUNDS:
+                if min(self.serial) >= min(self.parallel):
+                    plan.t_kernel, plan.compiled = plan.parallel
+                    plan.gate = -1
+                plan.trial = None
+
+
+def _to_serial(plan: Plan, args) -> bool:
+    """Switch ``plan`` to its kernel's serial form (compiled for ``args`` now); False, the plan
+    left as it was, when that form cannot be planned."""
+    try:
+        with plan.form.compiling():
+            serial = _plan(plan.form.kernel(), (*args, 1))
+    except Exception:  # noqa: BLE001 - the parallel form, which compiled, stays
+        return False
+    if not isinstance(serial, Plan):
+        return False
+    plan.t_kernel, plan.compiled, plan.gate = serial.t_kernel, serial.compiled, len(args)
+    return True
+
+
 def _plan(kernel, args):
-    """``(compiled-kernels dict, C++ kernel, compiled data, argument setters)`` for a kernel
-    that can be launched directly in the current runtime, None when it cannot yet (try again
-    next call), or ``_INELIGIBLE`` when it never can. ``args`` are those of the call that
-    just went through Taichi: the plan is for the compiled instance made for their kinds.
+    """A :class:`Plan` for a kernel that can be launched directly in the current runtime,
+    None when it cannot yet (try again next call), or ``_INELIGIBLE`` when it never can.
+    ``args`` are those of the call that just went through Taichi: the plan is for the compiled
+    instance made for their kinds.
 
     Taichi gives a kernel a new ``compiled_kernels`` dict when the runtime is reset (and empties
     it when compiled functions are cleared), so the plan holds for as long as that dict is the
@@ -173,7 +286,16 @@ def _plan(kernel, args):
         return None
     prog = ti_impl.get_runtime().prog
     compiled = prog.compile_kernel(prog.config(), prog.get_device_caps(), t_kernel)
-    return (kernel.compiled_kernels, t_kernel, compiled, tuple(setters))
+    form = kernel.__dict__.get("_tidal_serial_form")
+    if form is not None and form.lines > SERIAL_MAX_LINES:
+        form = None
+    plan = Plan(kernel.compiled_kernels, t_kernel, compiled, tuple(setters), form)
+    mode = serial_mode() if form is not None else "never"
+    if mode == "always":
+        _to_serial(plan, args)
+    elif mode == "auto":
+        plan.trial = _Trial()
+    return plan
 
 
 def _setter(needed, first):

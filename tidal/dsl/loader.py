@@ -59,6 +59,10 @@ def load_kernel(generated, label: str):
         return KernelParts([load_kernel(part, label) for part in generated.parts])
     obj = load(generated.source, generated.func_name, generated.namespace, label,
                generated.line_map)
+    if generated.serial is not None:
+        obj._primal._tidal_serial_form = SerialForm(generated.serial, label,
+                                                    generated.vector_mode,
+                                                    generated.source.count("\n"))
     if not generated.vector_mode:
         return obj
     scratch = generated.scratch
@@ -92,6 +96,27 @@ def _check_taichi_array(arg, label: str, loc) -> None:
             f"that)", loc,
             hint="copy the data into a ti.ndarray (arr = ti.ndarray(dtype, shape); "
                  "arr.from_numpy(a)), or drop simd_vectors=True")
+
+
+class SerialForm:
+    """The serial form of a loaded kernel (``codegen.Generated.serial``), printed and loaded at
+    its first use, for :mod:`tidal.dsl.direct`: :meth:`kernel` is its Taichi ``Kernel`` and
+    :meth:`compiling` the settings its first compile needs (those of the kernel itself)."""
+
+    def __init__(self, print_serial, label: str, vector_mode: bool, lines: int):
+        self._print, self._label, self._vector_mode = print_serial, label, vector_mode
+        self._kernel = None
+        self.lines = lines  # the kernel's own source's, a measure of its compile time
+
+    def kernel(self):
+        if self._kernel is None:
+            g = self._print()
+            self._kernel = load(g.source, g.func_name, g.namespace, f"{self._label}_serial",
+                                g.line_map)._primal
+        return self._kernel
+
+    def compiling(self):
+        return _vector_mode() if self._vector_mode else contextlib.nullcontext()
 
 
 class KernelParts:

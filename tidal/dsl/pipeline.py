@@ -23,6 +23,7 @@ IR verifier runs after every stage that produces IR.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from tidal.dsl import codegen, ir, kernel_lowering, loader, optimize, parallel, split, verify
@@ -98,7 +99,14 @@ def generate_kernel(kir: kernel_lowering.KernelIR, name: str, default_fp: DType,
     g.taichi_arrays = tuple(i for i, (arg, kind) in enumerate(params)
                             if kind == "ndarray" and not kir.arrays[arg].elem.is_scalar)
     g.loc = fn.loc
+    if g.serial is not None:
+        g.serial = functools.partial(_printed_for_taichi_arrays, g.serial)
     return g
+
+
+def _printed_for_taichi_arrays(print_serial) -> codegen.Generated:
+    with P.taichi_arrays_only():
+        return print_serial()
 
 
 def load_kernel(g: codegen.Generated, name: str):

@@ -72,7 +72,7 @@ def _replayable(noted: tuple) -> bool:
             and launches.current() is None and not ti_impl.get_runtime().grad_replaced):
         return False
     for kernel, plan, _ in noted:
-        if plan[0] is not kernel.compiled_kernels or not plan[0]:
+        if not direct.current(plan, kernel):
             return False
     return True
 
