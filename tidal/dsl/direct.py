@@ -43,7 +43,7 @@ times, and keeps the faster; kernels whose parallel launches take over
 would cost more than it could save), stay parallel. Both forms run the same statements in an
 order the parallel form may also take, so the choice changes no result beyond the order of
 atomic additions. ``TIDAL_SERIAL_LAUNCHES=always`` (or ``never``) in the environment takes the
-serial (or parallel) form without timing: the test suite runs once with ``always``.
+serial (or parallel) form without timing (the whole test suite passes with ``always``).
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ _INT32_LIMIT = np.iinfo(np.int32).max  # (Taichi warns about larger arrays; its 
 _MAX_PLANS = 8  # instances of one kernel launched directly (the others: Taichi's path)
 _NOTING: list[list] = []  # the launch lists of the sequences being noted (tidal.dsl.replay)
 #: direct launches of a plan before its two forms are timed (the first touch of its memory)
-TRIAL_WARMUP = 5
+TRIAL_WARMUP = 20
 #: timed launches in each form; the faster minimum wins
 TRIAL_ROUNDS = 3
 #: a kernel whose parallel launches take longer stays parallel
