@@ -88,6 +88,8 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--width", type=int, default=WIDTH,
+                        help="the FNOs' width (the example's: 64; 32 for a narrower surrogate)")
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64",
                         help="the FNOs' (the simulator is float64; the example's FNO float32)")
     args = parser.parse_args(argv)
@@ -96,7 +98,7 @@ def main(argv=None) -> dict:
     torch.set_num_threads(args.threads)
     print(f"date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}; "
           f"{platform.platform()}, cpu_count {os.cpu_count()}, threads {args.threads}, "
-          f"FNOs in {args.dtype}; "
+          f"FNOs of width {args.width} in {args.dtype}; "
           f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
     rng = np.random.default_rng(0)
@@ -110,7 +112,7 @@ def main(argv=None) -> dict:
     sim_data[-1, where] = values
     sim.observe(sim_data)
 
-    net = FNO(1, MODES, width=WIDTH, layers=LAYERS, dtype=td.f32 if single else td.f64)
+    net = FNO(1, MODES, width=args.width, layers=LAYERS, dtype=td.f32 if single else td.f64)
     surrogate = OperatorModel(net, u0, name="u0")
     net_data = np.full(N, np.nan)
     net_data[where] = values

@@ -37,13 +37,14 @@ machine whatever the loop's size, more than many small kernels' work (a one-fiel
 evaluation is some fifty such launches). A kernel tidal generated with a top-level loop also
 has a serial form (:class:`tidal.dsl.loader.SerialForm`: the same body under an ``if`` on an
 extra argument, where Taichi runs every loop on the launching thread). A plan of such a kernel
-is timed over a few launches in each form once it has been launched :data:`TRIAL_WARMUP`
-times, and keeps the faster; kernels whose parallel launches take over
-:data:`SERIAL_CEILING_S`, or whose source is over :data:`SERIAL_MAX_LINES` lines (its compile
-would cost more than it could save), stay parallel. Both forms run the same statements in an
-order the parallel form may also take, so the choice changes no result beyond the order of
-atomic additions. ``TIDAL_SERIAL_LAUNCHES=always`` (or ``never``) in the environment takes the
-serial (or parallel) form without timing (the whole test suite passes with ``always``).
+is timed over a few launches in each form, alternating, once it has been launched
+:data:`TRIAL_WARMUP` times, and keeps the serial form where it is clearly faster
+(:class:`_Trial`); kernels whose parallel launches take over :data:`SERIAL_CEILING_S`, or whose
+source is over :data:`SERIAL_MAX_LINES` lines (its compile would cost more than it could save),
+stay parallel. Both forms run the same statements in an order the parallel form may also take,
+so the choice changes no result beyond the order of atomic additions.
+``TIDAL_SERIAL_LAUNCHES=always`` (or ``never``) in the environment takes the serial (or
+parallel) form without timing (the whole test suite passes with ``always``).
 """
 
 from __future__ import annotations
@@ -72,10 +73,17 @@ _MAX_PLANS = 8  # instances of one kernel launched directly (the others: Taichi'
 _NOTING: list[list] = []  # the launch lists of the sequences being noted (tidal.dsl.replay)
 #: direct launches of a plan before its two forms are timed (the first touch of its memory)
 TRIAL_WARMUP = 20
-#: timed launches in each form; the faster minimum wins
-TRIAL_ROUNDS = 3
-#: a kernel whose parallel launches take longer stays parallel
-SERIAL_CEILING_S = 1e-3
+#: timed parallel launches before the serial form is compiled
+TRIAL_PRELIMINARY = 3
+#: timed launches of the serial form (and as many more of the parallel one, in turn)
+TRIAL_ROUNDS = 5
+#: the serial form is kept when its median launch takes under this fraction of the parallel one's
+SERIAL_MARGIN = 0.7
+#: a kernel whose parallel launches take longer stays parallel: launches of a few hundred
+#: microseconds were faster alone in the serial form, and yet an FNO training step made of them
+#: was slower (by about 10 %, benchmarks/surrogates_fno.py at 16 x 16; not pinned down, perhaps
+#: the data they leave in the launching thread's cache, which the pool's threads then read)
+SERIAL_CEILING_S = 2e-4
 #: a kernel whose generated source is longer stays parallel (not compiled twice)
 SERIAL_MAX_LINES = 400
 
@@ -216,48 +224,63 @@ def serial_mode() -> str:
 
 
 class _Trial:
-    """The timing of a plan's two forms (see the module)."""
+    """The timing of a plan's two forms (see the module): after :data:`TRIAL_WARMUP` launches
+    :data:`TRIAL_PRELIMINARY` timed parallel launches (their median over
+    :data:`SERIAL_CEILING_S`: the trial ends there), the serial form compiled and launched once
+    untimed, then launches alternating between the forms until the serial one has
+    :data:`TRIAL_ROUNDS`; the serial form is kept when its median is below
+    :data:`SERIAL_MARGIN` times the parallel one's (a lucky launch decides nothing)."""
 
-    __slots__ = ("launches", "parallel", "serial")
+    __slots__ = ("launches", "parallel", "serial", "serial_form")
 
     def __init__(self):
-        self.launches = 0
+        self.launches = 0  # (until the serial form is compiled; then those since)
         self.parallel: list[float] = []
         self.serial: list[float] = []
+        self.serial_form = None
 
     def launch(self, plan: Plan, args) -> None:
         self.launches += 1
-        if self.launches <= TRIAL_WARMUP:
+        if self.serial_form is None and self.launches <= TRIAL_WARMUP:
             _launch(plan, args)
-        elif len(self.parallel) < TRIAL_ROUNDS:
+            return
+        if self.serial_form is None:  # timing the parallel form alone
             self.parallel.append(_timed(plan, args))
-            if len(self.parallel) == TRIAL_ROUNDS and min(self.parallel) > SERIAL_CEILING_S:
+            if len(self.parallel) < TRIAL_PRELIMINARY:
+                return
+            self.serial_form = (np.median(self.parallel) <= SERIAL_CEILING_S
+                                and _serial_form(plan, args))
+            if not self.serial_form:
                 plan.trial = None
-        elif not self.serial and plan.gate < 0:
-            if not _to_serial(plan, args):
-                plan.trial = None
-            _launch(plan, args)
+            self.launches = 0
+            return
+        serial = self.launches == 1 or len(self.serial) < len(self.parallel) - TRIAL_PRELIMINARY
+        if serial:
+            plan.t_kernel, plan.compiled, plan.gate = self.serial_form
         else:
-            self.serial.append(_timed(plan, args))
-            if len(self.serial) == TRIAL_ROUNDS:
-                if min(self.serial) >= min(self.parallel):
-                    plan.t_kernel, plan.compiled = plan.parallel
-                    plan.gate = -1
-                plan.trial = None
+            (plan.t_kernel, plan.compiled), plan.gate = plan.parallel, -1
+        seconds = _timed(plan, args)
+        if self.launches == 1:
+            return  # (the serial form's first launch also loads its code: not timed)
+        (self.serial if serial else self.parallel).append(seconds)
+        if len(self.serial) == TRIAL_ROUNDS:
+            if np.median(self.serial) >= SERIAL_MARGIN * np.median(self.parallel):
+                (plan.t_kernel, plan.compiled), plan.gate = plan.parallel, -1
+            plan.trial = None
 
 
-def _to_serial(plan: Plan, args) -> bool:
-    """Switch ``plan`` to its kernel's serial form (compiled for ``args`` now); False, the plan
-    left as it was, when that form cannot be planned."""
+def _serial_form(plan: Plan, args):
+    """``(C++ kernel, compiled data, gate index)`` of ``plan``'s kernel's serial form, compiled
+    for ``args`` now; None when it cannot be planned (the parallel form, which compiled,
+    stays)."""
     try:
         with plan.form.compiling():
             serial = _plan(plan.form.kernel(), (*args, 1))
-    except Exception:  # noqa: BLE001 - the parallel form, which compiled, stays
-        return False
+    except Exception:  # noqa: BLE001 - any failure leaves the parallel form
+        return None
     if not isinstance(serial, Plan):
-        return False
-    plan.t_kernel, plan.compiled, plan.gate = serial.t_kernel, serial.compiled, len(args)
-    return True
+        return None
+    return serial.t_kernel, serial.compiled, len(args)
 
 
 def _plan(kernel, args):
@@ -292,7 +315,9 @@ def _plan(kernel, args):
     plan = Plan(kernel.compiled_kernels, t_kernel, compiled, tuple(setters), form)
     mode = serial_mode() if form is not None else "never"
     if mode == "always":
-        _to_serial(plan, args)
+        serial = _serial_form(plan, args)
+        if serial is not None:
+            plan.t_kernel, plan.compiled, plan.gate = serial
     elif mode == "auto":
         plan.trial = _Trial()
     return plan
