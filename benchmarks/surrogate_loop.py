@@ -73,7 +73,7 @@ class TorchFNO1d(torch.nn.Module):
 
 def median_seconds(evaluate, repeat: int, warm: int = 30) -> float:
     """The median of ``repeat`` timed calls after ``warm`` untimed ones (tidal times the
-    parallel and serial forms of each small kernel over its first thirty-odd launches)."""
+    parallel and serial forms of the FNO's passes over their first two dozen replays)."""
     for _ in range(warm):
         evaluate()
     times = []

@@ -14,8 +14,8 @@ see that scale), and trains:
 
 It prints, per problem, the test relative L2 of both, the training time per epoch of both (kernel
 compilation and first-call costs excluded: tidal first runs :data:`WARM_STEPS` training steps
-from the same start, which compile every kernel and time the parallel and serial forms of the
-small ones, PyTorch one step on a copy of its model, Adam's included) and the
+from the same start, which compile every kernel (and would time the serial forms of passes
+of small launches), PyTorch one step on a copy of its model, Adam's included) and the
 ratios tidal / PyTorch, overall and epoch by epoch. The two sides train in turn, one epoch each
 (PyTorch's inside a Trainer callback at the end of each of tidal's epochs, outside tidal's
 time): this machine's speed changes by up to 2x for minutes at a time, and alternating puts
@@ -180,7 +180,7 @@ def train_both(net: FNO, a, u, at, ut, epochs: int, lr: float):
     warm = Supervised(net, a[:BATCH], outputs=u[:BATCH], loss="relative_l2")
     start = time.perf_counter()
     # the first Adam step compiles every kernel of a step (the network's and the in-place
-    # Adam's); by the last, each small kernel runs in the faster of its two forms
+    # Adam's); a pass of small launches would by the last run in the faster of its two forms
     Trainer(warm, initial, progress=False, keep_best=False).adam(WARM_STEPS, lr=lr)
     compile_s = time.perf_counter() - start
     net.set_flat(initial)

@@ -141,8 +141,8 @@ def fourier_basis(n: int, modes: int) -> np.ndarray:
 
 def seconds_per_evaluation(model, name: str, repeat: int = 5, warm: int = 30) -> float:
     """Median wall time of one value-and-gradient evaluation, after ``warm`` evaluations (the
-    kernels compiled, and each small one launched in the faster of its parallel and serial
-    forms: tidal times both over a kernel's first thirty-odd launches)."""
+    kernels compiled, and the network's passes launched in the faster of their parallel and
+    serial forms: tidal times both over a pass's first two dozen replays)."""
     for _ in range(warm):
         model.loss_grad([name])
     times = []

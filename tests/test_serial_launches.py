@@ -1,14 +1,15 @@
-"""Serial forms of generated CPU kernels (tidal.dsl.direct): a kernel with a top-level loop can
-also run on the launching thread, past Taichi's thread pool. The choice is a matter of speed
-only: each form must give the values of NumPy references, of the other form and of Taichi's own
-launch, and the choice must follow the timings it is given."""
+"""Serial forms of generated CPU kernels (tidal.dsl.direct, tidal.dsl.replay): a kernel with a
+top-level loop can also run on the launching thread, past Taichi's thread pool, and a replayed
+sequence of launches chooses between the forms by timing itself. The choice is a matter of speed
+only: each form must give the values of NumPy references, and the choice must follow the
+timings it is given."""
 
 import numpy as np
 import pytest
 import taichi as ti
 
 import tidal as td
-from tidal.dsl import direct
+from tidal.dsl import direct, replay
 from tidal.dsl.replay import Sequence
 
 N = 37
@@ -89,75 +90,76 @@ def test_both_forms_give_the_numpy_values(monkeypatch, mode):
         np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-13)
     # the form each plan launches: the serial one (its extra argument set) or the pool's
     assert all((p.gate >= 0) == (mode == "always") for p in plans)
-    assert all(p.trial is None for p in plans)
 
 
-def test_the_trial_keeps_the_form_with_the_faster_launches(monkeypatch):
+def _sequence(weigh, prefix, x):
+    """A replayable sequence ``y <- 3 cumsum(x)^2`` (two kernels, Taichi ndarrays), and y."""
+    xs, ys = ti.ndarray(td.f64, shape=N), ti.ndarray(td.f64, shape=N)
+    xs.from_numpy(x)
+
+    def body():
+        prefix(xs, ys)
+        weigh(ys, ys, 3.0)  # in place
+
+    return Sequence(body), ys
+
+
+@pytest.mark.parametrize("serial_seconds, kept", [(5e-5, True), (1.4e-4, False)])
+def test_a_sequence_keeps_the_serial_forms_only_when_clearly_faster(monkeypatch, serial_seconds,
+                                                                     kept):
     monkeypatch.setenv("TIDAL_SERIAL_LAUNCHES", "auto")
-    total, weigh, prefix, _ = _kernels()
-    x, y1, y2 = np.linspace(-1.0, 2.0, N), np.zeros(N), np.zeros(N)
-    weigh(x, y1, 2.0)
-    prefix(x, y2)
-    # launches take 150 us in parallel; serial ones 50 us (weigh) or 140 us (prefix: not
-    # enough faster to be kept)
-    timings = {id(_plan(weigh)): (1.5e-4, 5e-5), id(_plan(prefix)): (1.5e-4, 1.4e-4)}
-    seen = {key: [] for key in timings}
+    _, weigh, prefix, _ = _kernels()
+    x = np.linspace(0.0, 1.0, N)
+    step, ys = _sequence(weigh, prefix, x)
+    forms = []
 
-    def timed(plan, args):
-        direct._launch(plan, args)
-        seen[id(plan)].append(plan.gate >= 0)
-        return timings[id(plan)][plan.gate >= 0]
+    def timed(launched):  # replays take 150 us in parallel, serial_seconds in serial forms
+        replay._launch(launched)
+        serial = all(plan.gate >= 0 for plan, _ in launched)
+        forms.append(serial)
+        return serial_seconds if serial else 1.5e-4
 
-    monkeypatch.setattr(direct, "_timed", timed)
-    launches = direct.TRIAL_WARMUP + direct.TRIAL_PRELIMINARY + 2 * direct.TRIAL_ROUNDS + 4
-    for _ in range(launches):
-        weigh(x, y1, 2.0)
-        prefix(x, y2)
-    assert _plan(weigh).gate >= 0 and _plan(weigh).trial is None  # serial was faster
-    assert _plan(prefix).gate < 0 and _plan(prefix).trial is None  # by too little
-    for forms in seen.values():  # in each form in turn (the serial one's first untimed)
-        assert forms == ([False] * direct.TRIAL_PRELIMINARY + [True]
-                         + [False, True] * direct.TRIAL_ROUNDS)
-    np.testing.assert_allclose(total.to_numpy(), (launches + 1) * x.sum(), rtol=1e-13)
-    np.testing.assert_allclose(y1, 2.0 * x * x, rtol=1e-15)
-    np.testing.assert_allclose(y2, np.cumsum(x), rtol=1e-15)
+    monkeypatch.setattr(replay, "_timed", timed)
+    calls = 1 + replay.TRIAL_WARMUP + replay.TRIAL_PRELIMINARY + 2 * replay.TRIAL_ROUNDS + 3
+    for _ in range(calls):
+        step()
+    assert step.replayed == calls - 1 and step._trial is None
+    assert step.serial == kept
+    # timed in turn after the parallel ones (the serial forms' first replay untimed)
+    assert forms == ([False] * replay.TRIAL_PRELIMINARY + [True]
+                     + [False, True] * replay.TRIAL_ROUNDS)
+    np.testing.assert_allclose(ys.to_numpy(), 3.0 * np.cumsum(x) ** 2, rtol=1e-14)
+    # the kernels' own plans stay parallel: launched alone they are not the sequence's
+    assert _plan(weigh).gate < 0 and _plan(prefix).gate < 0
 
 
-def test_slow_or_long_kernels_are_not_compiled_twice(monkeypatch):
+def test_slow_sequences_and_long_kernels_are_not_compiled_twice(monkeypatch):
     monkeypatch.setenv("TIDAL_SERIAL_LAUNCHES", "auto")
-    monkeypatch.setattr(direct, "_timed", lambda plan, args: (direct._launch(plan, args),
-                                                              2 * direct.SERIAL_CEILING_S)[1])
-    _, weigh, _, _ = _kernels()
-    x, y = np.ones(N), np.zeros(N)
-    for _ in range(direct.TRIAL_WARMUP + direct.TRIAL_PRELIMINARY + 2 * direct.TRIAL_ROUNDS + 5):
-        weigh(x, y, 1.0)
+    monkeypatch.setattr(replay, "_timed", lambda launched: (
+        replay._launch(launched), 2 * replay.SERIAL_CEILING_S * len(launched))[1])
+    _, weigh, prefix, _ = _kernels()
+    step, _ = _sequence(weigh, prefix, np.ones(N))
+    for _ in range(2 + replay.TRIAL_WARMUP + replay.TRIAL_PRELIMINARY + 5):
+        step()
+    assert step._trial is None and not step.serial
     form = weigh._last.forward()._primal._tidal_serial_form
-    assert _plan(weigh).trial is None and _plan(weigh).gate < 0
     assert form._kernel is None  # never printed nor compiled
     monkeypatch.setattr(direct, "SERIAL_MAX_LINES", 1)
     _, weigh, _, _ = _kernels()
+    x, y = np.ones(N), np.zeros(N)
     weigh(x, y, 1.0)
     weigh(x, y, 1.0)
-    assert _plan(weigh).form is None and _plan(weigh).trial is None
+    assert _plan(weigh).form is None
 
 
 def test_replayed_sequences_launch_the_serial_form(monkeypatch):
     monkeypatch.setenv("TIDAL_SERIAL_LAUNCHES", "always")
     _, weigh, prefix, _ = _kernels()
     x = np.linspace(0.0, 1.0, N)
-    xs = ti.ndarray(td.f64, shape=N)
-    ys = ti.ndarray(td.f64, shape=N)
-    xs.from_numpy(x)
-
-    def body():
-        prefix(xs, ys)
-        weigh(ys, ys, 3.0)  # y <- 3 cumsum(x)^2, in place
-
-    step = Sequence(body)
+    step, ys = _sequence(weigh, prefix, x)
     for _ in range(4):
         step()
-    assert step.replayed == 3
-    assert all(p.gate >= 0 for p in (_plan(weigh), _plan(prefix)))
+    assert step.replayed == 3 and step.serial
     np.testing.assert_allclose(ys.to_numpy(), 3.0 * np.cumsum(x) ** 2, rtol=1e-14)
 
 

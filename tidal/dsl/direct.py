@@ -36,22 +36,18 @@ waking the workers and waiting for them costs 20-100 us a loop on this project's
 machine whatever the loop's size, more than many small kernels' work (a one-field FNO
 evaluation is some fifty such launches). A kernel tidal generated with a top-level loop also
 has a serial form (:class:`tidal.dsl.loader.SerialForm`: the same body under an ``if`` on an
-extra argument, where Taichi runs every loop on the launching thread). A plan of such a kernel
-is timed over a few launches in each form, alternating, once it has been launched
-:data:`TRIAL_WARMUP` times, and keeps the serial form where it is clearly faster
-(:class:`_Trial`); kernels whose parallel launches take over :data:`SERIAL_CEILING_S`, or whose
-source is over :data:`SERIAL_MAX_LINES` lines (its compile would cost more than it could save),
-stay parallel. Both forms run the same statements in an order the parallel form may also take,
-so the choice changes no result beyond the order of atomic additions.
-``TIDAL_SERIAL_LAUNCHES=always`` (or ``never``) in the environment takes the serial (or
-parallel) form without timing (the whole test suite passes with ``always``).
+extra argument, where Taichi runs every loop on the launching thread); :func:`serial_plan`
+makes a plan of it beside a plan of the kernel. Which form runs is chosen for a whole replayed
+sequence of launches, by timing it both ways (:mod:`tidal.dsl.replay`): timed one at a time,
+kernels of a few hundred microseconds were faster serially and yet the sequences and loops made
+of them slower. ``TIDAL_SERIAL_LAUNCHES=always`` in the environment makes every plan launch
+the serial form (the whole test suite passes so), ``never`` keeps sequences from trying it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import time
 
 import numpy as np
 from taichi.lang import impl as ti_impl
@@ -71,38 +67,21 @@ _INTEGER = (int, np.integer)
 _INT32_LIMIT = np.iinfo(np.int32).max  # (Taichi warns about larger arrays; its path only)
 _MAX_PLANS = 8  # instances of one kernel launched directly (the others: Taichi's path)
 _NOTING: list[list] = []  # the launch lists of the sequences being noted (tidal.dsl.replay)
-#: direct launches of a plan before its two forms are timed (the first touch of its memory)
-TRIAL_WARMUP = 20
-#: timed parallel launches before the serial form is compiled
-TRIAL_PRELIMINARY = 3
-#: timed launches of the serial form (and as many more of the parallel one, in turn)
-TRIAL_ROUNDS = 5
-#: the serial form is kept when its median launch takes under this fraction of the parallel one's
-SERIAL_MARGIN = 0.7
-#: a kernel whose parallel launches take longer stays parallel: launches of a few hundred
-#: microseconds were faster alone in the serial form, and yet an FNO training step made of them
-#: was slower (by about 10 %, benchmarks/surrogates_fno.py at 16 x 16; not pinned down, perhaps
-#: the data they leave in the launching thread's cache, which the pool's threads then read)
-SERIAL_CEILING_S = 2e-4
-#: a kernel whose generated source is longer stays parallel (not compiled twice)
+#: a kernel whose generated source is longer has no serial plan (not compiled twice)
 SERIAL_MAX_LINES = 400
 
 
 class Plan:
     """What a direct launch of one compiled instance needs: the kernel's compiled-instances
-    dict when planned (``kernels``), the C++ kernel and its compiled data in the form chosen,
-    the argument setters, and the serial form's trial while it runs (see the module)."""
+    dict when planned (``kernels``), the C++ kernel and its compiled data, the argument
+    setters, the index of the serial form's extra argument (``gate``, -1 in the parallel form)
+    and the kernel's serial form (``form``, None when it has none)."""
 
-    __slots__ = ("kernels", "t_kernel", "compiled", "setters", "gate", "parallel", "form",
-                 "trial")
+    __slots__ = ("kernels", "t_kernel", "compiled", "setters", "gate", "form")
 
-    def __init__(self, kernels, t_kernel, compiled, setters, form):
-        self.kernels, self.t_kernel, self.compiled, self.setters = kernels, t_kernel, compiled, \
-            setters
-        self.gate = -1  # the serial form's extra argument (its index), -1 in the parallel form
-        self.parallel = (t_kernel, compiled)
-        self.form = form
-        self.trial = None
+    def __init__(self, kernels, t_kernel, compiled, setters, form, gate: int = -1):
+        self.kernels, self.t_kernel, self.compiled = kernels, t_kernel, compiled
+        self.setters, self.form, self.gate = setters, form, gate
 
 
 def call(kernel, args):
@@ -123,7 +102,7 @@ def call(kernel, args):
             kernel._tidal_direct = _INELIGIBLE
         elif plan is not None:  # in place of this instance's old plan, beside the others'
             live = [p for p in plans or () if p.kernels is kernel.compiled_kernels
-                    and p.parallel[0] is not plan.parallel[0]]
+                    and p.t_kernel is not plan.t_kernel]
             kernel._tidal_direct = tuple(live[-(_MAX_PLANS - 1):] + [plan])
     return result
 
@@ -190,15 +169,8 @@ def current(plan: Plan, kernel) -> bool:
 
 
 def launch_planned(plan: Plan, args) -> None:
-    """Launch with a plan from :func:`plan_for` whose kernel's compiled instances are still
-    the plan's, with the very arguments it was found for."""
-    if plan.trial is not None:
-        plan.trial.launch(plan, args)
-        return
-    _launch(plan, args)
-
-
-def _launch(plan: Plan, args) -> None:
+    """Launch with a plan from :func:`plan_for` (or :func:`serial_plan`) whose kernel's
+    compiled instances are still the plan's, with the very arguments it was found for."""
     ctx = plan.t_kernel.make_launch_context()
     for i, (_, put) in enumerate(plan.setters):
         put(ctx, (i,), args[i])
@@ -210,80 +182,30 @@ def _launch(plan: Plan, args) -> None:
         raise handle_exception_from_cpp(e) from None
 
 
-def _timed(plan: Plan, args) -> float:
-    start = time.perf_counter()
-    _launch(plan, args)  # (a CPU launch returns when the kernel has run)
-    return time.perf_counter() - start
-
-
 def serial_mode() -> str:
-    """``TIDAL_SERIAL_LAUNCHES``: ``auto`` (time both forms; the default), ``always`` or
-    ``never``."""
+    """``TIDAL_SERIAL_LAUNCHES``: ``auto`` (sequences time both forms; the default),
+    ``always`` or ``never``."""
     mode = os.environ.get("TIDAL_SERIAL_LAUNCHES", "auto").strip().lower() or "auto"
     return mode if mode in ("always", "never") else "auto"
 
 
-class _Trial:
-    """The timing of a plan's two forms (see the module): after :data:`TRIAL_WARMUP` launches
-    :data:`TRIAL_PRELIMINARY` timed parallel launches (their median over
-    :data:`SERIAL_CEILING_S`: the trial ends there), the serial form compiled and launched once
-    untimed, then launches alternating between the forms until the serial one has
-    :data:`TRIAL_ROUNDS`; the serial form is kept when its median is below
-    :data:`SERIAL_MARGIN` times the parallel one's (a lucky launch decides nothing)."""
-
-    __slots__ = ("launches", "parallel", "serial", "serial_form")
-
-    def __init__(self):
-        self.launches = 0  # (until the serial form is compiled; then those since)
-        self.parallel: list[float] = []
-        self.serial: list[float] = []
-        self.serial_form = None
-
-    def launch(self, plan: Plan, args) -> None:
-        self.launches += 1
-        if self.serial_form is None and self.launches <= TRIAL_WARMUP:
-            _launch(plan, args)
-            return
-        if self.serial_form is None:  # timing the parallel form alone
-            self.parallel.append(_timed(plan, args))
-            if len(self.parallel) < TRIAL_PRELIMINARY:
-                return
-            self.serial_form = (np.median(self.parallel) <= SERIAL_CEILING_S
-                                and _serial_form(plan, args))
-            if not self.serial_form:
-                plan.trial = None
-            self.launches = 0
-            return
-        serial = self.launches == 1 or len(self.serial) < len(self.parallel) - TRIAL_PRELIMINARY
-        if serial:
-            plan.t_kernel, plan.compiled, plan.gate = self.serial_form
-        else:
-            (plan.t_kernel, plan.compiled), plan.gate = plan.parallel, -1
-        seconds = _timed(plan, args)
-        if self.launches == 1:
-            return  # (the serial form's first launch also loads its code: not timed)
-        (self.serial if serial else self.parallel).append(seconds)
-        if len(self.serial) == TRIAL_ROUNDS:
-            if np.median(self.serial) >= SERIAL_MARGIN * np.median(self.parallel):
-                (plan.t_kernel, plan.compiled), plan.gate = plan.parallel, -1
-            plan.trial = None
-
-
-def _serial_form(plan: Plan, args):
-    """``(C++ kernel, compiled data, gate index)`` of ``plan``'s kernel's serial form, compiled
-    for ``args`` now; None when it cannot be planned (the parallel form, which compiled,
-    stays)."""
+def serial_plan(plan: Plan, args) -> Plan | None:
+    """A plan launching the serial form of ``plan``'s kernel (compiled for ``args`` now; its
+    ``kernels`` are the parallel plan's, so it is current exactly when that plan is), or None
+    when the kernel has none or it cannot be planned."""
+    if plan.form is None:
+        return None
     try:
         with plan.form.compiling():
-            serial = _plan(plan.form.kernel(), (*args, 1))
-    except Exception:  # noqa: BLE001 - any failure leaves the parallel form
+            serial = _plan(plan.form.kernel(), (*args, 1), serial_forms=False)
+    except Exception:  # noqa: BLE001 - any failure leaves the parallel form, which compiled
         return None
     if not isinstance(serial, Plan):
         return None
-    return serial.t_kernel, serial.compiled, len(args)
+    return Plan(plan.kernels, serial.t_kernel, serial.compiled, plan.setters, None, len(args))
 
 
-def _plan(kernel, args):
+def _plan(kernel, args, serial_forms: bool = True):
     """A :class:`Plan` for a kernel that can be launched directly in the current runtime,
     None when it cannot yet (try again next call), or ``_INELIGIBLE`` when it never can.
     ``args`` are those of the call that just went through Taichi: the plan is for the compiled
@@ -309,17 +231,15 @@ def _plan(kernel, args):
         return None
     prog = ti_impl.get_runtime().prog
     compiled = prog.compile_kernel(prog.config(), prog.get_device_caps(), t_kernel)
-    form = kernel.__dict__.get("_tidal_serial_form")
+    form = kernel.__dict__.get("_tidal_serial_form") if serial_forms else None
     if form is not None and form.lines > SERIAL_MAX_LINES:
         form = None
     plan = Plan(kernel.compiled_kernels, t_kernel, compiled, tuple(setters), form)
-    mode = serial_mode() if form is not None else "never"
-    if mode == "always":
-        serial = _serial_form(plan, args)
+    if form is not None and serial_mode() == "always":
+        serial = serial_plan(plan, args)
         if serial is not None:
-            plan.t_kernel, plan.compiled, plan.gate = serial
-    elif mode == "auto":
-        plan.trial = _Trial()
+            plan.t_kernel, plan.compiled, plan.gate = serial.t_kernel, serial.compiled, \
+                serial.gate
     return plan
 
 

@@ -19,16 +19,40 @@ tidal recorder, ``ti.ad.Tape`` or ``ti.ad.FwdMode`` is active, and the body made
 bypassed :mod:`tidal.dsl.direct` (a Taichi kernel called on its own, such as ``field.fill``,
 ``to_numpy``); otherwise the body runs, and is noted again. A sequence called while another is
 being noted runs its body, so that its launches are noted in the outer one.
+
+On the CPU a replay may launch its kernels' serial forms (:mod:`tidal.dsl.direct`: each loop on
+the launching thread, past Taichi's thread pool, whose dispatch costs 20-100 us a loop here).
+After :data:`TRIAL_WARMUP` replays a sequence times :data:`TRIAL_PRELIMINARY` of them; when
+they average under :data:`SERIAL_CEILING_S` a launch, it compiles the serial forms, times
+:data:`TRIAL_ROUNDS` replays each way in turn (after one untimed serial replay, which also loads
+their code), and keeps the serial forms when their median is under :data:`SERIAL_MARGIN` of the
+parallel one. The choice is the whole sequence's because kernels timed one at a time misled:
+launches of 150-700 us were faster serially alone, yet an FNO training step and the MPM demo's
+steps made of them were 5-10 % slower. Both forms launch the same statements, so the choice
+changes no value beyond the order of atomic additions.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
+import numpy as np
 from taichi.lang import impl as ti_impl
 from taichi.lang import kernel_impl
 
 from tidal.dsl import direct, launches
+
+#: replays before the serial forms are tried
+TRIAL_WARMUP = 10
+#: timed replays before the serial forms are compiled
+TRIAL_PRELIMINARY = 3
+#: timed replays in the serial forms (and as many more in the parallel ones, in turn)
+TRIAL_ROUNDS = 5
+#: a sequence whose parallel replays take longer, per launch, keeps the parallel forms
+SERIAL_CEILING_S = 2e-4
+#: the serial forms are kept when their median replay is under this fraction of the parallel
+SERIAL_MARGIN = 0.8
 
 
 class Sequence:
@@ -52,6 +76,8 @@ class Sequence:
     def __init__(self, body: Callable[[], None]):
         self._body = body
         self._noted: tuple | None = None
+        self._launched: tuple | None = None  # (plan, args) of the forms chosen
+        self._trial: _Trial | None = None
         self.replayed = 0  # calls that replayed the noted launches (for tests and diagnostics)
 
     def __call__(self) -> None:
@@ -60,11 +86,80 @@ class Sequence:
             return
         noted = self._noted
         if noted is not None and _replayable(noted):
-            for _, plan, args in noted:
-                direct.launch_planned(plan, args)
+            if self._trial is not None:
+                self._trial.replay(self)
+            else:
+                _launch(self._launched)
             self.replayed += 1
             return
         self._noted = _note(self._body)
+        self._launched = tuple((plan, args) for _, plan, args in self._noted or ())
+        self._trial = _Trial() if self._noted and direct.serial_mode() == "auto" and any(
+            plan.form is not None for _, plan, _ in self._noted) else None
+
+    @property
+    def serial(self) -> bool:
+        """Whether the replays launch the kernels' serial forms (see the module)."""
+        return any(plan.gate >= 0 for plan, _ in self._launched or ())
+
+
+def _launch(launched: tuple) -> None:
+    for plan, args in launched:
+        direct.launch_planned(plan, args)
+
+
+def _timed(launched: tuple) -> float:
+    start = time.perf_counter()
+    _launch(launched)  # (CPU launches return when their kernels have run)
+    return time.perf_counter() - start
+
+
+class _Trial:
+    """The timing of a sequence's replays in the parallel and the serial forms (see the
+    module)."""
+
+    def __init__(self):
+        self.replays = 0
+        self.parallel: list[float] = []
+        self.serial: list[float] = []
+        self.serial_launches: tuple | None = None
+
+    def replay(self, seq: Sequence) -> None:
+        self.replays += 1
+        parallel = seq._launched
+        if self.serial_launches is None:
+            if self.replays <= TRIAL_WARMUP:
+                _launch(parallel)
+                return
+            self.parallel.append(_timed(parallel))
+            if len(self.parallel) < TRIAL_PRELIMINARY:
+                return
+            if np.median(self.parallel) <= SERIAL_CEILING_S * len(parallel):
+                self.serial_launches = _serial_launches(parallel)
+            if not self.serial_launches:
+                seq._trial = None
+            self.replays = 0  # (now counts the replays since the serial forms were compiled)
+            return
+        serial = self.replays == 1 or len(self.serial) < len(self.parallel) - TRIAL_PRELIMINARY
+        seconds = _timed(self.serial_launches if serial else parallel)
+        if self.replays == 1:
+            return  # (the serial forms' first launches also load their code: not timed)
+        (self.serial if serial else self.parallel).append(seconds)
+        if len(self.serial) == TRIAL_ROUNDS:
+            if np.median(self.serial) < SERIAL_MARGIN * np.median(self.parallel):
+                seq._launched = self.serial_launches
+            seq._trial = None
+
+
+def _serial_launches(launched: tuple) -> tuple | None:
+    """``launched`` with each plan that has a serial form replaced by a plan of that form;
+    None when none has."""
+    out, any_serial = [], False
+    for plan, args in launched:
+        serial = direct.serial_plan(plan, args)
+        any_serial |= serial is not None
+        out.append((serial or plan, args))
+    return tuple(out) if any_serial else None
 
 
 def _replayable(noted: tuple) -> bool:
