@@ -92,16 +92,24 @@ def test_both_forms_give_the_numpy_values(monkeypatch, mode):
     assert all((p.gate >= 0) == (mode == "always") for p in plans)
 
 
-def _sequence(weigh, prefix, x):
-    """A replayable sequence ``y <- 3 cumsum(x)^2`` (two kernels, Taichi ndarrays), and y."""
+def _sequence(weigh, prefix):
+    """A replayable sequence ``y <- 3 cumsum(x)^2`` (two kernels, Taichi ndarrays), x and y."""
     xs, ys = ti.ndarray(td.f64, shape=N), ti.ndarray(td.f64, shape=N)
-    xs.from_numpy(x)
 
     def body():
         prefix(xs, ys)
         weigh(ys, ys, 3.0)  # in place
 
-    return Sequence(body), ys
+    return Sequence(body), xs, ys
+
+
+def _run(step, xs, ys, calls: int) -> None:
+    """Call ``step`` ``calls`` times, each on new values of x, checking y after each."""
+    for k in range(calls):
+        x = np.linspace(0.0, 1.0 + k, N)
+        xs.from_numpy(x)
+        step()
+        np.testing.assert_allclose(ys.to_numpy(), 3.0 * np.cumsum(x) ** 2, rtol=1e-14)
 
 
 @pytest.mark.parametrize("serial_seconds, kept", [(5e-5, True), (1.4e-4, False)])
@@ -109,8 +117,7 @@ def test_a_sequence_keeps_the_serial_forms_only_when_clearly_faster(monkeypatch,
                                                                      kept):
     monkeypatch.setenv("TIDAL_SERIAL_LAUNCHES", "auto")
     _, weigh, prefix, _ = _kernels()
-    x = np.linspace(0.0, 1.0, N)
-    step, ys = _sequence(weigh, prefix, x)
+    step, xs, ys = _sequence(weigh, prefix)
     forms = []
 
     def timed(launched):  # replays take 150 us in parallel, serial_seconds in serial forms
@@ -121,14 +128,12 @@ def test_a_sequence_keeps_the_serial_forms_only_when_clearly_faster(monkeypatch,
 
     monkeypatch.setattr(replay, "_timed", timed)
     calls = 1 + replay.TRIAL_WARMUP + replay.TRIAL_PRELIMINARY + 2 * replay.TRIAL_ROUNDS + 3
-    for _ in range(calls):
-        step()
+    _run(step, xs, ys, calls)
     assert step.replayed == calls - 1 and step._trial is None
     assert step.serial == kept
     # timed in turn after the parallel ones (the serial forms' first replay untimed)
     assert forms == ([False] * replay.TRIAL_PRELIMINARY + [True]
                      + [False, True] * replay.TRIAL_ROUNDS)
-    np.testing.assert_allclose(ys.to_numpy(), 3.0 * np.cumsum(x) ** 2, rtol=1e-14)
     # the kernels' own plans stay parallel: launched alone they are not the sequence's
     assert _plan(weigh).gate < 0 and _plan(prefix).gate < 0
 
@@ -138,9 +143,8 @@ def test_slow_sequences_and_long_kernels_are_not_compiled_twice(monkeypatch):
     monkeypatch.setattr(replay, "_timed", lambda launched: (
         replay._launch(launched), 2 * replay.SERIAL_CEILING_S * len(launched))[1])
     _, weigh, prefix, _ = _kernels()
-    step, _ = _sequence(weigh, prefix, np.ones(N))
-    for _ in range(2 + replay.TRIAL_WARMUP + replay.TRIAL_PRELIMINARY + 5):
-        step()
+    step, xs, ys = _sequence(weigh, prefix)
+    _run(step, xs, ys, 2 + replay.TRIAL_WARMUP + replay.TRIAL_PRELIMINARY + 5)
     assert step._trial is None and not step.serial
     form = weigh._last.forward()._primal._tidal_serial_form
     assert form._kernel is None  # never printed nor compiled
@@ -155,12 +159,9 @@ def test_slow_sequences_and_long_kernels_are_not_compiled_twice(monkeypatch):
 def test_replayed_sequences_launch_the_serial_form(monkeypatch):
     monkeypatch.setenv("TIDAL_SERIAL_LAUNCHES", "always")
     _, weigh, prefix, _ = _kernels()
-    x = np.linspace(0.0, 1.0, N)
-    step, ys = _sequence(weigh, prefix, x)
-    for _ in range(4):
-        step()
+    step, xs, ys = _sequence(weigh, prefix)
+    _run(step, xs, ys, 4)
     assert step.replayed == 3 and step.serial
-    np.testing.assert_allclose(ys.to_numpy(), 3.0 * np.cumsum(x) ** 2, rtol=1e-14)
 
 
 def test_a_kernel_without_a_top_level_loop_has_no_serial_form():
@@ -189,9 +190,9 @@ def test_an_fno_in_serial_forms_equals_the_numpy_reference(monkeypatch, dim):
     net = FNO(dim, 3 if dim == 1 else (2, 3), width=6, layers=2, projection=7, seed=2,
               dtype=td.f64)
     net.set_flat(net.get_flat() + rng.normal(scale=0.2, size=net.size))
-    a = rng.normal(size=(1, *grid, 1))
     c = rng.normal(size=(1, *grid))
     for _ in range(3):  # Taichi's launch, the direct one, then the replayed passes
+        a = rng.normal(size=(1, *grid, 1))  # (new fields: nothing left from a launch before)
         y, g = net.predict_and_vjp(a, lambda y: c)
     np.testing.assert_allclose(y, numpy_fno(net, a), rtol=0, atol=1e-10)
     d = rng.normal(size=a.shape)
