@@ -101,8 +101,8 @@ def call(kernel, args):
         if plan is _INELIGIBLE:
             kernel._tidal_direct = _INELIGIBLE
         elif plan is not None:  # in place of this instance's old plan, beside the others'
-            live = [p for p in plans or () if p.kernels is kernel.compiled_kernels
-                    and p.t_kernel is not plan.t_kernel]
+            live = [p for p in plans or ()
+                    if current(p, kernel) and p.t_kernel is not plan.t_kernel]
             kernel._tidal_direct = tuple(live[-(_MAX_PLANS - 1):] + [plan])
     return result
 
@@ -156,8 +156,7 @@ def plan_for(kernel, args):
 def _matching(plans, kernel, args):
     """The plan of ``plans`` (the kernel's, eligible) that accepts ``args`` now, or None."""
     for plan in plans:
-        if (plan.kernels is kernel.compiled_kernels and plan.kernels
-                and len(args) == len(plan.setters)
+        if (current(plan, kernel) and len(args) == len(plan.setters)
                 and all(s[0](a) for a, s in zip(args, plan.setters))):
             return plan
     return None
