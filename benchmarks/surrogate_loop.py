@@ -19,7 +19,8 @@ float64 (``--dtype float32``: the FNOs in float32, as in the example). Printed: 
 ``--repeat`` warm evaluations of each and the ratios simulator / FNO (the issue's target for
 the surrogate: at least 100x).
 
-Usage: ``python benchmarks/surrogate_loop.py [--repeat 20] [--threads 2] [--dtype float32]``.
+Usage: ``python benchmarks/surrogate_loop.py [--repeat 20] [--threads 2] [--dtype float32]
+[--width 64] [--modes 16] [--projection 128]``.
 """
 
 import argparse
@@ -90,6 +91,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--width", type=int, default=WIDTH,
                         help="the FNOs' width (the example's: 64; 32 for a narrower surrogate)")
+    parser.add_argument("--modes", type=int, default=MODES, help="the FNOs' kept modes")
+    parser.add_argument("--projection", type=int, default=128,
+                        help="the FNOs' projection width (the example's: 128)")
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64",
                         help="the FNOs' (the simulator is float64; the example's FNO float32)")
     args = parser.parse_args(argv)
@@ -112,7 +116,8 @@ def main(argv=None) -> dict:
     sim_data[-1, where] = values
     sim.observe(sim_data)
 
-    net = FNO(1, MODES, width=args.width, layers=LAYERS, dtype=td.f32 if single else td.f64)
+    net = FNO(1, args.modes, width=args.width, layers=LAYERS, projection=args.projection,
+              dtype=td.f32 if single else td.f64)
     surrogate = OperatorModel(net, u0, name="u0")
     net_data = np.full(N, np.nan)
     net_data[where] = values

@@ -233,3 +233,34 @@ def test_an_error_while_noting_leaves_nothing_noted_and_taichi_as_it_was():
     seq()
     assert seq.replayed == 1
     np.testing.assert_allclose(holder[0].to_numpy(), 0.125 * a0 + 1.75, rtol=1e-15)
+
+
+def test_replays_launch_contexts_bound_once_and_give_new_values_and_gradients():
+    # on the CPU a replay launches contexts filled once, with the ndarrays' host memory (a
+    # vector ndarray and gradient storage included); each call has new values, so a context
+    # that still pointed at the first call's data (or at freed memory) would fail
+    vec3 = ti.types.vector(3, ti.f64)
+
+    @td.kernel
+    def weigh(v: ti.types.ndarray(dtype=vec3, ndim=2), out: ti.types.ndarray(dtype=ti.f64, ndim=2),
+              s: ti.f64):
+        for i, j in v:
+            out[i, j] = s * (v[i, j][0] * v[i, j][1] + ti.sin(v[i, j][2]))
+
+    v = ti.ndarray(vec3, shape=(4, 5), needs_grad=True)
+    out = ti.ndarray(ti.f64, shape=(4, 5), needs_grad=True)
+    seq = Sequence(lambda: (weigh(v, out, 1.5), weigh.grad(v, out, 1.5)))
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        x, w = rng.normal(size=(4, 5, 3)), rng.normal(size=(4, 5))
+        v.from_numpy(x)
+        v.grad.fill(0.0)
+        out.grad.from_numpy(w)
+        seq()
+        np.testing.assert_allclose(out.to_numpy(),
+                                   1.5 * (x[..., 0] * x[..., 1] + np.sin(x[..., 2])), rtol=1e-14)
+        expected = 1.5 * w[..., None] * np.stack([x[..., 1], x[..., 0], np.cos(x[..., 2])], -1)
+        np.testing.assert_allclose(v.grad.to_numpy(), expected, rtol=1e-14)
+    assert seq.replayed == 5
+    bound = [ctx is not None for _, _, ctx in seq._launched]
+    assert bound == [ARCH == "cpu"] * 2

@@ -122,7 +122,7 @@ def test_a_sequence_keeps_the_serial_forms_only_when_clearly_faster(monkeypatch,
 
     def timed(launched):  # replays take 150 us in parallel, serial_seconds in serial forms
         replay._launch(launched)
-        serial = all(plan.gate >= 0 for plan, _ in launched)
+        serial = all(plan.gate >= 0 for plan, _, _ in launched)
         forms.append(serial)
         return serial_seconds if serial else 1.5e-4
 

@@ -30,6 +30,10 @@ parallel one. The choice is the whole sequence's because kernels timed one at a 
 launches of 150-700 us were faster serially alone, yet an FNO training step and the MPM demo's
 steps made of them were 5-10 % slower. Both forms launch the same statements, so the choice
 changes no value beyond the order of atomic additions.
+
+On the CPU each noted launch is also given a launch context filled once
+(:func:`tidal.dsl.direct.bound`; the sequence holds its arguments, whose host memory the
+context points at), so that a replay does not pay Taichi's argument setting again.
 """
 
 from __future__ import annotations
@@ -76,7 +80,7 @@ class Sequence:
     def __init__(self, body: Callable[[], None]):
         self._body = body
         self._noted: tuple | None = None
-        self._launched: tuple | None = None  # (plan, args) of the forms chosen
+        self._launched: tuple | None = None  # (plan, args, bound context) of the forms chosen
         self._trial: _Trial | None = None
         self.replayed = 0  # calls that replayed the noted launches (for tests and diagnostics)
 
@@ -93,19 +97,26 @@ class Sequence:
             self.replayed += 1
             return
         self._noted = _note(self._body)
-        self._launched = tuple((plan, args) for _, plan, args in self._noted or ())
+        self._launched = tuple(_bound(plan, args) for _, plan, args in self._noted or ())
         self._trial = _Trial() if self._noted and direct.serial_mode() == "auto" and any(
             plan.form is not None for _, plan, _ in self._noted) else None
 
     @property
     def serial(self) -> bool:
         """Whether the replays launch the kernels' serial forms (see the module)."""
-        return any(plan.gate >= 0 for plan, _ in self._launched or ())
+        return any(plan.gate >= 0 for plan, _, _ in self._launched or ())
+
+
+def _bound(plan: direct.Plan, args) -> tuple:
+    return plan, args, direct.bound(plan, args)
 
 
 def _launch(launched: tuple) -> None:
-    for plan, args in launched:
-        direct.launch_planned(plan, args)
+    for plan, args, ctx in launched:
+        if ctx is None:
+            direct.launch_planned(plan, args)
+        else:
+            direct.launch_bound(plan, ctx)
 
 
 def _timed(launched: tuple) -> float:
@@ -155,10 +166,10 @@ def _serial_launches(launched: tuple) -> tuple | None:
     """``launched`` with each plan that has a serial form replaced by a plan of that form;
     None when none has."""
     out, any_serial = [], False
-    for plan, args in launched:
+    for plan, args, ctx in launched:
         serial = direct.serial_plan(plan, args)
         any_serial |= serial is not None
-        out.append((serial or plan, args))
+        out.append((plan, args, ctx) if serial is None else _bound(serial, args))
     return tuple(out) if any_serial else None
 
 
