@@ -92,3 +92,36 @@ def test_the_input_gradient_holds_the_parameters_constant(net):
     _, grad = net.predict_and_vjp(a, lambda y: cot)
     np.testing.assert_array_equal(net.grad_flat(), 0.0)
     np.testing.assert_allclose(grad, full, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("dim, grid, cout", [(1, (16,), 1), (2, (6, 8), 2)])
+def test_outputs_at_chosen_points_equal_the_whole_fields_pass(dim, grid, cout):
+    # predict_and_vjp(points=...) projects only at those points (what OperatorModel uses for
+    # sparse observations): its outputs and input gradient must equal the whole field's pass
+    # (another kernel) with the cotangent zero elsewhere, a pointwise output scale included
+    net = FNO(dim, 3 if dim == 1 else (2, 3), width=6, layers=2, projection=7, seed=5,
+              dtype=td.f64, out_channels=cout)
+    rng = np.random.default_rng(6)
+    net.set_normalisers(output_scale=rng.uniform(0.5, 2.0, size=net.output_shape(grid)))
+    a = rng.normal(size=(2, *grid))
+    total = int(np.prod(grid))
+    points = rng.choice(total, size=total // 3, replace=False)  # (any order)
+    at = np.sort(points)
+    cot = rng.normal(size=(2, total, cout))
+    whole = np.zeros_like(cot)
+    whole[:, at] = cot[:, at]
+    try:
+        y, g = net.predict_and_vjp(a, lambda y: whole.reshape(y.shape))
+        for _ in range(3):  # the third call replays the noted passes
+            ys, gs = net.predict_and_vjp(a, lambda y: cot[:, at].reshape(y.shape), points)
+            np.testing.assert_allclose(ys.reshape(2, len(at), cout),
+                                       y.reshape(2, total, cout)[:, at], rtol=1e-13)
+            np.testing.assert_allclose(gs, g, rtol=1e-12, atol=1e-15)
+            a = a + 0.1  # new inputs each time: a stale replay could not pass
+            y, g = net.predict_and_vjp(a, lambda y: whole.reshape(y.shape))
+    finally:
+        net.set_normalisers()
+    assert net.check_points(range(total), grid) is None  # every point: the whole pass
+    for bad in ([], [0, 0], [total], [-1], [0.5], [[1, 2]], "x"):
+        with pytest.raises(td.TidalArgumentError, match="points must be"):
+            net.predict_and_vjp(a, lambda y: y, points=bad)

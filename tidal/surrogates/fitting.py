@@ -5,7 +5,9 @@ named parameter and its output field the observed quantity: ``td.fit(OperatorMod
 u0), data, params=["input"])`` recovers an input from sparse observations of the output, the
 same call that fits a simulator's initial state through the simulator (``td.fit(Burgers1D(...),
 data, params=["u0"])``). That is the "surrogate in the loop": one evaluation is one forward and
-one adjoint pass of the network instead of a whole simulation and its adjoint.
+one adjoint pass of the network instead of a whole simulation and its adjoint. Where only
+some points of the output are observed, the network's projection runs at those points only
+(:meth:`~tidal.surrogates.FNO.predict_and_vjp` with ``points``).
 
 Guarantees: the loss is ``sum w (G(input) - data)^2`` over observed values (NaN in ``data``
 marks a value that was not observed), in the network's physical units (through its
@@ -16,6 +18,8 @@ and shapes, inf in the data, data with nothing observed and a loss asked for bef
 are not provided (``loss_grad_hvp`` is None): :func:`tidal.fit` fits it with ``"L-BFGS-B"`` or
 ``"adam"`` and reports no uncertainty.
 """
+
+import math
 
 import numpy as np
 
@@ -63,6 +67,8 @@ class OperatorModel:
         self.observation_shape = np.shape(self._predict(self._input))
         self._data = np.zeros(self.observation_shape)
         self._weights = np.zeros(self.observation_shape)
+        self._points: tuple[int, ...] | None = None  # where some value has a weight
+        self._at_points = (self._data, self._weights)  # (their data and weights there)
         self._observed = False
 
     # -- the members td.fit uses -----------------------------------------------------------------
@@ -109,6 +115,15 @@ class OperatorModel:
                                           "positive weight; NaN marks values not observed")
         self._data = np.where(observed, data, 0.0)
         self._weights = np.where(observed, w, 0.0)
+        # the network's outputs are needed only at the points with a weighted observation
+        grid = self._input.shape[:self.network.dim]
+        weighted = (self._weights > 0).reshape(math.prod(grid), -1).any(axis=1)
+        self._points = self.network.check_points(np.flatnonzero(weighted), grid)
+        self._at_points = (self._data, self._weights)
+        if self._points is not None:
+            shape = self.network.output_shape((len(self._points),))
+            self._at_points = tuple(a.reshape(len(weighted), -1)[list(self._points)].reshape(shape)
+                                    for a in self._at_points)
         self._observed = True
         return int(observed.sum())
 
@@ -123,14 +138,15 @@ class OperatorModel:
                                      hint="call model.observe(data) first (td.fit does it "
                                           "with its data)")
         inputs = self.network.check_inputs(self._input[None], self.names[0])
+        data, weights = self._at_points
         kept = {}
 
         def cotangent(outputs):
-            residual = outputs[0] - self._data
-            kept["loss"] = float(np.sum(self._weights * residual * residual))
-            return (2.0 * self._weights * residual)[None]
+            residual = outputs[0] - data
+            kept["loss"] = float(np.sum(weights * residual * residual))
+            return (2.0 * weights * residual)[None]
 
-        _, grad = self.network.predict_and_vjp(inputs, cotangent)
+        _, grad = self.network.predict_and_vjp(inputs, cotangent, self._points)
         grad = grad.reshape(self._input.shape)
         return kept["loss"], [grad for _ in names]
 

@@ -515,10 +515,41 @@ projection=8, activation='gelu', dtype=f32; 752 parameters)
                                                                         "fewer modes")
         return shape
 
-    def check_outputs(self, outputs, n: int, grid: tuple, name: str = "outputs") -> np.ndarray:
+    def check_points(self, points, grid) -> tuple[int, ...] | None:
+        """``points`` (grid points by their row-major index, e.g. ``np.flatnonzero(mask)``) as
+        a sorted tuple of distinct indices, or None for every point of ``grid`` (``points``
+        None, or every index); a TidalArgumentError otherwise.
+
+        Example:
+            >>> import tidal as td
+            >>> _ = td.init(arch="cpu", default_fp=td.f64)
+            >>> net = FNO(1, modes=3, width=4, layers=1, projection=5, dtype=td.f64)
+            >>> net.check_points([6, 2], (8,)), net.check_points(range(8), (8,))
+            ((2, 6), None)
+        """
+        if points is None:
+            return None
+        total = math.prod(grid)
+        try:
+            arr = np.asarray(points)
+            ok = arr.ndim == 1 and arr.size > 0 and (arr.dtype.kind in "iu")
+        except (TypeError, ValueError):
+            ok = False
+        if not ok or np.any(arr < 0) or np.any(arr >= total) or len(np.unique(arr)) != arr.size:
+            raise TidalArgumentError(
+                f"points must be distinct grid-point indices in [0, {total}) (row-major over "
+                f"the {tuple(grid)} grid), a non-empty 1-D array of integers, got {points!r}",
+                hint="e.g. np.flatnonzero(mask) for a boolean mask of the grid")
+        return None if arr.size == total else tuple(int(i) for i in np.sort(arr))
+
+    def check_outputs(self, outputs, n: int, grid: tuple, name: str = "outputs",
+                      points: tuple[int, ...] | None = None) -> np.ndarray:
         """``outputs`` as float64 ``(n, *output_shape(grid))`` (with ``n = 1`` also one field
-        without the batch axis), or a TidalArgumentError."""
+        without the batch axis; with ``points`` from :meth:`check_points`, ``(n,
+        len(points)[, out_channels])``), or a TidalArgumentError."""
         arr = _checks.real_array(name, outputs)
+        if points is not None:
+            grid = (len(points),)
         want = (n, *self.output_shape(grid))
         if self.out_channels == 1 and arr.shape == (n, *grid, 1):
             arr = arr[..., 0]
@@ -534,12 +565,14 @@ projection=8, activation='gelu', dtype=f32; 752 parameters)
         return arr
 
     # -- evaluation ----------------------------------------------------------------------------
-    def batch(self, n: int, grid) -> "Batch":
+    def batch(self, n: int, grid, points=None) -> "Batch":
         """The evaluator of ``n`` fields (an int >= 1) on ``grid`` (``(S,)`` or ``S`` in 1-D,
-        ``(S1, S2)`` in 2-D), kept: made once per ``(n, grid)``."""
+        ``(S1, S2)`` in 2-D), with outputs at every grid point or only at ``points`` (see
+        :meth:`check_points`), kept: made once per ``(n, grid, points)``."""
         self._flat.check_current()
+        grid = self.check_grid(grid, "grid")
         key = (_deeponet._positive_int("n", n, hint="n is the number of fields a batch holds"),
-               self.check_grid(grid, "grid"))
+               grid, self.check_points(points, grid))
         hit = self._batches.get(key)
         if hit is None:
             if len(self._batches) >= 8:
@@ -574,13 +607,18 @@ projection=8, activation='gelu', dtype=f32; 752 parameters)
         scale = self._fitted("output_scale", grid, self.output_shape(grid))
         return out if scale is None else out * scale
 
-    def predict_and_vjp(self, inputs, cotangent_of) -> tuple[np.ndarray, np.ndarray]:
+    def predict_and_vjp(self, inputs, cotangent_of,
+                        points=None) -> tuple[np.ndarray, np.ndarray]:
         """One forward and one adjoint pass over raw input fields ``(n, *grid[, channels])``
         (one batch): the outputs ``y`` (as :meth:`predict`) and the gradient of
         ``sum(c * y)`` in the raw inputs (the shape of the checked inputs,
         ``(n, *grid, channels)``), where ``c = cotangent_of(y)`` (the shape of ``y``), through the
         normalisers. The parameters are held constant: their gradients are neither computed
         nor changed (about a quarter of the adjoint's work for one field).
+
+        ``points``: only the outputs at these grid points (row-major indices, see
+        :meth:`check_points`) are wanted, e.g. where a field was observed: ``y`` and ``c`` are
+        then ``(n, len(points)[, out_channels])``, and the projection runs at those points only.
 
         Example:
             >>> import numpy as np, tidal as td
@@ -598,12 +636,16 @@ projection=8, activation='gelu', dtype=f32; 752 parameters)
         raw = self.check_inputs(inputs)
         arr = self.normalise_inputs(raw)
         grid = arr.shape[1:-1]
+        points = self.check_points(points, grid)
         scale = self._fitted("output_scale", grid, self.output_shape(grid))
-        b = self.batch(len(arr), grid)
+        if scale is not None and points is not None:
+            scale = scale.reshape(math.prod(grid), -1)[list(points)].reshape(
+                self.output_shape((len(points),)))
+        b = self.batch(len(arr), grid, points)
         b.load(arr)
         b.forward()
         y = b.outputs() if scale is None else b.outputs() * scale
-        cot = self.check_outputs(cotangent_of(y), len(arr), grid, "cotangent")
+        cot = self.check_outputs(cotangent_of(y), len(arr), grid, "cotangent", points)
         b.backward(output_cotangent=cot if scale is None else cot * scale, parameters=False)
         grad = b.input_gradient()
         std = self._fitted("input_std", grid, arr.shape[1:])
@@ -758,10 +800,13 @@ class Batch:
         (2, 8)
     """
 
-    def __init__(self, model: FNO, n: int, grid: tuple):
+    def __init__(self, model: FNO, n: int, grid: tuple, points: tuple[int, ...] | None = None):
         self.model, self.grid = model, model.check_grid(grid, "grid")
         self.n = _deeponet._positive_int("n", n)
         self.points = math.prod(self.grid)
+        # the outputs' points: all, or those chosen (model.check_points), in their order
+        self.selected = model.check_points(points, self.grid)
+        outputs = self.points if self.selected is None else len(self.selected)
         real, w = model.dtype, model.width
         s1 = 1 if model.dim == 1 else self.grid[0]
         K = model.n_modes
@@ -771,8 +816,8 @@ class Batch:
 
         L = model.layers
         self.a = nd(n, self.points, model.in_channels)
-        # the projection's input, one number per point and channel
-        self.last = nd(n, self.points, w)
+        # the projection's input, one number per (output) point and channel
+        self.last = nd(n, outputs, w)
         # the Fourier layers' values, channels in blocks (see _kernels)
         sz = _Sizes(model)
         wb, m2p = sz.blocks, sz.m2_padded
@@ -804,8 +849,15 @@ class Batch:
         self.xg = [blocks(n, sz.k1s, m2p, 2, wb, grad=False) for _ in range(L)] \
             if first_axis else []
         cout = model.out_channels
-        self.out = nd(n, self.points, cout)
-        self.targets = ti.ndarray(real, shape=(n, self.points, cout))
+        self.out = nd(n, outputs, cout)
+        self.targets = ti.ndarray(real, shape=(n, outputs, cout))
+        # (chosen points) each grid point's row of the projection's input, -1 if none
+        self.slot = None
+        if self.selected is not None:
+            slot = np.full(self.points, -1, dtype=np.int32)
+            slot[list(self.selected)] = np.arange(outputs, dtype=np.int32)
+            self.slot = ti.ndarray(ti.i32, shape=self.points)
+            self.slot.from_numpy(slot)
         self.errors = nd(n)
         self.t = _tables(self.grid, model.modes, model.dim, model._store)
         gridpts = ti.ndarray(real, shape=(self.points, model.dim))
@@ -847,7 +899,8 @@ class Batch:
             plan.append((k["linear"] if last else k["linear_act"],
                          (vb, spec, self.vb[layer + 1], self.scratch,
                           self.scratch if last else self.slopes[layer], layer)))
-        plan += [(k["from_point_blocks"], (self.vb[-1], self.last)),
+        plan += [(k["from_point_blocks"], (self.vb[-1], self.last)) if self.slot is None
+                 else (k["from_point_blocks_at"], (self.vb[-1], self.slot, self.last)),
                  (k["project"], (self.last, self.out))]
         return plan
 
@@ -869,7 +922,8 @@ class Batch:
         fields (``(n, *output_shape)``) into the batch."""
         field_io.ndarray_from_numpy(self.a, inputs.reshape(self.n, self.points, -1))
         if targets is not None:
-            field_io.ndarray_from_numpy(self.targets, targets.reshape(self.n, self.points, -1))
+            field_io.ndarray_from_numpy(self.targets, targets.reshape(self.n, self.out.shape[1],
+                                                                      -1))
 
     def zero_gradients(self) -> None:
         """Zero the gradient of every intermediate and of the inputs."""
@@ -903,15 +957,18 @@ class Batch:
             field_io.ndarray_from_numpy(self.errors.grad, error_seeds)
             self.model.kernels["squared_errors"].grad(self.out, self.targets, self.errors)
         else:
-            cot = np.asarray(output_cotangent, dtype=np.float64).reshape(self.n, self.points, -1)
+            cot = np.asarray(output_cotangent, dtype=np.float64).reshape(self.n,
+                                                                         self.out.shape[1], -1)
             field_io.ndarray_from_numpy(self.out.grad, cot)
         (self._backward if parameters else self._backward_inputs)()
         self._gradients_zero = True  # each adjoint zeroed its output's gradient
 
     def outputs(self) -> np.ndarray:
-        """The output fields, float64 ``(n, *output_shape)`` (see :meth:`FNO.output_shape`)."""
+        """The output fields, float64 ``(n, *output_shape)`` (see :meth:`FNO.output_shape`);
+        with chosen points ``(n, len(points)[, out_channels])``."""
+        grid = self.grid if self.selected is None else (len(self.selected),)
         return field_io.ndarray_to_numpy(self.out).astype(np.float64).reshape(
-            self.n, *self.model.output_shape(self.grid))
+            self.n, *self.model.output_shape(grid))
 
     def input_gradient(self) -> np.ndarray:
         """After :meth:`backward`: the gradient in the input fields, ``(n, *grid, channels)``."""
@@ -943,6 +1000,7 @@ def _kernels(model: FNO) -> dict:
     # locals (one register each). The layers before it work on channel blocks (below).
     lanes = 16 if real == td.f32 else None
     nd1 = ti.types.ndarray(dtype=real, ndim=1)
+    ndi1 = ti.types.ndarray(dtype=ti.i32, ndim=1)
     nd2 = ti.types.ndarray(dtype=real, ndim=2)
     nd3 = ti.types.ndarray(dtype=real, ndim=3)
     nd4 = ti.types.ndarray(dtype=real, ndim=4)
@@ -1154,6 +1212,16 @@ def _kernels(model: FNO) -> dict:
             for cb in range(vb.shape[3]):
                 store_block(v, b, i1 * vb.shape[2] + i2, cb, vb[b, i1, i2, cb])
 
+    @td.kernel(simd_vectors=True)
+    def from_point_blocks_at(vb: ndv4, slot: ndi1, v: nd3):
+        # the same at chosen points only: slot[i1 * S2 + i2] is the point's row of v, or -1
+        # (the loop over every point: its adjoint then writes vb's gradient at whole indices)
+        for b, i1, i2 in ti.ndrange(vb.shape[0], vb.shape[1], vb.shape[2]):
+            s = slot[i1 * vb.shape[2] + i2]
+            if s >= 0:
+                for cb in range(vb.shape[3]):
+                    store_block(v, b, s, cb, vb[b, i1, i2, cb])
+
     @td.kernel(vectorise=True, simd_lanes=lanes)
     def project(v: nd3, out: nd3):
         # Q2 act(Q1 v + q1) + q2 per point; the hidden values are never stored
@@ -1206,7 +1274,8 @@ def _kernels(model: FNO) -> dict:
             "idft_first": idft_first, "idft_last": idft_last,
             "pack_mix": pack_mix,
             "pack_dense": pack_dense, "linear": linear, "linear_act": linear_act,
-            "from_point_blocks": from_point_blocks, "project": project,
+            "from_point_blocks": from_point_blocks,
+            "from_point_blocks_at": from_point_blocks_at, "project": project,
             "squared_errors": squared_errors}
 
 
