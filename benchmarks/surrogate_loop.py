@@ -15,9 +15,11 @@ of 32 observed values of ``u(x, 1)`` and its gradient in the 256 values of ``u0`
 
 The networks are freshly initialised (the time of an evaluation does not depend on training);
 the two FNOs' outputs and input gradients are checked against each other first. Everything is
-float64 (``--dtype float32``: the FNOs in float32, as in the example). Printed: the median of
-``--repeat`` warm evaluations of each and the ratios simulator / FNO (the issue's target for
-the surrogate: at least 100x).
+float64 (``--dtype float32``: the FNOs in float32, as in the example). Printed: the median time
+per evaluation of each over ``--repeat`` rounds (each round times one simulator evaluation and
+ten of each FNO in turn, each after an untimed one, and all after 30 warm ones, so that the
+machine's slow and fast minutes fall on all three) and the ratios simulator / FNO (the issue's
+target for the surrogate: at least 100x).
 
 Usage: ``python benchmarks/surrogate_loop.py [--repeat 20] [--threads 2] [--dtype float32]
 [--width 64] [--modes 16] [--projection 128]``.
@@ -72,17 +74,25 @@ class TorchFNO1d(torch.nn.Module):
         return (gelu(x @ self.Q1.T + self.q1b) @ self.Q2 + self.q2b)[..., 0]  # one channel
 
 
-def median_seconds(evaluate, repeat: int, warm: int = 30) -> float:
-    """The median of ``repeat`` timed calls after ``warm`` untimed ones (tidal times the
-    parallel and serial forms of the FNO's passes over their first two dozen replays)."""
-    for _ in range(warm):
-        evaluate()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        evaluate()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+def interleaved_medians(contenders: dict, rounds: int, calls: dict, warm: int = 30) -> dict:
+    """The median seconds per call of each contender (``{name: function}``), timed in
+    ``rounds`` rounds that take each in turn (``calls[name]`` calls a round), so that the
+    machine's slow and fast minutes (its speed moves by up to 2x here) fall on all of them
+    alike; after ``warm`` untimed calls of each (tidal times the parallel and serial forms of
+    the FNO's passes over their first two dozen replays), and in each round after one untimed
+    call (as in a fit, where one evaluation follows another)."""
+    for f in contenders.values():
+        for _ in range(warm):
+            f()
+    times: dict = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, f in contenders.items():
+            f()  # (untimed: the caches hold the others' data; a fit's evaluations follow
+            start = time.perf_counter()  # each other, its own)
+            for _ in range(calls[name]):
+                f()
+            times[name].append((time.perf_counter() - start) / calls[name])
+    return {name: float(np.median(t)) for name, t in times.items()}
 
 
 def main(argv=None) -> dict:
@@ -142,11 +152,10 @@ def main(argv=None) -> dict:
     if agree > (1e-4 if single else 1e-8):
         raise SystemExit("the two FNOs disagree: the timing would compare different networks")
 
-    seconds = {
-        "simulator": median_seconds(lambda: sim.loss_grad(["u0"]), max(args.repeat // 4, 3)),
-        "tidal FNO": median_seconds(lambda: surrogate.loss_grad(["u0"]), args.repeat),
-        "PyTorch FNO": median_seconds(torch_loss_grad, args.repeat),
-    }
+    seconds = interleaved_medians(
+        {"simulator": lambda: sim.loss_grad(["u0"]),
+         "tidal FNO": lambda: surrogate.loss_grad(["u0"]), "PyTorch FNO": torch_loss_grad},
+        args.repeat, {"simulator": 1, "tidal FNO": 10, "PyTorch FNO": 10})
     for name, s in seconds.items():
         print(f"{name:12s} {1e3 * s:8.2f} ms per evaluation (value and gradient)")
     for name in ("tidal FNO", "PyTorch FNO"):

@@ -357,3 +357,30 @@ def test_examples_small(tmp_path, capsys, name, options):
     error = float(printed.split("test relative L2 ")[-1].split()[0])
     assert np.isfinite(error) and error < result["untrained_l2"]
     assert (tmp_path / f"{name}.png").exists() and any(tmp_path.glob(f"{name.split('_')[1]}_*"))
+
+
+def test_parameters_copied_into_blocks_again_only_after_a_write(nets):
+    # a forward pass copies the parameters into the kernels' blocks only when a write moved
+    # FieldVector.values_version: after set_flat, load and Adam steps the network must predict
+    # with the new values (the NumPy reference), and without a write it must not copy again
+    net, a = nets["1d"]
+    flat = net.get_flat()
+    copies = []
+    original = net._copies
+    net._copies = lambda: (copies.append(1), original())
+    try:
+        net.predict(a)
+        copies.clear()
+        for _ in range(3):
+            np.testing.assert_allclose(net.predict(a), numpy_fno(net, a), rtol=0, atol=1e-10)
+        assert copies == []
+        rng = np.random.default_rng(9)
+        net.set_flat(flat + rng.normal(scale=0.1, size=net.size))
+        np.testing.assert_allclose(net.predict(a), numpy_fno(net, a), rtol=0, atol=1e-10)
+        assert copies == [1]
+        data = Supervised(net, a, outputs=rng.normal(size=_output_shape(net, a)))
+        Trainer(data, net.get_flat(), progress=False, keep_best=False).adam(3, lr=1e-2)
+        np.testing.assert_allclose(net.predict(a), numpy_fno(net, a), rtol=0, atol=1e-10)
+    finally:
+        net._copies = original
+        net.set_flat(flat)

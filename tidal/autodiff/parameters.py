@@ -93,6 +93,10 @@ class FieldVector(FlatLayout):
 
     ``gradients_version`` counts the launches that replaced the gradients (cleared, written or
     consumed by :meth:`adam`): a gradient read after it is unchanged was not touched by them.
+    ``values_version`` counts those that wrote the values (:meth:`write`, :meth:`adam`): a
+    model that keeps copies of its parameters (an FNO's weights in SIMD blocks) copies them
+    again only when it has moved. (Writing the fields by any other means bypasses it: the
+    fields are the model's, not part of its interface.)
     """
 
     def __init__(self, fields: list):
@@ -104,6 +108,7 @@ class FieldVector(FlatLayout):
         runtime.note_fields(fields)
         self._probe = fields[:1]  # (one field tells the generation of all)
         self.gradients_version = 0
+        self.values_version = 0
         # (field, offset, leading axes, trailing axes, the trailing axes' size, whether in rows)
         layout = [(f, o, *_rows(s), math.prod(_rows(s)[1]), bool(_rows(s)[1]))
                   for f, o, s in zip(fields, self.offsets, self.shapes)]
@@ -271,6 +276,7 @@ class FieldVector(FlatLayout):
         self.check_current()
         direct.launch(self._adam_kernel, p, m, v, out, hyper)
         self.gradients_version += 1
+        self.values_version += 1
 
     def check_current(self) -> None:
         """Raise a :class:`~tidal.TidalError` if the fields belong to a Taichi program that
@@ -288,6 +294,7 @@ class FieldVector(FlatLayout):
     def write(self, flat) -> None:
         """Set every field from one flat vector."""
         self._kernels["write"](self._checked(flat))
+        self.values_version += 1
 
     def read(self, grads: bool = False) -> np.ndarray:
         """The fields' values (or, with ``grads``, their gradients) as one flat vector."""

@@ -185,6 +185,14 @@ class FNO(parameters.FlatParameters):
         self.size = self._flat.size
         self.initialise(self.seed)
         self.kernels = self._build()
+        k = self.kernels
+        # the parameters' copies into the kernels' blocks, launched before a forward pass
+        # only when the parameters have been written since (FieldVector.values_version): an
+        # input fit evaluates the same weights hundreds of times, and the copies stream the
+        # spectral weights three times (a quarter of a one-field evaluation at width 64)
+        self._copies = replay.Sequence(functools.partial(
+            _forward_pass, [(k["pack_mix"], ()), (k["pack_dense"], ()), (k["lift"].pack, ())]))
+        self._copied_version: int | None = None
         self._batches: dict = {}
         self.input_mean: np.ndarray | None = None
         self.input_std: np.ndarray | None = None
@@ -213,8 +221,8 @@ projection=8, activation='gelu', dtype=f32; 752 parameters)
                 (L, w), (h, w), (h,), (h, cout), (cout,)]
 
     def _make_fields(self) -> None:
-        self.fields = [ti.field(self.dtype, shape=s, needs_grad=True) for s in self._shapes()]
-        self._flat = parameters.FieldVector(self.fields)
+        self._fields = [ti.field(self.dtype, shape=s, needs_grad=True) for s in self._shapes()]
+        self._flat = parameters.FieldVector(self._fields)
 
     def initialise(self, seed: int) -> None:
         """PyTorch's default initialisation of the paper's layers, from ``seed`` (an int
@@ -422,6 +430,17 @@ projection=8, activation='gelu', dtype=f32; 752 parameters)
     # -- kernels -------------------------------------------------------------------------------
     def _build(self) -> dict:
         return _kernels(self)
+
+    def copy_parameters(self) -> None:
+        """Copy the parameters into the kernels' blocks (``pack_mix``, ``pack_dense``, the
+        lifting's), unless nothing has written them since the last copy; every forward pass
+        calls it. Parameters are written through :meth:`set_flat`, :meth:`load`,
+        :meth:`initialise` and the trainers (all through one ``FieldVector``, which counts
+        its writes)."""
+        version = self._flat.values_version
+        if version != self._copied_version:
+            self._copies()
+            self._copied_version = version
 
     # -- inputs --------------------------------------------------------------------------------
     def check_inputs(self, inputs, name: str = "inputs") -> np.ndarray:
@@ -912,7 +931,11 @@ class Batch:
         self._launches = launches
         # (the bodies hold the launches, not the batch: no reference cycle keeps a dropped
         # batch's arrays alive until the garbage collector runs)
-        self._forward = replay.Sequence(functools.partial(_forward_pass, launches))
+        # (the parameters' copies into blocks are launched by the model, when they moved; their
+        # adjoints stay in the backward passes)
+        self._forward = replay.Sequence(functools.partial(
+            _forward_pass, [launch for launch in launches
+                            if not isinstance(launch[0], fno_dense.BlockCopy)]))
         self._backward = replay.Sequence(functools.partial(_backward_pass, launches, None))
         self._backward_inputs = replay.Sequence(
             functools.partial(_backward_pass, launches, self._intermediates + [self.a]))
@@ -936,6 +959,7 @@ class Batch:
 
     def forward(self) -> None:
         """The network (outputs in :meth:`outputs`)."""
+        self.model.copy_parameters()
         self._forward()
 
     def squared_errors(self) -> np.ndarray:
@@ -988,7 +1012,7 @@ def _backward_pass(launches: list, wrt) -> None:
 
 def _kernels(model: FNO) -> dict:
     """The network's tidal kernels (closures over its parameter fields)."""
-    P, pb, R, W, Wb, Q1, q1b, Q2, q2b = model.fields
+    P, pb, R, W, Wb, Q1, q1b, Q2, q2b = model._fields
     real, w, act = model.dtype, model.width, model.act
     cin, hidden, cout = model.in_channels, model.projection, model.out_channels
     sizes = _Sizes(model)
