@@ -19,7 +19,8 @@ RMS are the data. Both fits start from ``u0 = 0`` and run L-BFGS-B for ``--itera
 
 Prints both answers' errors against the true initial condition, their difference, how well each
 answer reproduces the data when run through the simulator, and the time per evaluation (value
-and gradient, kernels compiled and warm: the median of five) of each, with the ratio. Writes
+and gradient, kernels compiled and warm: medians over seven rounds that time both in turn) of
+each, with the ratio. Writes
 ``inverse.png`` (the initial conditions, the solutions at ``t = 1`` with the data, the loss
 histories).
 
@@ -139,18 +140,28 @@ def fourier_basis(n: int, modes: int) -> np.ndarray:
     return np.stack(columns, axis=1)
 
 
-def seconds_per_evaluation(model, name: str, repeat: int = 5, warm: int = 30) -> float:
-    """Median wall time of one value-and-gradient evaluation, after ``warm`` evaluations (the
-    kernels compiled, and the network's passes launched in the faster of their parallel and
-    serial forms: tidal times both over a pass's first two dozen replays)."""
-    for _ in range(warm):
-        model.loss_grad([name])
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        model.loss_grad([name])
-        times.append(time.perf_counter() - started)
-    return float(np.median(times))
+def seconds_per_evaluation(models: dict, name: str, rounds: int = 7, warm: int = 30) -> dict:
+    """Median wall time of one value-and-gradient evaluation of each model (``{label: model}``),
+    after ``warm`` evaluations (the kernels compiled, and the network's passes launched in the
+    faster of their parallel and serial forms: tidal times both over a pass's first two dozen
+    replays). The models are timed in turn over ``rounds`` rounds (each the time of a
+    simulation, so about ten FNO evaluations a round), so that this machine's slow and fast
+    minutes fall on both alike."""
+    for model in models.values():
+        for _ in range(warm):
+            model.loss_grad([name])
+    times: dict = {label: [] for label in models}
+    calls = {label: 1 for label in models}
+    for _ in range(rounds):
+        for label, model in models.items():
+            model.loss_grad([name])  # (untimed: the caches hold what ran before)
+            started = time.perf_counter()
+            for _ in range(calls[label]):
+                model.loss_grad([name])
+            seconds = (time.perf_counter() - started) / calls[label]
+            times[label].append(seconds)
+            calls[label] = max(1, min(10, int(0.05 / seconds)))  # about 50 ms a round each
+    return {label: float(np.median(t)) for label, t in times.items()}
 
 
 def relative(a, b) -> float:
@@ -201,8 +212,8 @@ def run(args) -> dict:
     surrogate_u1 = sim.simulate()[-1]
     sim.set("u0", solver_u0)
     solver_u1 = sim.simulate()[-1]
-    per_solver = seconds_per_evaluation(sim, "u0")
-    per_surrogate = seconds_per_evaluation(surrogate, "u0")
+    seconds = seconds_per_evaluation({"solver": sim, "surrogate": surrogate}, "u0")
+    per_solver, per_surrogate = seconds["solver"], seconds["surrogate"]
     out = {
         "solver_error": relative(solver_u0, u0_true),
         "surrogate_error": relative(surrogate_u0, u0_true),
