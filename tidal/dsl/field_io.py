@@ -47,6 +47,7 @@ Example:
     [3.0, 4.0, 5.0]
 """
 
+import ctypes
 import math
 
 import numpy as np
@@ -189,6 +190,84 @@ def ndarray_to_numpy(arr) -> np.ndarray:
     out = np.empty(tuple(arr.shape), dtype=numpy_type(arr))
     _launch(_copy_kernel(arr), (out, arr))
     return out
+
+
+def host_array(arr) -> np.ndarray | None:
+    """On the CPU, a NumPy array sharing the memory of the Taichi ndarray ``arr`` (its shape
+    and element shape, its type), or None on another backend.
+
+    Reading or writing it moves no data and launches nothing, and it always shows the
+    ndarray's values (CPU launches return once their kernels have run). It is valid while
+    ``arr`` lives and only in the runtime that made ``arr`` (after ``td.init`` it would point at
+    freed memory): keep it beside ``arr``, behind a check that the runtime is still the one (as
+    :class:`HostCopies` in an FNO's batches, which are reached through a check).
+
+    Example:
+        >>> import numpy as np, taichi as ti, tidal as td
+        >>> from tidal.dsl import field_io
+        >>> _ = td.init(arch="cpu", default_fp=td.f64)
+        >>> a = ti.ndarray(ti.f32, shape=(2, 3))
+        >>> view = field_io.host_array(a)
+        >>> view[1] = 7.0
+        >>> a.to_numpy()[1].tolist()
+        [7.0, 7.0, 7.0]
+    """
+    if runtime.config().arch != "cpu":
+        return None
+    dtype = numpy_type(arr)
+    shape = tuple(arr.shape) + element_shape(arr)
+    nbytes = math.prod(shape) * dtype.itemsize
+    if not nbytes:
+        return np.empty(shape, dtype=dtype)
+    address = ti.lang.impl.get_runtime().prog.get_ndarray_data_ptr_as_int(arr.arr)
+    memory = (ctypes.c_char * nbytes).from_address(address)
+    return np.frombuffer(memory, dtype=dtype).reshape(shape)
+
+
+class HostCopies:
+    """Copies between NumPy arrays and a fixed set of Taichi ndarrays of scalars: through
+    :func:`host_array` views on the CPU (no launch), through :func:`ndarray_from_numpy` and
+    :func:`ndarray_to_numpy` elsewhere. The same guarantees as those; the arrays are kept alive
+    by this object, whose owner must not use it after ``td.init`` replaced their runtime.
+
+    Example:
+        >>> import numpy as np, taichi as ti, tidal as td
+        >>> from tidal.dsl import field_io
+        >>> _ = td.init(arch="cpu", default_fp=td.f64)
+        >>> a = ti.ndarray(ti.f64, shape=3)
+        >>> io = field_io.HostCopies([a])
+        >>> io.put(a, np.arange(3.0)); io.get(a).tolist()
+        [0.0, 1.0, 2.0]
+    """
+
+    def __init__(self, arrays):
+        self._arrays = list(arrays)
+        self._views = {id(a): host_array(a) for a in self._arrays}
+
+    def put(self, arr, array) -> None:
+        """``arr`` set to ``array`` (of exactly its shape; cast to its type)."""
+        view = self._views[id(arr)]
+        if view is None:
+            ndarray_from_numpy(arr, array)
+            return
+        values = np.asarray(array)
+        if values.shape != view.shape:
+            raise ValueError(f"an array of shape {values.shape} for an ndarray of shape "
+                             f"{view.shape}")
+        view[...] = values
+
+    def get(self, arr, dtype=np.float64) -> np.ndarray:
+        """A copy of ``arr``'s values, as ``dtype``."""
+        view = self._views[id(arr)]
+        return (ndarray_to_numpy(arr) if view is None else view).astype(dtype)
+
+    def fill(self, arr, value) -> None:
+        """Every element of ``arr`` set to ``value``."""
+        view = self._views[id(arr)]
+        if view is None:
+            fill(arr, value)
+        else:
+            view.fill(value)
 
 
 _COPIES: dict = {}

@@ -892,6 +892,9 @@ class Batch:
         gridpts = ti.ndarray(real, shape=(self.points, model.dim))
         gridpts.from_numpy(_grid_points(self.grid).astype(model._store))
         self.gridpts = gridpts
+        # the arrays moved to and from NumPy at every pass (views of their memory on the CPU)
+        self._io = field_io.HostCopies([self.a, self.a.grad, self.targets, self.out,
+                                        self.out.grad, self.errors, self.errors.grad])
         self._intermediates = [self.out, self.errors, self.last] + self.vb \
             + self.z + self.x + self.yb + self.zi + self.spec
         self.set_launches(self._plan())
@@ -953,10 +956,9 @@ class Batch:
     def load(self, inputs, targets=None) -> None:
         """Copy ``n`` checked input fields (``(n, *grid, channels)``) and, optionally, target
         fields (``(n, *output_shape)``) into the batch."""
-        field_io.ndarray_from_numpy(self.a, inputs.reshape(self.n, self.points, -1))
+        self._io.put(self.a, inputs.reshape(self.n, self.points, -1))
         if targets is not None:
-            field_io.ndarray_from_numpy(self.targets, targets.reshape(self.n, self.out.shape[1],
-                                                                      -1))
+            self._io.put(self.targets, targets.reshape(self.n, self.out.shape[1], -1))
 
     def zero_gradients(self) -> None:
         """Zero the gradient of every intermediate and of the inputs."""
@@ -975,7 +977,7 @@ class Batch:
     def squared_errors(self) -> np.ndarray:
         """After :meth:`forward`: each field's sum of squared errors against the targets."""
         self.model.kernels["squared_errors"](self.out, self.targets, self.errors)
-        return field_io.ndarray_to_numpy(self.errors).astype(np.float64)
+        return self._io.get(self.errors)
 
     def backward(self, error_seeds=None, output_cotangent=None, parameters: bool = True) -> None:
         """After :meth:`forward` (and :meth:`squared_errors` with ``error_seeds``): the adjoint
@@ -983,17 +985,17 @@ class Batch:
         ``parameters=False`` only the input gradient is computed (``kernel.grad(..., wrt=...)``
         with the batch's own arrays): the parameters' ``.grad`` is left as it was."""
         if self._gradients_zero:
-            field_io.fill(self.a.grad, 0)
+            self._io.fill(self.a.grad, 0)
         else:  # the last backward pass was interrupted
             self.zero_gradients()
         self._gradients_zero = False
         if error_seeds is not None:
-            field_io.ndarray_from_numpy(self.errors.grad, error_seeds)
+            self._io.put(self.errors.grad, np.asarray(error_seeds, dtype=np.float64))
             self.model.kernels["squared_errors"].grad(self.out, self.targets, self.errors)
         else:
             cot = np.asarray(output_cotangent, dtype=np.float64).reshape(self.n,
                                                                          self.out.shape[1], -1)
-            field_io.ndarray_from_numpy(self.out.grad, cot)
+            self._io.put(self.out.grad, cot)
         (self._backward if parameters else self._backward_inputs)()
         self._gradients_zero = True  # each adjoint zeroed its output's gradient
 
@@ -1001,12 +1003,12 @@ class Batch:
         """The output fields, float64 ``(n, *output_shape)`` (see :meth:`FNO.output_shape`);
         with chosen points ``(n, len(points)[, out_channels])``."""
         grid = self.grid if self.selected is None else (len(self.selected),)
-        return field_io.ndarray_to_numpy(self.out).astype(np.float64).reshape(
+        return self._io.get(self.out).reshape(
             self.n, *self.model.output_shape(grid))
 
     def input_gradient(self) -> np.ndarray:
         """After :meth:`backward`: the gradient in the input fields, ``(n, *grid, channels)``."""
-        return field_io.ndarray_to_numpy(self.a.grad).astype(np.float64).reshape(
+        return self._io.get(self.a.grad).reshape(
             self.n, *self.grid, -1)
 
 
