@@ -1116,7 +1116,9 @@ def _kernels(model: FNO) -> dict:
                     j3 = ti.Vector.zero(real, B)
                     for p in range(cos_t.shape[0]):  # points p and s2 - p together
                         u = vb[b, i1, p, cb]
-                        u2 = vb[b, i1, (s2 - p) % s2, cb]
+                        # (point 0's partner is itself; not (s2 - p) % s2: an integer division
+                        # in the innermost loop)
+                        u2 = vb[b, i1, ti.select(p == 0, 0, s2 - p), cb]
                         e = u + u2
                         d = u - u2
                         r0 += e * cos_t[p, k]
@@ -1212,23 +1214,53 @@ def _kernels(model: FNO) -> dict:
                 zi[b, i1, k2, 0, ob] = re
                 zi[b, i1, k2, 1, ob] = im
 
+    @td.func
+    def put_point_pair(spec: ti.template(), b: ti.i32, i1: ti.i32, p: ti.i32, ob: ti.i32,
+                       a: vec, s: vec):
+        s2 = spec.shape[2]
+        q = ti.select(p == 0, 0, s2 - p)
+        if q == p:  # point 0 (and S/2): the tables hold half of its weight
+            spec[b, i1, p, ob] = a + a
+        else:
+            spec[b, i1, p, ob] = a - s
+            spec[b, i1, q, ob] = a + s
+
     @td.kernel(simd_vectors=True)
     def idft_last(zi: ndv5, cos_t: nd2, sin_t: nd2, spec: ndv4):
-        # into the dense layers' blocks (fields, S1, S2, channel blocks)
+        # into the dense layers' blocks (fields, S1, S2, channel blocks); points p and s2 - p
+        # together (A - B and A + B), four pairs at a time: eight sums in flight (two alone
+        # wait for each multiply-add) and each mode's block read once for four (past the last
+        # pair a thread computes and stores it again)
         for b, i1, ob in ti.ndrange(zi.shape[0], zi.shape[1], zi.shape[4]):
-            s2 = spec.shape[2]
-            for p in range(cos_t.shape[0]):  # points p and s2 - p: A - B and A + B
-                a = ti.Vector.zero(real, B)
-                s = ti.Vector.zero(real, B)
+            last = cos_t.shape[0] - 1
+            for pg in range((cos_t.shape[0] + 3) // 4):
+                p0 = ti.min(pg * 4, last)
+                p1 = ti.min(pg * 4 + 1, last)
+                p2 = ti.min(pg * 4 + 2, last)
+                p3 = ti.min(pg * 4 + 3, last)
+                a0 = ti.Vector.zero(real, B)
+                a1 = ti.Vector.zero(real, B)
+                a2 = ti.Vector.zero(real, B)
+                a3 = ti.Vector.zero(real, B)
+                s0 = ti.Vector.zero(real, B)
+                s1 = ti.Vector.zero(real, B)
+                s2_ = ti.Vector.zero(real, B)
+                s3 = ti.Vector.zero(real, B)
                 for k in range(m2):
-                    a += zi[b, i1, k, 0, ob] * cos_t[p, k]
-                    s += zi[b, i1, k, 1, ob] * sin_t[p, k]
-                q = (s2 - p) % s2
-                if q == p:  # point 0 (and S/2): the tables hold half of its weight
-                    spec[b, i1, p, ob] = a + a
-                else:
-                    spec[b, i1, p, ob] = a - s
-                    spec[b, i1, q, ob] = a + s
+                    zr = zi[b, i1, k, 0, ob]
+                    zm = zi[b, i1, k, 1, ob]
+                    a0 += zr * cos_t[p0, k]
+                    a1 += zr * cos_t[p1, k]
+                    a2 += zr * cos_t[p2, k]
+                    a3 += zr * cos_t[p3, k]
+                    s0 += zm * sin_t[p0, k]
+                    s1 += zm * sin_t[p1, k]
+                    s2_ += zm * sin_t[p2, k]
+                    s3 += zm * sin_t[p3, k]
+                put_point_pair(spec, b, i1, p0, ob, a0, s0)
+                put_point_pair(spec, b, i1, p1, ob, a1, s1)
+                put_point_pair(spec, b, i1, p2, ob, a2, s2_)
+                put_point_pair(spec, b, i1, p3, ob, a3, s3)
 
     # The Fourier layers' pointwise part on the blocks, its adjoint written as kernels
     # (tidal.surrogates.fno_dense says why; against the same layer with points in SIMD lanes,

@@ -253,14 +253,39 @@ class DenseLayer:
                     g[b, i1, i2, ob] = gb
                     sb_grad[b, i1, i2, ob] = gb
                     nxt_grad[b, i1, i2, ob] = ti.Vector.zero(real, B)
-                for cb in ti.static(range(nb)):
-                    ub = vb_grad[b, i1, i2, cb]
+                # four input blocks at a time, each its own sum: one sum alone waits for each
+                # multiply-add before the next (one field at width 64, float32: 45 -> 30 us a
+                # launch, 2026-12-07); gb's lanes are read from memory (a loop, not unrolled)
+                for cg in ti.static(range(-(-nb // 4))):
+                    c0 = cg * 4
+                    u0 = vb_grad[b, i1, i2, c0]
+                    u1 = ti.Vector.zero(real, B)
+                    u2 = ti.Vector.zero(real, B)
+                    u3 = ti.Vector.zero(real, B)
+                    if ti.static(c0 + 1 < nb):
+                        u1 = vb_grad[b, i1, i2, c0 + 1]
+                    if ti.static(c0 + 2 < nb):
+                        u2 = vb_grad[b, i1, i2, c0 + 2]
+                    if ti.static(c0 + 3 < nb):
+                        u3 = vb_grad[b, i1, i2, c0 + 3]
                     for ob in ti.static(range(nb)):
                         gb = g[b, i1, i2, ob]
-                        for j in ti.static(range(B)):
-                            if ti.static(ob * B + j < w):
-                                ub += gb[j] * wrow[layer, ob * B + j, cb]
-                    vb_grad[b, i1, i2, cb] = ub
+                        for j in range(ti.min(B, w - ob * B)):
+                            gj = gb[j]
+                            u0 += gj * wrow[layer, ob * B + j, c0]
+                            if ti.static(c0 + 1 < nb):
+                                u1 += gj * wrow[layer, ob * B + j, c0 + 1]
+                            if ti.static(c0 + 2 < nb):
+                                u2 += gj * wrow[layer, ob * B + j, c0 + 2]
+                            if ti.static(c0 + 3 < nb):
+                                u3 += gj * wrow[layer, ob * B + j, c0 + 3]
+                    vb_grad[b, i1, i2, c0] = u0
+                    if ti.static(c0 + 1 < nb):
+                        vb_grad[b, i1, i2, c0 + 1] = u1
+                    if ti.static(c0 + 2 < nb):
+                        vb_grad[b, i1, i2, c0 + 2] = u2
+                    if ti.static(c0 + 3 < nb):
+                        vb_grad[b, i1, i2, c0 + 3] = u3
 
         groups = -(-w // 4)
 
