@@ -108,21 +108,39 @@ class ModeMixing:
         ndv5 = ti.types.ndarray(dtype=vec, ndim=5)
         xbar_type = ndv5 if gradient_blocks else nd4
 
+        @td.func
+        def product(x: ti.template(), rcol: ti.template(), layer: ti.i32, b: ti.i32,
+                    k: ti.i32, c: ti.i32, ob: ti.i32, yr: vec, yi: vec):
+            xr = x[b, k, 0, c]
+            xi = x[b, k, 1, c]
+            wr = rcol[layer, k, c, 0, ob]
+            wi = rcol[layer, k, c, 1, ob]
+            return yr + xr * wr - xi * wi, yi + xr * wi + xi * wr
+
         @td.kernel(simd_vectors=True)
         def mix_forward(x: nd4, yb: ndv5, rcol: ndv5, layer: ti.i32):
+            # the channels in four interleaved sums (one sum waits for each multiply-add
+            # before the next: one field at width 64, float32, 2026-12-07)
             for k, ob in ti.ndrange(x.shape[1], nb):
                 for b in range(x.shape[0]):
-                    yr = ti.Vector.zero(real, B)
-                    yi = ti.Vector.zero(real, B)
-                    for c in range(w):
-                        xr = x[b, k, 0, c]
-                        xi = x[b, k, 1, c]
-                        wr = rcol[layer, k, c, 0, ob]
-                        wi = rcol[layer, k, c, 1, ob]
-                        yr += xr * wr - xi * wi
-                        yi += xr * wi + xi * wr
-                    yb[b, k // m2, k % m2, 0, ob] = yr
-                    yb[b, k // m2, k % m2, 1, ob] = yi
+                    yr0 = ti.Vector.zero(real, B)
+                    yi0 = ti.Vector.zero(real, B)
+                    yr1 = ti.Vector.zero(real, B)
+                    yi1 = ti.Vector.zero(real, B)
+                    yr2 = ti.Vector.zero(real, B)
+                    yi2 = ti.Vector.zero(real, B)
+                    yr3 = ti.Vector.zero(real, B)
+                    yi3 = ti.Vector.zero(real, B)
+                    for cg in range(w // 4):
+                        c = cg * 4
+                        yr0, yi0 = product(x, rcol, layer, b, k, c, ob, yr0, yi0)
+                        yr1, yi1 = product(x, rcol, layer, b, k, c + 1, ob, yr1, yi1)
+                        yr2, yi2 = product(x, rcol, layer, b, k, c + 2, ob, yr2, yi2)
+                        yr3, yi3 = product(x, rcol, layer, b, k, c + 3, ob, yr3, yi3)
+                    for c in ti.static(range(w - w % 4, w)):
+                        yr0, yi0 = product(x, rcol, layer, b, k, c, ob, yr0, yi0)
+                    yb[b, k // m2, k % m2, 0, ob] = (yr0 + yr1) + (yr2 + yr3)
+                    yb[b, k // m2, k % m2, 1, ob] = (yi0 + yi1) + (yi2 + yi3)
 
         @td.kernel(simd_vectors=True)
         def weight_adjoint(x: nd4, yb_grad: ndv5, rcol_grad: ndv5, layer: ti.i32):
@@ -172,36 +190,72 @@ class ModeMixing:
                         rcol_grad[layer, k, c + 3, 0, ob] += r3
                         rcol_grad[layer, k, c + 3, 1, ob] += i3
 
+        @td.func
+        def store_x(x_grad: ti.template(), b: ti.i32, k1: ti.i32, k2: ti.i32, k: ti.i32,
+                    cb: ti.template(), ar: vec, ai: vec):
+            if ti.static(gradient_blocks):  # (lanes past the width: zero)
+                x_grad[b, k1, k2, 0, cb] = ar
+                x_grad[b, k1, k2, 1, cb] = ai
+            else:
+                for j in ti.static(range(B)):
+                    if ti.static(cb * B + j < w):
+                        x_grad[b, k, 0, cb * B + j] = ar[j]
+                        x_grad[b, k, 1, cb * B + j] = ai[j]
+
         @td.kernel(simd_vectors=True)
         def input_adjoint(yb_grad: ndv5, x_grad: xbar_type, rrow: ndv5, layer: ti.i32):
             # one thread per mode, the fields in turn: the mode's rows stay in the L1 cache (the
-            # mode as two loop indices, so that each thread visibly owns the ybar it zeroes)
+            # mode as two loop indices, so that each thread visibly owns the ybar it zeroes).
+            # Four input blocks at a time, each its own pair of sums (one pair alone waits for
+            # each multiply-add); ybar's lanes are read from memory and broadcast (a loop, not
+            # unrolled: unrolled, each lane took register shuffles and the kernel 1.65-1.75x the
+            # forward's time, 16 x 16, float32, 2026-12-07)
             for k1, k2 in ti.ndrange(yb_grad.shape[1], m2):
                 k = k1 * m2 + k2
                 for b in range(x_grad.shape[0]):
-                    for cb in ti.static(range(nb)):
-                        ar = ti.Vector.zero(real, B)
-                        ai = ti.Vector.zero(real, B)
+                    for cg in ti.static(range(-(-nb // 4))):
+                        c0 = cg * 4
+                        ar0 = ti.Vector.zero(real, B)
+                        ai0 = ti.Vector.zero(real, B)
+                        ar1 = ti.Vector.zero(real, B)
+                        ai1 = ti.Vector.zero(real, B)
+                        ar2 = ti.Vector.zero(real, B)
+                        ai2 = ti.Vector.zero(real, B)
+                        ar3 = ti.Vector.zero(real, B)
+                        ai3 = ti.Vector.zero(real, B)
                         for ob in ti.static(range(nb)):
                             gr = yb_grad[b, k1, k2, 0, ob]
                             gi = yb_grad[b, k1, k2, 1, ob]
-                            # (a loop, not unrolled: ybar's lanes are read from memory
-                            # and broadcast; unrolled, each lane took register shuffles and
-                            # the kernel 1.65-1.75x the forward's time, now 1.0x: 16 x 16,
-                            # float32, 2026-12-07)
                             for j in range(ti.min(B, w - ob * B)):
-                                rr = rrow[layer, k, ob * B + j, 0, cb]
-                                ri = rrow[layer, k, ob * B + j, 1, cb]
-                                ar += gr[j] * rr + gi[j] * ri
-                                ai += gi[j] * rr - gr[j] * ri
-                        if ti.static(gradient_blocks):  # (lanes past the width: zero)
-                            x_grad[b, k1, k2, 0, cb] = ar
-                            x_grad[b, k1, k2, 1, cb] = ai
-                        else:
-                            for j in ti.static(range(B)):
-                                if ti.static(cb * B + j < w):
-                                    x_grad[b, k, 0, cb * B + j] = ar[j]
-                                    x_grad[b, k, 1, cb * B + j] = ai[j]
+                                o = ob * B + j
+                                grj = gr[j]
+                                gij = gi[j]
+                                rr = rrow[layer, k, o, 0, c0]
+                                ri = rrow[layer, k, o, 1, c0]
+                                ar0 += grj * rr + gij * ri
+                                ai0 += gij * rr - grj * ri
+                                if ti.static(c0 + 1 < nb):
+                                    rr = rrow[layer, k, o, 0, c0 + 1]
+                                    ri = rrow[layer, k, o, 1, c0 + 1]
+                                    ar1 += grj * rr + gij * ri
+                                    ai1 += gij * rr - grj * ri
+                                if ti.static(c0 + 2 < nb):
+                                    rr = rrow[layer, k, o, 0, c0 + 2]
+                                    ri = rrow[layer, k, o, 1, c0 + 2]
+                                    ar2 += grj * rr + gij * ri
+                                    ai2 += gij * rr - grj * ri
+                                if ti.static(c0 + 3 < nb):
+                                    rr = rrow[layer, k, o, 0, c0 + 3]
+                                    ri = rrow[layer, k, o, 1, c0 + 3]
+                                    ar3 += grj * rr + gij * ri
+                                    ai3 += gij * rr - grj * ri
+                        store_x(x_grad, b, k1, k2, k, c0, ar0, ai0)
+                        if ti.static(c0 + 1 < nb):
+                            store_x(x_grad, b, k1, k2, k, c0 + 1, ar1, ai1)
+                        if ti.static(c0 + 2 < nb):
+                            store_x(x_grad, b, k1, k2, k, c0 + 2, ar2, ai2)
+                        if ti.static(c0 + 3 < nb):
+                            store_x(x_grad, b, k1, k2, k, c0 + 3, ar3, ai3)
                     for ob in ti.static(range(nb)):
                         yb_grad[b, k1, k2, 0, ob] = ti.Vector.zero(real, B)
                         yb_grad[b, k1, k2, 1, ob] = ti.Vector.zero(real, B)
