@@ -1229,15 +1229,12 @@ def _kernels(model: FNO) -> dict:
     def idft_last(zi: ndv5, cos_t: nd2, sin_t: nd2, spec: ndv4):
         # into the dense layers' blocks (fields, S1, S2, channel blocks); points p and s2 - p
         # together (A - B and A + B), four pairs at a time: eight sums in flight (two alone
-        # wait for each multiply-add) and each mode's block read once for four (past the last
-        # pair a thread computes and stores it again)
+        # wait for each multiply-add) and each mode's block read once for four; the last
+        # pairs (fewer than four) one at a time
         for b, i1, ob in ti.ndrange(zi.shape[0], zi.shape[1], zi.shape[4]):
-            last = cos_t.shape[0] - 1
-            for pg in range((cos_t.shape[0] + 3) // 4):
-                p0 = ti.min(pg * 4, last)
-                p1 = ti.min(pg * 4 + 1, last)
-                p2 = ti.min(pg * 4 + 2, last)
-                p3 = ti.min(pg * 4 + 3, last)
+            pairs = cos_t.shape[0]
+            for pg in range(pairs // 4):
+                p0 = pg * 4
                 a0 = ti.Vector.zero(real, B)
                 a1 = ti.Vector.zero(real, B)
                 a2 = ti.Vector.zero(real, B)
@@ -1250,17 +1247,24 @@ def _kernels(model: FNO) -> dict:
                     zr = zi[b, i1, k, 0, ob]
                     zm = zi[b, i1, k, 1, ob]
                     a0 += zr * cos_t[p0, k]
-                    a1 += zr * cos_t[p1, k]
-                    a2 += zr * cos_t[p2, k]
-                    a3 += zr * cos_t[p3, k]
+                    a1 += zr * cos_t[p0 + 1, k]
+                    a2 += zr * cos_t[p0 + 2, k]
+                    a3 += zr * cos_t[p0 + 3, k]
                     s0 += zm * sin_t[p0, k]
-                    s1 += zm * sin_t[p1, k]
-                    s2_ += zm * sin_t[p2, k]
-                    s3 += zm * sin_t[p3, k]
+                    s1 += zm * sin_t[p0 + 1, k]
+                    s2_ += zm * sin_t[p0 + 2, k]
+                    s3 += zm * sin_t[p0 + 3, k]
                 put_point_pair(spec, b, i1, p0, ob, a0, s0)
-                put_point_pair(spec, b, i1, p1, ob, a1, s1)
-                put_point_pair(spec, b, i1, p2, ob, a2, s2_)
-                put_point_pair(spec, b, i1, p3, ob, a3, s3)
+                put_point_pair(spec, b, i1, p0 + 1, ob, a1, s1)
+                put_point_pair(spec, b, i1, p0 + 2, ob, a2, s2_)
+                put_point_pair(spec, b, i1, p0 + 3, ob, a3, s3)
+            for p in range(pairs - pairs % 4, pairs):
+                a = ti.Vector.zero(real, B)
+                s = ti.Vector.zero(real, B)
+                for k in range(m2):
+                    a += zi[b, i1, k, 0, ob] * cos_t[p, k]
+                    s += zi[b, i1, k, 1, ob] * sin_t[p, k]
+                put_point_pair(spec, b, i1, p, ob, a, s)
 
     # The Fourier layers' pointwise part on the blocks, its adjoint written as kernels
     # (tidal.surrogates.fno_dense says why; against the same layer with points in SIMD lanes,
