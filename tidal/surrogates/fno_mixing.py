@@ -202,14 +202,6 @@ class ModeMixing:
                         x_grad[b, k, 0, cb * B + j] = ar[j]
                         x_grad[b, k, 1, cb * B + j] = ai[j]
 
-        @td.func
-        def conj_product(rrow: ti.template(), layer: ti.i32, k: ti.i32, o: ti.i32, cb: ti.i32,
-                         gr: real, gi: real, ar: vec, ai: vec):
-            # (ar, ai) + conj(R[k, o, block cb]) (gr + i gi)
-            rr = rrow[layer, k, o, 0, cb]
-            ri = rrow[layer, k, o, 1, cb]
-            return ar + gr * rr + gi * ri, ai + gi * rr - gr * ri
-
         @td.kernel(simd_vectors=True)
         def input_adjoint(yb_grad: ndv5, x_grad: xbar_type, rrow: ndv5, layer: ti.i32):
             # one thread per mode, the fields in turn: the mode's rows stay in the L1 cache (the
@@ -238,16 +230,25 @@ class ModeMixing:
                                 o = ob * B + j
                                 grj = gr[j]
                                 gij = gi[j]
-                                ar0, ai0 = conj_product(rrow, layer, k, o, c0, grj, gij, ar0, ai0)
+                                rr = rrow[layer, k, o, 0, c0]
+                                ri = rrow[layer, k, o, 1, c0]
+                                ar0 += grj * rr + gij * ri
+                                ai0 += gij * rr - grj * ri
                                 if ti.static(c0 + 1 < nb):
-                                    ar1, ai1 = conj_product(rrow, layer, k, o, c0 + 1, grj, gij,
-                                                            ar1, ai1)
+                                    rr = rrow[layer, k, o, 0, c0 + 1]
+                                    ri = rrow[layer, k, o, 1, c0 + 1]
+                                    ar1 += grj * rr + gij * ri
+                                    ai1 += gij * rr - grj * ri
                                 if ti.static(c0 + 2 < nb):
-                                    ar2, ai2 = conj_product(rrow, layer, k, o, c0 + 2, grj, gij,
-                                                            ar2, ai2)
+                                    rr = rrow[layer, k, o, 0, c0 + 2]
+                                    ri = rrow[layer, k, o, 1, c0 + 2]
+                                    ar2 += grj * rr + gij * ri
+                                    ai2 += gij * rr - grj * ri
                                 if ti.static(c0 + 3 < nb):
-                                    ar3, ai3 = conj_product(rrow, layer, k, o, c0 + 3, grj, gij,
-                                                            ar3, ai3)
+                                    rr = rrow[layer, k, o, 0, c0 + 3]
+                                    ri = rrow[layer, k, o, 1, c0 + 3]
+                                    ar3 += grj * rr + gij * ri
+                                    ai3 += gij * rr - grj * ri
                         store_x(x_grad, b, k1, k2, k, c0, ar0, ai0)
                         if ti.static(c0 + 1 < nb):
                             store_x(x_grad, b, k1, k2, k, c0 + 1, ar1, ai1)
