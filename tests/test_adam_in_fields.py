@@ -138,9 +138,13 @@ def both_ways(net, make, run, callbacks_of=lambda objective: ()):
     return out
 
 
+# (CI: the float32 FNO and the DeepONet; the float64 FNO (also in the callback tests) and the
+# physics-informed DeepONet behind the slow marker)
 @pytest.mark.parametrize("make_objective", [
-    lambda: fno_objective(td.f32), lambda: fno_objective(td.f64), deeponet_objective,
-    physics_informed_objective], ids=["fno-f32", "fno-f64", "deeponet", "physics-informed"])
+    lambda: fno_objective(td.f32),
+    pytest.param(lambda: fno_objective(td.f64), marks=pytest.mark.slow), deeponet_objective,
+    pytest.param(physics_informed_objective, marks=pytest.mark.slow)],
+    ids=["fno-f32", "fno-f64", "deeponet", "physics-informed"])
 def test_a_run_in_place_equals_the_float64_path(cpu64, make_objective):
     net, make = make_objective()
 
@@ -176,7 +180,7 @@ def test_a_blow_up_stops_in_place_where_the_float64_path_stops(cpu64):
     assert fields_run.history.step == host_run.history.step
 
 
-@pytest.mark.parametrize("meddle", ["clear", "evaluate"])
+@pytest.mark.parametrize("meddle", [pytest.param("clear", marks=pytest.mark.slow), "evaluate"])
 def test_a_callback_that_replaces_the_gradients_does_not_change_the_run(cpu64, meddle):
     """A callback that clears the model's gradients (or evaluates the objective, which
     computes them anew) between steps: the in-place run evaluates the gradient again (one

@@ -85,8 +85,11 @@ def test_h1_values_equal_numpy(case):
     assert h1.mse(flat) == pytest.approx(np.mean(e ** 2), rel=1e-12)
 
 
-@pytest.mark.parametrize("loss", ["h1", "relative_h1"])
-@pytest.mark.parametrize("case", list(CASES))
+# (CI: one loss per case, the other pairs behind the slow marker)
+@pytest.mark.parametrize("case,loss", [
+    pytest.param(case, loss, marks=() if (i + j) % 2 == 0 else pytest.mark.slow,
+                 id=f"{case}-{loss}")
+    for j, loss in enumerate(("h1", "relative_h1")) for i, case in enumerate(CASES)])
 def test_h1_gradient_equals_central_differences(case, loss):
     net, a, targets = _setup(case, seed=1)
     data = Supervised(net, a, outputs=targets, loss=loss)

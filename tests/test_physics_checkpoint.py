@@ -107,7 +107,7 @@ MODELS = {"diffusion": _diffusion, "heat": _heat, "advection": _advection,
 # compile: compared in the slow run, gradients in CI
 HEAVY = ("mpm", "rigid")
 # checked in the slow run only (CI time): the base layer they share is covered by the others
-SLOW_MODELS = ("heat", "advection", "burgers", "mpm", "rigid")
+SLOW_MODELS = ("heat", "advection", "burgers", "mpm", "rigid", "smoke")
 
 
 def _everything(sim, names, rng, hvp=True):

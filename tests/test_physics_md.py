@@ -134,7 +134,8 @@ def test_the_gas_example_fits_and_saves_its_figure(tmp_path):
     assert "standard errors away" in r.stdout
 
 
-@pytest.mark.parametrize("dim, side", [(2, 5), (3, 3), (1, 7)])
+# (three dimensions, the costliest to compile and run, behind the slow marker)
+@pytest.mark.parametrize("dim, side", [(2, 5), pytest.param(3, 3, marks=pytest.mark.slow), (1, 7)])
 def test_a_cell_list_gives_the_forces_trajectory_and_gradients_of_every_pair(dim, side):
     """The cell list visits only neighbouring cells: against the loop over every pair with the
     same cutoff, equal trajectories and equal gradients (their reference is checked against

@@ -85,7 +85,8 @@ def test_per_step_and_whole_rollout_kernels_agree():
     assert_close(sim.simulate(whole=False), sim.simulate(whole=True), rtol=1e-12)
 
 
-@pytest.mark.parametrize("method", ["L-BFGS-B", "Newton-CG"])
+# (CI: one method per potential, the other behind the slow marker)
+@pytest.mark.parametrize("method", ["L-BFGS-B", pytest.param("Newton-CG", marks=pytest.mark.slow)])
 def test_lennard_jones_epsilon_and_sigma_are_recovered(method):
     """From a noise-free trajectory of a 4-particle cluster, starting 15 % and 5 % off. (From
     sigma 16 % too large, L-BFGS-B's first step lands where the forces vanish and stays there,
@@ -100,7 +101,7 @@ def test_lennard_jones_epsilon_and_sigma_are_recovered(method):
     assert abs(result.values["sigma"] - 0.95) < 0.95e-8, result.values
 
 
-@pytest.mark.parametrize("method", ["Newton-CG", "L-BFGS-B"])
+@pytest.mark.parametrize("method", ["Newton-CG", pytest.param("L-BFGS-B", marks=pytest.mark.slow)])
 def test_morse_depth_width_and_range_are_recovered(method):
     """Measured 2026-12-04 from 10-17 % off: Newton-CG 4.7e-14 in 8 iterations, L-BFGS-B
     1.1e-10 in 17."""

@@ -99,7 +99,8 @@ def test_derivatives_of_every_named_parameter_equal_central_differences():
     check_named_derivatives(sim, names, dirs, h=1e-6)
 
 
-@pytest.mark.parametrize("method", ["Newton-CG", "L-BFGS-B"])
+@pytest.mark.parametrize("method", ["Newton-CG",
+                                    pytest.param("L-BFGS-B", marks=pytest.mark.slow)])
 def test_masses_restitution_and_friction_are_recovered(method):
     sim, _, _ = _two_boxes()
     observed = sim.simulate()
