@@ -233,6 +233,8 @@ def test_the_heat_example_recovers_the_diffusivity(tmp_path):
     assert len(errors) == 2 and max(errors) <= 1e-8, out
 
 
+# (CI time: the model and its fit are checked in-process above; the script in the slow run)
+@pytest.mark.slow
 def test_the_diffusivity_map_example_recovers_the_field(tmp_path):
     from .reference import run_example
 

@@ -397,6 +397,8 @@ def test_bad_input_is_refused_with_a_hint():
         td.fit(sim, np.zeros((4, n)), ["speed"], progress=False)
 
 
+# (CI time: the model and its fit are checked in-process above; the script in the slow run)
+@pytest.mark.slow
 def test_the_wave_example_runs(tmp_path):
     r = run_example("physics_wave", tmp_path, "--small")
     assert (tmp_path / "physics_wave.png").stat().st_size > 10_000

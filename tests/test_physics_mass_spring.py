@@ -220,6 +220,8 @@ def test_a_step_beyond_the_stiffest_vibration_limit_warns_and_the_run_does_grow(
             assert "stability limit" in str(warned[0].message)
 
 
+# (CI time: the model and its fit are checked in-process above; the script in the slow run)
+@pytest.mark.slow
 def test_the_mass_spring_example_fits_and_saves_its_figure(tmp_path):
     r = run_example("physics_mass_spring", tmp_path, "--small")
     assert (tmp_path / "physics_mass_spring.png").exists()

@@ -128,6 +128,8 @@ def test_bad_input_is_refused(kw, words):
         Particles(**args)
 
 
+# (CI time: the model and its fit are checked in-process above; the script in the slow run)
+@pytest.mark.slow
 def test_the_gas_example_fits_and_saves_its_figure(tmp_path):
     r = run_example("physics_gas", tmp_path, "--small")
     assert (tmp_path / "physics_gas.png").exists()

@@ -135,6 +135,8 @@ def test_bad_input_is_refused():
         sim.set("mu", 1.0)
 
 
+# (CI time: the model and its fit are checked in-process above; the script in the slow run)
+@pytest.mark.slow
 def test_the_mpm_example_fits_and_saves_its_figure(tmp_path):
     r = run_example("physics_mpm", tmp_path, "--small")
     assert (tmp_path / "physics_mpm.png").exists()

@@ -129,6 +129,8 @@ def test_bad_input_is_refused_clearly():
         pair_system("lennard_jones", [0.0, 1.0], epsilon=1.0, sigma=1.0)
 
 
+# (CI time: the model and its fit are checked in-process above; the script in the slow run)
+@pytest.mark.slow
 def test_the_particles_example_fits_and_saves_its_figure(tmp_path):
     r = run_example("physics_particles", tmp_path, "--small")
     assert (tmp_path / "physics_particles.png").stat().st_size > 10_000

@@ -131,6 +131,8 @@ def test_bad_input_is_refused():
         sim.set("inertia", 1.0)
 
 
+# (CI time: the model and its fit are checked in-process above; the script in the slow run)
+@pytest.mark.slow
 def test_the_rigid_example_fits_and_saves_its_figure(tmp_path):
     from .reference import run_example
 

@@ -137,6 +137,8 @@ def test_the_buoyancy_is_recovered_from_the_densities():
         assert_close(result.values["buoyancy"], 1.2, rtol=1e-8, what=method)
 
 
+# (CI time: the model and its fit are checked in-process above; the script in the slow run)
+@pytest.mark.slow
 def test_the_smoke_example_fits_and_saves_its_figure(tmp_path):
     r = run_example("physics_smoke", tmp_path, "--small")
     assert (tmp_path / "physics_smoke.png").exists()

@@ -42,6 +42,8 @@ def test_poisson_square_hard_constraint(cpu64, tmp_path, capsys):
     assert figures(tmp_path) == ["square.png", "square_loss.png"]
 
 
+# (CI time: CI trains the other shrunk examples, whose code paths this one shares)
+@pytest.mark.slow
 def test_poisson_square_with_a_hole(cpu64, tmp_path):
     out = run("pinn_poisson", tmp_path, "--only", "csg", "--iterations", "300",
               "--collocation", "300", "--boundary", "200", "--width", "16")
@@ -56,6 +58,8 @@ def test_heat(cpu64, tmp_path):
     assert figures(tmp_path) == ["loss.png", "solution.png"]
 
 
+# (CI time: CI trains the other shrunk examples, whose code paths this one shares)
+@pytest.mark.slow
 def test_wave(cpu64, tmp_path):
     out = run("pinn_wave", tmp_path, "--iterations", "300", "--collocation", "400",
               "--boundary", "50", "--width", "16")
@@ -78,6 +82,8 @@ def test_helmholtz_source_is_the_reference_source(cpu64):
                                atol=1e-12)
 
 
+# (CI time: CI trains the other shrunk examples, whose code paths this one shares)
+@pytest.mark.slow
 def test_helmholtz(cpu64, tmp_path):
     out = run("pinn_helmholtz", tmp_path, "--k0", "2", "--iterations", "200",
               "--collocation", "500", "--width", "16")
@@ -99,6 +105,8 @@ def test_kdv_soliton_solves_kdv():
     assert mod.soliton(-2.0, 0.0) == 2.0 and mod.soliton(2.0, 1.0) == 2.0  # height c/2, speed c
 
 
+# (CI time: CI trains the other shrunk examples, whose code paths this one shares)
+@pytest.mark.slow
 def test_kdv(cpu64, tmp_path):
     # 400 L-BFGS iterations: at 250 the error was 3.8e-4 on an Intel Xeon and 1.3e-3 on an
     # AMD EPYC (LLVM's code for each CPU rounds differently, and the run stopped on a bump of

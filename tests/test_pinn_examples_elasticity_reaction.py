@@ -6,6 +6,7 @@ elasticity body force and stresses against float64 finite differences of the exa
 
 
 import numpy as np
+import pytest
 
 import tidal as td
 from tests.test_pinn_examples import example, figures, run
@@ -145,6 +146,8 @@ def test_elasticity_manufactured_solution_meets_the_conditions():
     np.testing.assert_allclose(mod.stress(top)[:, 1], 8.0 * np.sin(np.pi * s), atol=1e-12)
 
 
+# (CI time: CI trains the other shrunk examples, whose code paths this one shares)
+@pytest.mark.slow
 def test_elasticity(cpu64, tmp_path, capsys):
     out = run("pinn_elasticity", tmp_path, "--width", "16", "--collocation", "300",
               "--boundary", "60", "--adam", "300", "--iterations", "700")

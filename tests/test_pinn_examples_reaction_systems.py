@@ -8,6 +8,7 @@ tests/test_physics_reaction_diffusion.py; here, that the examples' hard constrai
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.test_pinn_examples import example, figures
 
@@ -16,6 +17,8 @@ def run(module, tmp_path: Path, *options: str) -> dict:
     return module.run(module.parse_args([*options, "--out", str(tmp_path)]))
 
 
+# (CI time: CI trains the other shrunk examples, whose code paths this one shares)
+@pytest.mark.slow
 def test_allen_cahn(cpu64, tmp_path, capsys):
     """A 3 x 20 network on 1,000 points, five time slabs (100 L-BFGS iterations per marching
     stage), 200 added points: about half a minute here. The defaults reach 4.9e-3 (the
