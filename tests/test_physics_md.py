@@ -171,6 +171,8 @@ def test_a_cell_list_needs_a_cutoff():
                   cell_list=True)
 
 
+# (CI time: the cell list and checkpointed windows are each checked in CI, apart)
+@pytest.mark.slow
 def test_a_cell_list_run_in_checkpointed_windows_equals_the_stored_run():
     x = _lattice(4, seed=9)
     v = 0.3 * np.random.default_rng(10).standard_normal(x.shape)

@@ -5,6 +5,7 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tidal.solvers.reference_data import GHIA_RE100
 
@@ -51,6 +52,9 @@ def test_lid_profiles():
     np.testing.assert_array_equal(mod.lid_velocity(x, "uniform"), np.ones_like(x))
 
 
+# (CI time: 2,800 training steps; the Kovasznay example in CI trains the same three-equation
+# Navier-Stokes system)
+@pytest.mark.slow
 def test_cavity_small(cpu64, tmp_path, capsys):
     """A 20 x 3 network, 700 collocation points, 300 Adam steps and 2,500 L-BFGS iterations
     (about a minute here, half of it the cold compile). Thresholds about 2x the largest
