@@ -177,6 +177,38 @@ def test_a_kernel_without_a_top_level_loop_has_no_serial_form():
     assert y[None] == 5.0
 
 
+def test_the_serial_form_of_a_loop_of_few_heavy_rows_is_not_spread(monkeypatch):
+    """A top-level loop of a few iterations, each holding a loop, is spread over the thread
+    pool's task slots in the parallel form (most slots run nothing); on one thread those slots
+    would only cost time, so the serial form loops over the rows themselves. Both forms give
+    NumPy's row sums."""
+    monkeypatch.setenv("TIDAL_SERIAL_LAUNCHES", "always")
+
+    @td.kernel
+    def row_sums(a: ti.types.ndarray(dtype=td.f64, ndim=2),
+                 out: ti.types.ndarray(dtype=td.f64, ndim=1)):
+        for r in range(a.shape[0]):
+            s = 0.0
+            for c in range(a.shape[1]):
+                s += a[r, c] * a[r, c]
+            out[r] = s
+
+    a = np.random.default_rng(3).normal(size=(3, 50))
+    for _ in range(3):  # Taichi's launch, then the direct ones (the serial form)
+        out = np.zeros(3)
+        row_sums(a, out)
+        np.testing.assert_allclose(out, (a * a).sum(axis=1), rtol=1e-14)
+    plan = _plan(row_sums)
+    assert plan.gate >= 0
+    parallel = row_sums._last.source()
+    serial = plan.form._print().source
+    assert "spread" in parallel and "spread" not in serial
+    monkeypatch.setenv("TIDAL_SERIAL_LAUNCHES", "never")
+    out = np.zeros(3)
+    row_sums._last.forward()._primal(a, out)  # the parallel form, through Taichi
+    np.testing.assert_allclose(out, (a * a).sum(axis=1), rtol=1e-14)
+
+
 @pytest.mark.parametrize("dim", [1, 2])
 def test_an_fno_in_serial_forms_equals_the_numpy_reference(monkeypatch, dim):
     """The FNO's kernels (SIMD-vector blocks, lanes, adjoints with ``wrt``, replayed passes),

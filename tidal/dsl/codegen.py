@@ -473,13 +473,16 @@ def ndarray_type_source(arr) -> str:
 
 
 def generate_kernel(kir, fn: ir.Function, scratch, kernel_name: str, default_fp: DType,
-                    arch: str = "cpu", vector_mode: bool = False) -> Generated:
+                    arch: str = "cpu", vector_mode: bool = False,
+                    serial_fn: ir.Function | None = None) -> Generated:
     """Print ``fn`` (the IR of :class:`tidal.dsl.kernel_lowering.KernelIR` ``kir`` after the
     accumulation rewrite, see :mod:`tidal.dsl.pipeline`) as a ``@ti.kernel`` taking ``kir``'s
     value and ndarray parameters in order, then the ``scratch`` arrays ``[(ArrayArg, array)]``
-    of its partial sums."""
+    of its partial sums. Its serial form (CPU) is printed from ``serial_fn`` (the same kernel
+    with its loops not spread over the thread pool's tasks; ``fn`` when not given)."""
     def printed(serial_gate: bool) -> Generated:
-        g = _Gen(fn, kernel_name, default_fp, arch)
+        g = _Gen(serial_fn if serial_gate and serial_fn is not None else fn, kernel_name,
+                 default_fp, arch)
         g.scratch_args = [arg for arg, _ in scratch]
         g.kernel_signature = kir.signature
         g.kernel_arrays = kir.arrays

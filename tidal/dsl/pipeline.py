@@ -78,7 +78,9 @@ def generate_kernel(kir: kernel_lowering.KernelIR, name: str, default_fp: DType,
     ``simd_lanes`` replaces it unless the runtime turned lanes off (0)."""
     if lanes and kir.simd_lanes:
         lanes = kir.simd_lanes
-    fn, scratch = parallel.prepare(kir.fn, arch, default_fp, lanes, kir.vectorise)
+    serial, scratch = parallel.prepare(kir.fn, arch, default_fp, lanes, kir.vectorise)
+    # (the serial form, printed from the loops before they are spread for the thread pool)
+    fn = parallel.spread_over_tasks(serial, arch)
     verify.maybe_check(fn, f"accumulation rewrite of {name}", default_fp)
     parts = split.loop_kernels(fn) if arch in split.SPIRV_ARCHES else None
     if parts is not None:  # one Taichi kernel per parallel loop (see tidal.dsl.split)
@@ -87,14 +89,16 @@ def generate_kernel(kir: kernel_lowering.KernelIR, name: str, default_fp: DType,
             for i, part in enumerate(parts, 1)])
     if lanes_pass.vectorised_block(fn.body):
         return codegen.generate_kernel(kir, fn, scratch, name, default_fp, arch,
-                                       vector_mode=True)
+                                       vector_mode=True, serial_fn=serial)
     if not (kir.simd_vectors and arch == "cpu"
             and lanes_pass.vector_mode_safe(fn, default_fp, whole_elements=True)):
-        return codegen.generate_kernel(kir, fn, scratch, name, default_fp, arch)
+        return codegen.generate_kernel(kir, fn, scratch, name, default_fp, arch,
+                                       serial_fn=serial)
     # td.kernel(simd_vectors=True): vector mode, vector elements of ndarrays read whole; the
     # launches check that those arguments are Taichi ndarrays
     with P.taichi_arrays_only():
-        g = codegen.generate_kernel(kir, fn, scratch, name, default_fp, arch, vector_mode=True)
+        g = codegen.generate_kernel(kir, fn, scratch, name, default_fp, arch, vector_mode=True,
+                                    serial_fn=serial)
     params = [(name, kind) for name, kind in kir.signature if kind != "template"]
     g.taichi_arrays = tuple(i for i, (arg, kind) in enumerate(params)
                             if kind == "ndarray" and not kir.arrays[arg].elem.is_scalar)
