@@ -771,6 +771,27 @@ def _tables(grid: tuple, modes: tuple, dim: int, store) -> dict:
     return out
 
 
+def _point_tables(grid: tuple, points: tuple, modes: tuple, store) -> dict:
+    """The inverse last-axis DFT at the chosen grid points (row-major indices) only:
+    ``at_cos[j, k] = w_k cos(2 pi k i2 / S2)`` and ``at_sin[j, k] = -w_k sin(...)`` at point
+    ``j``'s last-axis index ``i2``, with ``ilast_*``'s weights ``w_k`` (see :func:`_tables`),
+    and ``at_row[j]``, its first-axis index (0 in 1-D)."""
+    s2 = grid[-1]
+    s1 = 1 if len(grid) == 1 else grid[0]
+    m2 = modes[-1]
+    at = np.asarray(points)
+    k = np.arange(m2)[None, :]
+    angle = 2.0 * np.pi * (at % s2)[:, None] * k / s2
+    weight = np.where((k == 0) | (2 * k == s2), 1.0, 2.0) / (s1 * s2)
+    out = {}
+    for name, t in (("at_cos", weight * np.cos(angle)), ("at_sin", -weight * np.sin(angle))):
+        out[name] = ti.ndarray(ti.f32 if store == np.float32 else ti.f64, shape=t.shape)
+        out[name].from_numpy(np.ascontiguousarray(t, dtype=store))
+    out["at_row"] = ti.ndarray(ti.i32, shape=len(at))
+    out["at_row"].from_numpy((at // s2).astype(np.int32))
+    return out
+
+
 def _grid_points(grid: tuple) -> np.ndarray:
     axes = [np.linspace(0.0, 1.0, s) for s in grid]
     mesh = np.meshgrid(*axes, indexing="ij")
@@ -880,15 +901,22 @@ class Batch:
         cout = model.out_channels
         self.out = nd(n, outputs, cout)
         self.targets = ti.ndarray(real, shape=(n, outputs, cout))
-        # (chosen points) each grid point's row of the projection's input, -1 if none
-        self.slot = None
+        self.errors = nd(n)
+        self.t = _tables(self.grid, model.modes, model.dim, model._store)
+        # (chosen points) the last Fourier layer runs at those points only (its output feeds
+        # the projection alone): each grid point's row among them, -1 if none; the layer's
+        # input gathered there, its spectral part (the inverse last-axis DFT at those points,
+        # tables by point), its output and the dense layer's scratch, ``(fields, 1, points,
+        # blocks)``
+        self.slot = self.at = None
         if self.selected is not None:
             slot = np.full(self.points, -1, dtype=np.int32)
             slot[list(self.selected)] = np.arange(outputs, dtype=np.int32)
             self.slot = ti.ndarray(ti.i32, shape=self.points)
             self.slot.from_numpy(slot)
-        self.errors = nd(n)
-        self.t = _tables(self.grid, model.modes, model.dim, model._store)
+            self.at = {name: blocks(n, 1, outputs, wb, grad=name != "scratch")
+                       for name in ("input", "spec", "output", "scratch")}
+            self.t.update(_point_tables(self.grid, self.selected, model.modes, model._store))
         gridpts = ti.ndarray(real, shape=(self.points, model.dim))
         gridpts.from_numpy(_grid_points(self.grid).astype(model._store))
         self.gridpts = gridpts
@@ -896,7 +924,8 @@ class Batch:
         self._io = field_io.HostCopies([self.a, self.a.grad, self.targets, self.out,
                                         self.out.grad, self.errors, self.errors.grad])
         self._intermediates = [self.out, self.errors, self.last] + self.vb \
-            + self.z + self.x + self.yb + self.zi + self.spec
+            + self.z + self.x + self.yb + self.zi + self.spec \
+            + ([] if self.at is None else [self.at[k] for k in ("input", "spec", "output")])
         self.set_launches(self._plan())
         self.zero_gradients()
 
@@ -925,14 +954,25 @@ class Batch:
                                          (yb, t["ifirst_cos"], t["ifirst_sin"], zi),
                                          k["dft_first_blocks"],
                                          (zi.grad, t["ifirst_cos"], t["ifirst_sin"], yb.grad)), ()))
+            if last and self.at is not None:  # at the chosen points only
+                at = self.at
+                plan += [(_Transposed(k["idft_at"], (zi, t["at_cos"], t["at_sin"], t["at_row"],
+                                                     at["spec"]),
+                                      k["idft_at_transposed"],
+                                      (at["spec"].grad, t["at_cos"], t["at_sin"], t["at_row"],
+                                       zi.grad)), ()),
+                         (k["gather_blocks"], (vb, self.slot, at["input"])),
+                         (k["linear"], (at["input"], at["spec"], at["output"], at["scratch"],
+                                        at["scratch"], layer))]
+                continue
             plan.append((_Transposed(k["idft_last"], (zi, t["ilast_cos"], t["ilast_sin"], spec),
                                      k["dft_last"],
                                      (spec.grad, t["ilast_cos_t"], t["ilast_sin_t"], zi.grad)), ()))
             plan.append((k["linear"] if last else k["linear_act"],
                          (vb, spec, self.vb[layer + 1], self.scratch,
                           self.scratch if last else self.slopes[layer], layer)))
-        plan += [(k["from_point_blocks"], (self.vb[-1], self.last)) if self.slot is None
-                 else (k["from_point_blocks_at"], (self.vb[-1], self.slot, self.last)),
+        output = self.vb[-1] if self.at is None else self.at["output"]
+        plan += [(k["from_point_blocks"], (output, self.last)),
                  (k["project"], (self.last, self.out))]
         return plan
 
@@ -1285,14 +1325,54 @@ def _kernels(model: FNO) -> dict:
                 store_block(v, b, i1 * vb.shape[2] + i2, cb, vb[b, i1, i2, cb])
 
     @td.kernel(simd_vectors=True)
-    def from_point_blocks_at(vb: ndv4, slot: ndi1, v: nd3):
-        # the same at chosen points only: slot[i1 * S2 + i2] is the point's row of v, or -1
-        # (the loop over every point: its adjoint then writes vb's gradient at whole indices)
+    def gather_blocks(vb: ndv4, slot: ndi1, out: ndv4):
+        # out[b, 0, slot[x]] = vb[b, i1, i2] at the grid points x = i1 * S2 + i2 with a slot
+        # (the loop over every point: its adjoint then adds into vb's gradient at whole indices)
         for b, i1, i2 in ti.ndrange(vb.shape[0], vb.shape[1], vb.shape[2]):
             s = slot[i1 * vb.shape[2] + i2]
             if s >= 0:
                 for cb in range(vb.shape[3]):
-                    store_block(v, b, s, cb, vb[b, i1, i2, cb])
+                    out[b, 0, s, cb] = vb[b, i1, i2, cb]
+
+    @td.kernel(simd_vectors=True)
+    def idft_at(zi: ndv5, cos_t: nd2, sin_t: nd2, row: ndi1, spec: ndv4):
+        # the inverse last-axis DFT at chosen points j only (row[j] their first-axis index;
+        # the tables by point, see _point_tables), into (fields, 1, points, blocks); even and
+        # odd modes in separate sums (four in flight)
+        for b, j, ob in ti.ndrange(zi.shape[0], spec.shape[2], zi.shape[4]):
+            i1 = row[j]
+            a0 = ti.Vector.zero(real, B)
+            a1 = ti.Vector.zero(real, B)
+            s0 = ti.Vector.zero(real, B)
+            s1 = ti.Vector.zero(real, B)
+            for kp in range(m2 // 2):
+                k = kp * 2
+                a0 += zi[b, i1, k, 0, ob] * cos_t[j, k]
+                s0 += zi[b, i1, k, 1, ob] * sin_t[j, k]
+                a1 += zi[b, i1, k + 1, 0, ob] * cos_t[j, k + 1]
+                s1 += zi[b, i1, k + 1, 1, ob] * sin_t[j, k + 1]
+            if ti.static(m2 % 2 == 1):
+                a0 += zi[b, i1, m2 - 1, 0, ob] * cos_t[j, m2 - 1]
+                s0 += zi[b, i1, m2 - 1, 1, ob] * sin_t[j, m2 - 1]
+            spec[b, 0, j, ob] = (a0 + a1) + (s0 + s1)
+
+    @td.kernel(simd_vectors=True)
+    def idft_at_transposed(spec_bar: ndv4, cos_t: nd2, sin_t: nd2, row: ndi1, zi_bar: ndv5):
+        # idft_at's adjoint, its transposed map: zi_bar[b, i1, k] = the sum over the points j
+        # of row i1 of spec_bar[b, 0, j] times the tables' (j, k); every mode set, the padded
+        # ones (k >= m2, which the mixing's adjoint may read) to zero
+        for b, i1, ob in ti.ndrange(zi_bar.shape[0], zi_bar.shape[1], zi_bar.shape[4]):
+            for k in range(zi_bar.shape[2]):
+                re = ti.Vector.zero(real, B)
+                im = ti.Vector.zero(real, B)
+                if k < m2:
+                    for j in range(spec_bar.shape[2]):
+                        if row[j] == i1:
+                            g = spec_bar[b, 0, j, ob]
+                            re += g * cos_t[j, k]
+                            im += g * sin_t[j, k]
+                zi_bar[b, i1, k, 0, ob] = re
+                zi_bar[b, i1, k, 1, ob] = im
 
     @td.kernel(vectorise=True, simd_lanes=lanes)
     def project(v: nd3, out: nd3):
@@ -1346,8 +1426,8 @@ def _kernels(model: FNO) -> dict:
             "idft_first": idft_first, "idft_last": idft_last,
             "pack_mix": pack_mix,
             "pack_dense": pack_dense, "linear": linear, "linear_act": linear_act,
-            "from_point_blocks": from_point_blocks,
-            "from_point_blocks_at": from_point_blocks_at, "project": project,
+            "from_point_blocks": from_point_blocks, "gather_blocks": gather_blocks,
+            "idft_at": idft_at, "idft_at_transposed": idft_at_transposed, "project": project,
             "squared_errors": squared_errors}
 
 
