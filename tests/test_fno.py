@@ -116,6 +116,22 @@ def test_input_gradient_equals_central_differences(nets, case):
         assert abs(np.sum(grad * d) - fd) <= 1e-6 * abs(fd) + 1e-9
 
 
+@pytest.mark.parametrize("case, grid", [("1d-width6", (4,)), ("2d-width8", (4, 4))])
+def test_a_last_axis_of_four_points_in_the_dfts_quarter_form(nets, case, grid):
+    # last axes that are multiples of 4 take the forward DFTs' quarter form (points p,
+    # S - p, S/2 - p, S/2 + p together); with 4 points point 1 is its own partner and row 0
+    # serves points 0 and 2: outputs against NumPy's FFT, input gradient against differences
+    net, _ = nets[case]
+    rng = np.random.default_rng(7)
+    a = rng.normal(size=(3, *grid, 1))
+    np.testing.assert_allclose(net.predict(a), numpy_fno(net, a), rtol=0, atol=1e-10)
+    cot = rng.normal(size=_output_shape(net, a))
+    grad = net.vjp_input(a, cot)
+    d = rng.normal(size=a.shape)
+    fd = _directional(lambda x: float(np.sum(cot * net.predict(x))), a, d)
+    assert abs(np.sum(grad * d) - fd) <= 1e-6 * abs(fd) + 1e-9
+
+
 # (CI: every case with the mean squared error, the relative L2 loss on one case per dimension;
 # the other pairs behind the slow marker)
 @pytest.mark.parametrize("case,loss", [

@@ -39,7 +39,8 @@ def test_surrogate_inverse_small(tmp_path, capsys):
     assert out["solver_misfit"] < 0.5
     assert out["solver_fit"].history[-1] < out["solver_fit"].history[0]
     assert out["surrogate_fit"].history[-1] <= out["surrogate_fit"].history[0]
-    for key in ("surrogate_error", "difference", "solver_seconds", "surrogate_seconds"):
+    for key in ("surrogate_error", "difference", "solver_seconds", "surrogate_seconds",
+                "whole_fit_speedup"):
         assert np.isfinite(out[key]) and out[key] > 0
     printed = capsys.readouterr().out
     assert "simulator / FNO" in printed and "FNO test relative L2" in printed

@@ -143,10 +143,13 @@ class FNO(parameters.FlatParameters):
     Attributes:
         size: number of parameters.
         kernels: the kernels, by name (``pack_mix``, ``pack_dense``: the parameters' copies
-            into blocks; ``lift``, ``dft_last``, ``dft_last_modes`` (1-D), ``dft_first``,
-            ``dft_first_blocks``, ``mix``, ``idft_first``, ``idft_last``,
-            ``from_point_blocks``, ``linear_act`` (a Fourier layer's pointwise part and
-            its activation), ``linear`` (the last layer's, without),
+            into blocks; ``lift``, ``dft_last``, ``dft_last_modes`` (1-D; these two by
+            ``quarter``: their forms for grids whose last axis is a multiple of 4 and for
+            others), ``dft_first``, ``dft_first_blocks``, ``mix``, ``idft_first``,
+            ``idft_last``, ``from_point_blocks``, ``gather_blocks``, ``idft_at``,
+            ``idft_at_transposed`` (the last layer at chosen points), ``linear_act`` (a
+            Fourier layer's pointwise part and its activation), ``linear`` (the last layer's,
+            without),
             ``project`` (the whole projection; its hidden values are never stored),
             ``squared_errors``).
 
@@ -737,7 +740,9 @@ def _tables(grid: tuple, modes: tuple, dim: int, store) -> dict:
     ``first_*`` / ``ifirst_*``: the complex DFT along the first axis at the frequencies
     ``0 .. m1 - 1`` and ``S1 - m1`` (frequency ``S1 - h`` of ``h = 1 .. m1 - 1`` is the
     conjugate: ``cos`` and ``+sin`` for both directions); in 1-D one axis of length 1.
-    The forward last-axis tables have zero columns past ``m2`` up to a multiple of four.
+    The forward last-axis tables have zero columns past ``m2`` up to a multiple of four. When
+    ``S2`` is a multiple of 4 they are in their ``quarter`` form (the rows ``p = 0 .. S2 / 4``;
+    see :func:`_kernels`'s ``last_axis_dft``), as :func:`quarter_dft` says.
     """
     if dim == 1:
         s1, s2 = 1, grid[0]
@@ -763,6 +768,13 @@ def _tables(grid: tuple, modes: tuple, dim: int, store) -> dict:
     # (see _Transposed): the inverse's, padded
     tables["ilast_cos_t"] = np.pad(tables["ilast_cos"], pad)
     tables["ilast_sin_t"] = np.pad(-tables["ilast_sin"], pad)
+    if quarter_dft(grid):  # the forward last-axis DFT's quarter form: points p = 0 .. S2/4, the
+        # point S2/4 its own partner (its row halved); row 0 serves points 0 and S2/2, both
+        # halved already
+        for name in ("last_cos", "last_sin", "ilast_cos_t", "ilast_sin_t"):
+            t = tables[name][:s2 // 4 + 1].copy()
+            t[s2 // 4] *= 0.5
+            tables[name] = t
     out = {}
     for name, t in tables.items():
         arr = ti.ndarray(ti.f32 if store == np.float32 else ti.f64, shape=t.shape)
@@ -790,6 +802,12 @@ def _point_tables(grid: tuple, points: tuple, modes: tuple, store) -> dict:
     out["at_row"] = ti.ndarray(ti.i32, shape=len(at))
     out["at_row"].from_numpy((at // s2).astype(np.int32))
     return out
+
+
+def quarter_dft(grid: tuple) -> bool:
+    """Whether the forward last-axis DFTs on ``grid`` take their quarter form (the last axis a
+    multiple of 4)."""
+    return grid[-1] % 4 == 0
 
 
 def _grid_points(grid: tuple) -> np.ndarray:
@@ -934,6 +952,8 @@ class Batch:
         (``kernel.grad``): the inputs of every launch are still in place when it runs, and a
         nonlinear kernel's adjoint recomputes from them the values it needs."""
         k, t, m = self.model.kernels, self.t, self.model
+        dft_last = k["dft_last"][quarter_dft(self.grid)]
+        dft_last_modes = k["dft_last_modes"][quarter_dft(self.grid)]
         plan = [(k["pack_mix"], ()), (k["pack_dense"], ()),
                 (k["lift"].pack, ()), (k["lift"], (self.a, self.gridpts, self.vb[0]))]
         for layer in range(m.layers):
@@ -941,12 +961,12 @@ class Batch:
             last = layer == m.layers - 1
             if m.dim == 2:
                 z, zi, xbar = self.z[layer], self.zi[layer], self.xg[layer]
-                plan += [(k["dft_last"], (vb, t["last_cos"], t["last_sin"], z)),
+                plan += [(dft_last, (vb, t["last_cos"], t["last_sin"], z)),
                          (_Transposed(k["dft_first"], (z, t["first_cos"], t["first_sin"], x),
                                       k["idft_first"],
                                       (xbar, t["first_cos"], t["first_sin"], z.grad)), ())]
             else:  # no first axis: its DFTs would be copies (a table of one 1)
-                plan.append((k["dft_last_modes"], (vb, t["last_cos"], t["last_sin"], x)))
+                plan.append((dft_last_modes, (vb, t["last_cos"], t["last_sin"], x)))
                 zi, xbar = yb, x.grad
             plan.append((k["mix"], (x, yb, layer, xbar)))
             if m.dim == 2:
@@ -966,7 +986,7 @@ class Batch:
                                         at["scratch"], layer))]
                 continue
             plan.append((_Transposed(k["idft_last"], (zi, t["ilast_cos"], t["ilast_sin"], spec),
-                                     k["dft_last"],
+                                     dft_last,
                                      (spec.grad, t["ilast_cos_t"], t["ilast_sin_t"], zi.grad)), ()))
             plan.append((k["linear"] if last else k["linear_act"],
                          (vb, spec, self.vb[layer + 1], self.scratch,
@@ -1122,11 +1142,14 @@ def _kernels(model: FNO) -> dict:
                 if cb * B + j < w:
                     arr[b, k, t, cb * B + j] = blk[j]
 
-    def last_axis_dft(name: str, into_modes: bool):
+    def last_axis_dft(name: str, into_modes: bool, quarter: bool):
         """The real DFT along the last axis as the kernel ``name``: into blocks ``z[b, i1, k,
         (re, im)]`` for the first axis's DFT, or (``into_modes``, 1-D, where there is no first
         axis) straight into the mode mixing's plain array ``(fields, modes, part, channels)``,
-        the padded modes left out."""
+        the padded modes left out. With ``quarter`` (``S2`` a multiple of 4, the tables'
+        ``quarter`` form, see :func:`_tables`) the points ``p, S2 - p, S2/2 - p, S2/2 + p``
+        together: ``cos`` at ``S2/2 - p`` is ``(-1)^k cos`` at ``p`` (``sin``: ``-(-1)^k``), so
+        each table entry serves four points and the multiply-adds are halved."""
 
         @td.func
         def put(z: ti.template(), b: ti.i32, i1: ti.i32, k: ti.i32, cb: ti.i32, re: vec,
@@ -1144,6 +1167,7 @@ def _kernels(model: FNO) -> dict:
             # is read once for four modes
             for b, i1, cb in ti.ndrange(vb.shape[0], vb.shape[1], vb.shape[3]):
                 s2 = vb.shape[2]
+                half = s2 // 2
                 for kg in range(m2g // 4):
                     k = kg * 4
                     r0 = ti.Vector.zero(real, B)
@@ -1161,14 +1185,32 @@ def _kernels(model: FNO) -> dict:
                         u2 = vb[b, i1, ti.select(p == 0, 0, s2 - p), cb]
                         e = u + u2
                         d = u - u2
-                        r0 += e * cos_t[p, k]
-                        r1 += e * cos_t[p, k + 1]
-                        r2 += e * cos_t[p, k + 2]
-                        r3 += e * cos_t[p, k + 3]
-                        j0 += d * sin_t[p, k]
-                        j1 += d * sin_t[p, k + 1]
-                        j2 += d * sin_t[p, k + 2]
-                        j3 += d * sin_t[p, k + 3]
+                        if ti.static(quarter):  # and S2/2 - p, S2/2 + p (k even, k + 1 odd)
+                            uq = vb[b, i1, half - p, cb]
+                            uq2 = vb[b, i1, half + p, cb]
+                            eq = uq + uq2
+                            dq = uq - uq2
+                            e_even = e + eq
+                            e_odd = e - eq
+                            d_even = d - dq
+                            d_odd = d + dq
+                            r0 += e_even * cos_t[p, k]
+                            r1 += e_odd * cos_t[p, k + 1]
+                            r2 += e_even * cos_t[p, k + 2]
+                            r3 += e_odd * cos_t[p, k + 3]
+                            j0 += d_even * sin_t[p, k]
+                            j1 += d_odd * sin_t[p, k + 1]
+                            j2 += d_even * sin_t[p, k + 2]
+                            j3 += d_odd * sin_t[p, k + 3]
+                        else:
+                            r0 += e * cos_t[p, k]
+                            r1 += e * cos_t[p, k + 1]
+                            r2 += e * cos_t[p, k + 2]
+                            r3 += e * cos_t[p, k + 3]
+                            j0 += d * sin_t[p, k]
+                            j1 += d * sin_t[p, k + 1]
+                            j2 += d * sin_t[p, k + 2]
+                            j3 += d * sin_t[p, k + 3]
                     put(z, b, i1, k, cb, r0, j0)
                     put(z, b, i1, k + 1, cb, r1, j1)
                     put(z, b, i1, k + 2, cb, r2, j2)
@@ -1177,8 +1219,11 @@ def _kernels(model: FNO) -> dict:
         dft.__name__ = dft.__qualname__ = name
         return td.kernel(dft, simd_vectors=True)
 
-    dft_last = last_axis_dft("dft_last", into_modes=False)
-    dft_last_modes = last_axis_dft("dft_last_modes", into_modes=True)
+    # (the quarter forms for grids whose last axis is a multiple of 4; each kernel compiles at
+    # its first launch, so a model compiles only the forms its grids use)
+    dft_last = {q: last_axis_dft("dft_last", into_modes=False, quarter=q) for q in (False, True)}
+    dft_last_modes = {q: last_axis_dft("dft_last_modes", into_modes=True, quarter=q)
+                      for q in (False, True)}
 
     def first_axis_dft(name: str, into_blocks: bool):
         """The DFT along the first axis at the kept frequencies as the kernel ``name``: into the
