@@ -16,9 +16,10 @@ of 32 observed values of ``u(x, 1)`` and its gradient in the 256 values of ``u0`
 The networks are freshly initialised (the time of an evaluation does not depend on training);
 the two FNOs' outputs and input gradients are checked against each other first. Everything is
 float64 (``--dtype float32``: the FNOs in float32, as in the example). Printed: the median time
-per evaluation of each over ``--repeat`` rounds (each round times one simulator evaluation and
-ten of each FNO in turn, each after an untimed one, and all after 30 warm ones, so that the
-machine's slow and fast minutes fall on all three) and the ratios simulator / FNO (the issue's
+per evaluation of each over ``--repeat`` rounds (each round times one simulator evaluation
+after an untimed one and ten of each FNO after five untimed ones, in turn, all after 30 warm
+ones, so that the machine's slow and fast minutes fall on all three; see
+``interleaved_medians``) and the ratios simulator / FNO (the issue's
 target for the surrogate: at least 100x).
 
 Usage: ``python benchmarks/surrogate_loop.py [--repeat 20] [--threads 2] [--dtype float32]
@@ -74,21 +75,26 @@ class TorchFNO1d(torch.nn.Module):
         return (gelu(x @ self.Q1.T + self.q1b) @ self.Q2 + self.q2b)[..., 0]  # one channel
 
 
-def interleaved_medians(contenders: dict, rounds: int, calls: dict, warm: int = 30) -> dict:
+def interleaved_medians(contenders: dict, rounds: int, calls: dict, warm: int = 30,
+                        settle: int = 5) -> dict:
     """The median seconds per call of each contender (``{name: function}``), timed in
     ``rounds`` rounds that take each in turn (``calls[name]`` calls a round), so that the
     machine's slow and fast minutes (its speed moves by up to 2x here) fall on all of them
     alike; after ``warm`` untimed calls of each (tidal times the parallel and serial forms of
-    the FNO's passes over their first two dozen replays), and in each round after one untimed
-    call (as in a fit, where one evaluation follows another)."""
+    the FNO's passes over their first two dozen replays), and in each round after ``settle``
+    untimed calls (one for a contender timed once a round): in a fit one evaluation follows
+    another, while on this machine the first calls after any other work are slower, whatever
+    that work was (tidal's FNO: 1.2-1.3 ms the first, 0.5 ms within about five, after a
+    simulation, 60 ms of sleep or 60 ms of a Python loop alike; 2026-12-07)."""
     for f in contenders.values():
         for _ in range(warm):
             f()
     times: dict = {name: [] for name in contenders}
     for _ in range(rounds):
         for name, f in contenders.items():
-            f()  # (untimed: the caches hold the others' data; a fit's evaluations follow
-            start = time.perf_counter()  # each other, its own)
+            for _ in range(settle if calls[name] > 1 else 1):  # (untimed)
+                f()
+            start = time.perf_counter()
             for _ in range(calls[name]):
                 f()
             times[name].append((time.perf_counter() - start) / calls[name])
