@@ -1185,7 +1185,13 @@ def _kernels(model: FNO) -> dict:
                         u2 = vb[b, i1, ti.select(p == 0, 0, s2 - p), cb]
                         e = u + u2
                         d = u - u2
-                        if ti.static(quarter):  # and S2/2 - p, S2/2 + p (k even, k + 1 odd)
+                        # the sums each mode takes: of the pair for every mode, or (quarter)
+                        # of the four points, even and odd modes apart (k is even)
+                        e_even = e
+                        e_odd = e
+                        d_even = d
+                        d_odd = d
+                        if ti.static(quarter):  # and S2/2 - p, S2/2 + p
                             uq = vb[b, i1, half - p, cb]
                             uq2 = vb[b, i1, half + p, cb]
                             eq = uq + uq2
@@ -1194,23 +1200,14 @@ def _kernels(model: FNO) -> dict:
                             e_odd = e - eq
                             d_even = d - dq
                             d_odd = d + dq
-                            r0 += e_even * cos_t[p, k]
-                            r1 += e_odd * cos_t[p, k + 1]
-                            r2 += e_even * cos_t[p, k + 2]
-                            r3 += e_odd * cos_t[p, k + 3]
-                            j0 += d_even * sin_t[p, k]
-                            j1 += d_odd * sin_t[p, k + 1]
-                            j2 += d_even * sin_t[p, k + 2]
-                            j3 += d_odd * sin_t[p, k + 3]
-                        else:
-                            r0 += e * cos_t[p, k]
-                            r1 += e * cos_t[p, k + 1]
-                            r2 += e * cos_t[p, k + 2]
-                            r3 += e * cos_t[p, k + 3]
-                            j0 += d * sin_t[p, k]
-                            j1 += d * sin_t[p, k + 1]
-                            j2 += d * sin_t[p, k + 2]
-                            j3 += d * sin_t[p, k + 3]
+                        r0 += e_even * cos_t[p, k]
+                        r1 += e_odd * cos_t[p, k + 1]
+                        r2 += e_even * cos_t[p, k + 2]
+                        r3 += e_odd * cos_t[p, k + 3]
+                        j0 += d_even * sin_t[p, k]
+                        j1 += d_odd * sin_t[p, k + 1]
+                        j2 += d_even * sin_t[p, k + 2]
+                        j3 += d_odd * sin_t[p, k + 3]
                     put(z, b, i1, k, cb, r0, j0)
                     put(z, b, i1, k + 1, cb, r1, j1)
                     put(z, b, i1, k + 2, cb, r2, j2)
