@@ -25,7 +25,9 @@ loops of few heavy iterations over the CPU's threads:
   blocks above, a batch of fields times channels, a few hundred Fourier modes) ran on one
   thread. On the CPU every loop whose body holds a loop and that has fewer iterations than
   :func:`task_slots` (or a number known only at run time) is spread over that many slots, the
-  iterations evenly among them, so that they run on all threads.
+  iterations evenly among them, so that they run on all threads. This is a pass of its own,
+  :func:`spread_over_tasks`, after :func:`prepare`: a kernel's serial form (one thread) is
+  printed from the kernel before it.
 
 Guarantees: the rewritten kernel stores and adds the same values to the same elements as the
 input (floating-point additions may be grouped differently); the input IR is left unchanged, so

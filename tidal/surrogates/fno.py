@@ -755,7 +755,7 @@ def _tables(grid: tuple, modes: tuple, dim: int, store) -> dict:
     p2 = np.arange(s2 // 2 + 1)[:, None]
     a2 = 2.0 * np.pi * p2 * k2 / s2
     single = np.where((p2 == 0) | (2 * p2 == s2), 0.5, 1.0)
-    weight = np.where((k2 == 0) | (2 * k2 == s2), 1.0, 2.0) / (s1 * s2)
+    weight = _irfft_weights(m2, s1, s2)
     a1 = 2.0 * np.pi * np.arange(s1)[:, None] * np.asarray(freqs1)[None, :] / s1
     # the last axis's modes padded with zero columns to a multiple of four (the DFT along it
     # computes four modes at a time)
@@ -775,12 +775,21 @@ def _tables(grid: tuple, modes: tuple, dim: int, store) -> dict:
             t = tables[name][:s2 // 4 + 1].copy()
             t[s2 // 4] *= 0.5
             tables[name] = t
-    out = {}
-    for name, t in tables.items():
-        arr = ti.ndarray(ti.f32 if store == np.float32 else ti.f64, shape=t.shape)
-        arr.from_numpy(np.ascontiguousarray(t, dtype=store))
-        out[name] = arr
-    return out
+    return {name: _stored(t, store) for name, t in tables.items()}
+
+
+def _irfft_weights(m2: int, s1: int, s2: int) -> np.ndarray:
+    """``(1, m2)``: the inverse real DFT's weight of each last-axis mode (1 for the zero and
+    Nyquist modes, else 2) with the whole ``1 / (S1 S2)``."""
+    k = np.arange(m2)[None, :]
+    return np.where((k == 0) | (2 * k == s2), 1.0, 2.0) / (s1 * s2)
+
+
+def _stored(table: np.ndarray, store):
+    """``table`` as a Taichi ndarray of the model's storage type (``store``, a NumPy float)."""
+    arr = ti.ndarray(ti.f32 if store == np.float32 else ti.f64, shape=table.shape)
+    arr.from_numpy(np.ascontiguousarray(table, dtype=store))
+    return arr
 
 
 def _point_tables(grid: tuple, points: tuple, modes: tuple, store) -> dict:
@@ -792,14 +801,11 @@ def _point_tables(grid: tuple, points: tuple, modes: tuple, store) -> dict:
     s1 = 1 if len(grid) == 1 else grid[0]
     m2 = modes[-1]
     at = np.asarray(points)
-    k = np.arange(m2)[None, :]
-    angle = 2.0 * np.pi * (at % s2)[:, None] * k / s2
-    weight = np.where((k == 0) | (2 * k == s2), 1.0, 2.0) / (s1 * s2)
-    out = {}
-    for name, t in (("at_cos", weight * np.cos(angle)), ("at_sin", -weight * np.sin(angle))):
-        out[name] = ti.ndarray(ti.f32 if store == np.float32 else ti.f64, shape=t.shape)
-        out[name].from_numpy(np.ascontiguousarray(t, dtype=store))
-    out["at_row"] = ti.ndarray(ti.i32, shape=len(at))
+    angle = 2.0 * np.pi * (at % s2)[:, None] * np.arange(m2)[None, :] / s2
+    weight = _irfft_weights(m2, s1, s2)
+    out = {"at_cos": _stored(weight * np.cos(angle), store),
+           "at_sin": _stored(-weight * np.sin(angle), store),
+           "at_row": ti.ndarray(ti.i32, shape=len(at))}
     out["at_row"].from_numpy((at // s2).astype(np.int32))
     return out
 
