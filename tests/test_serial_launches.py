@@ -232,7 +232,9 @@ def test_an_fno_in_serial_forms_equals_the_numpy_reference(monkeypatch, dim):
     slope = (np.sum(c * numpy_fno(net, a + h * d)) - np.sum(c * numpy_fno(net, a - h * d))) / (
         2 * h)
     np.testing.assert_allclose(np.sum(g * d), slope, rtol=1e-7)
-    launched = [k._last.forward() for k in net.kernels.values() if hasattr(k, "_last")]
+    kernels = [k for v in net.kernels.values() for k in (v.values() if isinstance(v, dict)
+                                                          else [v])]
+    launched = [k._last.forward() for k in kernels if hasattr(k, "_last")]
     planned = [p for f in launched for p in getattr(f, "taichi_kernel", getattr(
         f, "_primal", None)).__dict__.get("_tidal_direct", ())]
     assert len(planned) >= 3 and all(p.gate >= 0 for p in planned if p.form is not None)

@@ -768,6 +768,16 @@ def _tables(grid: tuple, modes: tuple, dim: int, store) -> dict:
     # (see _Transposed): the inverse's, padded
     tables["ilast_cos_t"] = np.pad(tables["ilast_cos"], pad)
     tables["ilast_sin_t"] = np.pad(-tables["ilast_sin"], pad)
+    # the forward last-axis DFT's adjoint (its transposed map, see _Transposed) and, with the
+    # quarter forms, the inverse: the inverse's kernel, unweighted (dt_*: the point pairs'
+    # tables, their cosine halved where _tables' are) or (iq_*, tq_*) the quarter form's, at
+    # the points 0 .. S2/4 with whole weights and the sine's sign of the cosine's partner
+    if quarter_dft(grid):
+        q = a2[:s2 // 4 + 1]
+        tables.update(iq_cos=weight * np.cos(q), iq_sin=-weight * np.sin(q), tq_cos=np.cos(q),
+                      tq_sin=-np.sin(q))
+    else:
+        tables.update(dt_cos=single * np.cos(a2), dt_sin=np.sin(a2))
     if quarter_dft(grid):  # the forward last-axis DFT's quarter form: points p = 0 .. S2/4, the
         # point S2/4 its own partner (its row halved); row 0 serves points 0 and S2/2, both
         # halved already
@@ -918,10 +928,10 @@ class Batch:
         # (mode index by axis; the last-axis modes padded to a multiple of four, as the forward
         # last-axis DFT writes them: it is the inverse's adjoint)
         self.yb = [blocks(n, sz.k1s, m2p, 2, wb) for _ in range(L)]
-        # (2-D) the mixing's input gradient in yb's layout, which the first-axis DFT's adjoint
-        # (the inverse first-axis DFT's kernel) reads; in 1-D the mixing sets x.grad
-        self.xg = [blocks(n, sz.k1s, m2p, 2, wb, grad=False) for _ in range(L)] \
-            if first_axis else []
+        # the mixing's input gradient in yb's layout, which the adjoint of the DFT before it
+        # reads (transposed: the inverse first-axis DFT's kernel in 2-D, the inverse last-axis
+        # one's in 1-D)
+        self.xg = [blocks(n, sz.k1s, m2p, 2, wb, grad=False) for _ in range(L)]
         cout = model.out_channels
         self.out = nd(n, outputs, cout)
         self.targets = ti.ndarray(real, shape=(n, outputs, cout))
@@ -958,22 +968,32 @@ class Batch:
         (``kernel.grad``): the inputs of every launch are still in place when it runs, and a
         nonlinear kernel's adjoint recomputes from them the values it needs."""
         k, t, m = self.model.kernels, self.t, self.model
-        dft_last = k["dft_last"][quarter_dft(self.grid)]
-        dft_last_modes = k["dft_last_modes"][quarter_dft(self.grid)]
+        quarter = quarter_dft(self.grid)
+        dft_last, dft_last_modes = k["dft_last"][quarter], k["dft_last_modes"][quarter]
+        # the forward last-axis DFT's adjoint: its transposed map, added into the gradient of
+        # its input (the dense layer's adjoint adds into it too); the inverse's kernel
+        dft_adjoint = k["dft_last_transposed"][quarter]
+        dt_cos, dt_sin = (t["tq_cos"], t["tq_sin"]) if quarter else (t["dt_cos"], t["dt_sin"])
+        idft_last = k["idft_last"][quarter]
+        il_cos, il_sin = (t["iq_cos"], t["iq_sin"]) if quarter else (t["ilast_cos"],
+                                                                       t["ilast_sin"])
         plan = [(k["pack_mix"], ()), (k["pack_dense"], ()),
                 (k["lift"].pack, ()), (k["lift"], (self.a, self.gridpts, self.vb[0]))]
         for layer in range(m.layers):
             vb, x, yb, spec = (a[layer] for a in (self.vb, self.x, self.yb, self.spec))
             last = layer == m.layers - 1
+            xbar = self.xg[layer]
             if m.dim == 2:
-                z, zi, xbar = self.z[layer], self.zi[layer], self.xg[layer]
-                plan += [(dft_last, (vb, t["last_cos"], t["last_sin"], z)),
+                z, zi = self.z[layer], self.zi[layer]
+                plan += [(_Transposed(dft_last, (vb, t["last_cos"], t["last_sin"], z),
+                                      dft_adjoint, (z.grad, dt_cos, dt_sin, vb.grad)), ()),
                          (_Transposed(k["dft_first"], (z, t["first_cos"], t["first_sin"], x),
                                       k["idft_first"],
                                       (xbar, t["first_cos"], t["first_sin"], z.grad)), ())]
             else:  # no first axis: its DFTs would be copies (a table of one 1)
-                plan.append((dft_last_modes, (vb, t["last_cos"], t["last_sin"], x)))
-                zi, xbar = yb, x.grad
+                plan.append((_Transposed(dft_last_modes, (vb, t["last_cos"], t["last_sin"], x),
+                                         dft_adjoint, (xbar, dt_cos, dt_sin, vb.grad)), ()))
+                zi = yb
             plan.append((k["mix"], (x, yb, layer, xbar)))
             if m.dim == 2:
                 plan.append((_Transposed(k["idft_first"],
@@ -991,7 +1011,7 @@ class Batch:
                          (k["linear"], (at["input"], at["spec"], at["output"], at["scratch"],
                                         at["scratch"], layer))]
                 continue
-            plan.append((_Transposed(k["idft_last"], (zi, t["ilast_cos"], t["ilast_sin"], spec),
+            plan.append((_Transposed(idft_last, (zi, il_cos, il_sin, spec),
                                      dft_last,
                                      (spec.grad, t["ilast_cos_t"], t["ilast_sin_t"], zi.grad)), ()))
             plan.append((k["linear"] if last else k["linear_act"],
@@ -1273,7 +1293,7 @@ def _kernels(model: FNO) -> dict:
     # the mode mixing writes the inverse DFTs' blocks, its adjoint written as kernels
     # (tidal.surrogates.fno_mixing)
     pack_mix = fno_mixing.MixWeights(R, real, B)
-    mix = fno_mixing.ModeMixing(pack_mix, real, m2, gradient_blocks=model.dim == 2)
+    mix = fno_mixing.ModeMixing(pack_mix, real, m2, gradient_blocks=True)
 
     @td.kernel(simd_vectors=True)
     def idft_first(yb: ndv5, cos_t: nd2, sin_t: nd2, zi: ndv5):
@@ -1302,57 +1322,190 @@ def _kernels(model: FNO) -> dict:
                 zi[b, i1, k2, 0, ob] = re
                 zi[b, i1, k2, 1, ob] = im
 
-    @td.func
-    def put_point_pair(spec: ti.template(), b: ti.i32, i1: ti.i32, p: ti.i32, ob: ti.i32,
-                       a: vec, s: vec):
-        s2 = spec.shape[2]
-        q = ti.select(p == 0, 0, s2 - p)
-        if q == p:  # point 0 (and S/2): the tables hold half of its weight
-            spec[b, i1, p, ob] = a + a
-        else:
-            spec[b, i1, p, ob] = a - s
-            spec[b, i1, q, ob] = a + s
+    def pair_idft(name: str, accumulate: bool):
+        """The inverse last-axis DFT from the kept modes' blocks ``zi[b, i1, k, (re, im)]`` to
+        the points' blocks ``(fields, S1, S2, blocks)`` as the kernel ``name``, point pairs
+        ``p, S2 - p`` together from tables of the points ``0 .. S2 / 2`` (``a - s`` and
+        ``a + s``, the cosine of the points without a partner halved); set, or (``accumulate``)
+        added: the forward last-axis DFT's adjoint, its transposed map with the tables
+        ``dt_*``, adds into a gradient the dense layer's adjoint also adds into."""
 
-    @td.kernel(simd_vectors=True)
-    def idft_last(zi: ndv5, cos_t: nd2, sin_t: nd2, spec: ndv4):
-        # into the dense layers' blocks (fields, S1, S2, channel blocks); points p and s2 - p
-        # together (A - B and A + B), four pairs at a time: eight sums in flight (two alone
-        # wait for each multiply-add) and each mode's block read once for four; the last
-        # pairs (fewer than four) one at a time
-        for b, i1, ob in ti.ndrange(zi.shape[0], zi.shape[1], zi.shape[4]):
-            pairs = cos_t.shape[0]
-            for pg in range(pairs // 4):
-                p0 = pg * 4
-                a0 = ti.Vector.zero(real, B)
-                a1 = ti.Vector.zero(real, B)
-                a2 = ti.Vector.zero(real, B)
-                a3 = ti.Vector.zero(real, B)
-                s0 = ti.Vector.zero(real, B)
-                s1 = ti.Vector.zero(real, B)
-                s2_ = ti.Vector.zero(real, B)
-                s3 = ti.Vector.zero(real, B)
-                for k in range(m2):
-                    zr = zi[b, i1, k, 0, ob]
-                    zm = zi[b, i1, k, 1, ob]
-                    a0 += zr * cos_t[p0, k]
-                    a1 += zr * cos_t[p0 + 1, k]
-                    a2 += zr * cos_t[p0 + 2, k]
-                    a3 += zr * cos_t[p0 + 3, k]
-                    s0 += zm * sin_t[p0, k]
-                    s1 += zm * sin_t[p0 + 1, k]
-                    s2_ += zm * sin_t[p0 + 2, k]
-                    s3 += zm * sin_t[p0 + 3, k]
-                put_point_pair(spec, b, i1, p0, ob, a0, s0)
-                put_point_pair(spec, b, i1, p0 + 1, ob, a1, s1)
-                put_point_pair(spec, b, i1, p0 + 2, ob, a2, s2_)
-                put_point_pair(spec, b, i1, p0 + 3, ob, a3, s3)
-            for p in range(pairs - pairs % 4, pairs):
-                a = ti.Vector.zero(real, B)
-                s = ti.Vector.zero(real, B)
-                for k in range(m2):
-                    a += zi[b, i1, k, 0, ob] * cos_t[p, k]
-                    s += zi[b, i1, k, 1, ob] * sin_t[p, k]
-                put_point_pair(spec, b, i1, p, ob, a, s)
+        @td.func
+        def put(spec: ti.template(), b: ti.i32, i1: ti.i32, p: ti.i32, ob: ti.i32, val: vec):
+            if ti.static(accumulate):
+                spec[b, i1, p, ob] += val
+            else:
+                spec[b, i1, p, ob] = val
+
+        @td.func
+        def put_point_pair(spec: ti.template(), b: ti.i32, i1: ti.i32, p: ti.i32, ob: ti.i32,
+                           a: vec, s: vec):
+            s2 = spec.shape[2]
+            q = ti.select(p == 0, 0, s2 - p)
+            if q == p:  # point 0 (and S/2): the tables hold half of its weight
+                put(spec, b, i1, p, ob, a + a)
+            else:
+                put(spec, b, i1, p, ob, a - s)
+                put(spec, b, i1, q, ob, a + s)
+
+        def idft(zi: ndv5, cos_t: nd2, sin_t: nd2, spec: ndv4):
+            # points p and s2 - p together (A - B and A + B), four pairs at a time: eight sums
+            # in flight (two alone wait for each multiply-add) and each mode's block read once
+            # for four; the last pairs (fewer than four) one at a time
+            for b, i1, ob in ti.ndrange(zi.shape[0], zi.shape[1], zi.shape[4]):
+                pairs = cos_t.shape[0]
+                for pg in range(pairs // 4):
+                    p0 = pg * 4
+                    a0 = ti.Vector.zero(real, B)
+                    a1 = ti.Vector.zero(real, B)
+                    a2 = ti.Vector.zero(real, B)
+                    a3 = ti.Vector.zero(real, B)
+                    s0 = ti.Vector.zero(real, B)
+                    s1 = ti.Vector.zero(real, B)
+                    s2_ = ti.Vector.zero(real, B)
+                    s3 = ti.Vector.zero(real, B)
+                    for k in range(m2):
+                        zr = zi[b, i1, k, 0, ob]
+                        zm = zi[b, i1, k, 1, ob]
+                        a0 += zr * cos_t[p0, k]
+                        a1 += zr * cos_t[p0 + 1, k]
+                        a2 += zr * cos_t[p0 + 2, k]
+                        a3 += zr * cos_t[p0 + 3, k]
+                        s0 += zm * sin_t[p0, k]
+                        s1 += zm * sin_t[p0 + 1, k]
+                        s2_ += zm * sin_t[p0 + 2, k]
+                        s3 += zm * sin_t[p0 + 3, k]
+                    put_point_pair(spec, b, i1, p0, ob, a0, s0)
+                    put_point_pair(spec, b, i1, p0 + 1, ob, a1, s1)
+                    put_point_pair(spec, b, i1, p0 + 2, ob, a2, s2_)
+                    put_point_pair(spec, b, i1, p0 + 3, ob, a3, s3)
+                for p in range(pairs - pairs % 4, pairs):
+                    a = ti.Vector.zero(real, B)
+                    s = ti.Vector.zero(real, B)
+                    for k in range(m2):
+                        a += zi[b, i1, k, 0, ob] * cos_t[p, k]
+                        s += zi[b, i1, k, 1, ob] * sin_t[p, k]
+                    put_point_pair(spec, b, i1, p, ob, a, s)
+
+        idft.__name__ = idft.__qualname__ = name
+        return td.kernel(idft, simd_vectors=True)
+
+    def quarter_idft(name: str, accumulate: bool):
+        """:func:`pair_idft`'s map when ``S2`` is a multiple of 4, as the kernel ``name``:
+        ``out[p] = sum_k re_k C[p, k] + im_k D[p, k]`` with the tables at the points ``p = 0
+        .. S2 / 4`` only (whole weights: each point is written once). At ``S2 - p`` the sine
+        changes sign; at ``S2/2 - p`` and ``S2/2 + p`` the cosine takes ``(-1)^k``, the sine
+        ``-(-1)^k`` and ``(-1)^k``: with the even and odd modes' sums ``Ae, Ao`` (cosine) and
+        ``Be, Bo`` (sine) each table entry serves four points, half the multiply-adds of the
+        pairs. Tables ``iq_*`` (the inverse DFT, set) or ``tq_*`` (the forward DFT's
+        transpose, ``accumulate``: its adjoint)."""
+
+        @td.func
+        def put(out: ti.template(), b: ti.i32, i1: ti.i32, p: ti.i32, ob: ti.i32, val: vec):
+            if ti.static(accumulate):
+                out[b, i1, p, ob] += val
+            else:
+                out[b, i1, p, ob] = val
+
+        @td.func
+        def put_quarter(out: ti.template(), b: ti.i32, i1: ti.i32, p: ti.i32, ob: ti.i32,
+                        ae: vec, ao: vec, be: vec, bo: vec):
+            s2 = out.shape[2]
+            half = s2 // 2
+            c = ae + ao
+            d = be + bo
+            put(out, b, i1, p, ob, c + d)
+            if p > 0:  # (point 0's partner S2 - 0 is itself)
+                put(out, b, i1, s2 - p, ob, c - d)
+            if 4 * p != s2:  # (at p = S2/4, S2/2 - p is p and S2/2 + p is S2 - p)
+                ce = ae - ao
+                de = be - bo
+                put(out, b, i1, half - p, ob, ce - de)
+                if p > 0:  # (S2/2 + 0 is S2/2 - 0)
+                    put(out, b, i1, half + p, ob, ce + de)
+
+        def idft(zi: ndv5, cos_t: nd2, sin_t: nd2, out: ndv4):
+            # four points at a time (sixteen sums in flight), the modes by pairs (even, odd)
+            for b, i1, ob in ti.ndrange(zi.shape[0], zi.shape[1], zi.shape[4]):
+                rows = cos_t.shape[0]
+                for pg in range(rows // 4):
+                    p0 = pg * 4
+                    ae0 = ti.Vector.zero(real, B)
+                    ae1 = ti.Vector.zero(real, B)
+                    ae2 = ti.Vector.zero(real, B)
+                    ae3 = ti.Vector.zero(real, B)
+                    ao0 = ti.Vector.zero(real, B)
+                    ao1 = ti.Vector.zero(real, B)
+                    ao2 = ti.Vector.zero(real, B)
+                    ao3 = ti.Vector.zero(real, B)
+                    be0 = ti.Vector.zero(real, B)
+                    be1 = ti.Vector.zero(real, B)
+                    be2 = ti.Vector.zero(real, B)
+                    be3 = ti.Vector.zero(real, B)
+                    bo0 = ti.Vector.zero(real, B)
+                    bo1 = ti.Vector.zero(real, B)
+                    bo2 = ti.Vector.zero(real, B)
+                    bo3 = ti.Vector.zero(real, B)
+                    for kp in range(m2 // 2):
+                        k = kp * 2
+                        re = zi[b, i1, k, 0, ob]
+                        im = zi[b, i1, k, 1, ob]
+                        ro = zi[b, i1, k + 1, 0, ob]
+                        io = zi[b, i1, k + 1, 1, ob]
+                        ae0 += re * cos_t[p0, k]
+                        ae1 += re * cos_t[p0 + 1, k]
+                        ae2 += re * cos_t[p0 + 2, k]
+                        ae3 += re * cos_t[p0 + 3, k]
+                        be0 += im * sin_t[p0, k]
+                        be1 += im * sin_t[p0 + 1, k]
+                        be2 += im * sin_t[p0 + 2, k]
+                        be3 += im * sin_t[p0 + 3, k]
+                        ao0 += ro * cos_t[p0, k + 1]
+                        ao1 += ro * cos_t[p0 + 1, k + 1]
+                        ao2 += ro * cos_t[p0 + 2, k + 1]
+                        ao3 += ro * cos_t[p0 + 3, k + 1]
+                        bo0 += io * sin_t[p0, k + 1]
+                        bo1 += io * sin_t[p0 + 1, k + 1]
+                        bo2 += io * sin_t[p0 + 2, k + 1]
+                        bo3 += io * sin_t[p0 + 3, k + 1]
+                    if ti.static(m2 % 2 == 1):  # the last mode, even
+                        re = zi[b, i1, m2 - 1, 0, ob]
+                        im = zi[b, i1, m2 - 1, 1, ob]
+                        ae0 += re * cos_t[p0, m2 - 1]
+                        ae1 += re * cos_t[p0 + 1, m2 - 1]
+                        ae2 += re * cos_t[p0 + 2, m2 - 1]
+                        ae3 += re * cos_t[p0 + 3, m2 - 1]
+                        be0 += im * sin_t[p0, m2 - 1]
+                        be1 += im * sin_t[p0 + 1, m2 - 1]
+                        be2 += im * sin_t[p0 + 2, m2 - 1]
+                        be3 += im * sin_t[p0 + 3, m2 - 1]
+                    put_quarter(out, b, i1, p0, ob, ae0, ao0, be0, bo0)
+                    put_quarter(out, b, i1, p0 + 1, ob, ae1, ao1, be1, bo1)
+                    put_quarter(out, b, i1, p0 + 2, ob, ae2, ao2, be2, bo2)
+                    put_quarter(out, b, i1, p0 + 3, ob, ae3, ao3, be3, bo3)
+                for p in range(rows - rows % 4, rows):
+                    ae = ti.Vector.zero(real, B)
+                    ao = ti.Vector.zero(real, B)
+                    be = ti.Vector.zero(real, B)
+                    bo = ti.Vector.zero(real, B)
+                    for k in range(m2):
+                        if k % 2 == 0:
+                            ae += zi[b, i1, k, 0, ob] * cos_t[p, k]
+                            be += zi[b, i1, k, 1, ob] * sin_t[p, k]
+                        else:
+                            ao += zi[b, i1, k, 0, ob] * cos_t[p, k]
+                            bo += zi[b, i1, k, 1, ob] * sin_t[p, k]
+                    put_quarter(out, b, i1, p, ob, ae, ao, be, bo)
+
+        idft.__name__ = idft.__qualname__ = name
+        return td.kernel(idft, simd_vectors=True)
+
+    # (each compiles at its first launch: a model compiles only the forms its grids use)
+    idft_last = {q: (quarter_idft if q else pair_idft)("idft_last", accumulate=False)
+                 for q in (False, True)}
+    dft_last_transposed = {q: (quarter_idft if q else pair_idft)("dft_last_transposed",
+                                                                  accumulate=True)
+                           for q in (False, True)}
 
     # The Fourier layers' pointwise part on the blocks, its adjoint written as kernels
     # (tidal.surrogates.fno_dense says why; against the same layer with points in SIMD lanes,
@@ -1472,6 +1625,7 @@ def _kernels(model: FNO) -> dict:
     return {"lift": lift, "dft_last": dft_last, "dft_last_modes": dft_last_modes,
             "dft_first": dft_first, "dft_first_blocks": dft_first_blocks, "mix": mix,
             "idft_first": idft_first, "idft_last": idft_last,
+            "dft_last_transposed": dft_last_transposed,
             "pack_mix": pack_mix,
             "pack_dense": pack_dense, "linear": linear, "linear_act": linear_act,
             "from_point_blocks": from_point_blocks, "gather_blocks": gather_blocks,

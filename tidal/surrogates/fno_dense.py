@@ -267,9 +267,12 @@ class DenseLayer:
                         finish(nxt, slope, b, i1, p3, ob + 1, c3)
 
         @td.kernel(simd_vectors=True)
-        def input_adjoint(nxt_grad: ndv4, vb_grad: ndv4, sb_grad: ndv4, g: ndv4, slope: ndv4,
-                          wrow: ndv3, layer: ti.i32):
-            for b, i1, i2 in ti.ndrange(vb_grad.shape[0], vb_grad.shape[1], vb_grad.shape[2]):
+        def output_gradient(nxt_grad: ndv4, sb_grad: ndv4, g: ndv4, slope: ndv4):
+            # g = nbar * act'(pre) (act'(pre) as the forward pass left it), kept for the
+            # adjoint's products, also the spectral part's gradient; nbar zeroed (as a generated
+            # adjoint of a ``=`` write does). (A kernel of its own: the products' four points
+            # a thread read g at indices tidal cannot tell from those it would write.)
+            for b, i1, i2 in ti.ndrange(g.shape[0], g.shape[1], g.shape[2]):
                 for ob in ti.static(range(nb)):
                     gb = nxt_grad[b, i1, i2, ob]
                     if ti.static(activated):
@@ -277,39 +280,99 @@ class DenseLayer:
                     g[b, i1, i2, ob] = gb
                     sb_grad[b, i1, i2, ob] = gb
                     nxt_grad[b, i1, i2, ob] = ti.Vector.zero(real, B)
-                # four input blocks at a time, each its own sum: one sum alone waits for each
-                # multiply-add before the next (one field at width 64, float32: 45 -> 30 us a
-                # launch, 2026-12-07); gb's lanes are read from memory (a loop, not unrolled)
+
+        @td.kernel(simd_vectors=True)
+        def input_adjoint(vb_grad: ndv4, g: ndv4, wrow: ndv3, layer: ti.i32):
+            # the input blocks' gradient sum_o g[o] wrow[o], set: in a backward pass this is
+            # the first contribution to it (the DFT's adjoint adds after), and a kernel that
+            # added would read blocks at indices tidal cannot tell from those other iterations
+            # write. Four points of a grid row per thread, as in the forward pass, so that each
+            # weight block loaded serves four multiply-adds (one point per thread: 67-75 us a
+            # launch against the forward's 46-54, one field at width 64, float32, 2026-12-07);
+            # past the row's end a thread computes its last point again and stores the same
+            # blocks again
+            for b, i1, i2g in ti.ndrange(vb_grad.shape[0], vb_grad.shape[1],
+                                         (vb_grad.shape[2] + 3) // 4):
+                last = vb_grad.shape[2] - 1
+                first = i2g * 4
+                p0 = ti.min(first, last)
+                p1 = ti.min(first + 1, last)
+                p2 = ti.min(first + 2, last)
+                p3 = ti.min(first + 3, last)
+                # four input blocks at a time for the four points: sixteen sums in flight,
+                # each weight block loaded once for four points and each lane of g read from
+                # memory and broadcast (a loop, not unrolled)
                 for cg in ti.static(range(-(-nb // 4))):
                     c0 = cg * 4
-                    u0 = vb_grad[b, i1, i2, c0]
-                    u1 = ti.Vector.zero(real, B)
-                    u2 = ti.Vector.zero(real, B)
-                    u3 = ti.Vector.zero(real, B)
-                    if ti.static(c0 + 1 < nb):
-                        u1 = vb_grad[b, i1, i2, c0 + 1]
-                    if ti.static(c0 + 2 < nb):
-                        u2 = vb_grad[b, i1, i2, c0 + 2]
-                    if ti.static(c0 + 3 < nb):
-                        u3 = vb_grad[b, i1, i2, c0 + 3]
+                    u00 = ti.Vector.zero(real, B)
+                    u01 = ti.Vector.zero(real, B)
+                    u02 = ti.Vector.zero(real, B)
+                    u03 = ti.Vector.zero(real, B)
+                    u10 = ti.Vector.zero(real, B)
+                    u11 = ti.Vector.zero(real, B)
+                    u12 = ti.Vector.zero(real, B)
+                    u13 = ti.Vector.zero(real, B)
+                    u20 = ti.Vector.zero(real, B)
+                    u21 = ti.Vector.zero(real, B)
+                    u22 = ti.Vector.zero(real, B)
+                    u23 = ti.Vector.zero(real, B)
+                    u30 = ti.Vector.zero(real, B)
+                    u31 = ti.Vector.zero(real, B)
+                    u32 = ti.Vector.zero(real, B)
+                    u33 = ti.Vector.zero(real, B)
                     for ob in ti.static(range(nb)):
-                        gb = g[b, i1, i2, ob]
+                        gb0 = g[b, i1, p0, ob]
+                        gb1 = g[b, i1, p1, ob]
+                        gb2 = g[b, i1, p2, ob]
+                        gb3 = g[b, i1, p3, ob]
                         for j in range(ti.min(B, w - ob * B)):
-                            gj = gb[j]
-                            u0 += gj * wrow[layer, ob * B + j, c0]
+                            o = ob * B + j
+                            g0 = gb0[j]
+                            g1 = gb1[j]
+                            g2 = gb2[j]
+                            g3 = gb3[j]
+                            wv = wrow[layer, o, c0 + 0]
+                            u00 += g0 * wv
+                            u10 += g1 * wv
+                            u20 += g2 * wv
+                            u30 += g3 * wv
                             if ti.static(c0 + 1 < nb):
-                                u1 += gj * wrow[layer, ob * B + j, c0 + 1]
+                                wv = wrow[layer, o, c0 + 1]
+                                u01 += g0 * wv
+                                u11 += g1 * wv
+                                u21 += g2 * wv
+                                u31 += g3 * wv
                             if ti.static(c0 + 2 < nb):
-                                u2 += gj * wrow[layer, ob * B + j, c0 + 2]
+                                wv = wrow[layer, o, c0 + 2]
+                                u02 += g0 * wv
+                                u12 += g1 * wv
+                                u22 += g2 * wv
+                                u32 += g3 * wv
                             if ti.static(c0 + 3 < nb):
-                                u3 += gj * wrow[layer, ob * B + j, c0 + 3]
-                    vb_grad[b, i1, i2, c0] = u0
+                                wv = wrow[layer, o, c0 + 3]
+                                u03 += g0 * wv
+                                u13 += g1 * wv
+                                u23 += g2 * wv
+                                u33 += g3 * wv
+                    vb_grad[b, i1, p0, c0 + 0] = u00
+                    vb_grad[b, i1, p1, c0 + 0] = u10
+                    vb_grad[b, i1, p2, c0 + 0] = u20
+                    vb_grad[b, i1, p3, c0 + 0] = u30
                     if ti.static(c0 + 1 < nb):
-                        vb_grad[b, i1, i2, c0 + 1] = u1
+                        vb_grad[b, i1, p0, c0 + 1] = u01
+                        vb_grad[b, i1, p1, c0 + 1] = u11
+                        vb_grad[b, i1, p2, c0 + 1] = u21
+                        vb_grad[b, i1, p3, c0 + 1] = u31
                     if ti.static(c0 + 2 < nb):
-                        vb_grad[b, i1, i2, c0 + 2] = u2
+                        vb_grad[b, i1, p0, c0 + 2] = u02
+                        vb_grad[b, i1, p1, c0 + 2] = u12
+                        vb_grad[b, i1, p2, c0 + 2] = u22
+                        vb_grad[b, i1, p3, c0 + 2] = u32
                     if ti.static(c0 + 3 < nb):
-                        vb_grad[b, i1, i2, c0 + 3] = u3
+                        vb_grad[b, i1, p0, c0 + 3] = u03
+                        vb_grad[b, i1, p1, c0 + 3] = u13
+                        vb_grad[b, i1, p2, c0 + 3] = u23
+                        vb_grad[b, i1, p3, c0 + 3] = u33
 
         groups = -(-w // 4)
 
@@ -349,16 +412,19 @@ class DenseLayer:
                 bias_grad[layer, ob] += s
 
         self._forward, self._input_adjoint = dense_forward, input_adjoint
+        self._output_gradient = output_gradient
         self._weight_adjoint = weight_adjoint
 
     def __call__(self, vb, sb, nxt, g, slope, layer: int) -> None:
         self._forward(vb, sb, nxt, slope, self.weights.wcol, self.weights.bias, layer)
 
     def grad(self, vb, sb, nxt, g, slope, layer: int, wrt=None) -> None:
-        """The adjoint: ``nxt.grad`` into ``vb.grad`` (added) and ``sb.grad`` (set), ``nxt.grad``
-        zeroed; with ``wrt=None`` also the weights' and biases' block gradients (added)."""
+        """The adjoint: ``nxt.grad`` into ``vb.grad`` and ``sb.grad`` (both set: in a backward pass
+        the layer's adjoint is the first to reach its input's gradient), ``nxt.grad`` zeroed;
+        with ``wrt=None`` also the weights' and biases' block gradients (added)."""
         wts = self.weights
-        self._input_adjoint(nxt.grad, vb.grad, sb.grad, g, slope, wts.wrow, layer)
+        self._output_gradient(nxt.grad, sb.grad, g, slope)
+        self._input_adjoint(vb.grad, g, wts.wrow, layer)
         if wrt is None:
             self._weight_adjoint(vb, g, wts.wrow.grad, wts.bias.grad, layer)
 
