@@ -165,7 +165,7 @@ def test_passes_launched_again_without_python_equal_central_differences(nets, ca
     for _ in range(2):  # noted (once every kernel has been compiled: run alone, the first
         data.value_and_grad(flat + rng.normal(scale=0.1, size=net.size))  # call compiles)
     value, grad = data.value_and_grad(flat)
-    batch = net._batches[(len(a), a.shape[1:-1], None)]
+    batch = net._batches[(len(a), a.shape[1:-1], None, False)]
     assert batch._forward.replayed >= 1 and batch._backward.replayed >= 1
     for _ in range(2):
         d = rng.normal(size=net.size)
@@ -175,7 +175,8 @@ def test_passes_launched_again_without_python_equal_central_differences(nets, ca
     for shift in (1.0, 2.0):
         net.vjp_input(a + shift, cot)  # noted
     grad_in = net.vjp_input(a, cot)
-    assert batch._backward_inputs.replayed >= 1
+    # (the inputs' gradient: a batch that holds the parameters constant)
+    assert net._batches[(len(a), a.shape[1:-1], None, True)]._backward_inputs.replayed >= 1
     d = rng.normal(size=a.shape)
     fd = _directional(lambda x: float(np.sum(cot * net.predict(x))), a, d)
     assert abs(np.sum(grad_in * d) - fd) <= 1e-6 * abs(fd) + 1e-9
@@ -246,7 +247,7 @@ def test_gradients_after_an_interrupted_backward_pass(nets, case):
     cot = np.random.default_rng(3).normal(size=a.shape[:-1])
     expected = net.vjp_input(a, cot)
     np.testing.assert_array_equal(net.vjp_input(a, cot), expected)  # again: the same
-    b = net.batch(len(a), a.shape[1:-1])
+    b = net.batch(len(a), a.shape[1:-1], inputs_only=True)  # (the one vjp_input uses)
     plan = b._launches
     half = len(plan) // 2
     b.set_launches(plan[:half] + [(_InterruptingAdjoint(), ())] + plan[half:])
@@ -256,6 +257,45 @@ def test_gradients_after_an_interrupted_backward_pass(nets, case):
     finally:
         b.set_launches(plan)
     np.testing.assert_array_equal(net.vjp_input(a, cot), expected)
+
+
+@pytest.mark.parametrize("case", ["1d", "1d-width6", "1d-out2"])
+@pytest.mark.parametrize("chosen", [False, True])
+def test_the_first_layer_from_the_input_channels_equals_the_layered_pass(nets, case, chosen):
+    # passes that hold the parameters constant compute a 1-D FNO's first layer from the input
+    # channels (tidal.surrogates.fno_first): outputs and input gradient must be the layered
+    # pass's (a batch for parameter gradients), also after the parameters move
+    net, a = nets[case]
+    grid, rng = a.shape[1:-1], np.random.default_rng(8)
+    points = (0, 3, grid[0] - 1) if chosen else None
+    shape = (len(a), *net.output_shape((len(points),) if chosen else grid))
+    cot = rng.normal(size=shape)
+    flat = net.get_flat()
+    layered = net.batch(len(a), grid, points)
+    try:
+        for step in range(3):  # (the third: replayed passes, after new parameters)
+            if step == 2:
+                net.set_flat(flat + rng.normal(scale=0.05, size=net.size))
+            y, g = net.predict_and_vjp(a, lambda y: cot, points=points)
+            layered.load(net.normalise_inputs(a))
+            layered.forward()
+            layered.backward(output_cotangent=cot, parameters=False)
+            np.testing.assert_allclose(y, layered.outputs(), rtol=0, atol=1e-12)
+            np.testing.assert_allclose(g, layered.input_gradient(), rtol=0, atol=1e-12)
+        composed = net.batch(len(a), grid, points, inputs_only=True)
+        assert composed.first is not None and layered.first is None
+        assert composed._backward_inputs.replayed >= 1
+    finally:
+        net.set_flat(flat)
+
+
+def test_a_batch_that_holds_the_parameters_constant_refuses_their_gradients(nets):
+    net, a = nets["1d"]
+    b = net.batch(len(a), a.shape[1:-1], inputs_only=True)
+    b.load(net.normalise_inputs(a))
+    b.forward()
+    with pytest.raises(td.TidalArgumentError, match="holds the parameters constant"):
+        b.backward(output_cotangent=np.ones((len(a), *a.shape[1:-1])))
 
 
 def test_deterministic_for_a_seed():

@@ -76,7 +76,7 @@ from tidal.autodiff import parameters
 from tidal.dsl import field_io, replay, runtime
 from tidal.dsl.errors import TidalArgumentError
 from tidal.solvers import network
-from tidal.surrogates import _checks, fno_dense, fno_mixing
+from tidal.surrogates import _checks, fno_dense, fno_first, fno_mixing
 from tidal.surrogates import deeponet as _deeponet
 
 #: Activations an FNO takes by name.
@@ -597,14 +597,17 @@ projection=8, activation='gelu', dtype=f32; 752 parameters)
         return arr
 
     # -- evaluation ----------------------------------------------------------------------------
-    def batch(self, n: int, grid, points=None) -> "Batch":
+    def batch(self, n: int, grid, points=None, inputs_only: bool = False) -> "Batch":
         """The evaluator of ``n`` fields (an int >= 1) on ``grid`` (``(S,)`` or ``S`` in 1-D,
         ``(S1, S2)`` in 2-D), with outputs at every grid point or only at ``points`` (see
-        :meth:`check_points`), kept: made once per ``(n, grid, points)``."""
+        :meth:`check_points`), kept: made once per ``(n, grid, points, inputs_only)``. With
+        ``inputs_only`` the batch holds the parameters constant (no parameter gradients; a
+        1-D FNO's first layer then works from the input channels, see
+        :mod:`tidal.surrogates.fno_first`)."""
         self._flat.check_current()
         grid = self.check_grid(grid, "grid")
         key = (_deeponet._positive_int("n", n, hint="n is the number of fields a batch holds"),
-               grid, self.check_points(points, grid))
+               grid, self.check_points(points, grid), bool(inputs_only))
         hit = self._batches.get(key)
         if hit is None:
             if len(self._batches) >= 8:
@@ -631,7 +634,7 @@ projection=8, activation='gelu', dtype=f32; 752 parameters)
         out = []
         for lo in range(0, len(inputs), batch_size):
             chunk = inputs[lo:lo + batch_size]
-            b = self.batch(len(chunk), grid)
+            b = self.batch(len(chunk), grid, inputs_only=True)
             b.load(chunk)
             b.forward()
             out.append(b.outputs())
@@ -673,7 +676,7 @@ projection=8, activation='gelu', dtype=f32; 752 parameters)
         if scale is not None and points is not None:
             scale = scale.reshape(math.prod(grid), -1)[list(points)].reshape(
                 self.output_shape((len(points),)))
-        b = self.batch(len(arr), grid, points)
+        b = self.batch(len(arr), grid, points, inputs_only=True)
         b.load(arr)
         b.forward()
         y = b.outputs() if scale is None else b.outputs() * scale
@@ -884,8 +887,10 @@ class Batch:
         (2, 8)
     """
 
-    def __init__(self, model: FNO, n: int, grid: tuple, points: tuple[int, ...] | None = None):
+    def __init__(self, model: FNO, n: int, grid: tuple, points: tuple[int, ...] | None = None,
+                 inputs_only: bool = False):
         self.model, self.grid = model, model.check_grid(grid, "grid")
+        self.inputs_only = inputs_only
         self.n = _deeponet._positive_int("n", n)
         self.points = math.prod(self.grid)
         # the outputs' points: all, or those chosen (model.check_points), in their order
@@ -951,6 +956,10 @@ class Batch:
             self.at = {name: blocks(n, 1, outputs, wb, grad=name != "scratch")
                        for name in ("input", "spec", "output", "scratch")}
             self.t.update(_point_tables(self.grid, self.selected, model.modes, model._store))
+        # (inputs only, 1-D, a first layer that is not the last) the first layer from the
+        # input channels (tidal.surrogates.fno_first)
+        self.first = fno_first.FirstLayer(model, n, self.grid, sz.block) \
+            if inputs_only and model.dim == 1 and L >= 2 else None
         gridpts = ti.ndarray(real, shape=(self.points, model.dim))
         gridpts.from_numpy(_grid_points(self.grid).astype(model._store))
         self.gridpts = gridpts
@@ -959,7 +968,8 @@ class Batch:
                                         self.out.grad, self.errors, self.errors.grad])
         self._intermediates = [self.out, self.errors, self.last] + self.vb \
             + self.z + self.x + self.yb + self.zi + self.spec \
-            + ([] if self.at is None else [self.at[k] for k in ("input", "spec", "output")])
+            + ([] if self.at is None else [self.at[k] for k in ("input", "spec", "output")]) \
+            + ([] if self.first is None else [self.first.ah])
         self.set_launches(self._plan())
         self.zero_gradients()
 
@@ -979,7 +989,21 @@ class Batch:
                                                                        t["ilast_sin"])
         plan = [(k["pack_mix"], ()), (k["pack_dense"], ()),
                 (k["lift"].pack, ()), (k["lift"], (self.a, self.gridpts, self.vb[0]))]
-        for layer in range(m.layers):
+        if self.first is not None:  # the first layer from the input channels, into vb[1]
+            f, c, yb, spec = k["first"], self.first, self.yb[0], self.spec[0]
+            launch = fno_first.Launch
+            plan = plan[:3] + [
+                (launch("input_modes", f["input_modes"], (self.a, c.cos, c.sin, c.ah),
+                        f["input_modes_transposed"], (c.ah.grad, c.cos, c.sin, self.a.grad)), ()),
+                (launch("mix_inputs", f["mix_inputs"], (c.ah, c.ublk, yb),
+                        f["mix_inputs_transposed"], (yb.grad, c.ublk, c.ah.grad)), ()),
+                (_Transposed(idft_last, (yb, il_cos, il_sin, spec), dft_last,
+                             (spec.grad, t["ilast_cos_t"], t["ilast_sin_t"], yb.grad)), ()),
+                (launch("first_dense", f["first_dense"],
+                        (self.a, spec, c.c, c.ucol, self.vb[1], self.slopes[0]),
+                        f["first_dense_adjoint"],
+                        (self.vb[1].grad, spec.grad, self.slopes[0], c.ucol, self.a.grad)), ())]
+        for layer in range(0 if self.first is None else 1, m.layers):
             vb, x, yb, spec = (a[layer] for a in (self.vb, self.x, self.yb, self.spec))
             last = layer == m.layers - 1
             xbar = self.xg[layer]
@@ -1058,6 +1082,8 @@ class Batch:
     def forward(self) -> None:
         """The network (outputs in :meth:`outputs`)."""
         self.model.copy_parameters()
+        if self.first is not None:
+            self.first.update()
         self._forward()
 
     def squared_errors(self) -> np.ndarray:
@@ -1069,7 +1095,14 @@ class Batch:
         """After :meth:`forward` (and :meth:`squared_errors` with ``error_seeds``): the adjoint
         pass, from the cotangents of the per-field squared errors or of the outputs. With
         ``parameters=False`` only the input gradient is computed (``kernel.grad(..., wrt=...)``
-        with the batch's own arrays): the parameters' ``.grad`` is left as it was."""
+        with the batch's own arrays): the parameters' ``.grad`` is left as it was, and a batch
+        made with ``inputs_only`` takes no other."""
+        if parameters and self.inputs_only:
+            raise TidalArgumentError(
+                "this batch holds the parameters constant (FNO.batch(..., inputs_only=True)): "
+                "it gives the inputs' gradient only",
+                hint="use a batch made without inputs_only for parameter gradients, or pass "
+                     "parameters=False")
         if self._gradients_zero:
             self._io.fill(self.a.grad, 0)
         else:  # the last backward pass was interrupted
@@ -1630,7 +1663,8 @@ def _kernels(model: FNO) -> dict:
             "pack_dense": pack_dense, "linear": linear, "linear_act": linear_act,
             "from_point_blocks": from_point_blocks, "gather_blocks": gather_blocks,
             "idft_at": idft_at, "idft_at_transposed": idft_at_transposed, "project": project,
-            "squared_errors": squared_errors}
+            "squared_errors": squared_errors,
+            "first": fno_first.kernels(model, act, real, B) if model.dim == 1 else None}
 
 
 __all__ = ["FNO", "FNO_ACTIVATIONS", "Batch", "gelu"]
