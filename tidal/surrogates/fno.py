@@ -20,24 +20,27 @@ from the erf form by under 5e-4), or any tidal function of one real.
 The spectral convolution is tidal kernels over the kept modes only: truncated DFTs written as
 sums over grid points with cosine and sine tables (separable along the axes in 2-D), the mode
 mixing, and the inverse DFTs. The DFTs take grid points ``p`` and ``S - p`` of the real axis,
-and frequencies ``h`` and ``S1 - h`` of the complex one, together (half the multiply-adds), and
-every thread keeps its sums in local vectors. A Fourier layer's values are blocks of 16
-(float32) or 8 (float64) channels per grid point, ndarrays of vectors compiled with
-``td.kernel(simd_vectors=True)`` (one SIMD load, multiply-add or store per block), from the
+and frequencies ``h`` and ``S1 - h`` of the complex one, together (half the multiply-adds; when
+the last axis is a multiple of 4, its DFTs take the points ``p, S - p, S/2 - p, S/2 + p``
+together: a quarter), and every thread keeps its sums in local vectors. A Fourier layer's values
+are blocks of 16 (float32) or 8 (float64) channels per grid point, ndarrays of vectors compiled
+with ``td.kernel(simd_vectors=True)`` (one SIMD load, multiply-add or store per block), from the
 lifting, which writes them, to the projection, whose input alone is copied out of them
 (``from_point_blocks``); only the mode mixing's input is one number per channel (its forward
-pass broadcasts those numbers). Every kernel writes each element of its output once (``F[...]
-= ...``, so no storage needs zeroing before a forward pass; see :class:`Batch`).
+pass broadcasts those numbers). Every kernel writes each element of its output once
+(``F[...] = ...``, so no storage needs zeroing before a forward pass; see :class:`Batch`).
 
-Gradients are kernels too, launched in reverse order, never Taichi's autodiff: tidal's
-generated adjoints (``kernel.grad``; a nonlinear kernel's adjoint recomputes what it needs from
-its inputs, still in place) for the forward DFTs, the copy to the projection and the
-projection; the other direction's DFT with the inverse's tables for the inverse DFTs
+Gradients are kernels too, launched in reverse order, never Taichi's autodiff: tidal's generated
+adjoints (``kernel.grad``; a nonlinear kernel's adjoint recomputes what it needs from its
+inputs, still in place) for the copies to and from the chosen points and the projection; each
+DFT's transposed map, the other direction's DFT kernel with the transposed tables, for every DFT
 (:class:`_Transposed`); and adjoints written as kernels for the lifting, the dense layers and
 the mode mixing (:mod:`tidal.surrogates.fno_dense`, :mod:`tidal.surrogates.fno_mixing`: their
-transposed products need the weights in a second layout, which no transformation of the
-forward loop introduces). All kernels are shape-generic (ndarray arguments): a model evaluates
-any batch size and any resolution without compiling again.
+transposed products need the weights in a second layout, which no transformation of the forward
+loop introduces). Passes that hold the parameters constant (:meth:`FNO.predict`,
+:meth:`FNO.predict_and_vjp`) compute a 1-D FNO's first layer from its input channels
+(:mod:`tidal.surrogates.fno_first`). All kernels are shape-generic (ndarray arguments): a model
+evaluates any batch size and any resolution without compiling again.
 
 Parameters live in Taichi fields, read and written as one flat float64 vector through
 :class:`tidal.autodiff.parameters.FieldVector` (the PINN networks' and DeepONet's layer), in the
@@ -843,12 +846,13 @@ class _Transposed:
     The generated adjoints of the DFTs add each point's or frequency's contribution into the
     input's gradient as they go (a read, an add and a write of a block per table entry); the
     transposed DFT keeps its sums in registers and writes each block once. The inverse DFTs'
-    adjoints are so (they set their input's gradient, which only they write), and so is the
-    forward first-axis DFT's in 2-D (the inverse first-axis DFT's kernel with the forward
-    tables, reading the mixing's input gradient, which the mixing's adjoint sets in blocks:
-    1.2-1.7 -> 0.6-0.8 ms for the four layers of a 16 x 16 batch of 20, float32); the
-    last-axis DFTs' adjoints stay generated: their input is also the dense layer's, whose
-    adjoint adds into the same gradient, and transposed the last-axis one was no faster."""
+    adjoints set their input's gradient, which only they write; the forward first-axis DFT's
+    in 2-D is the inverse first-axis DFT's kernel with the forward tables, reading the
+    mixing's input gradient, which the mixing's adjoint sets in blocks (1.2-1.7 -> 0.6-0.8 ms
+    for the four layers of a 16 x 16 batch of 20, float32); the forward last-axis DFT's is the
+    inverse last-axis DFT's kernel in its adding form (its input is also the dense layer's,
+    whose adjoint sets the gradient first): in the quarter form 19-27 -> 7 us a layer for one
+    1-D field at width 64, float32 (2026-12-07)."""
 
     def __init__(self, forward, args, adjoint, adjoint_args):
         self.__name__ = forward.__name__
