@@ -137,7 +137,6 @@ class OperatorModel:
                                      "output with observations",
                                      hint="call model.observe(data) first (td.fit does it "
                                           "with its data)")
-        inputs = self.network.check_inputs(self._input[None], self.names[0])
         data, weights = self._at_points
         kept = {}
 
@@ -146,7 +145,8 @@ class OperatorModel:
             kept["loss"] = float(np.sum(weights * residual * residual))
             return (2.0 * weights * residual)[None]
 
-        _, grad = self.network.predict_and_vjp(inputs, cotangent, self._points)
+        # (the input field was checked when it was set)
+        _, grad = self.network.predict_and_vjp(self._input[None], cotangent, self._points)
         grad = grad.reshape(self._input.shape)
         return kept["loss"], [grad for _ in names]
 

@@ -388,7 +388,10 @@ projection=8, activation='gelu', dtype=f32; 752 parameters)
             >>> net.normalise_inputs(np.full((1, 8), 5.0))[0, :2, 0].tolist()
             [2.0, 2.0]
         """
-        arr = self.check_inputs(inputs)
+        return self._normalised(self.check_inputs(inputs))
+
+    def _normalised(self, arr: np.ndarray) -> np.ndarray:
+        """:meth:`normalise_inputs` of inputs already checked (:meth:`check_inputs`)."""
         shape, grid = arr.shape[1:], arr.shape[1:-1]
         mean = self._fitted("input_mean", grid, shape)
         std = self._fitted("input_std", grid, shape)
@@ -672,7 +675,7 @@ projection=8, activation='gelu', dtype=f32; 752 parameters)
                 f"array of y's shape), got {type(cotangent_of).__name__}",
                 hint="for a fixed cotangent c pass lambda y: c, or use vjp_input(inputs, c)")
         raw = self.check_inputs(inputs)
-        arr = self.normalise_inputs(raw)
+        arr = self._normalised(raw)
         grid = arr.shape[1:-1]
         points = self.check_points(points, grid)
         scale = self._fitted("output_scale", grid, self.output_shape(grid))
