@@ -34,13 +34,15 @@ Gradients are kernels too, launched in reverse order, never Taichi's autodiff: t
 adjoints (``kernel.grad``; a nonlinear kernel's adjoint recomputes what it needs from its
 inputs, still in place) for the copies to and from the chosen points and the projection; each
 DFT's transposed map, the other direction's DFT kernel with the transposed tables, for every DFT
-(:class:`_Transposed`); and adjoints written as kernels for the lifting, the dense layers and
-the mode mixing (:mod:`tidal.surrogates.fno_dense`, :mod:`tidal.surrogates.fno_mixing`: their
-transposed products need the weights in a second layout, which no transformation of the forward
-loop introduces). Passes that hold the parameters constant (:meth:`FNO.predict`,
-:meth:`FNO.predict_and_vjp`) compute a 1-D FNO's first layer from its input channels
-(:mod:`tidal.surrogates.fno_first`). All kernels are shape-generic (ndarray arguments): a model
-evaluates any batch size and any resolution without compiling again.
+(:class:`~tidal.surrogates.fno_dense.Launch`); and adjoints written as kernels for the lifting,
+the dense layers and the mode mixing (:mod:`tidal.surrogates.fno_dense`,
+:mod:`tidal.surrogates.fno_mixing`: their transposed products need the weights in a second
+layout, which no transformation of the forward loop introduces). Passes that hold the parameters
+constant (:meth:`FNO.predict`, :meth:`FNO.predict_and_vjp`) compute a 1-D FNO's first layer from
+its input channels (:mod:`tidal.surrogates.fno_first`) and, with outputs at chosen points, the
+last layer's dense part in one kernel that reads its input where it lies and writes the
+projection's input (``dense_at``). All kernels are shape-generic (ndarray
+arguments): a model evaluates any batch size and any resolution without compiling again.
 
 Parameters live in Taichi fields, read and written as one flat float64 vector through
 :class:`tidal.autodiff.parameters.FieldVector` (the PINN networks' and DeepONet's layer), in the
@@ -774,10 +776,10 @@ def _tables(grid: tuple, modes: tuple, dim: int, store) -> dict:
               "first_cos": np.cos(a1), "first_sin": np.sin(a1),
               "ifirst_cos": np.cos(a1), "ifirst_sin": np.sin(a1)}
     # the adjoint of the inverse last-axis DFT is the forward one's kernel with these tables
-    # (see _Transposed): the inverse's, padded
+    # (see fno_dense.Launch): the inverse's, padded
     tables["ilast_cos_t"] = np.pad(tables["ilast_cos"], pad)
     tables["ilast_sin_t"] = np.pad(-tables["ilast_sin"], pad)
-    # the forward last-axis DFT's adjoint (its transposed map, see _Transposed) and, with the
+    # the forward last-axis DFT's adjoint (its transposed map, see fno_dense.Launch) and, with the
     # quarter forms, the inverse: the inverse's kernel, unweighted (dt_*: the point pairs'
     # tables, their cosine halved where _tables' are) or (iq_*, tq_*) the quarter form's, at
     # the points 0 .. S2/4 with whole weights and the sine's sign of the cosine's partner
@@ -839,35 +841,6 @@ def _grid_points(grid: tuple) -> np.ndarray:
     axes = [np.linspace(0.0, 1.0, s) for s in grid]
     mesh = np.meshgrid(*axes, indexing="ij")
     return np.stack([m.reshape(-1) for m in mesh], axis=1)
-
-
-class _Transposed:
-    """The launch of a linear kernel whose adjoint is launched as another kernel: the map's
-    transpose, the other direction's DFT with its tables. Calling it runs ``forward(*args)``;
-    its ``grad`` runs ``adjoint(*adjoint_args)``.
-
-    The generated adjoints of the DFTs add each point's or frequency's contribution into the
-    input's gradient as they go (a read, an add and a write of a block per table entry); the
-    transposed DFT keeps its sums in registers and writes each block once. The inverse DFTs'
-    adjoints set their input's gradient, which only they write; the forward first-axis DFT's
-    in 2-D is the inverse first-axis DFT's kernel with the forward tables, reading the
-    mixing's input gradient, which the mixing's adjoint sets in blocks (1.2-1.7 -> 0.6-0.8 ms
-    for the four layers of a 16 x 16 batch of 20, float32); the forward last-axis DFT's is the
-    inverse last-axis DFT's kernel in its adding form (its input is also the dense layer's,
-    whose adjoint sets the gradient first): in the quarter form 19-27 -> 7 us a layer for one
-    1-D field at width 64, float32 (2026-12-07)."""
-
-    def __init__(self, forward, args, adjoint, adjoint_args):
-        self.__name__ = forward.__name__
-        self._forward, self._args = forward, args
-        self._adjoint, self._adjoint_args = adjoint, adjoint_args
-
-    def __call__(self) -> None:
-        self._forward(*self._args)
-
-    def grad(self, wrt=None) -> None:
-        """The adjoint (no parameters: ``wrt`` changes nothing)."""
-        self._adjoint(*self._adjoint_args)
 
 
 class Batch:
@@ -954,12 +927,16 @@ class Batch:
         # input gathered there, its spectral part (the inverse last-axis DFT at those points,
         # tables by point), its output and the dense layer's scratch, ``(fields, 1, points,
         # blocks)``
-        self.slot = self.at = None
+        self.slot = self.at = self.rows = None
         if self.selected is not None:
             slot = np.full(self.points, -1, dtype=np.int32)
             slot[list(self.selected)] = np.arange(outputs, dtype=np.int32)
             self.slot = ti.ndarray(ti.i32, shape=self.points)
             self.slot.from_numpy(slot)
+            # each chosen point's grid indices (first axis, last axis)
+            self.rows = ti.ndarray(ti.i32, shape=(outputs, 2))
+            chosen = np.asarray(self.selected)
+            self.rows.from_numpy(np.stack([chosen // s2, chosen % s2], axis=1).astype(np.int32))
             self.at = {name: blocks(n, 1, outputs, wb, grad=name != "scratch")
                        for name in ("input", "spec", "output", "scratch")}
             self.t.update(_point_tables(self.grid, self.selected, model.modes, model._store))
@@ -984,7 +961,7 @@ class Batch:
         """The forward launches, in order: ``(kernel, args)``. Each adjoint runs alone
         (``kernel.grad``): the inputs of every launch are still in place when it runs, and a
         nonlinear kernel's adjoint recomputes from them the values it needs."""
-        k, t, m = self.model.kernels, self.t, self.model
+        k, t, m, Launch = self.model.kernels, self.t, self.model, fno_dense.Launch
         quarter = quarter_dft(self.grid)
         dft_last, dft_last_modes = k["dft_last"][quarter], k["dft_last_modes"][quarter]
         # the forward last-axis DFT's adjoint: its transposed map, added into the gradient of
@@ -998,59 +975,68 @@ class Batch:
                 (k["lift"].pack, ()), (k["lift"], (self.a, self.gridpts, self.vb[0]))]
         if self.first is not None:  # the first layer from the input channels, into vb[1]
             f, c, yb, spec = k["first"], self.first, self.yb[0], self.spec[0]
-            launch = fno_first.Launch
             plan = plan[:3] + [
-                (launch("input_modes", f["input_modes"], (self.a, c.cos, c.sin, c.ah),
-                        f["input_modes_transposed"], (c.ah.grad, c.cos, c.sin, self.a.grad)), ()),
-                (launch("mix_inputs", f["mix_inputs"], (c.ah, c.ublk, yb),
+                (Launch(f["input_modes"], (self.a, c.cos, c.sin, c.ah),
+                        f["input_modes_transposed"], (c.ah.grad, c.cos, c.sin, self.a.grad)),
+                 ()),
+                (Launch(f["mix_inputs"], (c.ah, c.ublk, yb),
                         f["mix_inputs_transposed"], (yb.grad, c.ublk, c.ah.grad)), ()),
-                (_Transposed(idft_last, (yb, il_cos, il_sin, spec), dft_last,
-                             (spec.grad, t["ilast_cos_t"], t["ilast_sin_t"], yb.grad)), ()),
-                (launch("first_dense", f["first_dense"],
-                        (self.a, spec, c.c, c.ucol, self.vb[1], self.slopes[0]),
+                (Launch(idft_last, (yb, il_cos, il_sin, spec),
+                        dft_last, (spec.grad, t["ilast_cos_t"], t["ilast_sin_t"], yb.grad)), ()),
+                (Launch(f["first_dense"], (self.a, spec, c.c, c.ucol, self.vb[1], self.slopes[0]),
                         f["first_dense_adjoint"],
                         (self.vb[1].grad, spec.grad, self.slopes[0], c.ucol, self.a.grad)), ())]
+        projected = False  # (whether the last layer wrote the projection's input itself)
         for layer in range(0 if self.first is None else 1, m.layers):
             vb, x, yb, spec = (a[layer] for a in (self.vb, self.x, self.yb, self.spec))
             last = layer == m.layers - 1
             xbar = self.xg[layer]
             if m.dim == 2:
                 z, zi = self.z[layer], self.zi[layer]
-                plan += [(_Transposed(dft_last, (vb, t["last_cos"], t["last_sin"], z),
-                                      dft_adjoint, (z.grad, dt_cos, dt_sin, vb.grad)), ()),
-                         (_Transposed(k["dft_first"], (z, t["first_cos"], t["first_sin"], x),
-                                      k["idft_first"],
-                                      (xbar, t["first_cos"], t["first_sin"], z.grad)), ())]
+                plan += [(Launch(dft_last, (vb, t["last_cos"], t["last_sin"], z),
+                                 dft_adjoint, (z.grad, dt_cos, dt_sin, vb.grad)), ()),
+                         (Launch(k["dft_first"], (z, t["first_cos"], t["first_sin"], x),
+                                 k["idft_first"], (xbar, t["first_cos"], t["first_sin"], z.grad)),
+                          ())]
             else:  # no first axis: its DFTs would be copies (a table of one 1)
-                plan.append((_Transposed(dft_last_modes, (vb, t["last_cos"], t["last_sin"], x),
-                                         dft_adjoint, (xbar, dt_cos, dt_sin, vb.grad)), ()))
+                plan.append((Launch(dft_last_modes, (vb, t["last_cos"], t["last_sin"], x),
+                                    dft_adjoint, (xbar, dt_cos, dt_sin, vb.grad)), ()))
                 zi = yb
             plan.append((k["mix"], (x, yb, layer, xbar)))
             if m.dim == 2:
-                plan.append((_Transposed(k["idft_first"],
-                                         (yb, t["ifirst_cos"], t["ifirst_sin"], zi),
-                                         k["dft_first_blocks"],
-                                         (zi.grad, t["ifirst_cos"], t["ifirst_sin"], yb.grad)), ()))
+                plan.append((Launch(k["idft_first"], (yb, t["ifirst_cos"], t["ifirst_sin"], zi),
+                                    k["dft_first_blocks"],
+                                    (zi.grad, t["ifirst_cos"], t["ifirst_sin"], yb.grad)), ()))
             if last and self.at is not None:  # at the chosen points only
-                at = self.at
-                plan += [(_Transposed(k["idft_at"], (zi, t["at_cos"], t["at_sin"], t["at_row"],
-                                                     at["spec"]),
-                                      k["idft_at_transposed"],
-                                      (at["spec"].grad, t["at_cos"], t["at_sin"], t["at_row"],
-                                       zi.grad)), ()),
-                         (k["gather_blocks"], (vb, self.slot, at["input"])),
-                         (k["linear"], (at["input"], at["spec"], at["output"], at["scratch"],
-                                        at["scratch"], layer))]
+                at, dw = self.at, k["pack_dense"]
+                plan.append((Launch(k["idft_at"],
+                                    (zi, t["at_cos"], t["at_sin"], t["at_row"], at["spec"]),
+                                    k["idft_at_transposed"],
+                                    (at["spec"].grad, t["at_cos"], t["at_sin"], t["at_row"],
+                                     zi.grad)), ()))
+                if self.inputs_only:  # the dense part reads the layer's input where it lies
+                    # and writes the projection's input (no parameter gradients)
+                    plan.append((Launch(k["dense_at"], (vb, self.rows, at["spec"], dw.wcol,
+                                                        dw.bias, self.last, layer),
+                                        k["dense_at_adjoint"],
+                                        (self.last.grad, self.rows, at["spec"].grad, dw.wrow,
+                                         vb.grad, layer)), ()))
+                    projected = True
+                else:
+                    plan += [(k["gather_blocks"], (vb, self.slot, at["input"])),
+                             (k["linear"], (at["input"], at["spec"], at["output"],
+                                            at["scratch"], at["scratch"], layer))]
                 continue
-            plan.append((_Transposed(idft_last, (zi, il_cos, il_sin, spec),
-                                     dft_last,
-                                     (spec.grad, t["ilast_cos_t"], t["ilast_sin_t"], zi.grad)), ()))
+            plan.append((Launch(idft_last, (zi, il_cos, il_sin, spec),
+                                dft_last, (spec.grad, t["ilast_cos_t"], t["ilast_sin_t"], zi.grad)),
+                         ()))
             plan.append((k["linear"] if last else k["linear_act"],
                          (vb, spec, self.vb[layer + 1], self.scratch,
                           self.scratch if last else self.slopes[layer], layer)))
-        output = self.vb[-1] if self.at is None else self.at["output"]
-        plan += [(k["from_point_blocks"], (output, self.last)),
-                 (k["project"], (self.last, self.out))]
+        if not projected:
+            output = self.vb[-1] if self.at is None else self.at["output"]
+            plan.append((k["from_point_blocks"], (output, self.last)))
+        plan.append((k["project"], (self.last, self.out)))
         return plan
 
     def set_launches(self, launches: list) -> None:
@@ -1575,6 +1561,58 @@ def _kernels(model: FNO) -> dict:
                 for cb in range(vb.shape[3]):
                     out[b, 0, s, cb] = vb[b, i1, i2, cb]
 
+    @td.func
+    def load_block(arr: ti.template(), b: ti.i32, x: ti.i32, cb: ti.template()) -> vec:
+        """The block cb of arr[b, x, :] (lanes past the width zero)."""
+        blk = ti.Vector.zero(real, B)
+        for j in ti.static(range(B)):
+            if ti.static(cb * B + j < w):
+                blk[j] = arr[b, x, cb * B + j]
+        return blk
+
+    nb = sizes.blocks
+    ndi2 = ti.types.ndarray(dtype=ti.i32, ndim=2)
+    ndv2 = ti.types.ndarray(dtype=vec, ndim=2)
+    ndv3 = ti.types.ndarray(dtype=vec, ndim=3)
+
+    @td.kernel(simd_vectors=True)
+    def dense_at(vb: ndv4, rows: ndi2, sb: ndv4, wcol: ndv3, bias: ndv2, v: nd3, layer: ti.i32):
+        # the last Fourier layer's dense part (no activation) at the chosen points j, reading
+        # its input at their grid indices rows[j] and writing the projection's input v[b, j]
+        # (one pass in place of gather_blocks, linear and from_point_blocks, each a launch)
+        for b, j in ti.ndrange(sb.shape[0], sb.shape[2]):
+            i1 = rows[j, 0]
+            i2 = rows[j, 1]
+            for ob in ti.static(range(nb)):
+                acc = bias[layer, ob] + sb[b, 0, j, ob]
+                for cb in ti.static(range(nb)):
+                    u = vb[b, i1, i2, cb]
+                    for jj in range(ti.min(B, w - cb * B)):
+                        acc += wcol[layer, cb * B + jj, ob] * u[jj]
+                store_block(v, b, j, ob, acc)
+
+    @td.kernel(simd_vectors=True)
+    def dense_at_adjoint(v_grad: nd3, rows: ndi2, sb_grad: ndv4, wrow: ndv3, vb_grad: ndv4,
+                         layer: ti.i32):
+        # dense_at's adjoint (the input's): the spectral part's gradient set, v's zeroed, and
+        # the input gradient at the chosen points set (in a backward pass the first to reach
+        # it: the last DFT's adjoint adds after; the other points' are zero)
+        for b, j in ti.ndrange(sb_grad.shape[0], sb_grad.shape[2]):
+            i1 = rows[j, 0]
+            i2 = rows[j, 1]
+            for ob in ti.static(range(nb)):
+                sb_grad[b, 0, j, ob] = load_block(v_grad, b, j, ob)
+                for jj in ti.static(range(B)):
+                    if ti.static(ob * B + jj < w):
+                        v_grad[b, j, ob * B + jj] = ti.cast(0.0, real)
+            for cb in ti.static(range(nb)):
+                acc = ti.Vector.zero(real, B)
+                for ob in ti.static(range(nb)):
+                    g = sb_grad[b, 0, j, ob]
+                    for o in range(ti.min(B, w - ob * B)):
+                        acc += g[o] * wrow[layer, ob * B + o, cb]
+                vb_grad[b, i1, i2, cb] = acc
+
     @td.kernel(simd_vectors=True)
     def idft_at(zi: ndv5, cos_t: nd2, sin_t: nd2, row: ndi1, spec: ndv4):
         # the inverse last-axis DFT at chosen points j only (row[j] their first-axis index;
@@ -1670,6 +1708,7 @@ def _kernels(model: FNO) -> dict:
             "pack_dense": pack_dense, "linear": linear, "linear_act": linear_act,
             "from_point_blocks": from_point_blocks, "gather_blocks": gather_blocks,
             "idft_at": idft_at, "idft_at_transposed": idft_at_transposed, "project": project,
+            "dense_at": dense_at, "dense_at_adjoint": dense_at_adjoint,
             "squared_errors": squared_errors,
             "first": fno_first.kernels(model, act, real, B) if model.dim == 1 else None}
 

@@ -20,7 +20,7 @@ in the model's precision. The parameters' gradients cannot be taken through this
 that use it refuse them (:class:`tidal.surrogates.fno.Batch`).
 
 Kernels (``td.kernel``; those on channel blocks with ``simd_vectors=True``), each with its
-adjoint written as a kernel (:class:`Launch`):
+adjoint written as a kernel (launched by :class:`tidal.surrogates.fno_dense.Launch`):
 
 * ``input_modes``: ``ah[b, k, (re, im), i]``, the kept modes of input channel ``i``, from
   tables over every point; adjoint: the transposed sums added into the inputs' gradient;
@@ -64,23 +64,6 @@ def constants(model, grid: tuple) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     modes[:m2] = np.einsum("koc,kc->ko", r0, np.fft.rfft(v0, axis=0)[:m2])
     c = v0 @ W[0].T + Wb[0] + np.fft.irfft(modes, n=s, axis=0)
     return (W[0] @ pa).T, np.einsum("koc,ci->iko", r0, pa), c
-
-
-class Launch:
-    """A forward kernel launch and its adjoint launch, for a batch's plan: calling it runs
-    ``forward(*args)``, its ``grad`` runs ``adjoint(*adjoint_args)`` (no parameters: ``wrt``
-    changes nothing)."""
-
-    def __init__(self, name: str, forward, args, adjoint, adjoint_args):
-        self.__name__ = name
-        self._forward, self._args = forward, args
-        self._adjoint, self._adjoint_args = adjoint, adjoint_args
-
-    def __call__(self) -> None:
-        self._forward(*self._args)
-
-    def grad(self, wrt=None) -> None:
-        self._adjoint(*self._adjoint_args)
 
 
 def kernels(model, act, real, block: int) -> dict:
@@ -226,4 +209,4 @@ def _blocks(arr: np.ndarray, block: int, blocks: int, store) -> np.ndarray:
     return out.reshape(*arr.shape[:-1], blocks, block)
 
 
-__all__ = ["FirstLayer", "Launch", "constants", "kernels"]
+__all__ = ["FirstLayer", "constants", "kernels"]
