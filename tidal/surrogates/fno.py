@@ -1348,6 +1348,19 @@ def _kernels(model: FNO) -> dict:
                 zi[b, i1, k2, 0, ob] = re
                 zi[b, i1, k2, 1, ob] = im
 
+    def block_writer(accumulate: bool):
+        """A tidal function storing a block ``out[b, i1, p, ob]``, or (``accumulate``) adding
+        it."""
+
+        @td.func
+        def put(out: ti.template(), b: ti.i32, i1: ti.i32, p: ti.i32, ob: ti.i32, val: vec):
+            if ti.static(accumulate):
+                out[b, i1, p, ob] += val
+            else:
+                out[b, i1, p, ob] = val
+
+        return put
+
     def pair_idft(name: str, accumulate: bool):
         """The inverse last-axis DFT from the kept modes' blocks ``zi[b, i1, k, (re, im)]`` to
         the points' blocks ``(fields, S1, S2, blocks)`` as the kernel ``name``, point pairs
@@ -1356,12 +1369,7 @@ def _kernels(model: FNO) -> dict:
         added: the forward last-axis DFT's adjoint, its transposed map with the tables
         ``dt_*``, adds into a gradient the dense layer's adjoint also adds into."""
 
-        @td.func
-        def put(spec: ti.template(), b: ti.i32, i1: ti.i32, p: ti.i32, ob: ti.i32, val: vec):
-            if ti.static(accumulate):
-                spec[b, i1, p, ob] += val
-            else:
-                spec[b, i1, p, ob] = val
+        put = block_writer(accumulate)
 
         @td.func
         def put_point_pair(spec: ti.template(), b: ti.i32, i1: ti.i32, p: ti.i32, ob: ti.i32,
@@ -1426,12 +1434,7 @@ def _kernels(model: FNO) -> dict:
         pairs. Tables ``iq_*`` (the inverse DFT, set) or ``tq_*`` (the forward DFT's
         transpose, ``accumulate``: its adjoint)."""
 
-        @td.func
-        def put(out: ti.template(), b: ti.i32, i1: ti.i32, p: ti.i32, ob: ti.i32, val: vec):
-            if ti.static(accumulate):
-                out[b, i1, p, ob] += val
-            else:
-                out[b, i1, p, ob] = val
+        put = block_writer(accumulate)
 
         @td.func
         def put_quarter(out: ti.template(), b: ti.i32, i1: ti.i32, p: ti.i32, ob: ti.i32,
