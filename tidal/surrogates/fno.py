@@ -783,15 +783,15 @@ def _tables(grid: tuple, modes: tuple, dim: int, store) -> dict:
     # quarter forms, the inverse: the inverse's kernel, unweighted (dt_*: the point pairs'
     # tables, their cosine halved where _tables' are) or (iq_*, tq_*) the quarter form's, at
     # the points 0 .. S2/4 with whole weights and the sine's sign of the cosine's partner
-    if quarter_dft(grid):
+    if not quarter_dft(grid):
+        tables.update(dt_cos=single * np.cos(a2), dt_sin=np.sin(a2))
+    else:
         q = a2[:s2 // 4 + 1]
         tables.update(iq_cos=weight * np.cos(q), iq_sin=-weight * np.sin(q), tq_cos=np.cos(q),
                       tq_sin=-np.sin(q))
-    else:
-        tables.update(dt_cos=single * np.cos(a2), dt_sin=np.sin(a2))
-    if quarter_dft(grid):  # the forward last-axis DFT's quarter form: points p = 0 .. S2/4, the
-        # point S2/4 its own partner (its row halved); row 0 serves points 0 and S2/2, both
-        # halved already
+        del tables["ilast_cos"], tables["ilast_sin"]  # (the point pairs' inverse: not used)
+        # the forward last-axis DFT's quarter form: points p = 0 .. S2/4, the point S2/4 its
+        # own partner (its row halved); row 0 serves points 0 and S2/2, both halved already
         for name in ("last_cos", "last_sin", "ilast_cos_t", "ilast_sin_t"):
             t = tables[name][:s2 // 4 + 1].copy()
             t[s2 // 4] *= 0.5
