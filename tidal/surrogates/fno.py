@@ -923,22 +923,27 @@ class Batch:
         self.errors = nd(n)
         self.t = _tables(self.grid, model.modes, model.dim, model._store)
         # (chosen points) the last Fourier layer runs at those points only (its output feeds
-        # the projection alone): each grid point's row among them, -1 if none; the layer's
-        # input gathered there, its spectral part (the inverse last-axis DFT at those points,
-        # tables by point), its output and the dense layer's scratch, ``(fields, 1, points,
-        # blocks)``
+        # the projection alone): its spectral part there (the inverse last-axis DFT at those
+        # points, tables by point), ``(fields, 1, points, blocks)``. With inputs only, its
+        # dense part reads its input at the points' grid indices (``rows``); otherwise the
+        # input is gathered there (``slot``: each grid point's row among them, -1 if none) and
+        # the dense layer writes an output and uses a scratch of the same shape
         self.slot = self.at = self.rows = None
         if self.selected is not None:
-            slot = np.full(self.points, -1, dtype=np.int32)
-            slot[list(self.selected)] = np.arange(outputs, dtype=np.int32)
-            self.slot = ti.ndarray(ti.i32, shape=self.points)
-            self.slot.from_numpy(slot)
-            # each chosen point's grid indices (first axis, last axis)
-            self.rows = ti.ndarray(ti.i32, shape=(outputs, 2))
             chosen = np.asarray(self.selected)
-            self.rows.from_numpy(np.stack([chosen // s2, chosen % s2], axis=1).astype(np.int32))
+            if inputs_only:
+                self.rows = ti.ndarray(ti.i32, shape=(outputs, 2))
+                self.rows.from_numpy(np.stack([chosen // s2, chosen % s2], axis=1)
+                                     .astype(np.int32))
+                names = ("spec",)
+            else:
+                slot = np.full(self.points, -1, dtype=np.int32)
+                slot[chosen] = np.arange(outputs, dtype=np.int32)
+                self.slot = ti.ndarray(ti.i32, shape=self.points)
+                self.slot.from_numpy(slot)
+                names = ("input", "spec", "output", "scratch")
             self.at = {name: blocks(n, 1, outputs, wb, grad=name != "scratch")
-                       for name in ("input", "spec", "output", "scratch")}
+                       for name in names}
             self.t.update(_point_tables(self.grid, self.selected, model.modes, model._store))
         # (inputs only, 1-D, a first layer that is not the last) the first layer from the
         # input channels (tidal.surrogates.fno_first)
@@ -952,7 +957,7 @@ class Batch:
                                         self.out.grad, self.errors, self.errors.grad])
         self._intermediates = [self.out, self.errors, self.last] + self.vb \
             + self.z + self.x + self.yb + self.zi + self.spec \
-            + ([] if self.at is None else [self.at[k] for k in ("input", "spec", "output")]) \
+            + ([] if self.at is None else [a for k, a in self.at.items() if k != "scratch"]) \
             + ([] if self.first is None else [self.first.ah])
         self.set_launches(self._plan())
         self.zero_gradients()
